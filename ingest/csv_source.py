@@ -1,0 +1,124 @@
+"""Availability from a simple CSV file: weekly windows and one-off intervals per member.
+
+Format (header required; ``type`` optional, default ``available``)::
+
+    member,day,start,end,type
+    ana,TU,14:00,18:30,available          # weekly window: day is MO..SU
+    ana,2027-02-03,09:00,12:00,available  # one-off on a date, local times
+    ana,,2027-02-15T00:00,2027-02-20T00:00,unavailable   # one-off, full date-times
+
+Local times are in the member's zone. Weekly rows must be ``available``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from pydantic import ValidationError
+
+from .document import DAYS, Interval, Member, ProgramDocument, Window, _parse_clock
+from .errors import CsvError
+
+COLUMNS = ("member", "day", "start", "end", "type")
+
+
+@dataclass
+class MemberRows:
+    """What a CSV says about one member."""
+
+    weekly: list[Window] = field(default_factory=list)
+    available: list[Interval] = field(default_factory=list)
+    unavailable: list[Interval] = field(default_factory=list)
+    first_line: int = 0
+
+
+def read_availability_csv(text: str) -> dict[str, MemberRows]:
+    """Parse the CSV; raise CsvError naming the line and column of the first bad cell."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = [c for c in COLUMNS[:4] if c not in header]
+    if missing:
+        raise CsvError(1, "header", f"missing column(s): {', '.join(missing)}")
+    reader.fieldnames = header
+    out: dict[str, MemberRows] = defaultdict(MemberRows)
+    for row in reader:
+        line = reader.line_num
+        cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        if not any(cells.values()):
+            continue
+        member = cells["member"]
+        if not member:
+            raise CsvError(line, "member", "is empty")
+        if member not in out:
+            out[member].first_line = line
+        kind = cells.get("type") or "available"
+        if kind not in ("available", "unavailable"):
+            raise CsvError(line, "type", f'must be "available" or "unavailable", got "{kind}"')
+        _add_row(out[member], cells, kind, line)
+    return dict(out)
+
+
+def _add_row(rows: MemberRows, cells: dict[str, str], kind: str, line: int) -> None:
+    day, start, end = cells["day"], cells["start"], cells["end"]
+    if day.upper() in DAYS:
+        if kind != "available":
+            raise CsvError(line, "type", "a weekly window (day MO..SU) must be available")
+        rows.weekly.append(_validated(Window, {"days": [day.upper()], "start": start,
+                                               "end": end}, line))
+        return
+    if day:
+        try:
+            d = date.fromisoformat(day)
+        except ValueError:
+            raise CsvError(line, "day", f'expected MO..SU or a date, got "{day}"') from None
+        start_dt, end_dt = (_on_day(d, v, name, line) for v, name in ((start, "start"),
+                                                                     (end, "end")))
+        iv = _validated(Interval, {"start": start_dt, "end": end_dt}, line)
+    else:
+        iv = _validated(Interval, {"start": start, "end": end}, line)
+    (rows.available if kind == "available" else rows.unavailable).append(iv)
+
+
+def _on_day(d: date, clock: str, column: str, line: int) -> datetime:
+    try:
+        minutes = _parse_clock(clock)
+    except ValueError as exc:
+        raise CsvError(line, column, str(exc)) from None
+    return datetime.combine(d, time()) + timedelta(minutes=minutes)
+
+
+def _validated(model: type, data: dict, line: int):  # type: ignore[no-untyped-def]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        column = str(err["loc"][0]) if err["loc"] else "row"
+        raise CsvError(line, column, err["msg"].removeprefix("Value error, ")) from None
+
+
+def apply_csv(doc: ProgramDocument, text: str, *, replace: bool = False) -> ProgramDocument:
+    """A copy of ``doc`` with the CSV's rows added to (or, with ``replace``, replacing)
+    each named member's weekly / available / unavailable lists."""
+    rows = read_availability_csv(text)
+    known = {m.id for m in doc.members}
+    for member, r in rows.items():
+        if member not in known:
+            raise CsvError(r.first_line, "member", f'unknown member "{member}"')
+    members: list[Member] = []
+    for m in doc.members:
+        r = rows.get(m.id)
+        if r is None:
+            members.append(m)
+            continue
+        base = MemberRows() if replace else MemberRows(list(m.weekly), list(m.available),
+                                                       list(m.unavailable))
+        members.append(m.model_copy(update={
+            "weekly": base.weekly + r.weekly, "available": base.available + r.available,
+            "unavailable": base.unavailable + r.unavailable}))
+    new = doc.model_copy(update={"members": members})
+    new._base_dir = doc.base_dir
+    return new

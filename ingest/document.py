@@ -1,0 +1,405 @@
+"""Program document models (SPEC 6): validation at the edge, errors that name the field."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import DocumentError, FieldError
+from .grid import GRANULARITIES
+
+DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+Day = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+Frequency = Literal["once", "weekly", "biweekly", "monthly"]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"
+
+
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f'unknown time zone "{name}"') from None
+    return name
+
+
+def _parse_clock(value: Any) -> int:
+    """``"HH:MM"`` (``"24:00"`` allowed) -> minutes after midnight."""
+    if isinstance(value, time):
+        return value.hour * 60 + value.minute
+    if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+        raise ValueError(f'expected a time of day "HH:MM", got {value!r}')
+    hours, minutes = (int(p) for p in value.strip().split(":"))
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes):
+        raise ValueError(f'not a time of day: "{value}"')
+    return hours * 60 + minutes
+
+
+def _parse_moment(value: Any) -> datetime:
+    """A date or date-time; a bare date means its local midnight. May be naive (local)."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time())
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date or date-time string, got {value!r}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f'not a date or date-time: "{value}"') from None
+
+
+def _parse_day(value: Any) -> date:
+    if isinstance(value, datetime):
+        raise ValueError("expected a date (YYYY-MM-DD), got a date-time")
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date (YYYY-MM-DD), got {value!r}")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f'not a date (YYYY-MM-DD): "{value}"') from None
+
+
+ZoneName = Annotated[str, AfterValidator(_check_zone)]
+ClockMinutes = Annotated[int, BeforeValidator(_parse_clock)]
+Moment = Annotated[datetime, BeforeValidator(_parse_moment)]
+Day_ = Annotated[date, BeforeValidator(_parse_day)]
+Ident = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Window(_Model):
+    """Weekly wall-clock window: these days, from ``start`` to ``end`` (minutes of the day)."""
+
+    days: list[Day] = Field(min_length=1)
+    start: ClockMinutes
+    end: ClockMinutes
+
+    @field_validator("start")
+    @classmethod
+    def _start_before_midnight(cls, v: int) -> int:
+        if v >= 24 * 60:
+            raise ValueError("a window cannot start at 24:00")
+        return v
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, v: int, info: Any) -> int:
+        start = info.data.get("start")
+        if start is not None and v <= start:
+            raise ValueError("must be after start")
+        return v
+
+
+class Interval(_Model):
+    """A one-off interval; naive date-times are local to the owner's zone."""
+
+    start: Moment
+    end: Moment
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, v: datetime, info: Any) -> datetime:
+        start = info.data.get("start")
+        if start is None:
+            return v
+        if (start.tzinfo is None) != (v.tzinfo is None):
+            raise ValueError("start and end must both carry an offset or both be local")
+        if v <= start:
+            raise ValueError("must be after start")
+        return v
+
+
+class CalDavSource(_Model):
+    url: str = Field(pattern=r"^https?://")
+    username: str | None = None
+    password: str | None = None
+    calendar: str | None = None
+
+
+class CalendarSource(_Model):
+    """Exactly one of ``ics_path``, ``ics_text``, ``ics_url``, ``caldav``."""
+
+    ics_path: str | None = None
+    ics_text: str | None = None
+    ics_url: str | None = Field(default=None, pattern=r"^(https?|webcal)://")
+    caldav: CalDavSource | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CalendarSource:
+        given = [k for k in ("ics_path", "ics_text", "ics_url", "caldav") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of ics_path, ics_text, ics_url, caldav")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("ics_path", "ics_text", "ics_url", "caldav") if getattr(self, k))
+
+
+class Member(_Model):
+    id: Ident
+    name: str | None = None
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    timezone: ZoneName | None = None
+    weekly: list[Window] = Field(default_factory=list)
+    unavailable: list[Interval] = Field(default_factory=list)
+    available: list[Interval] = Field(default_factory=list)
+    calendars: list[CalendarSource] = Field(default_factory=list)
+    max_sessions_per_week: int | None = Field(default=None, ge=0)
+
+
+class Preferred(_Model):
+    days: list[Day] | None = None
+    start: ClockMinutes | None = None
+    end: ClockMinutes | None = None
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, v: int | None, info: Any) -> int | None:
+        start = info.data.get("start")
+        if v is not None and start is not None and v <= start:
+            raise ValueError("must be after start")
+        return v
+
+
+class Conferencing(_Model):
+    video_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    location: str | None = Field(default=None, max_length=500)
+
+
+class Match(_Model):
+    id: Ident
+    members: list[Ident] = Field(min_length=2)
+    organizer: Ident | None = None
+    required: list[Ident] | None = None
+    duration_minutes: int = Field(default=60, gt=0, le=24 * 60)
+    frequency: Frequency = "weekly"
+    sessions: int = Field(default=1, ge=1, le=520)
+    preferred: Preferred | None = None
+    earliest_start: Moment | None = None
+    conferencing: Conferencing | None = None
+    agenda: str | None = Field(default=None, max_length=10_000)
+
+    @field_validator("sessions")
+    @classmethod
+    def _once_has_one_session(cls, v: int, info: Any) -> int:
+        if info.data.get("frequency") == "once" and v != 1:
+            raise ValueError("must be 1 when frequency is 'once'")
+        return v
+
+
+class Booking(Interval):
+    """A session already fixed (program-zone local times unless offset): busy for its members.
+
+    ``members`` narrows it to some of the match's members; by default it books all of them.
+    """
+
+    match: Ident
+    members: list[Ident] | None = None
+
+
+class Program(_Model):
+    id: Ident
+    name: str | None = None
+    timezone: ZoneName
+    start: Day_
+    end: Day_
+    granularity_minutes: int = 15
+    working_hours: list[Window] = Field(
+        default_factory=lambda: [
+            Window.model_validate({"days": list(DAYS[:5]), "start": "09:00", "end": "17:00"})]
+    )
+    now: Moment | None = None
+
+    @field_validator("granularity_minutes")
+    @classmethod
+    def _granularity(cls, v: int) -> int:
+        if v not in GRANULARITIES:
+            raise ValueError(f"must be one of {', '.join(map(str, GRANULARITIES))}")
+        return v
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, v: date, info: Any) -> date:
+        start = info.data.get("start")
+        if start is not None and v <= start:
+            raise ValueError("must be after start")
+        if start is not None and (v - start).days > 366:
+            raise ValueError("a program spans at most 366 days")
+        return v
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class ProgramDocument(_Model):
+    version: Literal[1] = 1
+    program: Program
+    members: list[Member] = Field(default_factory=list)
+    matches: list[Match] = Field(default_factory=list)
+    bookings: list[Booking] = Field(default_factory=list)
+    # Where relative ``ics_path`` calendars are read from (the document's folder).
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self._base_dir
+
+    def member(self, member_id: str) -> Member:
+        return self._members_by_id[member_id]
+
+    def match(self, match_id: str) -> Match:
+        return self._matches_by_id[match_id]
+
+    @property
+    def _members_by_id(self) -> dict[str, Member]:
+        return {m.id: m for m in self.members}
+
+    @property
+    def _matches_by_id(self) -> dict[str, Match]:
+        return {m.id: m for m in self.matches}
+
+    def member_zone(self, member_id: str) -> ZoneInfo:
+        """A member's zone; the program's when the member gives none."""
+        return ZoneInfo(self.member(member_id).timezone or self.program.timezone)
+
+    def organizer_zone(self, match: Match) -> ZoneInfo:
+        """Zone a series recurs in (SPEC 4): the organizer's, else the program's."""
+        if match.organizer:
+            return self.member_zone(match.organizer)
+        return self.program.zone
+
+    def required_members(self, match: Match) -> list[str]:
+        """SPEC 4: both of a pair, the organizer alone in a group; ``required`` overrides.
+
+        A group with neither organizer nor ``required`` has no required member (see
+        docs/rules.md for when its occurrences hold).
+        """
+        if match.required is not None:
+            return list(match.required)
+        if len(match.members) == 2:
+            return list(match.members)
+        return [match.organizer] if match.organizer else []
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _pydantic_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    errors = []
+    for err in exc.errors(include_url=False):
+        # Tagged/function validators add their own name to the location; drop it.
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        msg = err["msg"]
+        for head in ("Value error, ", "Assertion failed, "):
+            msg = msg.removeprefix(head)
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "missing":
+            msg = "is required"
+        path = _path(loc)
+        errors.append(FieldError(f"{prefix}.{path}" if prefix and path else prefix or path, msg))
+    return errors
+
+
+def _cross_check(doc: ProgramDocument) -> list[FieldError]:
+    """Checks that need the whole document: ids, references, grid multiples."""
+    errors: list[FieldError] = []
+    member_ids: set[str] = set()
+    for i, m in enumerate(doc.members):
+        if m.id in member_ids:
+            errors.append(FieldError(f"members[{i}].id", f'duplicate member id "{m.id}"'))
+        member_ids.add(m.id)
+    match_ids: set[str] = set()
+    g = doc.program.granularity_minutes
+    for i, x in enumerate(doc.matches):
+        where = f"matches[{i}]"
+        if x.id in match_ids:
+            errors.append(FieldError(f"{where}.id", f'duplicate match id "{x.id}"'))
+        match_ids.add(x.id)
+        for j, mid in enumerate(x.members):
+            if mid not in member_ids:
+                errors.append(FieldError(f"{where}.members[{j}]", f'unknown member "{mid}"'))
+            if mid in x.members[:j]:
+                errors.append(FieldError(f"{where}.members[{j}]", f'"{mid}" is listed twice'))
+        if x.organizer is not None and x.organizer not in x.members:
+            errors.append(FieldError(f"{where}.organizer",
+                                     f'"{x.organizer}" is not a member of this match'))
+        for j, mid in enumerate(x.required or []):
+            if mid not in x.members:
+                errors.append(FieldError(f"{where}.required[{j}]",
+                                         f'"{mid}" is not a member of this match'))
+        if x.duration_minutes % g:
+            errors.append(FieldError(f"{where}.duration_minutes",
+                                     f"must be a multiple of the {g}-minute grid"))
+    for i, b in enumerate(doc.bookings):
+        if b.match not in match_ids:
+            errors.append(FieldError(f"bookings[{i}].match", f'unknown match "{b.match}"'))
+        for j, mid in enumerate(b.members or []):
+            if mid not in member_ids:
+                errors.append(FieldError(f"bookings[{i}].members[{j}]", f'unknown member "{mid}"'))
+    return errors
+
+
+def parse_program(data: Any) -> ProgramDocument:
+    """Validate a program document (dict or JSON text); DocumentError lists every problem."""
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise DocumentError.at("", f"not valid JSON: {exc.msg} at line {exc.lineno} "
+                                       f"column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise DocumentError.at("", "a program document must be a JSON object")
+    try:
+        doc = ProgramDocument.model_validate(data)
+    except ValidationError as exc:
+        raise DocumentError(_pydantic_errors(exc)) from None
+    errors = _cross_check(doc)
+    if errors:
+        raise DocumentError(errors)
+    return doc
+
+
+def load_program(path: str | Path) -> ProgramDocument:
+    """Read and validate a program document file. ``ics_path`` calendars are relative to it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DocumentError.at("", f"cannot read {path}: {exc.strerror}") from None
+    doc = parse_program(text)
+    doc._base_dir = path.parent.resolve()
+    return doc

@@ -1,0 +1,80 @@
+"""Intervals onto the slot grid: windows round inward, busy time rounds outward (SPEC 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .grid import SlotGrid
+from .windows import Intervals
+
+# Members rasterised at once: bounds the int64 scratch array to ~70 MB on a 12-week grid.
+_BLOCK = 1024
+
+
+def merge(iv: Intervals) -> Intervals:
+    """Union of each member's intervals (overlapping or touching ones joined), vectorised.
+
+    Windows round inward on their union: back-to-back windows 09:00-12:00 and 12:00-15:00
+    make a slot 11:30-12:30 available.
+    """
+    if len(iv) == 0:
+        return iv
+    keep = iv.end > iv.start
+    member, start, end = iv.member[keep], iv.start[keep], iv.end[keep]
+    if not len(member):
+        return Intervals.empty()
+    base = start.min()
+    span = int(max(end.max(), start.max()) - base) + 1
+    # Offsetting each member by span keeps one running maximum from crossing members.
+    s_key = member * span + (start - base)
+    e_key = member * span + (end - base)
+    order = np.lexsort((s_key, member))
+    s_key, e_key = s_key[order], e_key[order]
+    reach = np.maximum.accumulate(e_key)
+    new = np.ones(len(s_key), dtype=bool)
+    new[1:] = s_key[1:] > reach[:-1]
+    heads = np.flatnonzero(new)
+    tails = np.append(heads[1:], len(s_key)) - 1
+    out_member = member[order][heads]
+    return Intervals(out_member, s_key[heads] - out_member * span + base,
+                     reach[tails] - out_member * span + base)
+
+
+def slot_bounds(grid: SlotGrid, iv: Intervals, *, inward: bool) -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last slot of each interval, clipped to the horizon."""
+    rel_start = iv.start - grid.t0_epoch
+    rel_end = iv.end - grid.t0_epoch
+    step = grid.step
+    if inward:
+        first = -((-rel_start) // step)
+        last = rel_end // step
+    else:
+        first = rel_start // step
+        last = -((-rel_end) // step)
+    return np.clip(first, 0, grid.n_slots), np.clip(last, 0, grid.n_slots)
+
+
+def cover(grid: SlotGrid, iv: Intervals, n_members: int, *, inward: bool) -> np.ndarray:
+    """``(slots, members)`` bool: which slots each member's intervals cover.
+
+    A difference array per block of members, then a cumulative sum down the slots;
+    no Python loop over slots or intervals.
+    """
+    n = grid.n_slots
+    out = np.zeros((n, n_members), dtype=bool)
+    if inward:
+        iv = merge(iv)
+    first, last = slot_bounds(grid, iv, inward=inward)
+    keep = last > first
+    member, first, last = iv.member[keep], first[keep], last[keep]
+    for lo in range(0, n_members, _BLOCK):
+        width = min(_BLOCK, n_members - lo)
+        sel = (member >= lo) & (member < lo + width)
+        if not sel.any():
+            continue
+        col = member[sel] - lo
+        size = (n + 1) * width
+        diff = np.bincount(first[sel] * width + col, minlength=size)
+        diff -= np.bincount(last[sel] * width + col, minlength=size)
+        out[:, lo:lo + width] = np.cumsum(diff.reshape(n + 1, width)[:n], axis=0) > 0
+    return out

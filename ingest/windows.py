@@ -1,0 +1,111 @@
+"""Weekly wall-clock windows expanded to absolute intervals, vectorised per time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from .grid import SlotGrid, local_to_utc, to_epoch
+
+DAY_INDEX = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Half-open absolute intervals ``[start, end)`` in epoch seconds, each owned by a member."""
+
+    member: np.ndarray  # int64 member column index
+    start: np.ndarray  # int64 epoch seconds
+    end: np.ndarray  # int64 epoch seconds
+
+    @staticmethod
+    def empty() -> Intervals:
+        z = np.zeros(0, dtype=np.int64)
+        return Intervals(z, z, z)
+
+    @staticmethod
+    def concat(parts: Iterable[Intervals]) -> Intervals:
+        parts = list(parts)
+        if not parts:
+            return Intervals.empty()
+        return Intervals(*(np.concatenate([getattr(p, f) for p in parts]).astype(np.int64)
+                           for f in ("member", "start", "end")))
+
+    @staticmethod
+    def from_rows(rows: Iterable[tuple[int, datetime, datetime]]) -> Intervals:
+        rows = list(rows)
+        if not rows:
+            return Intervals.empty()
+        m, s, e = zip(*rows, strict=True)
+        return Intervals(np.asarray(m, np.int64), np.asarray([to_epoch(x) for x in s], np.int64),
+                         np.asarray([to_epoch(x) for x in e], np.int64))
+
+    def __len__(self) -> int:
+        return len(self.member)
+
+
+@dataclass(frozen=True)
+class WeeklyRule:
+    """One member's window on one weekday: minutes after local midnight, end may be 1440."""
+
+    member: int
+    weekday: int
+    start_min: int
+    end_min: int
+
+
+def local_dates(grid: SlotGrid, zone: ZoneInfo) -> list[date]:
+    """Every local date in ``zone`` that touches the horizon, with a day's margin each side."""
+    first = grid.t0.astimezone(zone).date() - timedelta(days=1)
+    last = grid.t_end.astimezone(zone).date() + timedelta(days=1)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def expand_weekly(grid: SlotGrid, zone: ZoneInfo, rules: list[WeeklyRule]) -> Intervals:
+    """Absolute intervals of weekly rules in one zone over the horizon.
+
+    On ordinary days local time is a fixed offset, so the conversion is one subtraction
+    over arrays; only the few days with a DST change go through zoneinfo one by one.
+    """
+    if not rules:
+        return Intervals.empty()
+    days = local_dates(grid, zone)
+    naive_midnight = np.array([(d - _EPOCH_DAY).days * 86400 for d in days], np.int64)
+    utc_midnight = np.array([to_epoch(local_to_utc(datetime.combine(d, time()), zone))
+                             for d in [*days, days[-1] + timedelta(days=1)]], np.int64)
+    offset = np.concatenate([naive_midnight, [naive_midnight[-1] + 86400]]) - utc_midnight
+    changing = offset[:-1] != offset[1:]
+    weekday = np.array([d.weekday() for d in days])
+
+    member = np.array([r.member for r in rules], np.int64)
+    wd = np.array([r.weekday for r in rules])
+    start_min = np.array([r.start_min for r in rules], np.int64)
+    end_min = np.array([r.end_min for r in rules], np.int64)
+
+    parts = []
+    for w in range(7):
+        rule_idx = np.flatnonzero(wd == w)
+        day_idx = np.flatnonzero(weekday == w)
+        if not len(rule_idx) or not len(day_idx):
+            continue
+        r = np.tile(rule_idx, len(day_idx))
+        d = np.repeat(day_idx, len(rule_idx))
+        starts = naive_midnight[d] + start_min[r] * 60 - offset[d]
+        ends = naive_midnight[d] + end_min[r] * 60 - offset[d]
+        for i in np.flatnonzero(changing[d]):
+            starts[i], ends[i] = _exact(days[d[i]], int(start_min[r[i]]), int(end_min[r[i]]), zone)
+        parts.append(Intervals(member[r], starts, ends))
+    return Intervals.concat(parts)
+
+
+def _exact(day: date, start_min: int, end_min: int, zone: ZoneInfo) -> tuple[int, int]:
+    """A window on a DST-change day, converted by zoneinfo (gap shifts forward, fold=0)."""
+    midnight = datetime.combine(day, time())
+    start = local_to_utc(midnight + timedelta(minutes=start_min), zone)
+    end = local_to_utc(midnight + timedelta(minutes=end_min), zone)
+    return to_epoch(start), to_epoch(end)
