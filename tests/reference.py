@@ -30,7 +30,7 @@ def reference_slots(doc) -> list[datetime]:
     t = datetime.combine(p.start, time()).replace(tzinfo=zone).astimezone(UTC)
     end = datetime.combine(p.end, time()).replace(tzinfo=zone).astimezone(UTC)
     out = []
-    while t < end:
+    while t + timedelta(minutes=p.granularity_minutes) <= end:
         out.append(t)
         t += timedelta(minutes=p.granularity_minutes)
     return out
