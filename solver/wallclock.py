@@ -33,6 +33,6 @@ def wall_clock(grid: SlotGrid, zone: ZoneInfo) -> WallClock:
     naive = starts.tz_localize(None)
     minute = (naive.hour * 60 + naive.minute).to_numpy(np.int64)
     day = (naive.normalize() - pd.Timestamp("0001-01-01")).days.to_numpy(np.int64) + 1
-    weekday = naive.weekday.to_numpy(np.int64)
+    weekday = naive.day_of_week.to_numpy(np.int64)
     week = (day - _ORDINAL_MONDAY) // 7
     return WallClock(weekday, minute, day, week)
