@@ -94,7 +94,7 @@ def collect_calendar_busy(doc: ProgramDocument, grid: SlotGrid,
     for i, m in enumerate(doc.members):
         if wanted is not None and m.id not in wanted:
             continue
-        zone = doc.member_zone(m.id)
+        zone = ZoneInfo(m.timezone or doc.program.timezone)
         busy: Busy = []
         for j, source in enumerate(m.calendars):
             try:
@@ -120,8 +120,11 @@ def build_availability(doc: ProgramDocument, *, members: Sequence[str] | None = 
     rules: dict[ZoneInfo, list[WeeklyRule]] = defaultdict(list)
     open_rows: list[tuple[int, datetime, datetime]] = []
     busy_rows: list[tuple[int, datetime, datetime]] = []
+    # One id -> member dict for the whole build: doc.member() rebuilds it on every call.
+    by_id = {m.id: m for m in doc.members}
     for m_id in ids:
-        m, j, zone = doc.member(m_id), col[m_id], doc.member_zone(m_id)
+        m, j = by_id[m_id], col[m_id]
+        zone = ZoneInfo(m.timezone or doc.program.timezone)
         rules[zone] += _rules(j, m.weekly or doc.program.working_hours)
         open_rows += [(j, as_instant(iv.start, zone), as_instant(iv.end, zone))
                       for iv in m.available]
@@ -139,7 +142,9 @@ def build_availability(doc: ProgramDocument, *, members: Sequence[str] | None = 
     windows = Intervals.concat([expand_weekly(grid, z, r) for z, r in rules.items()]
                                + [Intervals.from_rows(open_rows)])
     free = cover(grid, windows, len(ids), inward=True)
-    free &= ~cover(grid, Intervals.from_rows(busy_rows), len(ids), inward=False)
+    # free & ~busy, in place: for booleans that is free > busy.
+    np.greater(free, cover(grid, Intervals.from_rows(busy_rows), len(ids), inward=False),
+               out=free)
     free[:grid.first_open_slot] = False
     return Availability(grid, tuple(ids), free)
 
@@ -147,10 +152,11 @@ def build_availability(doc: ProgramDocument, *, members: Sequence[str] | None = 
 def _booking_rows(doc: ProgramDocument, col: Mapping[str, int]) -> list[tuple[int, datetime,
                                                                               datetime]]:
     zone = doc.program.zone
+    match_members = {x.id: x.members for x in doc.matches}
     rows = []
     for b in doc.bookings:
         start, end = as_instant(b.start, zone), as_instant(b.end, zone)
-        for m_id in b.members or doc.match(b.match).members:
+        for m_id in b.members or match_members[b.match]:
             if m_id in col:
                 rows.append((col[m_id], start, end))
     return rows

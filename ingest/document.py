@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime, time
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     PrivateAttr,
     ValidationError,
     field_validator,
@@ -81,7 +83,13 @@ def _parse_day(value: Any) -> date:
 
 
 ZoneName = Annotated[str, AfterValidator(_check_zone)]
-ClockMinutes = Annotated[int, BeforeValidator(_parse_clock)]
+def _format_clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+# Minutes after midnight inside, "HH:MM" in and out (so a dumped document reads back).
+ClockMinutes = Annotated[int, BeforeValidator(_parse_clock),
+                         PlainSerializer(_format_clock, return_type=str, when_used="json")]
 Moment = Annotated[datetime, BeforeValidator(_parse_moment)]
 Day_ = Annotated[date, BeforeValidator(_parse_day)]
 Ident = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -276,11 +284,12 @@ class ProgramDocument(_Model):
     def match(self, match_id: str) -> Match:
         return self._matches_by_id[match_id]
 
-    @property
+    # Documents are not changed after validation, so the id maps are built once.
+    @cached_property
     def _members_by_id(self) -> dict[str, Member]:
         return {m.id: m for m in self.members}
 
-    @property
+    @cached_property
     def _matches_by_id(self) -> dict[str, Match]:
         return {m.id: m for m in self.matches}
 

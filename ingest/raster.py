@@ -7,9 +7,7 @@ import numpy as np
 from .grid import SlotGrid
 from .windows import Intervals
 
-# Members rasterised at once: bounds the int64 scratch array to ~70 MB on a 12-week grid.
-_BLOCK = 1024
-
+_WORD = np.dtype(np.uint64).itemsize
 
 def merge(iv: Intervals) -> Intervals:
     """Union of each member's intervals (overlapping or touching ones joined), vectorised.
@@ -57,24 +55,22 @@ def slot_bounds(grid: SlotGrid, iv: Intervals, *, inward: bool) -> tuple[np.ndar
 def cover(grid: SlotGrid, iv: Intervals, n_members: int, *, inward: bool) -> np.ndarray:
     """``(slots, members)`` bool: which slots each member's intervals cover.
 
-    A difference array per block of members, then a cumulative sum down the slots;
-    no Python loop over slots or intervals.
+    Slot ranges are merged per member first, so they are disjoint and never touch: every
+    range start and end is a distinct cell. A 1 toggled into each of those cells and a
+    running XOR down the slots marks exactly the covered slots. XOR has no carries, so the
+    byte matrix is scanned as uint64 words, 8 members at a time (numpy's cumsum along the
+    slot axis is ~10x slower). No Python loop over slots or intervals.
     """
     n = grid.n_slots
-    out = np.zeros((n, n_members), dtype=bool)
     if inward:
         iv = merge(iv)
     first, last = slot_bounds(grid, iv, inward=inward)
     keep = last > first
-    member, first, last = iv.member[keep], first[keep], last[keep]
-    for lo in range(0, n_members, _BLOCK):
-        width = min(_BLOCK, n_members - lo)
-        sel = (member >= lo) & (member < lo + width)
-        if not sel.any():
-            continue
-        col = member[sel] - lo
-        size = (n + 1) * width
-        diff = np.bincount(first[sel] * width + col, minlength=size)
-        diff -= np.bincount(last[sel] * width + col, minlength=size)
-        out[:, lo:lo + width] = np.cumsum(diff.reshape(n + 1, width)[:n], axis=0) > 0
-    return out
+    ranges = merge(Intervals(iv.member[keep], first[keep], last[keep]))
+    width = -(-n_members // _WORD) * _WORD
+    marks = np.zeros((n + 1, width), dtype=np.uint8)
+    marks[ranges.start, ranges.member] = 1
+    marks[ranges.end, ranges.member] = 1
+    words = marks.view(np.uint64)
+    np.bitwise_xor.accumulate(words, axis=0, out=words)
+    return np.ascontiguousarray(marks[:n, :n_members]).view(bool)

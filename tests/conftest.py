@@ -1,8 +1,16 @@
-"""Shared fixtures: small valid program documents to build tests on."""
+"""Shared fixtures: small valid program documents to build tests on, a real CalDAV server."""
 
 from __future__ import annotations
 
 import copy
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,3 +41,53 @@ BASE_PROGRAM: dict[str, Any] = {
 def program_dict() -> dict[str, Any]:
     """A fresh, valid program document as a dict (mutate freely)."""
     return copy.deepcopy(BASE_PROGRAM)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def radicale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a real Radicale CalDAV server, one per session.
+
+    ``auth type = none``: any user name and password log in (give both: without a password
+    the caldav client sends no credentials and the server refuses). Calendars live in a
+    temporary folder; use a distinct user name per test module to keep tests apart.
+    """
+    folder: Path = tmp_path_factory.mktemp("radicale")
+    port = _free_port()
+    config = folder / "config"
+    config.write_text(f"""[server]\nhosts = 127.0.0.1:{port}\n[auth]\ntype = none\n"""
+                      f"""[storage]\nfilesystem_folder = {folder / 'collections'}\n"""
+                      f"""[logging]\nlevel = warning\n""", encoding="utf-8")
+    log = (folder / "radicale.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "radicale", "--config", str(config)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"radicale exited: {(folder / 'radicale.log').read_text()}")
+            try:
+                urllib.request.urlopen(url, timeout=1).close()
+                break
+            except urllib.error.HTTPError as exc:  # it answers, whatever the status
+                exc.close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("radicale did not answer within 20 s") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -69,3 +69,12 @@ def test_window_may_end_at_midnight(program_dict):
     """SPEC 2: a window's end may be 24:00."""
     program_dict["members"][1]["weekly"] = [{"days": ["SA"], "start": "20:00", "end": "24:00"}]
     assert parse_program(program_dict).member("ben").weekly[0].end == 24 * 60
+
+
+def test_dumped_document_reads_back_the_same(program_dict):
+    """A stored document (model_dump as JSON) parses back to an equal document: clock
+    times are written as "HH:MM", not as minutes (the service stores documents this way)."""
+    doc = parse_program(program_dict)
+    dumped = doc.model_dump(mode="json", exclude_none=True)
+    assert parse_program(dumped) == doc
+    assert dumped["program"]["working_hours"][0]["start"] == "09:00"

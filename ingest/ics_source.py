@@ -1,0 +1,335 @@
+"""ICS calendars (text, files, URLs) as busy time (SPEC 2), and fetching them over HTTP.
+
+Rules, in one place for every calendar source (CalDAV feeds its data through here too):
+
+- A VEVENT is busy unless ``TRANSP:TRANSPARENT``, ``STATUS:CANCELLED`` or Outlook's
+  ``X-MICROSOFT-CDO-BUSYSTATUS:FREE``; every other busy status (BUSY, TENTATIVE, OOF,
+  WORKINGELSEWHERE) is busy. Each occurrence is judged on its own, so an override that
+  cancels one occurrence frees just that one.
+- RRULE, RDATE, EXDATE and RECURRENCE-ID overrides are expanded (recurring-ical-events).
+- All-day (DATE) events cover the member's local day(s); floating times are read in the
+  member's zone; Google's ``X-WR-TIMEZONE`` is honoured (x-wr-timezone); Windows zone
+  names in TZID (Outlook) are mapped to IANA zones by icalendar.
+- An event without DTEND and DURATION lasts one day if it starts on a DATE, no time
+  (and so is not busy) if it starts at a date-time.
+- VFREEBUSY: every FREEBUSY period of type BUSY, BUSY-TENTATIVE, BUSY-UNAVAILABLE (or with
+  no FBTYPE) is busy; FREE is not.
+
+A calendar that cannot be read raises CalendarError; it never counts as free.
+"""
+
+from __future__ import annotations
+
+import re
+import time as _time
+import warnings
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+import icalendar
+import recurring_ical_events
+import x_wr_timezone
+from icalendar.error import GloballyUniqueTZIDGuessed
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+from .errors import CalendarError
+from .grid import as_instant
+
+Busy = list[tuple[datetime, datetime]]
+
+FREE_TYPES = frozenset({"FREE"})
+# Properties whose parse errors change busy time; errors in others (DESCRIPTION, ATTENDEE,
+# ...) do not, and a calendar is not rejected for them.
+TIME_PROPERTIES = frozenset({"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE",
+                             "EXRULE", "RECURRENCE-ID", "FREEBUSY", "TZOFFSETFROM",
+                             "TZOFFSETTO", "STATUS", "TRANSP"})
+ZONED_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
+# Floating and all-day times are local to the member, up to 14 h from UTC either way; the
+# expansion is asked for a wider window and the result is cut to [start, end) exactly.
+_MARGIN = timedelta(days=2)
+MAX_REDIRECTS = 5
+_FOLD = re.compile(r"\r?\n[ \t]")
+# A TZID parameter (quoted or not) or a VTIMEZONE's TZID property line.
+_TZID = re.compile(r';TZID=(?:"([^"]*)"|([^;:]*))|^TZID:([^\r\n]*)', re.MULTILINE)
+
+
+def busy_from_ics(data: str | bytes, zone: ZoneInfo, start: datetime, end: datetime) -> Busy:
+    """Busy intervals (aware UTC, sorted) of an iCalendar text that overlap ``[start, end)``."""
+    text = _windows_zones_to_iana(_FOLD.sub("", _decode(data)))
+    busy: Busy = []
+    for calendar in _parse(text):
+        _check(calendar, text)
+        busy += _event_busy(calendar, zone, start, end, text)
+        busy += _freebusy_busy(calendar, zone, start, end)
+    return sorted(busy)
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _decode(data: str | bytes) -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CalendarError(f"not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def _windows_zones_to_iana(text: str) -> str:
+    """Outlook's Windows zone names (``W. Europe Standard Time``) -> IANA names, as text.
+
+    icalendar maps them too, but it prefers the file's own VTIMEZONE under a Windows name
+    and reads it through dateutil, which walks its rules from 1601 on every conversion
+    (about 100x slower than zoneinfo) and caches it process-wide by name.
+    """
+    def iana(match: re.Match[str]) -> str:
+        name = next(g for g in match.groups() if g is not None)
+        olson = WINDOWS_TO_OLSON.get(name.strip())
+        if olson is None:
+            return match.group(0)
+        return f";TZID={olson}" if match.group(0).startswith(";") else f"TZID:{olson}"
+
+    return _TZID.sub(iana, text)
+
+
+def _parse(text: str) -> list[icalendar.Calendar]:
+    if "BEGIN:VCALENDAR" not in text.upper():
+        raise CalendarError("not an iCalendar file (no BEGIN:VCALENDAR)",
+                            line=_first_line(text))
+    try:
+        with warnings.catch_warnings():
+            # "/vendor/Europe/Berlin" TZIDs: icalendar's guess (strip the vendor) is right.
+            warnings.simplefilter("ignore", GloballyUniqueTZIDGuessed)
+            calendars = icalendar.Calendar.from_ical(text, multiple=True)
+    except ValueError as exc:
+        raise CalendarError(f"not a valid iCalendar file: {exc}",
+                            line=_line_with(text, _quoted(str(exc)))) from None
+    calendars = [c for c in calendars if c.name == "VCALENDAR"]
+    if not calendars and "END:VCALENDAR" not in text.upper():
+        raise CalendarError("incomplete iCalendar file (no END:VCALENDAR: cut off?)",
+                            line=text.strip().splitlines()[-1].strip())
+    if not calendars:
+        raise CalendarError("not an iCalendar file (no VCALENDAR component)",
+                            line=_first_line(text))
+    return calendars
+
+
+def _check(calendar: icalendar.Calendar, text: str) -> None:
+    """Reject what would otherwise be read wrong or silently skipped."""
+    for component in calendar.walk():
+        for name, message in component.errors:
+            if name in TIME_PROPERTIES:
+                raise CalendarError(f"{component.name} has a bad {name}: {message}",
+                                    line=_line_with(text, name, str(component.get(name, ""))))
+        if component.name not in ("VEVENT", "VFREEBUSY"):
+            continue
+        for name in ZONED_PROPERTIES:
+            for value in _values(component.get(name)):
+                tzid = value.params.get("TZID")
+                if tzid and any(isinstance(dt, datetime) and dt.tzinfo is None
+                                for dt in _datetimes(value)):
+                    raise CalendarError(f'unknown time zone "{tzid}" in {name}',
+                                        line=_line_with(text, name, f"TZID={tzid}"))
+        if component.name == "VEVENT":
+            _check_event(component, text)
+    zone_name = calendar.get("X-WR-TIMEZONE")
+    if zone_name is not None:
+        try:
+            ZoneInfo(str(zone_name))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CalendarError(f'unknown time zone "{zone_name}" in X-WR-TIMEZONE',
+                                line=f"X-WR-TIMEZONE:{zone_name}") from None
+
+
+def _check_event(event: icalendar.Event, text: str) -> None:
+    uid = str(event.get("UID", ""))
+    if "DTSTART" not in event:
+        raise CalendarError(f"VEVENT {uid!r} has no DTSTART", line=f"UID:{uid}" if uid else None)
+    begin, finish = event["DTSTART"].dt, event.get("DTEND")
+    if finish is not None and _sort_key(finish.dt) < _sort_key(begin):
+        raise CalendarError(f"VEVENT {uid!r} ends before it starts",
+                            line=_line_with(text, "DTEND", finish.to_ical().decode()))
+
+
+def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, end: datetime,
+                text: str) -> Busy:
+    try:
+        standard = x_wr_timezone.to_standard(calendar)
+        query = recurring_ical_events.CalendarQuery(standard, components=("VEVENT",))
+        occurrences = query.between(start - _MARGIN, end + _MARGIN)
+    except recurring_ical_events.BadRuleStringFormat as exc:
+        raise CalendarError(f"bad RRULE: {exc.message}",
+                            line=_line_with(text, "RRULE", exc.rule)) from None
+    except (recurring_ical_events.InvalidCalendar, icalendar.InvalidCalendar) as exc:
+        raise CalendarError(f"cannot expand the calendar: {exc}") from None
+    busy: Busy = []
+    for event in occurrences:
+        if not is_busy(event):
+            continue
+        s, e = _span(event, zone)
+        if s < e and s < end and e > start:
+            busy.append((s, e))
+    return busy
+
+
+def is_busy(event: icalendar.Event) -> bool:
+    """Whether an event (one occurrence) blocks time."""
+    if str(event.get("STATUS", "")).upper() == "CANCELLED":
+        return False
+    if str(event.get("TRANSP", "")).upper() == "TRANSPARENT":
+        return False
+    return str(event.get("X-MICROSOFT-CDO-BUSYSTATUS", "")).upper() != "FREE"
+
+
+def _span(event: icalendar.Event, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    begin = event["DTSTART"].dt
+    if "DTEND" in event:
+        finish = event["DTEND"].dt
+    elif "DURATION" in event:
+        finish = begin + event["DURATION"].dt
+    elif isinstance(begin, datetime):
+        finish = begin
+    else:
+        finish = begin + timedelta(days=1)
+    return _instant(begin, zone), _instant(finish, zone)
+
+
+def _freebusy_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime,
+                   end: datetime) -> Busy:
+    busy: Busy = []
+    for component in calendar.walk("VFREEBUSY"):
+        for prop in _values(component.get("FREEBUSY")):
+            if str(prop.params.get("FBTYPE", "BUSY")).upper() in FREE_TYPES:
+                continue
+            for period in _periods(prop):
+                s = _instant(period[0], zone)
+                e = _instant(period[1], zone) if not isinstance(period[1], timedelta) \
+                    else s + period[1]
+                if s < e and s < end and e > start:
+                    busy.append((s, e))
+    return busy
+
+
+def _periods(prop: object) -> list[tuple]:
+    """The (start, end-or-duration) pairs of one FREEBUSY property (one or many periods)."""
+    return [x.dt for x in getattr(prop, "dts", [prop])]
+
+
+# -- small helpers ---------------------------------------------------------------------
+
+
+def _instant(value: date | datetime, zone: ZoneInfo) -> datetime:
+    """Aware UTC instant: dates are the member's local midnight, floating times local."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    return as_instant(value, zone)
+
+
+def _sort_key(value: date | datetime) -> datetime:
+    """Comparable form of a DTSTART/DTEND value (floating and dates read as UTC)."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _values(prop: object) -> list:
+    if prop is None:
+        return []
+    return list(prop) if isinstance(prop, list) else [prop]
+
+
+def _datetimes(value: object) -> Iterable[object]:
+    """Every date/date-time of a DTSTART-like or RDATE/EXDATE-list value (periods: both ends)."""
+    for x in getattr(value, "dts", [value]):
+        yield from (x.dt if isinstance(x.dt, tuple) else (x.dt,))
+
+
+def _first_line(text: str) -> str | None:
+    return next((line.strip() for line in text.splitlines() if line.strip()), None)
+
+
+def _quoted(message: str) -> str:
+    """The offending value icalendar quotes at the end of a parse error ("...: value")."""
+    tail = message.rsplit(": ", 1)[-1].strip().strip("'\"")
+    return tail.split("'")[0] if tail else ""
+
+
+def _line_with(text: str, *needles: str) -> str | None:
+    """The first unfolded content line containing every needle (for error messages)."""
+    needles = tuple(n for n in needles if n)
+    if not needles:
+        return None
+    for line in text.replace("\r\n ", "").replace("\n ", "").replace("\r\n\t", "").splitlines():
+        if all(n in line for n in needles):
+            return line.strip()
+    return None
+
+
+# -- fetching --------------------------------------------------------------------------
+
+
+def fetch_ics(url: str, *, timeout: float = 10, max_bytes: int = 5_000_000,
+              guard: Callable[[str], None] | None = None) -> bytes:
+    """The body of an ICS URL (http, https, webcal): redirects followed (at most 5).
+
+    ``timeout`` bounds the whole download, not just each read; a body over ``max_bytes``
+    is refused while streaming. ``guard`` is called with every URL, redirect targets
+    included, before connecting (network policy hooks in here). Messages name the host
+    only: private calendar URLs carry their secret in the path.
+    """
+    deadline = _time.monotonic() + timeout
+    current = _http_url(url)
+    with httpx.Client(follow_redirects=False, timeout=timeout) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            if guard is not None:
+                guard(current)
+            try:
+                with client.stream("GET", current, headers={"Accept": "text/calendar"}) as r:
+                    if r.is_redirect and "location" in r.headers:
+                        current = _http_url(urljoin(current, r.headers["location"]))
+                        continue
+                    if not r.is_success:
+                        raise CalendarError(f"HTTP {r.status_code} {r.reason_phrase} from "
+                                            f"{_host(current)}")
+                    return _read_limited(r, max_bytes, deadline, current)
+            except httpx.TimeoutException:
+                raise CalendarError(f"timed out after {timeout:g} s fetching from "
+                                    f"{_host(current)}") from None
+            except httpx.HTTPError as exc:
+                raise CalendarError(f"cannot fetch from {_host(current)}: "
+                                    f"{exc.__class__.__name__} {exc}") from None
+    raise CalendarError(f"more than {MAX_REDIRECTS} redirects fetching from {_host(url)}")
+
+
+def _read_limited(response: httpx.Response, max_bytes: int, deadline: float, url: str) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise CalendarError(f"calendar from {_host(url)} is larger than {max_bytes:,} bytes")
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise CalendarError(f"calendar from {_host(url)} is larger than {max_bytes:,} bytes")
+        if _time.monotonic() > deadline:
+            raise httpx.ReadTimeout("deadline passed")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _http_url(url: str) -> str:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "webcal":
+        return "https" + url[len("webcal"):]
+    if scheme not in ("http", "https"):
+        raise CalendarError(f"unsupported URL scheme {scheme or '(none)'!r} "
+                            "(http, https or webcal)")
+    return url
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"

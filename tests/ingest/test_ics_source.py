@@ -1,0 +1,163 @@
+"""SPEC 2 calendar busy time: one real-world-shaped .ics fixture per quirk, expected by hand."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ingest.errors import CalendarError
+from ingest.ics_source import busy_from_ics
+
+ICS = Path(__file__).parent.parent / "data" / "ics"
+# The member reading every fixture lives in New York: EST (UTC-5) until 2027-03-14, then
+# EDT (UTC-4). All-day and floating events land on that zone.
+NEW_YORK = ZoneInfo("America/New_York")
+WINDOW = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 5, 1, tzinfo=UTC))
+
+
+def _utc(text: str) -> datetime:
+    """``"01-05 14:00"`` -> 2027-01-05T14:00Z."""
+    return datetime.strptime(f"2027-{text}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+
+
+def _iv(start: str, end: str) -> tuple[datetime, datetime]:
+    return _utc(start), _utc(end)
+
+
+# Worked out from each file by hand (see the comments), never by the code under test.
+EXPECTED = {
+    # X-WR-TIMEZONE:Europe/Berlin: the weekly 09:00Z (10:00 CET) event stays at 10:00 Berlin
+    # after the EU change on 03-28 (so 08:00Z); the floating 12:00 is Berlin time, 11:00Z.
+    "google_xwr_timezone.ics": [_iv("03-10 11:00", "03-10 12:00"),
+                                _iv("03-22 09:00", "03-22 10:00"),
+                                _iv("03-29 08:00", "03-29 09:00"),
+                                _iv("04-05 08:00", "04-05 09:00")],
+    # W. Europe 10:00 CET = 09:00Z (BUSY); Eastern 09:00 EST = 14:00Z (TENTATIVE);
+    # India 14:30 IST = 09:00Z (OOF); the BUSYSTATUS:FREE one is free although OPAQUE.
+    "outlook_windows_zone.ics": [_iv("01-12 09:00", "01-12 10:00"),
+                                 _iv("01-13 14:00", "01-13 15:00"),
+                                 _iv("01-14 09:00", "01-14 10:00")],
+    # Local New York days: 01-18..01-20 (two days); 01-25 without DTEND (one day);
+    # 03-14 is the spring-forward day, 23 hours long; the transparent birthday is free.
+    "all_day.ics": [_iv("01-18 05:00", "01-20 05:00"),
+                    _iv("01-25 05:00", "01-26 05:00"),
+                    _iv("03-14 05:00", "03-15 04:00")],
+    # Floating 09:00 in New York: 14:00Z in winter, 13:00Z after 03-14; a date-time
+    # DTSTART without DTEND/DURATION lasts no time and blocks nothing.
+    "floating.ics": [_iv("01-19 14:00", "01-19 15:00"),
+                     _iv("03-10 14:00", "03-10 14:30"),
+                     _iv("03-17 13:00", "03-17 13:30")],
+    # DURATION instead of DTEND: PT1H30M; Paris 09:00 CET + PT45M; a DATE + P2D (New York
+    # days); a daily RRULE with DURATION.
+    "duration.ics": [_iv("01-21 15:00", "01-21 16:30"),
+                     _iv("01-22 08:00", "01-22 08:45"),
+                     _iv("01-26 05:00", "01-28 05:00"),
+                     _iv("02-01 13:00", "02-01 13:30"),
+                     _iv("02-02 13:00", "02-02 13:30")],
+    # Only CONFIRMED and TENTATIVE block; TRANSPARENT (one-off or recurring) and CANCELLED
+    # do not.
+    "transparent_and_cancelled.ics": [_iv("01-11 15:00", "01-11 16:00"),
+                                      _iv("01-12 17:00", "01-12 18:00")],
+    # Tuesdays 10:00 EST x6 from 01-05: 01-12 is an EXDATE, 01-19 moved to Wed 01-20 14:00,
+    # 01-26 cancelled by its override; 01-05, 02-02, 02-09 stay.
+    "recurring_exdate_override.ics": [_iv("01-05 15:00", "01-05 16:00"),
+                                      _iv("01-20 19:00", "01-20 20:00"),
+                                      _iv("02-02 15:00", "02-02 16:00"),
+                                      _iv("02-09 15:00", "02-09 16:00")],
+    # DTSTART plus two RDATEs (1 h each); a PERIOD RDATE carries its own 2 h length.
+    "rdate.ics": [_iv("02-01 16:00", "02-01 17:00"), _iv("02-03 16:00", "02-03 17:00"),
+                  _iv("02-05 18:00", "02-05 19:00"), _iv("02-08 10:00", "02-08 11:00"),
+                  _iv("02-09 10:00", "02-09 12:00")],
+    # BUSY (start/end and start/duration in one line), no FBTYPE, BUSY-TENTATIVE and
+    # BUSY-UNAVAILABLE are busy; FREE is not.
+    "vfreebusy.ics": [_iv("01-05 14:00", "01-05 15:00"), _iv("01-06 14:00", "01-06 14:30"),
+                      _iv("01-08 14:00", "01-08 15:00"), _iv("01-11 14:00", "01-11 15:00"),
+                      _iv("01-12 00:00", "01-13 00:00")],
+}
+
+# Broken calendars: the problem and the offending line the error must name.
+BROKEN = {
+    "broken_not_utf8.ics": ("not UTF-8", None),
+    "broken_not_vcalendar.ics": ("not an iCalendar file", "<!DOCTYPE html>"),
+    "broken_truncated.ics": ("no END:VCALENDAR", "DTSTART:2027"),
+    "broken_bad_date.ics": ("bad DTSTART", "DTSTART:2027-01-05 10:00"),
+    "broken_unknown_tzid.ics": ('unknown time zone "Mars Standard Time"',
+                                "DTSTART;TZID=Mars Standard Time:20270105T100000"),
+    "broken_bad_rrule.ics": ("bad RRULE", "RRULE:FREQ=SOMETIMES;COUNT=3"),
+    "broken_end_before_start.ics": ("ends before it starts", "DTEND:20270105T100000Z"),
+    "broken_no_dtstart.ics": ("no DTSTART", "UID:no-start"),
+    "broken_unknown_xwr_timezone.ics": ('unknown time zone "Europe/Lisboa"',
+                                        "X-WR-TIMEZONE:Europe/Lisboa"),
+}
+
+
+def test_every_fixture_is_in_a_table():
+    """Guards against a fixture file that no test reads."""
+    assert {p.name for p in ICS.glob("*.ics")} == set(EXPECTED) | set(BROKEN)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_busy_intervals(name):
+    """SPEC 2: each calendar quirk yields exactly the hand-computed busy intervals."""
+    busy = busy_from_ics((ICS / name).read_bytes(), NEW_YORK, *WINDOW)
+    assert busy == EXPECTED[name]
+    assert all(s.utcoffset().total_seconds() == 0 for s, _ in busy)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_calendar_raises(name):
+    """SPEC 2: a broken calendar raises CalendarError naming the problem and line, never 'free'."""
+    problem, line = BROKEN[name]
+    with pytest.raises(CalendarError) as info:
+        busy_from_ics((ICS / name).read_bytes(), NEW_YORK, *WINDOW)
+    assert problem in info.value.problem
+    assert info.value.line == line
+    assert isinstance(info.value, ValueError)
+
+
+def test_text_and_bytes_read_alike():
+    """Guards that ics_text (str) and ics_path (bytes) give the same busy time."""
+    data = (ICS / "recurring_exdate_override.ics").read_bytes()
+    assert busy_from_ics(data.decode(), NEW_YORK, *WINDOW) == \
+        busy_from_ics(data, NEW_YORK, *WINDOW)
+
+
+def test_only_intervals_overlapping_the_window():
+    """Guards that busy time is limited to intervals overlapping [start, end), end exclusive."""
+    data = (ICS / "recurring_exdate_override.ics").read_bytes()
+    # 01-05 15:00-16:00 touches the start only at its end; 02-02 15:00 starts at the end.
+    busy = busy_from_ics(data, NEW_YORK, _utc("01-05 16:00"), _utc("02-02 15:00"))
+    assert busy == [_iv("01-20 19:00", "01-20 20:00")]
+    busy = busy_from_ics(data, NEW_YORK, _utc("01-05 15:59"), _utc("02-02 15:01"))
+    assert busy == [_iv("01-05 15:00", "01-05 16:00"), _iv("01-20 19:00", "01-20 20:00"),
+                    _iv("02-02 15:00", "02-02 16:00")]
+
+
+def test_all_day_and_floating_follow_the_member_zone():
+    """SPEC 2: all-day and floating events are read in the member's zone, not UTC."""
+    tokyo = ZoneInfo("Asia/Tokyo")  # UTC+9, no DST
+    assert busy_from_ics((ICS / "all_day.ics").read_bytes(), tokyo, *WINDOW)[0] == \
+        (datetime(2027, 1, 17, 15, tzinfo=UTC), datetime(2027, 1, 19, 15, tzinfo=UTC))
+    assert busy_from_ics((ICS / "floating.ics").read_bytes(), tokyo, *WINDOW)[0] == \
+        (datetime(2027, 1, 19, 0, tzinfo=UTC), datetime(2027, 1, 19, 1, tzinfo=UTC))
+
+
+def test_globally_unique_tzid_is_read_without_warning():
+    """Regression: a '/vendor/Europe/Berlin' TZID warned (an error under pytest), not read."""
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Mozilla.org//Lightning//EN\r\n"
+            "BEGIN:VEVENT\r\nUID:g\r\nDTSTAMP:20261201T120000Z\r\n"
+            "DTSTART;TZID=/freeassociation.sourceforge.net/Europe/Berlin:20270105T100000\r\n"
+            "DURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    assert busy_from_ics(text, NEW_YORK, *WINDOW) == [_iv("01-05 09:00", "01-05 10:00")]
+
+
+def test_custom_vtimezone_is_used():
+    """Guards that a TZID defined only by the file's own VTIMEZONE is honoured, not an error."""
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
+            "BEGIN:VEVENT\r\nUID:c\r\nDTSTAMP:20261201T120000Z\r\n"
+            "DTSTART;TZID=Office Time:20270105T100000\r\nDURATION:PT1H\r\nEND:VEVENT\r\n"
+            "BEGIN:VTIMEZONE\r\nTZID:Office Time\r\nBEGIN:STANDARD\r\n"
+            "DTSTART:19700101T000000\r\nTZOFFSETFROM:+0300\r\nTZOFFSETTO:+0300\r\n"
+            "END:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n")
+    assert busy_from_ics(text, NEW_YORK, *WINDOW) == [_iv("01-05 07:00", "01-05 08:00")]
