@@ -17,7 +17,14 @@ run: $(STAMP)
 	$(BIN)/slotwise demo
 	$(BIN)/slotwise serve
 
-test: $(STAMP)
+# ical.js (tests/js) cross-checks invites in the test suite; installed from the lock file.
+JS_STAMP := tests/js/node_modules/.installed
+
+$(JS_STAMP): tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund
+	touch $(JS_STAMP)
+
+test: $(STAMP) $(JS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

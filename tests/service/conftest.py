@@ -1,0 +1,71 @@
+"""Service fixtures: a real SMTP server on 127.0.0.1 that keeps what it receives."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    """One message as the SMTP server got it: envelope and parsed content."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage
+
+
+@dataclass
+class SmtpServer:
+    """A running aiosmtpd server: connect to ``host:port`` (``url``); ``messages`` fills
+    up as mail arrives (before the server acknowledges the DATA command)."""
+
+    host: str
+    port: int
+    messages: list[Received] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+
+class _Collector:
+    def __init__(self, server: SmtpServer) -> None:
+        self.server = server
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        parsed = BytesParser(policy=policy.default).parsebytes(raw)
+        with self.lock:
+            self.server.messages.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port, collecting every message."""
+    server = SmtpServer("127.0.0.1", free_port())
+    controller = Controller(_Collector(server), hostname=server.host, port=server.port)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()

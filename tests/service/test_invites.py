@@ -1,0 +1,562 @@
+"""SPEC 4, 8: series invites (iTIP REQUEST / CANCEL, CalDAV), their VTIMEZONE and feeds.
+
+Every invite is read back with icalendar, and its occurrences are cross-checked with an
+independent parser, ical.js (tests/js/expand.mjs, run by Node), against
+``solver.recurrence.occurrence_starts``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+
+from service.invites import (
+    FeedEvent,
+    InviteSeries,
+    Override,
+    Person,
+    feed_calendar,
+    occurrence_cancel,
+    series_calendar,
+    vtimezone,
+)
+from solver.recurrence import occurrence_starts
+
+JS = Path(__file__).resolve().parents[1] / "js"
+NY = ZoneInfo("America/New_York")
+STAMP = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+ANA = Person("ana", "Ana Silva", "ana@example.org")
+BEN = Person("ben", "Ben Okafor", "ben@example.org")
+CARA = Person("cara", "Cara Núñez", "cara@example.org")
+VIDEO = "https://meet.example.org/ana-ben"
+
+
+def make_series(**changes) -> InviteSeries:
+    base = InviteSeries(
+        uid="series-42@slotwise.example", sequence=0, summary="Mentoring: Ana & Ben",
+        agenda="Goals for the term", zone="America/New_York",
+        first_start=datetime(2026, 3, 3, 9, 0, tzinfo=NY), duration_minutes=60,
+        frequency="weekly", sessions=8, organizer=ANA, attendees=[ANA, BEN, CARA],
+        required={"ana", "ben"}, video_url=VIDEO, location=None, overrides=[],
+        created=datetime(2026, 1, 1, 8, 0, tzinfo=UTC), status="confirmed")
+    return dataclasses.replace(base, **changes)
+
+
+def parse(data: bytes) -> Calendar:
+    return Calendar.from_ical(data)
+
+
+def events(cal: Calendar) -> list:
+    return list(cal.walk("VEVENT"))
+
+
+def master(cal: Calendar):
+    (event,) = [e for e in events(cal) if "RECURRENCE-ID" not in e]
+    return event
+
+
+def moved(cal: Calendar) -> list:
+    return [e for e in events(cal) if "RECURRENCE-ID" in e]
+
+
+def attendees(event) -> dict[str, object]:
+    values = event.get("ATTENDEE", [])
+    values = values if isinstance(values, list) else [values]
+    return {str(a).removeprefix("mailto:"): a for a in values}
+
+
+# ----------------------------------------------------------------------------- REQUEST
+
+
+def test_request_calendar_header():
+    """A REQUEST carries METHOD:REQUEST, VERSION 2.0, a PRODID and one VTIMEZONE."""
+    cal = parse(series_calendar(make_series(), "REQUEST", STAMP))
+    assert cal["METHOD"] == "REQUEST"
+    assert cal["VERSION"] == "2.0"
+    assert "slotwise" in cal["PRODID"]
+    assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == ["America/New_York"]
+
+
+def test_master_event_core_properties():
+    """The master VEVENT has the stable UID, a UTC DTSTAMP, DTSTART/DTEND with TZID in the
+    organizer's zone, SUMMARY, CREATED, STATUS and SEQUENCE."""
+    series = make_series(sequence=3)
+    event = master(parse(series_calendar(series, "REQUEST", STAMP.astimezone(NY))))
+    assert event["UID"] == "series-42@slotwise.example"
+    assert event["DTSTAMP"].dt == STAMP
+    assert event.to_ical().decode().count("DTSTAMP:20260102T120000Z") == 1
+    assert event["DTSTART"].params["TZID"] == "America/New_York"
+    assert event["DTSTART"].dt == datetime(2026, 3, 3, 9, 0, tzinfo=NY)
+    assert event["DTSTART"].dt.replace(tzinfo=None) == datetime(2026, 3, 3, 9, 0)
+    assert event["DTEND"].params["TZID"] == "America/New_York"
+    assert event["DTEND"].dt == datetime(2026, 3, 3, 10, 0, tzinfo=NY)
+    assert event["SUMMARY"] == "Mentoring: Ana & Ben"
+    assert event["CREATED"].dt == datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+    assert event["STATUS"] == "CONFIRMED"
+    assert event["SEQUENCE"] == 3
+
+
+def test_every_tzid_has_its_vtimezone():
+    """Every TZID used by any property has a VTIMEZONE in the same calendar."""
+    series = make_series(overrides=[
+        Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY)),
+        Override(datetime(2026, 3, 17, 9, tzinfo=NY), None)])
+    cal = parse(series_calendar(series, "REQUEST", STAMP))
+    used = {prop.params["TZID"] for event in events(cal) for values in event.values()
+            for prop in (values if isinstance(values, list) else [values])
+            if hasattr(prop, "params") and "TZID" in prop.params}
+    assert used == {"America/New_York"}
+    assert {tz["TZID"] for tz in cal.walk("VTIMEZONE")} == used
+
+
+@pytest.mark.parametrize(("frequency", "first", "sessions", "expected"), [
+    ("weekly", datetime(2026, 3, 3, 9, tzinfo=NY), 8,
+     {"FREQ": ["WEEKLY"], "COUNT": [8]}),
+    ("biweekly", datetime(2026, 3, 3, 9, tzinfo=NY), 6,
+     {"FREQ": ["WEEKLY"], "INTERVAL": [2], "COUNT": [6]}),
+    ("monthly", datetime(2026, 3, 10, 9, tzinfo=NY), 5,  # 2nd Tuesday of March
+     {"FREQ": ["MONTHLY"], "BYDAY": ["2TU"], "COUNT": [5]}),
+    ("monthly", datetime(2026, 3, 31, 9, tzinfo=NY), 4,  # 5th Tuesday: the last one
+     {"FREQ": ["MONTHLY"], "BYDAY": ["-1TU"], "COUNT": [4]}),
+])
+def test_rrule_per_frequency(frequency, first, sessions, expected):
+    """SPEC 4: weekly, biweekly (INTERVAL=2) and monthly n-th / last weekday RRULEs."""
+    series = make_series(frequency=frequency, first_start=first, sessions=sessions)
+    event = master(parse(series_calendar(series, "REQUEST", STAMP)))
+    rrule = {key: list(value) for key, value in event["RRULE"].items()}
+    assert rrule == expected
+
+
+def test_once_has_no_rrule():
+    """A one-off session is a single VEVENT without RRULE."""
+    series = make_series(frequency="once", sessions=1)
+    event = master(parse(series_calendar(series, "REQUEST", STAMP)))
+    assert "RRULE" not in event
+
+
+def test_organizer_and_attendees():
+    """ORGANIZER with CN; one ATTENDEE per member with CN, ROLE from the required set,
+    PARTSTAT=NEEDS-ACTION and RSVP=TRUE (the organizer: ACCEPTED, no RSVP)."""
+    event = master(parse(series_calendar(make_series(), "REQUEST", STAMP)))
+    assert str(event["ORGANIZER"]) == "mailto:ana@example.org"
+    assert event["ORGANIZER"].params["CN"] == "Ana Silva"
+    people = attendees(event)
+    assert set(people) == {"ana@example.org", "ben@example.org", "cara@example.org"}
+    assert people["cara@example.org"].params["CN"] == "Cara Núñez"
+    roles = {email: a.params["ROLE"] for email, a in people.items()}
+    assert roles == {"ana@example.org": "REQ-PARTICIPANT", "ben@example.org": "REQ-PARTICIPANT",
+                     "cara@example.org": "OPT-PARTICIPANT"}
+    for email in ("ben@example.org", "cara@example.org"):
+        assert people[email].params["PARTSTAT"] == "NEEDS-ACTION"
+        assert people[email].params["RSVP"] == "TRUE"
+    assert people["ana@example.org"].params["PARTSTAT"] == "ACCEPTED"
+    assert people["ana@example.org"].params["RSVP"] == "FALSE"
+
+
+def test_video_link_in_url_conference_location_and_description():
+    """An online session's link is in URL, CONFERENCE (RFC 7986, VALUE=URI, FEATURE=VIDEO),
+    LOCATION (no place given) and the DESCRIPTION, next to the agenda."""
+    event = master(parse(series_calendar(make_series(), "REQUEST", STAMP)))
+    assert str(event["URL"]) == VIDEO
+    conference = event["CONFERENCE"]
+    assert str(conference) == VIDEO
+    assert conference.params["VALUE"] == "URI"
+    assert list(conference.params["FEATURE"]) == ["AUDIO", "VIDEO"]  # two values
+    assert "CONFERENCE;FEATURE=AUDIO,VIDEO;" in event.to_ical().decode()
+    assert str(event["LOCATION"]) == VIDEO
+    description = str(event["DESCRIPTION"])
+    assert "Goals for the term" in description
+    assert VIDEO in description
+
+
+def test_physical_location_and_video_both_written():
+    """SPEC 6 conferencing: a location and a video link both go into the invite."""
+    series = make_series(location="Room 4.12, Main building")
+    event = master(parse(series_calendar(series, "REQUEST", STAMP)))
+    assert str(event["LOCATION"]) == "Room 4.12, Main building"
+    assert str(event["URL"]) == VIDEO
+    assert "Room 4.12, Main building" in str(event["DESCRIPTION"])
+
+
+def test_no_video_no_url():
+    """An in-person session has LOCATION but no URL or CONFERENCE."""
+    series = make_series(video_url=None, location="Library")
+    event = master(parse(series_calendar(series, "REQUEST", STAMP)))
+    assert str(event["LOCATION"]) == "Library"
+    assert "URL" not in event and "CONFERENCE" not in event
+
+
+def test_reminders_a_day_and_fifteen_minutes_before():
+    """Two DISPLAY VALARMs: a day and 15 minutes before the start."""
+    event = master(parse(series_calendar(make_series(), "REQUEST", STAMP)))
+    alarms = list(event.walk("VALARM"))
+    assert sorted(a["TRIGGER"].dt for a in alarms) == [timedelta(days=-1),
+                                                        timedelta(minutes=-15)]
+    assert {a["ACTION"] for a in alarms} == {"DISPLAY"}
+    assert all(a.get("DESCRIPTION") for a in alarms)
+
+
+def test_sequence_follows_series_and_overrides_never_lag():
+    """SEQUENCE is the series' (raised by the caller on every change); an override never
+    carries a lower one, since it repeats the master's properties."""
+    series = make_series(sequence=4, overrides=[
+        Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY),
+                 sequence=2)])
+    cal = parse(series_calendar(series, "REQUEST", STAMP))
+    assert master(cal)["SEQUENCE"] == 4
+    assert [e["SEQUENCE"] for e in moved(cal)] == [4]
+    assert master(parse(series_calendar(dataclasses.replace(series, sequence=5), "REQUEST",
+                                        STAMP)))["SEQUENCE"] == 5
+
+
+# ----------------------------------------------------------------------------- changes
+
+
+def test_moved_occurrence_is_a_recurrence_id_override():
+    """PATCH of one occurrence: a VEVENT with the same UID, RECURRENCE-ID = the original
+    start (TZID), the new DTSTART/DTEND, and the full set of properties."""
+    original = datetime(2026, 3, 10, 9, tzinfo=NY)
+    new = datetime(2026, 3, 12, 14, 30, tzinfo=NY)
+    series = make_series(sequence=1, overrides=[Override(original, new, None, 1)])
+    cal = parse(series_calendar(series, "REQUEST", STAMP))
+    (event,) = moved(cal)
+    assert event["UID"] == master(cal)["UID"]
+    assert event["RECURRENCE-ID"].params["TZID"] == "America/New_York"
+    assert event["RECURRENCE-ID"].dt == original
+    assert event["RECURRENCE-ID"].dt.replace(tzinfo=None) == datetime(2026, 3, 10, 9, 0)
+    assert event["DTSTART"].dt == new
+    assert event["DTEND"].dt == new + timedelta(minutes=60)
+    assert len(attendees(event)) == 3 and str(event["URL"]) == VIDEO
+    assert "EXDATE" not in master(cal)
+
+
+def test_moved_occurrence_keeps_given_end():
+    """An override with an explicit end keeps it (a longer or shorter session)."""
+    original = datetime(2026, 3, 10, 9, tzinfo=NY)
+    series = make_series(overrides=[Override(original, original + timedelta(hours=2),
+                                             original + timedelta(hours=2, minutes=45))])
+    (event,) = moved(parse(series_calendar(series, "REQUEST", STAMP)))
+    assert event["DTEND"].dt - event["DTSTART"].dt == timedelta(minutes=45)
+
+
+def test_cancelled_occurrence_is_an_exdate():
+    """A cancelled single occurrence is an EXDATE on the master (original start, TZID) and
+    no override component."""
+    gone = datetime(2026, 3, 17, 9, tzinfo=NY)
+    cal = parse(series_calendar(make_series(overrides=[Override(gone, None)]), "REQUEST",
+                                STAMP))
+    exdate = master(cal)["EXDATE"]
+    assert exdate.params["TZID"] == "America/New_York"
+    assert [d.dt for d in exdate.dts] == [gone]
+    assert moved(cal) == []
+
+
+def test_unknown_override_is_rejected():
+    """An override whose RECURRENCE-ID is not an occurrence of the series is an error."""
+    series = make_series(overrides=[Override(datetime(2026, 3, 11, 9, tzinfo=NY), None)])
+    with pytest.raises(ValueError, match="recurrence_id"):
+        series_calendar(series, "REQUEST", STAMP)
+
+
+def test_cancel_series_same_uid():
+    """DELETE of a series: METHOD:CANCEL, the same UID, STATUS:CANCELLED, the SEQUENCE
+    given, attendees listed, no alarms and no overrides."""
+    series = make_series(sequence=2, status="cancelled", overrides=[
+        Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY))])
+    cal = parse(series_calendar(series, "CANCEL", STAMP))
+    assert cal["METHOD"] == "CANCEL"
+    (event,) = events(cal)
+    assert event["UID"] == "series-42@slotwise.example"
+    assert event["STATUS"] == "CANCELLED"
+    assert event["SEQUENCE"] == 2
+    assert len(attendees(event)) == 3
+    assert list(event.walk("VALARM")) == []
+
+
+def test_occurrence_cancel_names_the_occurrence():
+    """Cancelling one occurrence sends METHOD:CANCEL with the series' UID and the
+    RECURRENCE-ID of that occurrence (RFC 5546 3.2.5)."""
+    gone = datetime(2026, 3, 17, 9, tzinfo=NY)
+    series = make_series(sequence=3, overrides=[Override(gone, None)])
+    cal = parse(occurrence_cancel(series, gone.astimezone(UTC), STAMP))
+    assert cal["METHOD"] == "CANCEL"
+    (event,) = events(cal)
+    assert event["UID"] == "series-42@slotwise.example"
+    assert event["RECURRENCE-ID"].dt == gone
+    assert event["RECURRENCE-ID"].params["TZID"] == "America/New_York"
+    assert event["STATUS"] == "CANCELLED"
+    assert event["SEQUENCE"] == 3
+    assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == ["America/New_York"]
+
+
+def test_occurrence_cancel_of_a_moved_occurrence_shows_its_new_time():
+    """Cancelling an occurrence that was moved keeps its RECURRENCE-ID and shows the time
+    the attendees last saw."""
+    original = datetime(2026, 3, 10, 9, tzinfo=NY)
+    new = datetime(2026, 3, 11, 15, tzinfo=NY)
+    series = make_series(overrides=[Override(original, new)])
+    (event,) = events(parse(occurrence_cancel(series, original, STAMP)))
+    assert event["RECURRENCE-ID"].dt == original
+    assert event["DTSTART"].dt == new
+
+
+def test_occurrence_cancel_rejects_a_time_not_in_the_series():
+    """Cancelling a start that is not an occurrence is an error, not a stray CANCEL."""
+    with pytest.raises(ValueError, match="recurrence_id"):
+        occurrence_cancel(make_series(), datetime(2026, 3, 10, 10, tzinfo=NY), STAMP)
+
+
+def test_caldav_resource_has_no_method_and_one_uid():
+    """method=None (CalDAV storage): no METHOD line, and every VEVENT has the same UID."""
+    series = make_series(overrides=[
+        Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY)),
+        Override(datetime(2026, 3, 17, 9, tzinfo=NY), None)])
+    data = series_calendar(series, None, STAMP)
+    assert b"METHOD" not in data
+    cal = parse(data)
+    assert "METHOD" not in cal
+    assert len(events(cal)) == 2
+    assert {str(e["UID"]) for e in events(cal)} == {"series-42@slotwise.example"}
+
+
+def test_fall_back_second_pass_is_written_in_utc():
+    """An override moved into the repeated fall-back hour (fold=1) is written in UTC, since a
+    TZID wall-clock time would name the first pass, an hour earlier."""
+    original = datetime(2026, 10, 27, 9, tzinfo=NY)
+    second_pass = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST, after 01:30 EDT
+    series = make_series(first_start=datetime(2026, 10, 20, 9, tzinfo=NY), overrides=[
+        Override(original, second_pass)])
+    (event,) = moved(parse(series_calendar(series, "REQUEST", STAMP)))
+    assert event["DTSTART"].dt == second_pass
+    assert "TZID" not in event["DTSTART"].params
+
+
+def test_bad_input_rejected():
+    """Naive times, unknown frequencies or statuses, and 'once' with several sessions are
+    errors that name the field."""
+    cases = [({"first_start": datetime(2026, 3, 3, 9)}, "first_start"),
+             ({"frequency": "daily"}, "frequency"),
+             ({"frequency": "once", "sessions": 3}, "sessions"),
+             ({"status": "maybe"}, "status")]
+    for changes, field in cases:
+        with pytest.raises(ValueError, match=field):
+            series_calendar(make_series(**changes), "REQUEST", STAMP)
+    with pytest.raises(ValueError, match="method"):
+        series_calendar(make_series(), "PUBLISHED", STAMP)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- VTIMEZONE
+
+
+def _offsets_hourly(zone: ZoneInfo, lo: datetime, hi: datetime) -> list[tuple[datetime, int]]:
+    """Brute-force reference: (first hour, offset in seconds) of every UTC-offset run."""
+    out: list[tuple[datetime, int]] = []
+    t = lo
+    while t < hi:
+        offset = int(t.astimezone(zone).utcoffset().total_seconds())
+        if not out or out[-1][1] != offset:
+            out.append((t, offset))
+        t += timedelta(minutes=30)
+    return out
+
+
+def _observances(tz) -> list[tuple[datetime, int, int]]:
+    """(onset as a UTC instant, offset from, offset to) of every observance."""
+    out = []
+    for part in tz.subcomponents:
+        assert "RDATE" not in part and "RRULE" not in part
+        before = int(part["TZOFFSETFROM"].td.total_seconds())
+        after = int(part["TZOFFSETTO"].td.total_seconds())
+        onset = part["DTSTART"].dt.replace(tzinfo=UTC) - timedelta(seconds=before)
+        out.append((onset, before, after))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("tzid", ["America/New_York", "Europe/London", "Australia/Sydney",
+                                  "Australia/Lord_Howe", "America/Santiago"])
+def test_vtimezone_has_every_transition_of_the_window(tzid):
+    """One observance per real UTC-offset change, from a year before the first occurrence to
+    a year after the last, each at the right instant with the right offsets (checked
+    against a half-hourly zoneinfo scan)."""
+    zone = ZoneInfo(tzid)
+    first, last = datetime(2026, 5, 5, 10, tzinfo=zone), datetime(2027, 2, 2, 10, tzinfo=zone)
+    obs = _observances(vtimezone(tzid, first, last))
+    assert obs[0][0] <= first - timedelta(days=365)
+    assert obs[0][1] == obs[0][2]  # the offset in force at the start of the window
+    changes = [(at, before, after) for at, before, after in obs[1:] if before != after]
+    end = max(last + timedelta(days=366), changes[-1][0] + timedelta(days=1))
+    reference = _offsets_hourly(zone, obs[0][0], end)
+    assert [(at, offset) for at, _, offset in changes] == reference[1:]
+    assert [before for _, before, _ in changes] == [offset for _, offset in reference[:-1]]
+    assert len(changes) >= 4  # two DST changes a year at least
+
+
+def test_zone_without_dst_has_a_single_standard_observance():
+    """A zone without DST (Asia/Kolkata) gets exactly one STANDARD observance."""
+    zone = ZoneInfo("Asia/Kolkata")
+    tz = vtimezone("Asia/Kolkata", datetime(2026, 5, 5, 10, tzinfo=zone),
+                   datetime(2027, 5, 5, 10, tzinfo=zone))
+    assert [p.name for p in tz.subcomponents] == ["STANDARD"]
+    (part,) = tz.subcomponents
+    assert part["TZOFFSETFROM"].td == part["TZOFFSETTO"].td == timedelta(hours=5, minutes=30)
+
+
+def test_vtimezone_never_puts_two_dates_on_one_line():
+    """No observance lists several dates on one RDATE line (ical.js reads only the first)."""
+    text = series_calendar(make_series(sessions=60), "REQUEST", STAMP).decode()
+    assert all("," not in line for line in text.splitlines() if line.startswith("RDATE"))
+    assert "RDATE" not in text
+
+
+# ----------------------------------------------------------------------------- feeds
+
+
+def test_feed_calendar():
+    """A member's feed: METHOD:PUBLISH, calendar name, refresh interval, one UTC VEVENT per
+    occurrence with its status, and no attendees to reply as."""
+    start = datetime(2026, 3, 3, 9, tzinfo=NY)
+    items = [FeedEvent(f"series-42-{i}@slotwise.example", start + timedelta(weeks=i),
+                       start + timedelta(weeks=i, hours=1), "Mentoring: Ana & Ben",
+                       "Goals", None, VIDEO, "cancelled" if i == 1 else "confirmed")
+             for i in range(3)]
+    cal = parse(feed_calendar("Ben's sessions", items, dtstamp=STAMP))
+    assert cal["METHOD"] == "PUBLISH"
+    assert cal["X-WR-CALNAME"] == "Ben's sessions"
+    assert cal["REFRESH-INTERVAL"].dt == timedelta(hours=1)
+    assert cal["REFRESH-INTERVAL"].params["VALUE"] == "DURATION"
+    got = events(cal)
+    assert [e["UID"] for e in got] == [i.uid for i in items]
+    assert [e["DTSTART"].dt for e in got] == [i.start for i in items]
+    assert all(e["DTSTART"].dt.utcoffset() == timedelta(0) and "TZID" not in e["DTSTART"].params
+               for e in got)
+    assert b"DTSTART:20260303T140000Z" in feed_calendar("x", items, dtstamp=STAMP)
+    assert [e["STATUS"] for e in got] == ["CONFIRMED", "CANCELLED", "CONFIRMED"]
+    assert all(str(e["URL"]) == VIDEO and "ATTENDEE" not in e for e in got)
+    assert cal.walk("VTIMEZONE") == []
+
+
+def test_empty_feed_is_valid():
+    """A member with no sessions gets a valid, empty calendar."""
+    cal = parse(feed_calendar("Nobody", [], dtstamp=STAMP))
+    assert cal["X-WR-CALNAME"] == "Nobody" and events(cal) == []
+
+
+# ----------------------------------------------------------------------------- ical.js
+
+
+def icaljs(ics: bytes) -> list[dict]:
+    """Occurrences of ``ics`` as ical.js (tests/js/expand.mjs) reads them."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not installed: the ical.js cross-check needs Node.js")
+    if not (JS / "node_modules" / "ical.js").is_dir():
+        pytest.fail("ical.js is not installed: run `npm ci --prefix tests/js` (make test does)")
+    result = subprocess.run([node, str(JS / "expand.mjs")], input=ics, capture_output=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    return [{key: datetime.fromisoformat(value) if key != "status" else value
+             for key, value in item.items()} for item in json.loads(result.stdout)]
+
+
+def plain_wall_clock(instant: datetime, zone: ZoneInfo) -> bool:
+    """True unless the local time of ``instant`` is in a DST gap or fold, which ical.js reads
+    differently (kept out of the comparison)."""
+    local = instant.astimezone(zone).replace(tzinfo=None)
+    early, late = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    return early.utcoffset() == late.utcoffset()
+
+
+ZONES = ["America/New_York", "Europe/London", "Australia/Sydney", "Australia/Lord_Howe",
+         "America/Santiago", "Asia/Kolkata", "Asia/Kathmandu"]
+# (frequency, first local date, local time, sessions): each series runs a year or more, so
+# it crosses both DST changes of every zone that has them.
+PATTERNS = [
+    ("weekly", date(2026, 1, 4), time(10, 0), 60),     # Sundays: DST changes happen on them
+    ("biweekly", date(2026, 1, 6), time(18, 30), 30),
+    ("monthly", date(2026, 1, 13), time(9, 15), 15),   # 2nd Tuesday
+    ("monthly", date(2026, 3, 31), time(7, 45), 13),   # 5th Tuesday -> last Tuesday
+]
+# Sunday times just outside each zone's gap and fold, on the transition days themselves.
+NEAR_CHANGE = {"America/New_York": time(3, 0), "Europe/London": time(2, 0),
+               "Australia/Sydney": time(3, 0), "Australia/Lord_Howe": time(2, 30),
+               "America/Santiago": time(1, 0)}
+
+
+def _check_against_icaljs(series: InviteSeries) -> None:
+    zone = ZoneInfo(series.zone)
+    expected = occurrence_starts(series.first_start.astimezone(zone), series.frequency,
+                                 series.sessions)
+    assert all(plain_wall_clock(t, zone) for t in expected), "pick a time outside gaps/folds"
+    got = icaljs(series_calendar(series, "REQUEST", STAMP))
+    assert [o["start"] for o in got] == expected
+    assert [o["recurrence_id"] for o in got] == expected
+    assert [o["end"] - o["start"] for o in got] == [timedelta(minutes=60)] * len(expected)
+
+
+@pytest.mark.parametrize("tzid", ZONES)
+@pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: f"{p[0]}-{p[1]}")
+def test_icaljs_reads_the_same_instants(tzid, pattern):
+    """ical.js, with only the invite's own VTIMEZONE, expands every series to exactly the
+    UTC instants of solver.recurrence.occurrence_starts, across DST changes."""
+    frequency, day, clock, sessions = pattern
+    zone = ZoneInfo(tzid)
+    series = make_series(zone=tzid, frequency=frequency, sessions=sessions,
+                         first_start=datetime.combine(day, clock, zone))
+    _check_against_icaljs(series)
+
+
+@pytest.mark.parametrize("tzid", sorted(NEAR_CHANGE))
+def test_icaljs_agrees_on_transition_days(tzid):
+    """Weekly Sunday sessions just after the DST change hour, on the change days: ical.js
+    and occurrence_starts agree (the observance onsets are at the right instants)."""
+    zone = ZoneInfo(tzid)
+    series = make_series(zone=tzid, frequency="weekly", sessions=60,
+                         first_start=datetime.combine(date(2026, 1, 4), NEAR_CHANGE[tzid],
+                                                      zone))
+    _check_against_icaljs(series)
+
+
+@pytest.mark.parametrize("tzid", ["America/New_York", "Australia/Lord_Howe",
+                                  "America/Santiago"])
+def test_icaljs_applies_overrides_and_exdates(tzid):
+    """ical.js sees a moved occurrence (across a DST change) at its new instant and drops a
+    cancelled one, keeping every other occurrence where occurrence_starts puts it."""
+    zone = ZoneInfo(tzid)
+    first = datetime.combine(date(2026, 1, 6), time(11, 0), zone)
+    starts = occurrence_starts(first, "weekly", 52)
+    # Move the 9th occurrence (3 March) by 45 days, across the March/April DST change of
+    # each of these zones, and cancel the 20th.
+    new = datetime.combine(starts[8].astimezone(zone).date() + timedelta(days=45),
+                           time(16, 0), zone)
+    assert starts[8].astimezone(zone).utcoffset() != new.utcoffset()
+    series = make_series(zone=tzid, first_start=first, sessions=52, overrides=[
+        Override(starts[8], new), Override(starts[19], None)])
+    got = icaljs(series_calendar(series, "REQUEST", STAMP))
+    expected = [(s, s) for i, s in enumerate(starts) if i not in (8, 19)]
+    expected[8:8] = [(starts[8], new.astimezone(UTC))]
+    assert [(o["recurrence_id"], o["start"]) for o in got] == expected
+
+
+def test_icalendar_generated_vtimezone_fails_the_crosscheck():
+    """The trap this file guards against: the same invite with icalendar's generated
+    VTIMEZONE (add_missing_timezones) is read an hour off by ical.js, so the cross-check
+    above can fail."""
+    series = make_series(first_start=datetime(2026, 1, 6, 9, tzinfo=NY), sessions=30)
+    cal = parse(series_calendar(series, "REQUEST", STAMP))
+    cal.subcomponents = [c for c in cal.subcomponents if c.name != "VTIMEZONE"]
+    cal.add_missing_timezones()
+    theirs = cal.to_ical()
+    assert any(line.startswith(b"RDATE") and b"," in line for line in theirs.splitlines())
+    expected = occurrence_starts(series.first_start, series.frequency, series.sessions)
+    got = [o["start"] for o in icaljs(theirs)]
+    wrong = [g for g, e in zip(got, expected, strict=True) if g != e]
+    assert len(wrong) > 0
+    assert {g - e for g, e in zip(got, expected, strict=True) if g != e} == {timedelta(hours=1)}
