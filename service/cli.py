@@ -8,12 +8,9 @@ from collections.abc import Sequence
 
 from ingest.errors import IngestError
 
+from .errors import ServiceError
+
 EXIT_OK, EXIT_ERROR, EXIT_BAD_DOCUMENT = 0, 1, 2
-
-
-def _not_yet(args: argparse.Namespace) -> int:
-    print(f"slotwise {args.command}: not yet available in this version", file=sys.stderr)
-    return EXIT_ERROR
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -109,6 +106,78 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .config import Settings
+
+    return Settings.from_env(db_url=getattr(args, "db", None))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from .config import Settings
+
+    settings = _settings(args)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    print(f"slotwise: database {settings.db_url}; invites "
+          f"{'via ' + settings.smtp_url if settings.smtp_url else 'to ' + str(settings.outbox)}"
+          f"; http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr)
+    if args.workers > 1:
+        import os
+
+        # Workers import the app themselves; they read the settings from the environment.
+        os.environ["SLOTWISE_DB"] = settings.db_url
+        uvicorn.run("service.main:app", host=args.host, port=args.port, workers=args.workers,
+                    log_level="info")
+        return EXIT_OK
+    from .app import create_app
+
+    assert isinstance(settings, Settings)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from .auth import create_token
+    from .demo import DEMO_ID, demo_program
+    from .programs import validated
+    from .store import init_db, insert_program, make_engine, programs
+
+    settings = _settings(args)
+    engine = make_engine(settings.db_url)
+    init_db(engine)
+    with engine.begin() as conn:
+        exists = conn.execute(select(programs.c.id).where(programs.c.id == DEMO_ID)).first()
+        if exists is None:
+            doc = validated(demo_program(datetime.now(UTC).date()))
+            insert_program(conn, doc.model_dump(mode="json", exclude_none=True))
+            print(f"slotwise demo: loaded program \"{DEMO_ID}\" ({len(doc.members)} members, "
+                  f"{len(doc.matches)} matches, from {doc.program.start})", file=sys.stderr)
+        else:
+            print(f"slotwise demo: program \"{DEMO_ID}\" is already loaded", file=sys.stderr)
+    token = create_token(engine, "admin", DEMO_ID, label="demo")
+    print(f"slotwise demo: admin token for \"{DEMO_ID}\" (shown once):\n{token}",
+          file=sys.stderr)
+    print(token)
+    return EXIT_OK
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .auth import create_token
+    from .store import init_db, make_engine
+
+    engine = make_engine(_settings(args).db_url)
+    init_db(engine)
+    print(create_token(engine, args.role, args.program, args.member, args.label))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slotwise", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help="database URL (default: a SQLite file here)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.set_defaults(func=_not_yet)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.set_defaults(func=cmd_serve)
 
     plan = sub.add_parser("plan", help="plan a program document")
     plan.add_argument("program", help="PROGRAM.json")
@@ -139,7 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="load a demo program into the database")
     demo.add_argument("--db")
-    demo.set_defaults(func=_not_yet)
+    demo.set_defaults(func=cmd_demo)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    create = token_sub.add_parser("create", help="create a token (printed once)")
+    create.add_argument("--role", required=True, choices=["admin", "facilitator", "member"])
+    create.add_argument("--program", help="the program (omit for a site admin)")
+    create.add_argument("--member", help="the member a facilitator or member token acts for")
+    create.add_argument("--label")
+    create.add_argument("--db")
+    create.set_defaults(func=cmd_token)
     return parser
 
 
@@ -147,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except IngestError as exc:
+    except (IngestError, ServiceError) as exc:
         print(f"slotwise: {exc}", file=sys.stderr)
         return EXIT_BAD_DOCUMENT
     except KeyboardInterrupt:

@@ -1,0 +1,550 @@
+"""HTTP routes (SPEC 8). Thin: check who asks, validate, call store / solver / booking.
+
+Routes that run numpy or CP-SAT are plain ``def`` so they run in the thread pool.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, select
+
+from ingest.availability import build_availability
+from ingest.document import DAYS, _check_zone, _parse_clock
+from solver.candidates import member_attend, score
+from solver.heatmap import heatmap
+from solver.series import build_series
+from solver.spec import Preference, match_spec
+
+from . import booking, jobs, notify
+from .auth import Principal, authenticate
+from .config import Settings
+from .documents import heatmap_dict, series_dict
+from .errors import Conflict, Invalid, NotFound
+from .programs import find_match, find_member_index, solving_document, validated
+from .store import (
+    document_data,
+    insert_match,
+    insert_program,
+    locked,
+    programs,
+    series,
+    upsert_member,
+)
+
+router = APIRouter(prefix="/api")
+
+
+def engine_of(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def principal(request: Request,
+              authorization: Annotated[str | None, Header()] = None,
+              token: Annotated[str | None, Query(description="for calendar feeds, which "
+                                                 "cannot send headers")] = None) -> Principal:
+    bearer = None
+    if authorization and authorization.lower().startswith("bearer "):
+        bearer = authorization[7:].strip()
+    return authenticate(engine_of(request), bearer or token)
+
+
+Who = Annotated[Principal, Depends(principal)]
+Db = Annotated[Engine, Depends(engine_of)]
+Config = Annotated[Settings, Depends(settings_of)]
+Document = Annotated[dict[str, Any], Body(description="a program document (SPEC 6)")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Created(BaseModel):
+    id: str
+
+
+class PreferredIn(_Body):
+    days: list[Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]] | None = None
+    start: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
+    end: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
+
+
+class ProposalsRequest(_Body):
+    limit: int = Field(default=5, ge=1, le=50)
+    duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    frequency: Literal["once", "weekly", "biweekly", "monthly"] | None = None
+    sessions: int | None = Field(default=None, ge=1, le=520)
+    preferred: PreferredIn | None = None
+
+
+class ConferencingIn(_Body):
+    video_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2000)
+    location: str | None = Field(default=None, max_length=500)
+
+
+class SeriesCreate(_Body):
+    first_start: datetime
+    duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    frequency: Literal["once", "weekly", "biweekly", "monthly"] | None = None
+    sessions: int | None = Field(default=None, ge=1, le=520)
+    conferencing: ConferencingIn | None = None
+    agenda: str | None = Field(default=None, max_length=10_000)
+    summary: str | None = Field(default=None, max_length=500)
+
+
+class SessionPatch(_Body):
+    start: datetime | None = None
+    status: Literal["cancelled"] | None = None
+
+
+class PlanRequest(_Body):
+    time_limit: float | None = Field(default=None, gt=0, le=3600)
+    matches: list[str] | None = None
+
+
+class CalendarUrl(_Body):
+    ics_url: str = Field(pattern=r"^(https?|webcal)://\S+$", max_length=2000)
+
+
+# --- programs -------------------------------------------------------------------------
+
+@router.get("/me")
+def me(who: Who) -> dict[str, Any]:
+    """Who this token is: role, program (None = every program) and member."""
+    return {"role": who.role, "program": who.program_id, "member": who.member_id}
+
+
+@router.post("/programs", status_code=201, response_model=Created)
+def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[str, str]:
+    """Create a program from a program document."""
+    parsed = validated(doc)
+    if not who.site_admin and who.program_id != parsed.program.id:
+        from .errors import Forbidden
+
+        raise Forbidden("only a site admin may create programs")
+    if len(parsed.members) > cfg.max_members or len(parsed.matches) > cfg.max_matches:
+        raise Invalid(f"at most {cfg.max_members} members and {cfg.max_matches} matches "
+                      "per program", field="members")
+    for i, m in enumerate(parsed.members):
+        if any(c.ics_path for c in m.calendars):
+            raise Invalid("ics_path is not accepted by the service; send the calendar as "
+                          "ics_text or ics_url", field=f"members[{i}].calendars")
+    with db.begin() as conn:
+        insert_program(conn, parsed.model_dump(mode="json", exclude_none=True))
+    return {"id": parsed.program.id}
+
+
+@router.get("/programs")
+def list_programs(who: Who, db: Db) -> list[dict[str, Any]]:
+    """The programs this token can see."""
+    import json
+
+    with db.connect() as conn:
+        rows = conn.execute(select(programs.c.id, programs.c.header)).all()
+    return [{"id": r.id, "name": json.loads(r.header).get("name")} for r in rows
+            if who.program_id in (None, r.id)]
+
+
+@router.get("/programs/{pid}")
+def get_program(pid: str, who: Who, db: Db) -> dict[str, Any]:
+    """The program document as stored; facilitators and members see only their part."""
+    who.program(pid)
+    with db.connect() as conn:
+        data = document_data(conn, pid)
+    if who.role == "admin":
+        return data
+    mine = [x for x in data["matches"] if who.member_id in x["members"]]
+    people = {who.member_id} | {m for x in mine for m in x["members"]}
+    members = [m if m["id"] == who.member_id else
+               {k: m[k] for k in ("id", "name", "timezone") if k in m}
+               for m in data["members"] if m["id"] in people]
+    return {**data, "members": members, "matches": mine, "bookings": []}
+
+
+@router.put("/programs/{pid}/members/{mid}")
+def put_member(pid: str, mid: str, member: Document, who: Who, db: Db,
+               response: Response) -> dict[str, Any]:
+    """Create or replace one member, availability included."""
+    who.is_member(pid, mid)
+    if member.get("id", mid) != mid:
+        raise Invalid(f'id "{member.get("id")}" does not match the URL ("{mid}")', field="id")
+    member = {**member, "id": mid}
+    with locked(db, pid) as conn:
+        data = document_data(conn, pid)
+        i = find_member_index(data, mid)
+        if i is None:
+            data["members"].append(member)
+            i = len(data["members"]) - 1
+        else:
+            data["members"][i] = member
+        doc = validated(data, focus=f"members[{i}]")
+        if any(c.ics_path for c in doc.members[i].calendars):
+            raise Invalid("ics_path is not accepted by the service", field="calendars")
+        created = upsert_member(conn, pid, doc.members[i].model_dump(mode="json",
+                                                                     exclude_none=True))
+    response.status_code = 201 if created else 200
+    return doc.members[i].model_dump(mode="json", exclude_none=True)
+
+
+@router.put("/programs/{pid}/members/{mid}/calendar",
+            openapi_extra={"requestBody": {"content": {
+                "text/calendar": {"schema": {"type": "string"}},
+                "application/json": {"schema": CalendarUrl.model_json_schema()}}}})
+async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
+                       cfg: Config) -> dict[str, Any]:
+    """Replace the member's calendar: an iCalendar body, or ``{"ics_url": ...}``."""
+    from starlette.concurrency import run_in_threadpool
+
+    who.is_member(pid, mid)
+    raw = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return await run_in_threadpool(_put_calendar, db, cfg, pid, mid, raw, kind)
+
+
+def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
+                  kind: str) -> dict[str, Any]:
+    import json
+
+    from ingest.calendars import calendar_busy
+    from ingest.document import CalendarSource
+    from ingest.ics_source import fetch_ics
+
+    from .netguard import guard_for
+
+    fetched: dict[str, str] = {}
+    if kind in ("application/json", ""):
+        try:
+            url = CalendarUrl.model_validate(json.loads(raw or b"null")).ics_url
+        except (ValueError, TypeError) as exc:
+            raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"}",
+                          field="ics_url", details={"problem": str(exc)[:300]}) from None
+        text = fetch_ics(url, timeout=cfg.ics_timeout, max_bytes=cfg.ics_max_bytes,
+                         guard=guard_for(cfg)).decode("utf-8", "replace")
+        source: dict[str, Any] = {"ics_url": url}
+        fetched[url] = text
+    elif kind in ("text/calendar", "text/plain"):
+        text = raw.decode("utf-8", "replace")
+        source = {"ics_text": text}
+    else:
+        raise Invalid(f"unsupported content type {kind!r}; send text/calendar or "
+                      "application/json", field="content-type")
+    with db.connect() as conn:
+        doc = solving_document(conn, pid)
+    if find_member_index({"members": [m.model_dump() for m in doc.members]}, mid) is None:
+        raise NotFound(f'unknown member "{mid}"')
+    from ingest.availability import program_grid
+    from ingest.errors import CalendarError
+
+    grid = program_grid(doc)
+    try:  # parse now, so a broken calendar is refused instead of stored
+        busy = calendar_busy(CalendarSource(ics_text=text), doc.member_zone(mid),
+                             grid.t0, grid.t_end)
+    except CalendarError as exc:
+        raise exc.for_member(mid, "calendar") from None
+    with locked(db, pid) as conn:
+        data = document_data(conn, pid)
+        i = find_member_index(data, mid)
+        if i is None:
+            raise NotFound(f'unknown member "{mid}"')
+        data["members"][i]["calendars"] = [source]
+        upsert_member(conn, pid, data["members"][i], fetched)
+    return {"member": mid, "busy_intervals": len(busy), **(
+        {"ics_url": source["ics_url"]} if "ics_url" in source else {})}
+
+
+@router.post("/programs/{pid}/matches", status_code=201, response_model=Created)
+def add_match(pid: str, match: Document, who: Who, db: Db) -> dict[str, str]:
+    """Add a match (a pair or a group) to the program."""
+    who.admin(pid)
+    with locked(db, pid) as conn:
+        data = document_data(conn, pid)
+        if any(x["id"] == match.get("id") for x in data["matches"]):
+            raise Conflict(f'match "{match.get("id")}" already exists', field="id")
+        data["matches"].append(match)
+        # Errors name the match's own fields, not its place in the stored document.
+        doc = validated(data, focus=f"matches[{len(data['matches']) - 1}]")
+        new = doc.matches[-1]
+        insert_match(conn, pid, new.model_dump(mode="json", exclude_none=True))
+    return {"id": new.id}
+
+
+# --- heat maps and proposals ----------------------------------------------------------
+
+def _match_context(db: Engine, who: Principal, pid: str, xid: str, *, act: bool = False):  # type: ignore[no-untyped-def]
+    who.program(pid)
+    with db.connect() as conn:
+        doc = solving_document(conn, pid)
+    match = find_match(doc, xid)
+    if act:
+        who.in_match(pid, list(match.members))
+    else:
+        who.sees_match(pid, list(match.members))
+    return doc, match
+
+
+@router.get("/programs/{pid}/matches/{xid}/heatmap")
+def get_heatmap(pid: str, xid: str, who: Who, db: Db,
+                duration: Annotated[int | None, Query(gt=0, le=1440)] = None,
+                tz: Annotated[str | None, Query(description="viewer's IANA zone")] = None
+                ) -> dict[str, Any]:
+    """How many members can attend a session starting at each slot, as SPEC 7's JSON plus
+    the viewer-zone day × time grid (``view``)."""
+    doc, match = _match_context(db, who, pid, xid)
+    try:
+        zone = ZoneInfo(_check_zone(tz or doc.organizer_zone(match).key))
+    except ValueError as exc:
+        raise Invalid(str(exc), field="tz") from None
+    duration = duration or match.duration_minutes
+    avail = build_availability(doc, members=list(match.members))
+    try:
+        hm = heatmap(avail, list(match.members), duration)
+    except ValueError as exc:
+        raise Invalid(str(exc), field="duration") from None
+    out = heatmap_dict(hm, zone)
+    out["match"] = match.id
+    out["names"] = {m: doc.member(m).name or m for m in match.members}
+    out["free"] = [list(map(int, col)) for col in _free_lists(hm)]
+    return out
+
+
+def _free_lists(hm: Any) -> list[list[int]]:
+    """Per member (in order), the start slots they can attend: enough to answer "who is
+    free here?" for every cell without a request per cell."""
+    import numpy as np
+
+    return [np.flatnonzero(hm.attend[:, j]).tolist() for j in range(len(hm.members))]
+
+
+@router.post("/programs/{pid}/matches/{xid}/proposals")
+def proposals(pid: str, xid: str, who: Who, db: Db,
+              body: ProposalsRequest | None = None) -> dict[str, Any]:
+    """Ranked candidate series for one match (SPEC 5), with who can come to each
+    occurrence and, where one does not hold, the best one-off alternative that week."""
+    body = body or ProposalsRequest()
+    doc, match = _match_context(db, who, pid, xid)
+    from ingest.availability import program_grid
+
+    grid = program_grid(doc)
+    g = grid.granularity_minutes
+    if body.duration_minutes and body.duration_minutes % g:
+        raise Invalid(f"must be a multiple of the {g}-minute grid", field="duration_minutes")
+    if body.frequency == "once" and (body.sessions or 1) != 1:
+        raise Invalid("must be 1 when frequency is 'once'", field="sessions")
+    pref = None
+    if body.preferred is not None:
+        p = body.preferred
+        try:
+            start = _parse_clock(p.start) if p.start else None
+            end = _parse_clock(p.end) if p.end else None
+        except ValueError as exc:
+            raise Invalid(str(exc), field="preferred") from None
+        if start is not None and end is not None and end <= start:
+            raise Invalid("must be after start", field="preferred.end")
+        pref = Preference(frozenset(DAYS.index(d) for d in p.days) if p.days else None,
+                          start, end)
+    sessions = body.sessions or (1 if body.frequency == "once" else None)
+    spec = match_spec(doc, match, grid, duration_minutes=body.duration_minutes,
+                      frequency=body.frequency, sessions=sessions, preferred=pref)
+    avail = build_availability(doc, members=list(match.members))
+    cands = score(avail, spec).viable()
+    can = member_attend(avail, spec, cands.k)
+    top = [build_series(avail, cands, c, can=can) for c in range(min(body.limit, len(cands)))]
+    reason = None
+    if not top:
+        from solver.explain import no_candidate_reason
+
+        reason = no_candidate_reason(avail, score(avail, spec), can)
+    return {"match": match.id, "duration_minutes": spec.duration_minutes,
+            "frequency": spec.frequency, "sessions": spec.sessions,
+            "candidates": len(cands), "proposals": [series_dict(s) for s in top],
+            "reason": reason}
+
+
+# --- booking ----------------------------------------------------------------------------
+
+@router.post("/programs/{pid}/matches/{xid}/series", status_code=201)
+def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: Config,
+                idempotency_key: Annotated[str | None, Header(max_length=255)] = None
+                ) -> dict[str, Any]:
+    """Book a series; every member gets an invite. 409 with the clashes if any member is
+    already booked at any occurrence. A retried request with the same Idempotency-Key
+    returns the first result and books nothing twice."""
+    who.program(pid)
+    now = datetime.now(UTC)
+    with locked(db, pid) as conn:
+        doc = solving_document(conn, pid, now)
+        match = find_match(doc, xid)
+        who.in_match(pid, list(match.members))
+        req = booking.request_for(doc, match, body.model_dump(exclude_none=True))
+        if idempotency_key:
+            sid = booking.find_idempotent(conn, pid, idempotency_key, req)
+            if sid is not None:
+                return booking.series_public(conn, pid, sid)
+        wanted = booking.occurrences(doc, match, req, _now(doc, now))
+        found = booking.clashes(conn, doc, pid, list(match.members), wanted)
+        if found:
+            raise Conflict(f"{len(found)} occurrence(s) collide with sessions already booked",
+                           details={"clashes": found})
+        sid = booking.insert_series(conn, doc, pid, match, req, wanted,
+                                    idempotency_key=idempotency_key)
+        notify.queue_series(conn, cfg, pid, sid, "REQUEST")
+        out = booking.series_public(conn, pid, sid)
+    notify.flush(db, cfg)
+    return out
+
+
+def _now(doc: Any, now: datetime) -> datetime:
+    from ingest.grid import as_instant
+
+    p = doc.program
+    return as_instant(p.now, p.zone) if p.now is not None else now
+
+
+@router.get("/programs/{pid}/matches/{xid}/series")
+def list_series(pid: str, xid: str, who: Who, db: Db) -> list[dict[str, Any]]:
+    """Series booked for a match, newest first, with sessions and progress."""
+    _match_context(db, who, pid, xid)
+    with db.connect() as conn:
+        ids = conn.execute(select(series.c.id).where(
+            (series.c.program_id == pid) & (series.c.match_id == xid))
+            .order_by(series.c.created_at.desc())).scalars().all()
+        return [booking.series_public(conn, pid, s) for s in ids]
+
+
+def _series_match(conn: Any, pid: str, sid: str) -> tuple[Any, list[str]]:
+    import json
+
+    row = booking.series_row(conn, pid, sid)
+    return row, json.loads(row.members)
+
+
+@router.get("/programs/{pid}/series/{sid}")
+def get_series(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
+    who.program(pid)
+    with db.connect() as conn:
+        _, members = _series_match(conn, pid, sid)
+        who.sees_match(pid, members)
+        return booking.series_public(conn, pid, sid)
+
+
+@router.get("/programs/{pid}/series/{sid}/invite.ics",
+            responses={200: {"content": {"text/calendar": {}}}})
+def invite(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> Response:
+    """The series' invite (``METHOD:REQUEST``, or ``CANCEL`` once cancelled)."""
+    who.program(pid)
+    with db.connect() as conn:
+        row, members = _series_match(conn, pid, sid)
+        who.sees_match(pid, members)
+        data = notify.series_ics(conn, cfg, pid, sid,
+                                 "CANCEL" if row.status == "cancelled" else "REQUEST")
+    return Response(data, media_type="text/calendar; charset=utf-8")
+
+
+@router.delete("/programs/{pid}/series/{sid}")
+def cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
+    """Cancel a series: sessions not yet held are cancelled, members get METHOD:CANCEL."""
+    who.program(pid)
+    with locked(db, pid) as conn:
+        _, members = _series_match(conn, pid, sid)
+        who.in_match(pid, members)
+        booking.cancel_series(conn, pid, sid)
+        notify.queue_series(conn, cfg, pid, sid, "CANCEL")
+        out = booking.series_public(conn, pid, sid)
+    notify.flush(db, cfg)
+    return out
+
+
+@router.post("/programs/{pid}/sessions/{oid}/complete")
+def complete(pid: str, oid: str, who: Who, db: Db) -> dict[str, Any]:
+    """Mark one occurrence as held (also for sessions held outside slotwise)."""
+    who.program(pid)
+    with locked(db, pid) as conn:
+        row = booking.session_row(conn, pid, oid)
+        _, members = _series_match(conn, pid, row.series_id)
+        who.in_match(pid, members)
+        booking.complete_session(conn, pid, oid)
+        return booking.series_public(conn, pid, row.series_id)
+
+
+@router.patch("/programs/{pid}/sessions/{oid}")
+def patch_session(pid: str, oid: str, body: SessionPatch, who: Who, db: Db,
+                  cfg: Config) -> dict[str, Any]:
+    """Move one occurrence (``{"start": ...}``) or cancel it alone
+    (``{"status": "cancelled"}``); the invite is updated with a RECURRENCE-ID override."""
+    if (body.start is None) == (body.status is None):
+        raise Invalid("give either start or status", field="start")
+    who.program(pid)
+    now = datetime.now(UTC)
+    with locked(db, pid) as conn:
+        row = booking.session_row(conn, pid, oid)
+        _, members = _series_match(conn, pid, row.series_id)
+        who.in_match(pid, members)
+        if body.status == "cancelled":
+            booking.cancel_session(conn, pid, oid)
+            notify.queue_occurrence_cancel(conn, cfg, pid, oid)
+        else:
+            assert body.start is not None
+            doc = solving_document(conn, pid, now)
+            booking.move_session(conn, doc, pid, oid, body.start, _now(doc, now))
+            notify.queue_series(conn, cfg, pid, row.series_id, "REQUEST")
+        out = booking.series_public(conn, pid, row.series_id)
+    notify.flush(db, cfg)
+    return out
+
+
+@router.get("/programs/{pid}/members/{mid}/sessions.ics",
+            responses={200: {"content": {"text/calendar": {}}}})
+def member_feed(pid: str, mid: str, who: Who, db: Db) -> Response:
+    """A member's booked sessions as a calendar feed to subscribe to (``?token=`` works,
+    since calendar apps cannot send headers)."""
+    who.is_member(pid, mid)
+    with db.connect() as conn:
+        data = document_data(conn, pid)
+        if find_member_index(data, mid) is None:
+            raise NotFound(f'unknown member "{mid}"')
+        body = notify.member_feed(conn, pid, mid, data)
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+# --- batch plans ----------------------------------------------------------------------
+
+@router.post("/programs/{pid}/plans", status_code=202)
+def start_plan(pid: str, request: Request, who: Who, db: Db, cfg: Config,
+               body: PlanRequest | None = None) -> dict[str, Any]:
+    """Plan every match that has no series yet, in the background → ``{"job": id}``."""
+    who.admin(pid)
+    body = body or PlanRequest()
+    limit = min(body.time_limit or cfg.plan_time_limit, cfg.max_plan_time_limit)
+    with db.connect() as conn:
+        doc = solving_document(conn, pid)
+    for i, x in enumerate(body.matches or []):
+        find_match(doc, x) if x else None
+        if not x:
+            raise Invalid("empty match id", field=f"matches[{i}]")
+    jid = jobs.submit(request.app.state.executor, db, cfg, pid, limit, body.matches)
+    return {"job": jid, "status": "queued"}
+
+
+@router.get("/jobs/{jid}")
+def get_job(jid: str, who: Who, db: Db) -> dict[str, Any]:
+    """Job status, progress (0-1) and, when done, the plan document."""
+    job = jobs.get(db, jid)
+    who.admin(job["program"])
+    return job
+
+
+@router.post("/programs/{pid}/plans/{jid}/apply")
+def apply_plan(pid: str, jid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
+    """Book every series of a finished plan, all or nothing."""
+    who.admin(pid)
+    out = jobs.apply(db, cfg, pid, jid)
+    notify.flush(db, cfg)
+    return out

@@ -1,0 +1,155 @@
+"""The FastAPI application: settings, database, error mapping, body limits, routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ingest.errors import CalendarError, DocumentError, IngestError
+
+from .config import Settings
+from .errors import ServiceError
+from .store import init_db, make_engine
+
+log = logging.getLogger("slotwise")
+STATIC = Path(__file__).parent / "static"
+
+
+def error_body(status: int, message: str, field: str | None = None,
+               **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"detail": message}
+    if field:
+        body["field"] = field
+    body.update(extra)
+    return JSONResponse(body, status_code=status)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else ("." if out else "") + str(p)
+    return out
+
+
+async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    for e in exc.errors():
+        field = _loc(tuple(e.get("loc", ())))
+        msg = e.get("msg", "invalid").removeprefix("Value error, ")
+        if e.get("type") == "json_invalid":
+            field, msg = "", f"malformed JSON: {e.get('ctx', {}).get('error', msg)}"
+        elif e.get("type") == "missing":
+            msg = "is required"
+        elif e.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        errors.append({"field": field, "message": msg})
+    first = errors[0] if errors else {"field": "", "message": "invalid request"}
+    text = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return error_body(422, text, first["field"] or None, errors=errors)
+
+
+async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+    return error_body(exc.status, exc.message, exc.field, **exc.details)
+
+
+async def _ingest_error(_: Request, exc: IngestError) -> JSONResponse:
+    if isinstance(exc, DocumentError):
+        errors = [{"field": e.path, "message": e.message} for e in exc.errors]
+        return error_body(422, str(exc.errors[0]), exc.errors[0].path or None, errors=errors)
+    if isinstance(exc, CalendarError):
+        return error_body(422, str(exc), "calendar")
+    return error_body(422, str(exc))
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_body(413, f"request body is larger than {self.limit} bytes")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.db_url)
+    init_db(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from .notify import RetryLoop
+
+        retry = RetryLoop(engine, settings)
+        retry.start()
+        try:
+            yield
+        finally:
+            retry.stop()
+            app.state.executor.shutdown(wait=False, cancel_futures=True)
+            engine.dispose()
+
+    app = FastAPI(title="slotwise", version="0.1.0", lifespan=lifespan,
+                  description="Finds the recurring times most members of a mentoring "
+                              "match or group can attend, and books them with calendar "
+                              "invites. Authenticate with `Authorization: Bearer <token>` "
+                              "(`slotwise token create`).")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
+    app.add_exception_handler(IngestError, _ingest_error)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    from .api import router
+
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        """The web page: heat map, proposals, booking, batch plans."""
+        return FileResponse(STATIC / "index.html")
+
+    return app

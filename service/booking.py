@@ -1,0 +1,271 @@
+"""Booking series and sessions: clash checks in one transaction, never a double booking.
+
+Every write here runs inside ``store.locked`` (the program's write lock), re-reads what is
+booked, and either writes everything or raises before writing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from ingest.availability import program_grid
+from ingest.document import Match, ProgramDocument
+from ingest.grid import as_instant, from_epoch, to_epoch
+from solver.recurrence import occurrence_starts, rrule_text
+
+from .errors import Conflict, Invalid, NotFound
+from .store import active_busy, dump_json, now_epoch, series, session_members, sessions
+
+FREQUENCIES = ("once", "weekly", "biweekly", "monthly")
+
+
+@dataclass(frozen=True)
+class SeriesRequest:
+    """What a facilitator (or an applied plan) asks to book."""
+
+    first_start: datetime
+    duration_minutes: int
+    frequency: str
+    sessions: int
+    video_url: str | None = None
+    location: str | None = None
+    agenda: str | None = None
+    summary: str | None = None
+
+    def digest(self) -> str:
+        return hashlib.sha256(dump_json(self.__dict__).encode()).hexdigest()
+
+
+def request_for(doc: ProgramDocument, match: Match, body: dict[str, Any]) -> SeriesRequest:
+    """Fill what the body leaves out from the match; checks the combination."""
+    zone = doc.organizer_zone(match)
+    conf = body.get("conferencing") or match.conferencing
+    conf = conf.model_dump() if hasattr(conf, "model_dump") else (conf or {})
+    frequency = body.get("frequency") or match.frequency
+    n = body.get("sessions") or (1 if frequency == "once" else match.sessions)
+    if frequency == "once" and n != 1:
+        raise Invalid("must be 1 when frequency is 'once'", field="sessions")
+    duration = body.get("duration_minutes") or match.duration_minutes
+    g = doc.program.granularity_minutes
+    if duration % g:
+        raise Invalid(f"must be a multiple of the {g}-minute grid", field="duration_minutes")
+    return SeriesRequest(
+        first_start=as_instant(body["first_start"], zone), duration_minutes=duration,
+        frequency=frequency, sessions=n, video_url=conf.get("video_url"),
+        location=conf.get("location"), agenda=body.get("agenda", match.agenda),
+        summary=body.get("summary"))
+
+
+def occurrences(doc: ProgramDocument, match: Match, req: SeriesRequest, now: datetime
+                ) -> list[tuple[int, int]]:
+    """(start, end) epoch seconds of every occurrence; each on the grid, inside the horizon,
+    not in the past."""
+    grid = program_grid(doc)
+    zone = doc.organizer_zone(match)
+    length = timedelta(minutes=req.duration_minutes)
+    out = []
+    for j, start in enumerate(occurrence_starts(req.first_start.astimezone(zone),
+                                                req.frequency, req.sessions)):
+        what = "first_start" if j == 0 else f"occurrence {j + 1}"
+        if start < now:
+            raise Invalid(f"{what} ({start.isoformat()}) is in the past", field="first_start")
+        if grid.index_of(start) is None or start + length > grid.t_end:
+            raise Invalid(f"{what} ({start.astimezone(zone).isoformat()}) is not a "
+                          f"{grid.granularity_minutes}-minute slot inside the program "
+                          f"({doc.program.start} to {doc.program.end})", field="first_start")
+        out.append((to_epoch(start), to_epoch(start + length)))
+    return out
+
+
+def clashes(conn: Connection, doc: ProgramDocument, program_id: str, member_ids: list[str],
+            wanted: list[tuple[int, int]], ignore: set[str] | None = None) -> list[dict[str, Any]]:
+    """Every (member, occurrence) that overlaps a session booked here or a document booking."""
+    busy = [(m, s, e, sid) for m, s, e, sid in active_busy(conn, program_id, member_ids)
+            if not ignore or sid not in ignore]
+    zone = doc.program.zone
+    for b in doc.bookings:
+        for m in b.members or doc.match(b.match).members:
+            if m in member_ids:
+                busy.append((m, to_epoch(as_instant(b.start, zone)),
+                             to_epoch(as_instant(b.end, zone)), f"booking of {b.match}"))
+    out = []
+    for m, s, e, sid in busy:
+        for start, end in wanted:
+            if s < end and start < e:
+                out.append({"member": m, "start": from_epoch(start).isoformat(),
+                            "busy_start": from_epoch(s).isoformat(),
+                            "busy_end": from_epoch(e).isoformat(), "session": sid})
+    return sorted(out, key=lambda c: (c["start"], c["member"]))
+
+
+def find_idempotent(conn: Connection, program_id: str, key: str, req: SeriesRequest
+                    ) -> str | None:
+    row = conn.execute(select(series.c.id, series.c.request_hash).where(
+        (series.c.program_id == program_id) & (series.c.idempotency_key == key))).first()
+    if row is None:
+        return None
+    if row.request_hash != req.digest():
+        raise Conflict("this Idempotency-Key was used for a different request",
+                       field="Idempotency-Key")
+    return str(row.id)
+
+
+def insert_series(conn: Connection, doc: ProgramDocument, program_id: str, match: Match,
+                  req: SeriesRequest, wanted: list[tuple[int, int]], *,
+                  idempotency_key: str | None = None, plan_job: str | None = None) -> str:
+    """Write a series, its sessions and who is booked; the caller checked clashes."""
+    sid = "s" + secrets.token_hex(6)
+    zone = doc.organizer_zone(match)
+    who = list(match.members)
+    summary = req.summary or _summary(doc, match)
+    conn.execute(series.insert().values(
+        id=sid, program_id=program_id, match_id=match.id,
+        uid=f"{sid}-{secrets.token_hex(4)}@slotwise", first_start=wanted[0][0],
+        timezone=zone.key, duration_minutes=req.duration_minutes, frequency=req.frequency,
+        sessions=req.sessions, members=json.dumps(who), video_url=req.video_url,
+        location=req.location, agenda=req.agenda, summary=summary, status="scheduled",
+        sequence=0, created_at=now_epoch(), idempotency_key=idempotency_key,
+        request_hash=req.digest(), plan_job=plan_job))
+    rows, member_rows = [], []
+    for j, (s, e) in enumerate(wanted):
+        oid = f"{sid}.{j + 1}"
+        rows.append({"id": oid, "series_id": sid, "program_id": program_id,
+                     "match_id": match.id, "position": j, "original_start": s, "start": s,
+                     "end": e, "status": "scheduled", "sequence": 0})
+        member_rows += [{"session_id": oid, "member_id": m, "program_id": program_id,
+                         "start": s, "end": e, "active": 1} for m in who]
+    conn.execute(sessions.insert(), rows)
+    conn.execute(session_members.insert(), member_rows)
+    return sid
+
+
+def _summary(doc: ProgramDocument, match: Match) -> str:
+    names = [doc.member(m).name or m for m in match.members]
+    if len(names) == 2:
+        return f"Mentoring: {names[0]} & {names[1]}"
+    return f"Group session: {match.id} ({len(names)} members)"
+
+
+def series_row(conn: Connection, program_id: str, series_id: str) -> Any:
+    row = conn.execute(select(series).where((series.c.id == series_id)
+                                            & (series.c.program_id == program_id))).first()
+    if row is None:
+        raise NotFound(f'unknown series "{series_id}"')
+    return row
+
+
+def session_row(conn: Connection, program_id: str, session_id: str) -> Any:
+    row = conn.execute(select(sessions).where((sessions.c.id == session_id)
+                                              & (sessions.c.program_id == program_id))).first()
+    if row is None:
+        raise NotFound(f'unknown session "{session_id}"')
+    return row
+
+
+def series_public(conn: Connection, program_id: str, series_id: str) -> dict[str, Any]:
+    """A booked series as the API shows it, with its sessions and progress."""
+    row = series_row(conn, program_id, series_id)
+    zone_first = from_epoch(row.first_start)
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(row.timezone)
+    occ = conn.execute(select(sessions).where(sessions.c.series_id == series_id)
+                       .order_by(sessions.c.position)).all()
+    return {
+        "id": row.id, "match": row.match_id, "uid": row.uid, "status": row.status,
+        "sequence": row.sequence, "timezone": row.timezone, "frequency": row.frequency,
+        "rrule": rrule_text(zone_first.astimezone(zone), row.frequency, row.sessions),
+        "first_start": zone_first.astimezone(zone).isoformat(),
+        "duration_minutes": row.duration_minutes, "members": json.loads(row.members),
+        "conferencing": {"video_url": row.video_url, "location": row.location},
+        "agenda": row.agenda, "summary": row.summary,
+        "sessions": [{"id": o.id, "start": from_epoch(o.start).astimezone(zone).isoformat(),
+                      "end": from_epoch(o.end).astimezone(zone).isoformat(),
+                      "original_start": from_epoch(o.original_start).astimezone(zone).isoformat(),
+                      "status": o.status} for o in occ],
+        "progress": {"completed": sum(o.status == "completed" for o in occ),
+                     "planned": sum(o.status != "cancelled" for o in occ)},
+    }
+
+
+def cancel_series(conn: Connection, program_id: str, series_id: str) -> None:
+    """Cancel every session not yet completed; the series' sequence goes up."""
+    row = series_row(conn, program_id, series_id)
+    if row.status == "cancelled":
+        raise Conflict(f'series "{series_id}" is already cancelled')
+    conn.execute(update(series).where(series.c.id == series_id).values(
+        status="cancelled", sequence=row.sequence + 1))
+    open_ids = [r.id for r in conn.execute(select(sessions.c.id).where(
+        (sessions.c.series_id == series_id) & (sessions.c.status == "scheduled")))]
+    _set_session_status(conn, open_ids, "cancelled")
+
+
+def _set_session_status(conn: Connection, ids: list[str], status: str) -> None:
+    if not ids:
+        return
+    conn.execute(update(sessions).where(sessions.c.id.in_(ids)).values(status=status))
+    conn.execute(update(session_members).where(session_members.c.session_id.in_(ids))
+                 .values(active=0 if status == "cancelled" else 1))
+
+
+def complete_session(conn: Connection, program_id: str, session_id: str) -> None:
+    row = session_row(conn, program_id, session_id)
+    if row.status == "cancelled":
+        raise Conflict(f'session "{session_id}" was cancelled; it cannot be completed')
+    _set_session_status(conn, [session_id], "completed")
+
+
+def cancel_session(conn: Connection, program_id: str, session_id: str) -> Any:
+    row = session_row(conn, program_id, session_id)
+    if row.status != "scheduled":
+        raise Conflict(f'session "{session_id}" is {row.status}; only a scheduled one can be '
+                       "cancelled")
+    _set_session_status(conn, [session_id], "cancelled")
+    _bump(conn, row)
+    return row
+
+
+def move_session(conn: Connection, doc: ProgramDocument, program_id: str, session_id: str,
+                 start: datetime, now: datetime) -> Any:
+    """Move one occurrence (e.g. to the plan's alternative); clash-checked like a booking."""
+    row = session_row(conn, program_id, session_id)
+    if row.status != "scheduled":
+        raise Conflict(f'session "{session_id}" is {row.status}; only a scheduled one can move')
+    srow = series_row(conn, program_id, row.series_id)
+    grid = program_grid(doc)
+    start = as_instant(start, doc.program.zone) if start.tzinfo is None else start
+    length = row.end - row.start
+    if start.astimezone(UTC) < now:
+        raise Invalid(f"{start.isoformat()} is in the past", field="start")
+    if grid.index_of(start) is None or to_epoch(start) + length > to_epoch(grid.t_end):
+        raise Invalid(f"{start.isoformat()} is not a {grid.granularity_minutes}-minute slot "
+                      "inside the program", field="start")
+    s = to_epoch(start)
+    found = clashes(conn, doc, program_id, json.loads(srow.members), [(s, s + length)],
+                    ignore={session_id})
+    if found:
+        raise Conflict("the new time collides with other sessions", field="start",
+                       details={"clashes": found})
+    conn.execute(update(sessions).where(sessions.c.id == session_id).values(
+        start=s, end=s + length))
+    conn.execute(update(session_members).where(session_members.c.session_id == session_id)
+                 .values(start=s, end=s + length))
+    _bump(conn, row)
+    return row
+
+
+def _bump(conn: Connection, session: Any) -> None:
+    """Raise SEQUENCE on the series and on the changed occurrence (RFC 5546)."""
+    srow = conn.execute(select(series.c.sequence).where(series.c.id == session.series_id)
+                        ).scalar_one()
+    conn.execute(update(series).where(series.c.id == session.series_id)
+                 .values(sequence=srow + 1))
+    conn.execute(update(sessions).where(sessions.c.id == session.id)
+                 .values(sequence=srow + 1))

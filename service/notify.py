@@ -1,0 +1,233 @@
+"""Invites out of the database: build them, queue them, deliver them, retry them.
+
+A booking writes its invite emails into ``deliveries`` in the same transaction as the
+sessions, so a booking is never kept without its invites nor an invite sent for a booking
+that was rolled back. After the commit they are sent; what fails (SMTP down) stays
+pending and a background loop retries it. A delivery is claimed before sending, so two
+workers never send the same one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from datetime import UTC, datetime, timedelta
+from email import message_from_string, policy
+from email.utils import parseaddr
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, select, update
+
+from ingest.grid import from_epoch
+
+from .config import Settings
+from .email import DeliveryError, Mailer, imip_message
+from .invites import (
+    FeedEvent,
+    InviteSeries,
+    Override,
+    Person,
+    feed_calendar,
+    occurrence_cancel,
+    series_calendar,
+)
+from .store import deliveries, document_data, now_epoch, series, session_members, sessions
+
+log = logging.getLogger("slotwise.notify")
+STALE_CLAIM = timedelta(minutes=10)
+
+
+def invite_series(conn: Connection, program_id: str, series_id: str,
+                  data: dict[str, Any] | None = None, sender: str = "") -> InviteSeries:
+    """The InviteSeries of a stored series (sessions moved or cancelled alone become
+    overrides)."""
+    row = conn.execute(select(series).where(series.c.id == series_id)).one()
+    data = data or document_data(conn, program_id)
+    people = {m["id"]: m for m in data["members"]}
+    match = next((x for x in data["matches"] if x["id"] == row.match_id), {})
+    members = json.loads(row.members)
+
+    def person(mid: str) -> Person:
+        m = people.get(mid, {"id": mid})
+        return Person(mid, m.get("name") or mid, m.get("email") or "")
+
+    # With no organizer the program itself invites, from the service's sender address.
+    organizer = person(match["organizer"]) if match.get("organizer") else Person(
+        "slotwise", data["program"].get("name") or data["program"]["id"],
+        parseaddr(sender)[1] or "slotwise@localhost")
+    occ = conn.execute(select(sessions).where(sessions.c.series_id == series_id)
+                       .order_by(sessions.c.position)).all()
+    overrides = []
+    for o in occ:
+        if o.status == "cancelled" and row.status != "cancelled":
+            overrides.append(Override(from_epoch(o.original_start), None, None, o.sequence))
+        elif o.start != o.original_start:
+            overrides.append(Override(from_epoch(o.original_start), from_epoch(o.start),
+                                      from_epoch(o.end), o.sequence))
+    zone = ZoneInfo(row.timezone)
+    return InviteSeries(
+        uid=row.uid, sequence=row.sequence, summary=row.summary, agenda=row.agenda or "",
+        zone=row.timezone, first_start=from_epoch(row.first_start).astimezone(zone),
+        duration_minutes=row.duration_minutes, frequency=row.frequency,
+        sessions=row.sessions, organizer=organizer,
+        attendees=[person(m) for m in members if people.get(m, {}).get("email")],
+        required=frozenset(_required(match, members)), video_url=row.video_url,
+        location=row.location, overrides=overrides, created=from_epoch(row.created_at),
+        status="cancelled" if row.status == "cancelled" else "confirmed")
+
+
+def _required(match: dict[str, Any], members: list[str]) -> list[str]:
+    if match.get("required") is not None:
+        return list(match["required"])
+    if len(members) == 2:
+        return members
+    return [match["organizer"]] if match.get("organizer") else []
+
+
+def series_ics(conn: Connection, settings: Settings, program_id: str, series_id: str,
+               method: str | None) -> bytes:
+    inv = invite_series(conn, program_id, series_id, sender=settings.sender)
+    return series_calendar(inv, method, datetime.now(UTC))  # type: ignore[arg-type]
+
+
+def queue_series(conn: Connection, settings: Settings, program_id: str, series_id: str,
+                 method: str) -> int:
+    """Queue the series' invite (REQUEST) or cancellation (CANCEL) for every member."""
+    inv = invite_series(conn, program_id, series_id, sender=settings.sender)
+    ics = series_calendar(inv, method, datetime.now(UTC))  # type: ignore[arg-type]
+    verb = {"REQUEST": "Invitation" if inv.sequence == 0 else "Updated invitation",
+            "CANCEL": "Cancelled"}[method]
+    return _queue(conn, settings, program_id, series_id, inv, ics, method,
+                  f"{verb}: {inv.summary}")
+
+
+def queue_occurrence_cancel(conn: Connection, settings: Settings, program_id: str,
+                            session_id: str) -> int:
+    """Tell every member that one occurrence is cancelled (METHOD:CANCEL + RECURRENCE-ID)."""
+    o = conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
+    inv = invite_series(conn, program_id, o.series_id, sender=settings.sender)
+    ics = occurrence_cancel(inv, from_epoch(o.original_start), datetime.now(UTC))
+    when = from_epoch(o.original_start).astimezone(ZoneInfo(inv.zone))
+    return _queue(conn, settings, program_id, o.series_id, inv, ics, "CANCEL",
+                  f"Cancelled: {inv.summary} on {when:%a %d %b %Y %H:%M}")
+
+
+def _queue(conn: Connection, settings: Settings, program_id: str, series_id: str,
+           inv: InviteSeries, ics: bytes, method: str, subject: str) -> int:
+    text = _text(inv, method)
+    rows = []
+    for person in inv.attendees:
+        msg = imip_message(settings.sender, person, subject, text, ics, method)
+        rows.append({"id": "d" + secrets.token_hex(8), "program_id": program_id,
+                     "series_id": series_id, "recipient": person.email, "method": method,
+                     "message": msg.as_string(), "status": "pending", "attempts": 0,
+                     "created_at": now_epoch()})
+    if rows:
+        conn.execute(deliveries.insert(), rows)
+    return len(rows)
+
+
+def _text(inv: InviteSeries, method: str) -> str:
+    zone = ZoneInfo(inv.zone)
+    lines = [inv.summary, ""]
+    if method == "CANCEL":
+        lines.append("This session (or series) has been cancelled.")
+    else:
+        first = inv.first_start.astimezone(zone)
+        lines.append(f"First session: {first:%A %d %B %Y, %H:%M} ({inv.zone}), "
+                     f"{inv.duration_minutes} minutes, {inv.sessions} session(s), "
+                     f"{inv.frequency}.")
+        if inv.video_url:
+            lines.append(f"Join: {inv.video_url}")
+        if inv.location:
+            lines.append(f"Where: {inv.location}")
+        if inv.agenda:
+            lines += ["", "Agenda:", inv.agenda]
+    return "\n".join(lines) + "\n"
+
+
+def flush(engine: Engine, settings: Settings, limit: int = 500) -> int:
+    """Send pending deliveries; returns how many were sent. Failures stay pending."""
+    mailer = Mailer.from_settings(settings.smtp_url, settings.outbox)
+    with engine.connect() as conn:
+        ids = conn.execute(select(deliveries.c.id).where(deliveries.c.status == "pending")
+                           .order_by(deliveries.c.created_at).limit(limit)).scalars().all()
+    sent = 0
+    for did in ids:
+        with engine.begin() as conn:  # claim it, so no other worker sends it too
+            claimed = conn.execute(update(deliveries).where(
+                (deliveries.c.id == did) & (deliveries.c.status == "pending")).values(
+                status="sending", attempts=deliveries.c.attempts + 1,
+                sent_at=now_epoch())).rowcount
+            message = conn.execute(select(deliveries.c.message).where(
+                deliveries.c.id == did)).scalar_one()
+        if not claimed:
+            continue
+        try:
+            mailer.send(message_from_string(message, policy=policy.SMTP))
+        except DeliveryError as exc:
+            with engine.begin() as conn:
+                conn.execute(update(deliveries).where(deliveries.c.id == did).values(
+                    status="pending", last_error=str(exc)[:500]))
+            log.warning("invite delivery %s failed, will retry: %s", did, exc)
+            continue
+        with engine.begin() as conn:
+            conn.execute(update(deliveries).where(deliveries.c.id == did).values(
+                status="sent", sent_at=now_epoch()))
+        sent += 1
+    return sent
+
+
+def release_stale(engine: Engine) -> None:
+    """A worker that died while sending leaves a claim; after a while it is retried."""
+    cutoff = now_epoch() - int(STALE_CLAIM.total_seconds())
+    with engine.begin() as conn:
+        conn.execute(update(deliveries).where(
+            (deliveries.c.status == "sending") & (deliveries.c.sent_at < cutoff))
+            .values(status="pending"))
+
+
+class RetryLoop:
+    """Retries pending deliveries every ``settings.retry_seconds`` in a daemon thread."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine, self.settings = engine, settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="invite-retry", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.retry_seconds):
+            try:
+                release_stale(self.engine)
+                flush(self.engine, self.settings)
+            except Exception:  # keep retrying; the next round may work
+                log.exception("invite retry round failed")
+
+
+def member_feed(conn: Connection, program_id: str, member_id: str,
+                data: dict[str, Any]) -> bytes:
+    """Every session of one member (cancelled ones marked so) as a subscribable feed."""
+    q = (select(sessions, series.c.summary, series.c.video_url, series.c.location,
+                series.c.agenda, series.c.uid)
+         .join(session_members, session_members.c.session_id == sessions.c.id)
+         .join(series, series.c.id == sessions.c.series_id)
+         .where((session_members.c.program_id == program_id)
+                & (session_members.c.member_id == member_id))
+         .order_by(sessions.c.start))
+    events = [FeedEvent(
+        uid=f"{r.id}-{r.uid}", start=from_epoch(r.start), end=from_epoch(r.end),
+        summary=r.summary, description=r.agenda or "", location=r.location, url=r.video_url,
+        status="cancelled" if r.status == "cancelled" else "confirmed", sequence=r.sequence)
+        for r in conn.execute(q)]
+    name = next((m.get("name") for m in data["members"] if m["id"] == member_id), member_id)
+    return feed_calendar(f"slotwise: {name or member_id}", events)

@@ -1,0 +1,294 @@
+"""The database: programs, members, matches, series, sessions, jobs, tokens, deliveries.
+
+SQLAlchemy Core on any URL (a SQLite file by default, PostgreSQL by URL). Instants are
+stored as integer epoch seconds so every database compares them the same way. Writes that
+must not interleave (bookings, plan application, document edits) first bump the program's
+``lock`` counter, which serialises them per program on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from .errors import Conflict, NotFound
+
+metadata = MetaData()
+
+programs = Table(
+    "programs", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("header", Text, nullable=False),  # the document's "program" object, JSON
+    Column("bookings", Text, nullable=False, default="[]"),  # the document's own bookings
+    Column("lock", Integer, nullable=False, default=0),
+    Column("created_at", Integer, nullable=False),
+)
+
+members = Table(
+    "members", metadata,
+    Column("program_id", String(128), ForeignKey("programs.id"), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("data", Text, nullable=False),  # the member object, JSON
+    # ICS URL calendars are fetched when given; this holds {url: text} snapshots.
+    Column("fetched", Text, nullable=False, default="{}"),
+)
+
+matches = Table(
+    "matches", metadata,
+    Column("program_id", String(128), ForeignKey("programs.id"), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+series = Table(
+    "series", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("program_id", String(128), ForeignKey("programs.id"), nullable=False),
+    Column("match_id", String(128), nullable=False),
+    Column("uid", String(255), nullable=False, unique=True),
+    Column("first_start", Integer, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("duration_minutes", Integer, nullable=False),
+    Column("frequency", String(16), nullable=False),
+    Column("sessions", Integer, nullable=False),
+    Column("members", Text, nullable=False),  # JSON list of member ids booked
+    Column("video_url", Text),
+    Column("location", Text),
+    Column("agenda", Text),
+    Column("summary", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="scheduled"),
+    Column("sequence", Integer, nullable=False, default=0),
+    Column("created_at", Integer, nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("request_hash", String(64)),
+    Column("plan_job", String(64)),
+    UniqueConstraint("program_id", "idempotency_key", name="uq_series_idempotency"),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(80), primary_key=True),
+    Column("series_id", String(64), ForeignKey("series.id"), nullable=False),
+    Column("program_id", String(128), nullable=False),
+    Column("match_id", String(128), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("original_start", Integer, nullable=False),
+    Column("start", Integer, nullable=False),
+    Column("end", Integer, nullable=False),
+    Column("status", String(16), nullable=False, default="scheduled"),
+    Column("sequence", Integer, nullable=False, default=0),
+)
+Index("ix_sessions_series", sessions.c.series_id)
+
+session_members = Table(
+    "session_members", metadata,
+    Column("session_id", String(80), ForeignKey("sessions.id"), primary_key=True),
+    Column("member_id", String(128), primary_key=True),
+    Column("program_id", String(128), nullable=False),
+    Column("start", Integer, nullable=False),
+    Column("end", Integer, nullable=False),
+    Column("active", Integer, nullable=False, default=1),
+)
+Index("ix_session_members_busy", session_members.c.program_id, session_members.c.member_id,
+      session_members.c.start)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("program_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),  # queued, running, done, failed
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("message", Text),
+    Column("params", Text, nullable=False, default="{}"),
+    Column("result", Text),
+    Column("error", Text),
+    Column("applied", Integer, nullable=False, default=0),
+    Column("created_at", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+)
+
+tokens = Table(
+    "tokens", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("program_id", String(128)),  # None: every program (a site admin)
+    Column("member_id", String(128)),
+    Column("label", Text),
+    Column("created_at", Integer, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("program_id", String(128), nullable=False),
+    Column("series_id", String(64)),
+    Column("recipient", Text, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("message", Text, nullable=False),  # the whole RFC 5322 message
+    Column("status", String(16), nullable=False, default="pending"),  # pending, sent
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", Integer, nullable=False),
+    Column("sent_at", Integer),
+)
+
+
+def now_epoch() -> int:
+    return int(time.time())
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with what each database needs for concurrent writers."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_db(engine: Engine) -> None:
+    """Create missing tables; a job left running by a stopped server is reported failed."""
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(update(jobs).where(jobs.c.status.in_(("queued", "running"))).values(
+            status="failed", error="interrupted by a server restart; start the plan again",
+            updated_at=now_epoch()))
+
+
+@contextmanager
+def locked(engine: Engine, program_id: str) -> Iterator[Connection]:
+    """A transaction holding the program's write lock (see the module docstring)."""
+    with engine.begin() as conn:
+        hit = conn.execute(update(programs).where(programs.c.id == program_id)
+                           .values(lock=programs.c.lock + 1))
+        if hit.rowcount == 0:
+            raise NotFound(f'unknown program "{program_id}"')
+        yield conn
+
+
+def load_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def program_exists(conn: Connection, program_id: str) -> bool:
+    return conn.execute(select(programs.c.id).where(programs.c.id == program_id)).first() \
+        is not None
+
+
+def insert_program(conn: Connection, data: dict[str, Any]) -> None:
+    """Store a validated program document (as a JSON-ready dict)."""
+    pid = data["program"]["id"]
+    try:
+        conn.execute(programs.insert().values(
+            id=pid, header=dump_json(data["program"]), bookings=dump_json(data["bookings"]),
+            lock=0, created_at=now_epoch()))
+    except IntegrityError:
+        raise Conflict(f'program "{pid}" already exists', field="program.id") from None
+    if data["members"]:
+        conn.execute(members.insert(), [
+            {"program_id": pid, "id": m["id"], "position": i, "data": dump_json(m),
+             "fetched": "{}"} for i, m in enumerate(data["members"])])
+    if data["matches"]:
+        conn.execute(matches.insert(), [
+            {"program_id": pid, "id": x["id"], "position": i, "data": dump_json(x)}
+            for i, x in enumerate(data["matches"])])
+
+
+def document_data(conn: Connection, program_id: str) -> dict[str, Any]:
+    """The program document as stored (a dict), without sessions booked here."""
+    row = conn.execute(select(programs).where(programs.c.id == program_id)).first()
+    if row is None:
+        raise NotFound(f'unknown program "{program_id}"')
+    ms = conn.execute(select(members.c.data).where(members.c.program_id == program_id)
+                      .order_by(members.c.position)).scalars()
+    xs = conn.execute(select(matches.c.data).where(matches.c.program_id == program_id)
+                      .order_by(matches.c.position)).scalars()
+    return {"version": 1, "program": json.loads(row.header),
+            "members": [json.loads(m) for m in ms], "matches": [json.loads(x) for x in xs],
+            "bookings": json.loads(row.bookings)}
+
+
+def fetched_calendars(conn: Connection, program_id: str) -> dict[str, dict[str, str]]:
+    rows = conn.execute(select(members.c.id, members.c.fetched)
+                        .where(members.c.program_id == program_id))
+    return {r.id: json.loads(r.fetched) for r in rows if r.fetched and r.fetched != "{}"}
+
+
+def upsert_member(conn: Connection, program_id: str, data: dict[str, Any],
+                  fetched: dict[str, str] | None = None) -> bool:
+    """Create or replace one member; True if it was created."""
+    mid = data["id"]
+    found = conn.execute(select(members.c.position, members.c.fetched).where(
+        (members.c.program_id == program_id) & (members.c.id == mid))).first()
+    if found is None:
+        last = conn.execute(select(members.c.position).where(members.c.program_id == program_id)
+                            .order_by(members.c.position.desc()).limit(1)).scalar()
+        conn.execute(members.insert().values(
+            program_id=program_id, id=mid, position=(last or 0) + 1, data=dump_json(data),
+            fetched=dump_json(fetched or {})))
+        return True
+    values: dict[str, Any] = {"data": dump_json(data)}
+    if fetched is not None:
+        values["fetched"] = dump_json(fetched)
+    conn.execute(update(members).where((members.c.program_id == program_id)
+                                       & (members.c.id == mid)).values(**values))
+    return False
+
+
+def insert_match(conn: Connection, program_id: str, data: dict[str, Any]) -> None:
+    last = conn.execute(select(matches.c.position).where(matches.c.program_id == program_id)
+                        .order_by(matches.c.position.desc()).limit(1)).scalar()
+    try:
+        conn.execute(matches.insert().values(program_id=program_id, id=data["id"],
+                                             position=(last or 0) + 1, data=dump_json(data)))
+    except IntegrityError:
+        raise Conflict(f'match "{data["id"]}" already exists', field="id") from None
+
+
+def active_busy(conn: Connection, program_id: str, member_ids: list[str] | None = None
+                ) -> list[tuple[str, int, int, str]]:
+    """(member, start, end, session id) of every scheduled or completed session."""
+    q = select(session_members.c.member_id, session_members.c.start, session_members.c.end,
+               session_members.c.session_id).where(
+        (session_members.c.program_id == program_id) & (session_members.c.active == 1))
+    if member_ids is not None:
+        q = q.where(session_members.c.member_id.in_(member_ids))
+    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]

@@ -1,0 +1,154 @@
+"""SPEC 8: every endpoint's bad input is a 4xx naming the problem, and nothing changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.auth import create_token
+from service.store import init_db, make_engine
+from tests.service.live import LiveServer
+from tests.service.test_end_to_end import program
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """One server, one program, three tokens: admin, a facilitator (mia), a member (al)."""
+    tmp = tmp_path_factory.mktemp("bad")
+    url = f"sqlite:///{tmp / 'db.sqlite'}"
+    engine = make_engine(url)
+    init_db(engine)
+    admin = create_token(engine, "admin")
+    server = LiveServer(url, outbox=tmp / "outbox",
+                        env={"SLOTWISE_MAX_BODY_BYTES": "200000"}).start()
+    with server.client(admin) as api:
+        assert api.post("/api/programs", json=program()).status_code == 201
+        assert api.post("/api/programs", json=program("p2")).status_code == 201
+    tokens = {"admin": admin,
+              "mia": create_token(engine, "facilitator", "p1", "mia"),
+              "al": create_token(engine, "member", "p1", "al"),
+              "other": create_token(engine, "admin", "p2")}
+    engine.dispose()
+    yield server, tokens
+    server.stop()
+
+
+BROKEN_ICS = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2027-03-02 10:00\nEND:VEVENT\n"
+
+CASES = [
+    # (method, path, kwargs, status, text expected in the message)
+    ("post", "/api/programs", {"content": b"{not json", "headers": {
+        "Content-Type": "application/json"}}, 422, "JSON"),
+    ("post", "/api/programs", {"json": {"program": {"id": "x"}}}, 422, "program.timezone"),
+    ("post", "/api/programs", {"json": program()}, 409, "already exists"),
+    ("put", "/api/programs/p1/members/al", {"json": {"timezone": "Europe/Lisboa"}}, 422,
+     'timezone: unknown time zone "Europe/Lisboa"'),
+    ("put", "/api/programs/p1/members/al", {"json": {"weekly": [
+        {"days": ["MO"], "start": "10:00", "end": "09:00"}]}}, 422, "weekly[0].end"),
+    ("put", "/api/programs/p1/members/al", {"json": {"id": "zed"}}, 422, "does not match"),
+    ("put", "/api/programs/p1/members/al/calendar", {"content": BROKEN_ICS, "headers": {
+        "Content-Type": "text/calendar"}}, 422, "al"),
+    ("put", "/api/programs/p1/members/al/calendar", {"json": {"ics_url": "ftp://x"}}, 422,
+     "ics_url"),
+    ("put", "/api/programs/p1/members/ghost/calendar", {"content": "", "headers": {
+        "Content-Type": "text/calendar"}}, 404, 'unknown member "ghost"'),
+    ("post", "/api/programs/p1/matches", {"json": {"id": "m", "members": ["mia", "nobody"]}},
+     422, 'members[1]: unknown member "nobody"'),
+    ("post", "/api/programs/p1/matches", {"json": {"id": "mia-al", "members": ["mia", "al"]}},
+     409, "already exists"),
+    ("get", "/api/programs/p1/matches/nope/heatmap", {}, 404, 'unknown match "nope"'),
+    ("get", "/api/programs/p1/matches/mia-al/heatmap?tz=Mars/Base", {}, 422, "Mars/Base"),
+    ("get", "/api/programs/p1/matches/mia-al/heatmap?duration=7", {}, 422, "duration"),
+    ("get", "/api/programs/p1/matches/mia-al/heatmap?duration=abc", {}, 422, "duration"),
+    ("post", "/api/programs/p1/matches/mia-al/proposals", {"json": {"limit": 0}}, 422, "limit"),
+    ("post", "/api/programs/p1/matches/mia-al/proposals", {"json": {"frequency": "daily"}},
+     422, "frequency"),
+    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {}}, 422,
+     "first_start: is required"),
+    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
+        "first_start": "2027-03-02T10:07:00-05:00"}}, 422, "15-minute slot"),
+    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
+        "first_start": "2027-04-20T10:00:00-04:00"}}, 422, "occurrence"),
+    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
+        "first_start": "2026-03-02T10:00:00-05:00"}}, 422, "past"),
+    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
+        "first_start": "2027-03-02T10:00:00-05:00", "colour": "red"}}, 422,
+     "colour: unknown field"),
+    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
+        "first_start": "soon"}}, 422, "first_start"),
+    ("get", "/api/programs/p1/series/nope/invite.ics", {}, 404, "unknown series"),
+    ("delete", "/api/programs/p1/series/nope", {}, 404, "unknown series"),
+    ("post", "/api/programs/p1/sessions/nope/complete", {}, 404, "unknown session"),
+    ("patch", "/api/programs/p1/sessions/nope", {"json": {"status": "cancelled"}}, 404,
+     "unknown session"),
+    ("get", "/api/jobs/nope", {}, 404, "unknown job"),
+    ("post", "/api/programs/p1/plans/nope/apply", {}, 404, "unknown plan job"),
+    ("post", "/api/programs/p1/plans", {"json": {"time_limit": -1}}, 422, "time_limit"),
+    ("get", "/api/programs/nope", {}, 404, 'unknown program "nope"'),
+    ("post", "/api/programs", {"content": b"[" * 300_000, "headers": {
+        "Content-Type": "application/json"}}, 413, "larger than"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "status", "text"), CASES,
+                         ids=[f"{c[0]} {c[1]} {c[3]}" for c in CASES])
+def test_bad_input_is_a_clear_4xx_and_changes_nothing(live, method, path, kwargs, status, text):
+    """A 4xx whose JSON body names the problem; the stored program is unchanged."""
+    server, tokens = live
+    with server.client(tokens["admin"]) as api:
+        before = api.get("/api/programs/p1").json()
+        series_before = api.get("/api/programs/p1/matches/mia-al/series").json()
+        r = getattr(api, method)(path, **kwargs)
+        assert r.status_code == status, r.text
+        body = r.json()
+        assert text in body["detail"] + str(body.get("field", "")) + str(body.get("errors", ""))
+        assert api.get("/api/programs/p1").json() == before
+        assert api.get("/api/programs/p1/matches/mia-al/series").json() == series_before
+
+
+ACCESS = [
+    # (token, method, path, expected status); bodies are valid, so only access decides
+    (None, "get", "/api/programs/p1", 401),
+    ("bogus", "get", "/api/programs/p1", 401),
+    ("other", "get", "/api/programs/p1", 403),
+    ("other", "get", "/api/programs/p1/matches/mia-al/heatmap", 403),
+    ("other", "post", "/api/programs/p1/plans", 403),
+    ("mia", "post", "/api/programs/p1/plans", 403),
+    ("mia", "post", "/api/programs/p1/matches", 403),
+    ("mia", "get", "/api/programs/p1/matches/mia-al/heatmap", 200),
+    ("al", "get", "/api/programs/p1/matches/mia-al/heatmap", 200),
+    ("al", "get", "/api/programs/p1/matches/mia-bo/heatmap", 403),
+    ("al", "post", "/api/programs/p1/matches/mia-al/series", 403),
+    ("al", "put", "/api/programs/p1/members/bo", 403),
+    ("al", "get", "/api/programs/p1/members/bo/sessions.ics", 403),
+    ("al", "get", "/api/programs/p1/members/al/sessions.ics", 200),
+    ("mia", "get", "/api/programs/p2", 403),
+    ("mia", "post", "/api/programs", 403),
+]
+
+
+@pytest.mark.parametrize(("who", "method", "path", "status"), ACCESS,
+                         ids=[f"{a[0]} {a[1]} {a[2]}" for a in ACCESS])
+def test_access_control(live, who, method, path, status):
+    """No token or a wrong one: 401; another program or role: 403 and no data."""
+    server, tokens = live
+    token = tokens.get(who, who)
+    bodies = {"/api/programs": program("p3"),
+              "/api/programs/p1/matches": {"id": "new", "members": ["mia", "bo"]},
+              "/api/programs/p1/matches/mia-al/series": {
+                  "first_start": "2027-03-09T10:00:00-05:00"},
+              "/api/programs/p1/members/bo": {"timezone": "America/Chicago"}}
+    kwargs = {"json": bodies.get(path, {})} if method in ("post", "put") else {}
+    with server.client(token) as api:
+        r = getattr(api, method)(path, **kwargs)
+    assert r.status_code == status, r.text
+    if status >= 400:
+        assert set(r.json()) <= {"detail", "field", "errors"}
+
+
+def test_member_sees_only_their_part_of_the_program(live):
+    """A member token reads its own matches and members' names, not everyone's windows."""
+    server, tokens = live
+    with server.client(tokens["al"]) as api:
+        doc = api.get("/api/programs/p1").json()
+    assert {x["id"] for x in doc["matches"]} == {"mia-al", "circle"}
+    assert all("email" not in m for m in doc["members"] if m["id"] != "al")

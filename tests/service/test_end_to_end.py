@@ -1,0 +1,244 @@
+"""SPEC 8 end to end: a real uvicorn server, a SQLite file, a real SMTP server."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email import policy
+from email.parser import BytesParser
+
+import pytest
+from icalendar import Calendar
+
+from service.auth import create_token
+from service.store import make_engine
+from tests.service.live import LiveServer
+
+TUESDAY_BUSY = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:busy-1@test
+DTSTAMP:20270101T000000Z
+DTSTART;TZID=America/New_York:20270302T100000
+DTEND;TZID=America/New_York:20270302T110000
+SUMMARY:Dentist
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def program(pid: str = "p1") -> dict:
+    """Eight weeks across the March DST change; a mentor shared by three pairs and a group."""
+    people = [("mia", "America/New_York"), ("al", "Europe/London"),
+              ("bo", "America/Chicago"), ("cy", "America/New_York")]
+    return {
+        "version": 1,
+        "program": {"id": pid, "name": "Test cohort", "timezone": "America/New_York",
+                    "start": "2027-03-01", "end": "2027-04-26", "granularity_minutes": 15,
+                    "now": "2027-03-01T00:00:00Z"},
+        "members": [{"id": m, "name": m.title(), "email": f"{m}@example.org", "timezone": z}
+                    for m, z in people],
+        "matches": [
+            *({"id": f"mia-{m}", "members": ["mia", m], "organizer": "mia",
+               "duration_minutes": 60, "frequency": "weekly", "sessions": 4}
+              for m in ("al", "bo", "cy")),
+            {"id": "circle", "members": ["mia", "al", "bo", "cy"], "organizer": "mia",
+             "duration_minutes": 60, "frequency": "biweekly", "sessions": 2}],
+    }
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'slotwise.sqlite'}"
+
+
+@pytest.fixture
+def admin(db_url):
+    """A site-admin token in a fresh database."""
+    engine = make_engine(db_url)
+    from service.store import init_db
+
+    init_db(engine)
+    token = create_token(engine, "admin")
+    engine.dispose()
+    return token
+
+
+def _calendar_of(message):
+    for part in message.walk():
+        if part.get_content_type() == "text/calendar":
+            return part.get_param("method"), Calendar.from_ical(part.get_payload(decode=True))
+    raise AssertionError("no text/calendar part")
+
+
+def _wait_for(predicate, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_facilitator_journey_survives_a_restart(db_url, admin, smtp_server, tmp_path):
+    """Create, add a calendar, heat map, proposals, book, email, feed, complete, cancel,
+    restart: everything is still there."""
+    server = LiveServer(db_url, smtp_url=smtp_server.url, outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+            before = api.get("/api/programs/p1/matches/mia-cy/heatmap").json()
+            r = api.put("/api/programs/p1/members/cy/calendar", content=TUESDAY_BUSY,
+                        headers={"Content-Type": "text/calendar"})
+            assert r.status_code == 200, r.text
+            after = api.get("/api/programs/p1/matches/mia-cy/heatmap?tz=Europe/London").json()
+            # Tuesday 2027-03-02 10:00-11:00 New York: slots 40..43 of the second day.
+            busy = {s for s in range(len(before["counts"])) if before["counts"][s] != after[
+                "counts"][s]}
+            day = 24 * 4
+            assert busy == set(range(day + 40 - 3, day + 44))  # 60-minute starts touching it
+            assert after["view"]["timezone"] == "Europe/London"
+
+            props = api.post("/api/programs/p1/matches/mia-al/proposals",
+                             json={"limit": 3}).json()
+            best = props["proposals"][0]
+            assert best["score"]["held"] == 4
+            r = api.post("/api/programs/p1/matches/mia-al/series",
+                         json={"first_start": best["first_start"],
+                               "conferencing": {"video_url": "https://meet.example.org/x"},
+                               "agenda": "Goals"})
+            assert r.status_code == 201, r.text
+            booked = r.json()
+            assert [s["start"] for s in booked["sessions"]] == [
+                o["start"] for o in best["occurrences"]]
+            assert _wait_for(lambda: len(smtp_server.messages) == 2)
+            rcpt = sorted(m.rcpt_tos[0] for m in smtp_server.messages)
+            assert rcpt == ["al@example.org", "mia@example.org"]
+            method, cal = _calendar_of(smtp_server.messages[0].message)
+            assert method == "REQUEST"
+            event = next(c for c in cal.walk("VEVENT"))
+            assert str(event["UID"]) == booked["uid"]
+
+            feed = api.get("/api/programs/p1/members/al/sessions.ics").text
+            assert feed.count("BEGIN:VEVENT") == 4
+            first = booked["sessions"][0]["id"]
+            done = api.post(f"/api/programs/p1/sessions/{first}/complete").json()
+            assert done["progress"] == {"completed": 1, "planned": 4}
+            gone = api.delete(f"/api/programs/p1/series/{booked['id']}").json()
+            assert gone["status"] == "cancelled"
+            assert [s["status"] for s in gone["sessions"]] == ["completed"] + ["cancelled"] * 3
+            assert _wait_for(lambda: len(smtp_server.messages) == 4)
+            assert {_calendar_of(m.message)[0] for m in smtp_server.messages[2:]} == {"CANCEL"}
+        server.stop()
+        server.start()
+        with server.client(admin) as api:
+            again = api.get(f"/api/programs/p1/series/{booked['id']}").json()
+            assert [s["status"] for s in again["sessions"]] == ["completed"] + ["cancelled"] * 3
+            assert api.get("/api/programs/p1").json()["members"][3]["calendars"][0]["ics_text"]
+    finally:
+        server.stop()
+
+
+def test_parallel_clashing_bookings_have_exactly_one_winner(db_url, admin, tmp_path):
+    """Twelve requests book the shared mentor at the same time: one 201, eleven 409, and
+    the database holds exactly one series; non-clashing bookings all land."""
+    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+        start = "2027-03-02T10:00:00-05:00"
+
+        def book(match: str, first: str = start) -> int:
+            with server.client(admin) as api:
+                return api.post(f"/api/programs/p1/matches/{match}/series",
+                                json={"first_start": first}).status_code
+
+        matches = ["mia-al", "mia-bo", "mia-cy"] * 4
+        with ThreadPoolExecutor(12) as pool:
+            codes = list(pool.map(book, matches))
+        assert sorted(codes) == [201] + [409] * 11
+        with server.client(admin) as api:
+            total = sum(len(api.get(f"/api/programs/p1/matches/{m}/series").json())
+                        for m in ("mia-al", "mia-bo", "mia-cy"))
+        assert total == 1
+        times = ["2027-03-03T10:00:00-05:00", "2027-03-03T12:00:00-05:00",
+                 "2027-03-04T10:00:00-05:00"]
+        with ThreadPoolExecutor(3) as pool:
+            codes = list(pool.map(book, ["mia-al", "mia-bo", "mia-cy"], times))
+        assert codes == [201, 201, 201]  # different times: nothing is lost
+    finally:
+        server.stop()
+
+
+def test_idempotency_key_books_once(db_url, admin, tmp_path):
+    """A retried booking with the same Idempotency-Key returns the first series."""
+    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            api.post("/api/programs", json=program())
+            body = {"first_start": "2027-03-02T10:00:00-05:00"}
+            headers = {"Idempotency-Key": "retry-1"}
+            a = api.post("/api/programs/p1/matches/mia-bo/series", json=body, headers=headers)
+            b = api.post("/api/programs/p1/matches/mia-bo/series", json=body, headers=headers)
+            assert a.status_code == b.status_code == 201
+            assert a.json()["id"] == b.json()["id"]
+            assert len(api.get("/api/programs/p1/matches/mia-bo/series").json()) == 1
+            other = api.post("/api/programs/p1/matches/mia-bo/series", headers=headers,
+                             json={"first_start": "2027-03-03T10:00:00-05:00"})
+            assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
+            assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+    finally:
+        server.stop()
+
+
+def test_batch_plan_job_reports_progress_and_applies_all_or_nothing(db_url, admin, tmp_path):
+    """A plan runs as a job, finishes with a plan document, and applies in one go; applying
+    it twice is refused."""
+    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            api.post("/api/programs", json=program())
+            job = api.post("/api/programs/p1/plans", json={"time_limit": 10})
+            assert job.status_code == 202
+            jid = job.json()["job"]
+            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
+                             60)
+            done = api.get(f"/api/jobs/{jid}").json()
+            assert done["progress"] == 1.0 and done["plan"]["status"] == "optimal"
+            planned = {s["match"] for s in done["plan"]["series"]}
+            assert planned == {"mia-al", "mia-bo", "mia-cy", "circle"}
+            applied = api.post(f"/api/programs/p1/plans/{jid}/apply")
+            assert applied.status_code == 200 and applied.json()["booked"] == 4
+            assert api.post(f"/api/programs/p1/plans/{jid}/apply").status_code == 409
+    finally:
+        server.stop()
+
+
+def test_plan_that_now_clashes_books_nothing(db_url, admin, tmp_path):
+    """If a plan's series collide with a booking made after it was planned, applying it
+    books none of its series."""
+    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            api.post("/api/programs", json=program())
+            jid = api.post("/api/programs/p1/plans", json={"time_limit": 10}).json()["job"]
+            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
+                             60)
+            plan = api.get(f"/api/jobs/{jid}").json()["plan"]
+            s = next(x for x in plan["series"] if x["match"] == "mia-al")
+            # Someone books mia with bo right on top of the plan's mia-al series.
+            r = api.post("/api/programs/p1/matches/mia-bo/series",
+                         json={"first_start": s["first_start"], "sessions": 1,
+                               "frequency": "once"})
+            assert r.status_code == 201, r.text
+            refused = api.post(f"/api/programs/p1/plans/{jid}/apply")
+            assert refused.status_code == 409 and refused.json()["clashes"]
+            for m in ("mia-al", "mia-cy", "circle"):
+                assert api.get(f"/api/programs/p1/matches/{m}/series").json() == []
+    finally:
+        server.stop()
+
+
+def _eml(path):
+    return BytesParser(policy=policy.default).parsebytes(path.read_bytes())
