@@ -49,6 +49,11 @@ CASES = [
         "Content-Type": "text/calendar"}}, 422, "al"),
     ("put", "/api/programs/p1/members/al/calendar", {"json": {"ics_url": "ftp://x"}}, 422,
      "ics_url"),
+    # Calendar URLs may not reach into the server's own network (issue 8).
+    ("put", "/api/programs/p1/members/al/calendar", {"json": {
+        "ics_url": "http://127.0.0.1:9/cal.ics"}}, 422, "private or local address"),
+    ("put", "/api/programs/p1/members/al/calendar", {"json": {
+        "ics_url": "http://169.254.169.254/latest/meta-data"}}, 422, "private or local"),
     ("put", "/api/programs/p1/members/ghost/calendar", {"content": "", "headers": {
         "Content-Type": "text/calendar"}}, 404, 'unknown member "ghost"'),
     ("post", "/api/programs/p1/matches", {"json": {"id": "m", "members": ["mia", "nobody"]}},
