@@ -67,9 +67,12 @@ def score(avail: Availability, spec: MatchSpec, attend_all: np.ndarray | None = 
     table = candidate_table(grid, spec.zone, spec.frequency, spec.sessions, k, spec.earliest)
     can = member_attend(avail, spec, k, attend_all)
     attend = can[table.slots]  # (C, n, m)
-    count = attend.sum(axis=2, dtype=np.int64)
+    # Who comes and whether a session holds depend only on its start slot: reduce per slot
+    # once, then gather per occurrence.
+    count_at = can.sum(axis=1, dtype=np.int64)
     req = [spec.members.index(r) for r in spec.required]
-    holds = attend[:, :, req].all(axis=2) & (count >= spec.quorum)
+    holds_at = can[:, req].all(axis=1) & (count_at >= spec.quorum)
+    count, holds = count_at[table.slots], holds_at[table.slots]
     held = holds.sum(axis=1, dtype=np.int64)
     attendance = (count * holds).sum(axis=1)
     preferred = (fits_preference(avail, spec, k, table.slots) & holds).sum(axis=1, dtype=np.int64)

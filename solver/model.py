@@ -7,6 +7,7 @@ attendance first, then preference and earliest start with the first stage fixed)
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -47,25 +48,58 @@ class BatchInstance:
 
 @dataclass
 class Variables:
-    """``x[m][c]``: match m takes candidate c."""
+    """``x[m][c]``: match m takes candidate c; ``index`` is each variable's index in the
+    model, in ``flat()`` order."""
 
     x: list[list[cp_model.IntVar]]
+    index: list[int]
 
     @classmethod
     def create(cls, model: cp_model.CpModel, inst: BatchInstance) -> Variables:
-        return cls([[model.new_bool_var(f"x{m}_{c}") for c in range(len(bm.held))]
-                    for m, bm in enumerate(inst.matches)])
+        x = [[model.new_bool_var(f"x{m}_{c}") for c in range(len(bm.held))]
+             for m, bm in enumerate(inst.matches)]
+        return cls(x, [v.index for row in x for v in row])
 
     def flat(self) -> list[cp_model.IntVar]:
         return [v for row in self.x for v in row]
 
+    def one_hot(self, choice: list[int | None]) -> list[int]:
+        """0/1 per variable (``flat()`` order) for one candidate (or None) per match."""
+        values, at = [0] * len(self.index), 0
+        for row, c in zip(self.x, choice, strict=True):
+            if c is not None:
+                values[at + c] = 1
+            at += len(row)
+        return values
+
     def extract(self, solver: cp_model.CpSolver) -> list[int | None]:
         """The chosen candidate of each match, or None."""
+        solution = list(solver.response_proto.solution)
         out: list[int | None] = []
+        at = 0
         for row in self.x:
-            chosen = [c for c, v in enumerate(row) if solver.boolean_value(v)]
+            chosen = [c for c in range(len(row)) if solution[self.index[at + c]]]
             out.append(chosen[0] if chosen else None)
+            at += len(row)
         return out
+
+
+def set_hint(model: cp_model.CpModel, xs: Variables, choice: list[int | None]) -> None:
+    """Hint a complete solution in one go (``add_hint`` per variable is slow in Python)."""
+    model.clear_hints()
+    hint = model.proto.solution_hint
+    hint.vars.extend(xs.index)
+    hint.values.extend(xs.one_hot(choice))
+
+
+def maximize(model: cp_model.CpModel, xs: Variables, coeffs: list[int]) -> None:
+    """``model.maximize(weighted_sum(xs.flat(), coeffs))``, written into the objective
+    proto as CP-SAT's own ``maximize`` does (negated, scaling -1), but in bulk."""
+    model.clear_objective()
+    objective = model.proto.objective
+    objective.vars.extend(xs.index)
+    objective.coeffs.extend([-c for c in coeffs])
+    objective.scaling_factor = -1.0
 
 
 def add_one_series_per_match(model: cp_model.CpModel, xs: Variables) -> None:
@@ -74,62 +108,103 @@ def add_one_series_per_match(model: cp_model.CpModel, xs: Variables) -> None:
             model.add_at_most_one(row)
 
 
-def person_occurrences(inst: BatchInstance) -> dict[int, tuple[np.ndarray, np.ndarray,
-                                                                np.ndarray, np.ndarray]]:
-    """Per person in two or more matches: (match, candidate, start, k) of every occurrence."""
+def flat_offsets(inst: BatchInstance) -> np.ndarray:
+    """Index of each match's first variable in ``Variables.flat()`` (one more at the end)."""
+    sizes = np.array([len(bm.held) for bm in inst.matches], dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(sizes)])
+
+
+def person_occurrences(inst: BatchInstance) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray]:
+    """Every occurrence that books a person in two or more matches, as flat arrays:
+    (person, flat variable, start, k); one row per person and occurrence."""
     owners: dict[int, list[int]] = {}
     for m, bm in enumerate(inst.matches):
         for p in bm.people.tolist():
             owners.setdefault(p, []).append(m)
-    out = {}
+    offset = flat_offsets(inst)
+    per_match: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    parts: list[tuple[np.ndarray, ...]] = []
     for p, ms in owners.items():
         if len(ms) < 2:
             continue
-        parts = []
         for m in ms:
-            bm = inst.matches[m]
-            c_count, n = bm.slots.shape
-            parts.append((np.full(c_count * n, m), np.repeat(np.arange(c_count), n),
-                          bm.slots.ravel(), np.full(c_count * n, bm.k)))
-        out[p] = tuple(np.concatenate(a) for a in zip(*parts, strict=True))
-    return out
+            if m not in per_match:
+                bm = inst.matches[m]
+                c_count, n = bm.slots.shape
+                per_match[m] = (offset[m] + np.repeat(np.arange(c_count), n), bm.slots.ravel())
+            var, start = per_match[m]
+            parts.append((np.full(len(var), p), var, start,
+                          np.full(len(var), inst.matches[m].k)))
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty
+    person, var, start, k = (np.concatenate(a).astype(np.int64)
+                             for a in zip(*parts, strict=True))
+    return person, var, start, k
 
 
-def conflict_cliques(inst: BatchInstance) -> list[list[tuple[int, int]]]:
-    """Sets of (match, candidate) that cannot be chosen together because they put one
-    person in two overlapping sessions.
+def conflict_cliques(inst: BatchInstance) -> list[np.ndarray]:
+    """Sets of flat variables (see ``Variables.flat``) that cannot be chosen together
+    because they put one person in two overlapping sessions.
 
     For each person, the candidates whose occurrences cover an occurrence's start slot form
     a clique (intervals overlap iff one contains the other's start). Identical cliques
-    (the same weekly time, week after week) are kept once.
+    (the same weekly time, week after week) are kept once. All in numpy: the only Python
+    loop left is over the cliques that go into the model.
     """
-    cliques: dict[bytes, list[tuple[int, int]]] = {}
-    for match, cand, start, k in person_occurrences(inst).values():
-        ids = match.astype(np.int64) << 32 | cand.astype(np.int64)
-        points = np.unique(start)
-        # (point, id) for every slot an occurrence covers that is some occurrence's start.
-        span = np.repeat(np.arange(len(start)), k)
-        covered = start[span] + (np.arange(len(span)) - np.repeat(np.cumsum(k) - k, k))
-        hit = np.isin(covered, points)
-        pt, who = covered[hit], ids[span[hit]]
-        order = np.lexsort((who, pt))
-        pt, who = pt[order], who[order]
-        bounds = np.flatnonzero(np.diff(pt)) + 1
-        for group in np.split(who, bounds):
-            group = np.unique(group)
-            matches = group >> 32
-            if len(group) < 2 or matches.min() == matches.max():
-                continue  # one match's candidates already exclude each other
-            key = group.tobytes()
-            if key not in cliques:
-                cliques[key] = [(int(g >> 32), int(g & 0xFFFFFFFF)) for g in group]
-    return list(cliques.values())
+    person, var, start, k = person_occurrences(inst)
+    if not len(var):
+        return []
+    match_of = np.repeat(np.arange(len(inst.matches)), np.diff(flat_offsets(inst)))
+    width = int(start.max() + k.max()) + 1
+    point_key = np.unique(person * width + start)
+    # Every (person, slot) an occurrence covers, kept where it is some occurrence's start.
+    span = np.repeat(np.arange(len(start)), k)
+    step = np.arange(len(span)) - np.repeat(np.cumsum(k) - k, k)
+    key = person[span] * width + start[span] + step
+    hit = np.isin(key, point_key)
+    key, who = key[hit], var[span[hit]]
+    order = np.lexsort((who, key))
+    key, who = key[order], who[order]
+    fresh = np.ones(len(key), bool)
+    fresh[1:] = (key[1:] != key[:-1]) | (who[1:] != who[:-1])
+    key, who = key[fresh], who[fresh]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    size = np.diff(np.r_[first, len(key)])
+    last = first + size - 1
+    # Variables are numbered match by match, so a group spans two matches iff its first and
+    # last variable (sorted) belong to different matches.
+    keep = (size >= 2) & (match_of[who[first]] != match_of[who[last]])
+    first, size = first[keep], size[keep]
+    if not len(first):
+        return []
+    # Identical groups: equal size and equal sums of two random 64-bit labels of their
+    # variables (a collision would need two 64-bit sums to agree at once).
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2**63, size=(2, int(var.max()) + 1), dtype=np.uint64)
+    ids = who[_ranges(first, size)]
+    bounds = np.r_[0, np.cumsum(size)]
+    h1 = np.add.reduceat(labels[0][ids], bounds[:-1])
+    h2 = np.add.reduceat(labels[1][ids], bounds[:-1])
+    order = np.lexsort((size, h2, h1))
+    h1, h2, size = h1[order], h2[order], size[order]
+    fresh = np.r_[True, (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1]) | (size[1:] != size[:-1])]
+    return [ids[bounds[g]:bounds[g + 1]] for g in np.sort(order[fresh]).tolist()]
+
+
+def _ranges(first: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(f, f + s)`` for every (f, s), without a Python loop."""
+    total = int(size.sum())
+    shift = np.repeat(first - np.r_[0, np.cumsum(size)[:-1]], size)
+    return np.arange(total) + shift
 
 
 def add_no_double_booking(model: cp_model.CpModel, inst: BatchInstance, xs: Variables) -> int:
     cliques = conflict_cliques(inst)
+    flat = xs.flat()
     for clique in cliques:
-        model.add_at_most_one(xs.x[m][c] for m, c in clique)
+        model.add_at_most_one([flat[v] for v in clique.tolist()])
     return len(cliques)
 
 
@@ -139,28 +214,29 @@ def add_weekly_caps(model: cp_model.CpModel, inst: BatchInstance, xs: Variables)
     n_weeks = int(inst.week.max()) + 1 if len(inst.week) else 0
     for p, cap in inst.caps.items():
         ms = [m for m, bm in enumerate(inst.matches) if p in bm.people]
-        if len(ms) <= cap and all(_max_per_week(inst, m) <= 1 for m in ms):
+        counts = {m: _week_counts(inst, m, n_weeks) for m in ms}
+        if len(ms) <= cap and all(int(c.max(initial=0)) <= 1 for c in counts.values()):
             continue  # cannot be exceeded
-        per_week: list[list[tuple[int, cp_model.IntVar]]] = [[] for _ in range(n_weeks)]
-        for m in ms:
-            bm = inst.matches[m]
-            weeks = inst.week[bm.slots]
-            for c in range(len(bm.held)):
-                for w, count in zip(*np.unique(weeks[c], return_counts=True), strict=True):
-                    per_week[int(w)].append((int(count), xs.x[m][c]))
-        for terms in per_week:
-            if sum(t[0] for t in terms) > cap:
-                model.add(sum(cnt * v for cnt, v in terms) <= cap)
+        for w in range(n_weeks):
+            terms, coeffs, most = [], [], 0
+            for m in ms:
+                column = counts[m][:, w]
+                used = np.flatnonzero(column)
+                terms += [xs.x[m][c] for c in used.tolist()]
+                coeffs += column[used].tolist()
+                most += int(column.max(initial=0))
+            if most > cap:  # one series per match: the week can hold at most ``most``
+                model.add(cp_model.LinearExpr.weighted_sum(terms, coeffs) <= cap)
                 added += 1
     return added
 
 
-def _max_per_week(inst: BatchInstance, m: int) -> int:
+def _week_counts(inst: BatchInstance, m: int, n_weeks: int) -> np.ndarray:
+    """(candidates, weeks): occurrences of each candidate of match m in each week."""
     bm = inst.matches[m]
-    if not len(bm.held):
-        return 0
-    weeks = inst.week[bm.slots]
-    return int(max(np.unique(row, return_counts=True)[1].max() for row in weeks))
+    c_count = len(bm.held)
+    index = np.arange(c_count)[:, None] * n_weeks + inst.week[bm.slots]
+    return np.bincount(index.ravel(), minlength=c_count * n_weeks).reshape(c_count, n_weeks)
 
 
 def primary_terms(inst: BatchInstance, xs: Variables) -> tuple[list, list[int]]:
@@ -188,6 +264,15 @@ class ModelResult:
     constraints: int
 
 
+class _Model(cp_model.CpModel):
+    """A CpModel without the camelCase aliases of the pre-PEP8 API, which CP-SAT's
+    Python wrapper otherwise builds for every new model (about 1 ms each, 30% of the
+    build of a small component's model); this package uses only the snake_case API."""
+
+    def _add_pre_pep8_methods(self) -> None:
+        pass
+
+
 def _solver(time_limit: float, workers: int, seed: int) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
@@ -200,16 +285,14 @@ def solve(inst: BatchInstance, *, time_limit: float = 60.0, workers: int = 2, se
           hint: list[int | None] | None = None) -> ModelResult:
     """Build and solve; always returns the best plan found with its status and bound."""
     t0 = time.perf_counter()
-    model = cp_model.CpModel()
+    model = _Model()
     xs = Variables.create(model, inst)
     add_one_series_per_match(model, xs)
     constraints = add_no_double_booking(model, inst, xs) + add_weekly_caps(model, inst, xs)
     variables, primary = primary_terms(inst, xs)
-    model.maximize(cp_model.LinearExpr.weighted_sum(variables, primary))
+    maximize(model, xs, primary)
     if hint is not None:
-        for row, chosen in zip(xs.x, hint, strict=True):
-            for c, v in enumerate(row):
-                model.add_hint(v, c == chosen)
+        set_hint(model, xs, hint)
     build = time.perf_counter() - t0
 
     deadline = t0 + time_limit
@@ -217,7 +300,9 @@ def solve(inst: BatchInstance, *, time_limit: float = 60.0, workers: int = 2, se
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return ModelResult(STATUS[status], [None] * len(inst.matches), 0,
-                           int(solver.best_objective_bound) if status == cp_model.UNKNOWN else 0,
+                           int(solver.best_objective_bound)
+                           if status == cp_model.UNKNOWN
+                           and math.isfinite(solver.best_objective_bound) else 0,
                            build, time.perf_counter() - t0 - build, constraints)
     choice = xs.extract(solver)
     best = round(solver.objective_value)
@@ -229,12 +314,9 @@ def solve(inst: BatchInstance, *, time_limit: float = 60.0, workers: int = 2, se
     remaining = deadline - time.perf_counter()
     if remaining > 0.05:
         model.add(cp_model.LinearExpr.weighted_sum(variables, primary) >= best)
-        model.clear_hints()
-        for row, chosen in zip(xs.x, choice, strict=True):
-            for c, v in enumerate(row):
-                model.add_hint(v, c == chosen)
+        set_hint(model, xs, choice)
         _, secondary = secondary_terms(inst, xs, tie_weight)
-        model.maximize(cp_model.LinearExpr.weighted_sum(variables, secondary))
+        maximize(model, xs, secondary)
         solver2 = _solver(remaining, workers, seed)
         if solver2.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             choice = xs.extract(solver2)

@@ -11,12 +11,13 @@ import numpy as np
 
 from ingest.availability import Availability, build_availability
 from ingest.document import ProgramDocument
+from ingest.grid import SlotGrid
 
 from .attend import can_attend
 from .candidates import Candidates, score
 from .explain import blocked_reason, no_candidate_reason
-from .model import BatchInstance, BatchMatch, solve
-from .prune import blocking, keep
+from .model import BatchInstance, BatchMatch, ModelResult, solve
+from .prune import blocking_of, keep, shape
 from .result import Plan, Score, Series, Status, Unscheduled
 from .series import build_series
 from .spec import MatchSpec, match_spec
@@ -24,6 +25,9 @@ from .wallclock import wall_clock
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
+# Where plan()'s phases end on the progress scale: scoring, first pass, second pass.
+SCORING, SECOND_PASS = 0.3, 0.9
+SMALL_MODEL = 1_000  # variables; below this the first pass runs CP-SAT with one worker
 
 
 @dataclass
@@ -40,14 +44,17 @@ def _attend_cache(avail: Availability) -> Callable[[int], np.ndarray]:
 
     def get(k: int) -> np.ndarray:
         if k not in cache:
-            cache[k] = can_attend(avail.matrix, k)
+            # Column-major, so one match's members are a contiguous gather.
+            if 0 not in cache:
+                cache[0] = np.asfortranarray(avail.matrix)
+            cache[k] = can_attend(cache[0], k)
         return cache[k]
     return get
 
 
-def score_matches(doc: ProgramDocument, avail: Availability,
-                  specs: Sequence[MatchSpec]) -> list[_Match]:
-    attend = _attend_cache(avail)
+def score_matches(doc: ProgramDocument, avail: Availability, specs: Sequence[MatchSpec],
+                  attend: Callable[[int], np.ndarray] | None = None) -> list[_Match]:
+    attend = attend or _attend_cache(avail)
     caps = {m.id for m in doc.members if m.max_sessions_per_week is not None}
     out = []
     for spec in specs:
@@ -96,11 +103,12 @@ def prune_component(matches: list[_Match], comp: list[int], week: np.ndarray
                     ) -> dict[int, Candidates]:
     """Each match's candidates that an optimal plan may use (see solver/prune.py)."""
     nbrs = _neighbours(matches, comp)
+    shapes = {i: shape(matches[i].cands.first, matches[i].cands.slots) for i in comp}
     kept = {}
     for i in comp:
         c = matches[i].cands
-        limit = 1 + sum(blocking(c.first, c.slots, c.k, matches[j].cands.first,
-                                 matches[j].cands.slots, matches[j].cands.k) for j in nbrs[i])
+        limit = 1 + sum(blocking_of(shapes[i], c.k, shapes[j], matches[j].cands.k)
+                        for j in nbrs[i])
         groups = None
         if matches[i].cap_people and len(c):
             weeks = week[c.slots]
@@ -126,83 +134,219 @@ def _compatible(choices: list[tuple[np.ndarray, int, np.ndarray]], week: np.ndar
     return True
 
 
+@dataclass
+class _Job:
+    """One component that needs the CP-SAT model, and the best answer found for it."""
+
+    comp: list[int]
+    kept: dict[int, Candidates]
+    inst: BatchInstance
+    choice: list[int | None]  # per match of comp: index into kept[i], or None
+    status: Status = "unknown"
+    bound: int = 0  # proven bound on held * weight + attendance
+
+    @property
+    def weight(self) -> int:
+        return self.inst.weight
+
+
+def _prune(matches: list[_Match], comp: list[int], week: np.ndarray, caps: dict[int, int]
+           ) -> dict[int, Candidates] | None:
+    """The component's kept candidates, or None when every match can take its best."""
+    kept = prune_component(matches, comp, week)
+    tops = [(matches[i].people, kept[i].k, kept[i].slots[0]) for i in comp]
+    return None if _compatible(tops, week, caps) else kept
+
+
+def _job(matches: list[_Match], comp: list[int], kept: dict[int, Candidates],
+         week: np.ndarray, caps: dict[int, int], fcfs: dict[int, int | None]) -> _Job:
+    """One model for ``comp``: the matches of one or more components, pruned."""
+    weight = sum(int(kept[i].attendance.max()) for i in comp) + 1
+    inst = BatchInstance(
+        [BatchMatch(matches[i].people, kept[i].k, kept[i].slots, kept[i].held,
+                    kept[i].attendance, kept[i].preferred,
+                    kept[i].first - kept[i].first.min()) for i in comp],
+        week, _caps_of(matches, comp, caps), weight)
+    # Every match alone at its best bounds the model until the solver proves better.
+    top = sum(int(kept[i].held[0]) * weight + int(kept[i].attendance[0]) for i in comp)
+    hint = [_kept_index(matches[i].cands, kept[i], fcfs[i]) for i in comp]
+    return _Job(comp, kept, inst, hint, "feasible", top)
+
+
+def _value(job: _Job, choice: list[int | None]) -> int:
+    return sum(int(bm.held[c]) * job.weight + int(bm.attendance[c])
+               for bm, c in zip(job.inst.matches, choice, strict=True) if c is not None)
+
+
+def _full_value(matches: list[_Match], job: _Job, picked: list[int | None]) -> int:
+    """held * weight + attendance of a choice given as indices into each match's cands."""
+    return sum(int(matches[i].cands.held[c]) * job.weight + int(matches[i].cands.attendance[c])
+               for i, c in zip(job.comp, picked, strict=True) if c is not None)
+
+
+def _run(job: _Job, time_limit: float, workers: int, seed: int) -> ModelResult:
+    """Solve (again) from the best answer so far; keep whichever answer is better."""
+    res = solve(job.inst, time_limit=time_limit, workers=workers, seed=seed, hint=job.choice)
+    if res.status in ("optimal", "feasible"):
+        job.bound = min(job.bound, res.primary_bound)
+        if _value(job, res.choice) >= _value(job, job.choice):
+            job.choice = res.choice
+        job.status = "optimal" if _value(job, job.choice) >= job.bound else "feasible"
+    return res
+
+
 def plan(doc: ProgramDocument, avail: Availability | None = None, *,
          match_ids: Sequence[str] | None = None, time_limit: float = 60.0, workers: int = 2,
          seed: int = 0, progress: Progress | None = None) -> Plan:
-    """Plan every match (or ``match_ids``) together: SPEC 5's lexicographic optimum."""
+    """Plan every match (or ``match_ids``) together: SPEC 5's lexicographic optimum.
+
+    Independent components are solved one by one, largest first, each with a share of
+    the time; components not proven optimal then share what time is left. Never worse
+    than first-come-first-served: its choice is each model's starting hint, and a model
+    only replaces it with a better one.
+    """
     t_start = time.perf_counter()
+    deadline = t_start + time_limit
+    report = _Reporter(progress)
     avail = avail or build_availability(doc)
     grid = avail.grid
     wanted = [doc.match(x) for x in match_ids] if match_ids else list(doc.matches)
+    report(0.0, f"scoring the candidate series of {len(wanted)} matches")
     specs = [match_spec(doc, x, grid) for x in wanted]
-    matches = score_matches(doc, avail, specs)
+    attend = _attend_cache(avail)
+    matches = []
+    for at in range(0, len(specs), 250):  # in chunks, to report progress on large programs
+        matches += score_matches(doc, avail, specs[at:at + 250], attend)
+        report(SCORING * len(matches) / len(specs),
+               f"scored the candidate series of {len(matches)} of {len(specs)} matches")
     t_scored = time.perf_counter()
-    week = wall_clock(grid, doc.program.zone).week
-    week = week - week.min()
+    week = program_weeks(doc, grid)
     caps = {avail.index(m.id): m.max_sessions_per_week for m in doc.members
             if m.max_sessions_per_week is not None and m.id in avail.members}
-    weight = sum(int(m.cands.attendance.max()) for m in matches if len(m.cands)) + 1
+    fcfs = _fcfs_choice(matches, week, caps, grid.n_slots, len(avail.members))
+    t_fcfs = time.perf_counter()
 
     choice: dict[int, int | None] = {}
-    primary_bound = 0
-    statuses: list[Status] = []
-    comps = components(matches)
+    held_bound = attendance_bound = 0
+    comps = [[i for i in c if len(matches[i].cands)] for c in components(matches)]
     total = sum(len(c) for c in comps)
-    done, build_s, solve_s, models = 0, 0.0, 0.0, 0
+    left = sum(len(c) for c in comps if len(c) > 1)  # matches that may need a model
+    done, prune_s, build_s, solve_s, constraints, runs = 0, 0.0, 0.0, 0.0, 0, 0
+    jobs: list[_Job] = []
     for comp in comps:
-        comp = [i for i in comp if len(matches[i].cands)]
-        for i in comp:
-            choice[i] = 0
+        choice.update((i, 0) for i in comp)
+        kept = None
         if len(comp) > 1:
-            kept = prune_component(matches, comp, week)
-            tops = [(matches[i].people, kept[i].k, kept[i].slots[0]) for i in comp]
-            if not _compatible(tops, week, caps):
-                share = max(0.2, (time_limit - (time.perf_counter() - t_start))
-                            * len(comp) / max(total - done, 1))
-                inst = BatchInstance(
-                    [BatchMatch(matches[i].people, kept[i].k, kept[i].slots, kept[i].held,
-                                kept[i].attendance, kept[i].preferred,
-                                kept[i].first - kept[i].first.min()) for i in comp],
-                    week, {p: c for p, c in caps.items()
-                           if any(p in matches[i].people for i in comp)}, weight)
-                res = solve(inst, time_limit=share, workers=workers, seed=seed)
-                models += 1
-                build_s += res.build_seconds
-                solve_s += res.solve_seconds
-                statuses.append(res.status)
-                primary_bound += res.primary_bound
-                picked = res.choice
-                if res.status not in ("optimal", "feasible"):
-                    picked = _first_come([kept[i] for i in comp],
-                                         [matches[i].people for i in comp], week, inst.caps)
-                for i, c in zip(comp, picked, strict=True):
-                    choice[i] = None if c is None else int(
-                        np.flatnonzero(matches[i].cands.first == kept[i].first[c])[0])
-                done += len(comp)
-                if progress:
-                    progress(done / max(total, 1), f"planned {done} of {total} matches")
-                continue
-        primary_bound += sum(int(matches[i].cands.held[0]) * weight
-                             + int(matches[i].cands.attendance[0]) for i in comp)
+            t = time.perf_counter()
+            kept = _prune(matches, comp, week, caps)
+            prune_s += time.perf_counter() - t
+            left -= len(comp)
+        if kept is None:
+            held_bound += sum(int(matches[i].cands.held[0]) for i in comp)
+            attendance_bound += sum(int(matches[i].cands.attendance[0]) for i in comp)
+        else:
+            # One model per component. Putting small components together in one model
+            # saves CP-SAT's start-up per call, but measured on L it can make the search
+            # far slower (one 74-match model of independent components: 14 s).
+            job = _job(matches, comp, kept, week, caps, fcfs)
+            # First pass: half of this component's share of the time left.
+            share = 0.5 * (deadline - time.perf_counter()) * len(comp) / max(left + len(comp), 1)
+            # Small models are solved faster by one worker than by a portfolio that has
+            # to start threads; what they leave unproven gets every worker below.
+            size = sum(len(k) for k in kept.values())
+            res = _run(job, max(share, 0.2), workers if size >= SMALL_MODEL else 1, seed)
+            build_s, solve_s = build_s + res.build_seconds, solve_s + res.solve_seconds
+            constraints, runs = constraints + res.constraints, runs + 1
+            jobs.append(job)
         done += len(comp)
+        report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
+               f"planned {done} of {total} schedulable matches")
+
+    # Second pass: components not proven optimal share the time left, largest first.
+    unproven = [j for j in jobs if j.status != "optimal"]
+    left = sum(len(j.comp) for j in unproven)
+    for job in unproven:
+        remaining = deadline - time.perf_counter()
+        if remaining < 0.1:
+            break
+        res = _run(job, remaining * len(job.comp) / max(left, 1), workers, seed)
+        build_s, solve_s = build_s + res.build_seconds, solve_s + res.solve_seconds
+        runs += 1
+        left -= len(job.comp)
+        report(SECOND_PASS + (1 - SECOND_PASS)
+               * (1 - left / max(sum(len(j.comp) for j in unproven), 1)),
+               f"improving {len(unproven)} components not yet proven optimal")
+    for job in jobs:
+        held_bound += job.bound // job.weight
+        attendance_bound += job.bound % job.weight
+        picked = [None if c is None else int(
+            np.flatnonzero(matches[i].cands.first == job.kept[i].first[c])[0])
+            for i, c in zip(job.comp, job.choice, strict=True)]
+        peer = [fcfs[i] for i in job.comp]
+        if _full_value(matches, job, peer) > _full_value(matches, job, picked):
+            picked = peer  # only after a time limit; FCFS may use a pruned candidate
+        choice.update(zip(job.comp, picked, strict=True))
+    report(1.0, f"planned {total} of {total} schedulable matches")
     t_solved = time.perf_counter()
 
-    series, unscheduled = _assemble(doc, avail, matches, choice, caps)
+    series, unscheduled = _assemble(doc, avail, matches, choice, caps, attend)
     objective = sum((s.score for s in series), Score())
-    status: Status = "optimal" if all(s == "optimal" for s in statuses) else "feasible"
-    held_b, att_b = divmod(primary_bound, weight)
+    status: Status = "optimal" if all(j.status == "optimal" for j in jobs) else "feasible"
     pref_b = sum(int(m.cands.preferred.max()) for m in matches if len(m.cands))
-    return Plan(status, objective, Score(held_b, att_b, pref_b),
-                round(time.perf_counter() - t_start, 3), tuple(series), tuple(unscheduled),
-                {"score_seconds": t_scored - t_start, "build_seconds": build_s,
-                 "solve_seconds": solve_s, "models": models, "components": len(comps),
-                 "total_seconds": t_solved - t_start})
+    t_end = time.perf_counter()
+    return Plan(status, objective, Score(held_bound, attendance_bound, pref_b),
+                round(t_end - t_start, 3), tuple(series), tuple(unscheduled),
+                {"score_seconds": t_scored - t_start, "fcfs_seconds": t_fcfs - t_scored,
+                 "prune_seconds": prune_s, "build_seconds": build_s,
+                 "solve_seconds": solve_s, "assemble_seconds": t_end - t_solved,
+                 "models": len(jobs), "solver_runs": runs, "unproven_after_first_pass":
+                 len(unproven), "components": len(comps),
+                 "variables": sum(len(k) for j in jobs for k in j.kept.values()),
+                 "constraints": constraints, "total_seconds": t_end - t_start})
+
+
+class _Reporter:
+    """Calls ``progress`` at the start, about every 5 %, and at the end, not per model."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.last = -1.0
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.progress is None:
+            return
+        if fraction <= 0.0 or fraction >= 1.0 or fraction - self.last >= 0.05:
+            if fraction == self.last == 1.0:
+                return
+            self.last = max(fraction, 0.0)
+            self.progress(fraction, message)
+
+
+def program_weeks(doc: ProgramDocument, grid: SlotGrid) -> np.ndarray:
+    """SPEC 5: Monday-to-Sunday week of each slot in the program's zone, from 0."""
+    week = wall_clock(grid, doc.program.zone).week
+    return week - week.min()
+
+
+def _caps_of(matches: list[_Match], comp: list[int], caps: dict[int, int]) -> dict[int, int]:
+    """The weekly caps of the people in ``comp``."""
+    people = {p for i in comp if matches[i].cap_people for p in matches[i].people.tolist()}
+    return {p: caps[p] for p in people if p in caps}
+
+
+def _kept_index(cands: Candidates, kept: Candidates, c: int | None) -> int | None:
+    """Position in ``kept`` of candidate ``c`` of ``cands`` (None if pruned or None)."""
+    if c is None:
+        return None
+    where = np.flatnonzero(kept.first == cands.first[c])
+    return int(where[0]) if len(where) else None
 
 
 def _assemble(doc: ProgramDocument, avail: Availability, matches: list[_Match],
-              choice: dict[int, int | None], caps: dict[int, int]
+              choice: dict[int, int | None], caps: dict[int, int],
+              attend: Callable[[int], np.ndarray] | None = None
               ) -> tuple[list[Series], list[Unscheduled]]:
-    attend = _attend_cache(avail)
+    attend = attend or _attend_cache(avail)
     series, unscheduled = [], []
     busy_by: dict[str, np.ndarray] = {}
     for i, m in enumerate(matches):
@@ -234,62 +378,75 @@ def _at_cap(matches: list[_Match], choice: dict[int, int | None], m: _Match) -> 
     return set(m.spec.members) if m.cap_people else set()
 
 
-def _first_come(cands: list[Candidates], people: list[np.ndarray], week: np.ndarray,
-                caps: dict[int, int]) -> list[int | None]:
-    """Each match in turn takes its best candidate that fits what is already booked."""
-    picked: list[int | None] = []
-    booked: list[tuple[np.ndarray, int, np.ndarray]] = []
-    for c, p in zip(cands, people, strict=True):
-        chosen = None
-        for idx in range(len(c)):
-            trial = (p, c.k, c.slots[idx])
-            if _compatible([*booked, trial], week, caps):
-                chosen = idx
-                booked.append(trial)
-                break
-        picked.append(chosen)
-    return picked
+def _fcfs_choice(matches: list[_Match], week: np.ndarray, caps: dict[int, int], n_slots: int,
+                 n_people: int) -> dict[int, int | None]:
+    """First come, first served: each match in turn takes its best candidate that fits what
+    is already booked (no member double-booked, no weekly cap exceeded)."""
+    # Occupancy per person as a slot bitmap keeps this linear in the program's size.
+    taken = np.zeros((n_slots + 1, n_people), dtype=bool)
+    n_weeks = int(week.max()) + 1
+    per_week = {p: np.zeros(n_weeks, np.int64) for p in caps}
+    out: dict[int, int | None] = {}
+    for i, m in enumerate(matches):
+        c = m.cands
+        out[i] = None
+        if not len(c):
+            continue
+        span = (c.slots[:, :, None] + np.arange(c.k)).reshape(len(c), -1)
+        clash = taken[:, m.people][span].any(axis=(1, 2))
+        capped = [p for p in m.people.tolist() if p in caps]
+        for idx in np.flatnonzero(~clash).tolist():
+            weeks = np.bincount(week[c.slots[idx]], minlength=n_weeks)
+            if any((per_week[p] + weeks).max() > caps[p] for p in capped):
+                continue
+            out[i] = idx
+            break
+        if out[i] is None:
+            continue
+        for s in c.slots[out[i]].tolist():
+            taken[s:s + c.k, m.people] = True
+        for p in capped:
+            per_week[p] += np.bincount(week[c.slots[out[i]]], minlength=n_weeks)
+    return out
+
+
+def _peer_setup(doc: ProgramDocument, avail: Availability | None
+                ) -> tuple[Availability, list[_Match], np.ndarray, dict[int, int]]:
+    avail = avail or build_availability(doc)
+    specs = [match_spec(doc, x, avail.grid) for x in doc.matches]
+    matches = score_matches(doc, avail, specs)
+    caps = {avail.index(m.id): m.max_sessions_per_week for m in doc.members
+            if m.max_sessions_per_week is not None and m.id in avail.members}
+    return avail, matches, program_weeks(doc, avail.grid), caps
 
 
 def first_come_first_served(doc: ProgramDocument, avail: Availability | None = None
                             ) -> list[tuple[str, Score | None]]:
     """The peer booking tools use: matches in document order each take their best free
     series. Returns each match's score (None when it got nothing)."""
-    avail = avail or build_availability(doc)
-    specs = [match_spec(doc, x, avail.grid) for x in doc.matches]
-    matches = score_matches(doc, avail, specs)
-    week = wall_clock(avail.grid, doc.program.zone).week
-    caps = {avail.index(m.id): m.max_sessions_per_week for m in doc.members
-            if m.max_sessions_per_week is not None}
-    # Occupancy per person as a slot bitmap keeps this linear in the program's size.
-    taken = np.zeros((avail.grid.n_slots + 1, len(avail.members)), dtype=bool)
-    per_week: dict[int, np.ndarray] = {p: np.zeros(week.max() + 1, np.int64) for p in caps}
+    avail, matches, week, caps = _peer_setup(doc, avail)
+    picked = _fcfs_choice(matches, week, caps, avail.grid.n_slots, len(avail.members))
     out: list[tuple[str, Score | None]] = []
-    for m in matches:
-        c = m.cands
-        got = None
-        if len(c):
-            span = (c.slots[:, :, None] + np.arange(c.k)).reshape(len(c), -1)
-            clash = taken[span][:, :, m.people].any(axis=(1, 2))
-            for idx in np.flatnonzero(~clash).tolist():
-                weeks = week[c.slots[idx]]
-                if any(p in caps and (per_week[p] + np.bincount(
-                        weeks, minlength=len(per_week[p]))).max() > caps[p]
-                        for p in m.people.tolist()):
-                    continue
-                got = idx
-                break
-        if got is None:
-            out.append((m.spec.id, None))
-            continue
-        for s in c.slots[got].tolist():
-            taken[s:s + c.k, m.people] = True
-        for p in m.people.tolist():
-            if p in caps:
-                np.add.at(per_week[p], week[c.slots[got]], 1)
-        out.append((m.spec.id, Score(int(c.held[got]), int(c.attendance[got]),
-                                     int(c.preferred[got]))))
+    for i, m in enumerate(matches):
+        c = picked[i]
+        out.append((m.spec.id, None if c is None else Score(
+            int(m.cands.held[c]), int(m.cands.attendance[c]), int(m.cands.preferred[c]))))
     return out
+
+
+def first_come_first_served_plan(doc: ProgramDocument, avail: Availability | None = None
+                                 ) -> Plan:
+    """The first-come-first-served peer as a Plan (status "feasible", no proven bound), so
+    the validator can check it like any plan."""
+    t0 = time.perf_counter()
+    avail, matches, week, caps = _peer_setup(doc, avail)
+    picked = _fcfs_choice(matches, week, caps, avail.grid.n_slots, len(avail.members))
+    series, unscheduled = _assemble(doc, avail, matches, picked, caps)
+    objective = sum((s.score for s in series), Score())
+    upper = sum((Score(int(m.cands.held[0]), int(m.cands.attendance[0]),
+                       int(m.cands.preferred[0])) for m in matches if len(m.cands)), Score())
+    return Plan("feasible", objective, upper, round(time.perf_counter() - t0, 3),
+                tuple(series), tuple(unscheduled))
 
 
 def per_match_upper_bound(doc: ProgramDocument, avail: Availability | None = None) -> Score:

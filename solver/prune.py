@@ -34,14 +34,24 @@ def _blocking(d_own: bytes, k_own: int, width: int, d_other: bytes, k_other: int
     return int((ends - np.arange(len(diffs))).max())
 
 
+def shape(first: np.ndarray, slots: np.ndarray) -> tuple[bytes, int]:
+    """What ``blocking`` needs of one match's candidates: their offsets and the width of
+    their first starts (computed once per match, used for each neighbour)."""
+    return offsets(first, slots).astype(np.int64).tobytes(), int(first.max() - first.min())
+
+
 def blocking(first: np.ndarray, slots: np.ndarray, k: int,
              other_first: np.ndarray, other_slots: np.ndarray, other_k: int) -> int:
     """Upper bound on how many of these candidates one series of the neighbour overlaps."""
     if not len(first) or not len(other_first):
         return 0
-    width = int(first.max() - first.min())
-    return _blocking(offsets(first, slots).astype(np.int64).tobytes(), k, width,
-                     offsets(other_first, other_slots).astype(np.int64).tobytes(), other_k)
+    own, width = shape(first, slots)
+    return _blocking(own, k, width, shape(other_first, other_slots)[0], other_k)
+
+
+def blocking_of(own: tuple[bytes, int], k: int, other: tuple[bytes, int], other_k: int) -> int:
+    """``blocking`` from the ``shape`` of both matches."""
+    return _blocking(own[0], k, own[1], other[0], other_k)
 
 
 def keep(n_candidates: int, limit: int, groups: np.ndarray | None = None) -> np.ndarray:

@@ -127,9 +127,10 @@ def _candidate_table(grid: SlotGrid, zone: ZoneInfo, frequency: str, sessions: i
     day, minute = clock.day[first], clock.minute[first]
     # Local dates of every occurrence, per distinct first date (at most a month of them).
     days = np.unique(day)
-    plan = {int(d): occurrence_dates(date.fromordinal(int(d)), frequency, sessions)
-            for d in days}
-    occ_day = np.array([[o.toordinal() for o in plan[int(d)]] for d in day], np.int64)
+    per_day = np.array([[o.toordinal() for o in occurrence_dates(date.fromordinal(int(d)),
+                                                                   frequency, sessions)]
+                        for d in days.tolist()], np.int64).reshape(len(days), sessions)
+    occ_day = per_day[np.searchsorted(days, day)]
     epoch = _local_to_epoch(occ_day, np.broadcast_to(minute[:, None], occ_day.shape), zone)
     offset = epoch - grid.t0_epoch
     slots = offset // grid.step

@@ -25,11 +25,12 @@ def validate(doc: ProgramDocument, avail: Availability, plan: Plan) -> list[str]
     taken: dict[str, list[tuple[int, int, str]]] = {}
     week_of: dict[str, dict[int, int]] = {}
     seen = set()
+    by_id = {m.id: m for m in doc.matches}
     for s in plan.series:
         if s.match in seen:
             problems.append(f"{s.match}: more than one series")
         seen.add(s.match)
-        match = doc.match(s.match)
+        match = by_id[s.match]
         spec = match_spec(doc, match, grid)
         k = s.duration_minutes // g
         if len(s.occurrences) != spec.sessions:

@@ -16,6 +16,7 @@ from solver.model import (
     add_no_double_booking,
     add_one_series_per_match,
     add_weekly_caps,
+    conflict_cliques,
     solve,
 )
 
@@ -139,3 +140,43 @@ def test_solve_reports_its_bound_and_times():
     assert res.build_seconds >= 0 and res.solve_seconds >= 0
     with pytest.raises(IndexError):
         res.choice[2]
+
+
+def _clashes(inst, a, b):
+    """Brute force: do flat variables a and b put someone in two overlapping sessions?"""
+    where = [(m, c) for m, bm in enumerate(inst.matches) for c in range(len(bm.held))]
+    (ma, ca), (mb, cb) = where[a], where[b]
+    x, y = inst.matches[ma], inst.matches[mb]
+    if not set(x.people.tolist()) & set(y.people.tolist()):
+        return False
+    return any(s < t + y.k and t < s + x.k for s in x.slots[ca].tolist()
+               for t in y.slots[cb].tolist())
+
+
+@settings(max_examples=80, deadline=None)
+@given(instances())
+def test_conflict_cliques_cover_exactly_the_clashes(inst):
+    """Every clique is pairwise clashing (or one match), and every clash between two
+    matches lies in some clique."""
+    cliques = [set(c.tolist()) for c in conflict_cliques(inst)]
+    offsets = np.cumsum([0] + [len(bm.held) for bm in inst.matches])
+    match_of = np.repeat(np.arange(len(inst.matches)), np.diff(offsets))
+    for clique in cliques:
+        for a, b in itertools.combinations(sorted(clique), 2):
+            assert match_of[a] == match_of[b] or _clashes(inst, a, b)
+    for a, b in itertools.combinations(range(offsets[-1]), 2):
+        if match_of[a] != match_of[b] and _clashes(inst, a, b):
+            assert any(a in c and b in c for c in cliques)
+
+
+def test_identical_weekly_cliques_are_kept_once():
+    """The same weekly clash, week after week, gives one constraint, not one per week."""
+    inst = BatchInstance([bm([0, 1], [[3, 13, 23, 33]]), bm([0, 2], [[4, 14, 24, 34]])], WEEK)
+    assert [sorted(c.tolist()) for c in conflict_cliques(inst)] == [[0, 1]]
+
+
+def test_hint_does_not_change_the_optimum():
+    """A poor hint (the worse candidate) still ends at the proven optimum."""
+    inst = BatchInstance([bm([0, 1], [[0], [3]]), bm([0, 2], [[0]])], WEEK, weight=100)
+    res = solve(inst, time_limit=5, workers=1, hint=[0, None])
+    assert res.status == "optimal" and res.choice == [1, 0]

@@ -145,3 +145,56 @@ def test_tiny_batch_is_optimal(data):
     assert (result.bound.held, result.bound.attendance) == expected
     fcfs = [s for _, s in first_come_first_served(doc, avail) if s is not None]
     assert sum(s.held for s in fcfs) <= result.objective.held
+
+
+def _generated(matches=40, seed=0):
+    from benchmarks.generate import generate_program
+
+    doc = parse_program(generate_program({"matches": matches}, seed=seed))
+    return doc, build_availability(doc, calendars=False)
+
+
+def test_first_come_first_served_plan_validates_and_is_not_better():
+    """SPEC 5: the peer's plan is valid, and plan() holds at least as many occurrences."""
+    from solver.planner import first_come_first_served_plan
+
+    doc, avail = _generated()
+    peer = first_come_first_served_plan(doc, avail)
+    assert validate(doc, avail, peer) == []
+    scores = [s for _, s in first_come_first_served(doc, avail) if s is not None]
+    assert peer.objective.held == sum(s.held for s in scores)
+    result = plan(doc, avail, time_limit=10)
+    assert validate(doc, avail, result) == []
+    assert (result.objective.held, result.objective.attendance) >= (
+        peer.objective.held, peer.objective.attendance)
+
+
+def test_plan_falls_back_to_first_come_when_the_solver_finds_nothing(monkeypatch):
+    """When CP-SAT returns no solution within its limit, the plan is still the
+    first-come-first-served one, never an empty plan."""
+    import solver.planner as planner
+    from solver.model import ModelResult
+
+    def nothing(inst, **kwargs):
+        return ModelResult("unknown", [None] * len(inst.matches), 0, 10**9, 0.0, 0.0, 0)
+
+    doc, avail = _generated()
+    monkeypatch.setattr(planner, "solve", nothing)
+    result = plan(doc, avail, time_limit=10)
+    assert result.stats["models"] > 0
+    assert validate(doc, avail, result) == []
+    peer = planner.first_come_first_served_plan(doc, avail)
+    assert result.objective.held >= peer.objective.held
+    assert result.status == "feasible"
+
+
+def test_progress_is_reported_in_order_and_ends_at_one():
+    """Long plans report progress: from 0 to 1, never backwards, not once per model."""
+    doc, avail = _generated(matches=120)
+    calls = []
+    result = plan(doc, avail, time_limit=10, progress=lambda f, msg: calls.append((f, msg)))
+    fractions = [f for f, _ in calls]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+    assert len(calls) <= 25 and all(msg for _, msg in calls)
+    assert result.stats["models"] > 0
