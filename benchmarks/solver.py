@@ -12,8 +12,9 @@ order takes its best free series, as booking tools do) and the per-match upper b
 Also times the proposals of one 50-member group over 12 weeks (score and rank every
 candidate series of the match).
 
-Prints a markdown table and writes ``benchmarks/results/solver.{md,json}`` (a run of one
-size writes ``solver-<size>.{md,json}``). Not part of the test suite.
+Prints a markdown table and writes ``benchmarks/results/solver.{md,json}`` (a run of some
+sizes writes ``solver-<sizes>.{md,json}``, another seed ``...-seed<N>``). Not part of the
+test suite.
 """
 
 from __future__ import annotations
@@ -317,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     RESULTS.mkdir(exist_ok=True)
     stem = "solver" if sizes == list(SIZES) else f"solver-{'-'.join(sizes)}"
+    stem += f"-seed{args.seed}" if args.seed else ""
     (RESULTS / f"{stem}.md").write_text(text + "\n", encoding="utf-8")
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0

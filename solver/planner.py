@@ -226,66 +226,13 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
     fcfs = _fcfs_choice(matches, week, caps, grid.n_slots, len(avail.members))
     t_fcfs = time.perf_counter()
 
-    choice: dict[int, int | None] = {}
-    held_bound = attendance_bound = 0
     comps = [[i for i in c if len(matches[i].cands)] for c in components(matches)]
-    total = sum(len(c) for c in comps)
-    left = sum(len(c) for c in comps if len(c) > 1)  # matches that may need a model
-    done, prune_s, build_s, solve_s, constraints, runs = 0, 0.0, 0.0, 0.0, 0, 0
-    jobs: list[_Job] = []
-    for comp in comps:
-        choice.update((i, 0) for i in comp)
-        kept = None
-        if len(comp) > 1:
-            t = time.perf_counter()
-            kept = _prune(matches, comp, week, caps)
-            prune_s += time.perf_counter() - t
-            left -= len(comp)
-        if kept is None:
-            held_bound += sum(int(matches[i].cands.held[0]) for i in comp)
-            attendance_bound += sum(int(matches[i].cands.attendance[0]) for i in comp)
-        else:
-            # One model per component. Putting small components together in one model
-            # saves CP-SAT's start-up per call, but measured on L it can make the search
-            # far slower (one 74-match model of independent components: 14 s).
-            job = _job(matches, comp, kept, week, caps, fcfs)
-            # First pass: half of this component's share of the time left.
-            share = 0.5 * (deadline - time.perf_counter()) * len(comp) / max(left + len(comp), 1)
-            # Small models are solved faster by one worker than by a portfolio that has
-            # to start threads; what they leave unproven gets every worker below.
-            size = sum(len(k) for k in kept.values())
-            res = _run(job, max(share, 0.2), workers if size >= SMALL_MODEL else 1, seed)
-            build_s, solve_s = build_s + res.build_seconds, solve_s + res.solve_seconds
-            constraints, runs = constraints + res.constraints, runs + 1
-            jobs.append(job)
-        done += len(comp)
-        report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
-               f"planned {done} of {total} schedulable matches")
-
-    # Second pass: components not proven optimal share the time left, largest first.
+    runs = _Runs(workers, seed)
+    jobs = _first_pass(matches, comps, week, caps, fcfs, deadline, runs, report)
     unproven = [j for j in jobs if j.status != "optimal"]
-    left = sum(len(j.comp) for j in unproven)
-    for job in unproven:
-        remaining = deadline - time.perf_counter()
-        if remaining < 0.1:
-            break
-        res = _run(job, remaining * len(job.comp) / max(left, 1), workers, seed)
-        build_s, solve_s = build_s + res.build_seconds, solve_s + res.solve_seconds
-        runs += 1
-        left -= len(job.comp)
-        report(SECOND_PASS + (1 - SECOND_PASS)
-               * (1 - left / max(sum(len(j.comp) for j in unproven), 1)),
-               f"improving {len(unproven)} components not yet proven optimal")
-    for job in jobs:
-        held_bound += job.bound // job.weight
-        attendance_bound += job.bound % job.weight
-        picked = [None if c is None else int(
-            np.flatnonzero(matches[i].cands.first == job.kept[i].first[c])[0])
-            for i, c in zip(job.comp, job.choice, strict=True)]
-        peer = [fcfs[i] for i in job.comp]
-        if _full_value(matches, job, peer) > _full_value(matches, job, picked):
-            picked = peer  # only after a time limit; FCFS may use a pruned candidate
-        choice.update(zip(job.comp, picked, strict=True))
+    _second_pass(unproven, deadline, runs, report)
+    choice, bound = _collect(matches, comps, jobs, fcfs)
+    total = sum(len(c) for c in comps)
     report(1.0, f"planned {total} of {total} schedulable matches")
     t_solved = time.perf_counter()
 
@@ -294,15 +241,103 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
     status: Status = "optimal" if all(j.status == "optimal" for j in jobs) else "feasible"
     pref_b = sum(int(m.cands.preferred.max()) for m in matches if len(m.cands))
     t_end = time.perf_counter()
-    return Plan(status, objective, Score(held_bound, attendance_bound, pref_b),
+    return Plan(status, objective, Score(*bound, pref_b),
                 round(t_end - t_start, 3), tuple(series), tuple(unscheduled),
                 {"score_seconds": t_scored - t_start, "fcfs_seconds": t_fcfs - t_scored,
-                 "prune_seconds": prune_s, "build_seconds": build_s,
-                 "solve_seconds": solve_s, "assemble_seconds": t_end - t_solved,
-                 "models": len(jobs), "solver_runs": runs, "unproven_after_first_pass":
-                 len(unproven), "components": len(comps),
+                 "prune_seconds": runs.prune_s, "build_seconds": runs.build_s,
+                 "solve_seconds": runs.solve_s, "assemble_seconds": t_end - t_solved,
+                 "models": len(jobs), "solver_runs": runs.runs,
+                 "unproven_after_first_pass": len(unproven), "components": len(comps),
                  "variables": sum(len(k) for j in jobs for k in j.kept.values()),
-                 "constraints": constraints, "total_seconds": t_end - t_start})
+                 "constraints": runs.constraints, "total_seconds": t_end - t_start})
+
+
+@dataclass
+class _Runs:
+    """How CP-SAT is run, and what the runs cost."""
+
+    workers: int
+    seed: int
+    runs: int = 0
+    constraints: int = 0
+    prune_s: float = 0.0
+    build_s: float = 0.0
+    solve_s: float = 0.0
+
+    def run(self, job: _Job, time_limit: float, workers: int) -> None:
+        res = _run(job, time_limit, workers, self.seed)
+        self.runs += 1
+        self.constraints += res.constraints
+        self.build_s += res.build_seconds
+        self.solve_s += res.solve_seconds
+
+
+def _first_pass(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
+                caps: dict[int, int], fcfs: dict[int, int | None], deadline: float,
+                runs: _Runs, report: _Reporter) -> list[_Job]:
+    """Prune every component and solve those that need a model, largest first, each
+    with half of its share of the time left. One model per component: putting small
+    components together saves CP-SAT's start-up per call, but measured on L it can make
+    the search far slower (one 74-match model of independent components: 14 s)."""
+    total = sum(len(c) for c in comps)
+    left = sum(len(c) for c in comps if len(c) > 1)  # matches that may need a model
+    jobs, done = [], 0
+    for comp in comps:
+        if len(comp) > 1:
+            t = time.perf_counter()
+            kept = _prune(matches, comp, week, caps)
+            runs.prune_s += time.perf_counter() - t
+            if kept is not None:
+                job = _job(matches, comp, kept, week, caps, fcfs)
+                jobs.append(job)
+                remaining = deadline - time.perf_counter()
+                if remaining > 0:  # past the time limit, the component keeps the FCFS choice
+                    # Small models are solved faster by one worker than by a portfolio that
+                    # has to start threads; what they leave unproven gets every worker later.
+                    share = 0.5 * remaining * len(comp) / max(left, 1)
+                    size = sum(len(k) for k in kept.values())
+                    runs.run(job, max(share, min(0.2, remaining)),
+                             runs.workers if size >= SMALL_MODEL else 1)
+            left -= len(comp)
+        done += len(comp)
+        report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
+               f"planned {done} of {total} schedulable matches")
+    return jobs
+
+
+def _second_pass(unproven: list[_Job], deadline: float, runs: _Runs,
+                 report: _Reporter) -> None:
+    """Components not proven optimal share the time left, largest first, all workers."""
+    left = total = sum(len(j.comp) for j in unproven)
+    for job in unproven:
+        remaining = deadline - time.perf_counter()
+        if remaining < 0.1:
+            break
+        runs.run(job, remaining * len(job.comp) / max(left, 1), runs.workers)
+        left -= len(job.comp)
+        report(SECOND_PASS + (1 - SECOND_PASS) * (1 - left / max(total, 1)),
+               f"improving {len(unproven)} components not yet proven optimal")
+
+
+def _collect(matches: list[_Match], comps: list[list[int]], jobs: list[_Job],
+             fcfs: dict[int, int | None]) -> tuple[dict[int, int | None], tuple[int, int]]:
+    """Each match's candidate (index into its cands) and the (held, attendance) bound."""
+    choice: dict[int, int | None] = {i: 0 for comp in comps for i in comp}
+    held = sum(int(matches[i].cands.held[0]) for i in choice)
+    attendance = sum(int(matches[i].cands.attendance[0]) for i in choice)
+    for job in jobs:
+        # The job's bound replaces its matches' own best.
+        held += job.bound // job.weight - sum(int(matches[i].cands.held[0]) for i in job.comp)
+        attendance += job.bound % job.weight - sum(int(matches[i].cands.attendance[0])
+                                                   for i in job.comp)
+        picked = [None if c is None else int(
+            np.flatnonzero(matches[i].cands.first == job.kept[i].first[c])[0])
+            for i, c in zip(job.comp, job.choice, strict=True)]
+        peer = [fcfs[i] for i in job.comp]
+        if _full_value(matches, job, peer) > _full_value(matches, job, picked):
+            picked = peer  # only after a time limit; FCFS may use a pruned candidate
+        choice.update(zip(job.comp, picked, strict=True))
+    return choice, (held, attendance)
 
 
 class _Reporter:
