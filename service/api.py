@@ -9,23 +9,30 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select
 
 from ingest.availability import build_availability
 from ingest.document import DAYS, _check_zone, _parse_clock
-from solver.candidates import member_attend, score
 from solver.heatmap import heatmap
-from solver.series import build_series
-from solver.spec import Preference, match_spec
+from solver.proposals import propose
+from solver.spec import Preference
 
 from . import booking, jobs, notify
 from .auth import Principal, authenticate
 from .config import Settings
 from .documents import heatmap_dict, series_dict
 from .errors import Conflict, Invalid, NotFound
-from .programs import find_match, find_member_index, solving_document, validated
+from .programs import (
+    document_now,
+    find_match,
+    find_member_index,
+    solving_document,
+    stored_document,
+    validated,
+)
 from .store import (
     document_data,
     insert_match,
@@ -213,12 +220,16 @@ def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
                   kind: str) -> dict[str, Any]:
     import json
 
-    from ingest.calendars import calendar_busy
-    from ingest.document import CalendarSource
-    from ingest.ics_source import fetch_ics
+    from ingest.availability import program_grid
+    from ingest.errors import CalendarError
+    from ingest.ics_source import busy_from_ics, fetch_ics
 
     from .netguard import guard_for
 
+    with db.connect() as conn:
+        doc = stored_document(conn, pid)
+    if mid not in {m.id for m in doc.members}:
+        raise NotFound(f'unknown member "{mid}"')
     fetched: dict[str, str] = {}
     if kind in ("application/json", ""):
         try:
@@ -236,23 +247,15 @@ def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
     else:
         raise Invalid(f"unsupported content type {kind!r}; send text/calendar or "
                       "application/json", field="content-type")
-    with db.connect() as conn:
-        doc = solving_document(conn, pid)
-    if find_member_index({"members": [m.model_dump() for m in doc.members]}, mid) is None:
-        raise NotFound(f'unknown member "{mid}"')
-    from ingest.availability import program_grid
-    from ingest.errors import CalendarError
-
     grid = program_grid(doc)
     try:  # parse now, so a broken calendar is refused instead of stored
-        busy = calendar_busy(CalendarSource(ics_text=text), doc.member_zone(mid),
-                             grid.t0, grid.t_end)
+        busy = busy_from_ics(text, doc.member_zone(mid), grid.t0, grid.t_end)
     except CalendarError as exc:
         raise exc.for_member(mid, "calendar") from None
     with locked(db, pid) as conn:
         data = document_data(conn, pid)
         i = find_member_index(data, mid)
-        if i is None:
+        if i is None:  # removed meanwhile
             raise NotFound(f'unknown member "{mid}"')
         data["members"][i]["calendars"] = [source]
         upsert_member(conn, pid, data["members"][i], fetched)
@@ -311,16 +314,10 @@ def get_heatmap(pid: str, xid: str, who: Who, db: Db,
     out = heatmap_dict(hm, zone)
     out["match"] = match.id
     out["names"] = {m: doc.member(m).name or m for m in match.members}
-    out["free"] = [list(map(int, col)) for col in _free_lists(hm)]
+    # Per member (in order), the start slots they can attend: enough to answer "who is
+    # free here?" for every cell without a request per cell.
+    out["free"] = [np.flatnonzero(col).tolist() for col in hm.attend.T]
     return out
-
-
-def _free_lists(hm: Any) -> list[list[int]]:
-    """Per member (in order), the start slots they can attend: enough to answer "who is
-    free here?" for every cell without a request per cell."""
-    import numpy as np
-
-    return [np.flatnonzero(hm.attend[:, j]).tolist() for j in range(len(hm.members))]
 
 
 @router.post("/programs/{pid}/matches/{xid}/proposals")
@@ -330,14 +327,6 @@ def proposals(pid: str, xid: str, who: Who, db: Db,
     occurrence and, where one does not hold, the best one-off alternative that week."""
     body = body or ProposalsRequest()
     doc, match = _match_context(db, who, pid, xid)
-    from ingest.availability import program_grid
-
-    grid = program_grid(doc)
-    g = grid.granularity_minutes
-    if body.duration_minutes and body.duration_minutes % g:
-        raise Invalid(f"must be a multiple of the {g}-minute grid", field="duration_minutes")
-    if body.frequency == "once" and (body.sessions or 1) != 1:
-        raise Invalid("must be 1 when frequency is 'once'", field="sessions")
     pref = None
     if body.preferred is not None:
         p = body.preferred
@@ -350,22 +339,16 @@ def proposals(pid: str, xid: str, who: Who, db: Db,
             raise Invalid("must be after start", field="preferred.end")
         pref = Preference(frozenset(DAYS.index(d) for d in p.days) if p.days else None,
                           start, end)
-    sessions = body.sessions or (1 if body.frequency == "once" else None)
-    spec = match_spec(doc, match, grid, duration_minutes=body.duration_minutes,
-                      frequency=body.frequency, sessions=sessions, preferred=pref)
-    avail = build_availability(doc, members=list(match.members))
-    cands = score(avail, spec).viable()
-    can = member_attend(avail, spec, cands.k)
-    top = [build_series(avail, cands, c, can=can) for c in range(min(body.limit, len(cands)))]
-    reason = None
-    if not top:
-        from solver.explain import no_candidate_reason
-
-        reason = no_candidate_reason(avail, score(avail, spec), can)
+    try:
+        found = propose(doc, match.id, limit=body.limit, duration_minutes=body.duration_minutes,
+                        frequency=body.frequency, sessions=body.sessions, preferred=pref)
+    except ValueError as exc:  # the message starts with the override's name
+        raise Invalid(str(exc), field=str(exc).split()[0]) from None
+    spec = found.spec
     return {"match": match.id, "duration_minutes": spec.duration_minutes,
             "frequency": spec.frequency, "sessions": spec.sessions,
-            "candidates": len(cands), "proposals": [series_dict(s) for s in top],
-            "reason": reason}
+            "candidates": found.candidates,
+            "proposals": [series_dict(s) for s in found.series], "reason": found.reason}
 
 
 # --- booking ----------------------------------------------------------------------------
@@ -388,7 +371,7 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
             sid = booking.find_idempotent(conn, pid, idempotency_key, req)
             if sid is not None:
                 return booking.series_public(conn, pid, sid)
-        wanted = booking.occurrences(doc, match, req, _now(doc, now))
+        wanted = booking.occurrences(doc, match, req, document_now(doc))
         found = booking.clashes(conn, doc, pid, list(match.members), wanted)
         if found:
             raise Conflict(f"{len(found)} occurrence(s) collide with sessions already booked",
@@ -399,13 +382,6 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
         out = booking.series_public(conn, pid, sid)
     notify.flush(db, cfg)
     return out
-
-
-def _now(doc: Any, now: datetime) -> datetime:
-    from ingest.grid import as_instant
-
-    p = doc.program
-    return as_instant(p.now, p.zone) if p.now is not None else now
 
 
 @router.get("/programs/{pid}/matches/{xid}/series")
@@ -493,7 +469,7 @@ def patch_session(pid: str, oid: str, body: SessionPatch, who: Who, db: Db,
         else:
             assert body.start is not None
             doc = solving_document(conn, pid, now)
-            booking.move_session(conn, doc, pid, oid, body.start, _now(doc, now))
+            booking.move_session(conn, doc, pid, oid, body.start, document_now(doc))
             notify.queue_series(conn, cfg, pid, row.series_id, "REQUEST")
         out = booking.series_public(conn, pid, row.series_id)
     notify.flush(db, cfg)
@@ -525,10 +501,8 @@ def start_plan(pid: str, request: Request, who: Who, db: Db, cfg: Config,
     limit = min(body.time_limit or cfg.plan_time_limit, cfg.max_plan_time_limit)
     with db.connect() as conn:
         doc = solving_document(conn, pid)
-    for i, x in enumerate(body.matches or []):
-        find_match(doc, x) if x else None
-        if not x:
-            raise Invalid("empty match id", field=f"matches[{i}]")
+    for x in body.matches or []:
+        find_match(doc, x)
     jid = jobs.submit(request.app.state.executor, db, cfg, pid, limit, body.matches)
     return {"job": jid, "status": "queued"}
 

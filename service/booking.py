@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select, update
 
@@ -46,8 +47,8 @@ class SeriesRequest:
 def request_for(doc: ProgramDocument, match: Match, body: dict[str, Any]) -> SeriesRequest:
     """Fill what the body leaves out from the match; checks the combination."""
     zone = doc.organizer_zone(match)
-    conf = body.get("conferencing") or match.conferencing
-    conf = conf.model_dump() if hasattr(conf, "model_dump") else (conf or {})
+    conf = body.get("conferencing") or (
+        match.conferencing.model_dump() if match.conferencing else {})
     frequency = body.get("frequency") or match.frequency
     n = body.get("sessions") or (1 if frequency == "once" else match.sessions)
     if frequency == "once" and n != 1:
@@ -87,7 +88,7 @@ def occurrences(doc: ProgramDocument, match: Match, req: SeriesRequest, now: dat
 def clashes(conn: Connection, doc: ProgramDocument, program_id: str, member_ids: list[str],
             wanted: list[tuple[int, int]], ignore: set[str] | None = None) -> list[dict[str, Any]]:
     """Every (member, occurrence) that overlaps a session booked here or a document booking."""
-    busy = [(m, s, e, sid) for m, s, e, sid in active_busy(conn, program_id, member_ids)
+    busy = [(m, s, e, sid) for m, s, e, sid, _ in active_busy(conn, program_id, member_ids)
             if not ignore or sid not in ignore]
     zone = doc.program.zone
     for b in doc.bookings:
@@ -172,17 +173,15 @@ def session_row(conn: Connection, program_id: str, session_id: str) -> Any:
 def series_public(conn: Connection, program_id: str, series_id: str) -> dict[str, Any]:
     """A booked series as the API shows it, with its sessions and progress."""
     row = series_row(conn, program_id, series_id)
-    zone_first = from_epoch(row.first_start)
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(row.timezone)
+    first = from_epoch(row.first_start).astimezone(zone)
     occ = conn.execute(select(sessions).where(sessions.c.series_id == series_id)
                        .order_by(sessions.c.position)).all()
     return {
         "id": row.id, "match": row.match_id, "uid": row.uid, "status": row.status,
         "sequence": row.sequence, "timezone": row.timezone, "frequency": row.frequency,
-        "rrule": rrule_text(zone_first.astimezone(zone), row.frequency, row.sessions),
-        "first_start": zone_first.astimezone(zone).isoformat(),
+        "rrule": rrule_text(first, row.frequency, row.sessions),
+        "first_start": first.isoformat(),
         "duration_minutes": row.duration_minutes, "members": json.loads(row.members),
         "conferencing": {"video_url": row.video_url, "location": row.location},
         "agenda": row.agenda, "summary": row.summary,
@@ -240,7 +239,7 @@ def move_session(conn: Connection, doc: ProgramDocument, program_id: str, sessio
         raise Conflict(f'session "{session_id}" is {row.status}; only a scheduled one can move')
     srow = series_row(conn, program_id, row.series_id)
     grid = program_grid(doc)
-    start = as_instant(start, doc.program.zone) if start.tzinfo is None else start
+    start = as_instant(start, doc.program.zone)
     length = row.end - row.start
     if start.astimezone(UTC) < now:
         raise Invalid(f"{start.isoformat()} is in the past", field="start")

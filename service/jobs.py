@@ -24,7 +24,7 @@ from . import booking, notify
 from .config import Settings
 from .documents import plan_dict
 from .errors import Conflict, NotFound
-from .programs import find_match, solving_document
+from .programs import document_now, find_match, solving_document
 from .store import dump_json, jobs, locked, now_epoch, series
 
 log = logging.getLogger("slotwise.jobs")
@@ -110,7 +110,7 @@ def apply(engine: Engine, settings: Settings, program_id: str, jid: str) -> dict
             raise Conflict("this plan was already applied")
         document = json.loads(row.result)
         doc = solving_document(conn, program_id)
-        now = booking_now(doc)
+        now = document_now(doc)
         booked: list[str] = []
         clashes: list[dict[str, Any]] = []
         planned: list[tuple[str, list[tuple[int, int]]]] = []
@@ -142,12 +142,3 @@ def apply(engine: Engine, settings: Settings, program_id: str, jid: str) -> dict
         conn.execute(update(jobs).where(jobs.c.id == jid).values(applied=1,
                                                                   updated_at=now_epoch()))
     return {"job": jid, "booked": len(booked), "series": booked}
-
-
-def booking_now(doc: Any) -> datetime:
-    from datetime import UTC
-
-    from ingest.grid import as_instant
-
-    p = doc.program
-    return as_instant(p.now, p.zone) if p.now is not None else datetime.now(UTC)

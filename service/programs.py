@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from ingest.document import Match, ProgramDocument, parse_program
 from ingest.errors import DocumentError
-from ingest.grid import from_epoch
+from ingest.grid import as_instant, from_epoch
 
 from .errors import Invalid, NotFound
 from .store import active_busy, document_data, fetched_calendars
@@ -57,28 +57,21 @@ def solving_document(conn: Connection, program_id: str, now: datetime | None = N
                           for c in m.get("calendars", [])]
     if data["program"].get("now") is None:
         data["program"]["now"] = (now or datetime.now(UTC)).isoformat()
-    booked: dict[str, list[Any]] = defaultdict(list)
-    for member, start, end, session in active_busy(conn, program_id, members):
-        booked[session].append((member, start, end))
-    match_of = _session_matches(conn, list(booked))
-    for session, rows in booked.items():
+    booked: dict[tuple[str, str, int, int], list[str]] = defaultdict(list)
+    for member, start, end, session, match in active_busy(conn, program_id, members):
+        booked[session, match, start, end].append(member)
+    for (_, match, start, end), who in booked.items():
         data["bookings"].append({
-            "match": match_of[session], "members": sorted(r[0] for r in rows),
-            "start": from_epoch(rows[0][1]).isoformat(), "end": from_epoch(rows[0][2]).isoformat()})
+            "match": match, "members": sorted(who),
+            "start": from_epoch(start).isoformat(), "end": from_epoch(end).isoformat()})
     return parse_program(data)
 
 
-def _session_matches(conn: Connection, ids: list[str]) -> dict[str, str]:
-    from sqlalchemy import select
-
-    from .store import sessions
-
-    out: dict[str, str] = {}
-    for chunk in range(0, len(ids), 500):
-        part = ids[chunk:chunk + 500]
-        out.update({r.id: r.match_id for r in conn.execute(
-            select(sessions.c.id, sessions.c.match_id).where(sessions.c.id.in_(part)))})
-    return out
+def document_now(doc: ProgramDocument) -> datetime:
+    """The instant before which nothing may be booked: the document's ``now`` (always set
+    by :func:`solving_document`)."""
+    p = doc.program
+    return as_instant(p.now, p.zone) if p.now is not None else datetime.now(UTC)
 
 
 def find_match(doc: ProgramDocument, match_id: str) -> Match:

@@ -284,11 +284,13 @@ def insert_match(conn: Connection, program_id: str, data: dict[str, Any]) -> Non
 
 
 def active_busy(conn: Connection, program_id: str, member_ids: list[str] | None = None
-                ) -> list[tuple[str, int, int, str]]:
-    """(member, start, end, session id) of every scheduled or completed session."""
-    q = select(session_members.c.member_id, session_members.c.start, session_members.c.end,
-               session_members.c.session_id).where(
-        (session_members.c.program_id == program_id) & (session_members.c.active == 1))
+                ) -> list[tuple[str, int, int, str, str]]:
+    """(member, start, end, session id, match id) of every scheduled or completed session."""
+    q = (select(session_members.c.member_id, session_members.c.start, session_members.c.end,
+                session_members.c.session_id, sessions.c.match_id)
+         .join(sessions, sessions.c.id == session_members.c.session_id)
+         .where((session_members.c.program_id == program_id)
+                & (session_members.c.active == 1)))
     if member_ids is not None:
         q = q.where(session_members.c.member_id.in_(member_ids))
     return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]

@@ -15,14 +15,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from ingest.availability import Availability, build_availability, program_grid
+from ingest.availability import Availability
 from ingest.document import ProgramDocument
 
-from .candidates import member_attend, score
 from .heatmap import Heatmap
+from .proposals import propose
 from .result import Plan, Series
-from .series import build_series
-from .spec import Preference, match_spec
+from .spec import Preference
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -122,26 +121,7 @@ def proposals(doc: ProgramDocument, match_id: str, avail: Availability | None = 
               limit: int = 5, *, duration_minutes: int | None = None,
               frequency: str | None = None, sessions: int | None = None,
               preferred: Preference | None = None) -> list[Series]:
-    """The ``limit`` best candidate series of one match alone (SPEC 5), best first.
-
-    Keyword overrides are the proposals wizard's (duration, frequency, sessions,
-    preferred); ``frequency="once"`` implies one session. ``avail`` may be any
-    availability of the program that includes the match's members (default: built for
-    them). An empty list means no series holds even once; a match's occurrences that do
-    not hold carry their best one-off ``alternative``.
-    """
-    match = doc.match(match_id)
-    grid = avail.grid if avail is not None else program_grid(doc)
-    g = grid.granularity_minutes
-    if duration_minutes is not None and (duration_minutes <= 0 or duration_minutes % g):
-        raise ValueError(f"duration_minutes must be a positive multiple of the {g}-minute grid")
-    if frequency == "once" and (sessions or 1) != 1:
-        raise ValueError("sessions must be 1 when frequency is 'once'")
-    sessions = sessions or (1 if frequency == "once" else None)
-    spec = match_spec(doc, match, grid, duration_minutes=duration_minutes,
-                      frequency=frequency, sessions=sessions, preferred=preferred)
-    if avail is None:
-        avail = build_availability(doc, members=list(match.members))
-    cands = score(avail, spec).viable()
-    can = member_attend(avail, spec, cands.k)
-    return [build_series(avail, cands, c, can=can) for c in range(min(limit, len(cands)))]
+    """The ``limit`` best candidate series of one match alone (SPEC 5), best first; an
+    empty list means no series holds even once. See :func:`solver.proposals.propose`."""
+    return propose(doc, match_id, avail, limit, duration_minutes=duration_minutes,
+                   frequency=frequency, sessions=sessions, preferred=preferred).series

@@ -1,0 +1,57 @@
+"""Ranked proposals for one match alone (SPEC 5): the wizard's "best recurring slots"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.availability import Availability, build_availability, program_grid
+from ingest.document import ProgramDocument
+
+from .candidates import member_attend, score
+from .explain import no_candidate_reason
+from .result import Series
+from .series import build_series
+from .spec import MatchSpec, Preference, match_spec
+
+
+@dataclass(frozen=True)
+class Proposals:
+    """The best series of one match, how many viable candidates there were, and why there
+    is none when ``series`` is empty."""
+
+    spec: MatchSpec
+    series: list[Series]
+    candidates: int
+    reason: str | None
+
+
+def propose(doc: ProgramDocument, match_id: str, avail: Availability | None = None,
+            limit: int = 5, *, duration_minutes: int | None = None,
+            frequency: str | None = None, sessions: int | None = None,
+            preferred: Preference | None = None) -> Proposals:
+    """The ``limit`` best candidate series of one match, best first.
+
+    Keyword overrides are the proposals wizard's (duration, frequency, sessions,
+    preferred); ``frequency="once"`` implies one session. ``avail`` may be any
+    availability of the program that includes the match's members (default: built for
+    them). Occurrences that do not hold carry their best one-off ``alternative``.
+    Raises ValueError naming the override that does not fit.
+    """
+    match = doc.match(match_id)
+    grid = avail.grid if avail is not None else program_grid(doc)
+    g = grid.granularity_minutes
+    if duration_minutes is not None and (duration_minutes <= 0 or duration_minutes % g):
+        raise ValueError(f"duration_minutes must be a positive multiple of the {g}-minute grid")
+    if frequency == "once" and (sessions or 1) != 1:
+        raise ValueError("sessions must be 1 when frequency is 'once'")
+    sessions = sessions or (1 if frequency == "once" else None)
+    spec = match_spec(doc, match, grid, duration_minutes=duration_minutes,
+                      frequency=frequency, sessions=sessions, preferred=preferred)
+    if avail is None:
+        avail = build_availability(doc, members=list(match.members))
+    scored = score(avail, spec)
+    cands = scored.viable()
+    can = member_attend(avail, spec, cands.k)
+    series = [build_series(avail, cands, c, can=can) for c in range(min(limit, len(cands)))]
+    reason = None if series else no_candidate_reason(avail, scored, can)
+    return Proposals(spec, series, len(cands), reason)
