@@ -45,5 +45,7 @@ class Settings:
             values["max_body_bytes"] = int(env["SLOTWISE_MAX_BODY_BYTES"])
         if env.get("SLOTWISE_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes"):
             values["allow_private_urls"] = True
+        if "SLOTWISE_RETRY_SECONDS" in env:
+            values["retry_seconds"] = float(env["SLOTWISE_RETRY_SECONDS"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from . import failpoints
 from .errors import Conflict, NotFound
 
 metadata = MetaData()
@@ -165,6 +166,12 @@ def now_epoch() -> int:
 
 def make_engine(url: str) -> Engine:
     """An engine with what each database needs for concurrent writers."""
+    engine = _engine(url)
+    failpoints.install(engine)  # inert unless a crash test asks for it
+    return engine
+
+
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 

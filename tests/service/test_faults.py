@@ -1,0 +1,188 @@
+"""Faults: a server killed mid-write keeps all of it or none of it; invites survive an
+SMTP outage and are sent exactly once when it ends."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import Counter
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from service.store import deliveries, jobs, make_engine, series, session_members, sessions
+from tests.service.conftest import SmtpServer, _Collector, free_port
+from tests.service.live import LiveServer
+from tests.service.test_end_to_end import _wait_for, program
+
+
+def _counts(db_url: str) -> dict[str, int]:
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                    for t in (series, sessions, session_members, deliveries)}
+    finally:
+        engine.dispose()
+
+
+def _integrity(db_url: str) -> str:
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _killed_mid_commit(db_url: str, tmp_path, admin: str, method: str, path: str,
+                       body: dict | None = None) -> None:
+    """Send one request to a server armed to stop just before it commits a series, kill
+    it there with SIGKILL, and return once it is dead."""
+    mark = tmp_path / "at-commit"
+    server = LiveServer(db_url, outbox=tmp_path / "outbox", env={
+        "SLOTWISE_FAILPOINT": "series-commit=pause",
+        "SLOTWISE_FAILPOINT_MARK": str(mark)}).start()
+    outcome: list[object] = []
+
+    def send() -> None:
+        try:
+            with server.client(admin) as api:
+                outcome.append(api.request(method, path, json=body).status_code)
+        except httpx.HTTPError as exc:
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        assert _wait_for(mark.exists, 60), "the server never reached the commit"
+        server.stop(kill=True)  # SIGKILL, with every row written and none committed
+    finally:
+        server.stop(kill=True)
+        sender.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], httpx.HTTPError), outcome
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'slotwise.sqlite'}"
+
+
+@pytest.fixture
+def admin(db_url):
+    from service.auth import create_token
+    from service.store import init_db
+
+    engine = make_engine(db_url)
+    init_db(engine)
+    token = create_token(engine, "admin")
+    engine.dispose()
+    return token
+
+
+def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp_path):
+    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+            jid = api.post("/api/programs/p1/plans", json={"time_limit": 10}).json()["job"]
+            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
+                             60)
+            planned = len(api.get(f"/api/jobs/{jid}").json()["plan"]["series"])
+    finally:
+        server.stop()
+    assert planned == 4
+
+    _killed_mid_commit(db_url, tmp_path, admin, "POST", f"/api/programs/p1/plans/{jid}/apply")
+
+    assert _integrity(db_url) == "ok"
+    assert _counts(db_url) == {"series": 0, "sessions": 0, "session_members": 0,
+                               "deliveries": 0}
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(jobs.c.applied).where(jobs.c.id == jid)).scalar_one() == 0
+    engine.dispose()
+    assert not list((tmp_path / "outbox").glob("*.eml"))
+
+    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            applied = api.post(f"/api/programs/p1/plans/{jid}/apply")
+            assert applied.status_code == 200, applied.text
+            assert applied.json()["booked"] == planned
+    finally:
+        server.stop()
+    counts = _counts(db_url)
+    assert counts["series"] == planned
+    # 3 pairs x 4 sessions + the circle's 2; an invite per member of each series.
+    assert counts["sessions"] == 3 * 4 + 2
+    assert counts["deliveries"] == 3 * 2 + 4
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == counts["deliveries"]
+
+
+def test_server_killed_while_booking_a_series_keeps_nothing_of_it(db_url, admin, tmp_path):
+    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+    finally:
+        server.stop()
+    body = {"first_start": "2027-03-02T10:00:00-05:00", "agenda": "Goals"}
+
+    _killed_mid_commit(db_url, tmp_path, admin, "POST",
+                       "/api/programs/p1/matches/mia-al/series", body)
+
+    assert _integrity(db_url) == "ok"
+    assert _counts(db_url) == {"series": 0, "sessions": 0, "session_members": 0,
+                               "deliveries": 0}
+    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            booked = api.post("/api/programs/p1/matches/mia-al/series", json=body)
+            assert booked.status_code == 201, booked.text
+            assert len(booked.json()["sessions"]) == 4
+    finally:
+        server.stop()
+    assert _counts(db_url) == {"series": 1, "sessions": 4, "session_members": 8,
+                               "deliveries": 2}
+
+
+def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin, tmp_path):
+    """SMTP is down while two series are booked on a server with two workers: both
+    bookings are kept and their invites wait. When SMTP comes back, both workers' retry
+    loops race for them, and every invite arrives exactly once."""
+    port = free_port()
+    server = LiveServer(db_url, smtp_url=f"smtp://127.0.0.1:{port}", workers=2,
+                        env={"SLOTWISE_RETRY_SECONDS": "0.2"}).start()
+    smtp = SmtpServer("127.0.0.1", port)
+    controller = None
+    try:
+        with server.client(admin) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+            for match, start in (("mia-al", "2027-03-02T10:00:00-05:00"),
+                                 ("mia-bo", "2027-03-03T10:00:00-05:00")):
+                r = api.post(f"/api/programs/p1/matches/{match}/series",
+                             json={"first_start": start})
+                assert r.status_code == 201, r.text
+        time.sleep(1.0)  # several retry rounds of both workers against a closed port
+        engine = make_engine(db_url)
+        with engine.connect() as conn:
+            rows = conn.execute(select(deliveries)).all()
+        assert len(rows) == 4
+        assert "sent" not in {r.status for r in rows}  # pending, or being retried now
+        assert all(r.attempts >= 2 and r.last_error for r in rows)
+
+        controller = Controller(_Collector(smtp), hostname=smtp.host, port=port)
+        controller.start()  # SMTP is back
+        assert _wait_for(lambda: len(smtp.messages) >= 4, 30)
+        time.sleep(1.5)  # more rounds of both loops: nothing may be sent again
+        with engine.connect() as conn:
+            assert {r.status for r in conn.execute(select(deliveries))} == {"sent"}
+        engine.dispose()
+        got = Counter(tuple(m.rcpt_tos) for m in smtp.messages)
+        assert got == Counter({("mia@example.org",): 2, ("al@example.org",): 1,
+                               ("bo@example.org",): 1})
+        assert len({m.message["Message-ID"] for m in smtp.messages}) == 4
+    finally:
+        server.stop()
+        if controller is not None:
+            controller.stop()
