@@ -29,6 +29,8 @@ from .programs import (
     document_now,
     find_match,
     find_member_index,
+    members_data,
+    program_row,
     solving_document,
     stored_document,
     validated,
@@ -284,7 +286,7 @@ def add_match(pid: str, match: Document, who: Who, db: Db) -> dict[str, str]:
 def _match_context(db: Engine, who: Principal, pid: str, xid: str, *, act: bool = False):  # type: ignore[no-untyped-def]
     who.program(pid)
     with db.connect() as conn:
-        doc = solving_document(conn, pid)
+        doc = solving_document(conn, pid, match=xid)
     match = find_match(doc, xid)
     if act:
         who.in_match(pid, list(match.members))
@@ -363,7 +365,7 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
     who.program(pid)
     now = datetime.now(UTC)
     with locked(db, pid) as conn:
-        doc = solving_document(conn, pid, now)
+        doc = solving_document(conn, pid, now, match=xid)
         match = find_match(doc, xid)
         who.in_match(pid, list(match.members))
         req = booking.request_for(doc, match, body.model_dump(exclude_none=True))
@@ -461,14 +463,14 @@ def patch_session(pid: str, oid: str, body: SessionPatch, who: Who, db: Db,
     now = datetime.now(UTC)
     with locked(db, pid) as conn:
         row = booking.session_row(conn, pid, oid)
-        _, members = _series_match(conn, pid, row.series_id)
+        srow, members = _series_match(conn, pid, row.series_id)
         who.in_match(pid, members)
         if body.status == "cancelled":
             booking.cancel_session(conn, pid, oid)
             notify.queue_occurrence_cancel(conn, cfg, pid, oid)
         else:
             assert body.start is not None
-            doc = solving_document(conn, pid, now)
+            doc = solving_document(conn, pid, now, match=srow.match_id)
             booking.move_session(conn, doc, pid, oid, body.start, document_now(doc))
             notify.queue_series(conn, cfg, pid, row.series_id, "REQUEST")
         out = booking.series_public(conn, pid, row.series_id)
@@ -483,10 +485,11 @@ def member_feed(pid: str, mid: str, who: Who, db: Db) -> Response:
     since calendar apps cannot send headers)."""
     who.is_member(pid, mid)
     with db.connect() as conn:
-        data = document_data(conn, pid)
-        if find_member_index(data, mid) is None:
+        found = members_data(conn, pid, {mid})
+        if not found:
+            program_row(conn, pid)  # an unknown program is named before the member
             raise NotFound(f'unknown member "{mid}"')
-        body = notify.member_feed(conn, pid, mid, data)
+        body = notify.member_feed(conn, pid, mid, found[0].get("name") or mid)
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -326,7 +327,7 @@ def vtimezone(tzid: str, first: datetime, last: datetime) -> Timezone:
     start_local = lo.astimezone(zone)
     offset = start_local.utcoffset()
     assert offset is not None
-    changes = list(transitions(zone, lo, hi))
+    changes = _changes(tzid, lo, hi)
     tz.add_component(_observance(bool(changes) and bool(start_local.dst()),
                                  start_local.replace(tzinfo=None), offset, offset,
                                  start_local.tzname()))
@@ -338,6 +339,13 @@ def vtimezone(tzid: str, first: datetime, last: datetime) -> Timezone:
         tz.add_component(_observance(bool(local.dst()), onset, before_offset, after_offset,
                                      local.tzname()))
     return tz
+
+
+@lru_cache(maxsize=512)
+def _changes(tzid: str, lo: datetime, hi: datetime) -> tuple[tuple[datetime, datetime], ...]:
+    """:func:`transitions` of a zone between two year boundaries, computed once per
+    process: every invite of a program asks for the same few windows."""
+    return tuple(transitions(ZoneInfo(tzid), lo, hi))
 
 
 def transitions(zone: ZoneInfo, lo: datetime,

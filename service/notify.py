@@ -34,21 +34,23 @@ from .invites import (
     occurrence_cancel,
     series_calendar,
 )
-from .store import deliveries, document_data, now_epoch, series, session_members, sessions
+from .programs import matches_data, members_data, program_row
+from .store import deliveries, now_epoch, series, session_members, sessions
 
 log = logging.getLogger("slotwise.notify")
 STALE_CLAIM = timedelta(minutes=10)
 
 
 def invite_series(conn: Connection, program_id: str, series_id: str,
-                  data: dict[str, Any] | None = None, sender: str = "") -> InviteSeries:
+                  sender: str = "") -> InviteSeries:
     """The InviteSeries of a stored series (sessions moved or cancelled alone become
-    overrides)."""
+    overrides). Reads only the series' match and members, whatever the program's size."""
     row = conn.execute(select(series).where(series.c.id == series_id)).one()
-    data = data or document_data(conn, program_id)
-    people = {m["id"]: m for m in data["members"]}
-    match = next((x for x in data["matches"] if x["id"] == row.match_id), {})
+    header = json.loads(program_row(conn, program_id).header)
+    match = matches_data(conn, program_id, {row.match_id}).get(row.match_id, {})
     members = json.loads(row.members)
+    people = {m["id"]: m for m in members_data(
+        conn, program_id, {*members, *match.get("members", [])})}
 
     def person(mid: str) -> Person:
         m = people.get(mid, {"id": mid})
@@ -56,7 +58,7 @@ def invite_series(conn: Connection, program_id: str, series_id: str,
 
     # With no organizer the program itself invites, from the service's sender address.
     organizer = person(match["organizer"]) if match.get("organizer") else Person(
-        "slotwise", data["program"].get("name") or data["program"]["id"],
+        "slotwise", header.get("name") or header["id"],
         parseaddr(sender)[1] or "slotwise@localhost")
     occ = conn.execute(select(sessions).where(sessions.c.series_id == series_id)
                        .order_by(sessions.c.position)).all()
@@ -214,8 +216,7 @@ class RetryLoop:
                 log.exception("invite retry round failed")
 
 
-def member_feed(conn: Connection, program_id: str, member_id: str,
-                data: dict[str, Any]) -> bytes:
+def member_feed(conn: Connection, program_id: str, member_id: str, name: str) -> bytes:
     """Every session of one member (cancelled ones marked so) as a subscribable feed."""
     q = (select(sessions, series.c.summary, series.c.video_url, series.c.location,
                 series.c.agenda, series.c.uid)
@@ -229,5 +230,4 @@ def member_feed(conn: Connection, program_id: str, member_id: str,
         summary=r.summary, description=r.agenda or "", location=r.location, url=r.video_url,
         status="cancelled" if r.status == "cancelled" else "confirmed", sequence=r.sequence)
         for r in conn.execute(q)]
-    name = next((m.get("name") for m in data["members"] if m["id"] == member_id), member_id)
-    return feed_calendar(f"slotwise: {name or member_id}", events)
+    return feed_calendar(f"slotwise: {name}", events)

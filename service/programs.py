@@ -8,18 +8,19 @@ current time when the program does not fix ``now``.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from ingest.document import Match, ProgramDocument, parse_program
 from ingest.errors import DocumentError
 from ingest.grid import as_instant, from_epoch
 
 from .errors import Invalid, NotFound
-from .store import active_busy, document_data, fetched_calendars
+from .store import active_busy, document_data, fetched_calendars, matches, members, programs
 
 
 def validated(data: dict[str, Any], focus: str | None = None) -> ProgramDocument:
@@ -47,9 +48,28 @@ def stored_document(conn: Connection, program_id: str) -> ProgramDocument:
 
 
 def solving_document(conn: Connection, program_id: str, now: datetime | None = None,
-                     members: list[str] | None = None) -> ProgramDocument:
-    """The stored document plus booked sessions, fetched calendars and ``now``."""
-    data = document_data(conn, program_id)
+                     match: str | None = None) -> ProgramDocument:
+    """The stored document plus booked sessions, fetched calendars and ``now``.
+
+    With ``match``, only the part of the program that match needs: its members, the
+    bookings and sessions that touch them, and the matches those belong to (with their
+    members, so the document stays whole). A heat map, proposals or a booking then costs
+    the same in a program of ten matches as in one of ten thousand.
+    """
+    if match is None:
+        data = document_data(conn, program_id)
+        focus = None
+    else:
+        data, focus = _match_data(conn, program_id, match)
+    booked: dict[tuple[str, str, int, int], list[str]] = defaultdict(list)
+    for member, start, end, session, x in active_busy(conn, program_id, focus):
+        booked[session, x, start, end].append(member)
+    for (_, x, start, end), who in booked.items():
+        data["bookings"].append({
+            "match": x, "members": sorted(who),
+            "start": from_epoch(start).isoformat(), "end": from_epoch(end).isoformat()})
+    if focus is not None:
+        _complete(conn, program_id, data)
     fetched = fetched_calendars(conn, program_id)
     for m in data["members"]:
         snaps = fetched.get(m["id"], {})
@@ -57,14 +77,67 @@ def solving_document(conn: Connection, program_id: str, now: datetime | None = N
                           for c in m.get("calendars", [])]
     if data["program"].get("now") is None:
         data["program"]["now"] = (now or datetime.now(UTC)).isoformat()
-    booked: dict[tuple[str, str, int, int], list[str]] = defaultdict(list)
-    for member, start, end, session, match in active_busy(conn, program_id, members):
-        booked[session, match, start, end].append(member)
-    for (_, match, start, end), who in booked.items():
-        data["bookings"].append({
-            "match": match, "members": sorted(who),
-            "start": from_epoch(start).isoformat(), "end": from_epoch(end).isoformat()})
     return parse_program(data)
+
+
+def _match_data(conn: Connection, program_id: str, match_id: str
+                ) -> tuple[dict[str, Any], list[str]]:
+    """The program header, one match, its members and the document bookings touching
+    them; the bookings' other matches are added by :func:`_complete`."""
+    row = program_row(conn, program_id)
+    match = matches_data(conn, program_id, {match_id}).get(match_id)
+    if match is None:
+        raise NotFound(f'unknown match "{match_id}"')
+    focus = list(match["members"])
+    bookings = json.loads(row.bookings)
+    # A document booking without members books every member of its match.
+    others = matches_data(conn, program_id,
+                          {b["match"] for b in bookings if not b.get("members")})
+    touching = [b for b in bookings
+                if set(focus) & set(b.get("members") or others.get(b["match"], {}).get(
+                    "members", match["members"] if b["match"] == match_id else []))]
+    data = {"version": 1, "program": json.loads(row.header), "members": [],
+            "matches": [match], "bookings": touching}
+    return data, focus
+
+
+def program_row(conn: Connection, program_id: str) -> Any:
+    """The program's stored header and document bookings (JSON text)."""
+    row = conn.execute(select(programs.c.header, programs.c.bookings)
+                       .where(programs.c.id == program_id)).first()
+    if row is None:
+        raise NotFound(f'unknown program "{program_id}"')
+    return row
+
+
+def matches_data(conn: Connection, program_id: str, ids: set[str]
+                 ) -> dict[str, dict[str, Any]]:
+    """Some matches' stored objects, by id (unknown ids are left out)."""
+    if not ids:
+        return {}
+    rows = conn.execute(select(matches.c.data).where(
+        (matches.c.program_id == program_id) & matches.c.id.in_(sorted(ids)))).scalars()
+    return {x["id"]: x for x in map(json.loads, rows)}
+
+
+def _complete(conn: Connection, program_id: str, data: dict[str, Any]) -> None:
+    """Add the matches the bookings name and every member those matches list."""
+    have = {x["id"] for x in data["matches"]}
+    data["matches"] += matches_data(conn, program_id,
+                                    {b["match"] for b in data["bookings"]} - have).values()
+    wanted = {m for x in data["matches"] for m in x["members"]}
+    wanted |= {m for b in data["bookings"] for m in b.get("members") or []}
+    data["members"] = members_data(conn, program_id, wanted)
+
+
+def members_data(conn: Connection, program_id: str, ids: set[str]) -> list[dict[str, Any]]:
+    """Some members' stored objects, in document order (unknown ids are left out)."""
+    if not ids:
+        return []
+    rows = conn.execute(select(members.c.data).where(
+        (members.c.program_id == program_id) & members.c.id.in_(sorted(ids)))
+        .order_by(members.c.position)).scalars()
+    return [json.loads(r) for r in rows]
 
 
 def document_now(doc: ProgramDocument) -> datetime:

@@ -1,0 +1,236 @@
+"""Load: many facilitators at once against a running slotwise on 127.0.0.1.
+
+Each simulated facilitator takes its share of a generated program's matches and, for
+each match, does what a person on the page does: open the heat map, ask for proposals,
+book the best one (on a 409 clash, the next one, up to three). All facilitators run at
+once from one asyncio client (httpx), so matches that share a mentor really race.
+
+Reported: requests per second, p50 / p99 latency per endpoint, and the outcome counts.
+Then the database itself is checked: no member has two scheduled sessions that overlap
+(no double booking) and every series the API answered 201 for is stored with all its
+sessions, and nothing else is (no lost or phantom write).
+
+    python -m benchmarks.load                       # SQLite file, 1 and 2 workers
+    python -m benchmarks.load --db postgresql       # also a throw-away PostgreSQL
+    python -m benchmarks.load --quick               # a small run, for a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from benchmarks.generate import generate_program
+from service.auth import create_token
+from service.store import init_db, make_engine, series, session_members, sessions
+from tests.service.live import LiveServer
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Tally:
+    """What the facilitators saw."""
+
+    latency: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    codes: Counter[tuple[str, int]] = field(default_factory=Counter)
+    booked: dict[str, int] = field(default_factory=dict)  # series id -> sessions
+    unbooked: int = 0
+
+    async def call(self, api: httpx.AsyncClient, name: str, method: str, url: str,
+                   **kw: Any) -> httpx.Response:
+        t = time.perf_counter()
+        r = await api.request(method, url, **kw)
+        self.latency[name].append(time.perf_counter() - t)
+        self.codes[(name, r.status_code)] += 1
+        return r
+
+
+async def facilitator(api: httpx.AsyncClient, pid: str, match_ids: list[str],
+                      tally: Tally) -> None:
+    for xid in match_ids:
+        base = f"/api/programs/{pid}/matches/{xid}"
+        await tally.call(api, "heatmap", "GET", base + "/heatmap")
+        r = await tally.call(api, "proposals", "POST", base + "/proposals",
+                             json={"limit": 3})
+        body = r.json()
+        for p in body.get("proposals", [])[:3]:
+            b = await tally.call(api, "book", "POST", base + "/series", json={
+                "first_start": p["first_start"], "duration_minutes": body["duration_minutes"],
+                "frequency": body["frequency"], "sessions": body["sessions"],
+                "agenda": "Load test"})
+            if b.status_code == 201:
+                tally.booked[b.json()["id"]] = len(b.json()["sessions"])
+                break
+        else:
+            tally.unbooked += 1
+
+
+async def drive(url: str, token: str, pid: str, match_ids: list[str], users: int
+                ) -> tuple[Tally, float]:
+    tally = Tally()
+    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits,
+                                 headers={"Authorization": f"Bearer {token}"}) as api:
+        shares = [match_ids[i::users] for i in range(users)]
+        t = time.perf_counter()
+        await asyncio.gather(*(facilitator(api, pid, s, tally) for s in shares if s))
+        return tally, time.perf_counter() - t
+
+
+def check_database(db_url: str, pid: str, booked: dict[str, int]) -> dict[str, Any]:
+    """No member in two overlapping scheduled sessions; stored series == answered 201s."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            stored = {r.id: r for r in conn.execute(
+                select(series.c.id, series.c.status).where(series.c.program_id == pid))}
+            per_series = Counter(conn.execute(
+                select(sessions.c.series_id).where(sessions.c.program_id == pid)).scalars())
+            rows = conn.execute(
+                select(session_members.c.member_id, sessions.c.start, sessions.c.end)
+                .join(sessions, sessions.c.id == session_members.c.session_id)
+                .where((sessions.c.program_id == pid) & (sessions.c.status == "scheduled"))
+                .order_by(session_members.c.member_id, sessions.c.start)).all()
+    finally:
+        engine.dispose()
+    double, member, reach = 0, None, 0  # reach: the latest end so far of this member
+    for r in rows:
+        if r.member_id != member:
+            member, reach = r.member_id, r.end
+            continue
+        double += r.start < reach
+        reach = max(reach, r.end)
+    lost = sorted(set(booked) - set(stored))
+    phantom = sorted(set(stored) - set(booked))
+    short = sorted(s for s, n in booked.items() if per_series.get(s, 0) != n)
+    return {"member_sessions": len(rows), "double_bookings": double, "lost_writes": len(lost),
+            "phantom_writes": len(phantom), "series_missing_sessions": len(short)}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run_once(db_url: str, workers: int, program: dict[str, Any], users: int,
+             outbox: Path) -> dict[str, Any]:
+    engine = make_engine(db_url)
+    init_db(engine)
+    token = create_token(engine, "admin")
+    engine.dispose()
+    server = LiveServer(db_url, outbox=outbox, workers=workers).start()
+    try:
+        r = httpx.post(server.url + "/api/programs", json=program, timeout=120,
+                       headers={"Authorization": f"Bearer {token}"})
+        r.raise_for_status()
+        pid = program["program"]["id"]
+        ids = [m["id"] for m in program["matches"]]
+        tally, seconds = asyncio.run(drive(server.url, token, pid, ids, users))
+    finally:
+        server.stop()
+    every = [x for v in tally.latency.values() for x in v]
+    out: dict[str, Any] = {
+        "workers": workers, "users": users, "matches": len(ids), "seconds": round(seconds, 2),
+        "requests": len(every), "requests_per_second": round(len(every) / seconds, 1),
+        "p50_ms": round(1000 * statistics.median(every), 1),
+        "p99_ms": round(1000 * pct(every, 0.99), 1),
+        "endpoints": {name: {"requests": len(v), "p50_ms": round(1000 * statistics.median(v), 1),
+                             "p99_ms": round(1000 * pct(v, 0.99), 1)}
+                      for name, v in sorted(tally.latency.items())},
+        "codes": {f"{n} {c}": k for (n, c), k in sorted(tally.codes.items())},
+        "booked": len(tally.booked), "gave_up": tally.unbooked,
+        "server_errors": sum(k for (_n, c), k in tally.codes.items() if c >= 500),
+    }
+    out.update(check_database(db_url, pid, tally.booked))
+    return out
+
+
+def postgres_url(tmp: Path) -> tuple[str, Any]:
+    """A throw-away PostgreSQL cluster (the tests' helper) and its database URL."""
+    from tests.pg import PostgresCluster  # provided with the PostgreSQL tests
+
+    cluster = PostgresCluster(tmp / "pg").start()
+    return cluster.create_database("load"), cluster
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--matches", type=int, default=300)
+    ap.add_argument("--users", type=int, default=32, help="facilitators at once")
+    ap.add_argument("--workers", default="1,2", help="uvicorn worker counts to run")
+    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="40 matches, 8 users, 1 worker")
+    ap.add_argument("--out", default=str(RESULTS / "load"))
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.matches, args.users, args.workers = 40, 8, "1"
+    program = generate_program({"matches": args.matches}, seed=args.seed)
+    program["program"]["id"] = "load"
+    backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    runs = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for backend in backends:
+            cluster = None
+            for workers in (int(w) for w in args.workers.split(",")):
+                if backend == "sqlite":
+                    url = f"sqlite:///{tmp / f'load-{workers}.sqlite'}"
+                else:
+                    if cluster is None:
+                        url, cluster = postgres_url(tmp)
+                    else:
+                        url = cluster.create_database(f"load{workers}")
+                res = run_once(url, workers, program, args.users, tmp / "outbox")
+                res["database"] = backend
+                runs.append(res)
+                print(json.dumps(res))
+            if cluster is not None:
+                cluster.stop()
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+              "command": "python -m benchmarks.load " + " ".join(argv or []), "runs": runs}
+    Path(args.out + ".json").write_text(json.dumps(report, indent=2) + "\n")
+    Path(args.out + ".md").write_text(markdown(report))
+    print(markdown(report))
+    bad = [r for r in runs if r["double_bookings"] or r["lost_writes"] or r["phantom_writes"]
+           or r["series_missing_sessions"] or r["server_errors"]]
+    return 1 if bad else 0
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [f"Load benchmark, {report['when']}, {report['machine']['cpus']} CPUs "
+             "(client and server on the same machine).", "",
+             "| database | workers | users | requests | req/s | p50 | p99 | heat map p99 "
+             "| proposals p99 | book p99 | booked | 409s | 5xx | double bookings "
+             "| lost writes |", "|" + " --- |" * 15]
+    for r in report["runs"]:
+        e = r["endpoints"]
+        clashes = r["codes"].get("book 409", 0)
+        lines.append(
+            f"| {r['database']} | {r['workers']} | {r['users']} | {r['requests']:,} "
+            f"| {r['requests_per_second']} | {r['p50_ms']} ms | {r['p99_ms']} ms "
+            f"| {e['heatmap']['p99_ms']} ms | {e['proposals']['p99_ms']} ms "
+            f"| {e['book']['p99_ms']} ms | {r['booked']} | {clashes} | {r['server_errors']} "
+            f"| {r['double_bookings']} | {r['lost_writes'] + r['phantom_writes']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
