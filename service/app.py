@@ -20,6 +20,7 @@ from ingest.errors import CalendarError, DocumentError, IngestError
 from .config import Settings
 from .errors import ServiceError
 from .store import init_db, make_engine
+from .worker import WorkerHeader
 
 log = logging.getLogger("slotwise")
 STATIC = Path(__file__).parent / "static"
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(IngestError, _ingest_error)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(WorkerHeader)  # which of several worker processes answered
 
     from .api import router
 

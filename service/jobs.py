@@ -1,8 +1,11 @@
 """Batch plans as background jobs that live in the database.
 
 A job is a row: queued → running (progress 0-1) → done (with the plan document) or
-failed (with the reason). A server that stops mid-plan leaves it "running"; the next start
-reports it failed (``store.init_db``), so no job is left running forever.
+failed (with the reason). It runs in the server process that accepted it, its owner, which
+beats the job's heartbeat while it is queued or running. A job whose owner stopped
+mid-plan is reported failed (``store.fail_orphaned_jobs``: when any process starts, and
+when the job is read), so no job is left running forever; a job whose owner still runs is
+never failed because another worker or machine started.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import threading
+import time
 from concurrent.futures import Executor
 from datetime import datetime
 from typing import Any
@@ -20,14 +25,68 @@ from ingest.availability import build_availability
 from ingest.errors import IngestError
 from solver.planner import plan
 
-from . import booking, notify
+from . import booking, notify, worker
 from .config import Settings
 from .documents import plan_dict
 from .errors import Conflict, NotFound
 from .programs import document_now, find_match, solving_document
-from .store import dump_json, jobs, locked, now_epoch, series
+from .store import (
+    ACTIVE_JOB,
+    JOB_HEARTBEAT_SECONDS,
+    dump_json,
+    fail_orphaned_jobs,
+    jobs,
+    locked,
+    now_epoch,
+    series,
+)
 
 log = logging.getLogger("slotwise.jobs")
+
+
+class Heartbeat:
+    """While this process owns queued or running jobs, touches their ``updated_at`` every
+    JOB_HEARTBEAT_SECONDS, so other processes can tell that their owner is alive. The
+    thread runs only while there is a job to beat for."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Engine] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, engine: Engine, jid: str) -> None:
+        with self._lock:
+            self._jobs[jid] = engine
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="job-heartbeat",
+                                                daemon=True)
+                self._thread.start()
+
+    def remove(self, jid: str) -> None:
+        with self._lock:
+            self._jobs.pop(jid, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(JOB_HEARTBEAT_SECONDS)
+            with self._lock:
+                if not self._jobs:
+                    self._thread = None
+                    return
+                by_engine: dict[Engine, list[str]] = {}
+                for jid, engine in self._jobs.items():
+                    by_engine.setdefault(engine, []).append(jid)
+            for engine, ids in by_engine.items():
+                try:
+                    with engine.begin() as conn:
+                        conn.execute(update(jobs).where(
+                            jobs.c.id.in_(ids) & jobs.c.status.in_(ACTIVE_JOB))
+                            .values(updated_at=now_epoch()))
+                except Exception:  # the next beat may work; a long silence fails the job
+                    log.warning("job heartbeat failed", exc_info=True)
+
+
+heartbeat = Heartbeat()
 
 
 def submit(executor: Executor, engine: Engine, settings: Settings, program_id: str,
@@ -37,8 +96,11 @@ def submit(executor: Executor, engine: Engine, settings: Settings, program_id: s
         conn.execute(jobs.insert().values(
             id=jid, program_id=program_id, status="queued", progress=0.0, message="queued",
             params=dump_json({"time_limit": time_limit, "matches": match_ids}),
-            created_at=now_epoch(), updated_at=now_epoch()))
-    executor.submit(run, engine, jid)
+            created_at=now_epoch(), updated_at=now_epoch(), owner=worker.identity()))
+    heartbeat.add(engine, jid)
+    future = executor.submit(run, engine, jid)
+    # Also called when the job is cancelled before it starts (a worker shutting down).
+    future.add_done_callback(lambda _: heartbeat.remove(jid))
     return jid
 
 
@@ -83,8 +145,11 @@ def run(engine: Engine, jid: str) -> None:
 
 
 def get(engine: Engine, jid: str) -> dict[str, Any]:
-    with engine.connect() as conn:
+    """The job as the API shows it; one whose owner is gone is reported failed."""
+    with engine.begin() as conn:
         row = conn.execute(select(jobs).where(jobs.c.id == jid)).first()
+        if row is not None and row.status in ACTIVE_JOB and fail_orphaned_jobs(conn, jid):
+            row = conn.execute(select(jobs).where(jobs.c.id == jid)).first()
     if row is None:
         raise NotFound(f'unknown job "{jid}"')
     out: dict[str, Any] = {"id": row.id, "program": row.program_id, "status": row.status,

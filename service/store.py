@@ -1,20 +1,25 @@
 """The database: programs, members, matches, series, sessions, jobs, tokens, deliveries.
 
 SQLAlchemy Core on any URL (a SQLite file by default, PostgreSQL by URL). Instants are
-stored as integer epoch seconds so every database compares them the same way. Writes that
-must not interleave (bookings, plan application, document edits) first bump the program's
-``lock`` counter, which serialises them per program on SQLite and PostgreSQL alike.
+stored as integer epoch seconds (64-bit) so every database compares them the same way.
+Writes that must not interleave (bookings, plan application, document edits) first bump
+the program's ``lock`` counter, which serialises them per program on SQLite and PostgreSQL
+alike: SQLite lets one writer at a time in; PostgreSQL holds the row lock of the program to
+the end of the transaction, and every later statement (READ COMMITTED) reads what the
+previous holder committed. Several server processes can therefore share one database.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     Engine,
@@ -29,13 +34,15 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
-from . import failpoints
-from .errors import Conflict, NotFound
+from . import failpoints, worker
+from .errors import Conflict, Invalid, NotFound
 
 metadata = MetaData()
 
@@ -45,7 +52,7 @@ programs = Table(
     Column("header", Text, nullable=False),  # the document's "program" object, JSON
     Column("bookings", Text, nullable=False, default="[]"),  # the document's own bookings
     Column("lock", Integer, nullable=False, default=0),
-    Column("created_at", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )
 
 members = Table(
@@ -72,7 +79,7 @@ series = Table(
     Column("program_id", String(128), ForeignKey("programs.id"), nullable=False),
     Column("match_id", String(128), nullable=False),
     Column("uid", String(255), nullable=False, unique=True),
-    Column("first_start", Integer, nullable=False),
+    Column("first_start", BigInteger, nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("duration_minutes", Integer, nullable=False),
     Column("frequency", String(16), nullable=False),
@@ -84,7 +91,7 @@ series = Table(
     Column("summary", Text, nullable=False),
     Column("status", String(16), nullable=False, default="scheduled"),
     Column("sequence", Integer, nullable=False, default=0),
-    Column("created_at", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
     Column("idempotency_key", String(255)),
     Column("request_hash", String(64)),
     Column("plan_job", String(64)),
@@ -98,9 +105,9 @@ sessions = Table(
     Column("program_id", String(128), nullable=False),
     Column("match_id", String(128), nullable=False),
     Column("position", Integer, nullable=False),
-    Column("original_start", Integer, nullable=False),
-    Column("start", Integer, nullable=False),
-    Column("end", Integer, nullable=False),
+    Column("original_start", BigInteger, nullable=False),
+    Column("start", BigInteger, nullable=False),
+    Column("end", BigInteger, nullable=False),
     Column("status", String(16), nullable=False, default="scheduled"),
     Column("sequence", Integer, nullable=False, default=0),
 )
@@ -111,8 +118,8 @@ session_members = Table(
     Column("session_id", String(80), ForeignKey("sessions.id"), primary_key=True),
     Column("member_id", String(128), primary_key=True),
     Column("program_id", String(128), nullable=False),
-    Column("start", Integer, nullable=False),
-    Column("end", Integer, nullable=False),
+    Column("start", BigInteger, nullable=False),
+    Column("end", BigInteger, nullable=False),
     Column("active", Integer, nullable=False, default=1),
 )
 Index("ix_session_members_busy", session_members.c.program_id, session_members.c.member_id,
@@ -129,9 +136,21 @@ jobs = Table(
     Column("result", Text),
     Column("error", Text),
     Column("applied", Integer, nullable=False, default=0),
-    Column("created_at", Integer, nullable=False),
-    Column("updated_at", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # The owner's heartbeat while queued or running (see fail_orphaned_jobs).
+    Column("updated_at", BigInteger, nullable=False),
+    Column("owner", Text),  # the server process that runs it (worker.identity())
 )
+
+# Columns added to tables after their first release: create_all adds only whole tables.
+LATER_COLUMNS = [(jobs, "owner")]
+
+ACTIVE_JOB = ("queued", "running")
+JOB_HEARTBEAT_SECONDS = 10
+# A job whose owner has not touched it for this long is orphaned, wherever its owner ran.
+JOB_STALE_SECONDS = 60
+# pg_advisory_xact_lock key ("slotwise" in ASCII) that makes init_db one process at a time.
+SCHEMA_LOCK_KEY = 0x736C6F7477697365
 
 tokens = Table(
     "tokens", metadata,
@@ -141,7 +160,7 @@ tokens = Table(
     Column("program_id", String(128)),  # None: every program (a site admin)
     Column("member_id", String(128)),
     Column("label", Text),
-    Column("created_at", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )
 
 deliveries = Table(
@@ -155,8 +174,8 @@ deliveries = Table(
     Column("status", String(16), nullable=False, default="pending"),  # pending, sent
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
-    Column("created_at", Integer, nullable=False),
-    Column("sent_at", Integer),
+    Column("created_at", BigInteger, nullable=False),
+    Column("sent_at", BigInteger),
 )
 
 
@@ -178,22 +197,89 @@ def _engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            _journal_wal(cur)
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    if url.startswith(("postgresql://", "postgres://")):  # psycopg 3, not psycopg2
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    # pre_ping: a server restart or a dropped idle connection costs a retry, not a 500.
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+def _journal_wal(cursor: Any) -> None:
+    """Switch a SQLite file to WAL. That needs the file to itself for a moment, which the
+    busy timeout does not wait for: workers opening a new file together retry briefly."""
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
+
+
+def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
+                executemany: bool) -> None:
+    """PostgreSQL text cannot hold U+0000 (SQLite can): refuse it as bad input (422)
+    instead of failing in the driver (500)."""
+    for row in parameters if executemany else [parameters]:
+        values = row.values() if isinstance(row, dict) else row or ()
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise Invalid("text may not contain the NUL character (U+0000)")
 
 
 def init_db(engine: Engine) -> None:
-    """Create missing tables; a job left running by a stopped server is reported failed."""
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(update(jobs).where(jobs.c.status.in_(("queued", "running"))).values(
-            status="failed", error="interrupted by a server restart; start the plan again",
-            updated_at=now_epoch()))
+    """Create missing tables and columns; fail the jobs whose server is gone.
+
+    Every server process (each uvicorn worker) runs this when it starts, possibly while
+    other processes serve requests and run jobs: a job is failed only when its owner is
+    gone (:func:`fail_orphaned_jobs`), never because another process started.
+    """
+    with engine.connect() as conn:
+        # Workers start together: one at a time here, or their CREATE TABLEs collide.
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        metadata.create_all(conn)
+        for table, name in LATER_COLUMNS:
+            if name not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+                kind = table.c[name].type.compile(conn.dialect)
+                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+        fail_orphaned_jobs(conn)
+        conn.commit()
+
+
+def fail_orphaned_jobs(conn: Connection, job_id: str | None = None) -> int:
+    """Report failed every queued or running job (or just ``job_id``) whose owner is gone:
+    a process on this machine that no longer runs, or any owner that has not touched the
+    job for JOB_STALE_SECONDS (its heartbeat beats every JOB_HEARTBEAT_SECONDS), or no
+    recorded owner (a job from before owners were kept). Returns how many."""
+    q = select(jobs.c.id, jobs.c.owner, jobs.c.updated_at).where(
+        jobs.c.status.in_(ACTIVE_JOB))
+    if job_id is not None:
+        q = q.where(jobs.c.id == job_id)
+    now = now_epoch()
+    failed = 0
+    for row in conn.execute(q).all():
+        if row.owner is None or worker.owner_alive(row.owner) is False:
+            reason = "the server process running it stopped"
+        elif row.updated_at < now - JOB_STALE_SECONDS:
+            reason = f"its server has not reported on it for over {JOB_STALE_SECONDS} s"
+        else:
+            continue
+        failed += conn.execute(update(jobs).where(
+            (jobs.c.id == row.id) & jobs.c.status.in_(ACTIVE_JOB)).values(
+            status="failed", message="failed", updated_at=now,
+            error=f"interrupted: {reason}; start the plan again")).rowcount
+    return failed
 
 
 @contextmanager

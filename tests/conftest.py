@@ -1,8 +1,10 @@
-"""Shared fixtures: small valid program documents to build tests on, a real CalDAV server."""
+"""Shared fixtures: small valid program documents to build tests on, a real CalDAV server,
+a throw-away PostgreSQL cluster."""
 
 from __future__ import annotations
 
 import copy
+import os
 import socket
 import subprocess
 import sys
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.pg import REQUIRE_ENV, PostgresCluster, find_bindir
 
 BASE_PROGRAM: dict[str, Any] = {
     "version": 1,
@@ -91,3 +95,32 @@ def radicale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of our own (``initdb`` + ``pg_ctl`` on a free port), one per
+    session; use ``pg_url`` for a database of your own. Skipped when PostgreSQL is not
+    installed, unless SLOTWISE_REQUIRE_POSTGRES=1 (CI sets it): then it is an error."""
+    bindir = find_bindir()
+    if bindir is None:
+        reason = ("PostgreSQL is not installed (no initdb/pg_ctl on PATH or in "
+                  "/usr/lib/postgresql/*/bin; apt-get install postgresql)")
+        if os.environ.get(REQUIRE_ENV, "") not in ("", "0"):
+            pytest.fail(f"{reason} and {REQUIRE_ENV} is set", pytrace=False)
+        pytest.skip(f"{reason}; set {REQUIRE_ENV}=1 to make this an error")
+    cluster = PostgresCluster(bindir)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresCluster) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (its SQLAlchemy URL)."""
+    url = postgres.create_database()
+    try:
+        yield url
+    finally:
+        postgres.drop_database(url)

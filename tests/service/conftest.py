@@ -1,4 +1,5 @@
-"""Service fixtures: a real SMTP server on 127.0.0.1 that keeps what it receives."""
+"""Service fixtures: a real SMTP server on 127.0.0.1 that keeps what it receives, and the
+databases a live server can run on (a SQLite file; PostgreSQL with several workers)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from tests.service.live import LiveServer
 
 
 @dataclass
@@ -69,3 +74,35 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield server
     finally:
         controller.stop()
+
+
+# Several workers on PostgreSQL: bookings sent to different processes must still never
+# double-book, and jobs must survive other workers starting.
+PG_WORKERS = 2
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: a SQLite file, or a database of the test PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'slotwise.sqlite'}"
+    return request.getfixturevalue("pg_url")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A database for a live server and how many uvicorn workers to run on it."""
+
+    db_url: str
+    workers: int
+
+    def server(self, **options: Any) -> LiveServer:
+        return LiveServer(self.db_url, workers=self.workers, **options)
+
+
+@pytest.fixture
+def backend(db_url: str) -> Backend:
+    """The same tests on a SQLite file (one worker) and on PostgreSQL with PG_WORKERS
+    workers: the service keeps no state outside its database, so more processes change
+    nothing."""
+    return Backend(db_url, 1 if db_url.startswith("sqlite") else PG_WORKERS)

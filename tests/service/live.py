@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,28 +45,47 @@ class LiveServer:
             env["SLOTWISE_SMTP_URL"] = self.smtp_url
         if self.outbox:
             env["SLOTWISE_OUTBOX"] = str(self.outbox)
+        # A file, not a pipe: nobody reads the log while the server runs, and a full pipe
+        # would stall every worker that writes an access log line.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port),
              "--workers", str(self.workers)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
+            # Its own process group: ``stop(kill=True)`` kills the workers too, as a
+            # crash of the machine would, instead of leaving them serving as orphans.
+            start_new_session=True)
+        # Ready when every worker answered (X-Slotwise-Worker): all of them ran init_db.
+        self.workers_seen: set[str] = set()
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("server exited: " + self.proc.stderr.read().decode()[-2000:])
+                self.log.seek(0)
+                text = self.log.read().decode(errors="replace")[-2000:]
+                self.log.close()
+                self.proc = None
+                raise RuntimeError("server exited: " + text)
             try:
-                if httpx.get(self.url + "/openapi.json", timeout=1).status_code == 200:
-                    return self
+                # A fresh connection each time, so every worker gets a turn to answer.
+                r = httpx.get(self.url + "/openapi.json", timeout=1)
+                if r.status_code == 200:
+                    self.workers_seen.add(r.headers["x-slotwise-worker"])
+                    if len(self.workers_seen) >= self.workers:
+                        return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError("server did not start within 30 s")
+        raise RuntimeError(f"server did not start within 60 s ({len(self.workers_seen)} of "
+                           f"{self.workers} workers answered)")
 
     def stop(self, kill: bool = False) -> None:
+        """Stop the server (SIGTERM, workers shut down cleanly) or, with ``kill``, SIGKILL
+        every process of it at once."""
         if self.proc is None:
             return
         if kill:
-            self.proc.kill()
+            self._kill_group()
         else:
             self.proc.terminate()
         try:
@@ -71,9 +93,26 @@ class LiveServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        self._kill_group()  # a worker that outlived its supervisor
+        self._wait_port_free()  # killed workers close their sockets as they die
+        self.log.close()
         self.proc = None
+
+    def _kill_group(self) -> None:
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def _wait_port_free(self, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind(("127.0.0.1", self.port))
+                    return
+                except OSError:
+                    time.sleep(0.05)
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -1,7 +1,9 @@
-"""SPEC 8 end to end: a real uvicorn server, a SQLite file, a real SMTP server."""
+"""SPEC 8 end to end: a real uvicorn server, a real SMTP server, and the database on a
+SQLite file (one worker) or PostgreSQL (several workers; see ``backend``)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from email import policy
@@ -9,10 +11,11 @@ from email.parser import BytesParser
 
 import pytest
 from icalendar import Calendar
+from sqlalchemy import select
 
+from benchmarks.generate import generate_program
 from service.auth import create_token
-from service.store import make_engine
-from tests.service.live import LiveServer
+from service.store import jobs, make_engine
 
 TUESDAY_BUSY = """BEGIN:VCALENDAR
 VERSION:2.0
@@ -48,15 +51,14 @@ def program(pid: str = "p1") -> dict:
     }
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'slotwise.sqlite'}"
+# Tests that add nothing on PostgreSQL beyond what the others show there (time is short).
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def admin(db_url):
+def admin(backend):
     """A site-admin token in a fresh database."""
-    engine = make_engine(db_url)
+    engine = make_engine(backend.db_url)
     from service.store import init_db
 
     init_db(engine)
@@ -81,10 +83,10 @@ def _wait_for(predicate, seconds=10.0):
     return predicate()
 
 
-def test_facilitator_journey_survives_a_restart(db_url, admin, smtp_server, tmp_path):
+def test_facilitator_journey_survives_a_restart(backend, admin, smtp_server, tmp_path):
     """Create, add a calendar, heat map, proposals, book, email, feed, complete, cancel,
     restart: everything is still there."""
-    server = LiveServer(db_url, smtp_url=smtp_server.url, outbox=tmp_path / "outbox").start()
+    server = backend.server(smtp_url=smtp_server.url, outbox=tmp_path / "outbox").start()
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
@@ -140,40 +142,71 @@ def test_facilitator_journey_survives_a_restart(db_url, admin, smtp_server, tmp_
         server.stop()
 
 
-def test_parallel_clashing_bookings_have_exactly_one_winner(db_url, admin, tmp_path):
-    """Twelve requests book the shared mentor at the same time: one 201, eleven 409, and
-    the database holds exactly one series; non-clashing bookings all land."""
-    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+def _clients_on_each_worker(server, token, per_worker):
+    """Keep-alive connections, ``per_worker`` to each worker process of the server (a
+    connection stays with the worker that accepted it)."""
+    pinned: dict[str, list] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if len(pinned) == server.workers and all(len(c) == per_worker
+                                                 for c in pinned.values()):
+            return [c for cs in pinned.values() for c in cs]
+        client = server.client(token)
+        name = client.get("/api/me").headers["x-slotwise-worker"]
+        if len(pinned.setdefault(name, [])) < per_worker:
+            pinned[name].append(client)
+        else:
+            client.close()
+    for client in (c for cs in pinned.values() for c in cs):
+        client.close()
+    raise AssertionError(f"reached {len(pinned)} of {server.workers} workers")
+
+
+def test_parallel_clashing_bookings_have_exactly_one_winner(backend, admin, tmp_path):
+    """Twelve requests book the shared mentor at the same time, sent to every worker
+    process alike: one 201, eleven 409, and the database holds exactly one series;
+    non-clashing bookings all land."""
+    server = backend.server(outbox=tmp_path / "outbox").start()
+    clients = []
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
         start = "2027-03-02T10:00:00-05:00"
+        clients = _clients_on_each_worker(server, admin, 12 // backend.workers)
+        together = threading.Barrier(len(clients))
 
-        def book(match: str, first: str = start) -> int:
-            with server.client(admin) as api:
-                return api.post(f"/api/programs/p1/matches/{match}/series",
-                                json={"first_start": first}).status_code
+        def book(i: int, first: str = start) -> tuple[int, str]:
+            match = ("mia-al", "mia-bo", "mia-cy")[i % 3]
+            together.wait(timeout=30)
+            r = clients[i].post(f"/api/programs/p1/matches/{match}/series",
+                                json={"first_start": first})
+            return r.status_code, r.headers["x-slotwise-worker"]
 
-        matches = ["mia-al", "mia-bo", "mia-cy"] * 4
-        with ThreadPoolExecutor(12) as pool:
-            codes = list(pool.map(book, matches))
-        assert sorted(codes) == [201] + [409] * 11
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = list(pool.map(book, range(len(clients))))
+        assert sorted(code for code, _ in answers) == [201] + [409] * 11
+        # Clashing bookings really were decided by different processes.
+        assert len({worker for _, worker in answers}) == backend.workers
         with server.client(admin) as api:
             total = sum(len(api.get(f"/api/programs/p1/matches/{m}/series").json())
                         for m in ("mia-al", "mia-bo", "mia-cy"))
         assert total == 1
         times = ["2027-03-03T10:00:00-05:00", "2027-03-03T12:00:00-05:00",
                  "2027-03-04T10:00:00-05:00"]
+        together = threading.Barrier(3)
         with ThreadPoolExecutor(3) as pool:
-            codes = list(pool.map(book, ["mia-al", "mia-bo", "mia-cy"], times))
+            codes = [code for code, _ in pool.map(book, range(3), times)]
         assert codes == [201, 201, 201]  # different times: nothing is lost
     finally:
+        for client in clients:
+            client.close()
         server.stop()
 
 
-def test_idempotency_key_books_once(db_url, admin, tmp_path):
+@SQLITE_ONLY
+def test_idempotency_key_books_once(backend, admin, tmp_path):
     """A retried booking with the same Idempotency-Key returns the first series."""
-    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    server = backend.server(outbox=tmp_path / "outbox").start()
     try:
         with server.client(admin) as api:
             api.post("/api/programs", json=program())
@@ -192,10 +225,10 @@ def test_idempotency_key_books_once(db_url, admin, tmp_path):
         server.stop()
 
 
-def test_batch_plan_job_reports_progress_and_applies_all_or_nothing(db_url, admin, tmp_path):
+def test_batch_plan_job_reports_progress_and_applies_all_or_nothing(backend, admin, tmp_path):
     """A plan runs as a job, finishes with a plan document, and applies in one go; applying
     it twice is refused."""
-    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    server = backend.server(outbox=tmp_path / "outbox").start()
     try:
         with server.client(admin) as api:
             api.post("/api/programs", json=program())
@@ -215,10 +248,11 @@ def test_batch_plan_job_reports_progress_and_applies_all_or_nothing(db_url, admi
         server.stop()
 
 
-def test_plan_that_now_clashes_books_nothing(db_url, admin, tmp_path):
+@SQLITE_ONLY
+def test_plan_that_now_clashes_books_nothing(backend, admin, tmp_path):
     """If a plan's series collide with a booking made after it was planned, applying it
     books none of its series."""
-    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    server = backend.server(outbox=tmp_path / "outbox").start()
     try:
         with server.client(admin) as api:
             api.post("/api/programs", json=program())
@@ -236,6 +270,43 @@ def test_plan_that_now_clashes_books_nothing(db_url, admin, tmp_path):
             assert refused.status_code == 409 and refused.json()["clashes"]
             for m in ("mia-al", "mia-cy", "circle"):
                 assert api.get(f"/api/programs/p1/matches/{m}/series").json() == []
+    finally:
+        server.stop()
+
+
+def test_plan_job_killed_mid_run_is_failed_after_a_restart(backend, admin, tmp_path):
+    """A job whose server is killed (SIGKILL, every worker) while it plans is reported
+    failed with the reason after a restart, never "running"; while its worker lives, the
+    other workers report it running."""
+    server = backend.server(outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            # Big enough to plan for a second or more (the test program takes 0.1 s).
+            doc = generate_program({"matches": 1000}, seed=1)
+            assert api.post("/api/programs", json=doc).status_code == 201
+            pid = doc["program"]["id"]
+            jid = api.post(f"/api/programs/{pid}/plans", json={"time_limit": 60}).json()["job"]
+            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "running",
+                             30)
+        clients = _clients_on_each_worker(server, admin, 1)
+        try:  # every worker sees that the job's owner is alive
+            assert [c.get(f"/api/jobs/{jid}").json()["status"] for c in clients] == \
+                ["running"] * backend.workers
+        finally:
+            for client in clients:
+                client.close()
+        server.stop(kill=True)
+        engine = make_engine(backend.db_url)
+        with engine.connect() as conn:  # the kill came mid-plan: nobody finished the job
+            assert conn.execute(select(jobs.c.status).where(jobs.c.id == jid)).scalar() \
+                == "running"
+        engine.dispose()
+        server.start()
+        with server.client(admin) as api:
+            job = api.get(f"/api/jobs/{jid}").json()
+        assert job["status"] == "failed"
+        assert job["error"] == ("interrupted: the server process running it stopped; start "
+                                "the plan again")
     finally:
         server.stop()
 
