@@ -160,12 +160,14 @@ def run_once(db_url: str, workers: int, program: dict[str, Any], users: int,
     return out
 
 
-def postgres_url(tmp: Path) -> tuple[str, Any]:
-    """A throw-away PostgreSQL cluster (the tests' helper) and its database URL."""
-    from tests.pg import PostgresCluster  # provided with the PostgreSQL tests
+def postgres_cluster() -> Any:
+    """A throw-away PostgreSQL cluster on a free port (the tests' helper)."""
+    from tests.pg import PostgresCluster, find_bindir
 
-    cluster = PostgresCluster(tmp / "pg").start()
-    return cluster.create_database("load"), cluster
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
+    return PostgresCluster(bindir).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,10 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                 if backend == "sqlite":
                     url = f"sqlite:///{tmp / f'load-{workers}.sqlite'}"
                 else:
-                    if cluster is None:
-                        url, cluster = postgres_url(tmp)
-                    else:
-                        url = cluster.create_database(f"load{workers}")
+                    cluster = cluster or postgres_cluster()
+                    url = cluster.create_database()
                 res = run_once(url, workers, program, args.users, tmp / "outbox")
                 res["database"] = backend
                 runs.append(res)
