@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from concurrent.futures import Executor
 
 from ingest.errors import IngestError
 
@@ -34,6 +35,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     from ingest.availability import build_availability
     from ingest.document import load_program
+    from solver.executors import SchedulerUnreachable, executor_for
     from solver.planner import plan
 
     from .documents import plan_dict
@@ -44,13 +46,39 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_BAD_DOCUMENT
     print(f"reading availability of {len(doc.members)} members", file=sys.stderr)
     avail = build_availability(doc)
-    result = plan(doc, avail, match_ids=[args.match] if args.match else None,
-                  time_limit=args.time_limit, progress=_progress)
+    try:
+        with executor_for(args.scheduler, args.processes,
+                          matches=1 if args.match else len(doc.matches)) as executor:
+            _say_where(args.scheduler, executor)
+            result = plan(doc, avail, match_ids=[args.match] if args.match else None,
+                          time_limit=args.time_limit, progress=_progress, executor=executor)
+    except SchedulerUnreachable as exc:
+        print(f"slotwise: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_DOCUMENT
     print(f"{result.status}: {result.objective.held} occurrences hold, attendance "
           f"{result.objective.attendance}, {len(result.unscheduled)} unscheduled, "
           f"{result.solve_seconds:.2f} s", file=sys.stderr)
     _write(args.output, json.dumps(plan_dict(result), indent=2) + "\n")
     return EXIT_OK
+
+
+def _say_where(scheduler: str | None, executor: Executor | None) -> None:
+    from solver.executors import capacity
+
+    if executor is None:
+        return
+    where = f"the Dask cluster at {scheduler}" if scheduler else "local processes"
+    print(f"solving on {where} ({capacity(executor)} at once)", file=sys.stderr)
+
+
+def _processes(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return n
 
 
 def cmd_heatmap(args: argparse.Namespace) -> int:
@@ -194,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("-o", "--output", help="write the plan here (default: stdout)")
     plan.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
     plan.add_argument("--match", help="plan only this match")
+    where = plan.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                       help="solve on the Dask cluster of this scheduler (its workers need "
+                            "slotwise installed)")
+    where.add_argument("--processes", type=_processes, metavar="N",
+                       help="solve in N local processes (1: in this one; default: one per "
+                            "core for large programs, see docs/rules.md)")
     plan.set_defaults(func=cmd_plan)
 
     heat = sub.add_parser("heatmap", help="write a heat map")

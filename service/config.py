@@ -28,6 +28,11 @@ class Settings:
     ics_timeout: float = 10.0
     ics_max_bytes: int = 5_000_000
     retry_seconds: float = 30.0
+    # Batch plans solve their models on the Dask cluster of this scheduler
+    # (tcp://host:8786) when set; else in local processes when a plan is large enough
+    # (solver/executors.py), ``plan_processes`` of them (default: one per core).
+    scheduler: str | None = None
+    plan_processes: int | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -43,6 +48,10 @@ class Settings:
             values["sender"] = env["SLOTWISE_SENDER"]
         if "SLOTWISE_MAX_BODY_BYTES" in env:
             values["max_body_bytes"] = int(env["SLOTWISE_MAX_BODY_BYTES"])
+        if env.get("SLOTWISE_SCHEDULER"):
+            values["scheduler"] = env["SLOTWISE_SCHEDULER"]
+        if env.get("SLOTWISE_PLAN_PROCESSES"):
+            values["plan_processes"] = int(env["SLOTWISE_PLAN_PROCESSES"])
         if env.get("SLOTWISE_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes"):
             values["allow_private_urls"] = True
         if "SLOTWISE_RETRY_SECONDS" in env:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select, update
 
 from ingest.availability import build_availability
 from ingest.errors import IngestError
+from solver.executors import SchedulerUnreachable, executor_for
 from solver.planner import plan
 
 from . import booking, notify, worker
@@ -98,7 +99,7 @@ def submit(executor: Executor, engine: Engine, settings: Settings, program_id: s
             params=dump_json({"time_limit": time_limit, "matches": match_ids}),
             created_at=now_epoch(), updated_at=now_epoch(), owner=worker.identity()))
     heartbeat.add(engine, jid)
-    future = executor.submit(run, engine, jid)
+    future = executor.submit(run, engine, jid, settings)
     # Also called when the job is cancelled before it starts (a worker shutting down).
     future.add_done_callback(lambda _: heartbeat.remove(jid))
     return jid
@@ -110,8 +111,11 @@ def _set(engine: Engine, jid: str, **values: Any) -> None:
                                                                   **values))
 
 
-def run(engine: Engine, jid: str) -> None:
-    """Plan the job's program: every match without a live series (or the chosen ones)."""
+def run(engine: Engine, jid: str, settings: Settings | None = None) -> None:
+    """Plan the job's program: every match without a live series (or the chosen ones).
+    The models are solved where ``settings`` say: on the Dask cluster of
+    ``settings.scheduler``, or in local processes when the plan is large enough."""
+    settings = settings or Settings()
     try:
         with engine.connect() as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == jid)).one()
@@ -129,15 +133,19 @@ def run(engine: Engine, jid: str) -> None:
         def progress(fraction: float, message: str) -> None:
             _set(engine, jid, progress=round(0.05 + 0.9 * fraction, 3), message=message)
 
-        result = plan(doc, avail, match_ids=wanted, time_limit=params["time_limit"],
-                      progress=progress) if wanted else None
+        result = None
+        if wanted:
+            with executor_for(settings.scheduler, settings.plan_processes,
+                              matches=len(wanted)) as executor:
+                result = plan(doc, avail, match_ids=wanted, time_limit=params["time_limit"],
+                              progress=progress, executor=executor)
         document = plan_dict(result) if result else {
             "status": "optimal", "objective": {"held": 0, "attendance": 0, "preferred": 0},
             "bound": {"held": 0, "attendance": 0}, "solve_seconds": 0.0, "series": [],
             "unscheduled": []}
         _set(engine, jid, status="done", progress=1.0, message=document["status"],
              result=dump_json(document))
-    except IngestError as exc:
+    except (IngestError, SchedulerUnreachable) as exc:
         _set(engine, jid, status="failed", error=str(exc), message="failed")
     except Exception as exc:  # a job must end in a state a person can read
         log.exception("plan job %s failed", jid)

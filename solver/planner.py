@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,12 +16,14 @@ from ingest.grid import SlotGrid
 
 from .attend import can_attend
 from .candidates import Candidates, score
+from .executors import Dispatcher
 from .explain import blocked_reason, no_candidate_reason
 from .model import BatchInstance, BatchMatch, ModelResult, solve
 from .prune import blocking_of, keep, shape
 from .result import Plan, Score, Series, Status, Unscheduled
 from .series import build_series
 from .spec import MatchSpec, match_spec
+from .tasks import SolveTask
 from .wallclock import wall_clock
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,7 @@ Progress = Callable[[float, str], None]
 # Where plan()'s phases end on the progress scale: scoring, first pass, second pass.
 SCORING, SECOND_PASS = 0.3, 0.9
 SMALL_MODEL = 1_000  # variables; below this the first pass runs CP-SAT with one worker
+POOL_FLOOR_S = 1.0  # least time of a model in the first pass on an executor
 
 
 @dataclass
@@ -187,27 +191,44 @@ def _full_value(matches: list[_Match], job: _Job, picked: list[int | None]) -> i
 def _run(job: _Job, time_limit: float, workers: int, seed: int) -> ModelResult:
     """Solve (again) from the best answer so far; keep whichever answer is better."""
     res = solve(job.inst, time_limit=time_limit, workers=workers, seed=seed, hint=job.choice)
+    _absorb(job, res)
+    return res
+
+
+def _absorb(job: _Job, res: ModelResult) -> None:
+    """Take a run's answer and bound when they are better than the job's."""
     if res.status in ("optimal", "feasible"):
         job.bound = min(job.bound, res.primary_bound)
         if _value(job, res.choice) >= _value(job, job.choice):
             job.choice = res.choice
         job.status = "optimal" if _value(job, job.choice) >= job.bound else "feasible"
-    return res
 
 
 def plan(doc: ProgramDocument, avail: Availability | None = None, *,
          match_ids: Sequence[str] | None = None, time_limit: float = 60.0, workers: int = 2,
-         seed: int = 0, progress: Progress | None = None) -> Plan:
+         seed: int = 0, progress: Progress | None = None,
+         executor: Executor | None = None) -> Plan:
     """Plan every match (or ``match_ids``) together: SPEC 5's lexicographic optimum.
 
     Independent components are solved one by one, largest first, each with a share of
     the time; components not proven optimal then share what time is left. Never worse
     than first-come-first-served: its choice is each model's starting hint, and a model
     only replaces it with a better one.
+
+    With an ``executor`` (a local process pool, or Dask's ``Client.get_executor()``; see
+    ``solver.executors.executor_for``, which also holds the rule for when a pool pays
+    off), the models are solved there instead, several at once, in chunks of small
+    models; scoring, pruning and the bookkeeping stay here. Each model runs with the
+    same seed, hint and CP-SAT workers as in process, so the plan is the same whenever
+    every model is solved to optimality within its time.
     """
     t_start = time.perf_counter()
     deadline = t_start + time_limit
     report = _Reporter(progress)
+    pool = None
+    if executor is not None:
+        pool = Dispatcher[_Job](executor, deadline)
+        pool.warm_up()  # processes start while this one scores
     avail = avail or build_availability(doc)
     grid = avail.grid
     wanted = [doc.match(x) for x in match_ids] if match_ids else list(doc.matches)
@@ -228,9 +249,14 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
 
     comps = [[i for i in c if len(matches[i].cands)] for c in components(matches)]
     runs = _Runs(workers, seed)
-    jobs = _first_pass(matches, comps, week, caps, fcfs, deadline, runs, report)
-    unproven = [j for j in jobs if j.status != "optimal"]
-    _second_pass(unproven, deadline, runs, report)
+    if pool is None:
+        jobs = _first_pass(matches, comps, week, caps, fcfs, deadline, runs, report)
+        unproven = [j for j in jobs if j.status != "optimal"]
+        _second_pass(unproven, deadline, runs, report)
+    else:
+        jobs = _first_pass_on(pool, matches, comps, week, caps, fcfs, deadline, runs, report)
+        unproven = [j for j in jobs if j.status != "optimal"]
+        _second_pass_on(pool, unproven, deadline, runs, report)
     choice, bound = _collect(matches, comps, jobs, fcfs)
     total = sum(len(c) for c in comps)
     report(1.0, f"planned {total} of {total} schedulable matches")
@@ -249,7 +275,9 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
                  "models": len(jobs), "solver_runs": runs.runs,
                  "unproven_after_first_pass": len(unproven), "components": len(comps),
                  "variables": sum(len(k) for j in jobs for k in j.kept.values()),
-                 "constraints": runs.constraints, "total_seconds": t_end - t_start})
+                 "constraints": runs.constraints, "total_seconds": t_end - t_start,
+                 "parallel_slots": pool.slots if pool else 1,
+                 "chunks": pool.chunks if pool else 0})
 
 
 @dataclass
@@ -265,11 +293,19 @@ class _Runs:
     solve_s: float = 0.0
 
     def run(self, job: _Job, time_limit: float, workers: int) -> None:
-        res = _run(job, time_limit, workers, self.seed)
+        self.count(_run(job, time_limit, workers, self.seed))
+
+    def count(self, res: ModelResult) -> None:
         self.runs += 1
         self.constraints += res.constraints
         self.build_s += res.build_seconds
         self.solve_s += res.solve_seconds
+
+    def workers_for(self, job: _Job) -> int:
+        # Small models are solved faster by one worker than by a portfolio that has to
+        # start threads; what they leave unproven gets every worker later.
+        size = sum(len(k) for k in job.kept.values())
+        return self.workers if size >= SMALL_MODEL else 1
 
 
 def _first_pass(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
@@ -292,12 +328,8 @@ def _first_pass(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
                 jobs.append(job)
                 remaining = deadline - time.perf_counter()
                 if remaining > 0:  # past the time limit, the component keeps the FCFS choice
-                    # Small models are solved faster by one worker than by a portfolio that
-                    # has to start threads; what they leave unproven gets every worker later.
                     share = 0.5 * remaining * len(comp) / max(left, 1)
-                    size = sum(len(k) for k in kept.values())
-                    runs.run(job, max(share, min(0.2, remaining)),
-                             runs.workers if size >= SMALL_MODEL else 1)
+                    runs.run(job, max(share, min(0.2, remaining)), runs.workers_for(job))
             left -= len(comp)
         done += len(comp)
         report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
@@ -316,6 +348,66 @@ def _second_pass(unproven: list[_Job], deadline: float, runs: _Runs,
         runs.run(job, remaining * len(job.comp) / max(left, 1), runs.workers)
         left -= len(job.comp)
         report(SECOND_PASS + (1 - SECOND_PASS) * (1 - left / max(total, 1)),
+               f"improving {len(unproven)} components not yet proven optimal")
+
+
+def _first_pass_on(pool: Dispatcher[_Job], matches: list[_Match], comps: list[list[int]],
+                   week: np.ndarray, caps: dict[int, int], fcfs: dict[int, int | None],
+                   deadline: float, runs: _Runs, report: _Reporter) -> list[_Job]:
+    """``_first_pass`` on an executor: every model is sent as soon as it is built, largest
+    first, and the results are taken as they come. The models share half of the time left
+    times the executor's slots (n models run at once), and each gets at least
+    ``POOL_FLOOR_S``: a worker shares the cores with this process (and, on a busy machine,
+    others), and a small model cut short of its tie-break stage would make the plan
+    differ from the in-process one."""
+    total = sum(len(c) for c in comps)
+    models = sum(len(c) for c in comps if len(c) > 1)  # matches that may need a model
+    remaining = deadline - time.perf_counter()
+    jobs, done = [], 0
+    for comp in comps:
+        if len(comp) > 1:
+            t = time.perf_counter()
+            kept = _prune(matches, comp, week, caps)
+            runs.prune_s += time.perf_counter() - t
+            if kept is not None:
+                job = _job(matches, comp, kept, week, caps, fcfs)
+                jobs.append(job)
+                left = deadline - time.perf_counter()
+                if left > 0:  # past the time limit, the component keeps the FCFS choice
+                    share = 0.5 * remaining * len(comp) / max(models, 1)
+                    limit = max(pool.slots * share, POOL_FLOOR_S)
+                    pool.add(job, SolveTask(job.inst, job.choice, min(left, limit),
+                                            runs.workers_for(job), runs.seed))
+                    continue
+        done += len(comp)
+    report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
+           f"planned {done} of {total} schedulable matches; solving {len(jobs)} models")
+    for job, res in pool.completed():
+        _absorb(job, res)
+        runs.count(res)
+        done += len(job.comp)
+        report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
+               f"planned {done} of {total} schedulable matches")
+    return jobs
+
+
+def _second_pass_on(pool: Dispatcher[_Job], unproven: list[_Job], deadline: float,
+                    runs: _Runs, report: _Reporter) -> None:
+    """``_second_pass`` on an executor: each component not proven optimal is its own task,
+    with all workers and its share of the time left per slot of the executor."""
+    remaining = deadline - time.perf_counter()
+    if remaining < 0.1 or not unproven:
+        return
+    left = total = sum(len(j.comp) for j in unproven)
+    for job in unproven:
+        share = remaining * pool.slots * len(job.comp) / total
+        pool.add(job, SolveTask(job.inst, job.choice, min(remaining, share), runs.workers,
+                                runs.seed), alone=True)
+    for job, res in pool.completed():
+        _absorb(job, res)
+        runs.count(res)
+        left -= len(job.comp)
+        report(SECOND_PASS + (1 - SECOND_PASS) * (1 - left / total),
                f"improving {len(unproven)} components not yet proven optimal")
 
 
