@@ -22,6 +22,7 @@ from solver.spec import Preference
 
 from . import booking, jobs, notify
 from .auth import Principal, authenticate
+from .calendars import fetch_uploaded
 from .config import Settings
 from .documents import heatmap_dict, series_dict
 from .errors import Conflict, Invalid, NotFound
@@ -142,12 +143,10 @@ def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[str, st
     if len(parsed.members) > cfg.max_members or len(parsed.matches) > cfg.max_matches:
         raise Invalid(f"at most {cfg.max_members} members and {cfg.max_matches} matches "
                       "per program", field="members")
-    for i, m in enumerate(parsed.members):
-        if any(c.ics_path for c in m.calendars):
-            raise Invalid("ics_path is not accepted by the service; send the calendar as "
-                          "ics_text or ics_url", field=f"members[{i}].calendars")
+    fetched = fetch_uploaded(parsed, [m.id for m in parsed.members], cfg,
+                             {m.id: f"members[{i}]" for i, m in enumerate(parsed.members)})
     with db.begin() as conn:
-        insert_program(conn, parsed.model_dump(mode="json", exclude_none=True))
+        insert_program(conn, parsed.model_dump(mode="json", exclude_none=True), fetched)
     return {"id": parsed.program.id}
 
 
@@ -179,14 +178,15 @@ def get_program(pid: str, who: Who, db: Db) -> dict[str, Any]:
 
 
 @router.put("/programs/{pid}/members/{mid}")
-def put_member(pid: str, mid: str, member: Document, who: Who, db: Db,
+def put_member(pid: str, mid: str, member: Document, who: Who, db: Db, cfg: Config,
                response: Response) -> dict[str, Any]:
     """Create or replace one member, availability included."""
     who.is_member(pid, mid)
     if member.get("id", mid) != mid:
         raise Invalid(f'id "{member.get("id")}" does not match the URL ("{mid}")', field="id")
     member = {**member, "id": mid}
-    with locked(db, pid) as conn:
+
+    def checked(conn: Any) -> tuple[Any, int]:
         data = document_data(conn, pid)
         i = find_member_index(data, mid)
         if i is None:
@@ -194,11 +194,17 @@ def put_member(pid: str, mid: str, member: Document, who: Who, db: Db,
             i = len(data["members"]) - 1
         else:
             data["members"][i] = member
-        doc = validated(data, focus=f"members[{i}]")
-        if any(c.ics_path for c in doc.members[i].calendars):
-            raise Invalid("ics_path is not accepted by the service", field="calendars")
+        return validated(data, focus=f"members[{i}]"), i
+
+    with db.connect() as conn:
+        doc, _ = checked(conn)
+    # Calendar URLs are fetched (guarded) before the program's lock is taken.
+    fetched = fetch_uploaded(doc, [mid], cfg, {mid: ""})
+    with locked(db, pid) as conn:
+        doc, i = checked(conn)
         created = upsert_member(conn, pid, doc.members[i].model_dump(mode="json",
-                                                                     exclude_none=True))
+                                                                     exclude_none=True),
+                                fetched.get(mid, {}))
     response.status_code = 201 if created else 200
     return doc.members[i].model_dump(mode="json", exclude_none=True)
 

@@ -19,6 +19,7 @@ from ingest.document import Match, ProgramDocument, parse_program
 from ingest.errors import DocumentError
 from ingest.grid import as_instant, from_epoch
 
+from .calendars import unfetched
 from .errors import Invalid, NotFound
 from .store import active_busy, document_data, fetched_calendars, matches, members, programs
 
@@ -71,6 +72,9 @@ def solving_document(conn: Connection, program_id: str, now: datetime | None = N
     if focus is not None:
         _complete(conn, program_id, data)
     fetched = fetched_calendars(conn, program_id)
+    if (who := unfetched(data, fetched)) is not None:
+        raise Invalid(f'a calendar of member "{who}" was stored without being fetched; '
+                      "upload it again (PUT its calendar)", field="calendars")
     for m in data["members"]:
         snaps = fetched.get(m["id"], {})
         m["calendars"] = [{"ics_text": snaps[c["ics_url"]]} if c.get("ics_url") in snaps else c

@@ -306,8 +306,11 @@ def program_exists(conn: Connection, program_id: str) -> bool:
         is not None
 
 
-def insert_program(conn: Connection, data: dict[str, Any]) -> None:
-    """Store a validated program document (as a JSON-ready dict)."""
+def insert_program(conn: Connection, data: dict[str, Any],
+                   fetched: dict[str, dict[str, str]] | None = None) -> None:
+    """Store a validated program document (as a JSON-ready dict) and the fetched copies
+    of its members' calendar URLs (``{member: {url: text}}``)."""
+    fetched = fetched or {}
     pid = data["program"]["id"]
     try:
         conn.execute(programs.insert().values(
@@ -318,7 +321,8 @@ def insert_program(conn: Connection, data: dict[str, Any]) -> None:
     if data["members"]:
         conn.execute(members.insert(), [
             {"program_id": pid, "id": m["id"], "position": i, "data": dump_json(m),
-             "fetched": "{}"} for i, m in enumerate(data["members"])])
+             "fetched": dump_json(fetched.get(m["id"], {}))}
+            for i, m in enumerate(data["members"])])
     if data["matches"]:
         conn.execute(matches.insert(), [
             {"program_id": pid, "id": x["id"], "position": i, "data": dump_json(x)}

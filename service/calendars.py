@@ -1,0 +1,61 @@
+"""Members' calendars as the service takes them: never fetched while answering a request.
+
+A calendar URL in an uploaded program or member (``ics_url``) is fetched once, when it
+is uploaded, through the private-address guard and with the time and size limits, and
+the copy is stored; heat maps, proposals and plans read that copy. ``ics_path`` (a file
+on the server) and ``caldav`` (a server the service would log in to) are refused with
+the field named; CalDAV calendars are read by the CLI and the notebooks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.availability import program_grid
+from ingest.document import ProgramDocument
+from ingest.errors import CalendarError
+from ingest.ics_source import busy_from_ics, fetch_ics
+
+from .config import Settings
+from .errors import Invalid
+from .netguard import guard_for
+
+
+def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: Settings,
+                   where: dict[str, str]) -> dict[str, dict[str, str]]:
+    """``{member: {url: text}}`` for the ``ics_url`` calendars of ``member_ids``; each
+    calendar is checked to parse. ``where`` gives each member's field path."""
+    grid = program_grid(doc)
+    out: dict[str, dict[str, str]] = {}
+    for mid in member_ids:
+        member = doc.member(mid)
+        for j, cal in enumerate(member.calendars):
+            field = f"{where[mid]}.calendars[{j}]" if where[mid] else f"calendars[{j}]"
+            if cal.ics_path is not None:
+                raise Invalid("ics_path is not accepted by the service (it would read the "
+                              "server's files); send ics_text or ics_url", field=field)
+            if cal.caldav is not None:
+                raise Invalid("CalDAV calendars are not read by the service; send ics_text "
+                              "or an ics_url", field=f"{field}.caldav")
+            if cal.ics_url is None:
+                continue
+            try:
+                text = fetch_ics(cal.ics_url, timeout=settings.ics_timeout,
+                                 max_bytes=settings.ics_max_bytes,
+                                 guard=guard_for(settings)).decode("utf-8", "replace")
+                busy_from_ics(text, doc.member_zone(mid), grid.t0, grid.t_end)
+            except CalendarError as exc:
+                raise Invalid(f"{field}.ics_url: {exc}", field=f"{field}.ics_url") from None
+            out.setdefault(mid, {})[cal.ics_url] = text
+    return out
+
+
+def unfetched(data: dict[str, Any], fetched: dict[str, dict[str, str]]) -> str | None:
+    """The first member calendar that would need the network, if any (data stored before
+    uploads were fetched); the service refuses to fetch it while answering."""
+    for m in data["members"]:
+        for c in m.get("calendars", []):
+            if c.get("caldav") or c.get("ics_path") or (
+                    c.get("ics_url") and c["ics_url"] not in fetched.get(m["id"], {})):
+                return m["id"]
+    return None
