@@ -157,3 +157,20 @@ def test_member_sees_only_their_part_of_the_program(live):
         doc = api.get("/api/programs/p1").json()
     assert {x["id"] for x in doc["matches"]} == {"mia-al", "circle"}
     assert all("email" not in m for m in doc["members"] if m["id"] != "al")
+
+
+def test_another_programs_job_looks_like_no_job(live):
+    """A token of another program cannot tell a real job id from a made-up one; a
+    facilitator of the job's own program is refused (403), its admin reads it."""
+    server, tokens = live
+    with server.client(tokens["admin"]) as api:
+        jid = api.post("/api/programs/p1/plans", json={"time_limit": 1}).json()["job"]
+    with server.client(tokens["other"]) as api:
+        real, fake = api.get(f"/api/jobs/{jid}"), api.get("/api/jobs/j0000000000000000")
+    assert real.status_code == fake.status_code == 404
+    assert real.json()["detail"].replace(jid, "ID") == fake.json()["detail"].replace(
+        "j0000000000000000", "ID")
+    with server.client(tokens["mia"]) as api:
+        assert api.get(f"/api/jobs/{jid}").status_code == 403
+    with server.client(tokens["admin"]) as api:
+        assert api.get(f"/api/jobs/{jid}").json()["program"] == "p1"
