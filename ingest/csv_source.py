@@ -15,8 +15,10 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -24,6 +26,7 @@ from .document import DAYS, Interval, Member, ProgramDocument, Window, _parse_cl
 from .errors import CsvError
 
 COLUMNS = ("member", "day", "start", "end", "type")
+T = TypeVar("T")
 
 
 @dataclass
@@ -38,14 +41,15 @@ class MemberRows:
 
 def read_availability_csv(text: str) -> dict[str, MemberRows]:
     """Parse the CSV; raise CsvError naming the line and column of the first bad cell."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    # newline="": the csv module reads line ends itself (also inside quoted cells).
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header = [h.strip().lower() for h in _read(reader, lambda: reader.fieldnames) or []]
     missing = [c for c in COLUMNS[:4] if c not in header]
     if missing:
         raise CsvError(1, "header", f"missing column(s): {', '.join(missing)}")
     reader.fieldnames = header
     out: dict[str, MemberRows] = defaultdict(MemberRows)
-    for row in reader:
+    while (row := _read(reader, lambda: next(reader, None))) is not None:
         line = reader.line_num
         cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
         if not any(cells.values()):
@@ -60,6 +64,15 @@ def read_availability_csv(text: str) -> dict[str, MemberRows]:
             raise CsvError(line, "type", f'must be "available" or "unavailable", got "{kind}"')
         _add_row(out[member], cells, kind, line)
     return dict(out)
+
+
+def _read(reader: csv.DictReader, step: Callable[[], T]) -> T:
+    """One step of the reader; what the csv module cannot read (e.g. a cell over its size
+    limit) becomes a CsvError naming the line it is on."""
+    try:
+        return step()
+    except csv.Error as exc:  # line_num counts the lines read before the bad one
+        raise CsvError(reader.line_num + 1, "row", str(exc)) from None
 
 
 def _add_row(rows: MemberRows, cells: dict[str, str], kind: str, line: int) -> None:

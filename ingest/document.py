@@ -30,13 +30,16 @@ DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 Day = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 Frequency = Literal["once", "weekly", "biweekly", "monthly"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"
+# Dates and times a document may name (docs/rules.md): far enough from year 1 and 9999
+# that reading them in any zone, and the days around them, never overflows.
+YEARS = range(1900, 3000)
 
 
 def _check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f'unknown time zone "{name}"') from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
+        raise ValueError(f'unknown time zone "{name[:100]}"') from None
     return name
 
 
@@ -52,34 +55,46 @@ def _parse_clock(value: Any) -> int:
     return hours * 60 + minutes
 
 
+def _in_years(value: date) -> None:
+    if value.year not in YEARS:
+        raise ValueError(f"{value.isoformat()} is out of range (years {YEARS.start} to "
+                         f"{YEARS.stop - 1})")
+
+
 def _parse_moment(value: Any) -> datetime:
     """A date or date-time; a bare date means its local midnight. May be naive (local)."""
     if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time())
-    if not isinstance(value, str):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time())
+    elif not isinstance(value, str):
         raise ValueError(f"expected a date or date-time string, got {value!r}")
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f'not a date or date-time: "{value}"') from None
+    else:
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f'not a date or date-time: "{value}"') from None
+    _in_years(moment)
+    return moment
 
 
 def _parse_day(value: Any) -> date:
     if isinstance(value, datetime):
         raise ValueError("expected a date (YYYY-MM-DD), got a date-time")
     if isinstance(value, date):
-        return value
-    if not isinstance(value, str):
+        day = value
+    elif not isinstance(value, str):
         raise ValueError(f"expected a date (YYYY-MM-DD), got {value!r}")
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f'not a date (YYYY-MM-DD): "{value}"') from None
+    else:
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f'not a date (YYYY-MM-DD): "{value}"') from None
+    _in_years(day)
+    return day
 
 
 ZoneName = Annotated[str, AfterValidator(_check_zone)]

@@ -15,7 +15,9 @@ Rules, in one place for every calendar source (CalDAV feeds its data through her
 - VFREEBUSY: every FREEBUSY period of type BUSY, BUSY-TENTATIVE, BUSY-UNAVAILABLE (or with
   no FBTYPE) is busy; FREE is not.
 
-A calendar that cannot be read raises CalendarError; it never counts as free.
+A calendar that cannot be read raises CalendarError; it never counts as free. Neither
+does one that would take too long to read: recurrence rules are checked first
+(``ingest/rrule_limits.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from .errors import CalendarError
 from .grid import as_instant
+from .rrule_limits import Budget, limit_events, limit_timezones
 
 Busy = list[tuple[datetime, datetime]]
 
@@ -47,6 +50,11 @@ TIME_PROPERTIES = frozenset({"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "
                              "EXRULE", "RECURRENCE-ID", "FREEBUSY", "TZOFFSETFROM",
                              "TZOFFSETTO", "STATUS", "TRANSP"})
 ZONED_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
+# Properties RFC 5545 allows once per component; a second one leaves the meaning open.
+ONCE = {"VCALENDAR": ("X-WR-TIMEZONE",),
+        "VEVENT": ("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "SEQUENCE", "STATUS",
+                   "TRANSP", "X-MICROSOFT-CDO-BUSYSTATUS"),
+        "VFREEBUSY": ("UID", "DTSTART", "DTEND")}
 # Floating and all-day times are local to the member, up to 14 h from UTC either way; the
 # expansion is asked for a wider window and the result is cut to [start, end) exactly.
 _MARGIN = timedelta(days=2)
@@ -59,11 +67,14 @@ _TZID = re.compile(r';TZID=(?:"([^"]*)"|([^;:]*))|^TZID:([^\r\n]*)', re.MULTILIN
 def busy_from_ics(data: str | bytes, zone: ZoneInfo, start: datetime, end: datetime) -> Busy:
     """Busy intervals (aware UTC, sorted) of an iCalendar text that overlap ``[start, end)``."""
     text = _windows_zones_to_iana(_FOLD.sub("", _decode(data)))
+    budget = Budget()
+    limit_timezones(text, end + _MARGIN, budget)
     busy: Busy = []
     for calendar in _parse(text):
         _check(calendar, text)
+        limit_events(calendar, start - _MARGIN, end + _MARGIN, budget)
         busy += _event_busy(calendar, zone, start, end, text)
-        busy += _freebusy_busy(calendar, zone, start, end)
+        busy += _freebusy_busy(calendar, zone, start, end, text)
     return sorted(busy)
 
 
@@ -100,6 +111,7 @@ def _parse(text: str) -> list[icalendar.Calendar]:
     if "BEGIN:VCALENDAR" not in text.upper():
         raise CalendarError("not an iCalendar file (no BEGIN:VCALENDAR)",
                             line=_first_line(text))
+    _check_nesting(text)
     try:
         with warnings.catch_warnings():
             # "/vendor/Europe/Berlin" TZIDs: icalendar's guess (strip the vendor) is right.
@@ -108,6 +120,18 @@ def _parse(text: str) -> list[icalendar.Calendar]:
     except ValueError as exc:
         raise CalendarError(f"not a valid iCalendar file: {exc}",
                             line=_line_with(text, _quoted(str(exc)))) from None
+    except OverflowError:
+        raise CalendarError("not a valid iCalendar file: a date or period is out of range "
+                            "(year 1 or 9999?)") from None
+    except TypeError as exc:  # icalendar's own checks, e.g. of a PERIOD's end
+        raise CalendarError(f"not a valid iCalendar file: {exc}") from None
+    except (AttributeError, KeyError, IndexError):  # icalendar trips over what it read
+        raise CalendarError("not a valid iCalendar file: a property has a value of the wrong "
+                            "kind, or appears twice (e.g. a VTIMEZONE's TZID)") from None
+    except OSError:  # a TZID too long to be a zone file's name
+        name = max(_tzids(text), key=len, default="")
+        raise CalendarError(f'unknown time zone "{name[:60]}"', line=_line_with(text, name)
+                            ) from None
     calendars = [c for c in calendars if c.name == "VCALENDAR"]
     if not calendars and "END:VCALENDAR" not in text.upper():
         raise CalendarError("incomplete iCalendar file (no END:VCALENDAR: cut off?)",
@@ -118,6 +142,23 @@ def _parse(text: str) -> list[icalendar.Calendar]:
     return calendars
 
 
+def _check_nesting(text: str) -> None:
+    """Every END closes the component opened last (icalendar closes whichever is open,
+    and then fails inside, e.g. on ``END:VTIMEZONE`` closing a VCALENDAR)."""
+    opened: list[str] = []
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip().upper(), value.strip().upper()
+        if key == "BEGIN":
+            opened.append(value)
+        elif key == "END":
+            closes = opened.pop() if opened else None
+            if closes != value:
+                raise CalendarError(f"END:{value} closes "
+                                    + (f"BEGIN:{closes}" if closes else "nothing"),
+                                    line=line.strip())
+
+
 def _check(calendar: icalendar.Calendar, text: str) -> None:
     """Reject what would otherwise be read wrong or silently skipped."""
     for component in calendar.walk():
@@ -125,6 +166,10 @@ def _check(calendar: icalendar.Calendar, text: str) -> None:
             if name in TIME_PROPERTIES:
                 raise CalendarError(f"{component.name} has a bad {name}: {message}",
                                     line=_line_with(text, name, str(component.get(name, ""))))
+        for name in ONCE.get(component.name, ()):
+            if isinstance(component.get(name), list):
+                raise CalendarError(f"{component.name} has {name} more than once",
+                                    line=_line_with(text, name + ":") or _line_with(text, name))
         if component.name not in ("VEVENT", "VFREEBUSY"):
             continue
         for name in ZONED_PROPERTIES:
@@ -140,7 +185,7 @@ def _check(calendar: icalendar.Calendar, text: str) -> None:
     if zone_name is not None:
         try:
             ZoneInfo(str(zone_name))
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
             raise CalendarError(f'unknown time zone "{zone_name}" in X-WR-TIMEZONE',
                                 line=f"X-WR-TIMEZONE:{zone_name}") from None
 
@@ -149,10 +194,18 @@ def _check_event(event: icalendar.Event, text: str) -> None:
     uid = str(event.get("UID", ""))
     if "DTSTART" not in event:
         raise CalendarError(f"VEVENT {uid!r} has no DTSTART", line=f"UID:{uid}" if uid else None)
+    for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
+        if name in event and not isinstance(event[name].dt, date):  # e.g. a bare time
+            raise CalendarError(f"VEVENT {uid!r} has a bad {name}: not a date or date-time",
+                                line=_line_with(text, name + ":") or _line_with(text, name))
     begin, finish = event["DTSTART"].dt, event.get("DTEND")
     if finish is not None and _sort_key(finish.dt) < _sort_key(begin):
         raise CalendarError(f"VEVENT {uid!r} ends before it starts",
                             line=_line_with(text, "DTEND", finish.to_ical().decode()))
+    length = event.get("DURATION")
+    if length is not None and isinstance(length.dt, timedelta) and length.dt < timedelta(0):
+        raise CalendarError(f"VEVENT {uid!r} has a negative DURATION",
+                            line=_line_with(text, "DURATION", length.to_ical().decode()))
 
 
 def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, end: datetime,
@@ -166,11 +219,18 @@ def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, e
                             line=_line_with(text, "RRULE", exc.rule)) from None
     except (recurring_ical_events.InvalidCalendar, icalendar.InvalidCalendar) as exc:
         raise CalendarError(f"cannot expand the calendar: {exc}") from None
+    except OverflowError:
+        raise CalendarError("cannot expand the calendar: a date is out of range") from None
     busy: Busy = []
     for event in occurrences:
         if not is_busy(event):
             continue
-        s, e = _span(event, zone)
+        try:
+            s, e = _span(event, zone)
+        except OverflowError:  # year 1 or 9999, shifted by a zone or a DURATION
+            uid = str(event.get("UID", ""))
+            raise CalendarError(f"VEVENT {uid!r} has a date out of range",
+                                line=f"UID:{uid}" if uid else None) from None
         if s < e and s < end and e > start:
             busy.append((s, e))
     return busy
@@ -199,16 +259,20 @@ def _span(event: icalendar.Event, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def _freebusy_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime,
-                   end: datetime) -> Busy:
+                   end: datetime, text: str) -> Busy:
     busy: Busy = []
     for component in calendar.walk("VFREEBUSY"):
         for prop in _values(component.get("FREEBUSY")):
             if str(prop.params.get("FBTYPE", "BUSY")).upper() in FREE_TYPES:
                 continue
             for period in _periods(prop):
-                s = _instant(period[0], zone)
-                e = _instant(period[1], zone) if not isinstance(period[1], timedelta) \
-                    else s + period[1]
+                try:
+                    s = _instant(period[0], zone)
+                    e = _instant(period[1], zone) if not isinstance(period[1], timedelta) \
+                        else s + period[1]
+                except OverflowError:
+                    raise CalendarError("VFREEBUSY has a period out of range", line=_line_with(
+                        text, "FREEBUSY", prop.to_ical().decode())) from None
                 if s < e and s < end and e > start:
                     busy.append((s, e))
     return busy
@@ -246,6 +310,10 @@ def _datetimes(value: object) -> Iterable[object]:
     """Every date/date-time of a DTSTART-like or RDATE/EXDATE-list value (periods: both ends)."""
     for x in getattr(value, "dts", [value]):
         yield from (x.dt if isinstance(x.dt, tuple) else (x.dt,))
+
+
+def _tzids(text: str) -> list[str]:
+    return [next(g for g in m.groups() if g is not None) for m in _TZID.finditer(text)]
 
 
 def _first_line(text: str) -> str | None:

@@ -25,7 +25,7 @@ from .auth import Principal, authenticate
 from .calendars import fetch_uploaded
 from .config import Settings
 from .documents import heatmap_dict, series_dict
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Invalid, NotFound, error_responses
 from .programs import (
     document_now,
     find_match,
@@ -35,6 +35,24 @@ from .programs import (
     solving_document,
     stored_document,
     validated,
+)
+from .schemas import (
+    EXAMPLE_ICS,
+    EXAMPLE_MATCH,
+    EXAMPLE_MEMBER,
+    EXAMPLE_PROGRAM,
+    CalendarSet,
+    Created,
+    DocumentPublic,
+    HeatmapPublic,
+    JobPublic,
+    JobStarted,
+    Me,
+    MemberPublic,
+    PlanApplied,
+    ProgramSummary,
+    ProposalsPublic,
+    SeriesPublic,
 )
 from .store import (
     document_data,
@@ -46,7 +64,14 @@ from .store import (
     upsert_member,
 )
 
-router = APIRouter(prefix="/api")
+# Every route needs a token and reads its parameters; any request body may be too large.
+# Calendar routes answer with ``response_class=Response``: a 200 is text/calendar, an error
+# still JSON.
+router = APIRouter(prefix="/api", responses=error_responses(401, 413, 422))
+_READ = error_responses(403, 404)
+_WRITE = error_responses(403, 404, 409)
+_ICS = {200: {"content": {"text/calendar": {"schema": {"type": "string"}}},
+              "description": "an iCalendar file"}}
 
 
 def engine_of(request: Request) -> Engine:
@@ -70,15 +95,18 @@ def principal(request: Request,
 Who = Annotated[Principal, Depends(principal)]
 Db = Annotated[Engine, Depends(engine_of)]
 Config = Annotated[Settings, Depends(settings_of)]
-Document = Annotated[dict[str, Any], Body(description="a program document (SPEC 6)")]
+# Documents are read as plain objects and validated by ingest (errors name the field).
+Document = Annotated[dict[str, Any], Body(description="a program document (SPEC 6)",
+                                          examples=[EXAMPLE_PROGRAM])]
+MemberDocument = Annotated[dict[str, Any], Body(
+    description="a member object of the program document (SPEC 6); ``id`` is the URL's",
+    examples=[EXAMPLE_MEMBER])]
+MatchDocument = Annotated[dict[str, Any], Body(
+    description="a match object of the program document (SPEC 6)", examples=[EXAMPLE_MATCH])]
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Created(BaseModel):
-    id: str
 
 
 class PreferredIn(_Body):
@@ -126,13 +154,14 @@ class CalendarUrl(_Body):
 
 # --- programs -------------------------------------------------------------------------
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 def me(who: Who) -> dict[str, Any]:
     """Who this token is: role, program (None = every program) and member."""
     return {"role": who.role, "program": who.program_id, "member": who.member_id}
 
 
-@router.post("/programs", status_code=201, response_model=Created)
+@router.post("/programs", status_code=201, response_model=Created,
+             responses=error_responses(403, 409))
 def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[str, str]:
     """Create a program from a program document."""
     parsed = validated(doc)
@@ -150,7 +179,7 @@ def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[str, st
     return {"id": parsed.program.id}
 
 
-@router.get("/programs")
+@router.get("/programs", response_model=list[ProgramSummary])
 def list_programs(who: Who, db: Db) -> list[dict[str, Any]]:
     """The programs this token can see."""
     import json
@@ -161,7 +190,7 @@ def list_programs(who: Who, db: Db) -> list[dict[str, Any]]:
             if who.program_id in (None, r.id)]
 
 
-@router.get("/programs/{pid}")
+@router.get("/programs/{pid}", response_model=DocumentPublic, responses=_READ)
 def get_program(pid: str, who: Who, db: Db) -> dict[str, Any]:
     """The program document as stored; facilitators and members see only their part."""
     who.program(pid)
@@ -177,8 +206,9 @@ def get_program(pid: str, who: Who, db: Db) -> dict[str, Any]:
     return {**data, "members": members, "matches": mine, "bookings": []}
 
 
-@router.put("/programs/{pid}/members/{mid}")
-def put_member(pid: str, mid: str, member: Document, who: Who, db: Db, cfg: Config,
+@router.put("/programs/{pid}/members/{mid}", response_model=MemberPublic,
+            responses={201: {"model": MemberPublic, "description": "Created"}, **_READ})
+def put_member(pid: str, mid: str, member: MemberDocument, who: Who, db: Db, cfg: Config,
                response: Response) -> dict[str, Any]:
     """Create or replace one member, availability included."""
     who.is_member(pid, mid)
@@ -209,9 +239,9 @@ def put_member(pid: str, mid: str, member: Document, who: Who, db: Db, cfg: Conf
     return doc.members[i].model_dump(mode="json", exclude_none=True)
 
 
-@router.put("/programs/{pid}/members/{mid}/calendar",
-            openapi_extra={"requestBody": {"content": {
-                "text/calendar": {"schema": {"type": "string"}},
+@router.put("/programs/{pid}/members/{mid}/calendar", response_model=CalendarSet,
+            responses=_READ, openapi_extra={"requestBody": {"content": {
+                "text/calendar": {"schema": {"type": "string"}, "example": EXAMPLE_ICS},
                 "application/json": {"schema": CalendarUrl.model_json_schema()}}}})
 async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
                        cfg: Config) -> dict[str, Any]:
@@ -242,7 +272,7 @@ def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
     if kind in ("application/json", ""):
         try:
             url = CalendarUrl.model_validate(json.loads(raw or b"null")).ics_url
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: [[[[...
             raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"}",
                           field="ics_url", details={"problem": str(exc)[:300]}) from None
         text = fetch_ics(url, timeout=cfg.ics_timeout, max_bytes=cfg.ics_max_bytes,
@@ -271,8 +301,9 @@ def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
         {"ics_url": source["ics_url"]} if "ics_url" in source else {})}
 
 
-@router.post("/programs/{pid}/matches", status_code=201, response_model=Created)
-def add_match(pid: str, match: Document, who: Who, db: Db) -> dict[str, str]:
+@router.post("/programs/{pid}/matches", status_code=201, response_model=Created,
+             responses=_WRITE)
+def add_match(pid: str, match: MatchDocument, who: Who, db: Db) -> dict[str, str]:
     """Add a match (a pair or a group) to the program."""
     who.admin(pid)
     with locked(db, pid) as conn:
@@ -301,7 +332,8 @@ def _match_context(db: Engine, who: Principal, pid: str, xid: str, *, act: bool 
     return doc, match
 
 
-@router.get("/programs/{pid}/matches/{xid}/heatmap")
+@router.get("/programs/{pid}/matches/{xid}/heatmap", response_model=HeatmapPublic,
+            responses=_READ)
 def get_heatmap(pid: str, xid: str, who: Who, db: Db,
                 duration: Annotated[int | None, Query(gt=0, le=1440)] = None,
                 tz: Annotated[str | None, Query(description="viewer's IANA zone")] = None
@@ -328,7 +360,8 @@ def get_heatmap(pid: str, xid: str, who: Who, db: Db,
     return out
 
 
-@router.post("/programs/{pid}/matches/{xid}/proposals")
+@router.post("/programs/{pid}/matches/{xid}/proposals", response_model=ProposalsPublic,
+             responses=_READ)
 def proposals(pid: str, xid: str, who: Who, db: Db,
               body: ProposalsRequest | None = None) -> dict[str, Any]:
     """Ranked candidate series for one match (SPEC 5), with who can come to each
@@ -361,7 +394,8 @@ def proposals(pid: str, xid: str, who: Who, db: Db,
 
 # --- booking ----------------------------------------------------------------------------
 
-@router.post("/programs/{pid}/matches/{xid}/series", status_code=201)
+@router.post("/programs/{pid}/matches/{xid}/series", status_code=201,
+             response_model=SeriesPublic, responses=_WRITE)
 def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: Config,
                 idempotency_key: Annotated[str | None, Header(max_length=255)] = None
                 ) -> dict[str, Any]:
@@ -371,7 +405,9 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
     who.program(pid)
     now = datetime.now(UTC)
     with locked(db, pid) as conn:
-        doc = solving_document(conn, pid, now, match=xid)
+        # Without this service's sessions as document bookings: booking.clashes reads them
+        # itself (a session being moved must not clash with its own old time).
+        doc = solving_document(conn, pid, now, match=xid, sessions=False)
         match = find_match(doc, xid)
         who.in_match(pid, list(match.members))
         req = booking.request_for(doc, match, body.model_dump(exclude_none=True))
@@ -392,7 +428,8 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
     return out
 
 
-@router.get("/programs/{pid}/matches/{xid}/series")
+@router.get("/programs/{pid}/matches/{xid}/series", response_model=list[SeriesPublic],
+            responses=_READ)
 def list_series(pid: str, xid: str, who: Who, db: Db) -> list[dict[str, Any]]:
     """Series booked for a match, newest first, with sessions and progress."""
     _match_context(db, who, pid, xid)
@@ -410,7 +447,7 @@ def _series_match(conn: Any, pid: str, sid: str) -> tuple[Any, list[str]]:
     return row, json.loads(row.members)
 
 
-@router.get("/programs/{pid}/series/{sid}")
+@router.get("/programs/{pid}/series/{sid}", response_model=SeriesPublic, responses=_READ)
 def get_series(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
     who.program(pid)
     with db.connect() as conn:
@@ -419,8 +456,8 @@ def get_series(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
         return booking.series_public(conn, pid, sid)
 
 
-@router.get("/programs/{pid}/series/{sid}/invite.ics",
-            responses={200: {"content": {"text/calendar": {}}}})
+@router.get("/programs/{pid}/series/{sid}/invite.ics", responses={**_ICS, **_READ},
+            response_class=Response)
 def invite(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> Response:
     """The series' invite (``METHOD:REQUEST``, or ``CANCEL`` once cancelled)."""
     who.program(pid)
@@ -432,7 +469,8 @@ def invite(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> Response:
     return Response(data, media_type="text/calendar; charset=utf-8")
 
 
-@router.delete("/programs/{pid}/series/{sid}")
+@router.delete("/programs/{pid}/series/{sid}", response_model=SeriesPublic,
+               responses=_WRITE)
 def cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
     """Cancel a series: sessions not yet held are cancelled, members get METHOD:CANCEL."""
     who.program(pid)
@@ -446,7 +484,8 @@ def cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
     return out
 
 
-@router.post("/programs/{pid}/sessions/{oid}/complete")
+@router.post("/programs/{pid}/sessions/{oid}/complete", response_model=SeriesPublic,
+             responses=_WRITE)
 def complete(pid: str, oid: str, who: Who, db: Db) -> dict[str, Any]:
     """Mark one occurrence as held (also for sessions held outside slotwise)."""
     who.program(pid)
@@ -458,7 +497,8 @@ def complete(pid: str, oid: str, who: Who, db: Db) -> dict[str, Any]:
         return booking.series_public(conn, pid, row.series_id)
 
 
-@router.patch("/programs/{pid}/sessions/{oid}")
+@router.patch("/programs/{pid}/sessions/{oid}", response_model=SeriesPublic,
+              responses=_WRITE)
 def patch_session(pid: str, oid: str, body: SessionPatch, who: Who, db: Db,
                   cfg: Config) -> dict[str, Any]:
     """Move one occurrence (``{"start": ...}``) or cancel it alone
@@ -476,7 +516,8 @@ def patch_session(pid: str, oid: str, body: SessionPatch, who: Who, db: Db,
             notify.queue_occurrence_cancel(conn, cfg, pid, oid)
         else:
             assert body.start is not None
-            doc = solving_document(conn, pid, now, match=srow.match_id)
+            doc = solving_document(conn, pid, now, match=srow.match_id,
+                                   sessions=False)  # see book_series
             booking.move_session(conn, doc, pid, oid, body.start, document_now(doc))
             notify.queue_series(conn, cfg, pid, row.series_id, "REQUEST")
         out = booking.series_public(conn, pid, row.series_id)
@@ -484,8 +525,8 @@ def patch_session(pid: str, oid: str, body: SessionPatch, who: Who, db: Db,
     return out
 
 
-@router.get("/programs/{pid}/members/{mid}/sessions.ics",
-            responses={200: {"content": {"text/calendar": {}}}})
+@router.get("/programs/{pid}/members/{mid}/sessions.ics", responses={**_ICS, **_READ},
+            response_class=Response)
 def member_feed(pid: str, mid: str, who: Who, db: Db) -> Response:
     """A member's booked sessions as a calendar feed to subscribe to (``?token=`` works,
     since calendar apps cannot send headers)."""
@@ -501,7 +542,8 @@ def member_feed(pid: str, mid: str, who: Who, db: Db) -> Response:
 
 # --- batch plans ----------------------------------------------------------------------
 
-@router.post("/programs/{pid}/plans", status_code=202)
+@router.post("/programs/{pid}/plans", status_code=202, response_model=JobStarted,
+             responses=_READ)
 def start_plan(pid: str, request: Request, who: Who, db: Db, cfg: Config,
                body: PlanRequest | None = None) -> dict[str, Any]:
     """Plan every match that has no series yet, in the background → ``{"job": id}``."""
@@ -516,7 +558,7 @@ def start_plan(pid: str, request: Request, who: Who, db: Db, cfg: Config,
     return {"job": jid, "status": "queued"}
 
 
-@router.get("/jobs/{jid}")
+@router.get("/jobs/{jid}", response_model=JobPublic, responses=_READ)
 def get_job(jid: str, who: Who, db: Db) -> dict[str, Any]:
     """Job status, progress (0-1) and, when done, the plan document."""
     job = jobs.get(db, jid)
@@ -528,7 +570,8 @@ def get_job(jid: str, who: Who, db: Db) -> dict[str, Any]:
     return job
 
 
-@router.post("/programs/{pid}/plans/{jid}/apply")
+@router.post("/programs/{pid}/plans/{jid}/apply", response_model=PlanApplied,
+             responses=_WRITE)
 def apply_plan(pid: str, jid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
     """Book every series of a finished plan, all or nothing."""
     who.admin(pid)

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest.errors import CalendarError, DocumentError, IngestError
@@ -58,6 +60,23 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
     text = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return error_body(422, text, first["field"] or None, errors=errors)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """FastAPI answers a JSON body it cannot decode (not UTF-8, nested too deeply) with a bare
+    400; say what is wrong, as for any other malformed JSON."""
+    problem = _unreadable_json(exc.__cause__) if exc.status_code == 400 else None
+    if problem is not None:
+        return error_body(422, f"malformed JSON: {problem}")
+    return await http_exception_handler(request, exc)
+
+
+def _unreadable_json(cause: BaseException | None) -> str | None:
+    if isinstance(cause, UnicodeDecodeError):
+        return f"not UTF-8 text (bad byte at offset {cause.start})"
+    if isinstance(cause, RecursionError):
+        return "nested too deeply"
+    return None
 
 
 async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -139,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(IngestError, _ingest_error)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

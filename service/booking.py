@@ -58,10 +58,26 @@ def request_for(doc: ProgramDocument, match: Match, body: dict[str, Any]) -> Ser
     if duration % g:
         raise Invalid(f"must be a multiple of the {g}-minute grid", field="duration_minutes")
     return SeriesRequest(
-        first_start=as_instant(body["first_start"], zone), duration_minutes=duration,
+        first_start=_instant(body["first_start"], zone, "first_start"), duration_minutes=duration,
         frequency=frequency, sessions=n, video_url=conf.get("video_url"),
         location=conf.get("location"), agenda=body.get("agenda", match.agenda),
         summary=body.get("summary"))
+
+
+def _instant(value: datetime, zone: ZoneInfo, field: str) -> datetime:
+    """``value`` as a UTC instant; one that no calendar holds (year 1 east of UTC, year 9999
+    west of it) is refused, naming the field, instead of overflowing."""
+    try:
+        return as_instant(value, zone)
+    except OverflowError:
+        raise Invalid(f"{value.isoformat()} is out of range", field=field) from None
+
+
+def _local(instant: datetime, zone: ZoneInfo) -> datetime:
+    try:
+        return instant.astimezone(zone)
+    except OverflowError:  # year 1 or 9999: shown in UTC
+        return instant
 
 
 def occurrences(doc: ProgramDocument, match: Match, req: SeriesRequest, now: datetime
@@ -71,16 +87,21 @@ def occurrences(doc: ProgramDocument, match: Match, req: SeriesRequest, now: dat
     grid = program_grid(doc)
     zone = doc.organizer_zone(match)
     length = timedelta(minutes=req.duration_minutes)
-    out = []
-    for j, start in enumerate(occurrence_starts(req.first_start.astimezone(zone),
-                                                req.frequency, req.sessions)):
-        what = "first_start" if j == 0 else f"occurrence {j + 1}"
+
+    def check(what: str, start: datetime) -> None:
         if start < now:
             raise Invalid(f"{what} ({start.isoformat()}) is in the past", field="first_start")
         if grid.index_of(start) is None or start + length > grid.t_end:
-            raise Invalid(f"{what} ({start.astimezone(zone).isoformat()}) is not a "
+            raise Invalid(f"{what} ({_local(start, zone).isoformat()}) is not a "
                           f"{grid.granularity_minutes}-minute slot inside the program "
                           f"({doc.program.start} to {doc.program.end})", field="first_start")
+
+    # Before expanding: a first start far outside the program would overflow the calendar.
+    check("first_start", req.first_start)
+    out = []
+    for j, start in enumerate(occurrence_starts(req.first_start.astimezone(zone),
+                                                req.frequency, req.sessions)):
+        check("first_start" if j == 0 else f"occurrence {j + 1}", start)
         out.append((to_epoch(start), to_epoch(start + length)))
     return out
 
@@ -239,7 +260,7 @@ def move_session(conn: Connection, doc: ProgramDocument, program_id: str, sessio
         raise Conflict(f'session "{session_id}" is {row.status}; only a scheduled one can move')
     srow = series_row(conn, program_id, row.series_id)
     grid = program_grid(doc)
-    start = as_instant(start, doc.program.zone)
+    start = _instant(start, doc.program.zone, "start")
     length = row.end - row.start
     if start.astimezone(UTC) < now:
         raise Invalid(f"{start.isoformat()} is in the past", field="start")

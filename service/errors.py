@@ -1,11 +1,15 @@
 """Service errors: ValueError subclasses that carry what is wrong and where.
 
-``service/app.py`` maps them to HTTP status codes in one place.
+``service/app.py`` maps them to HTTP status codes in one place; :class:`ErrorBody` is the
+JSON body every error response carries, as the OpenAPI page documents it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired
+
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
 
 
 class ServiceError(ValueError):
@@ -37,3 +41,49 @@ class Unauthorized(ServiceError):
 
 class Forbidden(ServiceError):
     status = 403
+
+
+class FieldProblem(TypedDict):
+    """One problem of a request: where (``members[3].timezone``; empty: the whole body)."""
+
+    field: str
+    message: str
+
+
+class Clash(TypedDict):
+    """A wanted occurrence that overlaps something a member is already booked into."""
+
+    member: str
+    start: str
+    session: str
+    busy_start: NotRequired[str]
+    busy_end: NotRequired[str]
+    match: NotRequired[str]
+
+
+@with_config(ConfigDict(extra="allow"))
+class ErrorBody(TypedDict):
+    """Every 4xx body: ``detail`` says what is wrong, ``field`` where; ``errors`` lists every
+    problem of a refused document; ``clashes`` every collision of a refused booking."""
+
+    detail: str
+    field: NotRequired[str]
+    errors: NotRequired[list[FieldProblem]]
+    clashes: NotRequired[list[Clash]]
+    problem: NotRequired[str]
+
+
+_MEANING = {
+    400: "The request body could not be read",
+    401: "No API token, or an unknown one",
+    403: "The token may not do this",
+    404: "Something named in the path does not exist",
+    409: "Conflicts with the current state (already exists, already booked, cancelled)",
+    413: "The request body is too large",
+    422: "The request or document is invalid; the body names the field and the problem",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error status codes, all with an :class:`ErrorBody`."""
+    return {code: {"model": ErrorBody, "description": _MEANING[code]} for code in codes}

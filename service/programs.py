@@ -49,8 +49,9 @@ def stored_document(conn: Connection, program_id: str) -> ProgramDocument:
 
 
 def solving_document(conn: Connection, program_id: str, now: datetime | None = None,
-                     match: str | None = None) -> ProgramDocument:
-    """The stored document plus booked sessions, fetched calendars and ``now``.
+                     match: str | None = None, sessions: bool = True) -> ProgramDocument:
+    """The stored document plus booked sessions (unless ``sessions`` is false: bookings
+    check those themselves), fetched calendars and ``now``.
 
     With ``match``, only the part of the program that match needs: its members, the
     bookings and sessions that touch them, and the matches those belong to (with their
@@ -63,7 +64,8 @@ def solving_document(conn: Connection, program_id: str, now: datetime | None = N
     else:
         data, focus = _match_data(conn, program_id, match)
     booked: dict[tuple[str, str, int, int], list[str]] = defaultdict(list)
-    for member, start, end, session, x in active_busy(conn, program_id, focus):
+    for member, start, end, session, x in (active_busy(conn, program_id, focus)
+                                           if sessions else []):
         booked[session, x, start, end].append(member)
     for (_, x, start, end), who in booked.items():
         data["bookings"].append({

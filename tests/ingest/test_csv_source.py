@@ -51,3 +51,17 @@ def test_unknown_member_is_refused(program_dict):
     """A CSV naming someone outside the program is an error, not a silent skip."""
     with pytest.raises(CsvError, match='line 5, member: unknown member "zed"'):
         apply_csv(parse_program(program_dict), GOOD + "zed,MO,09:00,10:00,\n")
+
+
+def test_unreadable_csv_names_the_line():
+    """Regression (fuzzing): the csv module's own errors (here a cell over its size limit)
+    escaped as _csv.Error."""
+    with pytest.raises(CsvError, match="line 2, row: field larger than field limit"):
+        read_availability_csv("member,day,start,end\nben,WE,09:00," + "1" * 200_000 + "\n")
+
+
+def test_old_mac_line_ends_are_read():
+    """Regression (fuzzing): a lone CR ended a line for csv but not for the reader
+    (_csv.Error "new-line character seen in unquoted field")."""
+    rows = read_availability_csv("member,day,start,end\rben,WE,09:00,10:00\r")["ben"]
+    assert [(w.days, w.start, w.end) for w in rows.weekly] == [(["WE"], 540, 600)]

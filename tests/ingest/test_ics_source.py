@@ -1,5 +1,6 @@
 """SPEC 2 calendar busy time: one real-world-shaped .ics fixture per quirk, expected by hand."""
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -161,3 +162,80 @@ def test_custom_vtimezone_is_used():
             "DTSTART:19700101T000000\r\nTZOFFSETFROM:+0300\r\nTZOFFSETTO:+0300\r\n"
             "END:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n")
     assert busy_from_ics(text, NEW_YORK, *WINDOW) == [_iv("01-05 07:00", "01-05 08:00")]
+
+
+# Regressions found by fuzzing (tests/ingest/test_fuzz_parsers.py): each raised another
+# exception, hung, or was read as something it does not say.
+
+def _calendar(*event: str, before: str = "") -> str:
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" + before
+            + "BEGIN:VEVENT\r\nUID:e@test\r\nDTSTAMP:20270101T000000Z\r\n"
+            + "".join(line + "\r\n" for line in event) + "END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@pytest.mark.parametrize(("lines", "problem"), [
+    # dateutil walked every second (minute) of the horizon, or looped forever: a hang.
+    (["DTSTART:20270105T100000Z", "DTEND:20270105T100001Z", "RRULE:FREQ=SECONDLY"],
+     "repeats too often"),
+    (["DTSTART:19000105T100000Z", "DTEND:19000105T100100Z", "RRULE:FREQ=MINUTELY"],
+     "repeats too often"),
+    (["DTSTART:20270105T100000Z", "DTEND:20270105T110000Z", "RRULE:FREQ=DAILY;INTERVAL=0"],
+     "INTERVAL must be at least 1"),
+    # A weekly event lasting 425 years: every occurrence since 1601 overlaps the window.
+    (["DTSTART:16011106T100000Z", "DTEND:20270105T110000Z", "RRULE:FREQ=WEEKLY;BYDAY=TU,TH"],
+     "repeats too often"),
+    # AttributeError / TypeError deep in icalendar, recurring-ical-events or dateutil.
+    (["DTSTART:20270105T100000Z", "DTSTART:20270106T100000Z"], "DTSTART more than once"),
+    (["DTSTART:20270105T100000Z", "SEQUENCE:1", "SEQUENCE:2"], "SEQUENCE more than once"),
+    (["DTSTART:100000", "DTEND:20270105T110000Z"], "bad DTSTART: not a date or date-time"),
+    (["DTSTART:20270105T100000Z", "RRULE:COUNT=3"], "bad RRULE: no FREQ"),
+    # OverflowError.
+    (["DTSTART:20270105T100000Z", "DURATION:P99999999W"], "out of range"),
+    # Read as busy 09:00-10:00 although it "ends" an hour before it starts.
+    (["DTSTART:20270105T100000Z", "DURATION:-PT1H"], "negative DURATION"),
+    # OSError: file name too long (a TZID is looked up as a zone file).
+    (["DTSTART;TZID=" + "a" * 300 + ":20270105T100000", "DTEND:20270105T110000Z"],
+     "unknown time zone"),
+])
+def test_fuzz_found_calendars_are_refused_at_once(lines, problem):
+    """Regression: a CalendarError naming the problem, within a second."""
+    started = time.monotonic()
+    with pytest.raises(CalendarError) as info:
+        busy_from_ics(_calendar(*lines), NEW_YORK, *WINDOW)
+    assert problem in info.value.problem
+    assert time.monotonic() - started < 1
+
+
+def test_fuzz_found_broken_structure_is_refused():
+    """Regression: an END that closes another component failed inside icalendar
+    (AttributeError); a FREEBUSY period in the year 9999 overflowed."""
+    with pytest.raises(CalendarError, match="END:VTIMEZONE closes BEGIN:VCALENDAR"):
+        busy_from_ics("BEGIN:VCALENDAR\r\nTZID:x\r\nEND:VTIMEZONE\r\n", NEW_YORK, *WINDOW)
+    with pytest.raises(CalendarError, match="out of range"):
+        busy_from_ics("BEGIN:VCALENDAR\r\nBEGIN:VFREEBUSY\r\nFREEBUSY:99991231T230000/P2D\r\n"
+                      "END:VFREEBUSY\r\nEND:VCALENDAR\r\n", NEW_YORK, *WINDOW)
+
+
+def test_rule_that_never_occurs_leaves_its_first_occurrence():
+    """Regression: dateutil walked a never-matching rule to the year 9999 (seconds per rule,
+    a hang for many); the rule is dropped and the event keeps its DTSTART (RFC 5545)."""
+    started = time.monotonic()
+    busy = busy_from_ics(_calendar("DTSTART:20270105T150000Z", "DTEND:20270105T160000Z",
+                                   "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"), NEW_YORK, *WINDOW)
+    assert busy == [_iv("01-05 15:00", "01-05 16:00")]
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize("rule", ["FREQ=SECONDLY", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"])
+def test_custom_zone_with_a_runaway_rule_is_refused(rule):
+    """Regression: a VTIMEZONE rule is walked from its DTSTART (1601) on every offset asked
+    of the zone icalendar builds from it: a hang. Refused before icalendar reads it."""
+    zone = ("BEGIN:VTIMEZONE\r\nTZID:Runaway " + rule + "\r\nBEGIN:STANDARD\r\n"
+            "DTSTART:16011104T020000\r\nRRULE:" + rule + "\r\nTZOFFSETFROM:-0400\r\n"
+            "TZOFFSETTO:-0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n")
+    started = time.monotonic()
+    with pytest.raises(CalendarError, match="VTIMEZONE 'Runaway"):
+        busy_from_ics(_calendar(f"DTSTART;TZID=Runaway {rule}:20270105T100000",
+                                f"DTEND;TZID=Runaway {rule}:20270105T110000", before=zone),
+                      NEW_YORK, *WINDOW)
+    assert time.monotonic() - started < 1

@@ -33,6 +33,9 @@ def live(tmp_path_factory):
 
 
 BROKEN_ICS = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2027-03-02 10:00\nEND:VEVENT\n"
+ENDLESS_ICS = ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:tick\r\nDTSTART:20270302T100000Z\r\n"
+               "DTEND:20270302T100001Z\r\nRRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+JSON = {"Content-Type": "application/json"}
 
 CASES = [
     # (method, path, kwargs, status, text expected in the message)
@@ -91,6 +94,29 @@ CASES = [
     ("get", "/api/programs/nope", {}, 404, 'unknown program "nope"'),
     ("post", "/api/programs", {"content": b"[" * 300_000, "headers": {
         "Content-Type": "application/json"}}, 413, "larger than"),
+    # Regressions found by API fuzzing (tests/service/test_fuzz_api.py), each a 500 or an
+    # undocumented 400 before:
+    ("put", "/api/programs/p1/members/al/calendar", {"content": b"[" * 50_000, "headers": JSON},
+     422, "ics_url"),  # RecursionError
+    ("post", "/api/programs", {"content": b'{"program": "\xff"}', "headers": JSON}, 422,
+     "not UTF-8"),  # a bare 400 "There was an error parsing the body"
+    ("post", "/api/programs/p1/matches/mia-al/proposals", {"content": b"[" * 50_000,
+                                                           "headers": JSON}, 422,
+     "nested too deeply"),  # the same bare 400
+    ("get", "/api/programs/p1/matches/mia-al/heatmap?tz=" + "a" * 300, {}, 422,
+     "unknown time zone"),  # OSError: file name too long
+    ("put", "/api/programs/p1/members/al", {"json": {"timezone": "a" * 300}}, 422,
+     "timezone: unknown time zone"),  # the same OSError, from the document model
+    ("put", "/api/programs/p1/members/al", {"json": {
+        "timezone": "Asia/Tokyo",
+        "unavailable": [{"start": "0001-01-01T00:00", "end": "0001-01-02T00:00"}]}}, 422,
+     "out of range"),  # stored, then every heat map of the program was a 500
+    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
+        "first_start": "9999-12-25T10:00:00-05:00"}}, 422, "15-minute slot"),  # OverflowError
+    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
+        "first_start": "0001-01-01T00:00:00+09:00"}}, 422, "out of range"),  # OverflowError
+    ("put", "/api/programs/p1/members/al/calendar", {"content": ENDLESS_ICS, "headers": {
+        "Content-Type": "text/calendar"}}, 422, "repeats too often"),  # hung the worker
 ]
 
 
@@ -174,3 +200,48 @@ def test_another_programs_job_looks_like_no_job(live):
         assert api.get(f"/api/jobs/{jid}").status_code == 403
     with server.client(tokens["admin"]) as api:
         assert api.get(f"/api/jobs/{jid}").json()["program"] == "p1"
+
+
+def _mia_bo(api):
+    """The series of mia-bo (Tuesdays 15:00 New York from 30 March), booked on first use."""
+    series = api.get("/api/programs/p1/matches/mia-bo/series").json()
+    if series:
+        return series[0]
+    booked = api.post("/api/programs/p1/matches/mia-bo/series",
+                      json={"first_start": "2027-03-30T15:00:00-04:00"})
+    assert booked.status_code == 201, booked.text
+    return booked.json()
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T00:00:00+09:00", "9999-12-31T23:00:00-05:00"])
+def test_moving_a_session_out_of_the_calendar_is_a_422(live, start):
+    """Regression (API fuzzing): moving a session to year 1 or 9999 was a 500 (OverflowError);
+    now a 422 naming ``start``, and the session stays where it was."""
+    server, tokens = live
+    with server.client(tokens["admin"]) as api:
+        series = _mia_bo(api)
+        session = series["sessions"][0]
+        r = api.patch(f"/api/programs/p1/sessions/{session['id']}", json={"start": start})
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "start"
+        after = api.get(f"/api/programs/p1/series/{series['id']}").json()
+        assert after["sessions"][0] == session
+
+
+def test_a_session_moves_over_its_own_old_time(live):
+    """Regression (API fuzzing, happy paths): moving a session 15 minutes later was a 409
+    against itself, and every clash was listed twice: booked sessions were checked once as
+    sessions and once more as document bookings."""
+    server, tokens = live
+    with server.client(tokens["admin"]) as api:
+        session = _mia_bo(api)["sessions"][1]
+        r = api.post("/api/programs/p1/matches/mia-cy/series", json={
+            "first_start": session["start"], "frequency": "once", "sessions": 1})
+        assert r.status_code == 409, r.text
+        clashes = r.json()["clashes"]
+        assert len(clashes) == len({(c["member"], c["busy_start"]) for c in clashes}) == 1
+        later = "2027-04-06T15:15:00-04:00"
+        assert session["start"] == "2027-04-06T15:00:00-04:00"
+        r = api.patch(f"/api/programs/p1/sessions/{session['id']}", json={"start": later})
+        assert r.status_code == 200, r.text
+        assert r.json()["sessions"][1]["start"] == later

@@ -1,0 +1,223 @@
+"""Response bodies of the HTTP API (SPEC 8) and request examples, for the OpenAPI page.
+
+Routes name the bodies as ``response_model``, so what the page says is what is sent. They
+allow keys beyond the documented ones, so a field added to a response is never silently
+dropped. The examples are sent as they are by the API fuzz test.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired
+
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
+
+_OPEN = ConfigDict(extra="allow")
+
+EXAMPLE_PROGRAM = {
+    "version": 1,
+    "program": {"id": "spring-2027", "name": "Spring cohort", "timezone": "America/New_York",
+                "start": "2027-01-04", "end": "2027-04-05", "granularity_minutes": 15},
+    "members": [{"id": "ana", "timezone": "Europe/Lisbon",
+                 "weekly": [{"days": ["TU", "TH"], "start": "14:00", "end": "18:30"}]},
+                {"id": "ben", "timezone": "America/New_York"}],
+    "matches": [{"id": "ana-ben", "members": ["ana", "ben"], "organizer": "ana",
+                 "duration_minutes": 60, "sessions": 8, "frequency": "weekly"}]}
+EXAMPLE_MEMBER = {"name": "Ana Silva", "timezone": "Europe/Lisbon",
+                  "weekly": [{"days": ["TU", "TH"], "start": "14:00", "end": "18:30"}],
+                  "unavailable": [{"start": "2027-02-15", "end": "2027-02-20"}]}
+EXAMPLE_MATCH = {"id": "ana-cara", "members": ["ana", "cara"], "organizer": "ana",
+                 "duration_minutes": 30, "frequency": "biweekly", "sessions": 4}
+EXAMPLE_ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//example//EN\r\nBEGIN:VEVENT\r\n"
+               "UID:dentist@example.org\r\nDTSTAMP:20270101T000000Z\r\n"
+               "DTSTART;TZID=Europe/Lisbon:20270302T100000\r\n"
+               "DTEND;TZID=Europe/Lisbon:20270302T110000\r\nSUMMARY:Dentist\r\n"
+               "END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@with_config(_OPEN)
+class Created(TypedDict):
+    id: str
+
+
+@with_config(_OPEN)
+class Me(TypedDict):
+    role: str
+    program: str | None
+    member: str | None
+
+
+@with_config(_OPEN)
+class ProgramSummary(TypedDict):
+    id: str
+    name: str | None
+
+
+@with_config(_OPEN)
+class DocumentPublic(TypedDict):
+    """A program document (SPEC 6) as stored."""
+
+    version: int
+    program: dict[str, Any]
+    members: list[dict[str, Any]]
+    matches: list[dict[str, Any]]
+    bookings: list[dict[str, Any]]
+
+
+@with_config(_OPEN)
+class MemberPublic(TypedDict):
+    """A member object of the program document (SPEC 6)."""
+
+    id: str
+
+
+@with_config(_OPEN)
+class CalendarSet(TypedDict):
+    member: str
+    busy_intervals: int
+    ics_url: NotRequired[str]
+
+
+@with_config(_OPEN)
+class HeatmapCell(TypedDict):
+    slot: int
+    count: int
+    past: bool
+
+
+@with_config(_OPEN)
+class HeatmapView(TypedDict):
+    """The viewer-zone grid: one row per time of day, one cell per date (None: no slot)."""
+
+    timezone: str
+    dates: list[str]
+    times: list[str]
+    cells: list[list[HeatmapCell | None]]
+
+
+@with_config(_OPEN)
+class HeatmapPublic(TypedDict):
+    """SPEC 7's heat map JSON, plus the viewer's grid, names, and who is free per slot."""
+
+    start: str
+    granularity_minutes: int
+    duration_minutes: int
+    members: list[str]
+    counts: list[int]
+    everyone: list[int]
+    view: HeatmapView
+    match: str
+    names: dict[str, str]
+    free: list[list[int]]
+
+
+@with_config(_OPEN)
+class OccurrencePlan(TypedDict):
+    start: str
+    end: str
+    holds: bool
+    attending: list[str]
+    missing: list[str]
+    alternative: NotRequired[str]
+
+
+@with_config(_OPEN)
+class Score(TypedDict):
+    held: int
+    attendance: int
+    preferred: int
+
+
+@with_config(_OPEN)
+class SeriesPlan(TypedDict):
+    """A candidate or planned series (SPEC 6's plan document)."""
+
+    match: str
+    timezone: str
+    frequency: str
+    rrule: str | None  # None for a one-off ("once")
+    first_start: str
+    duration_minutes: int
+    score: Score
+    occurrences: list[OccurrencePlan]
+
+
+@with_config(_OPEN)
+class ProposalsPublic(TypedDict):
+    match: str
+    duration_minutes: int
+    frequency: str
+    sessions: int
+    candidates: int
+    proposals: list[SeriesPlan]
+    reason: str | None
+
+
+@with_config(_OPEN)
+class SessionPublic(TypedDict):
+    id: str
+    start: str
+    end: str
+    original_start: str
+    status: str
+
+
+@with_config(_OPEN)
+class ConferencingPublic(TypedDict):
+    video_url: str | None
+    location: str | None
+
+
+@with_config(_OPEN)
+class Progress(TypedDict):
+    completed: int
+    planned: int
+
+
+@with_config(_OPEN)
+class SeriesPublic(TypedDict):
+    """A booked series with its sessions and progress."""
+
+    id: str
+    match: str
+    uid: str
+    status: str
+    sequence: int
+    timezone: str
+    frequency: str
+    rrule: str | None  # None for a one-off ("once")
+    first_start: str
+    duration_minutes: int
+    members: list[str]
+    conferencing: ConferencingPublic
+    agenda: str | None
+    summary: str
+    sessions: list[SessionPublic]
+    progress: Progress
+
+
+@with_config(_OPEN)
+class JobStarted(TypedDict):
+    job: str
+    status: str
+
+
+@with_config(_OPEN)
+class JobPublic(TypedDict):
+    """A batch plan job; ``plan`` (SPEC 6's plan document) once done, ``error`` if failed."""
+
+    id: str
+    program: str
+    status: str
+    progress: float
+    message: str | None
+    applied: bool
+    plan: NotRequired[dict[str, Any]]
+    error: NotRequired[str]
+
+
+@with_config(_OPEN)
+class PlanApplied(TypedDict):
+    job: str
+    booked: int
+    series: list[str]
