@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest import ics_source
 from ingest.availability import program_grid
 from ingest.document import ProgramDocument
 from ingest.errors import CalendarError
-from ingest.ics_source import busy_from_ics, fetch_ics
 
 from .config import Settings
 from .errors import Invalid
@@ -40,10 +40,10 @@ def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: Settin
             if cal.ics_url is None:
                 continue
             try:
-                text = fetch_ics(cal.ics_url, timeout=settings.ics_timeout,
+                text = ics_source.fetch_ics(cal.ics_url, timeout=settings.ics_timeout,
                                  max_bytes=settings.ics_max_bytes,
                                  guard=guard_for(settings)).decode("utf-8", "replace")
-                busy_from_ics(text, doc.member_zone(mid), grid.t0, grid.t_end)
+                ics_source.busy_from_ics(text, doc.member_zone(mid), grid.t0, grid.t_end)
             except CalendarError as exc:
                 raise Invalid(f"{field}.ics_url: {exc}", field=f"{field}.ics_url") from None
             out.setdefault(mid, {})[cal.ics_url] = text
