@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select, update
 
 from ingest.availability import build_availability
 from ingest.errors import IngestError
+from ingest.grid import from_epoch
 from solver.executors import SchedulerUnreachable, executor_for
 from solver.planner import plan
 
@@ -182,7 +183,8 @@ def apply(engine: Engine, settings: Settings, program_id: str, jid: str) -> dict
         if row.applied:
             raise Conflict("this plan was already applied")
         document = json.loads(row.result)
-        doc = solving_document(conn, program_id)
+        # Sessions booked here are checked by booking.clashes itself, once each.
+        doc = solving_document(conn, program_id, sessions=False)
         now = document_now(doc)
         booked: list[str] = []
         clashes: list[dict[str, Any]] = []
@@ -197,9 +199,12 @@ def apply(engine: Engine, settings: Settings, program_id: str, jid: str) -> dict
             found = booking.clashes(conn, doc, program_id, list(match.members), wanted)
             # Series of the same plan must not collide with each other either.
             for other, times in planned:
-                if set(doc.match(other).members) & set(match.members):
-                    found += [{"member": "", "start": str(a), "session": f"plan:{other}"}
-                              for a, b in wanted for c, d in times if a < d and c < b]
+                shared = sorted(set(doc.match(other).members) & set(match.members))
+                found += [{"member": m, "start": from_epoch(a).isoformat(),
+                           "busy_start": from_epoch(c).isoformat(),
+                           "busy_end": from_epoch(d).isoformat(), "session": f"plan:{other}"}
+                          for a, b in wanted for c, d in times if a < d and c < b
+                          for m in shared]
             clashes += [{**c, "match": match.id} for c in found]
             planned.append((match.id, wanted))
             if not found:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 
@@ -267,7 +268,14 @@ def test_plan_that_now_clashes_books_nothing(backend, admin, tmp_path):
                                "frequency": "once"})
             assert r.status_code == 201, r.text
             refused = api.post(f"/api/programs/p1/plans/{jid}/apply")
-            assert refused.status_code == 409 and refused.json()["clashes"]
+            assert refused.status_code == 409
+            clashes = refused.json()["clashes"]
+            keys = [(c["match"], c["member"], c["start"], c["session"]) for c in clashes]
+            assert len(keys) == len(set(keys))  # each clash listed once
+            first = datetime.fromisoformat(s["first_start"])
+            at_first = [c for c in clashes if c["match"] == "mia-al"
+                        and datetime.fromisoformat(c["start"]) == first]
+            assert [c["member"] for c in at_first] == ["mia"]  # bo is not in mia-al
             for m in ("mia-al", "mia-cy", "circle"):
                 assert api.get(f"/api/programs/p1/matches/{m}/series").json() == []
     finally:
