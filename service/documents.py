@@ -47,13 +47,12 @@ def heatmap_dict(hm: Heatmap, zone: ZoneInfo | None = None) -> dict[str, Any]:
     out = hm.to_dict()
     if zone is not None:
         grid = hm.day_grid(zone)
-        counts = hm.counts
-        past = hm.past
+        counts = hm.counts.tolist()  # Python ints: indexing numpy per cell is slow
+        past = int(hm.past)
         out["view"] = {
             "timezone": grid.zone, "dates": grid.dates,
             "times": [f"{t // 60:02d}:{t % 60:02d}" for t in grid.times],
-            "cells": [[None if s < 0 else {"slot": int(s), "count": int(counts[s]),
-                                           "past": bool(s < past)}
+            "cells": [[None if s < 0 else {"slot": s, "count": counts[s], "past": s < past}
                        for s in row] for row in grid.slot.tolist()],
         }
     return out

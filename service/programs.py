@@ -73,7 +73,8 @@ def solving_document(conn: Connection, program_id: str, now: datetime | None = N
             "start": from_epoch(start).isoformat(), "end": from_epoch(end).isoformat()})
     if focus is not None:
         _complete(conn, program_id, data)
-    fetched = fetched_calendars(conn, program_id)
+    fetched = fetched_calendars(conn, program_id, None if focus is None else
+                                [m["id"] for m in data["members"]])
     if (who := unfetched(data, fetched)) is not None:
         raise Invalid(f'a calendar of member "{who}" was stored without being fetched; '
                       "upload it again (PUT its calendar)", field="calendars")

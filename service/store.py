@@ -343,9 +343,13 @@ def document_data(conn: Connection, program_id: str) -> dict[str, Any]:
             "bookings": json.loads(row.bookings)}
 
 
-def fetched_calendars(conn: Connection, program_id: str) -> dict[str, dict[str, str]]:
-    rows = conn.execute(select(members.c.id, members.c.fetched)
-                        .where(members.c.program_id == program_id))
+def fetched_calendars(conn: Connection, program_id: str, member_ids: list[str] | None = None
+                      ) -> dict[str, dict[str, str]]:
+    """``{member: {url: text}}``: the stored copies of calendar URLs (of ``member_ids``)."""
+    q = select(members.c.id, members.c.fetched).where(members.c.program_id == program_id)
+    if member_ids is not None:
+        q = q.where(members.c.id.in_(member_ids))
+    rows = conn.execute(q)
     return {r.id: json.loads(r.fetched) for r in rows if r.fetched and r.fetched != "{}"}
 
 
