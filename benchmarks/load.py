@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--matches", type=int, default=300)
-    ap.add_argument("--users", type=int, default=32, help="facilitators at once")
+    ap.add_argument("--users", default="4,32", help="facilitators at once (comma list)")
     ap.add_argument("--workers", default="1,2", help="uvicorn worker counts to run")
     ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
     ap.add_argument("--seed", type=int, default=0)
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(RESULTS / "load"))
     args = ap.parse_args(argv)
     if args.quick:
-        args.matches, args.users, args.workers = 40, 8, "1"
+        args.matches, args.users, args.workers = 40, "8", "1"
     program = generate_program({"matches": args.matches}, seed=args.seed)
     program["program"]["id"] = "load"
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
@@ -191,16 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmpdir)
         for backend in backends:
             cluster = None
-            for workers in (int(w) for w in args.workers.split(",")):
-                if backend == "sqlite":
-                    url = f"sqlite:///{tmp / f'load-{workers}.sqlite'}"
-                else:
-                    cluster = cluster or postgres_cluster()
-                    url = cluster.create_database()
-                res = run_once(url, workers, program, args.users, tmp / "outbox")
-                res["database"] = backend
-                runs.append(res)
-                print(json.dumps(res))
+            for users in (int(u) for u in args.users.split(",")):
+                for workers in (int(w) for w in args.workers.split(",")):
+                    if backend == "sqlite":
+                        url = f"sqlite:///{tmp / f'load-{users}-{workers}.sqlite'}"
+                    else:
+                        cluster = cluster or postgres_cluster()
+                        url = cluster.create_database()
+                    res = run_once(url, workers, program, users, tmp / "outbox")
+                    res["database"] = backend
+                    runs.append(res)
+                    print(json.dumps(res))
             if cluster is not None:
                 cluster.stop()
     report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
