@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -308,6 +308,22 @@ class _Runs:
         return self.workers if size >= SMALL_MODEL else 1
 
 
+def _models(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
+            caps: dict[int, int], fcfs: dict[int, int | None], runs: _Runs
+            ) -> Iterator[tuple[list[int], _Job | None]]:
+    """Each component, in order, with the model it needs (None when it has a single
+    match or pruning leaves every match its best)."""
+    for comp in comps:
+        job = None
+        if len(comp) > 1:
+            t = time.perf_counter()
+            kept = _prune(matches, comp, week, caps)
+            runs.prune_s += time.perf_counter() - t
+            if kept is not None:
+                job = _job(matches, comp, kept, week, caps, fcfs)
+        yield comp, job
+
+
 def _first_pass(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
                 caps: dict[int, int], fcfs: dict[int, int | None], deadline: float,
                 runs: _Runs, report: _Reporter) -> list[_Job]:
@@ -318,18 +334,14 @@ def _first_pass(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
     total = sum(len(c) for c in comps)
     left = sum(len(c) for c in comps if len(c) > 1)  # matches that may need a model
     jobs, done = [], 0
-    for comp in comps:
+    for comp, job in _models(matches, comps, week, caps, fcfs, runs):
+        if job is not None:
+            jobs.append(job)
+            remaining = deadline - time.perf_counter()
+            if remaining > 0:  # past the time limit, the component keeps the FCFS choice
+                share = 0.5 * remaining * len(comp) / max(left, 1)
+                runs.run(job, max(share, min(0.2, remaining)), runs.workers_for(job))
         if len(comp) > 1:
-            t = time.perf_counter()
-            kept = _prune(matches, comp, week, caps)
-            runs.prune_s += time.perf_counter() - t
-            if kept is not None:
-                job = _job(matches, comp, kept, week, caps, fcfs)
-                jobs.append(job)
-                remaining = deadline - time.perf_counter()
-                if remaining > 0:  # past the time limit, the component keeps the FCFS choice
-                    share = 0.5 * remaining * len(comp) / max(left, 1)
-                    runs.run(job, max(share, min(0.2, remaining)), runs.workers_for(job))
             left -= len(comp)
         done += len(comp)
         report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
@@ -364,21 +376,16 @@ def _first_pass_on(pool: Dispatcher[_Job], matches: list[_Match], comps: list[li
     models = sum(len(c) for c in comps if len(c) > 1)  # matches that may need a model
     remaining = deadline - time.perf_counter()
     jobs, done = [], 0
-    for comp in comps:
-        if len(comp) > 1:
-            t = time.perf_counter()
-            kept = _prune(matches, comp, week, caps)
-            runs.prune_s += time.perf_counter() - t
-            if kept is not None:
-                job = _job(matches, comp, kept, week, caps, fcfs)
-                jobs.append(job)
-                left = deadline - time.perf_counter()
-                if left > 0:  # past the time limit, the component keeps the FCFS choice
-                    share = 0.5 * remaining * len(comp) / max(models, 1)
-                    limit = max(pool.slots * share, POOL_FLOOR_S)
-                    pool.add(job, SolveTask(job.inst, job.choice, min(left, limit),
-                                            runs.workers_for(job), runs.seed))
-                    continue
+    for comp, job in _models(matches, comps, week, caps, fcfs, runs):
+        if job is not None:
+            jobs.append(job)
+            left = deadline - time.perf_counter()
+            if left > 0:  # past the time limit, the component keeps the FCFS choice
+                share = 0.5 * remaining * len(comp) / max(models, 1)
+                limit = max(pool.slots * share, POOL_FLOOR_S)
+                pool.add(job, SolveTask(job.inst, job.choice, min(left, limit),
+                                        runs.workers_for(job), runs.seed))
+                continue
         done += len(comp)
     report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
            f"planned {done} of {total} schedulable matches; solving {len(jobs)} models")

@@ -89,6 +89,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Any]:
+    """An engine on ``db_url`` with the tables created."""
+    from service.store import init_db, make_engine
+
+    engine = make_engine(db_url)
+    init_db(engine)
+    yield engine
+    engine.dispose()
+
+
 @dataclass(frozen=True)
 class Backend:
     """A database for a live server and how many uvicorn workers to run on it."""

@@ -10,21 +10,12 @@ import sys
 import threading
 import time
 
-import pytest
 from sqlalchemy import Column, MetaData, Table, inspect, select
 
 from service import jobs as job_runner
 from service import worker
 from service.store import JOB_STALE_SECONDS, init_db, jobs, make_engine, now_epoch
 from tests.service.live import ROOT
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    init_db(engine)
-    yield engine
-    engine.dispose()
 
 
 def _job(engine, owner: str | None, *, age: int = 0, status: str = "running") -> str:

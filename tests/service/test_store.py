@@ -13,16 +13,8 @@ from sqlalchemy import select, update
 from service import booking
 from service.errors import Invalid
 from service.programs import document_now, solving_document, validated
-from service.store import init_db, insert_program, locked, make_engine, programs
+from service.store import insert_program, locked, programs
 from tests.service.test_end_to_end import program
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    init_db(engine)
-    yield engine
-    engine.dispose()
 
 
 def _create(engine, data: dict) -> None:
