@@ -36,25 +36,51 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
+        """Settings from ``SLOTWISE_*`` variables (see ``ENVIRONMENT``); a bad value is a
+        ValueError that names the variable."""
         env = os.environ
         values: dict[str, object] = {}
-        if "SLOTWISE_DB" in env:
-            values["db_url"] = env["SLOTWISE_DB"]
-        if env.get("SLOTWISE_SMTP_URL"):
-            values["smtp_url"] = env["SLOTWISE_SMTP_URL"]
-        if "SLOTWISE_OUTBOX" in env:
-            values["outbox"] = Path(env["SLOTWISE_OUTBOX"])
-        if "SLOTWISE_SENDER" in env:
-            values["sender"] = env["SLOTWISE_SENDER"]
-        if "SLOTWISE_MAX_BODY_BYTES" in env:
-            values["max_body_bytes"] = int(env["SLOTWISE_MAX_BODY_BYTES"])
-        if env.get("SLOTWISE_SCHEDULER"):
-            values["scheduler"] = env["SLOTWISE_SCHEDULER"]
-        if env.get("SLOTWISE_PLAN_PROCESSES"):
-            values["plan_processes"] = int(env["SLOTWISE_PLAN_PROCESSES"])
-        if env.get("SLOTWISE_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes"):
-            values["allow_private_urls"] = True
-        if "SLOTWISE_RETRY_SECONDS" in env:
-            values["retry_seconds"] = float(env["SLOTWISE_RETRY_SECONDS"])
+        for name, (attr, kind) in ENVIRONMENT.items():
+            raw = env.get(name, "")
+            if raw == "":
+                continue
+            try:
+                values[attr] = _convert(raw, kind)
+            except ValueError:
+                raise ValueError(f"{name}: {_EXPECTED[kind]}, not {raw!r}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+# Every variable the service reads: (Settings field, kind of value).
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "SLOTWISE_DB": ("db_url", "text"),
+    "SLOTWISE_SMTP_URL": ("smtp_url", "text"),
+    "SLOTWISE_OUTBOX": ("outbox", "path"),
+    "SLOTWISE_SENDER": ("sender", "text"),
+    "SLOTWISE_MAX_BODY_BYTES": ("max_body_bytes", "count"),
+    "SLOTWISE_SCHEDULER": ("scheduler", "text"),
+    "SLOTWISE_PLAN_PROCESSES": ("plan_processes", "count"),
+    "SLOTWISE_ALLOW_PRIVATE_URLS": ("allow_private_urls", "flag"),
+    "SLOTWISE_RETRY_SECONDS": ("retry_seconds", "seconds"),
+}
+
+_EXPECTED = {"count": "must be a whole number above 0",
+             "seconds": "must be a number of seconds above 0",
+             "flag": "must be 1, true, yes, 0, false or no"}
+
+
+def _convert(raw: str, kind: str) -> object:
+    if kind == "text":
+        return raw
+    if kind == "path":
+        return Path(raw)
+    if kind == "flag":
+        low = raw.strip().lower()
+        if low not in ("1", "true", "yes", "0", "false", "no"):
+            raise ValueError(raw)
+        return low in ("1", "true", "yes")
+    value = int(raw) if kind == "count" else float(raw)
+    if not value > 0:
+        raise ValueError(raw)
+    return value

@@ -1,0 +1,46 @@
+"""SLOTWISE_* variables: read into Settings; a bad value names the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+from service.config import ENVIRONMENT, Settings
+
+
+def test_every_variable_reaches_its_setting(monkeypatch):
+    given = {"SLOTWISE_DB": "sqlite:///x.sqlite", "SLOTWISE_SMTP_URL": "smtp://mail:25",
+             "SLOTWISE_OUTBOX": "/tmp/out", "SLOTWISE_SENDER": "Programs <p@example.org>",
+             "SLOTWISE_MAX_BODY_BYTES": "1000", "SLOTWISE_SCHEDULER": "tcp://dask:8786",
+             "SLOTWISE_PLAN_PROCESSES": "3", "SLOTWISE_ALLOW_PRIVATE_URLS": "yes",
+             "SLOTWISE_RETRY_SECONDS": "0.5"}
+    assert set(given) == set(ENVIRONMENT)
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    s = Settings.from_env(db_url="sqlite:///override.sqlite")
+    assert (s.db_url, s.smtp_url, s.outbox, s.sender) == (
+        "sqlite:///override.sqlite", "smtp://mail:25", Path("/tmp/out"),
+        "Programs <p@example.org>")
+    assert (s.max_body_bytes, s.scheduler, s.plan_processes, s.allow_private_urls,
+            s.retry_seconds) == (1000, "tcp://dask:8786", 3, True, 0.5)
+    monkeypatch.setenv("SLOTWISE_ALLOW_PRIVATE_URLS", "0")
+    assert Settings.from_env().allow_private_urls is False
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("SLOTWISE_MAX_BODY_BYTES", "2MB"), ("SLOTWISE_MAX_BODY_BYTES", "0"),
+    ("SLOTWISE_PLAN_PROCESSES", "-1"), ("SLOTWISE_RETRY_SECONDS", "soon"),
+    ("SLOTWISE_ALLOW_PRIVATE_URLS", "maybe")])
+def test_a_bad_value_names_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"^{name}: .*{value!r}"):
+        Settings.from_env()
+
+
+def test_cli_reports_a_bad_setting_without_a_traceback(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("SLOTWISE_RETRY_SECONDS", "soon")
+    code = main(["serve", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}", "--port", "1"])
+    err = capsys.readouterr().err
+    assert code != 0 and "SLOTWISE_RETRY_SECONDS" in err and "Traceback" not in err
