@@ -23,7 +23,7 @@ from solver.spec import Preference
 
 from . import booking, jobs, notify
 from .auth import Principal, authenticate
-from .calendars import fetch_uploaded
+from .calendars import fetch_text, fetch_uploaded
 from .config import Settings
 from .documents import heatmap_dict, series_dict
 from .errors import Conflict, Invalid, NotFound, error_responses
@@ -31,8 +31,6 @@ from .programs import (
     document_now,
     find_match,
     find_member_index,
-    members_data,
-    program_row,
     solving_document,
     stored_document,
     validated,
@@ -60,6 +58,8 @@ from .store import (
     insert_match,
     insert_program,
     locked,
+    members_data,
+    program_row,
     programs,
     series,
     upsert_member,
@@ -183,8 +183,6 @@ def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[str, st
 @router.get("/programs", response_model=list[ProgramSummary])
 def list_programs(who: Who, db: Db) -> list[dict[str, Any]]:
     """The programs this token can see."""
-    import json
-
     with db.connect() as conn:
         rows = conn.execute(select(programs.c.id, programs.c.header)).all()
     return [{"id": r.id, "name": json.loads(r.header).get("name")} for r in rows
@@ -216,28 +214,23 @@ def put_member(pid: str, mid: str, member: MemberDocument, who: Who, db: Db, cfg
     if member.get("id", mid) != mid:
         raise Invalid(f'id "{member.get("id")}" does not match the URL ("{mid}")', field="id")
     member = {**member, "id": mid}
-
-    def checked(conn: Any) -> tuple[Any, int]:
-        data = document_data(conn, pid)
-        i = find_member_index(data, mid)
-        if i is None:
-            data["members"].append(member)
-            i = len(data["members"]) - 1
-        else:
-            data["members"][i] = member
-        return validated(data, focus=f"members[{i}]"), i
-
     with db.connect() as conn:
-        doc, _ = checked(conn)
-    # Calendar URLs are fetched (guarded) before the program's lock is taken.
+        data = document_data(conn, pid)
+    i = find_member_index(data, mid)
+    if i is None:
+        data["members"].append(member)
+        i = len(data["members"]) - 1
+    else:
+        data["members"][i] = member
+    # A member's validity does not depend on the other members or matches, so it is
+    # checked, and its calendar URLs fetched (guarded), before the program's lock is taken.
+    doc = validated(data, focus=f"members[{i}]")
     fetched = fetch_uploaded(doc, [mid], cfg, {mid: ""})
+    stored = doc.members[i].model_dump(mode="json", exclude_none=True)
     with locked(db, pid) as conn:
-        doc, i = checked(conn)
-        created = upsert_member(conn, pid, doc.members[i].model_dump(mode="json",
-                                                                     exclude_none=True),
-                                fetched.get(mid, {}))
+        created = upsert_member(conn, pid, stored, fetched.get(mid, {}))
     response.status_code = 201 if created else 200
-    return doc.members[i].model_dump(mode="json", exclude_none=True)
+    return stored
 
 
 @router.put("/programs/{pid}/members/{mid}/calendar", response_model=CalendarSet,
@@ -257,13 +250,9 @@ async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
 
 def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
                   kind: str) -> dict[str, Any]:
-    import json
-
     from ingest.availability import program_grid
     from ingest.errors import CalendarError
-    from ingest.ics_source import busy_from_ics, fetch_ics
-
-    from .netguard import guard_for
+    from ingest.ics_source import busy_from_ics
 
     with db.connect() as conn:
         doc = stored_document(conn, pid)
@@ -276,8 +265,7 @@ def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
         except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: [[[[...
             raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"}",
                           field="ics_url", details={"problem": str(exc)[:300]}) from None
-        text = fetch_ics(url, timeout=cfg.ics_timeout, max_bytes=cfg.ics_max_bytes,
-                         guard=guard_for(cfg)).decode("utf-8", "replace")
+        text = fetch_text(url, cfg)
         source: dict[str, Any] = {"ics_url": url}
         fetched[url] = text
     elif kind in ("text/calendar", "text/plain"):
@@ -446,8 +434,6 @@ def list_series(pid: str, xid: str, who: Who, db: Db) -> list[dict[str, Any]]:
 
 
 def _series_match(conn: Any, pid: str, sid: str) -> tuple[Any, list[str]]:
-    import json
-
     row = booking.series_row(conn, pid, sid)
     return row, json.loads(row.members)
 

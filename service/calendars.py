@@ -40,14 +40,20 @@ def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: Settin
             if cal.ics_url is None:
                 continue
             try:
-                text = ics_source.fetch_ics(cal.ics_url, timeout=settings.ics_timeout,
-                                 max_bytes=settings.ics_max_bytes,
-                                 guard=guard_for(settings)).decode("utf-8", "replace")
+                text = fetch_text(cal.ics_url, settings)
                 ics_source.busy_from_ics(text, doc.member_zone(mid), grid.t0, grid.t_end)
             except CalendarError as exc:
                 raise Invalid(f"{field}.ics_url: {exc}", field=f"{field}.ics_url") from None
             out.setdefault(mid, {})[cal.ics_url] = text
     return out
+
+
+def fetch_text(url: str, settings: Settings) -> str:
+    """The calendar at ``url``, fetched through the private-address guard, within the
+    service's time and size limits (CalendarError otherwise)."""
+    return ics_source.fetch_ics(url, timeout=settings.ics_timeout,
+                                max_bytes=settings.ics_max_bytes,
+                                guard=guard_for(settings)).decode("utf-8", "replace")
 
 
 def unfetched(data: dict[str, Any], fetched: dict[str, dict[str, str]]) -> str | None:

@@ -34,8 +34,16 @@ from .invites import (
     occurrence_cancel,
     series_calendar,
 )
-from .programs import matches_data, members_data, program_row
-from .store import deliveries, now_epoch, series, session_members, sessions
+from .store import (
+    deliveries,
+    matches_data,
+    members_data,
+    now_epoch,
+    program_row,
+    series,
+    session_members,
+    sessions,
+)
 
 log = logging.getLogger("slotwise.notify")
 STALE_CLAIM = timedelta(minutes=10)

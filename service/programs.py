@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ingest.document import Match, ProgramDocument, parse_program
 from ingest.errors import DocumentError
@@ -21,7 +21,14 @@ from ingest.grid import as_instant, from_epoch
 
 from .calendars import unfetched
 from .errors import Invalid, NotFound
-from .store import active_busy, document_data, fetched_calendars, matches, members, programs
+from .store import (
+    active_busy,
+    document_data,
+    fetched_calendars,
+    matches_data,
+    members_data,
+    program_row,
+)
 
 
 def validated(data: dict[str, Any], focus: str | None = None) -> ProgramDocument:
@@ -98,33 +105,13 @@ def _match_data(conn: Connection, program_id: str, match_id: str
     focus = list(match["members"])
     bookings = json.loads(row.bookings)
     # A document booking without members books every member of its match.
-    others = matches_data(conn, program_id,
-                          {b["match"] for b in bookings if not b.get("members")})
-    touching = [b for b in bookings
-                if set(focus) & set(b.get("members") or others.get(b["match"], {}).get(
-                    "members", match["members"] if b["match"] == match_id else []))]
+    whole = matches_data(conn, program_id,
+                         {b["match"] for b in bookings if not b.get("members")})
+    touching = [b for b in bookings if set(focus) & set(
+        b.get("members") or whole.get(b["match"], {}).get("members", []))]
     data = {"version": 1, "program": json.loads(row.header), "members": [],
             "matches": [match], "bookings": touching}
     return data, focus
-
-
-def program_row(conn: Connection, program_id: str) -> Any:
-    """The program's stored header and document bookings (JSON text)."""
-    row = conn.execute(select(programs.c.header, programs.c.bookings)
-                       .where(programs.c.id == program_id)).first()
-    if row is None:
-        raise NotFound(f'unknown program "{program_id}"')
-    return row
-
-
-def matches_data(conn: Connection, program_id: str, ids: set[str]
-                 ) -> dict[str, dict[str, Any]]:
-    """Some matches' stored objects, by id (unknown ids are left out)."""
-    if not ids:
-        return {}
-    rows = conn.execute(select(matches.c.data).where(
-        (matches.c.program_id == program_id) & matches.c.id.in_(sorted(ids)))).scalars()
-    return {x["id"]: x for x in map(json.loads, rows)}
 
 
 def _complete(conn: Connection, program_id: str, data: dict[str, Any]) -> None:
@@ -135,16 +122,6 @@ def _complete(conn: Connection, program_id: str, data: dict[str, Any]) -> None:
     wanted = {m for x in data["matches"] for m in x["members"]}
     wanted |= {m for b in data["bookings"] for m in b.get("members") or []}
     data["members"] = members_data(conn, program_id, wanted)
-
-
-def members_data(conn: Connection, program_id: str, ids: set[str]) -> list[dict[str, Any]]:
-    """Some members' stored objects, in document order (unknown ids are left out)."""
-    if not ids:
-        return []
-    rows = conn.execute(select(members.c.data).where(
-        (members.c.program_id == program_id) & members.c.id.in_(sorted(ids)))
-        .order_by(members.c.position)).scalars()
-    return [json.loads(r) for r in rows]
 
 
 def document_now(doc: ProgramDocument) -> datetime:

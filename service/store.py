@@ -331,9 +331,7 @@ def insert_program(conn: Connection, data: dict[str, Any],
 
 def document_data(conn: Connection, program_id: str) -> dict[str, Any]:
     """The program document as stored (a dict), without sessions booked here."""
-    row = conn.execute(select(programs).where(programs.c.id == program_id)).first()
-    if row is None:
-        raise NotFound(f'unknown program "{program_id}"')
+    row = program_row(conn, program_id)
     ms = conn.execute(select(members.c.data).where(members.c.program_id == program_id)
                       .order_by(members.c.position)).scalars()
     xs = conn.execute(select(matches.c.data).where(matches.c.program_id == program_id)
@@ -341,6 +339,35 @@ def document_data(conn: Connection, program_id: str) -> dict[str, Any]:
     return {"version": 1, "program": json.loads(row.header),
             "members": [json.loads(m) for m in ms], "matches": [json.loads(x) for x in xs],
             "bookings": json.loads(row.bookings)}
+
+
+def program_row(conn: Connection, program_id: str) -> Any:
+    """The program's stored header and document bookings (JSON text)."""
+    row = conn.execute(select(programs.c.header, programs.c.bookings)
+                       .where(programs.c.id == program_id)).first()
+    if row is None:
+        raise NotFound(f'unknown program "{program_id}"')
+    return row
+
+
+def matches_data(conn: Connection, program_id: str, ids: set[str]
+                 ) -> dict[str, dict[str, Any]]:
+    """Some matches' stored objects, by id (unknown ids are left out)."""
+    if not ids:
+        return {}
+    rows = conn.execute(select(matches.c.data).where(
+        (matches.c.program_id == program_id) & matches.c.id.in_(sorted(ids)))).scalars()
+    return {x["id"]: x for x in map(json.loads, rows)}
+
+
+def members_data(conn: Connection, program_id: str, ids: set[str]) -> list[dict[str, Any]]:
+    """Some members' stored objects, in document order (unknown ids are left out)."""
+    if not ids:
+        return []
+    rows = conn.execute(select(members.c.data).where(
+        (members.c.program_id == program_id) & members.c.id.in_(sorted(ids)))
+        .order_by(members.c.position)).scalars()
+    return [json.loads(r) for r in rows]
 
 
 def fetched_calendars(conn: Connection, program_id: str, member_ids: list[str] | None = None

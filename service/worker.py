@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import socket
+from functools import lru_cache
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -75,6 +76,7 @@ def owner_alive(owner: str) -> bool | None:
     return _start_time(int(them["pid"])) == them["start"]
 
 
+@lru_cache(maxsize=8)
 def tag(owner: str) -> str:
     """A short opaque name of a worker, for the ``X-Slotwise-Worker`` header."""
     return hashlib.sha256(owner.encode()).hexdigest()[:12]

@@ -188,13 +188,6 @@ def _full_value(matches: list[_Match], job: _Job, picked: list[int | None]) -> i
                for i, c in zip(job.comp, picked, strict=True) if c is not None)
 
 
-def _run(job: _Job, time_limit: float, workers: int, seed: int) -> ModelResult:
-    """Solve (again) from the best answer so far; keep whichever answer is better."""
-    res = solve(job.inst, time_limit=time_limit, workers=workers, seed=seed, hint=job.choice)
-    _absorb(job, res)
-    return res
-
-
 def _absorb(job: _Job, res: ModelResult) -> None:
     """Take a run's answer and bound when they are better than the job's."""
     if res.status in ("optimal", "feasible"):
@@ -293,7 +286,11 @@ class _Runs:
     solve_s: float = 0.0
 
     def run(self, job: _Job, time_limit: float, workers: int) -> None:
-        self.count(_run(job, time_limit, workers, self.seed))
+        """Solve (again) from the best answer so far; keep whichever answer is better."""
+        res = solve(job.inst, time_limit=time_limit, workers=workers, seed=self.seed,
+                    hint=job.choice)
+        _absorb(job, res)
+        self.count(res)
 
     def count(self, res: ModelResult) -> None:
         self.runs += 1
