@@ -35,9 +35,8 @@ import httpx
 from sqlalchemy import select
 
 from benchmarks.generate import generate_program
-from service.auth import create_token
-from service.store import init_db, make_engine, series, session_members, sessions
-from tests.service.live import LiveServer
+from service.store import make_engine, series, session_members, sessions
+from tests.service.live import LiveServer, admin_token
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -129,10 +128,7 @@ def pct(values: list[float], q: float) -> float:
 
 def run_once(db_url: str, workers: int, program: dict[str, Any], users: int,
              outbox: Path) -> dict[str, Any]:
-    engine = make_engine(db_url)
-    init_db(engine)
-    token = create_token(engine, "admin")
-    engine.dispose()
+    token = admin_token(db_url)
     server = LiveServer(db_url, outbox=outbox, workers=workers).start()
     try:
         r = httpx.post(server.url + "/api/programs", json=program, timeout=120,

@@ -17,6 +17,19 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def admin_token(db_url: str) -> str:
+    """A site-admin token in the database at ``db_url`` (its tables created first)."""
+    from service.auth import create_token
+    from service.store import init_db, make_engine
+
+    engine = make_engine(db_url)
+    try:
+        init_db(engine)
+        return create_token(engine, "admin")
+    finally:
+        engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -15,8 +15,8 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from benchmarks.generate import generate_program
-from service.auth import create_token
 from service.store import jobs, make_engine
+from tests.service.live import admin_token
 
 TUESDAY_BUSY = """BEGIN:VCALENDAR
 VERSION:2.0
@@ -59,13 +59,7 @@ SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @pytest.fixture
 def admin(backend):
     """A site-admin token in a fresh database."""
-    engine = make_engine(backend.db_url)
-    from service.store import init_db
-
-    init_db(engine)
-    token = create_token(engine, "admin")
-    engine.dispose()
-    return token
+    return admin_token(backend.db_url)
 
 
 def _calendar_of(message):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from service.store import deliveries, jobs, make_engine, series, session_members, sessions
 from tests.service.conftest import SmtpServer, _Collector, free_port
-from tests.service.live import LiveServer
+from tests.service.live import LiveServer, admin_token
 from tests.service.test_end_to_end import _wait_for, program
 
 
@@ -69,14 +69,7 @@ def db_url(tmp_path):
 
 @pytest.fixture
 def admin(db_url):
-    from service.auth import create_token
-    from service.store import init_db
-
-    engine = make_engine(db_url)
-    init_db(engine)
-    token = create_token(engine, "admin")
-    engine.dispose()
-    return token
+    return admin_token(db_url)
 
 
 def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp_path):

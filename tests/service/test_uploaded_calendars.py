@@ -9,9 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from service.auth import create_token
-from service.store import init_db, make_engine
-from tests.service.live import LiveServer
+from tests.service.live import LiveServer, admin_token
 from tests.service.test_end_to_end import TUESDAY_BUSY, program
 
 
@@ -44,10 +42,7 @@ def calendar_url() -> Iterator[str]:
 
 def _server(tmp_path, **env: str) -> tuple[LiveServer, str]:
     url = f"sqlite:///{tmp_path / 'slotwise.sqlite'}"
-    engine = make_engine(url)
-    init_db(engine)
-    token = create_token(engine, "admin")
-    engine.dispose()
+    token = admin_token(url)
     return LiveServer(url, outbox=tmp_path / "outbox", env=env).start(), token
 
 
