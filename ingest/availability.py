@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .calendars import Busy, calendar_busy
+from .calendars import Busy, member_busy
 from .document import ProgramDocument, Window
 from .errors import CalendarError
 from .grid import SlotGrid, as_instant
@@ -85,23 +85,26 @@ def _rules(member: int, windows: Sequence[Window]) -> list[WeeklyRule]:
     return [WeeklyRule(member, DAY_INDEX[d], w.start, w.end) for w in windows for d in w.days]
 
 
+def calendar_span(grid: SlotGrid) -> tuple[datetime, datetime]:
+    """The span calendars are read over: the horizon with a day's margin each side."""
+    return grid.t0 - timedelta(days=1), grid.t_end + timedelta(days=1)
+
+
 def collect_calendar_busy(doc: ProgramDocument, grid: SlotGrid,
                           members: Sequence[str] | None = None) -> dict[str, Busy]:
-    """Every member's calendar busy time over the horizon (a day's margin each side)."""
-    start, end = grid.t0 - timedelta(days=1), grid.t_end + timedelta(days=1)
+    """Every member's calendar busy time over :func:`calendar_span`."""
+    start, end = calendar_span(grid)
     wanted = set(members) if members is not None else None
     out: dict[str, Busy] = {}
     for i, m in enumerate(doc.members):
         if wanted is not None and m.id not in wanted:
             continue
         zone = ZoneInfo(m.timezone or doc.program.timezone)
-        busy: Busy = []
-        for j, source in enumerate(m.calendars):
-            try:
-                busy += calendar_busy(source, zone, start, end, doc.base_dir)
-            except CalendarError as exc:
-                raise exc.for_member(m.id, f"members[{i}].calendars[{j}] ({source.kind})") from None
-        out[m.id] = busy
+        try:
+            out[m.id] = member_busy(m.calendars, zone, start, end, doc.base_dir,
+                                    where=f"members[{i}].calendars")
+        except CalendarError as exc:
+            raise exc.for_member(m.id) from None
     return out
 
 

@@ -183,6 +183,9 @@ class CalendarSource(_Model):
         return next(k for k in ("ics_path", "ics_text", "ics_url", "caldav") if getattr(self, k))
 
 
+MAX_CALENDARS = 10
+
+
 class Member(_Model):
     id: Ident
     name: str | None = None
@@ -191,7 +194,9 @@ class Member(_Model):
     weekly: list[Window] = Field(default_factory=list)
     unavailable: list[Interval] = Field(default_factory=list)
     available: list[Interval] = Field(default_factory=list)
-    calendars: list[CalendarSource] = Field(default_factory=list)
+    # Each calendar is read within one recurrence budget per member (ingest/calendars.py);
+    # the cap keeps a member's calendars few enough to read at upload.
+    calendars: list[CalendarSource] = Field(default_factory=list, max_length=MAX_CALENDARS)
     max_sessions_per_week: int | None = Field(default=None, ge=0)
 
 

@@ -39,11 +39,13 @@ class CalendarError(IngestError):
     """
 
     def __init__(self, problem: str, *, member: str | None = None, source: str | None = None,
-                 line: str | None = None) -> None:
+                 line: str | None = None, field: str | None = None) -> None:
         self.problem = problem
         self.member = member
         self.source = source
         self.line = line
+        # Where the calendar sits in its document (``members[2].calendars[0]``), if known.
+        self.field = field
         super().__init__(self._text())
 
     def _text(self) -> str:
@@ -60,7 +62,7 @@ class CalendarError(IngestError):
     def for_member(self, member: str, source: str | None = None) -> CalendarError:
         """The same error, attributed to a member (and source) by the caller that knows them."""
         return CalendarError(self.problem, member=member, source=source or self.source,
-                             line=self.line)
+                             line=self.line, field=self.field)
 
 
 class CsvError(IngestError):

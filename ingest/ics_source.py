@@ -64,10 +64,15 @@ _FOLD = re.compile(r"\r?\n[ \t]")
 _TZID = re.compile(r';TZID=(?:"([^"]*)"|([^;:]*))|^TZID:([^\r\n]*)', re.MULTILINE)
 
 
-def busy_from_ics(data: str | bytes, zone: ZoneInfo, start: datetime, end: datetime) -> Busy:
-    """Busy intervals (aware UTC, sorted) of an iCalendar text that overlap ``[start, end)``."""
+def busy_from_ics(data: str | bytes, zone: ZoneInfo, start: datetime, end: datetime,
+                  budget: Budget | None = None) -> Busy:
+    """Busy intervals (aware UTC, sorted) of an iCalendar text that overlap ``[start, end)``.
+
+    ``budget`` is what recurrence rules may still cost; pass one across calendars that
+    share a limit (all of one member's, see ``ingest.calendars.member_busy``).
+    """
     text = _windows_zones_to_iana(_FOLD.sub("", _decode(data)))
-    budget = Budget()
+    budget = Budget() if budget is None else budget
     limit_timezones(text, end + _MARGIN, budget)
     busy: Busy = []
     for calendar in _parse(text):

@@ -23,7 +23,7 @@ from solver.spec import Preference
 
 from . import booking, jobs, notify
 from .auth import Principal, authenticate
-from .calendars import fetch_text, fetch_uploaded
+from .calendars import busy_on_upload, fetch_text, fetch_uploaded, read_busy
 from .config import Settings
 from .documents import heatmap_dict, series_dict
 from .errors import Conflict, Invalid, NotFound, error_responses
@@ -54,6 +54,7 @@ from .schemas import (
     SeriesPublic,
 )
 from .store import (
+    count_rows,
     document_data,
     insert_match,
     insert_program,
@@ -64,6 +65,8 @@ from .store import (
     series,
     upsert_member,
 )
+from .store import matches as matches_table
+from .store import members as members_table
 
 # Every route needs a token and reads its parameters; any request body may be too large.
 # Calendar routes answer with ``response_class=Response``: a 200 is text/calendar, an error
@@ -173,10 +176,11 @@ def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[str, st
     if len(parsed.members) > cfg.max_members or len(parsed.matches) > cfg.max_matches:
         raise Invalid(f"at most {cfg.max_members} members and {cfg.max_matches} matches "
                       "per program", field="members")
-    fetched = fetch_uploaded(parsed, [m.id for m in parsed.members], cfg,
-                             {m.id: f"members[{i}]" for i, m in enumerate(parsed.members)})
+    where = {m.id: f"members[{i}]" for i, m in enumerate(parsed.members)}
+    ids = [m.id for m in parsed.members]
+    busy = busy_on_upload(parsed, ids, fetch_uploaded(parsed, ids, cfg, where), where)
     with db.begin() as conn:
-        insert_program(conn, parsed.model_dump(mode="json", exclude_none=True), fetched)
+        insert_program(conn, parsed.model_dump(mode="json", exclude_none=True), busy)
     return {"id": parsed.program.id}
 
 
@@ -225,10 +229,12 @@ def put_member(pid: str, mid: str, member: MemberDocument, who: Who, db: Db, cfg
     # A member's validity does not depend on the other members or matches, so it is
     # checked, and its calendar URLs fetched (guarded), before the program's lock is taken.
     doc = validated(data, focus=f"members[{i}]")
-    fetched = fetch_uploaded(doc, [mid], cfg, {mid: ""})
+    busy = busy_on_upload(doc, [mid], fetch_uploaded(doc, [mid], cfg, {mid: ""}), {mid: ""})
     stored = doc.members[i].model_dump(mode="json", exclude_none=True)
     with locked(db, pid) as conn:
-        created = upsert_member(conn, pid, stored, fetched.get(mid, {}))
+        if not members_data(conn, pid, {mid}):
+            _within_limit(conn, members_table, pid, cfg.max_members, "members")
+        created = upsert_member(conn, pid, stored, busy[mid])
     response.status_code = 201 if created else 200
     return stored
 
@@ -251,8 +257,7 @@ async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
 def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
                   kind: str) -> dict[str, Any]:
     from ingest.availability import program_grid
-    from ingest.errors import CalendarError
-    from ingest.ics_source import busy_from_ics
+    from ingest.document import CalendarSource
 
     with db.connect() as conn:
         doc = stored_document(conn, pid)
@@ -270,32 +275,33 @@ def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
         fetched[url] = text
     elif kind in ("text/calendar", "text/plain"):
         text = raw.decode("utf-8", "replace")
+        if not text.strip():
+            raise Invalid("the calendar is empty; send an iCalendar (BEGIN:VCALENDAR ...)",
+                          field="calendar")
         source = {"ics_text": text}
     else:
         raise Invalid(f"unsupported content type {kind!r}; send text/calendar or "
                       "application/json", field="content-type")
-    grid = program_grid(doc)
-    try:  # parse now, so a broken calendar is refused instead of stored
-        busy = busy_from_ics(text, doc.member_zone(mid), grid.t0, grid.t_end)
-    except CalendarError as exc:
-        raise exc.for_member(mid, "calendar") from None
+    busy = read_busy([CalendarSource(**source)], fetched, doc.member_zone(mid),
+                     program_grid(doc), prefix="calendar")
     with locked(db, pid) as conn:
         data = document_data(conn, pid)
         i = find_member_index(data, mid)
         if i is None:  # removed meanwhile
             raise NotFound(f'unknown member "{mid}"')
         data["members"][i]["calendars"] = [source]
-        upsert_member(conn, pid, data["members"][i], fetched)
+        upsert_member(conn, pid, data["members"][i], busy)
     return {"member": mid, "busy_intervals": len(busy), **(
         {"ics_url": source["ics_url"]} if "ics_url" in source else {})}
 
 
 @router.post("/programs/{pid}/matches", status_code=201, response_model=Created,
              responses=_WRITE)
-def add_match(pid: str, match: MatchDocument, who: Who, db: Db) -> dict[str, str]:
+def add_match(pid: str, match: MatchDocument, who: Who, db: Db, cfg: Config) -> dict[str, str]:
     """Add a match (a pair or a group) to the program."""
     who.admin(pid)
     with locked(db, pid) as conn:
+        _within_limit(conn, matches_table, pid, cfg.max_matches, "matches")
         data = document_data(conn, pid)
         if any(x["id"] == match.get("id") for x in data["matches"]):
             raise Conflict(f'match "{match.get("id")}" already exists', field="id")
@@ -305,6 +311,14 @@ def add_match(pid: str, match: MatchDocument, who: Who, db: Db) -> dict[str, str
         new = doc.matches[-1]
         insert_match(conn, pid, new.model_dump(mode="json", exclude_none=True))
     return {"id": new.id}
+
+
+def _within_limit(conn: Any, table: Any, pid: str, limit: int, what: str) -> None:
+    """Refuse one more member or match past the program's limit (checked under the
+    program's lock, so concurrent additions cannot pass it together)."""
+    if count_rows(conn, table, pid) >= limit:
+        raise Invalid(f"at most {limit} {what} per program; this program has {limit} "
+                      f"(setting max_{what})", field="id")
 
 
 # --- heat maps and proposals ----------------------------------------------------------
@@ -390,7 +404,8 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
                 ) -> dict[str, Any]:
     """Book a series; every member gets an invite. 409 with the clashes if any member is
     already booked at any occurrence. A retried request with the same Idempotency-Key
-    returns the first result and books nothing twice."""
+    (same caller, match and body) returns the first result and books nothing twice; the
+    key sent again for another match or body is 422."""
     who.program(pid)
     now = datetime.now(UTC)
     with locked(db, pid) as conn:
@@ -400,8 +415,10 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
         match = find_match(doc, xid)
         who.in_match(pid, list(match.members))
         req = booking.request_for(doc, match, body.model_dump(exclude_none=True))
-        if idempotency_key:
-            sid = booking.find_idempotent(conn, pid, idempotency_key, req)
+        key = (booking.Idempotency.of(who.token_id, idempotency_key, match, req)
+               if idempotency_key else None)
+        if key is not None:
+            sid = booking.find_idempotent(conn, pid, key)
             if sid is not None:
                 return booking.series_public(conn, pid, sid)
         wanted = booking.occurrences(doc, match, req, document_now(doc))
@@ -409,8 +426,7 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
         if found:
             raise Conflict(f"{len(found)} occurrence(s) collide with sessions already booked",
                            details={"clashes": found})
-        sid = booking.insert_series(conn, doc, pid, match, req, wanted,
-                                    idempotency_key=idempotency_key)
+        sid = booking.insert_series(conn, doc, pid, match, req, wanted, idempotency=key)
         notify.queue_series(conn, cfg, pid, sid, "REQUEST")
         out = booking.series_public(conn, pid, sid)
     notify.flush(db, cfg)

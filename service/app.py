@@ -88,7 +88,7 @@ async def _ingest_error(_: Request, exc: IngestError) -> JSONResponse:
         errors = [{"field": e.path, "message": e.message} for e in exc.errors]
         return error_body(422, str(exc.errors[0]), exc.errors[0].path or None, errors=errors)
     if isinstance(exc, CalendarError):
-        return error_body(422, str(exc), "calendar")
+        return error_body(422, str(exc), exc.field or "calendar")
     return error_body(422, str(exc))
 
 

@@ -25,6 +25,8 @@ class Principal:
     role: str
     program_id: str | None
     member_id: str | None
+    # Which token is calling: scopes what the caller's requests may share (Idempotency-Key).
+    token_id: str | None = None
 
     @property
     def site_admin(self) -> bool:
@@ -89,8 +91,9 @@ def authenticate(engine: Engine, token: str | None) -> Principal:
     if not token:
         raise Unauthorized("an API token is required: Authorization: Bearer <token>")
     with engine.connect() as conn:
-        row = conn.execute(select(tokens.c.role, tokens.c.program_id, tokens.c.member_id)
+        row = conn.execute(select(tokens.c.id, tokens.c.role, tokens.c.program_id,
+                                  tokens.c.member_id)
                            .where(tokens.c.hash == _digest(token))).first()
     if row is None:
         raise Unauthorized("unknown or revoked API token")
-    return Principal(row.role, row.program_id, row.member_id)
+    return Principal(row.role, row.program_id, row.member_id, row.id)

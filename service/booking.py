@@ -127,21 +127,42 @@ def clashes(conn: Connection, doc: ProgramDocument, program_id: str, member_ids:
     return sorted(out, key=lambda c: (c["start"], c["member"]))
 
 
-def find_idempotent(conn: Connection, program_id: str, key: str, req: SeriesRequest
-                    ) -> str | None:
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key as stored: scoped to the caller (``scoped_key``), with what it
+    was first sent for, the route, the match and the body (``request_hash``)."""
+
+    scoped_key: str
+    request_hash: str
+
+    @classmethod
+    def of(cls, caller: str | None, key: str, match: Match, req: SeriesRequest
+           ) -> Idempotency:
+        def digest(*parts: str) -> str:
+            return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+        return cls(digest(caller or "", key),
+                   digest("book-series", match.id, req.digest()))
+
+
+def find_idempotent(conn: Connection, program_id: str, key: Idempotency) -> str | None:
+    """The series an earlier request with this caller's key booked, if any; the key sent
+    again for another match or another body is refused (422)."""
     row = conn.execute(select(series.c.id, series.c.request_hash).where(
-        (series.c.program_id == program_id) & (series.c.idempotency_key == key))).first()
+        (series.c.program_id == program_id)
+        & (series.c.idempotency_key == key.scoped_key))).first()
     if row is None:
         return None
-    if row.request_hash != req.digest():
-        raise Conflict("this Idempotency-Key was used for a different request",
-                       field="Idempotency-Key")
+    if row.request_hash != key.request_hash:
+        raise Invalid("this Idempotency-Key was already used for another request (another "
+                      "match or another body); use a new key for a new booking",
+                      field="Idempotency-Key")
     return str(row.id)
 
 
 def insert_series(conn: Connection, doc: ProgramDocument, program_id: str, match: Match,
                   req: SeriesRequest, wanted: list[tuple[int, int]], *,
-                  idempotency_key: str | None = None, plan_job: str | None = None) -> str:
+                  idempotency: Idempotency | None = None, plan_job: str | None = None) -> str:
     """Write a series, its sessions and who is booked; the caller checked clashes."""
     sid = "s" + secrets.token_hex(6)
     zone = doc.organizer_zone(match)
@@ -153,8 +174,9 @@ def insert_series(conn: Connection, doc: ProgramDocument, program_id: str, match
         timezone=zone.key, duration_minutes=req.duration_minutes, frequency=req.frequency,
         sessions=req.sessions, members=json.dumps(who), video_url=req.video_url,
         location=req.location, agenda=req.agenda, summary=summary, status="scheduled",
-        sequence=0, created_at=now_epoch(), idempotency_key=idempotency_key,
-        request_hash=req.digest(), plan_job=plan_job))
+        sequence=0, created_at=now_epoch(),
+        idempotency_key=idempotency.scoped_key if idempotency else None,
+        request_hash=idempotency.request_hash if idempotency else None, plan_job=plan_job))
     rows, member_rows = [], []
     for j, (s, e) in enumerate(wanted):
         oid = f"{sid}.{j + 1}"

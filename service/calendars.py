@@ -9,12 +9,17 @@ the field named; CalDAV calendars are read by the CLI and the notebooks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ingest import ics_source
-from ingest.availability import program_grid
-from ingest.document import ProgramDocument
+from ingest.availability import calendar_span, program_grid
+from ingest.calendars import member_busy
+from ingest.document import CalendarSource, ProgramDocument
 from ingest.errors import CalendarError
+from ingest.grid import SlotGrid
 
 from .config import Settings
 from .errors import Invalid
@@ -56,12 +61,58 @@ def fetch_text(url: str, settings: Settings) -> str:
                                 guard=guard_for(settings)).decode("utf-8", "replace")
 
 
-def unfetched(data: dict[str, Any], fetched: dict[str, dict[str, str]]) -> str | None:
-    """The first member calendar that would need the network, if any (data stored before
-    uploads were fetched); the service refuses to fetch it while answering."""
-    for m in data["members"]:
-        for c in m.get("calendars", []):
-            if c.get("caldav") or c.get("ics_path") or (
-                    c.get("ics_url") and c["ics_url"] not in fetched.get(m["id"], {})):
-                return m["id"]
-    return None
+def needs_network(member: dict[str, Any], snaps: dict[str, str]) -> bool:
+    """Whether a stored member has a calendar only the network could give (data stored
+    before uploads were fetched); the service refuses to fetch it while answering."""
+    return any(c.get("caldav") or c.get("ics_path") or (
+        c.get("ics_url") and c["ics_url"] not in snaps) for c in member.get("calendars", []))
+
+
+def busy_on_upload(doc: ProgramDocument, member_ids: list[str],
+                   fetched: dict[str, dict[str, str]], where: dict[str, str]
+                   ) -> dict[str, list[list[int]]]:
+    """``{member: [[start, end], ...]}``: the busy time of each member's calendars
+    (``ics_url`` ones read from ``fetched``); ``where[member]`` is the member's path."""
+    grid = program_grid(doc)
+    out: dict[str, list[list[int]]] = {}
+    for mid in member_ids:
+        member = doc.member(mid)
+        prefix = f"{where[mid]}.calendars" if where[mid] else "calendars"
+        out[mid] = read_busy(member.calendars, fetched.get(mid, {}), doc.member_zone(mid),
+                             grid, prefix)
+    return out
+
+
+def read_busy(sources: Sequence[CalendarSource], fetched: dict[str, str], zone: ZoneInfo,
+              grid: SlotGrid, prefix: str = "calendars") -> list[list[int]]:
+    """One member's calendar busy time over the program's span, as merged
+    ``[[start, end], ...]`` in epoch seconds; ``ics_url`` sources are read from
+    ``fetched`` (``{url: text}``).
+
+    Calendars are read here, once, when they arrive; heat maps, proposals and plans use
+    the stored intervals and never parse calendar text again. A calendar that cannot be
+    read is refused: 422 naming it (``{prefix}[j]``).
+    """
+    start, end = calendar_span(grid)
+    texts = [CalendarSource(ics_text=fetched[c.ics_url]) if c.ics_url else c for c in sources]
+    # A fetched calendar's text is never quoted back: it may not be the caller's.
+    remote = {f"{prefix}[{j}]" for j, c in enumerate(sources) if c.ics_url}
+    try:
+        busy = member_busy(texts, zone, start, end, where=prefix)
+    except CalendarError as exc:
+        quote = exc.line and exc.field not in remote
+        raise Invalid(f"{exc.field}: {exc.problem}" + (f" (at {exc.line!r})" if quote else ""),
+                      field=exc.field) from None
+    return _merged(busy)
+
+
+def _merged(busy: list[tuple[datetime, datetime]]) -> list[list[int]]:
+    """Sorted intervals as epoch seconds, overlapping and touching ones joined."""
+    out: list[list[int]] = []
+    for s, e in sorted(busy):
+        lo, hi = int(s.timestamp()), int(e.timestamp())
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return out

@@ -173,6 +173,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from .auth import create_token
+    from .calendars import busy_on_upload
     from .demo import DEMO_ID, demo_program
     from .programs import validated
     from .store import init_db, insert_program, make_engine, programs
@@ -184,7 +185,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         exists = conn.execute(select(programs.c.id).where(programs.c.id == DEMO_ID)).first()
         if exists is None:
             doc = validated(demo_program(datetime.now(UTC).date()))
-            insert_program(conn, doc.model_dump(mode="json", exclude_none=True))
+            ids = [m.id for m in doc.members]
+            busy = busy_on_upload(doc, ids, {}, dict.fromkeys(ids, ""))
+            insert_program(conn, doc.model_dump(mode="json", exclude_none=True), busy)
             print(f"slotwise demo: loaded program \"{DEMO_ID}\" ({len(doc.members)} members, "
                   f"{len(doc.matches)} matches, from {doc.program.start})", file=sys.stderr)
         else:

@@ -59,6 +59,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "SLOTWISE_OUTBOX": ("outbox", "path"),
     "SLOTWISE_SENDER": ("sender", "text"),
     "SLOTWISE_MAX_BODY_BYTES": ("max_body_bytes", "count"),
+    "SLOTWISE_MAX_MEMBERS": ("max_members", "count"),
+    "SLOTWISE_MAX_MATCHES": ("max_matches", "count"),
     "SLOTWISE_SCHEDULER": ("scheduler", "text"),
     "SLOTWISE_PLAN_PROCESSES": ("plan_processes", "count"),
     "SLOTWISE_ALLOW_PRIVATE_URLS": ("allow_private_urls", "flag"),

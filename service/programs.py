@@ -2,8 +2,8 @@
 
 The stored document is what was sent (members, matches, the document's own bookings).
 For heat maps, proposals and plans the service adds what it knows besides: sessions it
-has booked (busy time for their members), snapshots of fetched calendar URLs, and the
-current time when the program does not fix ``now``.
+has booked (busy time for their members), the busy time read from members' calendars
+when they were uploaded, and the current time when the program does not fix ``now``.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from ingest.document import Match, ProgramDocument, parse_program
 from ingest.errors import DocumentError
 from ingest.grid import as_instant, from_epoch
 
-from .calendars import unfetched
+from .calendars import needs_network
 from .errors import Invalid, NotFound
 from .store import (
     active_busy,
     document_data,
-    fetched_calendars,
     matches_data,
     members_data,
     program_row,
+    stored_busy,
 )
 
 
@@ -80,18 +80,30 @@ def solving_document(conn: Connection, program_id: str, now: datetime | None = N
             "start": from_epoch(start).isoformat(), "end": from_epoch(end).isoformat()})
     if focus is not None:
         _complete(conn, program_id, data)
-    fetched = fetched_calendars(conn, program_id, None if focus is None else
-                                [m["id"] for m in data["members"]])
-    if (who := unfetched(data, fetched)) is not None:
-        raise Invalid(f'a calendar of member "{who}" was stored without being fetched; '
-                      "upload it again (PUT its calendar)", field="calendars")
-    for m in data["members"]:
-        snaps = fetched.get(m["id"], {})
-        m["calendars"] = [{"ics_text": snaps[c["ics_url"]]} if c.get("ics_url") in snaps else c
-                          for c in m.get("calendars", [])]
+    _calendars_as_busy(data, stored_busy(conn, program_id, None if focus is None else
+                                         [m["id"] for m in data["members"]]))
     if data["program"].get("now") is None:
         data["program"]["now"] = (now or datetime.now(UTC)).isoformat()
     return parse_program(data)
+
+
+def _calendars_as_busy(data: dict[str, Any],
+                       stored: dict[str, list[list[int]] | dict[str, str]]) -> None:
+    """Put each member's calendar busy time, read at upload, in place of its calendars
+    (as ``unavailable`` intervals: SPEC 2 subtracts both the same way, rounding outward)."""
+    for m in data["members"]:
+        got = stored.get(m["id"], {})
+        if isinstance(got, dict):  # stored before busy time was kept: read the copies
+            if needs_network(m, got):
+                raise Invalid(f'a calendar of member "{m["id"]}" was stored without being '
+                              "fetched; upload it again (PUT its calendar)", field="calendars")
+            m["calendars"] = [{"ics_text": got[c["ics_url"]]} if c.get("ics_url") in got
+                              else c for c in m.get("calendars", [])]
+            continue
+        m["calendars"] = []
+        m["unavailable"] = [*m.get("unavailable", []), *(
+            {"start": from_epoch(s).isoformat(), "end": from_epoch(e).isoformat()}
+            for s, e in got)]
 
 
 def _match_data(conn: Connection, program_id: str, match_id: str

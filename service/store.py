@@ -34,6 +34,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     inspect,
     select,
     text,
@@ -61,8 +62,11 @@ members = Table(
     Column("id", String(128), primary_key=True),
     Column("position", Integer, nullable=False),
     Column("data", Text, nullable=False),  # the member object, JSON
-    # ICS URL calendars are fetched when given; this holds {url: text} snapshots.
+    # Members stored before busy time was kept: {url: text} snapshots of ICS URLs.
     Column("fetched", Text, nullable=False, default="{}"),
+    # The busy time of the member's calendars, read once when they were uploaded:
+    # JSON [[start, end], ...] in epoch seconds. NULL for members stored before it was kept.
+    Column("busy", Text),
 )
 
 matches = Table(
@@ -143,7 +147,7 @@ jobs = Table(
 )
 
 # Columns added to tables after their first release: create_all adds only whole tables.
-LATER_COLUMNS = [(jobs, "owner")]
+LATER_COLUMNS = [(jobs, "owner"), (members, "busy")]
 
 ACTIVE_JOB = ("queued", "running")
 JOB_HEARTBEAT_SECONDS = 10
@@ -307,10 +311,10 @@ def program_exists(conn: Connection, program_id: str) -> bool:
 
 
 def insert_program(conn: Connection, data: dict[str, Any],
-                   fetched: dict[str, dict[str, str]] | None = None) -> None:
-    """Store a validated program document (as a JSON-ready dict) and the fetched copies
-    of its members' calendar URLs (``{member: {url: text}}``)."""
-    fetched = fetched or {}
+                   busy: dict[str, list[list[int]]] | None = None) -> None:
+    """Store a validated program document (as a JSON-ready dict) and the busy time read
+    from its members' calendars (``{member: [[start, end], ...]}``, see
+    ``calendars.busy_on_upload``; without it, calendars are read when solving)."""
     pid = data["program"]["id"]
     try:
         conn.execute(programs.insert().values(
@@ -321,7 +325,8 @@ def insert_program(conn: Connection, data: dict[str, Any],
     if data["members"]:
         conn.execute(members.insert(), [
             {"program_id": pid, "id": m["id"], "position": i, "data": dump_json(m),
-             "fetched": dump_json(fetched.get(m["id"], {}))}
+             "fetched": "{}",
+             "busy": None if busy is None else dump_json(busy.get(m["id"], []))}
             for i, m in enumerate(data["members"])])
     if data["matches"]:
         conn.execute(matches.insert(), [
@@ -370,32 +375,39 @@ def members_data(conn: Connection, program_id: str, ids: set[str]) -> list[dict[
     return [json.loads(r) for r in rows]
 
 
-def fetched_calendars(conn: Connection, program_id: str, member_ids: list[str] | None = None
-                      ) -> dict[str, dict[str, str]]:
-    """``{member: {url: text}}``: the stored copies of calendar URLs (of ``member_ids``)."""
-    q = select(members.c.id, members.c.fetched).where(members.c.program_id == program_id)
+def stored_busy(conn: Connection, program_id: str, member_ids: list[str] | None = None
+                ) -> dict[str, list[list[int]] | dict[str, str]]:
+    """Per member (of ``member_ids``), the busy time read from its calendars at upload
+    (a list of [start, end]); for members stored before that was kept, the stored copies
+    of their calendar URLs (``{url: text}``) instead."""
+    q = select(members.c.id, members.c.busy, members.c.fetched).where(
+        members.c.program_id == program_id)
     if member_ids is not None:
         q = q.where(members.c.id.in_(member_ids))
-    rows = conn.execute(q)
-    return {r.id: json.loads(r.fetched) for r in rows if r.fetched and r.fetched != "{}"}
+    return {r.id: json.loads(r.busy) if r.busy is not None else json.loads(r.fetched or "{}")
+            for r in conn.execute(q)}
+
+
+def count_rows(conn: Connection, table: Table, program_id: str) -> int:
+    """How many members or matches a program has."""
+    return conn.execute(select(func.count()).select_from(table)
+                        .where(table.c.program_id == program_id)).scalar_one()
 
 
 def upsert_member(conn: Connection, program_id: str, data: dict[str, Any],
-                  fetched: dict[str, str] | None = None) -> bool:
-    """Create or replace one member; True if it was created."""
+                  busy: list[list[int]]) -> bool:
+    """Create or replace one member and its calendars' busy time; True if it was created."""
     mid = data["id"]
-    found = conn.execute(select(members.c.position, members.c.fetched).where(
+    found = conn.execute(select(members.c.position).where(
         (members.c.program_id == program_id) & (members.c.id == mid))).first()
     if found is None:
         last = conn.execute(select(members.c.position).where(members.c.program_id == program_id)
                             .order_by(members.c.position.desc()).limit(1)).scalar()
         conn.execute(members.insert().values(
             program_id=program_id, id=mid, position=(last or 0) + 1, data=dump_json(data),
-            fetched=dump_json(fetched or {})))
+            fetched="{}", busy=dump_json(busy)))
         return True
-    values: dict[str, Any] = {"data": dump_json(data)}
-    if fetched is not None:
-        values["fetched"] = dump_json(fetched)
+    values: dict[str, Any] = {"data": dump_json(data), "fetched": "{}", "busy": dump_json(busy)}
     conn.execute(update(members).where((members.c.program_id == program_id)
                                        & (members.c.id == mid)).values(**values))
     return False

@@ -214,8 +214,39 @@ def test_idempotency_key_books_once(backend, admin, tmp_path):
             assert len(api.get("/api/programs/p1/matches/mia-bo/series").json()) == 1
             other = api.post("/api/programs/p1/matches/mia-bo/series", headers=headers,
                              json={"first_start": "2027-03-03T10:00:00-05:00"})
-            assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
+            assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
             assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+    finally:
+        server.stop()
+
+
+@SQLITE_ONLY
+def test_idempotency_key_is_scoped_to_caller_route_and_match(backend, admin, tmp_path):
+    """A key reused on another match is refused (it never returns the first match's
+    series, video link included); another caller's same key is a key of its own."""
+    server = backend.server(outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            api.post("/api/programs", json=program())
+            body = {"first_start": "2027-03-02T10:00:00-05:00",
+                    "conferencing": {"video_url": "https://meet.example.org/private-al"}}
+            headers = {"Idempotency-Key": "k-1"}
+            first = api.post("/api/programs/p1/matches/mia-al/series", json=body,
+                             headers=headers)
+            assert first.status_code == 201, first.text
+            other = api.post("/api/programs/p1/matches/mia-bo/series", headers=headers,
+                             json={"first_start": "2027-03-03T10:00:00-05:00"})
+            assert other.status_code == 422, other.text
+            assert other.json()["field"] == "Idempotency-Key"
+            assert "private-al" not in other.text
+            assert api.get("/api/programs/p1/matches/mia-bo/series").json() == []
+        second_admin = admin_token(backend.db_url)
+        with server.client(second_admin) as api:
+            mine = api.post("/api/programs/p1/matches/mia-bo/series", headers=headers,
+                            json={"first_start": "2027-03-03T10:00:00-05:00"})
+            assert mine.status_code == 201, mine.text
+            assert mine.json()["id"] != first.json()["id"]
+            assert mine.json()["match"] == "mia-bo"
     finally:
         server.stop()
 
