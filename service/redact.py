@@ -15,7 +15,7 @@ REDACTED = "…redacted"
 # parameter that usually carries a secret, whatever its shape.
 _PATTERNS = [
     (re.compile(r"\b(swf?_)[A-Za-z0-9_-]{8,}"), r"\1" + REDACTED),
-    (re.compile(r"(/feeds/)[^/?#\s.]+"), r"\1" + REDACTED),
+    (re.compile(r"(/feeds/(?:swf_)?)[^/?#\s.]+"), r"\1" + REDACTED),
     (re.compile(r"([?&](?:token|feed|access_token|key)=)[^&#\s\"]*", re.IGNORECASE),
      r"\1" + REDACTED),
 ]
