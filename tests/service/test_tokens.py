@@ -126,6 +126,26 @@ def test_access_log_never_shows_a_token(world):
         assert leaked not in log
 
 
+def test_access_log_of_several_workers_never_shows_a_token(world):
+    """Worker processes (``serve --workers 2``) build the app after uvicorn set up logging:
+    their access logs are redacted too."""
+    _, engine, url, _ = world
+    feed = issue_feed_token(engine, "p1", "mia")
+    server = LiveServer(url, workers=2).start()
+    try:
+        for _ in range(4):  # fresh connections, so both workers answer some
+            with server.client() as anyone:
+                assert anyone.get(f"/api/feeds/{feed}.ics").status_code == 200
+        deadline = time.monotonic() + 5
+        while server.log_text().count("/api/feeds/") < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = server.log_text()
+    finally:
+        server.stop()
+    assert log.count("/api/feeds/swf_…redacted.ics") == 4
+    assert feed[4:] not in log
+
+
 def test_token_list_and_revoke(world, capsys):
     """``slotwise token list`` shows who each token is for and when it expires, never the
     secret; ``revoke`` by id or by the token itself ends it, feed tokens included."""
