@@ -22,7 +22,7 @@ from solver.proposals import propose
 from solver.spec import Preference
 
 from . import booking, jobs, notify
-from .auth import Principal, authenticate
+from .auth import Principal, authenticate, feed_member, issue_feed_token, revoke_feed_token
 from .calendars import busy_on_upload, fetch_text, fetch_uploaded, read_busy
 from .config import Settings
 from .documents import heatmap_dict, series_dict
@@ -43,6 +43,7 @@ from .schemas import (
     CalendarSet,
     Created,
     DocumentPublic,
+    FeedLink,
     HeatmapPublic,
     JobPublic,
     JobStarted,
@@ -87,13 +88,13 @@ def settings_of(request: Request) -> Settings:
 
 
 def principal(request: Request,
-              authorization: Annotated[str | None, Header()] = None,
-              token: Annotated[str | None, Query(description="for calendar feeds, which "
-                                                 "cannot send headers")] = None) -> Principal:
+              authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The caller, from the Authorization header only: a token in the URL (``?token=``)
+    is ignored, since URLs end up in logs, browser history and Referer headers."""
     bearer = None
     if authorization and authorization.lower().startswith("bearer "):
         bearer = authorization[7:].strip()
-    return authenticate(engine_of(request), bearer or token)
+    return authenticate(engine_of(request), bearer)
 
 
 Who = Annotated[Principal, Depends(principal)]
@@ -531,9 +532,13 @@ def patch_session(pid: str, oid: str, body: SessionPatch, who: Who, db: Db,
 @router.get("/programs/{pid}/members/{mid}/sessions.ics", responses={**_ICS, **_READ},
             response_class=Response)
 def member_feed(pid: str, mid: str, who: Who, db: Db) -> Response:
-    """A member's booked sessions as a calendar feed to subscribe to (``?token=`` works,
-    since calendar apps cannot send headers)."""
+    """A member's booked sessions as a calendar (with the Authorization header; calendar
+    apps subscribe to the feed link instead, see ``POST …/feed-token``)."""
     who.is_member(pid, mid)
+    return _feed(db, pid, mid)
+
+
+def _feed(db: Engine, pid: str, mid: str) -> Response:
     with db.connect() as conn:
         found = members_data(conn, pid, {mid})
         if not found:
@@ -541,6 +546,38 @@ def member_feed(pid: str, mid: str, who: Who, db: Db) -> Response:
             raise NotFound(f'unknown member "{mid}"')
         body = notify.member_feed(conn, pid, mid, found[0].get("name") or mid)
     return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+# The feed token is the file name: calendar apps subscribe to a plain URL ending in .ics
+# (some refuse or mangle query strings), and the URL is all the credential there is. The
+# access log shows it as /api/feeds/swf_…redacted.ics (service/redact.py).
+@router.get("/feeds/{feed}.ics", name="feed", responses={**_ICS, **error_responses(404)},
+            response_class=Response)
+def feed(feed: str, db: Db) -> Response:
+    """A member's booked sessions as a subscribable calendar feed. The feed token in the
+    URL opens this and nothing else; rotating or revoking it ends the old link (401)."""
+    pid, mid = feed_member(db, feed)
+    return _feed(db, pid, mid)
+
+
+@router.post("/programs/{pid}/members/{mid}/feed-token", status_code=201,
+             response_model=FeedLink, responses=_READ)
+def rotate_feed_token(pid: str, mid: str, request: Request, who: Who,
+                      db: Db) -> dict[str, Any]:
+    """A new calendar feed link for the member (the member or an admin); the previous
+    link stops working. The link is shown once."""
+    who.is_member(pid, mid)
+    token = issue_feed_token(db, pid, mid)
+    return {"member": mid, "url": str(request.url_for("feed", feed=token))}
+
+
+@router.delete("/programs/{pid}/members/{mid}/feed-token", status_code=204,
+               response_class=Response, responses=_READ)
+def delete_feed_token(pid: str, mid: str, who: Who, db: Db) -> Response:
+    """Revoke the member's calendar feed link (the member or an admin)."""
+    who.is_member(pid, mid)
+    revoke_feed_token(db, pid, mid)
+    return Response(status_code=204)
 
 
 # --- batch plans ----------------------------------------------------------------------

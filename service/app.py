@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest.errors import CalendarError, DocumentError, IngestError
 
+from . import redact
 from .config import Settings
 from .errors import ServiceError
 from .store import init_db, make_engine
@@ -133,6 +134,7 @@ class _TooLarge(Exception):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    redact.install()  # before any request is logged: feed links hold tokens
     engine = make_engine(settings.db_url)
     init_db(engine)
 

@@ -3,7 +3,12 @@
 Tokens are random and shown once; the database keeps only their SHA-256. Roles:
 ``admin`` manages a program (or every program when the token names none),
 ``facilitator`` sees and books the matches they belong to, ``member`` edits only their
-own availability and sees their own sessions.
+own availability and sees their own sessions. API tokens travel only in the
+``Authorization`` header and may expire.
+
+A member's calendar feed has a token of its own (``swf_…``, table ``feed_tokens``): it
+sits in the feed's URL, because calendar apps cannot send headers, so it is made to open
+nothing but that feed. It is read-only, one per member, replaced when rotated.
 """
 
 from __future__ import annotations
@@ -11,13 +16,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from .errors import Forbidden, Invalid, NotFound, Unauthorized
-from .store import now_epoch, program_exists, tokens
+from .store import feed_tokens, members, now_epoch, program_exists, tokens
 
 ROLES = ("admin", "facilitator", "member")
+API_PREFIX, FEED_PREFIX = "sw_", "swf_"
 
 
 @dataclass(frozen=True)
@@ -70,30 +78,107 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _when(epoch: int | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
 def create_token(engine: Engine, role: str, program_id: str | None = None,
-                 member_id: str | None = None, label: str | None = None) -> str:
-    """A new token (returned once, stored hashed)."""
+                 member_id: str | None = None, label: str | None = None,
+                 expires_at: int | None = None) -> str:
+    """A new API token (returned once, stored hashed); ``expires_at`` in epoch seconds."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
     if role != "admin" and (program_id is None or member_id is None):
         raise Invalid(f"a {role} token needs --program and --member", field="member")
-    token = "sw_" + secrets.token_urlsafe(32)
+    token = API_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         if program_id is not None and not program_exists(conn, program_id):
             raise NotFound(f'unknown program "{program_id}"', field="program")
         conn.execute(tokens.insert().values(
             id=secrets.token_hex(8), hash=_digest(token), role=role, program_id=program_id,
-            member_id=member_id, label=label, created_at=now_epoch()))
+            member_id=member_id, label=label, created_at=now_epoch(), expires_at=expires_at))
     return token
 
 
 def authenticate(engine: Engine, token: str | None) -> Principal:
+    """The principal of an API token (from the Authorization header; never a feed token)."""
     if not token:
         raise Unauthorized("an API token is required: Authorization: Bearer <token>")
+    if token.startswith(FEED_PREFIX):
+        raise Unauthorized("a calendar feed token opens only its feed; send an API token")
     with engine.connect() as conn:
         row = conn.execute(select(tokens.c.id, tokens.c.role, tokens.c.program_id,
-                                  tokens.c.member_id)
+                                  tokens.c.member_id, tokens.c.expires_at)
                            .where(tokens.c.hash == _digest(token))).first()
     if row is None:
         raise Unauthorized("unknown or revoked API token")
+    if row.expires_at is not None and row.expires_at <= now_epoch():
+        raise Unauthorized(f"this API token expired at {_when(row.expires_at)}; "
+                           "ask for a new one (slotwise token create)")
     return Principal(row.role, row.program_id, row.member_id, row.id)
+
+
+def list_tokens(engine: Engine) -> list[dict[str, Any]]:
+    """Every API and feed token, oldest first: who it is for and when it ends, never the
+    secret (only its hash is kept)."""
+    with engine.connect() as conn:
+        api = conn.execute(select(tokens).order_by(tokens.c.created_at, tokens.c.id)).all()
+        feeds = conn.execute(select(feed_tokens).order_by(feed_tokens.c.created_at)).all()
+    out = [{"id": r.id, "role": r.role, "program": r.program_id, "member": r.member_id,
+            "label": r.label, "created": _when(r.created_at), "expires": _when(r.expires_at)}
+           for r in api]
+    out += [{"id": r.id, "role": "feed", "program": r.program_id, "member": r.member_id,
+             "label": None, "created": _when(r.created_at), "expires": None} for r in feeds]
+    return sorted(out, key=lambda t: t["created"] or "")
+
+
+def revoke_token(engine: Engine, key: str) -> bool:
+    """Revoke an API or feed token given its id or the token itself; False if none."""
+    digest = _digest(key)
+    with engine.begin() as conn:
+        hit = conn.execute(delete(tokens).where((tokens.c.id == key) | (tokens.c.hash == digest)))
+        hit_feed = conn.execute(delete(feed_tokens).where(
+            (feed_tokens.c.id == key) | (feed_tokens.c.hash == digest)))
+    return hit.rowcount + hit_feed.rowcount > 0
+
+
+# --- calendar feed tokens ---------------------------------------------------------------
+
+def _known_member(conn: Any, program_id: str, member_id: str) -> None:
+    if not program_exists(conn, program_id):
+        raise NotFound(f'unknown program "{program_id}"')
+    found = conn.execute(select(members.c.id).where(
+        (members.c.program_id == program_id) & (members.c.id == member_id))).first()
+    if found is None:
+        raise NotFound(f'unknown member "{member_id}"')
+
+
+def issue_feed_token(engine: Engine, program_id: str, member_id: str) -> str:
+    """A new feed token for the member, replacing (and so revoking) the one they had."""
+    token = FEED_PREFIX + secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        _known_member(conn, program_id, member_id)
+        conn.execute(delete(feed_tokens).where((feed_tokens.c.program_id == program_id)
+                                               & (feed_tokens.c.member_id == member_id)))
+        conn.execute(feed_tokens.insert().values(
+            program_id=program_id, member_id=member_id, id=secrets.token_hex(8),
+            hash=_digest(token), created_at=now_epoch()))
+    return token
+
+
+def revoke_feed_token(engine: Engine, program_id: str, member_id: str) -> None:
+    """The member's feed link stops working (nothing happens if they have none)."""
+    with engine.begin() as conn:
+        _known_member(conn, program_id, member_id)
+        conn.execute(delete(feed_tokens).where((feed_tokens.c.program_id == program_id)
+                                               & (feed_tokens.c.member_id == member_id)))
+
+
+def feed_member(engine: Engine, token: str) -> tuple[str, str]:
+    """(program, member) whose feed this feed token opens."""
+    with engine.connect() as conn:
+        row = conn.execute(select(feed_tokens.c.program_id, feed_tokens.c.member_id)
+                           .where(feed_tokens.c.hash == _digest(token))).first()
+    if row is None:
+        raise Unauthorized("unknown or revoked calendar feed link")
+    return row.program_id, row.member_id

@@ -199,14 +199,62 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_token(args: argparse.Namespace) -> int:
-    from .auth import create_token
+def _token_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .store import init_db, make_engine
 
     engine = make_engine(_settings(args).db_url)
     init_db(engine)
-    print(create_token(engine, args.role, args.program, args.member, args.label))
+    return engine
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .auth import create_token
+    from .store import now_epoch
+
+    expires = None if args.expires_days is None else \
+        now_epoch() + round(args.expires_days * 86400)
+    print(create_token(_token_engine(args), args.role, args.program, args.member, args.label,
+                       expires_at=expires))
     return EXIT_OK
+
+
+TOKEN_COLUMNS = ("id", "role", "program", "member", "label", "created", "expires")
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """One line per token (tab-separated, with a header), or JSON; never a secret."""
+    import json
+
+    from .auth import list_tokens
+
+    found = list_tokens(_token_engine(args))
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return EXIT_OK
+    print("\t".join(TOKEN_COLUMNS))
+    for t in found:
+        print("\t".join("-" if t[c] is None else str(t[c]) for c in TOKEN_COLUMNS))
+    return EXIT_OK
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from .auth import revoke_token
+
+    if not revoke_token(_token_engine(args), args.token):
+        print(f"slotwise: no token {args.token!r} (see slotwise token list)", file=sys.stderr)
+        return EXIT_BAD_DOCUMENT
+    print("revoked", file=sys.stderr)
+    return EXIT_OK
+
+
+def _days(text: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        n = 0.0
+    if not 0 < n <= 36500:
+        raise argparse.ArgumentTypeError(f"expected a number of days above 0, got {text!r}")
+    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,8 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--program", help="the program (omit for a site admin)")
     create.add_argument("--member", help="the member a facilitator or member token acts for")
     create.add_argument("--label")
+    create.add_argument("--expires-days", type=_days, metavar="N",
+                        help="the token stops working N days from now (default: never)")
     create.add_argument("--db")
     create.set_defaults(func=cmd_token)
+    listing = token_sub.add_parser("list", help="list tokens (never their secret)")
+    listing.add_argument("--json", action="store_true", help="as a JSON list")
+    listing.add_argument("--db")
+    listing.set_defaults(func=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token (API or calendar feed)")
+    revoke.add_argument("token", help="its id (slotwise token list), or the token itself")
+    revoke.add_argument("--db")
+    revoke.set_defaults(func=cmd_token_revoke)
     return parser
 
 

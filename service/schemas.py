@@ -48,6 +48,14 @@ class Me(TypedDict):
 
 
 @with_config(_OPEN)
+class FeedLink(TypedDict):
+    """A member's calendar feed link; the feed token in it opens only that feed."""
+
+    member: str
+    url: str
+
+
+@with_config(_OPEN)
 class ProgramSummary(TypedDict):
     id: str
     name: str | None

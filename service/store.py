@@ -146,8 +146,6 @@ jobs = Table(
     Column("owner", Text),  # the server process that runs it (worker.identity())
 )
 
-# Columns added to tables after their first release: create_all adds only whole tables.
-LATER_COLUMNS = [(jobs, "owner"), (members, "busy")]
 
 ACTIVE_JOB = ("queued", "running")
 JOB_HEARTBEAT_SECONDS = 10
@@ -165,7 +163,22 @@ tokens = Table(
     Column("member_id", String(128)),
     Column("label", Text),
     Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger),  # None: never expires
 )
+
+# A member's calendar feed link: one per member, read-only, opens nothing but the feed.
+# Kept apart from ``tokens`` so no lookup of an API token can ever find one.
+feed_tokens = Table(
+    "feed_tokens", metadata,
+    Column("program_id", String(128), ForeignKey("programs.id"), primary_key=True),
+    Column("member_id", String(128), primary_key=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Columns added to tables after their first release: create_all adds only whole tables.
+LATER_COLUMNS = [(jobs, "owner"), (tokens, "expires_at"), (members, "busy")]
 
 deliveries = Table(
     "deliveries", metadata,

@@ -59,12 +59,14 @@ class LiveServer:
         if self.outbox:
             env["SLOTWISE_OUTBOX"] = str(self.outbox)
         # A file, not a pipe: nobody reads the log while the server runs, and a full pipe
-        # would stall every worker that writes an access log line.
+        # would stall every worker that writes an access log line. Both streams (uvicorn
+        # writes its access log to stdout), unbuffered, so ``log_text`` sees every line.
+        env["PYTHONUNBUFFERED"] = "1"
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port),
              "--workers", str(self.workers)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
+            cwd=ROOT, env=env, stdout=self.log, stderr=self.log,
             # Its own process group: ``stop(kill=True)`` kills the workers too, as a
             # crash of the machine would, instead of leaving them serving as orphans.
             start_new_session=True)
@@ -126,6 +128,11 @@ class LiveServer:
                     return
                 except OSError:
                     time.sleep(0.05)
+
+    def log_text(self) -> str:
+        """What the server has written so far (its start-up messages and access log)."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

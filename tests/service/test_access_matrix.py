@@ -5,7 +5,8 @@ permitted request answers. Permitted requests are built to stop at a domain chec
 the access check (a duplicate id, a time in the past, a series already cancelled...), so
 the matrix changes nothing and each row stands alone. Another program's objects are
 refused with 403 (a job with 404, so job ids cannot be probed), except for a site admin.
-The test fails if an endpoint is missing from the table.
+The test fails if an endpoint is missing from the table. A calendar feed's credential is
+its URL (a feed token), not the header: every header gets the same answer there.
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ TABLE = [
      lambda o: (f"/api/programs/{o['pid']}/sessions/{o['oid']}", {"json": {"start": PAST}})),
     ("GET", "/api/programs/{pid}/members/{mid}/sessions.ics", MEMBER_AL, 200,
      lambda o: (f"/api/programs/{o['pid']}/members/al/sessions.ics", {})),
+    ("POST", "/api/programs/{pid}/members/{mid}/feed-token", MEMBER_AL, 201,
+     lambda o: (f"/api/programs/{o['pid']}/members/al/feed-token", {})),
+    ("DELETE", "/api/programs/{pid}/members/{mid}/feed-token", MEMBER_AL, 204,
+     lambda o: (f"/api/programs/{o['pid']}/members/al/feed-token", {})),
+    ("GET", "/api/feeds/{feed}.ics", EVERYONE, 200,
+     lambda o: (f"/api/feeds/{o['feed']}.ics", {})),
     ("POST", "/api/programs/{pid}/plans", ADMINS, 202,
      lambda o: (f"/api/programs/{o['pid']}/plans",
                 {"json": {"time_limit": 1, "matches": ["mia-al"]}})),
@@ -77,6 +84,8 @@ TABLE = [
 
 # Routes that do not name a program: the same answer whichever program is "own".
 UNSCOPED = {"/api/me", "/api/programs"}
+# Routes whose credential is in the URL (bo's feed token of the program), not the header.
+URL_CREDENTIAL = {"/api/feeds/{feed}.ics"}
 
 
 def _objects(api, pid: str) -> dict[str, str]:
@@ -95,8 +104,11 @@ def _objects(api, pid: str) -> dict[str, str]:
     assert once.status_code == 201, once.text
     cancelled = once.json()["id"]
     assert api.delete(f"/api/programs/{pid}/series/{cancelled}").status_code == 200
+    link = api.post(f"/api/programs/{pid}/members/bo/feed-token")
+    assert link.status_code == 201, link.text
+    feed = link.json()["url"].rsplit("/", 1)[1].removesuffix(".ics")
     return {"pid": pid, "jid": jid, "sid": sid, "cancelled": cancelled,
-            "oid": once.json()["sessions"][0]["id"]}
+            "oid": once.json()["sessions"][0]["id"], "feed": feed}
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +138,8 @@ ROWS = [(method, route, who, where)
 
 def _expected(method: str, route: str, who: str, where: str) -> int:
     _, _, may, ok, _ = next(r for r in TABLE if r[:2] == (method, route))
+    if route in URL_CREDENTIAL:
+        return ok  # the header neither opens nor closes it
     if where == "other" and who != SITE and route.startswith("/api/jobs"):
         return 404  # whatever the role: another program's job ids are not confirmed
     if who not in may or (where == "other" and who != SITE):
@@ -147,12 +161,44 @@ def test_access_matrix(world, method, route, who, where):
 
 @pytest.mark.parametrize("token", [None, "sw_not-a-token"], ids=["no token", "bad token"])
 def test_every_endpoint_needs_a_valid_token(world, token):
+    """No token or an unknown one opens nothing (a feed URL with an unknown feed token)."""
     server, _, objects = world
     for method, _route, _, _, request in TABLE:
-        path, kwargs = request(objects["own"])
+        path, kwargs = request({**objects["own"], "feed": "swf_not-a-feed-token"})
         with server.client(token) as api:
             r = api.request(method, path, **kwargs)
         assert r.status_code == 401, (method, path, r.text)
+
+
+def _header_routes() -> list:
+    return [row for row in TABLE if row[1] not in URL_CREDENTIAL]
+
+
+def test_a_token_in_the_query_opens_nothing(world):
+    """?token= is ignored everywhere (writes included): only the Authorization header
+    carries an API token, so a site admin's token in a URL gets 401."""
+    server, tokens, objects = world
+    for method, _route, _, _, request in _header_routes():
+        path, kwargs = request(objects["own"])
+        with server.client() as api:
+            r = api.request(method, path, params={"token": tokens[SITE]}, **kwargs)
+        assert r.status_code == 401, (method, path, r.text)
+
+
+def test_a_feed_token_opens_nothing_but_its_feed(world):
+    """A feed token sent as a bearer token, or as ?token=/?feed=, is 401 on every other
+    route, its own member's routes included."""
+    server, _, objects = world
+    feed = objects["own"]["feed"]
+    for method, _route, _, _, request in _header_routes():
+        path, kwargs = request(objects["own"])
+        with server.client(feed) as api:
+            r = api.request(method, path, **kwargs)
+            assert r.status_code == 401, (method, path, r.text)
+            assert "feed" in r.json()["detail"]
+        with server.client() as api:
+            r = api.request(method, path, params={"token": feed, "feed": feed}, **kwargs)
+            assert r.status_code == 401, (method, path, r.text)
 
 
 def test_the_table_covers_every_endpoint():

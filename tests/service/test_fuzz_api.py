@@ -8,6 +8,7 @@ have a documented status code and content type, and match its documented schema.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,7 +81,9 @@ def _seed_demo(client: ASGIClient) -> dict[str, list[str]]:
     while client.get(f"/api/jobs/{job}").json()["status"] not in ("done", "failed"):
         assert time.monotonic() < deadline, "the seed plan did not finish"
         time.sleep(0.1)
+    link = client.post(f"/api/programs/{DEMO_ID}/members/ana/feed-token").json()["url"]
     return {"pid": [DEMO_ID], "mid": [m["id"] for m in doc["members"]],
+            "feed": [link.rsplit("/", 1)[1].removesuffix(".ics")],
             "xid": [x["id"] for x in doc["matches"]], "sid": [series["id"]],
             "oid": [s["id"] for s in series["sessions"]], "jid": [job],
             "start": starts + [s["start"] for s in series["sessions"]]}
@@ -189,12 +192,12 @@ def test_api_happy_paths(tmp_path: Path) -> None:
     whose body is the documented one (random fuzzing seldom books a series that fits)."""
     with _seeded_app(tmp_path) as (client, token, _):
         def call(method: str, path: str, status: int, **parts: Any) -> Any:
-            names = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
+            names = re.findall(r"\{(\w+)\}", path)  # also {feed}.ics
             values = {n: parts.pop(n) for n in names}
             case = fuzzing[path][method].Case(path_parameters=values, **parts)
             response = _send(client, case, token)
             assert response.status_code == status, response.text
-            return response.json() if "json" in response.headers["content-type"] else None
+            return response.json() if "json" in response.headers.get("content-type", "") else None
 
         demo = {"pid": DEMO_ID}
         call("GET", "/api/me", 200)
@@ -236,6 +239,11 @@ def test_api_happy_paths(tmp_path: Path) -> None:
         call("POST", "/api/programs/{pid}/sessions/{oid}/complete", 200, **demo,
              oid=third["id"])
         call("GET", "/api/programs/{pid}/members/{mid}/sessions.ics", 200, **demo, mid="nia")
+        link = call("POST", "/api/programs/{pid}/members/{mid}/feed-token", 201, **demo,
+                    mid="nia")["url"]
+        call("GET", "/api/feeds/{feed}.ics", 200,
+             feed=link.rsplit("/", 1)[1].removesuffix(".ics"))
+        call("DELETE", "/api/programs/{pid}/members/{mid}/feed-token", 204, **demo, mid="nia")
         call("DELETE", "/api/programs/{pid}/series/{sid}", 200, **demo,
              sid=series["ian-jo"]["id"])
         job = call("POST", "/api/programs/{pid}/plans", 202, **demo,
