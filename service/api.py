@@ -26,7 +26,7 @@ from .auth import Principal, authenticate, feed_member, issue_feed_token, revoke
 from .calendars import busy_on_upload, fetch_text, fetch_uploaded, read_busy
 from .config import Settings
 from .documents import heatmap_dict, series_dict
-from .errors import Conflict, Invalid, NotFound, error_responses
+from .errors import Conflict, Invalid, NotFound, error_responses, json_problem
 from .programs import (
     document_now,
     find_match,
@@ -267,8 +267,12 @@ def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
     fetched: dict[str, str] = {}
     if kind in ("application/json", ""):
         try:
-            url = CalendarUrl.model_validate(json.loads(raw or b"null")).ics_url
-        except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: [[[[...
+            sent = json.loads(raw or b"null")
+        except (ValueError, RecursionError) as exc:  # RecursionError: [[[[...
+            raise Invalid(f"malformed JSON: {json_problem(exc)}") from None
+        try:
+            url = CalendarUrl.model_validate(sent).ics_url
+        except (ValueError, TypeError) as exc:
             raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"}",
                           field="ics_url", details={"problem": str(exc)[:300]}) from None
         text = fetch_text(url, cfg)

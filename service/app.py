@@ -21,7 +21,7 @@ from ingest.errors import CalendarError, DocumentError, IngestError
 
 from . import redact
 from .config import Settings
-from .errors import ServiceError
+from .errors import ServiceError, json_problem
 from .store import init_db, make_engine
 from .worker import WorkerHeader
 
@@ -64,20 +64,13 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
-    """FastAPI answers a JSON body it cannot decode (not UTF-8, nested too deeply) with a bare
-    400; say what is wrong, as for any other malformed JSON."""
-    problem = _unreadable_json(exc.__cause__) if exc.status_code == 400 else None
+    """FastAPI answers a JSON body it cannot decode (not UTF-8, nested too deeply, a number
+    of more than 4,300 digits) with a bare 400; say what is wrong, as for any other
+    malformed JSON."""
+    problem = json_problem(exc.__cause__) if exc.status_code == 400 else None
     if problem is not None:
         return error_body(422, f"malformed JSON: {problem}")
     return await http_exception_handler(request, exc)
-
-
-def _unreadable_json(cause: BaseException | None) -> str | None:
-    if isinstance(cause, UnicodeDecodeError):
-        return f"not UTF-8 text (bad byte at offset {cause.start})"
-    if isinstance(cause, RecursionError):
-        return "nested too deeply"
-    return None
 
 
 async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -132,6 +125,51 @@ class _TooLarge(Exception):
     pass
 
 
+# No inline script or style anywhere (the page and /docs load theirs from /static); Swagger
+# UI's icons are data: images in its CSS. Nothing may frame the page (clickjacking).
+CSP = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'",
+    "form-action 'self'", "frame-ancestors 'none'"])
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+_SECURITY_NAMES = {name for name, _ in SECURITY_HEADERS}
+
+
+class SecurityHeaders:
+    """Put :data:`SECURITY_HEADERS` on every HTTP response (replacing any a route set)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", [])
+                        if k.lower() not in _SECURITY_NAMES]
+                message = {**message, "headers": [*kept, *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, secured)
+
+
+class _App(FastAPI):
+    """FastAPI with :class:`SecurityHeaders` outside everything, Starlette's own
+    ``ServerErrorMiddleware`` included, so that a 500 carries the headers too (middleware
+    added with ``add_middleware`` runs inside it)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     redact.install()  # before any request is logged: feed links hold tokens
@@ -151,11 +189,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.executor.shutdown(wait=False, cancel_futures=True)
             engine.dispose()
 
-    app = FastAPI(title="slotwise", version="0.1.0", lifespan=lifespan,
-                  description="Finds the recurring times most members of a mentoring "
-                              "match or group can attend, and books them with calendar "
-                              "invites. Authenticate with `Authorization: Bearer <token>` "
-                              "(`slotwise token create`).")
+    # /docs is served below from the package (no CDN, no inline script); no ReDoc.
+    app = _App(title="slotwise", version="0.1.0", lifespan=lifespan, docs_url=None,
+               redoc_url=None, swagger_ui_oauth2_redirect_url=None,
+               description="Finds the recurring times most members of a mentoring "
+                           "match or group can attend, and books them with calendar "
+                           "invites. Authenticate with `Authorization: Bearer <token>` "
+                           "(`slotwise token create`).")
     app.state.settings = settings
     app.state.engine = engine
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")
@@ -175,5 +215,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def page() -> FileResponse:
         """The web page: heat map, proposals, booking, batch plans."""
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        """Swagger UI on the OpenAPI document, from the package's own copy of it."""
+        return FileResponse(STATIC / "docs" / "index.html")
 
     return app

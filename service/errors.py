@@ -6,6 +6,8 @@ JSON body every error response carries, as the OpenAPI page documents it.
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any, NotRequired
 
 from pydantic import ConfigDict, with_config
@@ -41,6 +43,24 @@ class Unauthorized(ServiceError):
 
 class Forbidden(ServiceError):
     status = 403
+
+
+def json_problem(exc: BaseException | None) -> str | None:
+    """Why a request body is not readable JSON, in words for the client; None when ``exc``
+    is no JSON reading error. One wording for FastAPI's body parsing and the routes that
+    read JSON themselves."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (bad byte at offset {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        # Python refuses to convert integers this long (quadratic time): keep the guard.
+        return f"a number has more than {sys.get_int_max_str_digits()} digits"
+    if isinstance(exc, ValueError):  # json's other refusals are ValueErrors too
+        return str(exc).split(";")[0][:200]
+    return None
 
 
 class FieldProblem(TypedDict):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from service.auth import create_token
 from service.store import init_db, make_engine
-from tests.service.live import LiveServer
+from tests.service.live import LiveServer, admin_token
 from tests.service.test_end_to_end import program
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -120,5 +121,51 @@ def test_page_is_usable_at_phone_width_with_the_keyboard(tmp_path, browser):
         assert "cell" in focused
         info = page.text_content("#cell-info")
         assert "free:" in info
+    finally:
+        server.stop()
+
+
+def test_page_and_docs_render_offline_with_no_csp_violation(tmp_path, browser):
+    """With every host but 127.0.0.1 blocked, the page works and /docs shows Swagger UI's
+    operations; no Content-Security-Policy violation on either, nothing asked elsewhere."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    admin = admin_token(url)
+    server = LiveServer(url, outbox=tmp_path / "outbox").start()
+    try:
+        with httpx.Client(base_url=server.url,
+                          headers={"Authorization": f"Bearer {admin}"}) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+        context = browser.new_context()
+        blocked: list[str] = []
+
+        def offline(route) -> None:
+            if urlsplit(route.request.url).hostname == "127.0.0.1":
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", offline)
+        # Init scripts run before the page's own and are not subject to its CSP.
+        context.add_init_script("window.__csp = []; document.addEventListener("
+                                "'securitypolicyviolation', e => window.__csp.push("
+                                "e.violatedDirective + ' ' + e.blockedURI));")
+        page = context.new_page()
+        console: list[str] = []
+        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        page.goto(f"{server.url}/#token={admin}")
+        page.wait_for_selector("#match option[value='mia-al']", state="attached")
+        page.click("#setup-form button[type=submit]")
+        page.wait_for_selector("#grid .cell")
+        assert page.evaluate("window.__csp") == []
+        page.goto(f"{server.url}/docs")
+        page.wait_for_selector(".opblock-summary", timeout=20_000)
+        operations = page.locator(".opblock").count()
+        assert operations >= 10
+        page.click(".opblock-summary >> nth=0")  # expand one: its parts render too
+        page.wait_for_selector(".opblock-body")
+        assert page.evaluate("window.__csp") == []
+        assert blocked == []
+        assert not [m for m in console if "Content Security Policy" in m], console
     finally:
         server.stop()
