@@ -19,7 +19,6 @@ import pytest
 from icalendar import Calendar
 
 from service.invites import (
-    FeedEvent,
     InviteSeries,
     Override,
     Person,
@@ -45,7 +44,7 @@ def make_series(**changes) -> InviteSeries:
         agenda="Goals for the term", zone="America/New_York",
         first_start=datetime(2026, 3, 3, 9, 0, tzinfo=NY), duration_minutes=60,
         frequency="weekly", sessions=8, organizer=ANA, attendees=[ANA, BEN, CARA],
-        required={"ana", "ben"}, video_url=VIDEO, location=None, overrides=[],
+        video_url=VIDEO, location=None, overrides=[],
         created=datetime(2026, 1, 1, 8, 0, tzinfo=UTC), status="confirmed")
     return dataclasses.replace(base, **changes)
 
@@ -143,22 +142,38 @@ def test_once_has_no_rrule():
 
 
 def test_organizer_and_attendees():
-    """ORGANIZER with CN; one ATTENDEE per member with CN, ROLE from the required set,
-    PARTSTAT=NEEDS-ACTION and RSVP=TRUE (the organizer: ACCEPTED, no RSVP)."""
+    """ORGANIZER with CN; one ATTENDEE per member with CN, ROLE=REQ-PARTICIPANT (every
+    member of a group too), PARTSTAT=NEEDS-ACTION and RSVP=TRUE (the organizer: ACCEPTED,
+    no RSVP)."""
     event = master(parse(series_calendar(make_series(), "REQUEST", STAMP)))
     assert str(event["ORGANIZER"]) == "mailto:ana@example.org"
     assert event["ORGANIZER"].params["CN"] == "Ana Silva"
+    assert "SENT-BY" not in event["ORGANIZER"].params
     people = attendees(event)
     assert set(people) == {"ana@example.org", "ben@example.org", "cara@example.org"}
     assert people["cara@example.org"].params["CN"] == "Cara Núñez"
     roles = {email: a.params["ROLE"] for email, a in people.items()}
-    assert roles == {"ana@example.org": "REQ-PARTICIPANT", "ben@example.org": "REQ-PARTICIPANT",
-                     "cara@example.org": "OPT-PARTICIPANT"}
+    assert set(roles.values()) == {"REQ-PARTICIPANT"}
     for email in ("ben@example.org", "cara@example.org"):
         assert people[email].params["PARTSTAT"] == "NEEDS-ACTION"
         assert people[email].params["RSVP"] == "TRUE"
     assert people["ana@example.org"].params["PARTSTAT"] == "ACCEPTED"
     assert people["ana@example.org"].params["RSVP"] == "FALSE"
+
+
+def test_organizer_sent_by_the_service():
+    """The service sends for the organizer: ORGANIZER;SENT-BY is the sender's mailto (not
+    when the organizer is the sender itself)."""
+    series = make_series(sent_by="slotwise@school.example")
+    for data in (series_calendar(series, "REQUEST", STAMP),
+                 occurrence_cancel(series, datetime(2026, 3, 10, 9, tzinfo=NY), STAMP)):
+        (event, *_) = events(parse(data))
+        assert event["ORGANIZER"].params["SENT-BY"] == "mailto:slotwise@school.example"
+        assert 'SENT-BY="mailto:slotwise@school.example"' in data.decode()
+    alone = make_series(organizer=dataclasses.replace(ANA, email="slotwise@school.example"),
+                        sent_by="slotwise@school.example")
+    assert "SENT-BY" not in master(parse(series_calendar(alone, "REQUEST", STAMP)))[
+        "ORGANIZER"].params
 
 
 def test_video_link_in_url_conference_location_and_description():
@@ -420,33 +435,67 @@ def test_vtimezone_never_puts_two_dates_on_one_line():
 
 
 def test_feed_calendar():
-    """A member's feed: METHOD:PUBLISH, calendar name, refresh interval, one UTC VEVENT per
-    occurrence with its status, and no attendees to reply as."""
-    start = datetime(2026, 3, 3, 9, tzinfo=NY)
-    items = [FeedEvent(f"series-42-{i}@slotwise.example", start + timedelta(weeks=i),
-                       start + timedelta(weeks=i, hours=1), "Mentoring: Ana & Ben",
-                       "Goals", None, VIDEO, "cancelled" if i == 1 else "confirmed")
-             for i in range(3)]
-    cal = parse(feed_calendar("Ben's sessions", items, dtstamp=STAMP))
+    """A member's feed: METHOD:PUBLISH, calendar name, refresh interval, each series one
+    recurring VEVENT as in its invite (cancelled occurrences EXDATEs, a cancelled series
+    STATUS:CANCELLED) with its VTIMEZONE, and no organizer, attendees or alarms."""
+    gone = datetime(2026, 3, 17, 9, tzinfo=NY)
+    first = make_series(overrides=[Override(gone, None)])
+    second = make_series(uid="series-43@slotwise.example", status="cancelled",
+                         zone="Europe/London",
+                         first_start=datetime(2026, 4, 7, 18, tzinfo=ZoneInfo("Europe/London")))
+    cal = parse(feed_calendar("Ben's sessions", [first, second], dtstamp=STAMP))
     assert cal["METHOD"] == "PUBLISH"
     assert cal["X-WR-CALNAME"] == "Ben's sessions"
     assert cal["REFRESH-INTERVAL"].dt == timedelta(hours=1)
     assert cal["REFRESH-INTERVAL"].params["VALUE"] == "DURATION"
     got = events(cal)
-    assert [e["UID"] for e in got] == [i.uid for i in items]
-    assert [e["DTSTART"].dt for e in got] == [i.start for i in items]
-    assert all(e["DTSTART"].dt.utcoffset() == timedelta(0) and "TZID" not in e["DTSTART"].params
+    assert [str(e["UID"]) for e in got] == [first.uid, second.uid]
+    assert [e["STATUS"] for e in got] == ["CONFIRMED", "CANCELLED"]
+    assert [d.dt for d in got[0]["EXDATE"].dts] == [gone]
+    assert dict(got[0]["RRULE"]) == {"FREQ": ["WEEKLY"], "COUNT": [8]}
+    assert all("ATTENDEE" not in e and "ORGANIZER" not in e and not e.walk("VALARM")
                for e in got)
-    assert b"DTSTART:20260303T140000Z" in feed_calendar("x", items, dtstamp=STAMP)
-    assert [e["STATUS"] for e in got] == ["CONFIRMED", "CANCELLED", "CONFIRMED"]
-    assert all(str(e["URL"]) == VIDEO and "ATTENDEE" not in e for e in got)
-    assert cal.walk("VTIMEZONE") == []
+    assert {tz["TZID"] for tz in cal.walk("VTIMEZONE")} == {"America/New_York",
+                                                            "Europe/London"}
+
+
+def test_feed_ttl_is_a_duration():
+    """X-PUBLISHED-TTL is an RFC 5545 duration (PT1H), not Python's "1:00:00"."""
+    data = feed_calendar("x", [make_series()], dtstamp=STAMP).decode()
+    assert "X-PUBLISHED-TTL:PT1H\r\n" in data
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in data
 
 
 def test_empty_feed_is_valid():
     """A member with no sessions gets a valid, empty calendar."""
     cal = parse(feed_calendar("Nobody", [], dtstamp=STAMP))
     assert cal["X-WR-CALNAME"] == "Nobody" and events(cal) == []
+
+
+def _instances(data: bytes) -> list[tuple[str, datetime, datetime]]:
+    """(UID, RECURRENCE-ID, start) of every instance as recurring-ical-events expands it."""
+    import recurring_ical_events
+
+    found = recurring_ical_events.of(parse(data)).between(datetime(2020, 1, 1, tzinfo=UTC),
+                                                           datetime(2030, 1, 1, tzinfo=UTC))
+    return sorted((str(e["UID"]), e["RECURRENCE-ID"].dt.astimezone(UTC),
+                   e["DTSTART"].dt.astimezone(UTC)) for e in found)
+
+
+def test_feed_and_invite_are_one_event():
+    """The feed names every instance with the invite's UID and RECURRENCE-ID, at the same
+    time (recurring-ical-events and ical.js), so a member who accepted the invite and
+    subscribes sees each session once."""
+    moved_from = datetime(2026, 3, 10, 9, tzinfo=NY)
+    series = make_series(overrides=[
+        Override(moved_from, datetime(2026, 3, 12, 15, tzinfo=NY)),
+        Override(datetime(2026, 3, 17, 9, tzinfo=NY), None)])
+    invite = series_calendar(series, "REQUEST", STAMP)
+    feed = feed_calendar("Ben", [series], dtstamp=STAMP)
+    assert _instances(feed) == _instances(invite)
+    assert len(_instances(feed)) == 7
+    assert {uid for uid, _, _ in _instances(feed)} == {series.uid}
+    assert icaljs(feed) == icaljs(invite)
 
 
 # ----------------------------------------------------------------------------- ical.js
