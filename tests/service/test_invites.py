@@ -755,3 +755,166 @@ def test_radicale_expands_gap_and_fold_instances_to_the_booked_instant(radicale_
     got = _radicale_instants(radicale_url, "invites", name,
                              series_calendar(series, None, STAMP))
     assert got == expected
+
+
+# ----------------------------------------------------------------------------- through the API
+
+# Ana organizes from Lisbon: 28 March 2027 01:00-02:00 does not exist there, and
+# 31 October 2027 01:00-02:00 happens twice.
+DST_PROGRAM = {
+    "version": 1,
+    "program": {"id": "dst", "name": "DST cohort", "timezone": "Europe/Lisbon",
+                "start": "2027-03-01", "end": "2027-11-29", "granularity_minutes": 15,
+                "now": "2027-03-01T00:00:00Z"},
+    "members": [{"id": m, "name": m.title(), "email": f"{m}@example.org", "timezone": z}
+                for m, z in (("ana", "Europe/Lisbon"), ("ben", "America/New_York"),
+                             ("cy", "Europe/Lisbon"))],
+    "matches": [
+        {"id": "ana-ben", "members": ["ana", "ben"], "organizer": "ana",
+         "duration_minutes": 60, "frequency": "weekly", "sessions": 3},
+        {"id": "circle", "members": ["ana", "ben", "cy"], "organizer": "ana",
+         "duration_minutes": 60, "frequency": "weekly", "sessions": 3}],
+}
+
+
+@pytest.fixture(scope="module")
+def dst_api(tmp_path_factory):
+    """A live server (SQLite) with the DST program, mailing to a real SMTP server."""
+    from aiosmtpd.controller import Controller
+
+    from tests.service.conftest import SmtpServer, _Collector, free_port
+    from tests.service.live import LiveServer, admin_token
+
+    tmp = tmp_path_factory.mktemp("dst")
+    url = f"sqlite:///{tmp / 'db.sqlite'}"
+    token = admin_token(url)
+    smtp = SmtpServer("127.0.0.1", free_port())
+    controller = Controller(_Collector(smtp), hostname=smtp.host, port=smtp.port)
+    controller.start()
+    server = LiveServer(url, smtp_url=smtp.url, outbox=tmp / "outbox").start()
+    try:
+        with server.client(token) as api:
+            assert api.post("/api/programs", json=DST_PROGRAM).status_code == 201
+            yield api, smtp
+    finally:
+        server.stop()
+        controller.stop()
+
+
+def _sent(smtp, since: int, to: str) -> list[tuple[str, str, bytes]]:
+    """(subject, METHOD, calendar) of every message to ``to`` since message ``since``."""
+    out = []
+    for received in smtp.messages[since:]:
+        if received.rcpt_tos != [to]:
+            continue
+        for part in received.message.walk():
+            if part.get_content_type() == "text/calendar":
+                out.append((str(received.message["Subject"]), part.get_param("method"),
+                            part.get_payload(decode=True)))
+    return out
+
+
+def _book(api, match: str, first_start: str) -> dict:
+    r = api.post(f"/api/programs/dst/matches/{match}/series", json={"first_start": first_start})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_api_cancels_an_occurrence_in_a_gap(dst_api):
+    """PATCH cancel of an occurrence whose wall-clock start is in Lisbon's spring gap: 200,
+    and the CANCEL names it by its booked instant."""
+    api, smtp = dst_api
+    booked = _book(api, "ana-ben", "2027-03-14T01:30:00+00:00")
+    gap = booked["sessions"][2]
+    assert gap["start"] == "2027-03-28T02:30:00+01:00"  # 01:30 does not exist: shifted
+    since = len(smtp.messages)
+    r = api.patch(f"/api/programs/dst/sessions/{gap['id']}", json={"status": "cancelled"})
+    assert r.status_code == 200, r.text
+    ((subject, method, ics),) = _sent(smtp, since, "ben@example.org")
+    assert method == "CANCEL"
+    (event,) = events(parse(ics))
+    instant = datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+    assert event["RECURRENCE-ID"].dt.astimezone(UTC) == instant
+    assert event["DTSTART"].dt.astimezone(UTC) == instant
+    assert "Sun 28 Mar 2027 02:30" in subject
+    invite = api.get(f"/api/programs/dst/series/{booked['id']}/invite.ics").content
+    assert [o["start"] for o in icaljs(invite)] == [
+        datetime.fromisoformat(s["start"]) for s in booked["sessions"][:2]]
+
+
+def test_api_moves_then_cancels_an_occurrence_in_a_fold(dst_api):
+    """PATCH move, then cancel, of an occurrence whose wall-clock start is in Lisbon's
+    fall-back hour: 200 both times; the update shows it at its new time (ical.js), and the
+    CANCEL shows the moved time in its DTSTART and subject, not the original one."""
+    api, smtp = dst_api
+    booked = _book(api, "ana-ben", "2027-10-17T01:30:00+01:00")
+    fold = booked["sessions"][2]
+    assert fold["start"] == "2027-10-31T01:30:00+01:00"  # the first pass
+    since = len(smtp.messages)
+    new = datetime(2027, 10, 31, 10, 0, tzinfo=UTC)
+    r = api.patch(f"/api/programs/dst/sessions/{fold['id']}", json={"start": new.isoformat()})
+    assert r.status_code == 200, r.text
+    ((_, method, ics),) = _sent(smtp, since, "ben@example.org")
+    assert method == "REQUEST"
+    starts = [datetime.fromisoformat(s["start"]) for s in booked["sessions"]]
+    assert [o["start"] for o in icaljs(ics)] == [*starts[:2], new]
+    since = len(smtp.messages)
+    r = api.patch(f"/api/programs/dst/sessions/{fold['id']}", json={"status": "cancelled"})
+    assert r.status_code == 200, r.text
+    ((subject, method, ics),) = _sent(smtp, since, "ben@example.org")
+    (event,) = events(parse(ics))
+    assert method == "CANCEL"
+    assert event["RECURRENCE-ID"].dt.astimezone(UTC) == starts[2]
+    assert event["DTSTART"].dt.astimezone(UTC) == new
+    assert "Sun 31 Oct 2027 10:00" in subject
+
+
+def test_api_refuses_a_first_start_in_the_second_pass(dst_api):
+    """A first_start in the second pass of Lisbon's fall-back hour is refused with 422
+    naming first_start (the first pass is accepted)."""
+    api, _ = dst_api
+    r = api.post("/api/programs/dst/matches/circle/series",
+                 json={"first_start": "2027-10-31T01:30:00+00:00", "duration_minutes": 30})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "first_start"
+    assert "second pass" in r.json()["detail"]
+
+
+def test_api_group_invite_roles_sent_by_and_ending(dst_api):
+    """A group's invite: every member REQ-PARTICIPANT, ORGANIZER SENT-BY the service's
+    sender. Cancelling it after a session was held ends it (REQUEST, RRULE UNTIL) so the
+    held session stays in calendars."""
+    api, smtp = dst_api
+    since = len(smtp.messages)
+    booked = _book(api, "circle", "2027-04-06T17:00:00+01:00")
+    ((_, method, ics),) = _sent(smtp, since, "cy@example.org")
+    event = master(parse(ics))
+    assert {a.params["ROLE"] for a in attendees(event).values()} == {"REQ-PARTICIPANT"}
+    assert event["ORGANIZER"].params["SENT-BY"] == "mailto:slotwise@localhost"
+    first = booked["sessions"][0]
+    assert api.post(f"/api/programs/dst/sessions/{first['id']}/complete").status_code == 200
+    since = len(smtp.messages)
+    r = api.delete(f"/api/programs/dst/series/{booked['id']}")
+    assert r.status_code == 200, r.text
+    assert [s["status"] for s in r.json()["sessions"]] == ["completed", "cancelled",
+                                                           "cancelled"]
+    ((subject, method, ics),) = _sent(smtp, since, "cy@example.org")
+    assert method == "REQUEST" and subject.startswith("Series ended")
+    assert "UNTIL" in master(parse(ics))["RRULE"]
+    assert [o["start"] for o in icaljs(ics)] == [datetime.fromisoformat(first["start"])]
+    again = api.get(f"/api/programs/dst/series/{booked['id']}/invite.ics").content
+    assert b"METHOD:REQUEST" in again and b"UNTIL=" in again
+
+
+def test_api_feed_and_invites_share_uids(dst_api):
+    """Ben's feed holds each of his series under its invite's UID, with the same instances
+    (recurring-ical-events): subscribing after accepting shows nothing twice."""
+    api, _ = dst_api
+    _book(api, "ana-ben", "2027-06-01T10:00:00+01:00")
+    feed = api.get("/api/programs/dst/members/ben/sessions.ics").content
+    found = api.get("/api/programs/dst/matches/ana-ben/series").json()
+    found += api.get("/api/programs/dst/matches/circle/series").json()
+    assert found
+    expected = sorted(i for s in found for i in _instances(
+        api.get(f"/api/programs/dst/series/{s['id']}/invite.ics").content))
+    assert _instances(feed) == expected
