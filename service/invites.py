@@ -186,8 +186,8 @@ def occurrence_cancel(series: InviteSeries, recurrence_id: datetime, dtstamp: da
         end = moved.end if moved is not None and moved.start is not None else None
     end = end or _end(series, start)
     cal = _calendar("CANCEL")
-    cal.add_component(vtimezone(series.zone, min(start, nominal[index]),
-                                max(start, nominal[index])))
+    span = sorted(t.astimezone(UTC) for t in (start, nominal[index]))
+    cal.add_component(vtimezone(series.zone, *span))
     event = _event(series, zone, start, end, dtstamp, cancelled=True, alarms=False,
                    people=True)
     event.add("recurrence-id", nominal[index])

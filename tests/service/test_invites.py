@@ -779,7 +779,8 @@ DST_PROGRAM = {
 
 @pytest.fixture(scope="module")
 def dst_api(tmp_path_factory):
-    """A live server (SQLite) with the DST program, mailing to a real SMTP server."""
+    """A live server (SQLite) with the DST program, mailing to a real SMTP server:
+    (client, SMTP server, database URL)."""
     from aiosmtpd.controller import Controller
 
     from tests.service.conftest import SmtpServer, _Collector, free_port
@@ -795,7 +796,7 @@ def dst_api(tmp_path_factory):
     try:
         with server.client(token) as api:
             assert api.post("/api/programs", json=DST_PROGRAM).status_code == 201
-            yield api, smtp
+            yield api, smtp, url
     finally:
         server.stop()
         controller.stop()
@@ -823,7 +824,7 @@ def _book(api, match: str, first_start: str) -> dict:
 def test_api_cancels_an_occurrence_in_a_gap(dst_api):
     """PATCH cancel of an occurrence whose wall-clock start is in Lisbon's spring gap: 200,
     and the CANCEL names it by its booked instant."""
-    api, smtp = dst_api
+    api, smtp, _ = dst_api
     booked = _book(api, "ana-ben", "2027-03-14T01:30:00+00:00")
     gap = booked["sessions"][2]
     assert gap["start"] == "2027-03-28T02:30:00+01:00"  # 01:30 does not exist: shifted
@@ -846,7 +847,7 @@ def test_api_moves_then_cancels_an_occurrence_in_a_fold(dst_api):
     """PATCH move, then cancel, of an occurrence whose wall-clock start is in Lisbon's
     fall-back hour: 200 both times; the update shows it at its new time (ical.js), and the
     CANCEL shows the moved time in its DTSTART and subject, not the original one."""
-    api, smtp = dst_api
+    api, smtp, _ = dst_api
     booked = _book(api, "ana-ben", "2027-10-17T01:30:00+01:00")
     fold = booked["sessions"][2]
     assert fold["start"] == "2027-10-31T01:30:00+01:00"  # the first pass
@@ -872,7 +873,7 @@ def test_api_moves_then_cancels_an_occurrence_in_a_fold(dst_api):
 def test_api_refuses_a_first_start_in_the_second_pass(dst_api):
     """A first_start in the second pass of Lisbon's fall-back hour is refused with 422
     naming first_start (the first pass is accepted)."""
-    api, _ = dst_api
+    api, _, _ = dst_api
     r = api.post("/api/programs/dst/matches/circle/series",
                  json={"first_start": "2027-10-31T01:30:00+00:00", "duration_minutes": 30})
     assert r.status_code == 422, r.text
@@ -884,7 +885,7 @@ def test_api_group_invite_roles_sent_by_and_ending(dst_api):
     """A group's invite: every member REQ-PARTICIPANT, ORGANIZER SENT-BY the service's
     sender. Cancelling it after a session was held ends it (REQUEST, RRULE UNTIL) so the
     held session stays in calendars."""
-    api, smtp = dst_api
+    api, smtp, _ = dst_api
     since = len(smtp.messages)
     booked = _book(api, "circle", "2027-04-06T17:00:00+01:00")
     ((_, method, ics),) = _sent(smtp, since, "cy@example.org")
@@ -909,7 +910,7 @@ def test_api_group_invite_roles_sent_by_and_ending(dst_api):
 def test_api_feed_and_invites_share_uids(dst_api):
     """Ben's feed holds each of his series under its invite's UID, with the same instances
     (recurring-ical-events): subscribing after accepting shows nothing twice."""
-    api, _ = dst_api
+    api, _, _ = dst_api
     _book(api, "ana-ben", "2027-06-01T10:00:00+01:00")
     feed = api.get("/api/programs/dst/members/ben/sessions.ics").content
     found = api.get("/api/programs/dst/matches/ana-ben/series").json()
@@ -918,3 +919,26 @@ def test_api_feed_and_invites_share_uids(dst_api):
     expected = sorted(i for s in found for i in _instances(
         api.get(f"/api/programs/dst/series/{s['id']}/invite.ics").content))
     assert _instances(feed) == expected
+
+
+def test_past_sessions_count_as_held_when_a_series_is_cancelled(dst_api):
+    """Sessions already started when a series is cancelled were held: they stay scheduled,
+    and the series ends after them (REQUEST, UNTIL) instead of leaving every calendar."""
+    from service import booking, notify
+    from service.store import make_engine
+
+    api, _, db_url = dst_api
+    booked = _book(api, "ana-ben", "2027-05-04T10:00:00+01:00")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            booking.cancel_series(conn, "dst", booked["id"],
+                                  now=datetime(2027, 5, 12, tzinfo=UTC))
+            inv = notify.invite_series(conn, "dst", booked["id"])
+    finally:
+        engine.dispose()
+    after = api.get(f"/api/programs/dst/series/{booked['id']}").json()
+    assert [s["status"] for s in after["sessions"]] == ["scheduled", "scheduled", "cancelled"]
+    assert inv.ends_after == 1 and inv.status == "confirmed"
+    assert [o["start"] for o in icaljs(series_calendar(inv, "REQUEST", STAMP))] == [
+        datetime.fromisoformat(s["start"]) for s in booked["sessions"][:2]]
