@@ -16,12 +16,13 @@ inconsistently (kept on the grid, or struck through). The attendees are told wit
 
 A wall-clock time that is not unique (in a spring-forward gap, or in a fall-back hour) is
 where clients part ways: RFC 5545 shifts a gap time forward and takes the first pass of an
-ambiguous one, but ical.js (Thunderbird) and vobject (Radicale) put such an occurrence an
-hour off. So every such start or end is written in UTC, and every occurrence of the RRULE
-that lands there is pinned by an override whose DTSTART is in UTC. Its RECURRENCE-ID stays
-the TZID wall-clock time of the RRULE: that is the key all three readers match an
-instance by (ical.js by the local text, Radicale and recurring-ical-events by the instant
-they computed for it, which is the same reading of the same text).
+ambiguous one, but ical.js (Thunderbird) puts such an occurrence an hour off, and vobject
+(Radicale) one in a gap. So every such start or end is written in UTC, and every
+occurrence of the RRULE that lands there is pinned by an override whose DTSTART is in
+UTC. Its RECURRENCE-ID stays the TZID wall-clock time of the RRULE: that is the key all
+three readers match an instance by (ical.js by the local text, Radicale and
+recurring-ical-events by the instant they computed for it, the same reading of the same
+text); a RECURRENCE-ID in UTC would match nothing in ical.js.
 """
 
 from __future__ import annotations
@@ -337,7 +338,7 @@ def _event(series: InviteSeries, zone: ZoneInfo, start: datetime, end: datetime,
 def _zoned(instant: datetime, zone: ZoneInfo) -> datetime:
     """``instant`` as wall-clock in ``zone`` (written with TZID), or in UTC when that
     wall-clock time is in a fall-back hour: a TZID time there names the first pass by
-    RFC 5545, and ical.js and Radicale read it as the second."""
+    RFC 5545, and ical.js reads it as the second."""
     local = instant.astimezone(zone)
     if _ambiguous(local):
         return instant.astimezone(UTC)
