@@ -17,12 +17,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 from ingest.availability import program_grid
-from ingest.document import Match, ProgramDocument
+from ingest.document import Match, Program, ProgramDocument
 from ingest.grid import as_instant, from_epoch, to_epoch
 from solver.recurrence import occurrence_starts, rrule_text
 
 from .errors import Conflict, Invalid, NotFound
-from .store import active_busy, dump_json, now_epoch, series, session_members, sessions
+from .store import (
+    active_busy,
+    dump_json,
+    now_epoch,
+    program_row,
+    series,
+    session_members,
+    sessions,
+)
 
 FREQUENCIES = ("once", "weekly", "biweekly", "monthly")
 
@@ -98,6 +106,13 @@ def occurrences(doc: ProgramDocument, match: Match, req: SeriesRequest, now: dat
 
     # Before expanding: a first start far outside the program would overflow the calendar.
     check("first_start", req.first_start)
+    first = _local(req.first_start, zone)
+    if first.fold:
+        # The invite's DTSTART;TZID can only name the first pass of a fall-back hour, and
+        # the RRULE repeats that wall-clock time (the planner never offers this start).
+        raise Invalid(f"{first.isoformat()} is the second pass of a fall-back hour in "
+                      f"{zone.key}; a series cannot start there (the first pass, "
+                      f"{first.replace(fold=0).isoformat()}, can)", field="first_start")
     out = []
     for j, start in enumerate(occurrence_starts(req.first_start.astimezone(zone),
                                                 req.frequency, req.sessions)):
@@ -237,16 +252,28 @@ def series_public(conn: Connection, program_id: str, series_id: str) -> dict[str
     }
 
 
-def cancel_series(conn: Connection, program_id: str, series_id: str) -> None:
-    """Cancel every session not yet completed; the series' sequence goes up."""
+def cancel_series(conn: Connection, program_id: str, series_id: str,
+                  now: datetime | None = None) -> None:
+    """Cancel every open session: scheduled and not yet started at ``now`` (by default the
+    program's ``now``). Completed and past sessions were held and stay; the series'
+    sequence goes up."""
     row = series_row(conn, program_id, series_id)
     if row.status == "cancelled":
         raise Conflict(f'series "{series_id}" is already cancelled')
+    now = now or program_now(conn, program_id)
     conn.execute(update(series).where(series.c.id == series_id).values(
         status="cancelled", sequence=row.sequence + 1))
     open_ids = [r.id for r in conn.execute(select(sessions.c.id).where(
-        (sessions.c.series_id == series_id) & (sessions.c.status == "scheduled")))]
+        (sessions.c.series_id == series_id) & (sessions.c.status == "scheduled")
+        & (sessions.c.start >= to_epoch(now))))]
     _set_session_status(conn, open_ids, "cancelled")
+
+
+def program_now(conn: Connection, program_id: str) -> datetime:
+    """The program's ``now`` when its document fixes one, else the current time (as
+    ``programs.document_now``, reading only the program's header)."""
+    p = Program.model_validate(json.loads(program_row(conn, program_id).header))
+    return as_instant(p.now, p.zone) if p.now is not None else datetime.now(UTC)
 
 
 def _set_session_status(conn: Connection, ids: list[str], status: str) -> None:

@@ -13,12 +13,22 @@ themselves send when one instance is deleted, and all three of Thunderbird, Goog
 Outlook drop the instance on import, while a cancelled override inside a REQUEST is shown
 inconsistently (kept on the grid, or struck through). The attendees are told with
 :func:`occurrence_cancel` (METHOD:CANCEL with RECURRENCE-ID, RFC 5546 section 3.2.5).
+
+A wall-clock time that is not unique (in a spring-forward gap, or in a fall-back hour) is
+where clients part ways: RFC 5545 shifts a gap time forward and takes the first pass of an
+ambiguous one, but ical.js (Thunderbird) puts such an occurrence an hour off, and vobject
+(Radicale) one in a gap. So every such start or end is written in UTC, and every
+occurrence of the RRULE that lands there is pinned by an override whose DTSTART is in
+UTC. Its RECURRENCE-ID stays the TZID wall-clock time of the RRULE: that is the key all
+three readers match an instance by (ical.js by the local text, Radicale and
+recurring-ical-events by the instant they computed for it, the same reading of the same
+text); a RECURRENCE-ID in UTC would match nothing in ical.js.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Literal
@@ -33,6 +43,7 @@ from icalendar import (
     TimezoneDaylight,
     TimezoneStandard,
     vCalAddress,
+    vDuration,
     vRecur,
     vUri,
 )
@@ -80,28 +91,20 @@ class InviteSeries:
     sessions: int
     organizer: Person
     attendees: Sequence[Person]
-    required: frozenset[str] | set[str] = frozenset()
+    # Members invited as optional are those left out of ``required``; None: every attendee
+    # is required (a member of the match is expected at every session, group or pair).
+    required: frozenset[str] | set[str] | None = None
     video_url: str | None = None
     location: str | None = None
     overrides: Sequence[Override] = ()
     created: datetime | None = None
     status: str = "confirmed"  # "confirmed" | "cancelled"
-
-
-@dataclass(frozen=True)
-class FeedEvent:
-    """One booked occurrence in a member's subscribable feed."""
-
-    uid: str
-    start: datetime
-    end: datetime
-    summary: str
-    description: str = ""
-    location: str | None = None
-    url: str | None = None
-    status: str = "confirmed"  # "confirmed" | "cancelled" | "tentative"
-    sequence: int = 0
-    categories: tuple[str, ...] = field(default=())
+    # The address that sends the invite for the organizer (the service's sender): it goes
+    # into ORGANIZER;SENT-BY when it is not the organizer's own.
+    sent_by: str | None = None
+    # A series cut short after some of it was held: the index of the last occurrence kept.
+    # The RRULE then ends with UNTIL, and no later occurrence is written.
+    ends_after: int | None = None
 
 
 # ----------------------------------------------------------------------------- series
@@ -113,16 +116,33 @@ def series_calendar(series: InviteSeries, method: Method | None, dtstamp: dateti
 
     SEQUENCE is ``series.sequence`` as given: the caller raises it on every change,
     cancelling included (RFC 5546 section 2.1.4)."""
+    cal = _calendar(method)
+    events, span = _series_events(series, dtstamp, cancel=method == "CANCEL", feed=False)
+    cal.add_component(vtimezone(series.zone, *span))
+    for event in events:
+        cal.add_component(event)
+    return cal.to_ical()
+
+
+def _series_events(series: InviteSeries, dtstamp: datetime, *, cancel: bool, feed: bool
+                   ) -> tuple[list[Event], tuple[datetime, datetime]]:
+    """The master VEVENT of a series and its overrides (moved occurrences, and those whose
+    wall-clock start is not unique, pinned in UTC), with the first and last instant they
+    name. ``cancel``: the series is called off (master only); ``feed``: for a read-only
+    feed, without attendees or alarms."""
     _check(series)
     zone = ZoneInfo(series.zone)
     nominal = _nominal_starts(series, zone)
-    overrides = _overrides_by_original(series, nominal)
-    cancel = method == "CANCEL"
-    cal = _calendar(method)
+    kept = len(nominal) if series.ends_after is None else series.ends_after + 1
+    overrides = {i: o for i, o in _overrides_by_original(series, nominal).items() if i < kept}
+    cancelled = cancel or series.status == "cancelled"
+    rrule = _rrule(series, nominal, kept, zone)
+    # The RRULE repeats DTSTART's wall-clock time, so a recurring master keeps its TZID
+    # even in a fall-back hour (first pass); its instance is pinned below.
     master = _event(series, zone, nominal[0], _end(series, nominal[0]), dtstamp,
-                    cancelled=cancel or series.status == "cancelled", alarms=not cancel)
+                    cancelled=cancelled, alarms=not cancel and not feed, people=not feed,
+                    wall_clock=rrule is not None)
     master.add("sequence", series.sequence)
-    rrule = rrule_text(nominal[0], series.frequency, series.sessions)
     if rrule:
         master.add("rrule", vRecur.from_ical(rrule))
     excluded = [nominal[i] for i, o in sorted(overrides.items()) if o.start is None]
@@ -130,41 +150,47 @@ def series_calendar(series: InviteSeries, method: Method | None, dtstamp: dateti
         master.add("exdate", excluded)
     events = [master]
     if not cancel:
-        for i, o in sorted(overrides.items()):
-            if o.start is None:
+        for i in range(kept):
+            o = overrides.get(i)
+            if o is not None and o.start is None:
                 continue
-            end = o.end or o.start + timedelta(minutes=series.duration_minutes)
-            moved = _event(series, zone, o.start, end, dtstamp,
-                           cancelled=series.status == "cancelled", alarms=True)
-            moved.add("recurrence-id", nominal[i])
+            if o is None and (rrule is None or not _ambiguous(nominal[i])):
+                continue  # the master says it, and every reader agrees on when
+            start = nominal[i] if o is None else o.start
+            assert start is not None
+            end = o.end if o is not None and o.end is not None else _end(series, start)
+            pinned = _event(series, zone, start, end, dtstamp, cancelled=cancelled,
+                            alarms=not feed, people=not feed)
+            pinned.add("recurrence-id", nominal[i])
             # The override repeats the master's properties, so a change of the series
             # changes it too: it never carries a lower SEQUENCE than the series.
-            moved.add("sequence", max(o.sequence, series.sequence))
-            events.append(moved)
-    instants = [*nominal, *(o.start for o in series.overrides if o.start is not None)]
-    cal.add_component(vtimezone(series.zone, min(instants), max(instants)))
-    for event in events:
-        cal.add_component(event)
-    return cal.to_ical()
+            pinned.add("sequence", max(o.sequence if o else 0, series.sequence))
+            events.append(pinned)
+    instants = [t.astimezone(UTC) for t in nominal[:kept]]
+    instants += [o.start.astimezone(UTC) for o in overrides.values() if o.start is not None]
+    return events, (min(instants), max(instants))
 
 
-def occurrence_cancel(series: InviteSeries, recurrence_id: datetime,
-                      dtstamp: datetime) -> bytes:
+def occurrence_cancel(series: InviteSeries, recurrence_id: datetime, dtstamp: datetime,
+                      start: datetime | None = None, end: datetime | None = None) -> bytes:
     """METHOD:CANCEL of one occurrence (RFC 5546 section 3.2.5): the series' UID with the
     RECURRENCE-ID of the occurrence's original start. ``series.sequence`` should already be
-    raised for this change."""
+    raised for this change. ``start`` / ``end``: when the attendees last saw it (an
+    occurrence moved before); by default its override's time, else the RRULE's."""
     _check(series)
     zone = ZoneInfo(series.zone)
     nominal = _nominal_starts(series, zone)
     index = _index_of(recurrence_id, nominal)
     moved = _overrides_by_original(series, nominal).get(index)
-    start = moved.start if moved is not None and moved.start is not None else nominal[index]
-    end = (moved.end if moved is not None and moved.end is not None
-           else start + timedelta(minutes=series.duration_minutes))
+    if start is None:
+        start = moved.start if moved is not None and moved.start is not None else nominal[index]
+        end = moved.end if moved is not None and moved.start is not None else None
+    end = end or _end(series, start)
     cal = _calendar("CANCEL")
-    cal.add_component(vtimezone(series.zone, min(start, nominal[index]),
-                                max(start, nominal[index])))
-    event = _event(series, zone, start, end, dtstamp, cancelled=True, alarms=False)
+    span = sorted(t.astimezone(UTC) for t in (start, nominal[index]))
+    cal.add_component(vtimezone(series.zone, *span))
+    event = _event(series, zone, start, end, dtstamp, cancelled=True, alarms=False,
+                   people=True)
     event.add("recurrence-id", nominal[index])
     event.add("sequence", series.sequence)
     cal.add_component(event)
@@ -178,10 +204,17 @@ def _check(series: InviteSeries) -> None:
         raise ValueError(f"sessions: {series.sessions} does not fit {series.frequency!r}")
     if series.first_start.tzinfo is None:
         raise ValueError("first_start: naive datetime, an aware one is needed")
+    if series.first_start.astimezone(ZoneInfo(series.zone)).fold:
+        # DTSTART;TZID names the first pass of an ambiguous hour, and the RRULE repeats
+        # DTSTART's wall-clock time: the second pass cannot start a series.
+        raise ValueError("first_start: the second pass of a fall-back hour cannot start a "
+                         "series")
     if series.duration_minutes <= 0:
         raise ValueError(f"duration_minutes: {series.duration_minutes} is not positive")
     if series.status not in ("confirmed", "cancelled"):
         raise ValueError(f"status: unknown status {series.status!r}")
+    if series.ends_after is not None and not 0 <= series.ends_after < series.sessions:
+        raise ValueError(f"ends_after: {series.ends_after} is not an occurrence index")
 
 
 def _nominal_starts(series: InviteSeries, zone: ZoneInfo) -> list[datetime]:
@@ -194,11 +227,34 @@ def _nominal_starts(series: InviteSeries, zone: ZoneInfo) -> list[datetime]:
     return [first] + [datetime.combine(d, clock, tzinfo=zone) for d in dates[1:]]
 
 
+def _ambiguous(local: datetime) -> bool:
+    """True when the wall-clock time of the aware ``local`` is in a gap or a fold of its
+    zone: the two readings (fold=0, fold=1) are different instants."""
+    return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
+
+
+def _rrule(series: InviteSeries, nominal: list[datetime], kept: int,
+           zone: ZoneInfo) -> str | None:
+    """The RRULE; a series ended early ends with UNTIL the last second of the local day of
+    its last kept occurrence, as Google and Outlook write "this and following" (the next
+    occurrence is days later, so a reader an hour off still keeps and drops the same)."""
+    rule = rrule_text(nominal[0], series.frequency, series.sessions)
+    if rule is None or series.ends_after is None:
+        return rule
+    last_day = nominal[kept - 1].date()
+    until = (datetime.combine(last_day + timedelta(days=1), time(), zone).astimezone(UTC)
+             - timedelta(seconds=1))
+    return rule.replace(f"COUNT={series.sessions}", f"UNTIL={until:%Y%m%dT%H%M%SZ}")
+
+
 def _index_of(recurrence_id: datetime, nominal: list[datetime]) -> int:
     if recurrence_id.tzinfo is None:
         raise ValueError("recurrence_id: naive datetime, an aware one is needed")
+    # Instants, in UTC: Python never finds an aware time in a gap or fold equal to one in
+    # another zone (PEP 495), so comparing the zoned values would miss those occurrences.
+    wanted = recurrence_id.astimezone(UTC)
     for i, start in enumerate(nominal):
-        if start == recurrence_id:  # aware comparison: the same instant
+        if start.astimezone(UTC) == wanted:
             return i
     raise ValueError(f"recurrence_id: {recurrence_id.isoformat()} is not an occurrence of "
                      "the series")
@@ -218,7 +274,9 @@ def _overrides_by_original(series: InviteSeries,
 
 
 def _end(series: InviteSeries, start: datetime) -> datetime:
-    return start + timedelta(minutes=series.duration_minutes)
+    # In UTC: aware arithmetic in a zone adds wall-clock time and drops ``fold``, so a start
+    # in the second pass of a fall-back hour would end before it began.
+    return start.astimezone(UTC) + timedelta(minutes=series.duration_minutes)
 
 
 def _calendar(method: str | None) -> Calendar:
@@ -234,17 +292,27 @@ def _calendar(method: str | None) -> Calendar:
 
 
 def _event(series: InviteSeries, zone: ZoneInfo, start: datetime, end: datetime,
-           dtstamp: datetime, *, cancelled: bool, alarms: bool) -> Event:
+           dtstamp: datetime, *, cancelled: bool, alarms: bool, people: bool,
+           wall_clock: bool = False) -> Event:
     """The properties every component of the series carries (an override is a complete
-    component: clients do not inherit anything from the master)."""
+    component: clients do not inherit anything from the master). ``people``: ORGANIZER and
+    ATTENDEEs (not in a read-only feed); ``wall_clock``: DTSTART with TZID even in a
+    fall-back hour (a recurring master: the RRULE repeats that wall-clock time)."""
     event = Event()
     event.add("uid", series.uid)
     event.add("dtstamp", dtstamp.astimezone(UTC))
     if series.created is not None:
         event.add("created", series.created.astimezone(UTC))
     event.add("last-modified", dtstamp.astimezone(UTC))
-    event.add("dtstart", _zoned(start, zone))
-    event.add("dtend", _zoned(end, zone))
+    local = start.astimezone(zone)
+    if wall_clock and _ambiguous(local):
+        # Readers disagree on which pass this DTSTART names, so DTEND - DTSTART would give
+        # them different lengths; a DURATION is exact for every instance.
+        event.add("dtstart", local)
+        event.add("duration", end - start)
+    else:
+        event.add("dtstart", _zoned(start, zone))
+        event.add("dtend", _zoned(end, zone))
     event.add("summary", series.summary)
     event.add("description", _description(series))
     if series.location or series.video_url:
@@ -255,9 +323,10 @@ def _event(series: InviteSeries, zone: ZoneInfo, start: datetime, end: datetime,
         # Conference.to_uri() would quote them into one.
         event.add("conference", vUri(series.video_url, params={
             "VALUE": "URI", "FEATURE": ["AUDIO", "VIDEO"], "LABEL": "Video call"}))
-    event.add("organizer", _address(series.organizer))
-    for person in series.attendees:
-        event.add("attendee", _attendee(series, person))
+    if people:
+        event.add("organizer", _organizer(series))
+        for person in series.attendees:
+            event.add("attendee", _attendee(series, person))
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("transp", "OPAQUE")
     if alarms and not cancelled:
@@ -268,9 +337,10 @@ def _event(series: InviteSeries, zone: ZoneInfo, start: datetime, end: datetime,
 
 def _zoned(instant: datetime, zone: ZoneInfo) -> datetime:
     """``instant`` as wall-clock in ``zone`` (written with TZID), or in UTC when that
-    wall-clock time is the second pass of a fall-back hour, which a TZID cannot name."""
+    wall-clock time is in a fall-back hour: a TZID time there names the first pass by
+    RFC 5545, and ical.js reads it as the second."""
     local = instant.astimezone(zone)
-    if local.fold:
+    if _ambiguous(local):
         return instant.astimezone(UTC)
     return local
 
@@ -290,11 +360,21 @@ def _address(person: Person) -> vCalAddress:
     return address
 
 
+def _organizer(series: InviteSeries) -> vCalAddress:
+    """ORGANIZER, with SENT-BY when the mail comes from another address than the
+    organizer's (RFC 5545 3.2.18): clients then show who sent it for whom, and do not take
+    the sender's From for a forged organizer."""
+    address = _address(series.organizer)
+    if series.sent_by and series.sent_by.lower() != series.organizer.email.lower():
+        address.params["SENT-BY"] = f"mailto:{series.sent_by}"
+    return address
+
+
 def _attendee(series: InviteSeries, person: Person) -> vCalAddress:
     address = _address(person)
     address.params["CUTYPE"] = "INDIVIDUAL"
-    address.params["ROLE"] = ("REQ-PARTICIPANT" if person.id in series.required
-                              else "OPT-PARTICIPANT")
+    required = series.required is None or person.id in series.required
+    address.params["ROLE"] = "REQ-PARTICIPANT" if required else "OPT-PARTICIPANT"
     # The organizer booked the series, so they have accepted it and owe no reply.
     is_organizer = person.id == series.organizer.id
     address.params["PARTSTAT"] = "ACCEPTED" if is_organizer else "NEEDS-ACTION"
@@ -387,38 +467,29 @@ def _observance(daylight: bool, onset: datetime, before: timedelta, after: timed
 # ----------------------------------------------------------------------------- feeds
 
 
-def feed_calendar(name: str, events: Sequence[FeedEvent], *,
+def feed_calendar(name: str, series: Sequence[InviteSeries], *,
                   dtstamp: datetime | None = None,
                   refresh: timedelta = timedelta(hours=1)) -> bytes:
-    """A member's booked sessions as a subscribable calendar (METHOD:PUBLISH): one VEVENT
-    per occurrence, times in UTC, no attendees (a feed is read-only, nobody replies)."""
+    """A member's booked series as a subscribable calendar (METHOD:PUBLISH). Each series
+    is the same recurring VEVENT as its invite, with the same UID, RECURRENCE-IDs and
+    SEQUENCE, so a member who accepted the invite and subscribes sees one event, not two;
+    it has no ORGANIZER, attendees or alarms (a feed is read-only and nobody replies; the
+    invite already reminds)."""
     stamp = (dtstamp or datetime.now(UTC)).astimezone(UTC)
     cal = _calendar("PUBLISH")
     cal.add("name", name)
     cal.add("x-wr-calname", name)
     cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", refresh)
-    for item in events:
-        if item.start.tzinfo is None or item.end.tzinfo is None:
-            raise ValueError(f"events: {item.uid} has a naive start or end")
-        if item.status not in ("confirmed", "cancelled", "tentative"):
-            raise ValueError(f"events: {item.uid} has unknown status {item.status!r}")
-        event = Event()
-        event.add("uid", item.uid)
-        event.add("dtstamp", stamp)
-        event.add("dtstart", item.start.astimezone(UTC))
-        event.add("dtend", item.end.astimezone(UTC))
-        event.add("summary", item.summary)
-        if item.description:
-            event.add("description", item.description)
-        if item.location or item.url:
-            event.add("location", item.location or item.url)
-        if item.url:
-            event.add("url", item.url)
-        event.add("status", item.status.upper())
-        event.add("sequence", item.sequence)
-        event.add("transp", "OPAQUE")
-        if item.categories:
-            event.add("categories", list(item.categories))
+    cal.add("x-published-ttl", vDuration(refresh))  # an X- property is text unless typed
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    events: list[Event] = []
+    for item in series:
+        parts, (lo, hi) = _series_events(item, stamp, cancel=False, feed=True)
+        events += parts
+        old = spans.get(item.zone, (lo, hi))
+        spans[item.zone] = (min(old[0], lo), max(old[1], hi))
+    for tzid, (lo, hi) in sorted(spans.items()):
+        cal.add_component(vtimezone(tzid, lo, hi))
+    for event in events:
         cal.add_component(event)
     return cal.to_ical()

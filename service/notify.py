@@ -16,7 +16,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
 from email.utils import parseaddr
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select, update
@@ -26,7 +25,6 @@ from ingest.grid import from_epoch
 from .config import Settings
 from .email import DeliveryError, Mailer, imip_message
 from .invites import (
-    FeedEvent,
     InviteSeries,
     Override,
     Person,
@@ -52,7 +50,11 @@ STALE_CLAIM = timedelta(minutes=10)
 def invite_series(conn: Connection, program_id: str, series_id: str,
                   sender: str = "") -> InviteSeries:
     """The InviteSeries of a stored series (sessions moved or cancelled alone become
-    overrides). Reads only the series' match and members, whatever the program's size."""
+    overrides). Reads only the series' match and members, whatever the program's size.
+
+    A cancelled series some of whose sessions were held (completed, or past when it was
+    cancelled) is not called off: it ends after the last one held, so those stay in
+    everyone's calendar; open sessions before that are cancelled occurrences."""
     row = conn.execute(select(series).where(series.c.id == series_id)).one()
     header = json.loads(program_row(conn, program_id).header)
     match = matches_data(conn, program_id, {row.match_id}).get(row.match_id, {})
@@ -64,15 +66,18 @@ def invite_series(conn: Connection, program_id: str, series_id: str,
         m = people.get(mid, {"id": mid})
         return Person(mid, m.get("name") or mid, m.get("email") or "")
 
+    sender_address = parseaddr(sender)[1]
     # With no organizer the program itself invites, from the service's sender address.
     organizer = person(match["organizer"]) if match.get("organizer") else Person(
-        "slotwise", header.get("name") or header["id"],
-        parseaddr(sender)[1] or "slotwise@localhost")
+        "slotwise", header.get("name") or header["id"], sender_address or "slotwise@localhost")
     occ = conn.execute(select(sessions).where(sessions.c.series_id == series_id)
                        .order_by(sessions.c.position)).all()
+    held = [o.position for o in occ if o.status != "cancelled"]
+    ended = row.status == "cancelled" and bool(held)
+    called_off = row.status == "cancelled" and not ended
     overrides = []
     for o in occ:
-        if o.status == "cancelled" and row.status != "cancelled":
+        if o.status == "cancelled" and not called_off:
             overrides.append(Override(from_epoch(o.original_start), None, None, o.sequence))
         elif o.start != o.original_start:
             overrides.append(Override(from_epoch(o.original_start), from_epoch(o.start),
@@ -84,34 +89,37 @@ def invite_series(conn: Connection, program_id: str, series_id: str,
         duration_minutes=row.duration_minutes, frequency=row.frequency,
         sessions=row.sessions, organizer=organizer,
         attendees=[person(m) for m in members if people.get(m, {}).get("email")],
-        required=frozenset(_required(match, members)), video_url=row.video_url,
-        location=row.location, overrides=overrides, created=from_epoch(row.created_at),
-        status="cancelled" if row.status == "cancelled" else "confirmed")
+        video_url=row.video_url, location=row.location, overrides=overrides,
+        created=from_epoch(row.created_at),
+        status="cancelled" if called_off else "confirmed",
+        sent_by=sender_address or None, ends_after=max(held) if ended else None)
 
 
-def _required(match: dict[str, Any], members: list[str]) -> list[str]:
-    if match.get("required") is not None:
-        return list(match["required"])
-    if len(members) == 2:
-        return members
-    return [match["organizer"]] if match.get("organizer") else []
+def _method(inv: InviteSeries, method: str | None) -> str | None:
+    """A series that ends after its held sessions is updated (REQUEST with UNTIL), not
+    cancelled: a CANCEL would take the held sessions out of everyone's calendar."""
+    return "REQUEST" if method == "CANCEL" and inv.ends_after is not None else method
 
 
 def series_ics(conn: Connection, settings: Settings, program_id: str, series_id: str,
                method: str | None) -> bytes:
     inv = invite_series(conn, program_id, series_id, sender=settings.sender)
-    return series_calendar(inv, method, datetime.now(UTC))  # type: ignore[arg-type]
+    return series_calendar(inv, _method(inv, method), datetime.now(UTC))  # type: ignore[arg-type]
 
 
 def queue_series(conn: Connection, settings: Settings, program_id: str, series_id: str,
                  method: str) -> int:
     """Queue the series' invite (REQUEST) or cancellation (CANCEL) for every member."""
     inv = invite_series(conn, program_id, series_id, sender=settings.sender)
+    method = _method(inv, method) or method
     ics = series_calendar(inv, method, datetime.now(UTC))  # type: ignore[arg-type]
-    verb = {"REQUEST": "Invitation" if inv.sequence == 0 else "Updated invitation",
-            "CANCEL": "Cancelled"}[method]
-    return _queue(conn, settings, program_id, series_id, inv, ics, method,
-                  f"{verb}: {inv.summary}")
+    if inv.ends_after is not None:
+        subject = f"Series ended: {inv.summary}"
+    else:
+        verb = {"REQUEST": "Invitation" if inv.sequence == 0 else "Updated invitation",
+                "CANCEL": "Cancelled"}[method]
+        subject = f"{verb}: {inv.summary}"
+    return _queue(conn, settings, program_id, series_id, inv, ics, method, subject)
 
 
 def queue_occurrence_cancel(conn: Connection, settings: Settings, program_id: str,
@@ -119,8 +127,11 @@ def queue_occurrence_cancel(conn: Connection, settings: Settings, program_id: st
     """Tell every member that one occurrence is cancelled (METHOD:CANCEL + RECURRENCE-ID)."""
     o = conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
     inv = invite_series(conn, program_id, o.series_id, sender=settings.sender)
-    ics = occurrence_cancel(inv, from_epoch(o.original_start), datetime.now(UTC))
-    when = from_epoch(o.original_start).astimezone(ZoneInfo(inv.zone))
+    # Named by its original start (RECURRENCE-ID), shown at the time the attendees last
+    # saw: where it was moved to, if it was.
+    ics = occurrence_cancel(inv, from_epoch(o.original_start), datetime.now(UTC),
+                            start=from_epoch(o.start), end=from_epoch(o.end))
+    when = from_epoch(o.start).astimezone(ZoneInfo(inv.zone))
     return _queue(conn, settings, program_id, o.series_id, inv, ics, "CANCEL",
                   f"Cancelled: {inv.summary} on {when:%a %d %b %Y %H:%M}")
 
@@ -143,7 +154,10 @@ def _queue(conn: Connection, settings: Settings, program_id: str, series_id: str
 def _text(inv: InviteSeries, method: str) -> str:
     zone = ZoneInfo(inv.zone)
     lines = [inv.summary, ""]
-    if method == "CANCEL":
+    if inv.ends_after is not None:
+        lines.append("The remaining sessions of this series have been cancelled; the "
+                     "sessions already held stay in your calendar.")
+    elif method == "CANCEL":
         lines.append("This session (or series) has been cancelled.")
     else:
         first = inv.first_start.astimezone(zone)
@@ -225,17 +239,14 @@ class RetryLoop:
 
 
 def member_feed(conn: Connection, program_id: str, member_id: str, name: str) -> bytes:
-    """Every session of one member (cancelled ones marked so) as a subscribable feed."""
-    q = (select(sessions, series.c.summary, series.c.video_url, series.c.location,
-                series.c.agenda, series.c.uid)
-         .join(session_members, session_members.c.session_id == sessions.c.id)
-         .join(series, series.c.id == sessions.c.series_id)
-         .where((session_members.c.program_id == program_id)
-                & (session_members.c.member_id == member_id))
-         .order_by(sessions.c.start))
-    events = [FeedEvent(
-        uid=f"{r.id}-{r.uid}", start=from_epoch(r.start), end=from_epoch(r.end),
-        summary=r.summary, description=r.agenda or "", location=r.location, url=r.video_url,
-        status="cancelled" if r.status == "cancelled" else "confirmed", sequence=r.sequence)
-        for r in conn.execute(q)]
-    return feed_calendar(f"slotwise: {name}", events)
+    """Every series of one member as a subscribable feed: the same recurring events, with
+    the same UIDs, as the invites (cancelled sessions and series marked so)."""
+    ids = conn.execute(
+        select(sessions.c.series_id, series.c.first_start)
+        .join(session_members, session_members.c.session_id == sessions.c.id)
+        .join(series, series.c.id == sessions.c.series_id)
+        .where((session_members.c.program_id == program_id)
+               & (session_members.c.member_id == member_id))
+        .distinct().order_by(series.c.first_start, sessions.c.series_id)).all()
+    return feed_calendar(f"slotwise: {name}",
+                         [invite_series(conn, program_id, r.series_id) for r in ids])

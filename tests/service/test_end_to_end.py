@@ -118,7 +118,9 @@ def test_facilitator_journey_survives_a_restart(backend, admin, smtp_server, tmp
             assert str(event["UID"]) == booked["uid"]
 
             feed = api.get("/api/programs/p1/members/al/sessions.ics").text
-            assert feed.count("BEGIN:VEVENT") == 4
+            # The series as one recurring event, under the invite's UID.
+            assert feed.count("BEGIN:VEVENT") == 1 and "RRULE:FREQ=WEEKLY;COUNT=4" in feed
+            assert f"UID:{booked['uid']}" in feed
             first = booked["sessions"][0]["id"]
             done = api.post(f"/api/programs/p1/sessions/{first}/complete").json()
             assert done["progress"] == {"completed": 1, "planned": 4}
@@ -126,7 +128,11 @@ def test_facilitator_journey_survives_a_restart(backend, admin, smtp_server, tmp
             assert gone["status"] == "cancelled"
             assert [s["status"] for s in gone["sessions"]] == ["completed"] + ["cancelled"] * 3
             assert _wait_for(lambda: len(smtp_server.messages) == 4)
-            assert {_calendar_of(m.message)[0] for m in smtp_server.messages[2:]} == {"CANCEL"}
+            # A session was held: the series ends after it instead of being called off.
+            assert {_calendar_of(m.message)[0] for m in smtp_server.messages[2:]} == {
+                "REQUEST"}
+            assert {str(m.message["Subject"]).split(":")[0]
+                    for m in smtp_server.messages[2:]} == {"Series ended"}
         server.stop()
         server.start()
         with server.client(admin) as api:
