@@ -6,11 +6,10 @@ Routes that run numpy or CP-SAT are plain ``def`` so they run in the thread pool
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select
@@ -25,7 +24,7 @@ from . import booking, jobs, notify
 from .auth import Principal, authenticate, feed_member, issue_feed_token, revoke_feed_token
 from .calendars import busy_on_upload, fetch_text, fetch_uploaded, read_busy
 from .config import Settings
-from .documents import heatmap_dict, series_dict
+from .documents import HEATMAP_WEEKS, MAX_HEATMAP_WEEKS, heatmap_window, series_dict
 from .errors import Conflict, Invalid, NotFound, error_responses, json_problem
 from .programs import (
     document_now,
@@ -344,10 +343,17 @@ def _match_context(db: Engine, who: Principal, pid: str, xid: str, *, act: bool 
             responses=_READ)
 def get_heatmap(pid: str, xid: str, who: Who, db: Db,
                 duration: Annotated[int | None, Query(gt=0, le=1440)] = None,
-                tz: Annotated[str | None, Query(description="viewer's IANA zone")] = None
+                tz: Annotated[str | None, Query(description="viewer's IANA zone")] = None,
+                first_day: Annotated[date | None, Query(
+                    alias="from", description="first date of the window, in the viewer's "
+                    "zone (default: the program's first)")] = None,
+                weeks: Annotated[int, Query(ge=1, le=MAX_HEATMAP_WEEKS, description=(
+                    "weeks of dates in the window"))] = HEATMAP_WEEKS,
                 ) -> dict[str, Any]:
-    """How many members can attend a session starting at each slot, as SPEC 7's JSON plus
-    the viewer-zone day × time grid (``view``)."""
+    """How many members can attend a session starting at each slot of a window of weeks:
+    SPEC 7's JSON for the window (``window`` says which slots), the viewer-zone
+    day × time grid (``view``) and, per member, the start slots they can attend as runs
+    ``[first, end)`` (``free``)."""
     doc, match = _match_context(db, who, pid, xid)
     try:
         zone = ZoneInfo(_check_zone(tz or doc.organizer_zone(match).key))
@@ -359,12 +365,9 @@ def get_heatmap(pid: str, xid: str, who: Who, db: Db,
         hm = heatmap(avail, list(match.members), duration)
     except ValueError as exc:
         raise Invalid(str(exc), field="duration") from None
-    out = heatmap_dict(hm, zone)
+    out = heatmap_window(hm, zone, first_day, weeks)
     out["match"] = match.id
     out["names"] = {m: doc.member(m).name or m for m in match.members}
-    # Per member (in order), the start slots they can attend: enough to answer "who is
-    # free here?" for every cell without a request per cell.
-    out["free"] = [np.flatnonzero(col).tolist() for col in hm.attend.T]
     return out
 
 

@@ -89,7 +89,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     from ingest.document import _check_zone, load_program
     from solver.heatmap import heatmap
 
-    from .documents import heatmap_csv, heatmap_dict
+    from .documents import heatmap_csv
 
     doc = load_program(args.program)
     known = {m.id for m in doc.members}
@@ -120,7 +120,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         print(f"slotwise: --duration: {exc}", file=sys.stderr)
         return EXIT_BAD_DOCUMENT
     if args.format == "json":
-        _write(args.output, json.dumps(heatmap_dict(hm)) + "\n")
+        _write(args.output, json.dumps(hm.to_dict()) + "\n")
     elif args.format == "csv":
         _write(args.output, heatmap_csv(hm, zone))
     elif args.format == "png":

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from bisect import bisect_left
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from solver.heatmap import Heatmap
 from solver.result import Occurrence, Plan, Series
@@ -42,20 +46,61 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def heatmap_dict(hm: Heatmap, zone: ZoneInfo | None = None) -> dict[str, Any]:
-    """SPEC 7's heat map JSON, plus the day x time grid in ``zone`` when given."""
-    out = hm.to_dict()
-    if zone is not None:
-        grid = hm.day_grid(zone)
-        counts = hm.counts.tolist()  # Python ints: indexing numpy per cell is slow
-        past = int(hm.past)
-        out["view"] = {
-            "timezone": grid.zone, "dates": grid.dates,
-            "times": [f"{t // 60:02d}:{t % 60:02d}" for t in grid.times],
-            "cells": [[None if s < 0 else {"slot": s, "count": counts[s], "past": s < past}
-                       for s in row] for row in grid.slot.tolist()],
-        }
+# A heat map answers for a window of weeks, so its size does not grow with the horizon:
+# a quarter by default, half a year at most (issue 12: a 366-day 5-minute horizon made
+# responses of hundreds of MB).
+HEATMAP_WEEKS = 13
+MAX_HEATMAP_WEEKS = 26
+
+
+def heatmap_window(hm: Heatmap, zone: ZoneInfo, first_day: date | None = None,
+                   weeks: int = HEATMAP_WEEKS) -> dict[str, Any]:
+    """The heat map over ``weeks`` weeks of dates in the viewer's ``zone`` from
+    ``first_day`` (default: the horizon's first), as the API answers it.
+
+    SPEC 7's fields, with ``counts`` for the window's slots only (``counts[i]`` is slot
+    ``window.first_slot + i``; every other slot index is absolute), the viewer-zone day x
+    time grid (``view``) and, per member, the start slots they can attend as runs
+    ``[first, end)`` (``free``): compact however many members and slots.
+    """
+    grid = hm.day_grid(zone)
+    d0 = 0 if first_day is None else bisect_left(grid.dates, first_day.isoformat())
+    rows = grid.slot[d0:d0 + 7 * weeks]
+    inside = rows[rows >= 0]
+    lo, hi = (int(inside.min()), int(inside.max()) + 1) if inside.size else (0, 0)
+    counts = hm.counts[lo:hi].tolist()  # Python ints: indexing numpy per cell is slow
+    past = int(hm.past)
+    everyone = hm.everyone
+    dates = grid.dates[d0:d0 + 7 * weeks]
+    out = {"start": hm.availability.grid.t0.isoformat(),
+           "granularity_minutes": hm.availability.grid.granularity_minutes,
+           "duration_minutes": hm.duration_minutes, "members": list(hm.members),
+           "counts": counts,
+           "everyone": everyone[(everyone >= lo) & (everyone < hi)].tolist(),
+           "free": _runs(hm.attend[lo:hi], lo),
+           "window": {"first_slot": lo, "slots": hi - lo,
+                      "first_date": dates[0] if dates else None,
+                      "last_date": dates[-1] if dates else None,
+                      "earlier": d0 > 0, "later": d0 + 7 * weeks < len(grid.dates)}}
+    out["view"] = {
+        "timezone": grid.zone, "dates": dates,
+        "times": [f"{t // 60:02d}:{t % 60:02d}" for t in grid.times],
+        "cells": [[None if s < 0 else {"slot": s, "count": counts[s - lo], "past": s < past}
+                   for s in row] for row in rows.tolist()],
+    }
     return out
+
+
+def _runs(attend: np.ndarray, offset: int) -> list[list[list[int]]]:
+    """Per column of a (slots, members) bool matrix, its True runs as ``[first, end)``
+    slot indices (plus ``offset``)."""
+    padded = np.zeros((attend.shape[0] + 2, attend.shape[1]), dtype=np.int8)
+    padded[1:-1] = attend
+    # Edges column by column: each run opens (+1) and then closes (-1) in its own column.
+    col, pos = np.nonzero(np.diff(padded, axis=0).T)
+    runs = np.stack([pos[0::2], pos[1::2]], axis=1) + offset
+    per_col = np.bincount(col[0::2], minlength=attend.shape[1])
+    return [r.tolist() for r in np.split(runs, np.cumsum(per_col)[:-1])]
 
 
 def heatmap_csv(hm: Heatmap, zone: ZoneInfo) -> str:

@@ -104,8 +104,23 @@ class HeatmapView(TypedDict):
 
 
 @with_config(_OPEN)
+class HeatmapWindow(TypedDict):
+    """Which part of the horizon a heat map answers for: ``counts[i]`` is slot
+    ``first_slot + i``; ``first_date``/``last_date`` are its dates in the viewer's zone;
+    ``earlier``/``later`` say whether the horizon goes on before or after it."""
+
+    first_slot: int
+    slots: int
+    first_date: str | None
+    last_date: str | None
+    earlier: bool
+    later: bool
+
+
+@with_config(_OPEN)
 class HeatmapPublic(TypedDict):
-    """SPEC 7's heat map JSON, plus the viewer's grid, names, and who is free per slot."""
+    """SPEC 7's heat map JSON for a window of weeks, plus the viewer's grid, names, and,
+    per member, the start slots they can attend as runs ``[first, end)``."""
 
     start: str
     granularity_minutes: int
@@ -116,7 +131,8 @@ class HeatmapPublic(TypedDict):
     view: HeatmapView
     match: str
     names: dict[str, str]
-    free: list[list[int]]
+    free: list[list[list[int]]]
+    window: HeatmapWindow
 
 
 @with_config(_OPEN)

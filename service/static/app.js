@@ -69,7 +69,6 @@ async function showHeatmap() {
   say("Reading availability…");
   state.heat = await api("GET",
     `/api/programs/${state.program}/matches/${state.match}/heatmap?${q}`);
-  state.freeSets = state.heat.free.map((slots) => new Set(slots));
   $("tz").value = state.heat.view.timezone;
   const firstOpen = state.heat.view.dates.findIndex((_, d) =>
     state.heat.view.cells[d].some((c) => c && !c.past));
@@ -116,10 +115,21 @@ function renderWeek() {
   if (!rows.length) $("grid").replaceChildren(el("caption", {}, "Nobody can come this week."));
 }
 
+// free[j] holds member j's free start slots as sorted runs [first, end).
+function isFree(j, slot) {
+  const runs = state.heat.free[j];
+  let lo = 0, hi = runs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (runs[mid][1] <= slot) lo = mid + 1; else hi = mid;
+  }
+  return lo < runs.length && runs[lo][0] <= slot;
+}
+
 function who(slot) {
   const names = state.heat.names;
   const free = [], busy = [];
-  state.heat.members.forEach((m, j) => (state.freeSets[j].has(slot) ? free : busy).push(names[m] || m));
+  state.heat.members.forEach((m, j) => (isFree(j, slot) ? free : busy).push(names[m] || m));
   return { free, busy };
 }
 
