@@ -669,3 +669,21 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def year_group_program(members: int, program_id: str = "year") -> dict[str, Any]:
+    """One group of ``members`` people in six zones over a 366-day horizon on a 5-minute
+    grid: the largest heat map a program can ask for (issue 12, item 9)."""
+    zones = ["America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Adelaide",
+             "America/Sao_Paulo", "Africa/Lagos"]
+    people = [{"id": f"m{i}", "timezone": zones[i % len(zones)],
+               "weekly": [{"days": ["MO", "WE", "FR"][: 1 + i % 3],
+                           "start": f"{8 + i % 5:02d}:00", "end": f"{13 + i % 4:02d}:30"}]}
+              for i in range(members)]
+    return {"version": 1,
+            "program": {"id": program_id, "timezone": "Europe/Berlin", "start": "2027-01-04",
+                        "end": "2028-01-05", "granularity_minutes": 5,
+                        "now": "2027-01-04T00:00:00Z"},
+            "members": people,
+            "matches": [{"id": "all", "members": [p["id"] for p in people],
+                         "organizer": "m0", "duration_minutes": 60}]}

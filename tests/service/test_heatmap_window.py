@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from benchmarks.generate import year_group_program
 from ingest.availability import build_availability
 from ingest.document import parse_program
 from service.documents import _runs
@@ -21,23 +22,6 @@ from solver.heatmap import heatmap
 from tests.service.live import LiveServer, admin_token
 
 GROUP = 120
-
-
-def _year_program() -> dict:
-    """A 366-day horizon on a 5-minute grid, one group of GROUP members in 6 zones."""
-    zones = ["America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Adelaide",
-             "America/Sao_Paulo", "Africa/Lagos"]
-    members = [{"id": f"m{i}", "timezone": zones[i % len(zones)],
-                "weekly": [{"days": ["MO", "WE", "FR"][: 1 + i % 3],
-                            "start": f"{8 + i % 5:02d}:00", "end": f"{13 + i % 4:02d}:30"}]}
-               for i in range(GROUP)]
-    return {"version": 1,
-            "program": {"id": "year", "timezone": "Europe/Berlin", "start": "2027-01-04",
-                        "end": "2028-01-05", "granularity_minutes": 5,
-                        "now": "2027-01-04T00:00:00Z"},
-            "members": members,
-            "matches": [{"id": "all", "members": [m["id"] for m in members],
-                         "organizer": "m0", "duration_minutes": 60}]}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +32,7 @@ def api(tmp_path_factory) -> Iterator[httpx.Client]:
     server = LiveServer(url, outbox=tmp / "outbox").start()
     try:
         with server.client(token) as client:
-            assert client.post("/api/programs", json=_year_program()).status_code == 201
+            assert client.post("/api/programs", json=year_group_program(GROUP)).status_code == 201
             yield client
     finally:
         server.stop()
@@ -57,7 +41,7 @@ def api(tmp_path_factory) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def reference():
     """The whole-horizon heat map, computed in process."""
-    doc = parse_program(_year_program())
+    doc = parse_program(year_group_program(GROUP))
     members = [m.id for m in doc.members]
     return heatmap(build_availability(doc, members=members), members, 60)
 
