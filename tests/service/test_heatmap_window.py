@@ -90,7 +90,8 @@ def test_heat_map_window_from_a_date_for_some_weeks(api, reference):
     first = grid.slot_start(w["first_slot"]).astimezone(zone)
     assert first.date().isoformat() == "2027-12-20" and (first.hour, first.minute) == (0, 0)
     cells = [c for row in hm["view"]["cells"] for c in row if c]
-    assert all(c["count"] == reference.counts[c["slot"]] for c in cells)
+    counts = reference.counts  # a property: computed on each access
+    assert all(c["count"] == counts[c["slot"]] for c in cells)
     assert len(hm["counts"]) == w["slots"]
 
 
