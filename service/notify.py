@@ -35,6 +35,7 @@ from .invites import (
     series_calendar,
 )
 from .store import (
+    PENDING,
     deliveries,
     matches_data,
     members_data,
@@ -231,7 +232,8 @@ def member_feed(conn: Connection, program_id: str, member_id: str, name: str) ->
          .join(session_members, session_members.c.session_id == sessions.c.id)
          .join(series, series.c.id == sessions.c.series_id)
          .where((session_members.c.program_id == program_id)
-                & (session_members.c.member_id == member_id))
+                & (session_members.c.member_id == member_id)
+                & (series.c.status != PENDING))  # a plan still being applied
          .order_by(sessions.c.start))
     events = [FeedEvent(
         uid=f"{r.id}-{r.uid}", start=from_epoch(r.start), end=from_epoch(r.end),

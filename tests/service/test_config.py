@@ -15,7 +15,8 @@ def test_every_variable_reaches_its_setting(monkeypatch):
              "SLOTWISE_OUTBOX": "/tmp/out", "SLOTWISE_SENDER": "Programs <p@example.org>",
              "SLOTWISE_MAX_BODY_BYTES": "1000", "SLOTWISE_SCHEDULER": "tcp://dask:8786",
              "SLOTWISE_PLAN_PROCESSES": "3", "SLOTWISE_ALLOW_PRIVATE_URLS": "yes",
-             "SLOTWISE_RETRY_SECONDS": "0.5"}
+             "SLOTWISE_RETRY_SECONDS": "0.5", "SLOTWISE_APPLY_CHUNK": "7",
+             "SLOTWISE_MAX_PLAN_JOBS": "2"}
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
         monkeypatch.setenv(name, value)
@@ -25,6 +26,7 @@ def test_every_variable_reaches_its_setting(monkeypatch):
         "Programs <p@example.org>")
     assert (s.max_body_bytes, s.scheduler, s.plan_processes, s.allow_private_urls,
             s.retry_seconds) == (1000, "tcp://dask:8786", 3, True, 0.5)
+    assert (s.apply_chunk, s.max_plan_jobs) == (7, 2)
     monkeypatch.setenv("SLOTWISE_ALLOW_PRIVATE_URLS", "0")
     assert Settings.from_env().allow_private_urls is False
 
