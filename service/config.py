@@ -35,7 +35,7 @@ class Settings:
     plan_processes: int | None = None
     # Applying a plan books this many series per transaction, so it never holds the
     # database (SQLite: every program's writes) for long (service/jobs.py).
-    apply_chunk: int = 25
+    apply_chunk: int = 50
     # Plan jobs one program may have queued or running at once (1 running + 2 waiting);
     # one more is refused with 429.
     max_plan_jobs: int = 3

@@ -231,8 +231,9 @@ def apply(engine: Engine, settings: Settings, program_id: str, jid: str) -> dict
     since the plan was made (409 naming them), a series that now collides with sessions
     booked since (409 with the clashes). The series are then written
     ``settings.apply_chunk`` at a time, each chunk in its own short transaction (so no
-    other request waits long for the database), hidden and with their invites held; one
-    small last transaction shows them all and releases the invites. An apply that fails
+    other request waits long for the database), hidden; their invites are queued held,
+    outside the chunk's transaction. One small last transaction shows them all and
+    releases the invites. An apply that fails
     on the way is rolled back at once; one whose process died is rolled back when a
     server starts or the plan is applied again, which then books it whole
     (``store.roll_back_orphaned_applies``).
@@ -374,25 +375,31 @@ def _names(match_ids: list[str]) -> str:
 
 def _write_chunk(engine: Engine, settings: Settings, doc: ProgramDocument, program_id: str,
                  jid: str, chunk: list[Planned], done: int) -> list[str]:
-    """Book one chunk of the plan, hidden, in one transaction; checked again first, since
-    others may have booked between chunks."""
+    """Book one chunk of the plan, hidden, in one transaction (checked again first: others
+    may have booked since), then queue its invites, held."""
     with locked(engine, program_id) as conn:
         _still_ours(conn, jid)
         _refuse_problems(_booked(conn, program_id, jid, {p.match.id for p in chunk}),
                          _clashes(conn, doc, program_id, chunk))
-        sids = []
-        for p in chunk:
-            sid = booking.insert_series(conn, doc, program_id, p.match, p.req, p.wanted,
-                                        plan_job=jid, pending=True)
-            notify.queue_series(conn, settings, program_id, sid, "REQUEST")
-            sids.append(sid)
-        # Nobody is invited to a plan that may still be rolled back.
-        conn.execute(update(deliveries).where(
-            deliveries.c.series_id.in_(sids) & (deliveries.c.status == "pending"))
-            .values(status=HELD))
+        sids = [booking.insert_series(conn, doc, program_id, p.match, p.req, p.wanted,
+                                      plan_job=jid, pending=True) for p in chunk]
         conn.execute(update(jobs).where(jobs.c.id == jid).values(
             apply_done=done + len(sids), apply_at=now_epoch()))
+    for sid in sids:
+        _queue_held(engine, settings, program_id, sid)
     return sids
+
+
+def _queue_held(engine: Engine, settings: Settings, program_id: str, sid: str) -> None:
+    """Queue a hidden series' invites, held back: nobody is invited to a plan that may
+    still be rolled back. A transaction of its own, after the chunk's: building an invite
+    takes far longer than writing it, and on SQLite only the writing holds the database
+    (the transaction begins at the first write)."""
+    with engine.begin() as conn:
+        notify.queue_series(conn, settings, program_id, sid, "REQUEST")
+        conn.execute(update(deliveries).where(
+            (deliveries.c.series_id == sid) & (deliveries.c.status == "pending"))
+            .values(status=HELD))
 
 
 def _still_ours(conn: Connection, jid: str) -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from benchmarks.generate import generate_program
 from service import booking, jobs, worker
 from service.config import Settings
 from service.errors import Conflict, NotFound, TooMany
@@ -164,3 +168,59 @@ def test_an_apply_whose_process_died_is_undone_and_applied_again_whole(engine, t
     assert sorted(booked) == sorted((s["match"], "scheduled") for s in document["series"])
     assert _count(engine, deliveries, deliveries.c.status != "pending") == 0
     assert _count(engine, deliveries) == 3 * 2 + 4  # an invite per member of each series
+
+
+def test_bookings_of_other_programs_go_through_while_a_big_plan_applies(tmp_path):
+    """While a plan of a few hundred series is applied (in small chunks), bookings in
+    another program answer 201 in bounded time, and the plan's series stay hidden until
+    the apply completes."""
+    db_url = f"sqlite:///{tmp_path / 'slotwise.sqlite'}"
+    admin = admin_token(db_url)
+    big = generate_program({"matches": 150, "sessions": 4}, seed=1)
+    pid = big["program"]["id"]
+    server = LiveServer(db_url, outbox=tmp_path / "outbox",
+                        env={"SLOTWISE_APPLY_CHUNK": "5"}).start()
+    try:
+        with server.client(admin) as api:
+            assert api.post("/api/programs", json=big).status_code == 201
+            assert api.post("/api/programs", json=program("p2")).status_code == 201
+            jid = api.post(f"/api/programs/{pid}/plans", json={"time_limit": 20}).json()["job"]
+            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
+                             120)
+            plan = api.get(f"/api/jobs/{jid}").json()["plan"]
+            assert len(plan["series"]) > 100
+            first = plan["series"][0]["match"]
+
+            applied: list[httpx.Response] = []
+
+            def apply() -> None:
+                with server.client(admin) as slow:
+                    slow.timeout = httpx.Timeout(300)
+                    applied.append(slow.post(f"/api/programs/{pid}/plans/{jid}/apply"))
+
+            applying = threading.Thread(target=apply)
+            applying.start()
+            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["message"]
+                             .startswith("applying: ") and not applied, 30)
+            hidden = api.get(f"/api/programs/{pid}/matches/{first}/series").json()
+            still_applying = not applied
+            waits: list[float] = []
+            start = datetime(2027, 3, 2, 9, tzinfo=ZoneInfo("America/New_York"))
+            for i in range(60):
+                if applied:
+                    break
+                at = start + timedelta(days=i // 8, hours=i % 8)
+                began = time.monotonic()
+                r = api.post("/api/programs/p2/matches/mia-al/series",
+                             json={"first_start": at.isoformat(), "frequency": "once"})
+                assert r.status_code == 201, r.text
+                if not applied:  # ended while the apply ran (its invites not yet sent)
+                    waits.append(time.monotonic() - began)
+            applying.join(300)
+    finally:
+        server.stop()
+    assert applied and applied[0].status_code == 200, applied
+    assert applied[0].json()["booked"] == len(plan["series"])
+    assert still_applying and hidden == []  # seen mid-apply: nothing of the plan shows
+    assert len(waits) >= 3, waits  # the bookings really met the apply
+    assert max(waits) < 3.0, waits  # each waited a chunk at most, never the whole plan
