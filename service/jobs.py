@@ -233,10 +233,9 @@ def apply(engine: Engine, settings: Settings, program_id: str, jid: str) -> dict
     ``settings.apply_chunk`` at a time, each chunk in its own short transaction (so no
     other request waits long for the database), hidden; their invites are queued held,
     outside the chunk's transaction. One small last transaction shows them all and
-    releases the invites. An apply that fails
-    on the way is rolled back at once; one whose process died is rolled back when a
-    server starts or the plan is applied again, which then books it whole
-    (``store.roll_back_orphaned_applies``).
+    releases the invites. An apply that fails on the way is rolled back at once; one
+    whose process died is rolled back when a server starts or the plan is applied again,
+    which then books it whole (``store.roll_back_orphaned_applies``).
     """
     document = _claim(engine, program_id, jid)
     try:
@@ -386,20 +385,24 @@ def _write_chunk(engine: Engine, settings: Settings, doc: ProgramDocument, progr
         conn.execute(update(jobs).where(jobs.c.id == jid).values(
             apply_done=done + len(sids), apply_at=now_epoch()))
     for sid in sids:
-        _queue_held(engine, settings, program_id, sid)
+        _queue_held(engine, settings, program_id, jid, sid)
     return sids
 
 
-def _queue_held(engine: Engine, settings: Settings, program_id: str, sid: str) -> None:
+def _queue_held(engine: Engine, settings: Settings, program_id: str, jid: str,
+                sid: str) -> None:
     """Queue a hidden series' invites, held back: nobody is invited to a plan that may
     still be rolled back. A transaction of its own, after the chunk's: building an invite
     takes far longer than writing it, and on SQLite only the writing holds the database
     (the transaction begins at the first write)."""
     with engine.begin() as conn:
+        _still_ours(conn, jid)
         notify.queue_series(conn, settings, program_id, sid, "REQUEST")
         conn.execute(update(deliveries).where(
             (deliveries.c.series_id == sid) & (deliveries.c.status == "pending"))
             .values(status=HELD))
+        # Building invites of a large chunk on a busy machine takes a while: say we live.
+        conn.execute(update(jobs).where(jobs.c.id == jid).values(apply_at=now_epoch()))
 
 
 def _still_ours(conn: Connection, jid: str) -> None:
