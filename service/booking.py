@@ -22,15 +22,7 @@ from ingest.grid import as_instant, from_epoch, to_epoch
 from solver.recurrence import occurrence_starts, rrule_text
 
 from .errors import Conflict, Invalid, NotFound
-from .store import (
-    PENDING,
-    active_busy,
-    dump_json,
-    now_epoch,
-    series,
-    session_members,
-    sessions,
-)
+from .store import PENDING, active_busy, dump_json, now_epoch, series, session_members, sessions
 
 FREQUENCIES = ("once", "weekly", "biweekly", "monthly")
 
