@@ -54,6 +54,7 @@ from .schemas import (
     SeriesPublic,
 )
 from .store import (
+    PENDING,
     count_rows,
     document_data,
     insert_match,
@@ -448,7 +449,8 @@ def list_series(pid: str, xid: str, who: Who, db: Db) -> list[dict[str, Any]]:
     _match_context(db, who, pid, xid)
     with db.connect() as conn:
         ids = conn.execute(select(series.c.id).where(
-            (series.c.program_id == pid) & (series.c.match_id == xid))
+            (series.c.program_id == pid) & (series.c.match_id == xid)
+            & (series.c.status != PENDING))  # a plan still being applied
             .order_by(series.c.created_at.desc())).scalars().all()
         return [booking.series_public(conn, pid, s) for s in ids]
 
@@ -590,10 +592,11 @@ def delete_feed_token(pid: str, mid: str, who: Who, db: Db) -> Response:
 # --- batch plans ----------------------------------------------------------------------
 
 @router.post("/programs/{pid}/plans", status_code=202, response_model=JobStarted,
-             responses=_READ)
+             responses={**_READ, **error_responses(429)})
 def start_plan(pid: str, request: Request, who: Who, db: Db, cfg: Config,
                body: PlanRequest | None = None) -> dict[str, Any]:
-    """Plan every match that has no series yet, in the background → ``{"job": id}``."""
+    """Plan every match that has no series yet, in the background → ``{"job": id}``.
+    429 when the program already has SLOTWISE_MAX_PLAN_JOBS plans queued or running."""
     who.admin(pid)
     body = body or PlanRequest()
     limit = min(body.time_limit or cfg.plan_time_limit, cfg.max_plan_time_limit)
@@ -620,7 +623,9 @@ def get_job(jid: str, who: Who, db: Db) -> dict[str, Any]:
 @router.post("/programs/{pid}/plans/{jid}/apply", response_model=PlanApplied,
              responses=_WRITE)
 def apply_plan(pid: str, jid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
-    """Book every series of a finished plan, all or nothing."""
+    """Book every series of a finished plan, all or nothing. 409 naming what stands in the
+    way: matches the plan lists twice (``repeated``), matches booked since it was made
+    (``booked``), occurrences that now collide with other sessions (``clashes``)."""
     who.admin(pid)
     out = jobs.apply(db, cfg, pid, jid)
     notify.flush(db, cfg)

@@ -23,6 +23,7 @@ from solver.recurrence import occurrence_starts, rrule_text
 
 from .errors import Conflict, Invalid, NotFound
 from .store import (
+    PENDING,
     active_busy,
     dump_json,
     now_epoch,
@@ -177,8 +178,10 @@ def find_idempotent(conn: Connection, program_id: str, key: Idempotency) -> str 
 
 def insert_series(conn: Connection, doc: ProgramDocument, program_id: str, match: Match,
                   req: SeriesRequest, wanted: list[tuple[int, int]], *,
-                  idempotency: Idempotency | None = None, plan_job: str | None = None) -> str:
-    """Write a series, its sessions and who is booked; the caller checked clashes."""
+                  idempotency: Idempotency | None = None, plan_job: str | None = None,
+                  pending: bool = False) -> str:
+    """Write a series, its sessions and who is booked; the caller checked clashes. A
+    ``pending`` series (of a plan being applied) holds its time but is shown nowhere."""
     sid = "s" + secrets.token_hex(6)
     zone = doc.organizer_zone(match)
     who = list(match.members)
@@ -188,8 +191,8 @@ def insert_series(conn: Connection, doc: ProgramDocument, program_id: str, match
         uid=f"{sid}-{secrets.token_hex(4)}@slotwise", first_start=wanted[0][0],
         timezone=zone.key, duration_minutes=req.duration_minutes, frequency=req.frequency,
         sessions=req.sessions, members=json.dumps(who), video_url=req.video_url,
-        location=req.location, agenda=req.agenda, summary=summary, status="scheduled",
-        sequence=0, created_at=now_epoch(),
+        location=req.location, agenda=req.agenda, summary=summary,
+        status=PENDING if pending else "scheduled", sequence=0, created_at=now_epoch(),
         idempotency_key=idempotency.scoped_key if idempotency else None,
         request_hash=idempotency.request_hash if idempotency else None, plan_job=plan_job))
     rows, member_rows = [], []
@@ -213,8 +216,10 @@ def _summary(doc: ProgramDocument, match: Match) -> str:
 
 
 def series_row(conn: Connection, program_id: str, series_id: str) -> Any:
+    # A series of a plan still being applied does not exist yet for anyone.
     row = conn.execute(select(series).where((series.c.id == series_id)
-                                            & (series.c.program_id == program_id))).first()
+                                            & (series.c.program_id == program_id)
+                                            & (series.c.status != PENDING))).first()
     if row is None:
         raise NotFound(f'unknown series "{series_id}"')
     return row

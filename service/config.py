@@ -33,6 +33,12 @@ class Settings:
     # (solver/executors.py), ``plan_processes`` of them (default: one per core).
     scheduler: str | None = None
     plan_processes: int | None = None
+    # Applying a plan books this many series per transaction, so it never holds the
+    # database (SQLite: every program's writes) for long (service/jobs.py).
+    apply_chunk: int = 50
+    # Plan jobs one program may have queued or running at once (1 running + 2 waiting);
+    # one more is refused with 429.
+    max_plan_jobs: int = 3
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -65,6 +71,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "SLOTWISE_PLAN_PROCESSES": ("plan_processes", "count"),
     "SLOTWISE_ALLOW_PRIVATE_URLS": ("allow_private_urls", "flag"),
     "SLOTWISE_RETRY_SECONDS": ("retry_seconds", "seconds"),
+    "SLOTWISE_APPLY_CHUNK": ("apply_chunk", "count"),
+    "SLOTWISE_MAX_PLAN_JOBS": ("max_plan_jobs", "count"),
 }
 
 _EXPECTED = {"count": "must be a whole number above 0",

@@ -37,6 +37,10 @@ class Invalid(ServiceError):
     status = 422
 
 
+class TooMany(ServiceError):
+    status = 429
+
+
 class Unauthorized(ServiceError):
     status = 401
 
@@ -91,6 +95,8 @@ class ErrorBody(TypedDict):
     errors: NotRequired[list[FieldProblem]]
     clashes: NotRequired[list[Clash]]
     problem: NotRequired[str]
+    booked: NotRequired[list[dict[str, str]]]
+    repeated: NotRequired[list[str]]
 
 
 _MEANING = {
@@ -101,6 +107,7 @@ _MEANING = {
     409: "Conflicts with the current state (already exists, already booked, cancelled)",
     413: "The request body is too large",
     422: "The request or document is invalid; the body names the field and the problem",
+    429: "Too much of this is already waiting (e.g. plan jobs of the program)",
 }
 
 

@@ -33,6 +33,7 @@ from .invites import (
     series_calendar,
 )
 from .store import (
+    PENDING,
     deliveries,
     matches_data,
     members_data,
@@ -246,7 +247,8 @@ def member_feed(conn: Connection, program_id: str, member_id: str, name: str) ->
         .join(session_members, session_members.c.session_id == sessions.c.id)
         .join(series, series.c.id == sessions.c.series_id)
         .where((session_members.c.program_id == program_id)
-               & (session_members.c.member_id == member_id))
+               & (session_members.c.member_id == member_id)
+               & (series.c.status != PENDING))  # a plan still being applied
         .distinct().order_by(series.c.first_start, sessions.c.series_id)).all()
     return feed_calendar(f"slotwise: {name}",
                          [invite_series(conn, program_id, r.series_id) for r in ids])

@@ -144,10 +144,22 @@ jobs = Table(
     # The owner's heartbeat while queued or running (see fail_orphaned_jobs).
     Column("updated_at", BigInteger, nullable=False),
     Column("owner", Text),  # the server process that runs it (worker.identity())
+    # When it joined its owner's queue (sub-second), to say how many jobs are ahead of it.
+    Column("queued_at", Float),
+    # While a finished plan is being applied: the process applying it, how many of its
+    # series are written (hidden, status "pending") and when the last chunk committed.
+    Column("apply_owner", Text),
+    Column("apply_done", Integer),
+    Column("apply_at", BigInteger),
 )
 
 
 ACTIVE_JOB = ("queued", "running")
+# A series written by a plan application that has not finished: it holds its members'
+# time (clash checks see it) but no page, feed or listing shows it, and its invites are
+# HELD (not sent) until the whole plan is booked (service/jobs.py).
+PENDING = "pending"
+HELD = "held"
 JOB_HEARTBEAT_SECONDS = 10
 # A job whose owner has not touched it for this long is orphaned, wherever its owner ran.
 JOB_STALE_SECONDS = 60
@@ -178,7 +190,9 @@ feed_tokens = Table(
 )
 
 # Columns added to tables after their first release: create_all adds only whole tables.
-LATER_COLUMNS = [(jobs, "owner"), (tokens, "expires_at"), (members, "busy")]
+LATER_COLUMNS = [(jobs, "owner"), (jobs, "queued_at"), (jobs, "apply_owner"),
+                 (jobs, "apply_done"), (jobs, "apply_at"), (tokens, "expires_at"),
+                 (members, "busy")]
 
 deliveries = Table(
     "deliveries", metadata,
@@ -271,11 +285,14 @@ def init_db(engine: Engine) -> None:
                 kind = table.c[name].type.compile(conn.dialect)
                 conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
         fail_orphaned_jobs(conn)
+        roll_back_orphaned_applies(conn)
         conn.commit()
 
 
-def fail_orphaned_jobs(conn: Connection, job_id: str | None = None) -> int:
-    """Report failed every queued or running job (or just ``job_id``) whose owner is gone:
+def fail_orphaned_jobs(conn: Connection, job_id: str | None = None,
+                       program_id: str | None = None) -> int:
+    """Report failed every queued or running job (or just ``job_id``, or those of
+    ``program_id``) whose owner is gone:
     a process on this machine that no longer runs, or any owner that has not touched the
     job for JOB_STALE_SECONDS (its heartbeat beats every JOB_HEARTBEAT_SECONDS), or no
     recorded owner (a job from before owners were kept). Returns how many."""
@@ -283,20 +300,62 @@ def fail_orphaned_jobs(conn: Connection, job_id: str | None = None) -> int:
         jobs.c.status.in_(ACTIVE_JOB))
     if job_id is not None:
         q = q.where(jobs.c.id == job_id)
+    if program_id is not None:
+        q = q.where(jobs.c.program_id == program_id)
     now = now_epoch()
     failed = 0
     for row in conn.execute(q).all():
-        if row.owner is None or worker.owner_alive(row.owner) is False:
-            reason = "the server process running it stopped"
-        elif row.updated_at < now - JOB_STALE_SECONDS:
-            reason = f"its server has not reported on it for over {JOB_STALE_SECONDS} s"
-        else:
+        reason = _orphaned(row.owner, row.updated_at)
+        if reason is None:
             continue
         failed += conn.execute(update(jobs).where(
             (jobs.c.id == row.id) & jobs.c.status.in_(ACTIVE_JOB)).values(
             status="failed", message="failed", updated_at=now,
             error=f"interrupted: {reason}; start the plan again")).rowcount
     return failed
+
+
+def _orphaned(owner: str | None, touched: int | None) -> str | None:
+    """Why work recorded as ``owner``'s, last touched at ``touched``, has no owner any
+    more (None: its owner may still be at it)."""
+    if owner is None or worker.owner_alive(owner) is False:
+        return "the server process running it stopped"
+    if (touched or 0) < now_epoch() - JOB_STALE_SECONDS:
+        return f"its server has not reported on it for over {JOB_STALE_SECONDS} s"
+    return None
+
+
+def roll_back_orphaned_applies(conn: Connection, program_id: str | None = None) -> int:
+    """Undo every unfinished plan application (of ``program_id``) whose process is gone:
+    the series it wrote are still hidden ("pending") and their invites held, so removing
+    them leaves the program as it was before the apply began. Returns how many."""
+    q = select(jobs.c.id, jobs.c.apply_owner, jobs.c.apply_at).where(
+        jobs.c.apply_owner.is_not(None) & (jobs.c.applied == 0))
+    if program_id is not None:
+        q = q.where(jobs.c.program_id == program_id)
+    undone = 0
+    for row in conn.execute(q).all():
+        if _orphaned(row.apply_owner, row.apply_at) is not None:
+            roll_back_apply(conn, row.id)
+            undone += 1
+    return undone
+
+
+def roll_back_apply(conn: Connection, job_id: str) -> None:
+    """Remove what an unfinished application of plan ``job_id`` wrote (set-based: a few
+    statements whatever the plan's size) and release it, so it can be applied again."""
+    hidden = select(series.c.id).where((series.c.plan_job == job_id)
+                                       & (series.c.status == PENDING))
+    their_sessions = select(sessions.c.id).where(sessions.c.series_id.in_(hidden))
+    conn.execute(deliveries.delete().where(deliveries.c.series_id.in_(hidden)
+                                           & (deliveries.c.status == HELD)))
+    conn.execute(session_members.delete().where(
+        session_members.c.session_id.in_(their_sessions)))
+    conn.execute(sessions.delete().where(sessions.c.series_id.in_(hidden)))
+    conn.execute(series.delete().where((series.c.plan_job == job_id)
+                                       & (series.c.status == PENDING)))
+    conn.execute(update(jobs).where((jobs.c.id == job_id) & (jobs.c.applied == 0)).values(
+        apply_owner=None, apply_done=None, apply_at=None))
 
 
 @contextmanager

@@ -224,7 +224,9 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
         pool.warm_up()  # processes start while this one scores
     avail = avail or build_availability(doc)
     grid = avail.grid
-    wanted = [doc.match(x) for x in match_ids] if match_ids else list(doc.matches)
+    # A match listed twice is planned once: a plan gives each match at most one series.
+    wanted = [doc.match(x) for x in dict.fromkeys(match_ids)] if match_ids \
+        else list(doc.matches)
     report(0.0, f"scoring the candidate series of {len(wanted)} matches")
     specs = [match_spec(doc, x, grid) for x in wanted]
     attend = _attend_cache(avail)

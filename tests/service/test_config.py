@@ -16,7 +16,8 @@ def test_every_variable_reaches_its_setting(monkeypatch):
              "SLOTWISE_MAX_BODY_BYTES": "1000", "SLOTWISE_SCHEDULER": "tcp://dask:8786",
              "SLOTWISE_PLAN_PROCESSES": "3", "SLOTWISE_ALLOW_PRIVATE_URLS": "yes",
              "SLOTWISE_RETRY_SECONDS": "0.5", "SLOTWISE_MAX_MEMBERS": "40",
-             "SLOTWISE_MAX_MATCHES": "30"}
+             "SLOTWISE_MAX_MATCHES": "30", "SLOTWISE_APPLY_CHUNK": "7",
+             "SLOTWISE_MAX_PLAN_JOBS": "2"}
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
         monkeypatch.setenv(name, value)
@@ -27,6 +28,7 @@ def test_every_variable_reaches_its_setting(monkeypatch):
     assert (s.max_body_bytes, s.scheduler, s.plan_processes, s.allow_private_urls,
             s.retry_seconds) == (1000, "tcp://dask:8786", 3, True, 0.5)
     assert (s.max_members, s.max_matches) == (40, 30)
+    assert (s.apply_chunk, s.max_plan_jobs) == (7, 2)
     monkeypatch.setenv("SLOTWISE_ALLOW_PRIVATE_URLS", "0")
     assert Settings.from_env().allow_private_urls is False
 

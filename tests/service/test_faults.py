@@ -35,13 +35,14 @@ def _integrity(db_url: str) -> str:
 
 
 def _killed_mid_commit(db_url: str, tmp_path, admin: str, method: str, path: str,
-                       body: dict | None = None) -> None:
-    """Send one request to a server armed to stop just before it commits a series, kill
-    it there with SIGKILL, and return once it is dead."""
+                       body: dict | None = None, failpoint: str = "series-commit",
+                       env: dict[str, str] | None = None) -> None:
+    """Send one request to a server armed to stop at ``failpoint`` (by default: just
+    before it commits a series), kill it there with SIGKILL, and return once it is dead."""
     mark = tmp_path / "at-commit"
     server = LiveServer(db_url, outbox=tmp_path / "outbox", env={
-        "SLOTWISE_FAILPOINT": "series-commit=pause",
-        "SLOTWISE_FAILPOINT_MARK": str(mark)}).start()
+        "SLOTWISE_FAILPOINT": f"{failpoint}=pause",
+        "SLOTWISE_FAILPOINT_MARK": str(mark), **(env or {})}).start()
     outcome: list[object] = []
 
     def send() -> None:
@@ -54,8 +55,8 @@ def _killed_mid_commit(db_url: str, tmp_path, admin: str, method: str, path: str
     sender = threading.Thread(target=send)
     sender.start()
     try:
-        assert _wait_for(mark.exists, 60), "the server never reached the commit"
-        server.stop(kill=True)  # SIGKILL, with every row written and none committed
+        assert _wait_for(mark.exists, 60), "the server never reached the failpoint"
+        server.stop(kill=True)  # SIGKILL, right there
     finally:
         server.stop(kill=True)
         sender.join(30)
@@ -72,7 +73,16 @@ def admin(db_url):
     return admin_token(db_url)
 
 
-def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp_path):
+# A plan is applied in chunks of series, each its own transaction (here one series each):
+# killed as the first chunk commits, or between two committed chunks.
+KILL_POINTS = {"at-commit": "series-commit", "between-chunks": "apply-chunk"}
+
+
+@pytest.mark.parametrize("where", list(KILL_POINTS))
+def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp_path, where):
+    """A server SIGKILLed mid-apply shows nothing of the plan and sends no invite: what
+    it committed stays hidden, a restart removes it, and applying again books the whole
+    plan exactly once."""
     server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
     try:
         with server.client(admin) as api:
@@ -85,20 +95,28 @@ def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp
         server.stop()
     assert planned == 4
 
-    _killed_mid_commit(db_url, tmp_path, admin, "POST", f"/api/programs/p1/plans/{jid}/apply")
+    _killed_mid_commit(db_url, tmp_path, admin, "POST", f"/api/programs/p1/plans/{jid}/apply",
+                       failpoint=KILL_POINTS[where], env={"SLOTWISE_APPLY_CHUNK": "1"})
 
     assert _integrity(db_url) == "ok"
-    assert _counts(db_url) == {"series": 0, "sessions": 0, "session_members": 0,
-                               "deliveries": 0}
     engine = make_engine(db_url)
     with engine.connect() as conn:
         assert conn.execute(select(jobs.c.applied).where(jobs.c.id == jid)).scalar_one() == 0
+        # Committed chunks are there, hidden, their invites held back.
+        left = {r.status for r in conn.execute(select(series.c.status))}
+        held = {r.status for r in conn.execute(select(deliveries.c.status))}
     engine.dispose()
+    assert (left, held) == (({"pending"}, {"held"}) if where == "between-chunks"
+                            else (set(), set()))
     assert not list((tmp_path / "outbox").glob("*.eml"))
 
     server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
     try:
+        assert _counts(db_url) == {"series": 0, "sessions": 0, "session_members": 0,
+                                   "deliveries": 0}  # the restart rolled it back
         with server.client(admin) as api:
+            assert api.get("/api/programs/p1/members/mia/sessions.ics").text.count(
+                "BEGIN:VEVENT") == 0
             applied = api.post(f"/api/programs/p1/plans/{jid}/apply")
             assert applied.status_code == 200, applied.text
             assert applied.json()["booked"] == planned
