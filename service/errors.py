@@ -81,6 +81,7 @@ _MEANING = {
     409: "Conflicts with the current state (already exists, already booked, cancelled)",
     413: "The request body is too large",
     422: "The request or document is invalid; the body names the field and the problem",
+    503: "Too many calendar URLs are being fetched; try again after Retry-After seconds",
 }
 
 

@@ -1,0 +1,134 @@
+"""Calendar URLs reach only global unicast addresses, and only the address that was checked."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ingest.errors import CalendarError
+from ingest.ics_source import fetch_ics
+from service.config import Settings
+from service.netguard import guard_for, is_public
+
+ADDRESSES = [
+    # (address, may a calendar URL reach it)
+    ("8.8.8.8", True),
+    ("1.1.1.1", True),
+    ("2606:4700::1", True),
+    ("2001:4860:4860::8888", True),
+    ("100.64.0.1", False),  # shared address space (CGNAT)
+    ("100.100.100.200", False),  # a cloud metadata address inside it
+    ("169.254.169.254", False),  # link-local metadata address
+    ("127.0.0.1", False),
+    ("0.0.0.0", False),
+    ("10.1.2.3", False),
+    ("172.16.0.1", False),
+    ("192.168.1.1", False),
+    ("192.0.0.170", False),  # IETF protocol assignments
+    ("192.0.2.1", False),  # documentation
+    ("198.18.0.1", False),  # benchmarking
+    ("192.88.99.1", False),  # 6to4 relay anycast
+    ("224.0.0.1", False),  # multicast
+    ("240.0.0.1", False),  # reserved
+    ("255.255.255.255", False),
+    ("::1", False),
+    ("::", False),
+    ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+    ("2002:a00:1::", False),  # 6to4 of 10.0.0.1
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
+    ("fec0::1", False),  # site-local
+    ("fd00::1", False),  # unique local
+    ("fe80::1", False),  # link-local
+    ("ff0e::1", False),  # global-scope multicast
+    ("::ffff:10.0.0.1", False),  # IPv4-mapped private
+    ("::ffff:8.8.8.8", False),  # IPv4-mapped: not global unicast either
+    ("::10.0.0.1", False),  # IPv4-compatible
+    ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+    ("2001:db8::1", False),  # documentation
+    ("3fff::1", False),  # documentation (RFC 9637)
+    ("100::1", False),  # discard-only
+]
+
+
+@pytest.mark.parametrize(("address", "public"), ADDRESSES)
+def test_only_global_unicast_addresses_are_public(address, public):
+    """Guards the allow-list: CGNAT, 6to4, Teredo, site-local, mapped forms... are refused."""
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_the_guard_refuses_a_url_if_any_address_is_private():
+    """Guards that one private address among the answers is enough to refuse."""
+    guard = guard_for(Settings())
+    assert guard is not None
+    addresses = [ipaddress.ip_address(a) for a in ("8.8.8.8", "100.64.0.1")]
+    with pytest.raises(CalendarError, match=r"100\.64\.0\.1, a private or local address"):
+        guard("https://cal.example.org/x.ics", addresses)
+    guard("https://cal.example.org/x.ics", addresses[:1])
+    assert guard_for(Settings(allow_private_urls=True)) is None
+
+
+class _Named(BaseHTTPRequestHandler):
+    """Answers with the address it listens on (so the test sees which one was reached) and
+    the Host header it was sent."""
+
+    def do_GET(self) -> None:
+        body = f"{self.server.server_address[0]} {self.headers.get('Host')}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _servers(hosts: tuple[str, ...]) -> Iterator[int]:
+    """One server on each loopback address in ``hosts``, all on the same port."""
+    for _ in range(20):  # the first server's port may be taken on the other addresses
+        first = ThreadingHTTPServer((hosts[0], 0), _Named)
+        port = first.server_address[1]
+        servers = [first]
+        try:
+            servers += [ThreadingHTTPServer((h, port), _Named) for h in hosts[1:]]
+        except OSError:
+            for s in servers:
+                s.server_close()
+            continue
+        break
+    else:
+        pytest.fail("no port free on every address")
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    try:
+        yield port
+    finally:
+        for s in servers:
+            s.shutdown()
+            s.server_close()
+
+
+def test_dns_rebinding_cannot_redirect_the_connection(monkeypatch):
+    """Guards against DNS rebinding: the fetch connects to the address the guard checked,
+    even when the name resolves elsewhere the next time it is asked."""
+    answers = iter(["127.0.0.2", "127.0.0.3", "127.0.0.3", "127.0.0.3"])
+    real = socket.getaddrinfo
+
+    def rebinding(host, port, *args, **kwargs):  # the resolver seam: one name flips
+        if host not in ("rebind.test", b"rebind.test"):  # anyio passes it IDNA-encoded
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    # Test-only allow rule: of everything, only 127.0.0.2 may be reached.
+    guard = guard_for(Settings(), allowed=lambda a: a == ipaddress.ip_address("127.0.0.2"))
+    with _servers(("127.0.0.2", "127.0.0.3")) as port:
+        body = fetch_ics(f"http://rebind.test:{port}/cal.ics", guard=guard, timeout=5)
+    assert body == f"127.0.0.2 rebind.test:{port}".encode()
