@@ -27,6 +27,7 @@ import functools
 import ipaddress
 import re
 import socket
+import ssl
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -388,8 +389,9 @@ async def fetch_ics_async(url: str, *, timeout: float = 10, max_bytes: int = 5_0
 
 async def _follow(url: str, max_bytes: int, guard: Guard | None, where: list[str]) -> bytes:
     current = _http_url(url)
-    async with httpx.AsyncClient(follow_redirects=False, trust_env=guard is None,
-                                 timeout=None) as client:
+    trust_env = guard is None
+    async with httpx.AsyncClient(follow_redirects=False, trust_env=trust_env, timeout=None,
+                                 verify=_tls_context(trust_env)) as client:
         for _ in range(MAX_REDIRECTS + 1):
             where.append(current)
             addresses: list[IPAddress | None] = [None]
@@ -415,6 +417,13 @@ async def _follow(url: str, max_bytes: int, guard: Guard | None, where: list[str
                 raise CalendarError(f"cannot fetch from {_host(current)}: "
                                     f"{exc.__class__.__name__} {exc}") from None
     raise CalendarError(f"more than {MAX_REDIRECTS} redirects fetching from {_host(url)}")
+
+
+@functools.cache
+def _tls_context(trust_env: bool) -> ssl.SSLContext:
+    """One TLS context for every fetch: loading the CA bundle takes ~0.1 s of CPU, which
+    would stall the event loop for each fetch (and every other request with it)."""
+    return httpx.create_ssl_context(trust_env=trust_env)
 
 
 async def _resolve(url: str) -> list[IPAddress]:

@@ -10,6 +10,7 @@ import pytest
 
 from ingest.errors import CalendarError
 from ingest.ics_source import fetch_ics
+from tests.trickle import trickle_server
 
 BODY = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\n"
         b"DTSTAMP:20261201T120000Z\r\nDTSTART:20270105T140000Z\r\nDTEND:20270105T150000Z\r\n"
@@ -140,3 +141,13 @@ def test_server_down():
     with pytest.raises(CalendarError, match="cannot fetch") as info:
         fetch_ics("http://127.0.0.1:9/private-secret/basic.ics", timeout=2)
     assert "private-secret" not in str(info.value)
+
+
+def test_one_deadline_covers_headers_that_trickle_in():
+    """Guards the total deadline: a server sending a header byte every 0.5 s (each read
+    is quick) is cut off at the deadline, not when it stops sending."""
+    with trickle_server(interval=0.5, seconds=10) as slow:
+        t = time.perf_counter()
+        with pytest.raises(CalendarError, match=r"timed out after 1\.5 s fetching from http"):
+            fetch_ics(slow.url, timeout=1.5)
+        assert time.perf_counter() - t < 3.5

@@ -3,14 +3,22 @@ private-address guard; never while answering a heat map."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
+from fastapi import HTTPException
 
+from ingest.errors import CalendarError
+from service.calendars import fetch_text
+from service.config import Settings
 from tests.service.live import LiveServer, admin_token
 from tests.service.test_end_to_end import TUESDAY_BUSY, program
+from tests.trickle import TrickleServer, trickle_server
 
 
 class _Calendar(BaseHTTPRequestHandler):
@@ -93,3 +101,72 @@ def test_uploaded_calendar_url_is_fetched_once_and_read_from_the_copy(tmp_path, 
             assert heat["free"][1] == plain["free"][1]  # al has no calendar
     finally:
         server.stop()
+
+
+IN_FLIGHT = 45  # more than the 40 threads of the pool that answers sync routes
+DEADLINE = 6
+
+
+def test_slow_calendar_servers_hold_no_worker_thread(tmp_path):
+    """Guards the service against slow-loris calendar servers: while 45 calendar fetches
+    (from all three routes that fetch) hang on trickling headers, other requests are
+    answered at once; each fetch ends at one total deadline with a 422 naming the field."""
+    server, token = _server(tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1",
+                            SLOTWISE_ICS_TIMEOUT=str(DEADLINE))
+    try:
+        with server.client(token) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+        with trickle_server(interval=0.5, seconds=20) as slow:
+            asyncio.run(_hang_and_probe(server.url, token, slow))
+    finally:
+        server.stop()
+
+
+async def _hang_and_probe(base: str, token: str, slow: TrickleServer) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=IN_FLIGHT + 10)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30,
+                                 limits=limits) as api:
+        doc = _with_calendar({"ics_url": slow.url})
+        doc["program"]["id"] = "p2"
+        member = {**program()["members"][0], "calendars": [{"ics_url": slow.url}]}
+        t0 = time.monotonic()
+        uploads = [asyncio.create_task(api.post("/api/programs", json=doc)),
+                   asyncio.create_task(api.put("/api/programs/p1/members/mia", json=member))]
+        uploads += [asyncio.create_task(api.put("/api/programs/p1/members/mia/calendar",
+                                                json={"ics_url": slow.url}))
+                    for _ in range(IN_FLIGHT - 2)]
+        # More fetches at once than the thread pool has threads: none of them holds one.
+        assert await asyncio.to_thread(slow.wait_open, 41, DEADLINE - 1), \
+            f"only {slow.open} calendar fetches ran at once"
+        t = time.monotonic()
+        me = await api.get("/api/me")
+        assert me.status_code == 200 and time.monotonic() - t < 2
+        assert slow.open > 40  # answered while the fetches still hang
+        done = await asyncio.gather(*uploads)
+        assert time.monotonic() - t0 < DEADLINE + 5
+    fields = ["members[0].calendars[0].ics_url", "calendars[0].ics_url"]
+    fields += ["ics_url"] * (IN_FLIGHT - 2)
+    for r, field in zip(done, fields, strict=True):
+        assert (r.status_code, r.json()["field"]) == (422, field), r.text
+        assert f"timed out after {DEADLINE} s" in r.json()["detail"]
+
+
+def test_fetches_beyond_the_bound_are_answered_503_at_once():
+    """Guards SLOTWISE_ICS_MAX_FETCHES: a fetch beyond the bound is refused at once with
+    503 and Retry-After, not queued behind the slow ones."""
+    settings = Settings(allow_private_urls=True, ics_timeout=2, ics_max_fetches=1)
+
+    async def scenario(slow: TrickleServer) -> None:
+        first = asyncio.create_task(fetch_text(slow.url, settings))
+        assert await asyncio.to_thread(slow.wait_open, 1, 2)
+        t = time.monotonic()
+        with pytest.raises(HTTPException) as info:
+            await fetch_text(slow.url, settings)
+        assert time.monotonic() - t < 0.5
+        assert (info.value.status_code, info.value.headers) == (503, {"Retry-After": "2"})
+        with pytest.raises(CalendarError, match="timed out after 2 s"):
+            await first
+
+    with trickle_server() as slow:
+        asyncio.run(scenario(slow))
