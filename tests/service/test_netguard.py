@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+from ingest import ics_source
 from ingest.errors import CalendarError
 from ingest.ics_source import fetch_ics
 from service.config import Settings
@@ -132,3 +136,51 @@ def test_dns_rebinding_cannot_redirect_the_connection(monkeypatch):
     with _servers(("127.0.0.2", "127.0.0.3")) as port:
         body = fetch_ics(f"http://rebind.test:{port}/cal.ics", guard=guard, timeout=5)
     assert body == f"127.0.0.2 rebind.test:{port}".encode()
+
+
+@pytest.fixture
+def tls_server(tmp_path) -> Iterator[tuple[int, Path, list[str]]]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate for calendar.test:
+    (port, certificate file, server names clients asked for)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-keyout", str(key), "-out", str(cert), "-subj", "/CN=calendar.test",
+                        "-addext", "subjectAltName=DNS:calendar.test"],
+                       check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"openssl cannot make a certificate here: {exc}")
+    names: list[str] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Named)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1], cert, names
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_pinned_https_fetch_still_checks_the_certificate_for_the_name(tls_server,
+                                                                         monkeypatch):
+    """Guards TLS under pinning: the connection goes to the checked address, but the TLS
+    server name and the certificate check are the URL's host, not the address."""
+    port, cert, names = tls_server
+    real = socket.getaddrinfo
+
+    def resolve(host, port, *args, **kwargs):  # both names lead to the test server
+        if host not in (b"calendar.test", b"other.test"):
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(ics_source, "_tls_context",
+                        lambda _: ssl.create_default_context(cafile=str(cert)))
+    guard = guard_for(Settings(), allowed=lambda a: a == ipaddress.ip_address("127.0.0.1"))
+    body = fetch_ics(f"https://calendar.test:{port}/cal.ics", guard=guard, timeout=10)
+    assert body == f"127.0.0.1 calendar.test:{port}".encode()
+    assert names == ["calendar.test"]
+    with pytest.raises(CalendarError, match=r"cannot fetch from https://other\.test.*CERTIFICATE_VERIFY_FAILED"):
+        fetch_ics(f"https://other.test:{port}/cal.ics", guard=guard, timeout=10)
