@@ -71,8 +71,18 @@ _TZID = re.compile(r';TZID=(?:"([^"]*)"|([^;:]*))|^TZID:([^\r\n]*)', re.MULTILIN
 
 
 def busy_from_ics(data: str | bytes, zone: ZoneInfo, start: datetime, end: datetime) -> Busy:
-    """Busy intervals (aware UTC, sorted) of an iCalendar text that overlap ``[start, end)``."""
-    text = _windows_zones_to_iana(_FOLD.sub("", _decode(data)))
+    """Busy intervals (aware UTC, sorted) of an iCalendar text that overlap ``[start, end)``.
+
+    A CalendarError names the line (and its number) where the problem is."""
+    decoded = _decode(data)
+    try:
+        return _busy(decoded, zone, start, end)
+    except CalendarError as exc:
+        raise exc.at_line(_line_number(decoded, exc.line)) from None
+
+
+def _busy(decoded: str, zone: ZoneInfo, start: datetime, end: datetime) -> Busy:
+    text = _windows_zones_to_iana(_FOLD.sub("", decoded))
     budget = Budget()
     limit_timezones(text, end + _MARGIN, budget)
     busy: Busy = []
@@ -93,7 +103,8 @@ def _decode(data: str | bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CalendarError(f"not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise CalendarError("not UTF-8 text (bad byte at offset {offset})",
+                            offset=exc.start) from None
 
 
 def _windows_zones_to_iana(text: str) -> str:
@@ -124,20 +135,20 @@ def _parse(text: str) -> list[icalendar.Calendar]:
             warnings.simplefilter("ignore", GloballyUniqueTZIDGuessed)
             calendars = icalendar.Calendar.from_ical(text, multiple=True)
     except ValueError as exc:
-        raise CalendarError(f"not a valid iCalendar file: {exc}",
+        raise CalendarError("not a valid iCalendar file: {error}", error=str(exc),
                             line=_line_with(text, _quoted(str(exc)))) from None
     except OverflowError:
         raise CalendarError("not a valid iCalendar file: a date or period is out of range "
                             "(year 1 or 9999?)") from None
     except TypeError as exc:  # icalendar's own checks, e.g. of a PERIOD's end
-        raise CalendarError(f"not a valid iCalendar file: {exc}") from None
+        raise CalendarError("not a valid iCalendar file: {error}", error=str(exc)) from None
     except (AttributeError, KeyError, IndexError):  # icalendar trips over what it read
         raise CalendarError("not a valid iCalendar file: a property has a value of the wrong "
                             "kind, or appears twice (e.g. a VTIMEZONE's TZID)") from None
     except OSError:  # a TZID too long to be a zone file's name
         name = max(_tzids(text), key=len, default="")
-        raise CalendarError(f'unknown time zone "{name[:60]}"', line=_line_with(text, name)
-                            ) from None
+        raise CalendarError('unknown time zone "{name}"', name=name[:60],
+                            line=_line_with(text, name)) from None
     calendars = [c for c in calendars if c.name == "VCALENDAR"]
     if not calendars and "END:VCALENDAR" not in text.upper():
         raise CalendarError("incomplete iCalendar file (no END:VCALENDAR: cut off?)",
@@ -160,9 +171,9 @@ def _check_nesting(text: str) -> None:
         elif key == "END":
             closes = opened.pop() if opened else None
             if closes != value:
-                raise CalendarError(f"END:{value} closes "
-                                    + (f"BEGIN:{closes}" if closes else "nothing"),
-                                    line=line.strip())
+                raise CalendarError("END:{value} closes "
+                                    + ("BEGIN:{closes}" if closes else "nothing"),
+                                    value=value, closes=closes, line=line.strip())
 
 
 def _check(calendar: icalendar.Calendar, text: str) -> None:
@@ -170,11 +181,13 @@ def _check(calendar: icalendar.Calendar, text: str) -> None:
     for component in calendar.walk():
         for name, message in component.errors:
             if name in TIME_PROPERTIES:
-                raise CalendarError(f"{component.name} has a bad {name}: {message}",
+                raise CalendarError("{component} has a bad {name}: {message}",
+                                    component=component.name, name=name, message=message,
                                     line=_line_with(text, name, str(component.get(name, ""))))
         for name in ONCE.get(component.name, ()):
             if isinstance(component.get(name), list):
-                raise CalendarError(f"{component.name} has {name} more than once",
+                raise CalendarError("{component} has {name} more than once",
+                                    component=component.name, name=name,
                                     line=_line_with(text, name + ":") or _line_with(text, name))
         if component.name not in ("VEVENT", "VFREEBUSY"):
             continue
@@ -183,7 +196,8 @@ def _check(calendar: icalendar.Calendar, text: str) -> None:
                 tzid = value.params.get("TZID")
                 if tzid and any(isinstance(dt, datetime) and dt.tzinfo is None
                                 for dt in _datetimes(value)):
-                    raise CalendarError(f'unknown time zone "{tzid}" in {name}',
+                    raise CalendarError('unknown time zone "{tzid}" in {name}',
+                                        tzid=tzid, name=name,
                                         line=_line_with(text, name, f"TZID={tzid}"))
         if component.name == "VEVENT":
             _check_event(component, text)
@@ -192,25 +206,27 @@ def _check(calendar: icalendar.Calendar, text: str) -> None:
         try:
             ZoneInfo(str(zone_name))
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
-            raise CalendarError(f'unknown time zone "{zone_name}" in X-WR-TIMEZONE',
+            raise CalendarError('unknown time zone "{zone}" in X-WR-TIMEZONE', zone=zone_name,
                                 line=f"X-WR-TIMEZONE:{zone_name}") from None
 
 
 def _check_event(event: icalendar.Event, text: str) -> None:
     uid = str(event.get("UID", ""))
     if "DTSTART" not in event:
-        raise CalendarError(f"VEVENT {uid!r} has no DTSTART", line=f"UID:{uid}" if uid else None)
+        raise CalendarError("VEVENT {uid!r} has no DTSTART", uid=uid,
+                            line=f"UID:{uid}" if uid else None)
     for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
         if name in event and not isinstance(event[name].dt, date):  # e.g. a bare time
-            raise CalendarError(f"VEVENT {uid!r} has a bad {name}: not a date or date-time",
+            raise CalendarError("VEVENT {uid!r} has a bad {name}: not a date or date-time",
+                                uid=uid, name=name,
                                 line=_line_with(text, name + ":") or _line_with(text, name))
     begin, finish = event["DTSTART"].dt, event.get("DTEND")
     if finish is not None and _sort_key(finish.dt) < _sort_key(begin):
-        raise CalendarError(f"VEVENT {uid!r} ends before it starts",
+        raise CalendarError("VEVENT {uid!r} ends before it starts", uid=uid,
                             line=_line_with(text, "DTEND", finish.to_ical().decode()))
     length = event.get("DURATION")
     if length is not None and isinstance(length.dt, timedelta) and length.dt < timedelta(0):
-        raise CalendarError(f"VEVENT {uid!r} has a negative DURATION",
+        raise CalendarError("VEVENT {uid!r} has a negative DURATION", uid=uid,
                             line=_line_with(text, "DURATION", length.to_ical().decode()))
 
 
@@ -221,10 +237,10 @@ def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, e
         query = recurring_ical_events.CalendarQuery(standard, components=("VEVENT",))
         occurrences = query.between(start - _MARGIN, end + _MARGIN)
     except recurring_ical_events.BadRuleStringFormat as exc:
-        raise CalendarError(f"bad RRULE: {exc.message}",
+        raise CalendarError("bad RRULE: {error}", error=exc.message,
                             line=_line_with(text, "RRULE", exc.rule)) from None
     except (recurring_ical_events.InvalidCalendar, icalendar.InvalidCalendar) as exc:
-        raise CalendarError(f"cannot expand the calendar: {exc}") from None
+        raise CalendarError("cannot expand the calendar: {error}", error=str(exc)) from None
     except OverflowError:
         raise CalendarError("cannot expand the calendar: a date is out of range") from None
     busy: Busy = []
@@ -235,7 +251,7 @@ def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, e
             s, e = _span(event, zone)
         except OverflowError:  # year 1 or 9999, shifted by a zone or a DURATION
             uid = str(event.get("UID", ""))
-            raise CalendarError(f"VEVENT {uid!r} has a date out of range",
+            raise CalendarError("VEVENT {uid!r} has a date out of range", uid=uid,
                                 line=f"UID:{uid}" if uid else None) from None
         if s < e and s < end and e > start:
             busy.append((s, e))
@@ -332,6 +348,22 @@ def _quoted(message: str) -> str:
     return tail.split("'")[0] if tail else ""
 
 
+def _line_number(decoded: str, line: str | None) -> int | None:
+    """The number (from 1) of the file's line where the unfolded content line ``line``
+    (as error messages quote it) starts."""
+    if not line:
+        return None
+    starts: list[tuple[int, str]] = []  # (number of its first line, unfolded content line)
+    for number, raw in enumerate(decoded.split("\n"), 1):
+        raw = raw.removesuffix("\r")
+        if raw[:1] in (" ", "\t") and starts:  # a folded continuation (RFC 5545 3.1)
+            starts[-1] = (starts[-1][0], starts[-1][1] + raw[1:])
+        else:
+            starts.append((number, raw))
+    return next((number for number, content in starts
+                 if line in (content.strip(), _windows_zones_to_iana(content).strip())), None)
+
+
 def _line_with(text: str, *needles: str) -> str | None:
     """The first unfolded content line containing every needle (for error messages)."""
     needles = tuple(n for n in needles if n)
@@ -405,18 +437,29 @@ async def _follow(url: str, max_bytes: int, guard: Guard | None, where: list[str
                     if response.is_redirect and "location" in response.headers:
                         current = _http_url(urljoin(current, response.headers["location"]))
                         continue
-                    if not response.is_success:
-                        raise CalendarError(f"HTTP {response.status_code} "
-                                            f"{response.reason_phrase} from {_host(current)}")
+                    if not response.is_success:  # the standard phrase, not the server's
+                        status = response.status_code
+                        raise CalendarError(f"HTTP {status} {httpx.codes.get_reason_phrase(status)}"
+                                            f" from {_host(current)}")
                     return await _read_limited(response, max_bytes, current)
                 finally:
                     await response.aclose()
             except httpx.TimeoutException:
                 raise
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise CalendarError(f"cannot fetch from {_host(current)}: "
-                                    f"{exc.__class__.__name__} {exc}") from None
+                raise CalendarError(f"cannot fetch from {_host(current)}: {_why(exc)}") from None
     raise CalendarError(f"more than {MAX_REDIRECTS} redirects fetching from {_host(url)}")
+
+
+def _why(exc: Exception) -> str:
+    """What went wrong, quoting nothing the server sent: the messages of network errors
+    come from the system or TLS; those of protocol errors quote the bytes received (an
+    SSH banner, say), so only their kind is told."""
+    if isinstance(exc, httpx.NetworkError | httpx.InvalidURL):
+        return f"{exc.__class__.__name__} {exc}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "no valid HTTP answer (RemoteProtocolError)"
+    return exc.__class__.__name__
 
 
 @functools.cache

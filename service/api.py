@@ -304,6 +304,8 @@ def _put_calendar(db: Engine, doc: Any, pid: str, mid: str, source: dict[str, An
     try:  # parse now, so a broken calendar is refused instead of stored
         busy = busy_from_ics(text, doc.member_zone(mid), grid.t0, grid.t_end)
     except CalendarError as exc:
+        if "ics_url" in source:  # what a server answered is never echoed
+            exc = exc.without_content()
         raise exc.for_member(mid, "calendar") from None
     with locked(db, pid) as conn:
         data = document_data(conn, pid)

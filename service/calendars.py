@@ -52,8 +52,9 @@ async def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: 
                 text = await fetch_text(cal.ics_url, settings)
                 await run_in_threadpool(ics_source.busy_from_ics, text, doc.member_zone(mid),
                                         grid.t0, grid.t_end)
-            except CalendarError as exc:
-                raise Invalid(f"{field}.ics_url: {exc}", field=f"{field}.ics_url") from None
+            except CalendarError as exc:  # what the server answered is never echoed
+                raise Invalid(f"{field}.ics_url: {exc.without_content()}",
+                              field=f"{field}.ics_url") from None
             out.setdefault(mid, {})[cal.ics_url] = text
     return out
 

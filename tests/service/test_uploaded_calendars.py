@@ -4,6 +4,8 @@ private-address guard; never while answering a heat map."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -170,3 +172,75 @@ def test_fetches_beyond_the_bound_are_answered_503_at_once():
 
     with trickle_server() as slow:
         asyncio.run(scenario(slow))
+
+
+SECRET = "S3CRET"
+
+
+class _Internal(BaseHTTPRequestHandler):
+    """An internal service: a page that is no calendar, and an error with its own words."""
+
+    def do_GET(self) -> None:
+        if self.path == "/page":
+            body = f"<html>{SECRET} admin console</html>\n".encode()
+            self.send_response(200)
+        else:
+            body = SECRET.encode()
+            self.send_response(404, f"{SECRET} is elsewhere")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def internal() -> Iterator[tuple[str, str]]:
+    """(base URL of an internal HTTP service, URL of a non-HTTP service with a banner)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Internal)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    banner = socket.create_server(("127.0.0.1", 0))
+    banner.settimeout(0.2)
+    stop = threading.Event()
+
+    def greet() -> None:  # an SSH server, say: it speaks first, and not HTTP
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                conn, _ = banner.accept()
+                with conn:
+                    conn.sendall(f"SSH-2.0-OpenSSH_{SECRET}\r\n".encode())
+
+    greeter = threading.Thread(target=greet, daemon=True)
+    greeter.start()
+    yield (f"http://127.0.0.1:{httpd.server_address[1]}",
+           f"http://127.0.0.1:{banner.getsockname()[1]}/cal.ics")
+    stop.set()
+    greeter.join(5)
+    banner.close()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_what_a_calendar_url_answers_is_never_echoed(tmp_path, internal):
+    """Guards calendar URLs as a way to read internal services: errors about a fetched
+    calendar name the field, the line's number and the problem, and quote nothing the
+    server sent (page, reason phrase, protocol banner)."""
+    base, banner = internal
+    server, token = _server(tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1")
+    try:
+        with server.client(token) as api:
+            r = api.post("/api/programs", json=_with_calendar({"ics_url": f"{base}/page"}))
+            assert (r.status_code, r.json()["field"]) == (
+                422, "members[0].calendars[0].ics_url"), r.text
+            assert "not an iCalendar file" in r.text and "(at line 1)" in r.text
+            assert SECRET not in r.text
+            assert api.post("/api/programs", json=program()).status_code == 201
+            for url, problem in ((f"{base}/page", "(at line 1)"),
+                                 (f"{base}/gone", "HTTP 404 Not Found"),
+                                 (banner, "no valid HTTP answer")):
+                r = api.put("/api/programs/p1/members/mia/calendar", json={"ics_url": url})
+                assert r.status_code == 422 and problem in r.text, r.text
+                assert SECRET not in r.text
+    finally:
+        server.stop()
