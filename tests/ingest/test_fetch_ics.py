@@ -1,5 +1,6 @@
 """fetch_ics against a real HTTP server on 127.0.0.1: status, redirects, timeout, size limit."""
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -151,3 +152,11 @@ def test_one_deadline_covers_headers_that_trickle_in():
         with pytest.raises(CalendarError, match=r"timed out after 1\.5 s fetching from http"):
             fetch_ics(slow.url, timeout=1.5)
         assert time.perf_counter() - t < 3.5
+
+
+def test_the_sync_fetch_works_inside_a_running_event_loop(server):
+    """Guards fetch_ics in a notebook (an event loop already runs in the thread)."""
+    async def notebook_cell() -> bytes:
+        return fetch_ics(f"{server}/cal.ics")
+
+    assert asyncio.run(notebook_cell()) == BODY

@@ -82,6 +82,11 @@ class _Named(BaseHTTPRequestHandler):
     the Host header it was sent."""
 
     def do_GET(self) -> None:
+        if self.path.startswith("/to/"):  # a redirect to the URL after /to/
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/to/"):])
+            self.end_headers()
+            return
         body = f"{self.server.server_address[0]} {self.headers.get('Host')}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -184,3 +189,15 @@ def test_a_pinned_https_fetch_still_checks_the_certificate_for_the_name(tls_serv
     assert names == ["calendar.test"]
     with pytest.raises(CalendarError, match=r"cannot fetch from https://other\.test.*CERTIFICATE_VERIFY_FAILED"):
         fetch_ics(f"https://other.test:{port}/cal.ics", guard=guard, timeout=10)
+
+
+def test_a_redirect_target_is_checked_like_the_url(monkeypatch):
+    """Guards redirects: the target's host is resolved and checked too, so an allowed
+    server cannot send the fetch to an address that is not."""
+    guard = guard_for(Settings(), allowed=lambda a: a == ipaddress.ip_address("127.0.0.2"))
+    with _servers(("127.0.0.2", "127.0.0.3")) as port:
+        url = f"http://127.0.0.2:{port}/to/http://127.0.0.2:{port}/cal.ics"
+        assert fetch_ics(url, guard=guard, timeout=5) == f"127.0.0.2 127.0.0.2:{port}".encode()
+        with pytest.raises(CalendarError, match=r"127\.0\.0\.3, a private or local address"):
+            fetch_ics(f"http://127.0.0.2:{port}/to/http://127.0.0.3:{port}/cal.ics",
+                      guard=guard, timeout=5)
