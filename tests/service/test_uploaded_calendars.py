@@ -210,6 +210,9 @@ def internal() -> Iterator[tuple[str, str]]:
                 conn, _ = banner.accept()
                 with conn:
                     conn.sendall(f"SSH-2.0-OpenSSH_{SECRET}\r\n".encode())
+                    conn.settimeout(2)
+                    with contextlib.suppress(OSError):  # read the request before closing
+                        conn.recv(65536)
 
     greeter = threading.Thread(target=greet, daemon=True)
     greeter.start()
