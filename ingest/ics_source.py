@@ -421,9 +421,9 @@ async def fetch_ics_async(url: str, *, timeout: float = 10, max_bytes: int = 5_0
 
 async def _follow(url: str, max_bytes: int, guard: Guard | None, where: list[str]) -> bytes:
     current = _http_url(url)
-    trust_env = guard is None
-    async with httpx.AsyncClient(follow_redirects=False, trust_env=trust_env, timeout=None,
-                                 verify=_tls_context(trust_env)) as client:
+    # A guarded fetch must reach the checked address itself: no proxy from the environment.
+    async with httpx.AsyncClient(follow_redirects=False, trust_env=guard is None,
+                                 timeout=None, verify=_tls_context()) as client:
         for _ in range(MAX_REDIRECTS + 1):
             where.append(current)
             addresses: list[IPAddress | None] = [None]
@@ -463,10 +463,11 @@ def _why(exc: Exception) -> str:
 
 
 @functools.cache
-def _tls_context(trust_env: bool) -> ssl.SSLContext:
-    """One TLS context for every fetch: loading the CA bundle takes ~0.1 s of CPU, which
-    would stall the event loop for each fetch (and every other request with it)."""
-    return httpx.create_ssl_context(trust_env=trust_env)
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every fetch (CA bundle: certifi, or SSL_CERT_FILE/SSL_CERT_DIR):
+    loading it takes ~0.1 s of CPU, which would stall the event loop for each fetch (and
+    every other request with it)."""
+    return httpx.create_ssl_context(trust_env=True)
 
 
 async def _resolve(url: str) -> list[IPAddress]:

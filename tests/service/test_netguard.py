@@ -182,7 +182,7 @@ def test_a_pinned_https_fetch_still_checks_the_certificate_for_the_name(tls_serv
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     monkeypatch.setattr(ics_source, "_tls_context",
-                        lambda _: ssl.create_default_context(cafile=str(cert)))
+                        lambda: ssl.create_default_context(cafile=str(cert)))
     guard = guard_for(Settings(), allowed=lambda a: a == ipaddress.ip_address("127.0.0.1"))
     body = fetch_ics(f"https://calendar.test:{port}/cal.ics", guard=guard, timeout=10)
     assert body == f"127.0.0.1 calendar.test:{port}".encode()
