@@ -456,7 +456,7 @@ def _why(exc: Exception) -> str:
     come from the system or TLS; those of protocol errors quote the bytes received (an
     SSH banner, say), so only their kind is told."""
     if isinstance(exc, httpx.NetworkError | httpx.InvalidURL):
-        return f"{exc.__class__.__name__} {exc}"
+        return f"{exc.__class__.__name__} {exc}".rstrip()
     if isinstance(exc, httpx.RemoteProtocolError):
         return "no valid HTTP answer (RemoteProtocolError)"
     return exc.__class__.__name__

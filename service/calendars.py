@@ -4,9 +4,9 @@ A calendar URL in an uploaded program or member (``ics_url``) is fetched once, w
 is uploaded, through the private-address guard and with the time and size limits, and
 the copy is stored; heat maps, proposals and plans read that copy. The fetch runs on the
 event loop under one deadline (no worker thread waits on the network), at most
-``ics_max_fetches`` at a time per process; beyond that the request gets 503. ``ics_path`` (a file
-on the server) and ``caldav`` (a server the service would log in to) are refused with
-the field named; CalDAV calendars are read by the CLI and the notebooks.
+``ics_max_fetches`` at a time per process (beyond, the request gets 503). ``ics_path``
+(a file on the server) and ``caldav`` (a server the service would log in to) are refused
+with the field named; CalDAV calendars are read by the CLI and the notebooks.
 """
 
 from __future__ import annotations
