@@ -187,7 +187,8 @@ def test_a_pinned_https_fetch_still_checks_the_certificate_for_the_name(tls_serv
     body = fetch_ics(f"https://calendar.test:{port}/cal.ics", guard=guard, timeout=10)
     assert body == f"127.0.0.1 calendar.test:{port}".encode()
     assert names == ["calendar.test"]
-    with pytest.raises(CalendarError, match=r"cannot fetch from https://other\.test.*CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(CalendarError,
+                       match=r"cannot fetch from https://other\.test.*CERTIFICATE_VERIFY_FAILED"):
         fetch_ics(f"https://other.test:{port}/cal.ics", guard=guard, timeout=10)
 
 
