@@ -57,7 +57,5 @@ def member_busy(sources: Sequence[CalendarSource], zone: ZoneInfo, start: dateti
         try:
             busy += calendar_busy(source, zone, start, end, base_dir, budget)
         except CalendarError as exc:
-            raise CalendarError(exc.problem, member=exc.member,
-                                source=f"{where}[{j}] ({source.kind})", line=exc.line,
-                                field=f"{where}[{j}]") from None
+            raise exc.placed(f"{where}[{j}] ({source.kind})", f"{where}[{j}]") from None
     return sorted(busy)

@@ -22,14 +22,20 @@ does one that would take too long to read: recurrence rules are checked first
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import ipaddress
 import re
-import time as _time
+import socket
+import ssl
 import warnings
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import anyio
 import httpx
 import icalendar
 import recurring_ical_events
@@ -69,10 +75,18 @@ def busy_from_ics(data: str | bytes, zone: ZoneInfo, start: datetime, end: datet
     """Busy intervals (aware UTC, sorted) of an iCalendar text that overlap ``[start, end)``.
 
     ``budget`` is what recurrence rules may still cost; pass one across calendars that
-    share a limit (all of one member's, see ``ingest.calendars.member_busy``).
-    """
-    text = _windows_zones_to_iana(_FOLD.sub("", _decode(data)))
-    budget = Budget() if budget is None else budget
+    share a limit (all of one member's, see ``ingest.calendars.member_busy``). A
+    CalendarError names the line (and its number) where the problem is."""
+    decoded = _decode(data)
+    try:
+        return _busy(decoded, zone, start, end, Budget() if budget is None else budget)
+    except CalendarError as exc:
+        raise exc.at_line(_line_number(decoded, exc.line)) from None
+
+
+def _busy(decoded: str, zone: ZoneInfo, start: datetime, end: datetime,
+          budget: Budget) -> Busy:
+    text = _windows_zones_to_iana(_FOLD.sub("", decoded))
     limit_timezones(text, end + _MARGIN, budget)
     busy: Busy = []
     for calendar in _parse(text):
@@ -92,7 +106,8 @@ def _decode(data: str | bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CalendarError(f"not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise CalendarError("not UTF-8 text (bad byte at offset {offset})",
+                            offset=exc.start) from None
 
 
 def _windows_zones_to_iana(text: str) -> str:
@@ -123,20 +138,20 @@ def _parse(text: str) -> list[icalendar.Calendar]:
             warnings.simplefilter("ignore", GloballyUniqueTZIDGuessed)
             calendars = icalendar.Calendar.from_ical(text, multiple=True)
     except ValueError as exc:
-        raise CalendarError(f"not a valid iCalendar file: {exc}",
+        raise CalendarError("not a valid iCalendar file: {error}", error=str(exc),
                             line=_line_with(text, _quoted(str(exc)))) from None
     except OverflowError:
         raise CalendarError("not a valid iCalendar file: a date or period is out of range "
                             "(year 1 or 9999?)") from None
     except TypeError as exc:  # icalendar's own checks, e.g. of a PERIOD's end
-        raise CalendarError(f"not a valid iCalendar file: {exc}") from None
+        raise CalendarError("not a valid iCalendar file: {error}", error=str(exc)) from None
     except (AttributeError, KeyError, IndexError):  # icalendar trips over what it read
         raise CalendarError("not a valid iCalendar file: a property has a value of the wrong "
                             "kind, or appears twice (e.g. a VTIMEZONE's TZID)") from None
     except OSError:  # a TZID too long to be a zone file's name
         name = max(_tzids(text), key=len, default="")
-        raise CalendarError(f'unknown time zone "{name[:60]}"', line=_line_with(text, name)
-                            ) from None
+        raise CalendarError('unknown time zone "{name}"', name=name[:60],
+                            line=_line_with(text, name)) from None
     calendars = [c for c in calendars if c.name == "VCALENDAR"]
     if not calendars and "END:VCALENDAR" not in text.upper():
         raise CalendarError("incomplete iCalendar file (no END:VCALENDAR: cut off?)",
@@ -159,9 +174,9 @@ def _check_nesting(text: str) -> None:
         elif key == "END":
             closes = opened.pop() if opened else None
             if closes != value:
-                raise CalendarError(f"END:{value} closes "
-                                    + (f"BEGIN:{closes}" if closes else "nothing"),
-                                    line=line.strip())
+                raise CalendarError("END:{value} closes "
+                                    + ("BEGIN:{closes}" if closes else "nothing"),
+                                    value=value, closes=closes, line=line.strip())
 
 
 def _check(calendar: icalendar.Calendar, text: str) -> None:
@@ -169,11 +184,13 @@ def _check(calendar: icalendar.Calendar, text: str) -> None:
     for component in calendar.walk():
         for name, message in component.errors:
             if name in TIME_PROPERTIES:
-                raise CalendarError(f"{component.name} has a bad {name}: {message}",
+                raise CalendarError("{component} has a bad {name}: {message}",
+                                    component=component.name, name=name, message=message,
                                     line=_line_with(text, name, str(component.get(name, ""))))
         for name in ONCE.get(component.name, ()):
             if isinstance(component.get(name), list):
-                raise CalendarError(f"{component.name} has {name} more than once",
+                raise CalendarError("{component} has {name} more than once",
+                                    component=component.name, name=name,
                                     line=_line_with(text, name + ":") or _line_with(text, name))
         if component.name not in ("VEVENT", "VFREEBUSY"):
             continue
@@ -182,7 +199,8 @@ def _check(calendar: icalendar.Calendar, text: str) -> None:
                 tzid = value.params.get("TZID")
                 if tzid and any(isinstance(dt, datetime) and dt.tzinfo is None
                                 for dt in _datetimes(value)):
-                    raise CalendarError(f'unknown time zone "{tzid}" in {name}',
+                    raise CalendarError('unknown time zone "{tzid}" in {name}',
+                                        tzid=tzid, name=name,
                                         line=_line_with(text, name, f"TZID={tzid}"))
         if component.name == "VEVENT":
             _check_event(component, text)
@@ -191,25 +209,27 @@ def _check(calendar: icalendar.Calendar, text: str) -> None:
         try:
             ZoneInfo(str(zone_name))
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
-            raise CalendarError(f'unknown time zone "{zone_name}" in X-WR-TIMEZONE',
+            raise CalendarError('unknown time zone "{zone}" in X-WR-TIMEZONE', zone=zone_name,
                                 line=f"X-WR-TIMEZONE:{zone_name}") from None
 
 
 def _check_event(event: icalendar.Event, text: str) -> None:
     uid = str(event.get("UID", ""))
     if "DTSTART" not in event:
-        raise CalendarError(f"VEVENT {uid!r} has no DTSTART", line=f"UID:{uid}" if uid else None)
+        raise CalendarError("VEVENT {uid!r} has no DTSTART", uid=uid,
+                            line=f"UID:{uid}" if uid else None)
     for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
         if name in event and not isinstance(event[name].dt, date):  # e.g. a bare time
-            raise CalendarError(f"VEVENT {uid!r} has a bad {name}: not a date or date-time",
+            raise CalendarError("VEVENT {uid!r} has a bad {name}: not a date or date-time",
+                                uid=uid, name=name,
                                 line=_line_with(text, name + ":") or _line_with(text, name))
     begin, finish = event["DTSTART"].dt, event.get("DTEND")
     if finish is not None and _sort_key(finish.dt) < _sort_key(begin):
-        raise CalendarError(f"VEVENT {uid!r} ends before it starts",
+        raise CalendarError("VEVENT {uid!r} ends before it starts", uid=uid,
                             line=_line_with(text, "DTEND", finish.to_ical().decode()))
     length = event.get("DURATION")
     if length is not None and isinstance(length.dt, timedelta) and length.dt < timedelta(0):
-        raise CalendarError(f"VEVENT {uid!r} has a negative DURATION",
+        raise CalendarError("VEVENT {uid!r} has a negative DURATION", uid=uid,
                             line=_line_with(text, "DURATION", length.to_ical().decode()))
 
 
@@ -220,10 +240,10 @@ def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, e
         query = recurring_ical_events.CalendarQuery(standard, components=("VEVENT",))
         occurrences = query.between(start - _MARGIN, end + _MARGIN)
     except recurring_ical_events.BadRuleStringFormat as exc:
-        raise CalendarError(f"bad RRULE: {exc.message}",
+        raise CalendarError("bad RRULE: {error}", error=exc.message,
                             line=_line_with(text, "RRULE", exc.rule)) from None
     except (recurring_ical_events.InvalidCalendar, icalendar.InvalidCalendar) as exc:
-        raise CalendarError(f"cannot expand the calendar: {exc}") from None
+        raise CalendarError("cannot expand the calendar: {error}", error=str(exc)) from None
     except OverflowError:
         raise CalendarError("cannot expand the calendar: a date is out of range") from None
     busy: Busy = []
@@ -234,7 +254,7 @@ def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, e
             s, e = _span(event, zone)
         except OverflowError:  # year 1 or 9999, shifted by a zone or a DURATION
             uid = str(event.get("UID", ""))
-            raise CalendarError(f"VEVENT {uid!r} has a date out of range",
+            raise CalendarError("VEVENT {uid!r} has a date out of range", uid=uid,
                                 line=f"UID:{uid}" if uid else None) from None
         if s < e and s < end and e > start:
             busy.append((s, e))
@@ -331,6 +351,22 @@ def _quoted(message: str) -> str:
     return tail.split("'")[0] if tail else ""
 
 
+def _line_number(decoded: str, line: str | None) -> int | None:
+    """The number (from 1) of the file's line where the unfolded content line ``line``
+    (as error messages quote it) starts."""
+    if not line:
+        return None
+    starts: list[tuple[int, str]] = []  # (number of its first line, unfolded content line)
+    for number, raw in enumerate(decoded.split("\n"), 1):
+        raw = raw.removesuffix("\r")
+        if raw[:1] in (" ", "\t") and starts:  # a folded continuation (RFC 5545 3.1)
+            starts[-1] = (starts[-1][0], starts[-1][1] + raw[1:])
+        else:
+            starts.append((number, raw))
+    return next((number for number, content in starts
+                 if line in (content.strip(), _windows_zones_to_iana(content).strip())), None)
+
+
 def _line_with(text: str, *needles: str) -> str | None:
     """The first unfolded content line containing every needle (for error messages)."""
     needles = tuple(n for n in needles if n)
@@ -344,51 +380,152 @@ def _line_with(text: str, *needles: str) -> str | None:
 
 # -- fetching --------------------------------------------------------------------------
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Network policy: called with each URL to fetch (redirect targets too) and every address
+# its host resolves to, before connecting; raises CalendarError to refuse.
+Guard = Callable[[str, list[IPAddress]], None]
+
 
 def fetch_ics(url: str, *, timeout: float = 10, max_bytes: int = 5_000_000,
-              guard: Callable[[str], None] | None = None) -> bytes:
+              guard: Guard | None = None) -> bytes:
+    """:func:`fetch_ics_async` for synchronous callers (the CLI, notebooks, threads)."""
+    fetch = functools.partial(fetch_ics_async, url, timeout=timeout, max_bytes=max_bytes,
+                              guard=guard)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(fetch)
+    # An event loop runs in this thread (a notebook): ours runs in a thread of its own.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, fetch).result()
+
+
+async def fetch_ics_async(url: str, *, timeout: float = 10, max_bytes: int = 5_000_000,
+                          guard: Guard | None = None) -> bytes:
     """The body of an ICS URL (http, https, webcal): redirects followed (at most 5).
 
-    ``timeout`` bounds the whole download, not just each read; a body over ``max_bytes``
-    is refused while streaming. ``guard`` is called with every URL, redirect targets
-    included, before connecting (network policy hooks in here). Messages name the host
-    only: private calendar URLs carry their secret in the path.
+    ``timeout`` is one deadline for the whole fetch: resolving, connecting, headers and
+    body, redirects included (a server that trickles bytes cannot hold it longer). A
+    body over ``max_bytes`` is refused while streaming. With a ``guard``, each host is
+    resolved here, the guard checks every address, and the connection goes to a checked
+    address, never to the name again (a DNS answer that changes in between cannot lead
+    elsewhere); the Host header and TLS (server name, certificate) still use the name,
+    and proxies from the environment are not used. Messages name the host only: private
+    calendar URLs carry their secret in the path.
     """
-    deadline = _time.monotonic() + timeout
+    where = [url]  # the URL being fetched, for the timeout message
+    try:
+        with anyio.fail_after(timeout):
+            return await _follow(url, max_bytes, guard, where)
+    except (TimeoutError, httpx.TimeoutException):
+        raise CalendarError(f"timed out after {timeout:g} s fetching from "
+                            f"{_host(where[-1])}") from None
+
+
+async def _follow(url: str, max_bytes: int, guard: Guard | None, where: list[str]) -> bytes:
     current = _http_url(url)
-    with httpx.Client(follow_redirects=False, timeout=timeout) as client:
+    # A guarded fetch must reach the checked address itself: no proxy from the environment.
+    async with httpx.AsyncClient(follow_redirects=False, trust_env=guard is None,
+                                 timeout=None, verify=_tls_context()) as client:
         for _ in range(MAX_REDIRECTS + 1):
+            where.append(current)
+            addresses: list[IPAddress | None] = [None]
             if guard is not None:
-                guard(current)
+                found = await _resolve(current)
+                guard(current, found)
+                addresses = list(found)
             try:
-                with client.stream("GET", current, headers={"Accept": "text/calendar"}) as r:
-                    if r.is_redirect and "location" in r.headers:
-                        current = _http_url(urljoin(current, r.headers["location"]))
+                response = await _connect(client, current, addresses)
+                try:
+                    if response.is_redirect and "location" in response.headers:
+                        current = _http_url(urljoin(current, response.headers["location"]))
                         continue
-                    if not r.is_success:
-                        raise CalendarError(f"HTTP {r.status_code} {r.reason_phrase} from "
-                                            f"{_host(current)}")
-                    return _read_limited(r, max_bytes, deadline, current)
+                    if not response.is_success:  # the standard phrase, not the server's
+                        status = response.status_code
+                        raise CalendarError(f"HTTP {status} {httpx.codes.get_reason_phrase(status)}"
+                                            f" from {_host(current)}")
+                    return await _read_limited(response, max_bytes, current)
+                finally:
+                    await response.aclose()
             except httpx.TimeoutException:
-                raise CalendarError(f"timed out after {timeout:g} s fetching from "
-                                    f"{_host(current)}") from None
-            except httpx.HTTPError as exc:
-                raise CalendarError(f"cannot fetch from {_host(current)}: "
-                                    f"{exc.__class__.__name__} {exc}") from None
+                raise
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                raise CalendarError(f"cannot fetch from {_host(current)}: {_why(exc)}") from None
     raise CalendarError(f"more than {MAX_REDIRECTS} redirects fetching from {_host(url)}")
 
 
-def _read_limited(response: httpx.Response, max_bytes: int, deadline: float, url: str) -> bytes:
+def _why(exc: Exception) -> str:
+    """What went wrong, quoting nothing the server sent: the messages of network errors
+    come from the system or TLS; those of protocol errors quote the bytes received (an
+    SSH banner, say), so only their kind is told."""
+    if isinstance(exc, httpx.NetworkError | httpx.InvalidURL):
+        return f"{exc.__class__.__name__} {exc}".rstrip()
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "no valid HTTP answer (RemoteProtocolError)"
+    return exc.__class__.__name__
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every fetch (CA bundle: certifi, or SSL_CERT_FILE/SSL_CERT_DIR):
+    loading it takes ~0.1 s of CPU, which would stall the event loop for each fetch (and
+    every other request with it)."""
+    return httpx.create_ssl_context(trust_env=True)
+
+
+async def _resolve(url: str) -> list[IPAddress]:
+    """Every address the URL's host resolves to (resolved off the event loop's thread)."""
+    parts = urlsplit(url)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise CalendarError(f"bad port in URL to {_host(url)}") from None
+    if not host:
+        raise CalendarError("not a URL with a host")
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):  # socket.gaierror is an OSError
+        raise CalendarError(f"cannot resolve host {host!r}") from None
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+
+
+async def _connect(client: httpx.AsyncClient, url: str,
+                   addresses: list[IPAddress | None]) -> httpx.Response:
+    """GET ``url`` (streamed) from the first of ``addresses`` that takes the connection
+    (None: let the client resolve the name)."""
+    for i, address in enumerate(addresses):
+        try:
+            return await client.send(_request(client, url, address), stream=True)
+        except httpx.ConnectError:
+            if i == len(addresses) - 1:
+                raise
+    raise CalendarError(f"no address to connect to for {_host(url)}")
+
+
+def _request(client: httpx.AsyncClient, url: str, address: IPAddress | None) -> httpx.Request:
+    """A GET of ``url`` sent to ``address``: the URL names the address, the Host header and
+    the TLS server name (SNI, and so the certificate check) the host."""
+    headers = {"Accept": "text/calendar"}
+    if address is None:
+        return client.build_request("GET", url, headers=headers)
+    named = httpx.URL(url)
+    headers["Host"] = named.netloc.decode("ascii")
+    extensions = {"sni_hostname": named.raw_host.decode("ascii")} \
+        if named.scheme == "https" else {}
+    return client.build_request("GET", named.copy_with(host=str(address)), headers=headers,
+                                extensions=extensions)
+
+
+async def _read_limited(response: httpx.Response, max_bytes: int, url: str) -> bytes:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise CalendarError(f"calendar from {_host(url)} is larger than {max_bytes:,} bytes")
     chunks, size = [], 0
-    for chunk in response.iter_bytes():
+    async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > max_bytes:
             raise CalendarError(f"calendar from {_host(url)} is larger than {max_bytes:,} bytes")
-        if _time.monotonic() > deadline:
-            raise httpx.ReadTimeout("deadline passed")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -77,7 +77,7 @@ def limit_timezones(text: str, end: datetime, budget: Budget) -> None:
             continue  # icalendar reports it when it reads the calendar
         what = f"VTIMEZONE {zone!r}"
         if _never(what, rule, first, last, last, budget, timedelta(0), 1):
-            raise CalendarError(f"{what} has an RRULE that never occurs",
+            raise CalendarError("{what} has an RRULE that never occurs", what=what,
                                 line=f"RRULE:{rule_text}")
 
 
@@ -149,12 +149,13 @@ def _never(what: str, rule: icalendar.vRecur, first: object, start: datetime,
     freq = str(_one(rule, "FREQ", "")).upper()
     line = "RRULE:" + rule.to_ical().decode(errors="replace")
     if not freq:
-        raise CalendarError(f"{what} has a bad RRULE: no FREQ", line=line)
+        raise CalendarError("{what} has a bad RRULE: no FREQ", what=what, line=line)
     if freq not in PERIOD or not isinstance(first, date):
         return False  # the expansion refuses it, naming the rule
     interval = _one(rule, "INTERVAL", 1)
     if not isinstance(interval, int) or interval < 1:
-        raise CalendarError(f"{what} has a bad RRULE: INTERVAL must be at least 1", line=line)
+        raise CalendarError("{what} has a bad RRULE: INTERVAL must be at least 1", what=what,
+                            line=line)
     step = PERIOD[freq] * interval
     begin = _instant(first)
     until = _one(rule, "UNTIL", None)
@@ -178,16 +179,18 @@ def _never(what: str, rule: icalendar.vRecur, first: object, start: datetime,
         else:  # dateutil walks on past the window to the next occurrence
             budget.steps += int(gap // step) * per_period
     if budget.never > MAX_NEVER:
-        raise CalendarError(f"more than {MAX_NEVER} recurrence rules never occur "
-                            f"(the last in {what})", line=line)
+        raise CalendarError("more than {limit} recurrence rules never occur "
+                            "(the last in {what})", limit=MAX_NEVER, what=what, line=line)
     if budget.steps > MAX_STEPS:
-        raise CalendarError(f"{what}: RRULE repeats too often: the calendar's rules repeat "
+        # Limits and dates are the service's, not the calendar's: put in before the
+        # template is filled ({{what}} stays a field).
+        raise CalendarError(f"{{what}}: RRULE repeats too often: the calendar's rules repeat "
                             f"more than {MAX_STEPS:,} times from their start to "
-                            f"{end:%Y-%m-%d}", line=line)
+                            f"{end:%Y-%m-%d}", what=what, line=line)
     if budget.occurrences > MAX_OCCURRENCES:
-        raise CalendarError(f"{what}: RRULE repeats too often: the calendar has more than "
+        raise CalendarError(f"{{what}}: RRULE repeats too often: the calendar has more than "
                             f"{MAX_OCCURRENCES:,} occurrences before {end:%Y-%m-%d}",
-                            line=line)
+                            what=what, line=line)
     return never
 
 
@@ -293,4 +296,4 @@ def _instant(value: object) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
         return datetime.combine(value, time(), UTC)
-    raise CalendarError(f"not a date or date-time: {value!r}")
+    raise CalendarError("not a date or date-time: {value!r}", value=value)

@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select
+from starlette.concurrency import run_in_threadpool
 
 from ingest.availability import build_availability
 from ingest.document import DAYS, _check_zone, _parse_clock
+from ingest.errors import CalendarError
 from solver.heatmap import heatmap
 from solver.proposals import propose
 from solver.spec import Preference
@@ -166,10 +168,12 @@ def me(who: Who) -> dict[str, Any]:
 
 
 @router.post("/programs", status_code=201, response_model=Created,
-             responses=error_responses(403, 409))
-def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[str, str]:
+             responses=error_responses(403, 409, 503))
+async def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[str, str]:
     """Create a program from a program document."""
-    parsed = validated(doc)
+    # async: calendar URLs are fetched on the event loop (no worker thread waits on the
+    # network); validating and storing run in the thread pool.
+    parsed = await run_in_threadpool(validated, doc)
     if not who.site_admin:
         from .errors import Forbidden
 
@@ -179,10 +183,15 @@ def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[str, st
                       "per program", field="members")
     where = {m.id: f"members[{i}]" for i, m in enumerate(parsed.members)}
     ids = [m.id for m in parsed.members]
-    busy = busy_on_upload(parsed, ids, fetch_uploaded(parsed, ids, cfg, where), where)
+    fetched = await fetch_uploaded(parsed, ids, cfg, where)
+    busy = await run_in_threadpool(busy_on_upload, parsed, ids, fetched, where)
+    await run_in_threadpool(_insert_program, db, parsed, busy)
+    return {"id": parsed.program.id}
+
+
+def _insert_program(db: Engine, parsed: Any, busy: dict[str, list[list[int]]]) -> None:
     with db.begin() as conn:
         insert_program(conn, parsed.model_dump(mode="json", exclude_none=True), busy)
-    return {"id": parsed.program.id}
 
 
 @router.get("/programs", response_model=list[ProgramSummary])
@@ -211,60 +220,76 @@ def get_program(pid: str, who: Who, db: Db) -> dict[str, Any]:
 
 
 @router.put("/programs/{pid}/members/{mid}", response_model=MemberPublic,
-            responses={201: {"model": MemberPublic, "description": "Created"}, **_READ})
-def put_member(pid: str, mid: str, member: MemberDocument, who: Who, db: Db, cfg: Config,
-               response: Response) -> dict[str, Any]:
+            responses={201: {"model": MemberPublic, "description": "Created"}, **_READ,
+                       **error_responses(503)})
+async def put_member(pid: str, mid: str, member: MemberDocument, who: Who, db: Db, cfg: Config,
+                     response: Response) -> dict[str, Any]:
     """Create or replace one member, availability included."""
     who.is_member(pid, mid)
     if member.get("id", mid) != mid:
         raise Invalid(f'id "{member.get("id")}" does not match the URL ("{mid}")', field="id")
-    member = {**member, "id": mid}
+    # A member's validity does not depend on the other members or matches, so it is
+    # checked, and its calendar URLs fetched (guarded, on the event loop: see
+    # create_program), before the program's lock is taken.
+    doc, i = await run_in_threadpool(_member_document, db, pid, {**member, "id": mid})
+    fetched = await fetch_uploaded(doc, [mid], cfg, {mid: ""})
+    busy = await run_in_threadpool(busy_on_upload, doc, [mid], fetched, {mid: ""})
+    stored = doc.members[i].model_dump(mode="json", exclude_none=True)
+    created = await run_in_threadpool(_upsert_member, db, cfg, pid, stored, busy[mid])
+    response.status_code = 201 if created else 200
+    return stored
+
+
+def _member_document(db: Engine, pid: str, member: dict[str, Any]) -> tuple[Any, int]:
+    """The program document with ``member`` put in (validated), and the member's index."""
     with db.connect() as conn:
         data = document_data(conn, pid)
-    i = find_member_index(data, mid)
+    i = find_member_index(data, member["id"])
     if i is None:
         data["members"].append(member)
         i = len(data["members"]) - 1
     else:
         data["members"][i] = member
-    # A member's validity does not depend on the other members or matches, so it is
-    # checked, and its calendar URLs fetched (guarded), before the program's lock is taken.
-    doc = validated(data, focus=f"members[{i}]")
-    busy = busy_on_upload(doc, [mid], fetch_uploaded(doc, [mid], cfg, {mid: ""}), {mid: ""})
-    stored = doc.members[i].model_dump(mode="json", exclude_none=True)
+    return validated(data, focus=f"members[{i}]"), i
+
+
+def _upsert_member(db: Engine, cfg: Settings, pid: str, stored: dict[str, Any],
+                   busy: list[list[int]]) -> bool:
     with locked(db, pid) as conn:
-        if not members_data(conn, pid, {mid}):
+        if not members_data(conn, pid, {stored["id"]}):
             _within_limit(conn, members_table, pid, cfg.max_members, "members")
-        created = upsert_member(conn, pid, stored, busy[mid])
-    response.status_code = 201 if created else 200
-    return stored
+        return upsert_member(conn, pid, stored, busy)
 
 
 @router.put("/programs/{pid}/members/{mid}/calendar", response_model=CalendarSet,
-            responses=_READ, openapi_extra={"requestBody": {"content": {
-                "text/calendar": {"schema": {"type": "string"}, "example": EXAMPLE_ICS},
-                "application/json": {"schema": CalendarUrl.model_json_schema()}}}})
+            responses={**_READ, **error_responses(503)}, openapi_extra={"requestBody": {
+                "content": {
+                    "text/calendar": {"schema": {"type": "string"}, "example": EXAMPLE_ICS},
+                    "application/json": {"schema": CalendarUrl.model_json_schema()}}}})
 async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
                        cfg: Config) -> dict[str, Any]:
     """Replace the member's calendar: an iCalendar body, or ``{"ics_url": ...}``."""
-    from starlette.concurrency import run_in_threadpool
-
     who.is_member(pid, mid)
     raw = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return await run_in_threadpool(_put_calendar, db, cfg, pid, mid, raw, kind)
+    doc, source = await run_in_threadpool(_calendar_source, db, pid, mid, raw, kind)
+    fetched: dict[str, str] = {}
+    if "ics_url" in source:  # fetched on the event loop: see create_program
+        url = source["ics_url"]
+        try:
+            fetched[url] = await fetch_text(url, cfg)
+        except CalendarError as exc:
+            raise Invalid(f"ics_url: {exc}", field="ics_url") from None
+    return await run_in_threadpool(_put_calendar, db, doc, pid, mid, source, fetched)
 
 
-def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
-                  kind: str) -> dict[str, Any]:
-    from ingest.availability import program_grid
-    from ingest.document import CalendarSource
-
+def _calendar_source(db: Engine, pid: str, mid: str, raw: bytes,
+                     kind: str) -> tuple[Any, dict[str, Any]]:
+    """The program (the member checked to exist) and the calendar source of the body."""
     with db.connect() as conn:
         doc = stored_document(conn, pid)
     if mid not in {m.id for m in doc.members}:
         raise NotFound(f'unknown member "{mid}"')
-    fetched: dict[str, str] = {}
     if kind in ("application/json", ""):
         try:
             sent = json.loads(raw or b"null")
@@ -275,20 +300,24 @@ def _put_calendar(db: Engine, cfg: Settings, pid: str, mid: str, raw: bytes,
         except (ValueError, TypeError) as exc:
             raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"}",
                           field="ics_url", details={"problem": str(exc)[:300]}) from None
-        text = fetch_text(url, cfg)
-        source: dict[str, Any] = {"ics_url": url}
-        fetched[url] = text
-    elif kind in ("text/calendar", "text/plain"):
+        return doc, {"ics_url": url}
+    if kind in ("text/calendar", "text/plain"):
         text = raw.decode("utf-8", "replace")
         if not text.strip():
             raise Invalid("the calendar is empty; send an iCalendar (BEGIN:VCALENDAR ...)",
                           field="calendar")
-        source = {"ics_text": text}
-    else:
-        raise Invalid(f"unsupported content type {kind!r}; send text/calendar or "
-                      "application/json", field="content-type")
+        return doc, {"ics_text": text}
+    raise Invalid(f"unsupported content type {kind!r}; send text/calendar or "
+                  "application/json", field="content-type")
+
+
+def _put_calendar(db: Engine, doc: Any, pid: str, mid: str, source: dict[str, Any],
+                  fetched: dict[str, str]) -> dict[str, Any]:
+    from ingest.availability import program_grid
+    from ingest.document import CalendarSource
+
     busy = read_busy([CalendarSource(**source)], fetched, doc.member_zone(mid),
-                     program_grid(doc), prefix="calendar")
+                     program_grid(doc))
     with locked(db, pid) as conn:
         data = document_data(conn, pid)
         i = find_member_index(data, mid)

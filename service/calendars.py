@@ -2,17 +2,24 @@
 
 A calendar URL in an uploaded program or member (``ics_url``) is fetched once, when it
 is uploaded, through the private-address guard and with the time and size limits, and
-the copy is stored; heat maps, proposals and plans read that copy. ``ics_path`` (a file
-on the server) and ``caldav`` (a server the service would log in to) are refused with
-the field named; CalDAV calendars are read by the CLI and the notebooks.
+the copy is stored; heat maps, proposals and plans read that copy. The fetch runs on the
+event loop under one deadline (no worker thread waits on the network), at most
+``ics_max_fetches`` at a time per process (beyond, the request gets 503). ``ics_path``
+(a file on the server) and ``caldav`` (a server the service would log in to) are refused
+with the field named; CalDAV calendars are read by the CLI and the notebooks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from fastapi import HTTPException
 
 from ingest import ics_source
 from ingest.availability import calendar_span, program_grid
@@ -26,11 +33,10 @@ from .errors import Invalid
 from .netguard import guard_for
 
 
-def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: Settings,
-                   where: dict[str, str]) -> dict[str, dict[str, str]]:
-    """``{member: {url: text}}`` for the ``ics_url`` calendars of ``member_ids``; each
-    calendar is checked to parse. ``where`` gives each member's field path."""
-    grid = program_grid(doc)
+async def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: Settings,
+                         where: dict[str, str]) -> dict[str, dict[str, str]]:
+    """``{member: {url: text}}`` for the ``ics_url`` calendars of ``member_ids`` (read by
+    :func:`busy_on_upload` next). ``where`` gives each member's field path."""
     out: dict[str, dict[str, str]] = {}
     for mid in member_ids:
         member = doc.member(mid)
@@ -45,20 +51,51 @@ def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: Settin
             if cal.ics_url is None:
                 continue
             try:
-                text = fetch_text(cal.ics_url, settings)
-                ics_source.busy_from_ics(text, doc.member_zone(mid), grid.t0, grid.t_end)
-            except CalendarError as exc:
-                raise Invalid(f"{field}.ics_url: {exc}", field=f"{field}.ics_url") from None
+                text = await fetch_text(cal.ics_url, settings)
+            except CalendarError as exc:  # what the server answered is never echoed
+                raise Invalid(f"{field}.ics_url: {exc.without_content()}",
+                              field=f"{field}.ics_url") from None
             out.setdefault(mid, {})[cal.ics_url] = text
     return out
 
 
-def fetch_text(url: str, settings: Settings) -> str:
+async def fetch_text(url: str, settings: Settings) -> str:
     """The calendar at ``url``, fetched through the private-address guard, within the
-    service's time and size limits (CalendarError otherwise)."""
-    return ics_source.fetch_ics(url, timeout=settings.ics_timeout,
-                                max_bytes=settings.ics_max_bytes,
-                                guard=guard_for(settings)).decode("utf-8", "replace")
+    service's time and size limits (CalendarError otherwise; 503 when too many fetches
+    are under way)."""
+    with _FETCHES.slot(settings):
+        data = await ics_source.fetch_ics_async(url, timeout=settings.ics_timeout,
+                                                max_bytes=settings.ics_max_bytes,
+                                                guard=guard_for(settings))
+    return data.decode("utf-8", "replace")
+
+
+class _Fetches:
+    """Calendar fetches under way in this process. Each holds a socket and up to
+    ``ics_max_bytes`` of memory, so their number is bounded; a request beyond the bound
+    is answered 503 at once rather than queued (a slot frees within ``ics_timeout``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # apps on several event loops (tests) share it
+        self.running = 0
+
+    @contextmanager
+    def slot(self, settings: Settings) -> Iterator[None]:
+        with self._lock:
+            if self.running >= settings.ics_max_fetches:
+                wait = math.ceil(settings.ics_timeout)
+                raise HTTPException(503, detail=f"{self.running} calendar URLs are being "
+                                    f"fetched already; try again in {wait} s",
+                                    headers={"Retry-After": str(wait)})
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+_FETCHES = _Fetches()
 
 
 def needs_network(member: dict[str, Any], snaps: dict[str, str]) -> bool:
@@ -95,14 +132,13 @@ def read_busy(sources: Sequence[CalendarSource], fetched: dict[str, str], zone: 
     """
     start, end = calendar_span(grid)
     texts = [CalendarSource(ics_text=fetched[c.ics_url]) if c.ics_url else c for c in sources]
-    # A fetched calendar's text is never quoted back: it may not be the caller's.
     remote = {f"{prefix}[{j}]" for j, c in enumerate(sources) if c.ics_url}
     try:
         busy = member_busy(texts, zone, start, end, where=prefix)
     except CalendarError as exc:
-        quote = exc.line and exc.field not in remote
-        raise Invalid(f"{exc.field}: {exc.problem}" + (f" (at {exc.line!r})" if quote else ""),
-                      field=exc.field) from None
+        # What a server answered is never echoed; a member's own text is quoted back.
+        shown = exc.without_content() if exc.field in remote else exc
+        raise Invalid(str(shown), field=exc.field) from None
     return _merged(busy)
 
 

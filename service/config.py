@@ -25,8 +25,12 @@ class Settings:
     max_plan_time_limit: float = 600.0
     # Calendar URLs may not point into the server's own network unless this is set.
     allow_private_urls: bool = False
+    # One deadline for each calendar URL fetch: resolving, connecting, headers and body.
     ics_timeout: float = 10.0
     ics_max_bytes: int = 5_000_000
+    # Calendar URL fetches under way at once per process (each holds a socket and up to
+    # ics_max_bytes); a request beyond them gets 503 with Retry-After.
+    ics_max_fetches: int = 50
     retry_seconds: float = 30.0
     # Batch plans solve their models on the Dask cluster of this scheduler
     # (tcp://host:8786) when set; else in local processes when a plan is large enough
@@ -73,6 +77,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "SLOTWISE_RETRY_SECONDS": ("retry_seconds", "seconds"),
     "SLOTWISE_APPLY_CHUNK": ("apply_chunk", "count"),
     "SLOTWISE_MAX_PLAN_JOBS": ("max_plan_jobs", "count"),
+    "SLOTWISE_ICS_TIMEOUT": ("ics_timeout", "seconds"),
+    "SLOTWISE_ICS_MAX_FETCHES": ("ics_max_fetches", "count"),
 }
 
 _EXPECTED = {"count": "must be a whole number above 0",

@@ -1,5 +1,6 @@
 """fetch_ics against a real HTTP server on 127.0.0.1: status, redirects, timeout, size limit."""
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -10,6 +11,7 @@ import pytest
 
 from ingest.errors import CalendarError
 from ingest.ics_source import fetch_ics
+from tests.trickle import trickle_server
 
 BODY = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\n"
         b"DTSTAMP:20261201T120000Z\r\nDTSTART:20270105T140000Z\r\nDTEND:20270105T150000Z\r\n"
@@ -96,7 +98,7 @@ def test_oversized_body_is_refused(server, path):
 def test_redirects_are_followed_and_guarded(server):
     """Guards redirect following and that the guard sees every URL, redirect targets included."""
     seen: list[str] = []
-    assert fetch_ics(f"{server}/hop/2", guard=seen.append) == BODY
+    assert fetch_ics(f"{server}/hop/2", guard=lambda url, _: seen.append(url)) == BODY
     assert seen == [f"{server}/hop/2", f"{server}/hop/1", f"{server}/cal.ics"]
 
 
@@ -109,7 +111,7 @@ def test_too_many_redirects(server):
 
 def test_guard_can_refuse(server):
     """Guards that a guard raising stops the fetch before connecting."""
-    def refuse(url: str) -> None:
+    def refuse(url: str, addresses: list) -> None:
         raise CalendarError(f"refused {url}")
 
     with pytest.raises(CalendarError, match="refused"):
@@ -120,13 +122,13 @@ def test_webcal_means_https():
     """Guards webcal:// -> https:// (seen by the guard before any connection)."""
     seen: list[str] = []
 
-    def stop(url: str) -> None:
+    def stop(url: str, addresses: list) -> None:
         seen.append(url)
         raise CalendarError("stop")
 
     with pytest.raises(CalendarError):
-        fetch_ics("webcal://calendar.example.org/u/basic.ics", guard=stop)
-    assert seen == ["https://calendar.example.org/u/basic.ics"]
+        fetch_ics("webcal://localhost/u/basic.ics", guard=stop)
+    assert seen == ["https://localhost/u/basic.ics"]
 
 
 def test_unsupported_scheme():
@@ -140,3 +142,21 @@ def test_server_down():
     with pytest.raises(CalendarError, match="cannot fetch") as info:
         fetch_ics("http://127.0.0.1:9/private-secret/basic.ics", timeout=2)
     assert "private-secret" not in str(info.value)
+
+
+def test_one_deadline_covers_headers_that_trickle_in():
+    """Guards the total deadline: a server sending a header byte every 0.5 s (each read
+    is quick) is cut off at the deadline, not when it stops sending."""
+    with trickle_server(interval=0.5, seconds=10) as slow:
+        t = time.perf_counter()
+        with pytest.raises(CalendarError, match=r"timed out after 1\.5 s fetching from http"):
+            fetch_ics(slow.url, timeout=1.5)
+        assert time.perf_counter() - t < 3.5
+
+
+def test_the_sync_fetch_works_inside_a_running_event_loop(server):
+    """Guards fetch_ics in a notebook (an event loop already runs in the thread)."""
+    async def notebook_cell() -> bytes:
+        return fetch_ics(f"{server}/cal.ics")
+
+    assert asyncio.run(notebook_cell()) == BODY

@@ -239,3 +239,44 @@ def test_custom_zone_with_a_runaway_rule_is_refused(rule):
                                 f"DTEND;TZID=Runaway {rule}:20270105T110000", before=zone),
                       NEW_YORK, *WINDOW)
     assert time.monotonic() - started < 1
+
+
+SECRET = "S3CRET"
+
+
+def _cal(body: str) -> str:
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n{body}END:VCALENDAR\r\n"
+
+
+_EVENT = "BEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20261201T120000Z\r\n"
+# Calendars with SECRET where an error message would quote the calendar, and the number of
+# the line the error is about.
+QUOTING = [
+    (f"<html>{SECRET}</html>\n", 1),  # not a calendar at all: an internal page, say
+    (_cal(f"BEGIN:VEVENT\r\nUID:{SECRET}\r\nEND:VEVENT\r\n"), 5),
+    (_cal(_EVENT + f"DTSTART;TZID={SECRET}:20270105T100000\r\nEND:VEVENT\r\n"), 7),
+    (_cal(_EVENT + f"DTSTART:{SECRET}\r\nEND:VEVENT\r\n"), 7),
+    (_cal(_EVENT + f"DTSTART:20270105T100000Z\r\nEND:{SECRET}\r\n"), 8),
+    (_cal(f"X-WR-TIMEZONE:{SECRET}\r\n" + _EVENT + "DTSTART:20270105T100000Z\r\nEND:VEVENT\r\n"),
+     4),
+    (_cal(_EVENT + f"DTSTART:20270105T100000Z\r\nRRULE:FREQ={SECRET}\r\nEND:VEVENT\r\n"), 8),
+    (_cal(_EVENT.replace("UID:1", f"UID:{SECRET}") + "DTSTART:20270105T100000Z\r\n"
+          "RRULE:FREQ=DAILY;INTERVAL=0\r\nEND:VEVENT\r\n"), 8),
+    (_cal(_EVENT + f"DTSTART;TZID=Europe/Ber\r\n lin-{SECRET}:20270105T100000\r\nEND:VEVENT\r\n"),
+     7),  # folded: the number of the line where it starts
+    (_cal(f"BEGIN:VFREEBUSY\r\nUID:x\r\nFREEBUSY:{SECRET}\r\nEND:VFREEBUSY\r\n"), 6),
+    (f"BEGIN:VCALENDAR\r\nX-{SECRET}:1\r\n", 2),
+]
+
+
+@pytest.mark.parametrize(("text", "number"), QUOTING)
+def test_an_error_without_content_quotes_nothing_of_the_calendar(text, number):
+    """Guards errors about fetched calendars: they name the line's number and the problem
+    but quote nothing the server sent (uploaded text is still quoted, for its author)."""
+    with pytest.raises(CalendarError) as info:
+        busy_from_ics(text, NEW_YORK, *WINDOW)
+    assert SECRET in str(info.value) and info.value.line_number == number
+    plain = info.value.without_content().for_member("mia", "calendar")
+    assert SECRET not in str(plain) and plain.line is None
+    assert str(plain).startswith("member 'mia', calendar: ")
+    assert str(plain).endswith(f" (at line {number})")

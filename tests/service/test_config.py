@@ -17,7 +17,8 @@ def test_every_variable_reaches_its_setting(monkeypatch):
              "SLOTWISE_PLAN_PROCESSES": "3", "SLOTWISE_ALLOW_PRIVATE_URLS": "yes",
              "SLOTWISE_RETRY_SECONDS": "0.5", "SLOTWISE_MAX_MEMBERS": "40",
              "SLOTWISE_MAX_MATCHES": "30", "SLOTWISE_APPLY_CHUNK": "7",
-             "SLOTWISE_MAX_PLAN_JOBS": "2"}
+             "SLOTWISE_MAX_PLAN_JOBS": "2", "SLOTWISE_ICS_TIMEOUT": "2.5",
+             "SLOTWISE_ICS_MAX_FETCHES": "7"}
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
         monkeypatch.setenv(name, value)
@@ -26,7 +27,8 @@ def test_every_variable_reaches_its_setting(monkeypatch):
         "sqlite:///override.sqlite", "smtp://mail:25", Path("/tmp/out"),
         "Programs <p@example.org>")
     assert (s.max_body_bytes, s.scheduler, s.plan_processes, s.allow_private_urls,
-            s.retry_seconds) == (1000, "tcp://dask:8786", 3, True, 0.5)
+            s.retry_seconds, s.ics_timeout, s.ics_max_fetches) == (
+        1000, "tcp://dask:8786", 3, True, 0.5, 2.5, 7)
     assert (s.max_members, s.max_matches) == (40, 30)
     assert (s.apply_chunk, s.max_plan_jobs) == (7, 2)
     monkeypatch.setenv("SLOTWISE_ALLOW_PRIVATE_URLS", "0")

@@ -113,7 +113,10 @@ def _seeded_app(tmp: Path) -> Iterator[tuple[ASGIClient, str, dict[str, list[str
     token = create_token(app.state.engine, "admin")
     # Calendar URLs are fetched; these tests stay off the network.
     mp = pytest.MonkeyPatch()
-    mp.setattr(ingest.ics_source, "fetch_ics", lambda url, **_: CALENDAR)
+    async def fetch(url: str, **_: object) -> bytes:
+        return CALENDAR
+
+    mp.setattr(ingest.ics_source, "fetch_ics_async", fetch)
     # Requests over ASGI, in process. Not entered, so it starts no lifespan: schemathesis
     # ends every lifespan after each test, and the app's executor does not outlive one.
     client = ASGIClient(app)

@@ -3,14 +3,24 @@ private-address guard; never while answering a heat map."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
+from fastapi import HTTPException
 
+from ingest.errors import CalendarError
+from service.calendars import fetch_text
+from service.config import Settings
 from tests.service.live import LiveServer, admin_token
 from tests.service.test_end_to_end import TUESDAY_BUSY, program
+from tests.trickle import TrickleServer, trickle_server
 
 
 class _Calendar(BaseHTTPRequestHandler):
@@ -92,5 +102,149 @@ def test_uploaded_calendar_url_is_fetched_once_and_read_from_the_copy(tmp_path, 
                                  for h in (heat, plain))
             assert with_cal < without
             assert heat["free"][1] == plain["free"][1]  # al has no calendar
+    finally:
+        server.stop()
+
+
+IN_FLIGHT = 45  # more than the 40 threads of the pool that answers sync routes
+DEADLINE = 6
+
+
+def test_slow_calendar_servers_hold_no_worker_thread(tmp_path):
+    """Guards the service against slow-loris calendar servers: while 45 calendar fetches
+    (from all three routes that fetch) hang on trickling headers, other requests are
+    answered at once; each fetch ends at one total deadline with a 422 naming the field."""
+    server, token = _server(tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1",
+                            SLOTWISE_ICS_TIMEOUT=str(DEADLINE))
+    try:
+        with server.client(token) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+        with trickle_server(interval=0.5, seconds=20) as slow:
+            asyncio.run(_hang_and_probe(server.url, token, slow))
+    finally:
+        server.stop()
+
+
+async def _hang_and_probe(base: str, token: str, slow: TrickleServer) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=IN_FLIGHT + 10)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30,
+                                 limits=limits) as api:
+        doc = _with_calendar({"ics_url": slow.url})
+        doc["program"]["id"] = "p2"
+        member = {**program()["members"][0], "calendars": [{"ics_url": slow.url}]}
+        t0 = time.monotonic()
+        uploads = [asyncio.create_task(api.post("/api/programs", json=doc)),
+                   asyncio.create_task(api.put("/api/programs/p1/members/mia", json=member))]
+        uploads += [asyncio.create_task(api.put("/api/programs/p1/members/mia/calendar",
+                                                json={"ics_url": slow.url}))
+                    for _ in range(IN_FLIGHT - 2)]
+        # More fetches at once than the thread pool has threads: none of them holds one.
+        assert await asyncio.to_thread(slow.wait_open, 41, DEADLINE - 1), \
+            f"only {slow.open} calendar fetches ran at once"
+        t = time.monotonic()
+        me = await api.get("/api/me")
+        assert me.status_code == 200 and time.monotonic() - t < 2
+        assert slow.open > 40  # answered while the fetches still hang
+        done = await asyncio.gather(*uploads)
+        assert time.monotonic() - t0 < DEADLINE + 5
+    fields = ["members[0].calendars[0].ics_url", "calendars[0].ics_url"]
+    fields += ["ics_url"] * (IN_FLIGHT - 2)
+    for r, field in zip(done, fields, strict=True):
+        assert (r.status_code, r.json()["field"]) == (422, field), r.text
+        assert f"timed out after {DEADLINE} s" in r.json()["detail"]
+
+
+def test_fetches_beyond_the_bound_are_answered_503_at_once():
+    """Guards SLOTWISE_ICS_MAX_FETCHES: a fetch beyond the bound is refused at once with
+    503 and Retry-After, not queued behind the slow ones."""
+    settings = Settings(allow_private_urls=True, ics_timeout=2, ics_max_fetches=1)
+
+    async def scenario(slow: TrickleServer) -> None:
+        first = asyncio.create_task(fetch_text(slow.url, settings))
+        assert await asyncio.to_thread(slow.wait_open, 1, 2)
+        t = time.monotonic()
+        with pytest.raises(HTTPException) as info:
+            await fetch_text(slow.url, settings)
+        assert time.monotonic() - t < 0.5
+        assert (info.value.status_code, info.value.headers) == (503, {"Retry-After": "2"})
+        with pytest.raises(CalendarError, match="timed out after 2 s"):
+            await first
+
+    with trickle_server() as slow:
+        asyncio.run(scenario(slow))
+
+
+SECRET = "S3CRET"
+
+
+class _Internal(BaseHTTPRequestHandler):
+    """An internal service: a page that is no calendar, and an error with its own words."""
+
+    def do_GET(self) -> None:
+        if self.path == "/page":
+            body = f"<html>{SECRET} admin console</html>\n".encode()
+            self.send_response(200)
+        else:
+            body = SECRET.encode()
+            self.send_response(404, f"{SECRET} is elsewhere")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def internal() -> Iterator[tuple[str, str]]:
+    """(base URL of an internal HTTP service, URL of a non-HTTP service with a banner)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Internal)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    banner = socket.create_server(("127.0.0.1", 0))
+    banner.settimeout(0.2)
+    stop = threading.Event()
+
+    def greet() -> None:  # an SSH server, say: it speaks first, and not HTTP
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                conn, _ = banner.accept()
+                with conn:
+                    conn.sendall(f"SSH-2.0-OpenSSH_{SECRET}\r\n".encode())
+                    conn.settimeout(2)
+                    with contextlib.suppress(OSError):  # read the request before closing
+                        conn.recv(65536)
+
+    greeter = threading.Thread(target=greet, daemon=True)
+    greeter.start()
+    yield (f"http://127.0.0.1:{httpd.server_address[1]}",
+           f"http://127.0.0.1:{banner.getsockname()[1]}/cal.ics")
+    stop.set()
+    greeter.join(5)
+    banner.close()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_what_a_calendar_url_answers_is_never_echoed(tmp_path, internal):
+    """Guards calendar URLs as a way to read internal services: errors about a fetched
+    calendar name the field, the line's number and the problem, and quote nothing the
+    server sent (page, reason phrase, protocol banner)."""
+    base, banner = internal
+    server, token = _server(tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1")
+    try:
+        with server.client(token) as api:
+            r = api.post("/api/programs", json=_with_calendar({"ics_url": f"{base}/page"}))
+            assert (r.status_code, r.json()["field"]) == (
+                422, "members[0].calendars[0].ics_url"), r.text
+            assert "not an iCalendar file" in r.text and "(at line 1)" in r.text
+            assert SECRET not in r.text
+            assert api.post("/api/programs", json=program()).status_code == 201
+            for url, problem in ((f"{base}/page", "(at line 1)"),
+                                 (f"{base}/gone", "HTTP 404 Not Found"),
+                                 (banner, "no valid HTTP answer")):
+                r = api.put("/api/programs/p1/members/mia/calendar", json={"ics_url": url})
+                assert r.status_code == 422 and problem in r.text, r.text
+                assert SECRET not in r.text
     finally:
         server.stop()
