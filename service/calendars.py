@@ -136,9 +136,10 @@ def read_busy(sources: Sequence[CalendarSource], fetched: dict[str, str], zone: 
     try:
         busy = member_busy(texts, zone, start, end, where=prefix)
     except CalendarError as exc:
-        # What a server answered is never echoed; a member's own text is quoted back.
-        shown = exc.without_content() if exc.field in remote else exc
-        raise Invalid(str(shown), field=exc.field) from None
+        if exc.field in remote:  # what a server answered is never echoed
+            field = f"{exc.field}.ics_url"
+            raise Invalid(str(exc.without_content().placed(field, field)), field=field) from None
+        raise Invalid(str(exc), field=exc.field) from None  # a member's own text: quoted
     return _merged(busy)
 
 
