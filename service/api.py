@@ -74,7 +74,7 @@ from .store import members as members_table
 # Every route needs a token and reads its parameters; any request body may be too large.
 # Calendar routes answer with ``response_class=Response``: a 200 is text/calendar, an error
 # still JSON.
-router = APIRouter(prefix="/api", responses=error_responses(401, 413, 422))
+router = APIRouter(prefix="/api", responses=error_responses(401, 413, 422, 503))
 _READ = error_responses(403, 404)
 _WRITE = error_responses(403, 404, 409)
 _ICS = {200: {"content": {"text/calendar": {"schema": {"type": "string"}}},

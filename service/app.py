@@ -14,6 +14,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -75,6 +76,17 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
     return error_body(exc.status, exc.message, exc.field, **exc.details)
+
+
+async def _database_busy(_: Request, exc: OperationalError) -> JSONResponse:
+    """A database that stays locked (another writer) or cannot be reached is the
+    service's trouble, said as such: 503 with Retry-After, never a 500."""
+    log.warning("database unavailable: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+    locked = "locked" in str(exc.orig).lower()
+    response = error_body(503, "the database is busy with other writes; try again shortly"
+                          if locked else "the database cannot be reached; try again shortly")
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 async def _ingest_error(_: Request, exc: IngestError) -> JSONResponse:
@@ -173,7 +185,7 @@ class _App(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     redact.install()  # before any request is logged: feed links hold tokens
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, settings.db_busy_seconds)
     init_db(engine)
 
     @asynccontextmanager
@@ -203,6 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(IngestError, _ingest_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _database_busy)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(WorkerHeader)  # which of several worker processes answered
 

@@ -19,6 +19,9 @@ class Settings:
     outbox: Path = field(default_factory=lambda: Path("outbox"))
     sender: str = "slotwise <slotwise@localhost>"
     max_body_bytes: int = 2_000_000
+    # How long a request waits for a database another writer holds (SQLite's busy
+    # timeout); past it the request answers 503 with Retry-After, never 500.
+    db_busy_seconds: float = 30.0
     max_members: int = 20_000
     max_matches: int = 20_000
     plan_time_limit: float = 60.0
@@ -69,6 +72,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "SLOTWISE_OUTBOX": ("outbox", "path"),
     "SLOTWISE_SENDER": ("sender", "text"),
     "SLOTWISE_MAX_BODY_BYTES": ("max_body_bytes", "count"),
+    "SLOTWISE_DB_BUSY_SECONDS": ("db_busy_seconds", "seconds"),
     "SLOTWISE_MAX_MEMBERS": ("max_members", "count"),
     "SLOTWISE_MAX_MATCHES": ("max_matches", "count"),
     "SLOTWISE_SCHEDULER": ("scheduler", "text"),

@@ -108,7 +108,8 @@ _MEANING = {
     413: "The request body is too large",
     422: "The request or document is invalid; the body names the field and the problem",
     429: "Too much of this is already waiting (e.g. plan jobs of the program)",
-    503: "Too many calendar URLs are being fetched; try again after Retry-After seconds",
+    503: "Busy (calendar URLs being fetched, or the database held by other writes); try "
+         "again after Retry-After seconds",
 }
 
 

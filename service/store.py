@@ -214,22 +214,24 @@ def now_epoch() -> int:
     return int(time.time())
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with what each database needs for concurrent writers."""
-    engine = _engine(url)
+def make_engine(url: str, busy_seconds: float = 30.0) -> Engine:
+    """An engine with what each database needs for concurrent writers; on SQLite a
+    statement waits up to ``busy_seconds`` for another writer before it fails."""
+    engine = _engine(url, busy_seconds)
     failpoints.install(engine)  # inert unless a crash test asks for it
     return engine
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, busy_seconds: float) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": busy_seconds,
+                                                  "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             _journal_wal(cur)
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
