@@ -671,15 +671,25 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-def year_group_program(members: int, program_id: str = "year") -> dict[str, Any]:
+def year_group_program(members: int, program_id: str = "year",
+                       chopped: bool = False) -> dict[str, Any]:
     """One group of ``members`` people in six zones over a 366-day horizon on a 5-minute
-    grid: the largest heat map a program can ask for (issue 12, item 9)."""
+    grid: the largest heat map a program can ask for (issue 12, item 9). ``chopped``:
+    everyone is free for 5 minutes of every 10, every day (the most fragmented free time
+    there is, for 5-minute sessions)."""
     zones = ["America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Adelaide",
              "America/Sao_Paulo", "Africa/Lagos"]
     people = [{"id": f"m{i}", "timezone": zones[i % len(zones)],
                "weekly": [{"days": ["MO", "WE", "FR"][: 1 + i % 3],
                            "start": f"{8 + i % 5:02d}:00", "end": f"{13 + i % 4:02d}:30"}]}
               for i in range(members)]
+    if chopped:
+        days = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+        windows = [{"days": days, "start": f"{m // 60:02d}:{m % 60:02d}",
+                    "end": f"{(m + 5) // 60:02d}:{(m + 5) % 60:02d}"}
+                   for m in range(0, 24 * 60, 10)]
+        for p in people:
+            p["weekly"] = windows
     return {"version": 1,
             "program": {"id": program_id, "timezone": "Europe/Berlin", "start": "2027-01-04",
                         "end": "2028-01-05", "granularity_minutes": 5,

@@ -382,8 +382,9 @@ def get_heatmap(pid: str, xid: str, who: Who, db: Db,
                 ) -> dict[str, Any]:
     """How many members can attend a session starting at each slot of a window of weeks:
     SPEC 7's JSON for the window (``window`` says which slots), the viewer-zone
-    day × time grid (``view``) and, per member, the start slots they can attend as runs
-    ``[first, end)`` (``free``)."""
+    day × time grid (``view``) and, per member, a base64 bitmap of the window's start
+    slots they can attend (``free``: bit ``i``, little-endian within each byte, is slot
+    ``window.first_slot + i``)."""
     doc, match = _match_context(db, who, pid, xid)
     try:
         zone = ZoneInfo(_check_zone(tz or doc.organizer_zone(match).key))

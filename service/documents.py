@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from bisect import bisect_left
@@ -77,7 +78,7 @@ def heatmap_window(hm: Heatmap, zone: ZoneInfo, first_day: date | None = None,
            "duration_minutes": hm.duration_minutes, "members": list(hm.members),
            "counts": counts,
            "everyone": everyone[(everyone >= lo) & (everyone < hi)].tolist(),
-           "free": _runs(hm.attend[lo:hi], lo),
+           "free": _bitmaps(hm.attend[lo:hi]),
            "window": {"first_slot": lo, "slots": hi - lo,
                       "first_date": dates[0] if dates else None,
                       "last_date": dates[-1] if dates else None,
@@ -91,16 +92,12 @@ def heatmap_window(hm: Heatmap, zone: ZoneInfo, first_day: date | None = None,
     return out
 
 
-def _runs(attend: np.ndarray, offset: int) -> list[list[list[int]]]:
-    """Per column of a (slots, members) bool matrix, its True runs as ``[first, end)``
-    slot indices (plus ``offset``)."""
-    padded = np.zeros((attend.shape[0] + 2, attend.shape[1]), dtype=np.int8)
-    padded[1:-1] = attend
-    # Edges column by column: each run opens (+1) and then closes (-1) in its own column.
-    col, pos = np.nonzero(np.diff(padded, axis=0).T)
-    runs = np.stack([pos[0::2], pos[1::2]], axis=1) + offset
-    per_col = np.bincount(col[0::2], minlength=attend.shape[1])
-    return [r.tolist() for r in np.split(runs, np.cumsum(per_col)[:-1])]
+def _bitmaps(attend: np.ndarray) -> list[str]:
+    """Per column of a (slots, members) bool matrix, its bits packed little-endian (bit i
+    of byte i // 8 is row i) and base64-encoded: a fixed size per member, however their
+    free time is cut up."""
+    packed = np.packbits(attend.T, axis=1, bitorder="little")
+    return [base64.b64encode(row.tobytes()).decode("ascii") for row in packed]
 
 
 def heatmap_csv(hm: Heatmap, zone: ZoneInfo) -> str:

@@ -120,7 +120,8 @@ class HeatmapWindow(TypedDict):
 @with_config(_OPEN)
 class HeatmapPublic(TypedDict):
     """SPEC 7's heat map JSON for a window of weeks, plus the viewer's grid, names, and,
-    per member, the start slots they can attend as runs ``[first, end)``."""
+    per member, a base64 bitmap of the window's slots they can start a session at (bit
+    ``i``, little-endian within each byte, is slot ``window.first_slot + i``)."""
 
     start: str
     granularity_minutes: int
@@ -131,7 +132,7 @@ class HeatmapPublic(TypedDict):
     view: HeatmapView
     match: str
     names: dict[str, str]
-    free: list[list[list[int]]]
+    free: list[str]
     window: HeatmapWindow
 
 

@@ -69,6 +69,7 @@ async function showHeatmap() {
   say("Reading availability…");
   state.heat = await api("GET",
     `/api/programs/${state.program}/matches/${state.match}/heatmap?${q}`);
+  state.freeBits = state.heat.free.map((b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
   $("tz").value = state.heat.view.timezone;
   const firstOpen = state.heat.view.dates.findIndex((_, d) =>
     state.heat.view.cells[d].some((c) => c && !c.past));
@@ -115,15 +116,12 @@ function renderWeek() {
   if (!rows.length) $("grid").replaceChildren(el("caption", {}, "Nobody can come this week."));
 }
 
-// free[j] holds member j's free start slots as sorted runs [first, end).
+// free[j] is member j's bitmap (base64) of the window's start slots: bit i, little-endian
+// within each byte, is slot window.first_slot + i.
 function isFree(j, slot) {
-  const runs = state.heat.free[j];
-  let lo = 0, hi = runs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (runs[mid][1] <= slot) lo = mid + 1; else hi = mid;
-  }
-  return lo < runs.length && runs[lo][0] <= slot;
+  const i = slot - state.heat.window.first_slot;
+  const bits = state.freeBits[j];
+  return i >= 0 && i < state.heat.window.slots && ((bits[i >> 3] >> (i & 7)) & 1) === 1;
 }
 
 function who(slot) {

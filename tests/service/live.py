@@ -137,3 +137,12 @@ class LiveServer:
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+
+def free_slots(heat: dict, j: int) -> set[int]:
+    """The start slots member ``j`` can attend, from a heat-map answer's ``free`` bitmap."""
+    import base64
+
+    bits = base64.b64decode(heat["free"][j])
+    first, n = heat["window"]["first_slot"], heat["window"]["slots"]
+    return {first + i for i in range(n) if bits[i >> 3] >> (i & 7) & 1}

@@ -15,7 +15,7 @@ import ingest.ics_source
 from ingest.availability import build_availability
 from service.programs import solving_document
 from service.store import make_engine
-from tests.service.live import LiveServer, admin_token
+from tests.service.live import LiveServer, admin_token, free_slots
 from tests.service.test_end_to_end import TUESDAY_BUSY, program
 
 BROKEN_ICS = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2027-03-02 10:00\nEND:VEVENT\n"
@@ -76,7 +76,7 @@ def test_heat_maps_use_the_busy_time_read_at_upload(client, db_file, monkeypatch
     assert avail.column("mia")[[s + 4 * 24 * 7 for s in busy]].all()
     r = client.get("/api/programs/p1/matches/mia-al/heatmap?duration=60")
     assert r.status_code == 200, r.text
-    mia = {s for a, b in r.json()["free"][0] for s in range(a, b)}
+    mia = free_slots(r.json(), 0)
     busy_starts = range(4 * (24 + 9) + 1, 4 * (24 + 11))  # 60-min starts 09:15-10:45
     assert not mia & set(busy_starts)
     assert {s + 7 * 96 for s in busy_starts} <= mia

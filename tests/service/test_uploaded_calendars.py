@@ -18,7 +18,7 @@ from fastapi import HTTPException
 from ingest.errors import CalendarError
 from service.calendars import fetch_text
 from service.config import Settings
-from tests.service.live import LiveServer, admin_token
+from tests.service.live import LiveServer, admin_token, free_slots
 from tests.service.test_end_to_end import TUESDAY_BUSY, program
 from tests.trickle import TrickleServer, trickle_server
 
@@ -98,10 +98,9 @@ def test_uploaded_calendar_url_is_fetched_once_and_read_from_the_copy(tmp_path, 
             # the same program without the calendar has mia free at more start times.
             assert api.post("/api/programs", json=program("p2")).status_code == 201
             plain = api.get("/api/programs/p2/matches/mia-al/heatmap").json()
-            with_cal, without = ({s for a, b in h["free"][0] for s in range(a, b)}
-                                 for h in (heat, plain))
+            with_cal, without = free_slots(heat, 0), free_slots(plain, 0)
             assert with_cal < without
-            assert heat["free"][1] == plain["free"][1]  # al has no calendar
+            assert free_slots(heat, 1) == free_slots(plain, 1)  # al has no calendar
     finally:
         server.stop()
 
