@@ -60,7 +60,12 @@ class Settings:
     def check_mail(self) -> None:
         """Refuse mail settings that cannot work: a SLOTWISE_SENDER that is no address, or
         the default one (``slotwise@localhost``, which no recipient can reply to) while
-        invites really go out by SMTP. ValueError naming the variable."""
+        invites really go out by SMTP, or a SLOTWISE_SMTP_URL that cannot be read.
+        ValueError naming the variable."""
+        from .email import SmtpSettings  # email uses redact from here
+
+        if self.smtp_url and self.smtp_url.strip():
+            SmtpSettings.from_url(self.smtp_url)  # raises naming SLOTWISE_SMTP_URL
         address = parseaddr(self.sender)[1]
         problem = address_problem(address) if address else "no address in it"
         if problem is not None:

@@ -10,8 +10,9 @@ Building a message never fails on stored data: header texts are made one line
 (:func:`header_text`), and an address that is international (``jörg@example.de``) makes the
 message UTF-8 throughout, sent with SMTPUTF8 (RFC 6531). A delivery that can never succeed
 (the server lacks SMTPUTF8, refuses the recipient for good) raises a *permanent*
-:class:`DeliveryError`; one that failed because the server is unreachable says so, and the
-sender stops its round there instead of waiting out the timeout for every message.
+:class:`DeliveryError`; one that failed because the server did not answer in time says so
+(``timed_out``), and the sender ends its round there instead of waiting out the timeout
+for every message.
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ _METHOD_LINE = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
 class DeliveryError(RuntimeError):
     """A message could not be handed to the mail server (or outbox).
 
-    ``permanent``: retrying cannot help (record it as failed); ``unreachable``: the server
-    could not be reached or stopped answering, so the other messages would fail too."""
+    ``permanent``: retrying cannot help (record it as failed); ``timed_out``: the server
+    did not answer within the timeout, so the next messages would each wait as long."""
 
     def __init__(self, message: str, *, permanent: bool = False,
-                 unreachable: bool = False) -> None:
+                 timed_out: bool = False) -> None:
         super().__init__(message)
-        self.permanent, self.unreachable = permanent, unreachable
+        self.permanent, self.timed_out = permanent, timed_out
 
 
 # The header text limit: a subject or name longer than this is cut (with an ellipsis).
@@ -206,7 +207,7 @@ class Mailer:
             client = self._connect(self.smtp)
         except OSError as exc:  # smtplib's errors are OSErrors too
             raise DeliveryError(f"{where}: could not send {what}: {exc}",
-                                unreachable=True) from exc
+                                timed_out=isinstance(exc, TimeoutError)) from exc
         try:
             self._hand_over(client, msg, where, what)
         except BaseException:
@@ -230,13 +231,9 @@ class Mailer:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(f"{where}: recipient refused for {what}: {exc.recipients}",
                                 permanent=all(code >= 500 for code in codes)) from exc
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as exc:
+        except OSError as exc:  # a reply refused, a reset connection, a timeout
             raise DeliveryError(f"{where}: could not send {what}: {exc}",
-                                unreachable=isinstance(exc, smtplib.SMTPServerDisconnected)
-                                ) from exc
-        except OSError as exc:  # a timeout, a reset connection
-            raise DeliveryError(f"{where}: could not send {what}: {exc}",
-                                unreachable=True) from exc
+                                timed_out=isinstance(exc, TimeoutError)) from exc
         except (ValueError, UnicodeError, LookupError, email_errors.MessageError) as exc:
             raise DeliveryError(f"{where}: cannot encode {what}: {exc}",
                                 permanent=True) from exc

@@ -184,8 +184,8 @@ def flush(engine: Engine, settings: Settings, limit: int = 500,
           stop: threading.Event | None = None) -> int:
     """Send pending deliveries; returns how many were sent. What failed for now stays
     pending; what can never be delivered becomes ``failed`` with the reason. When the
-    server cannot be reached the round ends there: the rest would only wait out the same
-    timeout, one by one. Runs in the background sender, never in a request."""
+    server did not answer in time the round ends there: the rest would only wait out the
+    same timeout, one by one. Runs in the background sender, never in a request."""
     mailer = Mailer.from_settings(settings.smtp_url, settings.outbox)
     with engine.connect() as conn:
         ids = conn.execute(select(deliveries.c.id).where(deliveries.c.status == "pending")
@@ -203,7 +203,7 @@ def flush(engine: Engine, settings: Settings, limit: int = 500,
             _settle(engine, did, "failed" if exc.permanent else "pending", str(exc))
             log.warning("invite delivery %s failed%s: %s", did,
                         "" if exc.permanent else ", will retry", exc)
-            if exc.unreachable:
+            if exc.timed_out:
                 break
             continue
         except Exception as exc:  # a stored message this code cannot send: fail it alone

@@ -5,7 +5,10 @@ request; international addresses go out with SMTPUTF8; start-up output hides pas
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,13 +19,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
-from service.cli import main, startup_line
+from service.cli import startup_line
 from service.config import Settings, redact
 from service.email import DeliveryError, Mailer, imip_message
 from service.invites import Person
 from service.store import deliveries, make_engine, matches, members, programs
 from tests.service.conftest import SmtpServer, _Collector, free_port
-from tests.service.live import LiveServer, admin_token
+from tests.service.live import ROOT, LiveServer, admin_token
 from tests.service.test_email import SENDER, invite
 from tests.service.test_end_to_end import _wait_for, program
 
@@ -348,21 +351,27 @@ def test_serve_never_prints_the_smtp_password(db_url, admin, smtp_server):
     assert "secret" not in out
 
 
-def test_serve_refuses_the_default_sender_when_smtp_is_set(monkeypatch, capsys, tmp_path):
-    """SLOTWISE_SMTP_URL set and SLOTWISE_SENDER left at slotwise@localhost: one line
-    naming SLOTWISE_SENDER, no traceback, no server."""
-    monkeypatch.setenv("SLOTWISE_SMTP_URL", "smtp://127.0.0.1:1")
-    monkeypatch.delenv("SLOTWISE_SENDER", raising=False)
-    code = main(["serve", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}", "--port", "1"])
-    err = capsys.readouterr().err.strip()
-    assert code != 0 and "Traceback" not in err
+def test_serve_refuses_the_default_sender_when_smtp_is_set(tmp_path):
+    """SLOTWISE_SMTP_URL set and SLOTWISE_SENDER left at slotwise@localhost: `slotwise
+    serve` exits at once with one line naming SLOTWISE_SENDER, no traceback, no server."""
+    env = {k: v for k, v in os.environ.items() if k != "SLOTWISE_SENDER"}
+    env["SLOTWISE_SMTP_URL"] = "smtp://127.0.0.1:1"
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(free_port()), "--db",
+         f"sqlite:///{tmp_path / 'x.sqlite'}"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=60)  # a server that started would be killed here: a failure
+    err = done.stderr.strip()
+    assert done.returncode != 0 and "Traceback" not in err
     assert "\n" not in err and "SLOTWISE_SENDER" in err and "slotwise@localhost" in err
 
 
 def test_the_sender_setting_is_checked():
-    """The outbox works with the default sender; a sender that is no address is refused
-    whatever the transport."""
+    """The outbox works with the default sender; a sender that is no address, or an SMTP
+    URL that cannot be read, is refused at start (the URL shown without its password)."""
     Settings().check_mail()
     Settings(smtp_url="smtp://mail:25", sender="Programs <p@example.org>").check_mail()
     with pytest.raises(ValueError, match=r"^SLOTWISE_SENDER: "):
         Settings(sender="Programs <not an address>").check_mail()
+    with pytest.raises(ValueError, match=r"^SLOTWISE_SMTP_URL: .*u:\*\*\*@") as caught:
+        Settings(smtp_url="smtp://u:secret@mail:port", sender="p@example.org").check_mail()
+    assert "secret" not in str(caught.value)
