@@ -27,7 +27,7 @@ from pydantic import (
 
 from .errors import DocumentError, FieldError
 from .grid import GRANULARITIES
-from .text import check_address, check_line, check_text
+from .text import check_address, check_line, check_name, check_text
 
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 Day = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -126,6 +126,7 @@ def _entering(check: Callable[[str], str]) -> AfterValidator:
 
 # Names, addresses and texts reach mail headers and calendar lines: see ingest/text.py.
 Line = Annotated[str, _entering(check_line)]
+Name = Annotated[str, _entering(check_name)]
 Text = Annotated[str, _entering(check_text)]
 EmailAddress = Annotated[str, _entering(check_address)]
 
@@ -205,7 +206,7 @@ class CalendarSource(_Model):
 
 class Member(_Model):
     id: Ident
-    name: Line | None = Field(default=None, max_length=200)
+    name: Name | None = None
     email: EmailAddress | None = None
     timezone: ZoneName | None = None
     weekly: list[Window] = Field(default_factory=list)
@@ -267,7 +268,7 @@ class Booking(Interval):
 
 class Program(_Model):
     id: Ident
-    name: Line | None = Field(default=None, max_length=200)
+    name: Name | None = None
     timezone: ZoneName
     start: Day_
     end: Day_

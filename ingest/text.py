@@ -46,6 +46,17 @@ def check_line(value: str) -> str:
     return value
 
 
+MAX_NAME = 200
+
+
+def check_name(value: str) -> str:
+    """A person's or program's name: one line (:func:`check_line`), at most MAX_NAME
+    characters."""
+    if len(value) > MAX_NAME:
+        raise ValueError(f"must be at most {MAX_NAME} characters")
+    return check_line(value)
+
+
 def check_text(value: str) -> str:
     """Multi-line text (an agenda): line breaks and tabs allowed, other control characters
     and U+2028/U+2029 not."""

@@ -2,9 +2,10 @@
 
 A booking writes its invite emails into ``deliveries`` in the same transaction as the
 sessions, so a booking is never kept without its invites nor an invite sent for a booking
-that was rolled back. After the commit they are sent; what fails (SMTP down) stays
-pending and a background loop retries it. A delivery is claimed before sending, so two
-workers never send the same one.
+that was rolled back. After the commit the request wakes the background sender
+(:class:`RetryLoop`), which sends them; what fails for now (SMTP down) stays pending and is
+retried, what can never be delivered is marked failed with the reason. A delivery is
+claimed before sending, so two workers never send the same one.
 """
 
 from __future__ import annotations
@@ -255,7 +256,7 @@ _senders_lock = threading.Lock()
 
 def wake(engine: Engine) -> None:
     """Tell this process's sender for ``engine`` that deliveries were committed. Returns at
-    once: a request never waits for SMTP (docs/rules.md, "Invites")."""
+    once: a request never waits for SMTP (docs/rules.md, "Names, addresses and mail")."""
     with _senders_lock:
         running = list(_senders.get(engine, ()))
     for sender in running:

@@ -69,6 +69,7 @@ ENTRY_CASES = [
     ("put", "/api/programs/p1/members/al", {"email": "al smith@example.org"}, "email"),
     ("put", "/api/programs/p1/members/al", {"email": "al\n@example.org"}, "email"),
     ("put", "/api/programs/p1/members/al", {"name": "Al\u2029Smith"}, "name"),
+    ("put", "/api/programs/p1/members/al", {"name": "A" * 201}, "name"),
     ("post", "/api/programs/p1/matches/mia-al/series",
      {"first_start": FIRST["mia-al"], "summary": "Hi\r\nBcc: x@example.org"}, "summary"),
     ("post", "/api/programs/p1/matches/mia-al/series",
@@ -154,6 +155,9 @@ def test_stored_bad_names_and_addresses_never_fail_a_booking_or_a_plan(
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
             _store_bad_data(db_url)
+            # Other members are not re-judged when one is edited.
+            r = api.put("/api/programs/p1/members/cy", json={"email": "cy@example.org"})
+            assert r.status_code == 200, r.text
             for match, start in FIRST.items():
                 r = api.post(f"/api/programs/p1/matches/{match}/series",
                              json={"first_start": start})
