@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from ingest.availability import build_availability
-from ingest.document import DAYS, _check_zone, _parse_clock
+from ingest.document import DAYS, Line, Text, _check_zone, _parse_clock
 from ingest.errors import CalendarError
 from solver.heatmap import heatmap
 from solver.proposals import propose
@@ -132,7 +132,7 @@ class ProposalsRequest(_Body):
 
 class ConferencingIn(_Body):
     video_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2000)
-    location: str | None = Field(default=None, max_length=500)
+    location: Line | None = Field(default=None, max_length=500)
 
 
 class SeriesCreate(_Body):
@@ -141,8 +141,8 @@ class SeriesCreate(_Body):
     frequency: Literal["once", "weekly", "biweekly", "monthly"] | None = None
     sessions: int | None = Field(default=None, ge=1, le=520)
     conferencing: ConferencingIn | None = None
-    agenda: str | None = Field(default=None, max_length=10_000)
-    summary: str | None = Field(default=None, max_length=500)
+    agenda: Text | None = Field(default=None, max_length=10_000)
+    summary: Line | None = Field(default=None, max_length=500)
 
 
 class SessionPatch(_Body):
@@ -468,7 +468,7 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
         sid = booking.insert_series(conn, doc, pid, match, req, wanted, idempotency=key)
         notify.queue_series(conn, cfg, pid, sid, "REQUEST")
         out = booking.series_public(conn, pid, sid)
-    notify.flush(db, cfg)
+    notify.wake(db)  # the background sender delivers; the request never waits for SMTP
     return out
 
 
@@ -523,7 +523,7 @@ def cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
         booking.cancel_series(conn, pid, sid)
         notify.queue_series(conn, cfg, pid, sid, "CANCEL")
         out = booking.series_public(conn, pid, sid)
-    notify.flush(db, cfg)
+    notify.wake(db)  # the background sender delivers; the request never waits for SMTP
     return out
 
 
@@ -564,7 +564,7 @@ def patch_session(pid: str, oid: str, body: SessionPatch, who: Who, db: Db,
             booking.move_session(conn, doc, pid, oid, body.start, document_now(doc))
             notify.queue_series(conn, cfg, pid, row.series_id, "REQUEST")
         out = booking.series_public(conn, pid, row.series_id)
-    notify.flush(db, cfg)
+    notify.wake(db)  # the background sender delivers; the request never waits for SMTP
     return out
 
 
@@ -658,5 +658,5 @@ def apply_plan(pid: str, jid: str, who: Who, db: Db, cfg: Config) -> dict[str, A
     (``booked``), occurrences that now collide with other sessions (``clashes``)."""
     who.admin(pid)
     out = jobs.apply(db, cfg, pid, jid)
-    notify.flush(db, cfg)
+    notify.wake(db)  # the background sender delivers; the request never waits for SMTP
     return out

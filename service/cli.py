@@ -140,6 +140,15 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Settings.from_env(db_url=getattr(args, "db", None))
 
 
+def startup_line(settings) -> str:  # type: ignore[no-untyped-def]
+    """Where the database and the invites are, without any password (config.redact)."""
+    from .config import redact
+
+    invites = (f"via {redact(settings.smtp_url)}" if settings.smtp_url
+               else f"to {settings.outbox}")
+    return f"database {redact(settings.db_url)}; invites {invites}"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -148,10 +157,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .config import Settings
 
     settings = _settings(args)
+    settings.check_mail()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    print(f"slotwise: database {settings.db_url}; invites "
-          f"{'via ' + settings.smtp_url if settings.smtp_url else 'to ' + str(settings.outbox)}"
-          f"; http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr)
+    print(f"slotwise: {startup_line(settings)}; http://{args.host}:{args.port}/ "
+          f"(API docs at /docs)", file=sys.stderr)
     if args.workers > 1:
         import os
 

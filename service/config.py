@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 
+from ingest.text import address_problem
+
 DEFAULT_DB = "sqlite:///slotwise.sqlite"
+DEFAULT_SENDER = "slotwise <slotwise@localhost>"
 
 
 @dataclass(frozen=True)
@@ -17,7 +22,7 @@ class Settings:
     # smtp://host:port, smtps://..., smtp+starttls://...; None writes .eml files to ``outbox``.
     smtp_url: str | None = None
     outbox: Path = field(default_factory=lambda: Path("outbox"))
-    sender: str = "slotwise <slotwise@localhost>"
+    sender: str = DEFAULT_SENDER
     max_body_bytes: int = 2_000_000
     # How long a request waits for a database another writer holds (SQLite's busy
     # timeout); past it the request answers 503 with Retry-After, never 500.
@@ -63,6 +68,44 @@ class Settings:
                 raise ValueError(f"{name}: {_EXPECTED[kind]}, not {raw!r}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+    def check_mail(self) -> None:
+        """Refuse mail settings that cannot work: a SLOTWISE_SENDER that is no address, or
+        the default one (``slotwise@localhost``, which no recipient can reply to) while
+        invites really go out by SMTP, or a SLOTWISE_SMTP_URL that cannot be read.
+        ValueError naming the variable."""
+        from .email import SmtpSettings  # email uses redact from here
+
+        if self.smtp_url and self.smtp_url.strip():
+            SmtpSettings.from_url(self.smtp_url)  # raises naming SLOTWISE_SMTP_URL
+        address = parseaddr(self.sender)[1]
+        problem = address_problem(address) if address else "no address in it"
+        if problem is not None:
+            raise ValueError(f"SLOTWISE_SENDER: {redact(self.sender)!r} is not a sender "
+                             f"address: {problem}")
+        if self.smtp_url and self.smtp_url.strip() and \
+                address == parseaddr(DEFAULT_SENDER)[1]:
+            raise ValueError(f"SLOTWISE_SENDER: invites go out by SMTP (SLOTWISE_SMTP_URL "
+                             f"is set), so set the address they come from; the default "
+                             f"{address} cannot be replied to")
+
+
+def redact(url: str) -> str:
+    """``url`` fit to print or log: the password of ``user:password@`` (and a
+    ``password=`` query parameter) replaced by ``***``. Every URL slotwise shows goes
+    through here (SMTP and database URLs)."""
+    scheme, sep, rest = url.partition("://")
+    head = re.split(r"[?#]", rest, maxsplit=1)[0]
+    # The last @ before any query ends the user info (a password may hold @ or /); a URL
+    # whose rest starts with / (sqlite:///path) has no user info at all.
+    if sep and "@" in head and not rest.startswith("/"):
+        userinfo, _, _ = head.rpartition("@")
+        user = userinfo.partition(":")[0]
+        rest = f"{user}:***{rest[len(userinfo):]}" if ":" in userinfo else \
+            f"***{rest[len(userinfo):]}"
+    return re.sub(r"(?i)([?&;](?:password|passwd|pwd|pass)=)[^&#;]*", r"\1***",
+                  scheme + sep + rest)
 
 
 # Every variable the service reads: (Settings field, kind of value).

@@ -5,24 +5,39 @@
 (implicit TLS, default port 465), each with an optional ``user:password@``. With no URL,
 every message is written to ``outbox/<timestamp>-<uuid>.eml`` so the product runs on any
 machine; open the files with a mail client or ``python -m email``.
+
+Building a message never fails on stored data: header texts are made one line
+(:func:`header_text`), and an address that is international (``jörg@example.de``) makes the
+message UTF-8 throughout, sent with SMTPUTF8 (RFC 6531). A delivery that can never succeed
+(the server lacks SMTPUTF8, refuses the recipient for good) raises a *permanent*
+:class:`DeliveryError`; one that failed because the server did not answer in time says so
+(``timed_out``), and the sender ends its round there instead of waiting out the timeout
+for every message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import smtplib
 import ssl
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import errors as email_errors
+from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from ingest.text import is_international
+
+from .config import redact
 from .invites import Person
 
 log = logging.getLogger(__name__)
@@ -34,14 +49,48 @@ _METHOD_LINE = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
 
 
 class DeliveryError(RuntimeError):
-    """A message could not be handed to the mail server (or outbox): retry later."""
+    """A message could not be handed to the mail server (or outbox).
+
+    ``permanent``: retrying cannot help (record it as failed); ``timed_out``: the server
+    did not answer within the timeout, so the next messages would each wait as long."""
+
+    def __init__(self, message: str, *, permanent: bool = False,
+                 timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.permanent, self.timed_out = permanent, timed_out
+
+
+# The header text limit: a subject or name longer than this is cut (with an ellipsis).
+MAX_HEADER_TEXT = 300
+
+
+def header_text(value: str) -> str:
+    """``value`` as one header line: control characters and line or paragraph separators
+    become spaces (a stored name or summary from before validation may hold them; the email
+    package refuses CR/LF and splits headers at U+2028), runs of spaces one space."""
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch
+                      for ch in value)
+    text = " ".join(cleaned.split())
+    return text if len(text) <= MAX_HEADER_TEXT else text[:MAX_HEADER_TEXT - 1] + "…"
+
+
+def body_text(value: str) -> str:
+    """``value`` with every kind of line break as LF and no other control character."""
+    text = re.sub(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]", "\n", value)
+    return "".join(ch for ch in text
+                   if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
 
 
 def imip_message(sender: Person | str, to: Person, subject: str, text: str, ics: bytes,
                  method: str) -> EmailMessage:
     """An iMIP message: multipart/mixed holding multipart/alternative [text/plain,
     text/calendar; method=...; charset=UTF-8] and the same calendar as ``invite.ics``
-    (application/ics). ``method`` must equal the calendar's METHOD (RFC 6047 section 2.4)."""
+    (application/ics). ``method`` must equal the calendar's METHOD (RFC 6047 section 2.4).
+
+    Names and the subject are cleaned (:func:`header_text`), so any stored text builds a
+    message; ``to.email`` must be an address (ingest.text.address_problem is None): a
+    ValueError naming ``to`` otherwise. An international address makes the message UTF-8
+    (RFC 6532), to be sent with SMTPUTF8."""
     method = method.upper()
     if method not in METHODS:
         raise ValueError(f"method: unknown iTIP method {method!r}")
@@ -49,13 +98,20 @@ def imip_message(sender: Person | str, to: Person, subject: str, text: str, ics:
     if found is None or found.group(1).decode().upper() != method:
         named = found.group(1).decode() if found else "no METHOD"
         raise ValueError(f"method: {method} does not match the calendar's {named}")
-    msg = EmailMessage()
+    international = any(is_international(_email(who)) for who in (sender, to))
+    # Policy default, but with UTF-8 headers when an address needs it: RFC 2047 encoded
+    # words are not allowed in an address, and Address() refuses a non-ASCII local part.
+    msg = EmailMessage(policy=email_policy.default.clone(utf8=True) if international
+                       else email_policy.default)
     msg["From"] = _address(sender)
-    msg["To"] = _address(to)
-    msg["Subject"] = subject
+    try:
+        msg["To"] = _address(to)
+    except (ValueError, email_errors.HeaderParseError) as exc:
+        raise ValueError(f"to: {to.email!r} is not an address: {exc}") from None
+    msg["Subject"] = header_text(subject)
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=_domain(sender))
-    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.set_content(body_text(text), subtype="plain", charset="utf-8")
     # Bytes, base64: the calendar arrives exactly as written (CRLF, folded lines).
     msg.add_alternative(ics, maintype="text", subtype="calendar", cte="base64",
                         params={"method": method, "charset": "UTF-8"})
@@ -69,9 +125,18 @@ def imip_message(sender: Person | str, to: Person, subject: str, text: str, ics:
 
 
 def _address(who: Person | str) -> Address | str:
-    if isinstance(who, Person):
-        return Address(display_name=who.name, addr_spec=who.email)
-    return who
+    if not isinstance(who, Person):
+        return header_text(who)
+    name = header_text(who.name)
+    if who.email.isascii():
+        return Address(display_name=name, addr_spec=who.email)
+    # Address() refuses a non-ASCII local part; the header parser takes it (RFC 6532).
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{who.email}>' if name else who.email
+
+
+def _email(who: Person | str) -> str:
+    return who.email if isinstance(who, Person) else parseaddr(who)[1]
 
 
 def _domain(who: Person | str) -> str:
@@ -97,18 +162,21 @@ class SmtpSettings:
             raise ValueError(f"SLOTWISE_SMTP_URL: scheme {parts.scheme!r} is not one of "
                              f"{', '.join(_DEFAULT_PORTS)}")
         if not parts.hostname:
-            raise ValueError(f"SLOTWISE_SMTP_URL: no host in {_redact(url)!r}")
+            raise ValueError(f"SLOTWISE_SMTP_URL: no host in {redact(url)!r}")
         try:
             port = parts.port or _DEFAULT_PORTS[scheme]
         except ValueError as exc:
-            raise ValueError(f"SLOTWISE_SMTP_URL: bad port in {_redact(url)!r}") from exc
+            raise ValueError(f"SLOTWISE_SMTP_URL: bad port in {redact(url)!r}") from exc
         user = unquote(parts.username) if parts.username else None
         password = unquote(parts.password) if parts.password is not None else None
         return cls(scheme, parts.hostname, port, user, password)
 
 
-def _redact(url: str) -> str:
-    return re.sub(r"//[^@/]*@", "//***@", url)
+def needs_smtputf8(msg: EmailMessage) -> bool:
+    """Whether an address of ``msg`` is international (then it is written in UTF-8)."""
+    return any(not str(msg.get(name, "")).isascii() and any(
+        is_international(address) for _, address in getaddresses([str(msg[name])]))
+        for name in ("From", "To", "Sender"))
 
 
 class Mailer:
@@ -133,14 +201,42 @@ class Mailer:
             path = self._write(msg)
             log.info("mail to %s written to %s", msg["To"], path)
             return
+        where = f"SMTP {self.smtp.host}:{self.smtp.port}"
+        what = f"{msg['Message-ID'] or 'message'} to {msg['To']}"
         try:
-            with self._connect(self.smtp) as client:
-                client.send_message(msg)
-        except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP {self.smtp.host}:{self.smtp.port}: could not send "
-                                f"{msg['Message-ID'] or 'message'} to {msg['To']}: "
-                                f"{exc}") from exc
+            client = self._connect(self.smtp)
+        except OSError as exc:  # smtplib's errors are OSErrors too
+            raise DeliveryError(f"{where}: could not send {what}: {exc}",
+                                timed_out=isinstance(exc, TimeoutError)) from exc
+        try:
+            self._hand_over(client, msg, where, what)
+        except BaseException:
+            client.close()  # no QUIT to a server that just failed: it may not answer at all
+            raise
+        with contextlib.suppress(OSError):  # sent: a lost goodbye changes nothing
+            client.quit()
         log.info("mail to %s sent via %s:%s", msg["To"], self.smtp.host, self.smtp.port)
+
+    @staticmethod
+    def _hand_over(client: smtplib.SMTP, msg: EmailMessage, where: str, what: str) -> None:
+        # smtplib sends with SMTPUTF8 by itself when an address is not ASCII (and raises
+        # SMTPNotSupportedError when the server does not offer it).
+        try:
+            client.send_message(msg)
+        except smtplib.SMTPNotSupportedError as exc:
+            raise DeliveryError(f"{where}: cannot send {what}: the mail server does not "
+                                f"support SMTPUTF8 (RFC 6531), which this international "
+                                f"address needs", permanent=True) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise DeliveryError(f"{where}: recipient refused for {what}: {exc.recipients}",
+                                permanent=all(code >= 500 for code in codes)) from exc
+        except OSError as exc:  # a reply refused, a reset connection, a timeout
+            raise DeliveryError(f"{where}: could not send {what}: {exc}",
+                                timed_out=isinstance(exc, TimeoutError)) from exc
+        except (ValueError, UnicodeError, LookupError, email_errors.MessageError) as exc:
+            raise DeliveryError(f"{where}: cannot encode {what}: {exc}",
+                                permanent=True) from exc
 
     def _connect(self, smtp: SmtpSettings) -> smtplib.SMTP:
         context = self.ssl_context or ssl.create_default_context()
@@ -166,7 +262,8 @@ class Mailer:
         tmp = path.with_suffix(".eml.tmp")
         try:
             self.outbox.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(msg.as_bytes())
+            tmp.write_bytes(msg.as_bytes(policy=msg.policy.clone(utf8=True))
+                            if needs_smtputf8(msg) else msg.as_bytes())
             os.replace(tmp, path)  # readers never see half a message
         except OSError as exc:
             raise DeliveryError(f"outbox {self.outbox}: could not write message: {exc}") \

@@ -2,9 +2,10 @@
 
 A booking writes its invite emails into ``deliveries`` in the same transaction as the
 sessions, so a booking is never kept without its invites nor an invite sent for a booking
-that was rolled back. After the commit they are sent; what fails (SMTP down) stays
-pending and a background loop retries it. A delivery is claimed before sending, so two
-workers never send the same one.
+that was rolled back. After the commit the request wakes the background sender
+(:class:`RetryLoop`), which sends them; what fails for now (SMTP down) stays pending and is
+retried, what can never be delivered is marked failed with the reason. A delivery is
+claimed before sending, so two workers never send the same one.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import secrets
 import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
+from email.errors import MessageError
 from email.utils import parseaddr
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select, update
 
 from ingest.grid import from_epoch
+from ingest.text import address_problem
 
 from .config import Settings
 from .email import DeliveryError, Mailer, imip_message
@@ -142,14 +146,33 @@ def _queue(conn: Connection, settings: Settings, program_id: str, series_id: str
     text = _text(inv, method)
     rows = []
     for person in inv.attendees:
-        msg = imip_message(settings.sender, person, subject, text, ics, method)
+        message, problem = _build(settings, person, subject, text, ics, method)
         rows.append({"id": "d" + secrets.token_hex(8), "program_id": program_id,
                      "series_id": series_id, "recipient": person.email, "method": method,
-                     "message": msg.as_string(), "status": "pending", "attempts": 0,
-                     "created_at": now_epoch()})
+                     "message": message, "status": "failed" if problem else "pending",
+                     "last_error": problem, "attempts": 0, "created_at": now_epoch()})
     if rows:
         conn.execute(deliveries.insert(), rows)
     return len(rows)
+
+
+def _build(settings: Settings, person: Person, subject: str, text: str, ics: bytes,
+           method: str) -> tuple[str, str | None]:
+    """The message for one attendee, or ("", why not). Stored data may predate today's
+    validation (ingest/text.py): an unusable address fails this one delivery with its
+    reason, and never the booking or the plan apply it belongs to."""
+    problem = address_problem(person.email)
+    if problem is not None:
+        return "", f"recipient {person.email[:200]!r} ({person.id}) is not an email " \
+                   f"address: {problem}"
+    try:
+        return imip_message(settings.sender, person, subject, text, ics, method) \
+            .as_string(), None
+    except (ValueError, TypeError, UnicodeError, MessageError) as exc:
+        # A message the email package will not build (it should not happen after the
+        # checks above): the delivery fails with the reason; the others still go out.
+        log.warning("invite to %s could not be built: %s", person.id, exc)
+        return "", f"the message could not be built: {exc}"
 
 
 def _text(inv: InviteSeries, method: str) -> str:
@@ -170,40 +193,67 @@ def _text(inv: InviteSeries, method: str) -> str:
         if inv.location:
             lines.append(f"Where: {inv.location}")
         if inv.agenda:
-            lines += ["", "Agenda:", inv.agenda]
+            lines += ["", "Agenda:", inv.agenda]  # line breaks made LF by imip_message
     return "\n".join(lines) + "\n"
 
 
-def flush(engine: Engine, settings: Settings, limit: int = 500) -> int:
-    """Send pending deliveries; returns how many were sent. Failures stay pending."""
+def flush(engine: Engine, settings: Settings, limit: int = 500,
+          stop: threading.Event | None = None) -> int:
+    """Send pending deliveries; returns how many were sent. What failed for now stays
+    pending; what can never be delivered becomes ``failed`` with the reason. When the
+    server did not answer in time the round ends there: the rest would only wait out the
+    same timeout, one by one. Runs in the background sender, never in a request."""
     mailer = Mailer.from_settings(settings.smtp_url, settings.outbox)
     with engine.connect() as conn:
         ids = conn.execute(select(deliveries.c.id).where(deliveries.c.status == "pending")
                            .order_by(deliveries.c.created_at).limit(limit)).scalars().all()
     sent = 0
     for did in ids:
-        with engine.begin() as conn:  # claim it, so no other worker sends it too
-            claimed = conn.execute(update(deliveries).where(
-                (deliveries.c.id == did) & (deliveries.c.status == "pending")).values(
-                status="sending", attempts=deliveries.c.attempts + 1,
-                sent_at=now_epoch())).rowcount
-            message = conn.execute(select(deliveries.c.message).where(
-                deliveries.c.id == did)).scalar_one()
-        if not claimed:
+        if stop is not None and stop.is_set():
+            break
+        message = _claim(engine, did)
+        if message is None:
             continue
         try:
             mailer.send(message_from_string(message, policy=policy.SMTP))
         except DeliveryError as exc:
-            with engine.begin() as conn:
-                conn.execute(update(deliveries).where(deliveries.c.id == did).values(
-                    status="pending", last_error=str(exc)[:500]))
-            log.warning("invite delivery %s failed, will retry: %s", did, exc)
+            _settle(engine, did, "failed" if exc.permanent else "pending", str(exc))
+            log.warning("invite delivery %s failed%s: %s", did,
+                        "" if exc.permanent else ", will retry", exc)
+            if exc.timed_out:
+                break
             continue
-        with engine.begin() as conn:
-            conn.execute(update(deliveries).where(deliveries.c.id == did).values(
-                status="sent", sent_at=now_epoch()))
+        except Exception as exc:  # a stored message this code cannot send: fail it alone
+            log.exception("invite delivery %s failed", did)
+            _settle(engine, did, "failed", f"internal error: {exc}")
+            continue
+        _settle(engine, did, "sent")
         sent += 1
     return sent
+
+
+def _claim(engine: Engine, did: str) -> str | None:
+    """Mark a delivery as being sent (so no other worker sends it too); its message, or
+    None when another worker got it first."""
+    with engine.begin() as conn:
+        claimed = conn.execute(update(deliveries).where(
+            (deliveries.c.id == did) & (deliveries.c.status == "pending")).values(
+            status="sending", attempts=deliveries.c.attempts + 1,
+            sent_at=now_epoch())).rowcount
+        if not claimed:
+            return None
+        return conn.execute(select(deliveries.c.message).where(
+            deliveries.c.id == did)).scalar_one()
+
+
+def _settle(engine: Engine, did: str, status: str, error: str | None = None) -> None:
+    values: dict[str, Any] = {"status": status}
+    if status == "sent":
+        values["sent_at"] = now_epoch()
+    else:
+        values["last_error"] = (error or "")[:500]
+    with engine.begin() as conn:
+        conn.execute(update(deliveries).where(deliveries.c.id == did).values(**values))
 
 
 def release_stale(engine: Engine) -> None:
@@ -215,28 +265,62 @@ def release_stale(engine: Engine) -> None:
             .values(status="pending"))
 
 
+# The running senders of this process, by the engine they read: wake() finds them.
+_senders: dict[Engine, set[RetryLoop]] = {}
+_senders_lock = threading.Lock()
+
+
+def wake(engine: Engine) -> None:
+    """Tell this process's sender for ``engine`` that deliveries were committed. Returns at
+    once: a request never waits for SMTP (docs/rules.md, "Names, addresses and mail")."""
+    with _senders_lock:
+        running = list(_senders.get(engine, ()))
+    for sender in running:
+        sender.wake()
+
+
 class RetryLoop:
-    """Retries pending deliveries every ``settings.retry_seconds`` in a daemon thread."""
+    """The invite sender: a daemon thread that sends pending deliveries as soon as it is
+    woken (:func:`wake`, after a request commits invites) and retries what is left every
+    ``settings.retry_seconds``."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine, self.settings = engine, settings
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="invite-retry", daemon=True)
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="invite-sender", daemon=True)
 
     def start(self) -> None:
+        with _senders_lock:
+            _senders.setdefault(self.engine, set()).add(self)
+        self._wake.set()  # what an earlier run left pending goes out now
         self._thread.start()
 
     def stop(self) -> None:
+        with _senders_lock:
+            _senders.get(self.engine, set()).discard(self)
+            if not _senders.get(self.engine):
+                _senders.pop(self.engine, None)
         self._stop.set()
+        self._wake.set()
+        # A send in progress may hang up to the SMTP timeout; the thread is a daemon and
+        # its claim is released after STALE_CLAIM, so shutting down does not wait for it.
         self._thread.join(timeout=5)
 
+    def wake(self) -> None:
+        self._wake.set()
+
     def _run(self) -> None:
-        while not self._stop.wait(self.settings.retry_seconds):
+        while not self._stop.is_set():
+            self._wake.wait(self.settings.retry_seconds)
+            self._wake.clear()  # before the round: a wake during it means one more round
+            if self._stop.is_set():
+                break
             try:
                 release_stale(self.engine)
-                flush(self.engine, self.settings)
-            except Exception:  # keep retrying; the next round may work
-                log.exception("invite retry round failed")
+                flush(self.engine, self.settings, stop=self._stop)
+            except Exception:  # keep going; the next round may work
+                log.exception("invite send round failed")
 
 
 def member_feed(conn: Connection, program_id: str, member_id: str, name: str) -> bytes:

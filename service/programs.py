@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from ingest.document import Match, ProgramDocument, parse_program
+from ingest.document import Match, ProgramDocument, check_entered, parse_program
 from ingest.errors import DocumentError
 from ingest.grid import as_instant, from_epoch
 
@@ -33,9 +33,15 @@ from .store import (
 
 def validated(data: dict[str, Any], focus: str | None = None) -> ProgramDocument:
     """Parse a whole document; a problem becomes Invalid naming the field. With ``focus``
-    (e.g. ``members[3]``, the object a request replaced) paths are relative to it."""
+    (e.g. ``members[3]``, the object a request replaced) paths are relative to it, and
+    only that object's names, addresses and texts are checked as new: the rest is the
+    stored document, which an older version may have let hold what is refused today."""
     try:
-        return parse_program(data)
+        if focus is None:
+            return parse_program(data)
+        kind, index = _focus(focus)
+        check_entered(kind, data[kind][index], focus)
+        return parse_program(data, stored=True)
     except DocumentError as exc:
         errors = [{"field": _relative(e.path, focus), "message": e.message}
                   for e in exc.errors]
@@ -45,6 +51,12 @@ def validated(data: dict[str, Any], focus: str | None = None) -> ProgramDocument
                       details={"errors": errors}) from None
 
 
+def _focus(focus: str) -> tuple[Literal["members", "matches"], int]:
+    kind, _, index = focus.rstrip("]").partition("[")
+    assert kind in ("members", "matches"), focus
+    return kind, int(index)  # type: ignore[return-value]
+
+
 def _relative(path: str, focus: str | None) -> str:
     if focus and path.startswith(focus + "."):
         return path[len(focus) + 1:]
@@ -52,7 +64,7 @@ def _relative(path: str, focus: str | None) -> str:
 
 
 def stored_document(conn: Connection, program_id: str) -> ProgramDocument:
-    return parse_program(document_data(conn, program_id))
+    return parse_program(document_data(conn, program_id), stored=True)
 
 
 def solving_document(conn: Connection, program_id: str, now: datetime | None = None,
@@ -84,7 +96,7 @@ def solving_document(conn: Connection, program_id: str, now: datetime | None = N
                                          [m["id"] for m in data["members"]]))
     if data["program"].get("now") is None:
         data["program"]["now"] = (now or datetime.now(UTC)).isoformat()
-    return parse_program(data)
+    return parse_program(data, stored=True)
 
 
 def _calendars_as_busy(data: dict[str, Any],

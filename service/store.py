@@ -202,7 +202,8 @@ deliveries = Table(
     Column("recipient", Text, nullable=False),
     Column("method", String(16), nullable=False),
     Column("message", Text, nullable=False),  # the whole RFC 5322 message
-    Column("status", String(16), nullable=False, default="pending"),  # pending, sent
+    # pending, sending (claimed by a sender), sent, failed (never deliverable: last_error)
+    Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("created_at", BigInteger, nullable=False),

@@ -66,9 +66,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
-    """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port, collecting every message."""
+    """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port, collecting every message;
+    it offers SMTPUTF8 (RFC 6531; aiosmtpd's Controller default, said here on purpose)."""
     server = SmtpServer("127.0.0.1", free_port())
-    controller = Controller(_Collector(server), hostname=server.host, port=server.port)
+    controller = Controller(_Collector(server), hostname=server.host, port=server.port,
+                            enable_SMTPUTF8=True)
     controller.start()
     try:
         yield server

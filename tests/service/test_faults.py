@@ -120,6 +120,8 @@ def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp
             applied = api.post(f"/api/programs/p1/plans/{jid}/apply")
             assert applied.status_code == 200, applied.text
             assert applied.json()["booked"] == planned
+            # The background sender writes the invites a moment after the answer.
+            assert _wait_for(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 10)
     finally:
         server.stop()
     counts = _counts(db_url)
