@@ -11,6 +11,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
@@ -803,7 +804,12 @@ def dst_api(tmp_path_factory):
 
 
 def _sent(smtp, since: int, to: str) -> list[tuple[str, str, bytes]]:
-    """(subject, METHOD, calendar) of every message to ``to`` since message ``since``."""
+    """(subject, METHOD, calendar) of every message to ``to`` since message ``since``,
+    once at least one has arrived (the background sender delivers after the request)."""
+    deadline = clock.monotonic() + 10
+    while clock.monotonic() < deadline and not any(
+            r.rcpt_tos == [to] for r in smtp.messages[since:]):
+        clock.sleep(0.05)
     out = []
     for received in smtp.messages[since:]:
         if received.rcpt_tos != [to]:
@@ -815,9 +821,28 @@ def _sent(smtp, since: int, to: str) -> list[tuple[str, str, bytes]]:
     return out
 
 
-def _book(api, match: str, first_start: str) -> dict:
+def _book(dst_api, match: str, first_start: str) -> dict:
+    """Book a series and wait until the background sender has delivered its invites (so a
+    test's "messages since" counts only what comes after)."""
+    from sqlalchemy import func, select
+
+    from service.store import deliveries, make_engine
+
+    api, _, url = dst_api
     r = api.post(f"/api/programs/dst/matches/{match}/series", json={"first_start": first_start})
     assert r.status_code == 201, r.text
+    engine = make_engine(url)
+    try:
+        deadline = clock.monotonic() + 10
+        while clock.monotonic() < deadline:
+            with engine.connect() as conn:
+                waiting = conn.execute(select(func.count()).select_from(deliveries).where(
+                    deliveries.c.status.in_(("pending", "sending")))).scalar_one()
+            if not waiting:
+                break
+            clock.sleep(0.05)
+    finally:
+        engine.dispose()
     return r.json()
 
 
@@ -825,7 +850,7 @@ def test_api_cancels_an_occurrence_in_a_gap(dst_api):
     """PATCH cancel of an occurrence whose wall-clock start is in Lisbon's spring gap: 200,
     and the CANCEL names it by its booked instant."""
     api, smtp, _ = dst_api
-    booked = _book(api, "ana-ben", "2027-03-14T01:30:00+00:00")
+    booked = _book(dst_api, "ana-ben", "2027-03-14T01:30:00+00:00")
     gap = booked["sessions"][2]
     assert gap["start"] == "2027-03-28T02:30:00+01:00"  # 01:30 does not exist: shifted
     since = len(smtp.messages)
@@ -848,7 +873,7 @@ def test_api_moves_then_cancels_an_occurrence_in_a_fold(dst_api):
     fall-back hour: 200 both times; the update shows it at its new time (ical.js), and the
     CANCEL shows the moved time in its DTSTART and subject, not the original one."""
     api, smtp, _ = dst_api
-    booked = _book(api, "ana-ben", "2027-10-17T01:30:00+01:00")
+    booked = _book(dst_api, "ana-ben", "2027-10-17T01:30:00+01:00")
     fold = booked["sessions"][2]
     assert fold["start"] == "2027-10-31T01:30:00+01:00"  # the first pass
     since = len(smtp.messages)
@@ -887,11 +912,11 @@ def test_api_group_invite_roles_sent_by_and_ending(dst_api):
     held session stays in calendars."""
     api, smtp, _ = dst_api
     since = len(smtp.messages)
-    booked = _book(api, "circle", "2027-04-06T17:00:00+01:00")
+    booked = _book(dst_api, "circle", "2027-04-06T17:00:00+01:00")
     ((_, method, ics),) = _sent(smtp, since, "cy@example.org")
     event = master(parse(ics))
     assert {a.params["ROLE"] for a in attendees(event).values()} == {"REQ-PARTICIPANT"}
-    assert event["ORGANIZER"].params["SENT-BY"] == "mailto:slotwise@localhost"
+    assert event["ORGANIZER"].params["SENT-BY"] == "mailto:invites@slotwise.example"
     first = booked["sessions"][0]
     assert api.post(f"/api/programs/dst/sessions/{first['id']}/complete").status_code == 200
     since = len(smtp.messages)
@@ -911,7 +936,7 @@ def test_api_feed_and_invites_share_uids(dst_api):
     """Ben's feed holds each of his series under its invite's UID, with the same instances
     (recurring-ical-events): subscribing after accepting shows nothing twice."""
     api, _, _ = dst_api
-    _book(api, "ana-ben", "2027-06-01T10:00:00+01:00")
+    _book(dst_api, "ana-ben", "2027-06-01T10:00:00+01:00")
     feed = api.get("/api/programs/dst/members/ben/sessions.ics").content
     found = api.get("/api/programs/dst/matches/ana-ben/series").json()
     found += api.get("/api/programs/dst/matches/circle/series").json()
@@ -928,7 +953,7 @@ def test_past_sessions_count_as_held_when_a_series_is_cancelled(dst_api):
     from service.store import make_engine
 
     api, _, db_url = dst_api
-    booked = _book(api, "ana-ben", "2027-05-04T10:00:00+01:00")
+    booked = _book(dst_api, "ana-ben", "2027-05-04T10:00:00+01:00")
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:
