@@ -128,6 +128,10 @@ def _entering(check: Callable[[str], str]) -> AfterValidator:
 Line = Annotated[str, _entering(check_line)]
 Name = Annotated[str, _entering(check_name)]
 Text = Annotated[str, _entering(check_text)]
+# A video link: http(s), no white space and no control character (it goes into mail text
+# and calendar properties as it is).
+VideoUrl = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000),
+                     _entering(check_line)]
 EmailAddress = Annotated[str, _entering(check_address)]
 
 
@@ -236,7 +240,7 @@ class Preferred(_Model):
 
 
 class Conferencing(_Model):
-    video_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    video_url: VideoUrl | None = None
     location: Line | None = Field(default=None, max_length=500)
 
 

@@ -113,3 +113,13 @@ def check_address(address: str) -> str:
 def is_international(address: str) -> bool:
     """Whether delivering to ``address`` needs SMTPUTF8 (RFC 6531)."""
     return not address.isascii()
+
+
+def one_line(value: str) -> str:
+    """``value`` made one clean line, whatever it holds: control characters and line or
+    paragraph separators become spaces, runs of white space one space. For data stored
+    before it was checked on entry, where mail headers and calendar properties are built
+    (they must never fail on it)."""
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")
+                      or ch in _BREAKS else ch for ch in value)
+    return " ".join(cleaned.split())

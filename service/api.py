@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from ingest.availability import build_availability
-from ingest.document import DAYS, Line, Text, _check_zone, _parse_clock
+from ingest.document import DAYS, Line, Text, VideoUrl, _check_zone, _parse_clock
 from ingest.errors import CalendarError
 from solver.heatmap import heatmap
 from solver.proposals import propose
@@ -131,7 +131,7 @@ class ProposalsRequest(_Body):
 
 
 class ConferencingIn(_Body):
-    video_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2000)
+    video_url: VideoUrl | None = None
     location: Line | None = Field(default=None, max_length=500)
 
 

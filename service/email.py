@@ -35,7 +35,7 @@ from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ingest.text import is_international
+from ingest.text import is_international, one_line
 
 from .config import redact
 from .invites import Person
@@ -68,9 +68,7 @@ def header_text(value: str) -> str:
     """``value`` as one header line: control characters and line or paragraph separators
     become spaces (a stored name or summary from before validation may hold them; the email
     package refuses CR/LF and splits headers at U+2028), runs of spaces one space."""
-    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch
-                      for ch in value)
-    text = " ".join(cleaned.split())
+    text = one_line(value)
     return text if len(text) <= MAX_HEADER_TEXT else text[:MAX_HEADER_TEXT - 1] + "…"
 
 

@@ -48,6 +48,7 @@ from icalendar import (
     vUri,
 )
 
+from ingest.text import one_line
 from solver.recurrence import FREQUENCIES, occurrence_dates, rrule_text
 
 PRODID = "-//slotwise//slotwise invites//EN"
@@ -355,8 +356,10 @@ def _description(series: InviteSeries) -> str:
 
 
 def _address(person: Person) -> vCalAddress:
-    address = vCalAddress(f"mailto:{person.email}")
-    address.params["CN"] = person.name
+    # Stored data may predate the checks on entry: a line break in an address or name
+    # would make icalendar refuse the whole invite (that recipient's mail fails instead).
+    address = vCalAddress(f"mailto:{one_line(person.email or '')}")
+    address.params["CN"] = one_line(person.name)
     return address
 
 

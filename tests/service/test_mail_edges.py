@@ -190,6 +190,41 @@ def test_stored_bad_names_and_addresses_never_fail_a_booking_or_a_plan(
     assert {r.status for r in _rows(db_url)} == {"sent", "failed"}
 
 
+def test_a_stored_address_with_a_line_break_never_fails_an_invite(
+        db_url, admin, smtp_server):
+    """An attendee's and the organizer's stored address holding CR/LF (an older version
+    let it in): booking 201, invite.ics 200, cancelling 200; each of their mails is a
+    failed delivery with its reason."""
+    server = LiveServer(db_url, smtp_url=smtp_server.url,
+                        env={"SLOTWISE_RETRY_SECONDS": "0.3"}).start()
+    try:
+        with server.client(admin) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+            engine = make_engine(db_url)
+            with engine.begin() as conn:
+                for mid in ("mia", "al"):
+                    data = json.loads(conn.execute(select(members.c.data).where(
+                        members.c.id == mid)).scalar_one())
+                    conn.execute(update(members).where(members.c.id == mid).values(
+                        data=json.dumps({**data, "email": f"{mid}@example.org\r\nBcc: x@y.org"})))
+            engine.dispose()
+            r = api.post("/api/programs/p1/matches/mia-al/series",
+                         json={"first_start": FIRST["mia-al"]})
+            assert r.status_code == 201, r.text
+            sid = r.json()["id"]
+            ics = api.get(f"/api/programs/p1/series/{sid}/invite.ics")
+            assert ics.status_code == 200, ics.text
+            assert not any(line.startswith("Bcc") for line in ics.text.splitlines())
+            cancelled = api.delete(f"/api/programs/p1/series/{sid}")
+            assert cancelled.status_code == 200, cancelled.text
+            assert cancelled.json()["status"] == "cancelled"
+            assert _wait_for(lambda: {r.status for r in _rows(db_url)} == {"failed"}, 10)
+    finally:
+        server.stop()
+    assert smtp_server.messages == []  # both addresses are unusable: nothing was sent
+    assert all("not an email address" in r.last_error for r in _rows(db_url))
+
+
 # --- international addresses (RFC 6531) ----------------------------------------------------
 
 def test_an_international_address_gets_its_invite_over_smtputf8(
