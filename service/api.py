@@ -297,9 +297,9 @@ def _calendar_source(db: Engine, pid: str, mid: str, raw: bytes,
             raise Invalid(f"malformed JSON: {json_problem(exc)}") from None
         try:
             url = CalendarUrl.model_validate(sent).ics_url
-        except (ValueError, TypeError) as exc:
-            raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"}",
-                          field="ics_url", details={"problem": str(exc)[:300]}) from None
+        except (ValueError, TypeError):
+            raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"} with "
+                          "an http, https or webcal URL", field="ics_url") from None
         return doc, {"ics_url": url}
     if kind in ("text/calendar", "text/plain"):
         text = raw.decode("utf-8", "replace")

@@ -68,6 +68,10 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     """FastAPI answers a JSON body it cannot decode (not UTF-8, nested too deeply, a number
     of more than 4,300 digits) with a bare 400; say what is wrong, as for any other
     malformed JSON."""
+    if exc.status_code == 400 and isinstance(exc.__cause__, _TooLarge):
+        # FastAPI reads a streamed (chunked) body itself and turns BodyLimit's refusal
+        # into a 400: it is the size limit speaking.
+        return exc.__cause__.response()
     problem = json_problem(exc.__cause__) if exc.status_code == 400 else None
     if problem is not None:
         return error_body(422, f"malformed JSON: {problem}")
@@ -120,7 +124,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    raise _TooLarge(self.limit)
             return message
 
         try:
@@ -129,12 +133,18 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_body(413, f"request body is larger than {self.limit} bytes")
-        await response(scope, receive, send)
+        await _TooLarge(self.limit).response()(scope, receive, send)
 
 
 class _TooLarge(Exception):
-    pass
+    """A request body went past the limit while it was read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+    def response(self) -> JSONResponse:
+        return error_body(413, f"request body is larger than {self.limit} bytes")
 
 
 # No inline script or style anywhere (the page and /docs load theirs from /static); Swagger

@@ -245,3 +245,22 @@ def test_a_session_moves_over_its_own_old_time(live):
         r = api.patch(f"/api/programs/p1/sessions/{session['id']}", json={"start": later})
         assert r.status_code == 200, r.text
         assert r.json()["sessions"][1]["start"] == later
+
+
+@pytest.mark.parametrize("path", ["/api/programs", "/api/programs/p1/plans",
+                                  "/api/programs/p1/matches/mia-al/proposals"])
+def test_a_streamed_body_over_the_limit_is_413(live, path):
+    """A chunked body (no Content-Length) past SLOTWISE_MAX_BODY_BYTES is 413 on routes
+    whose body FastAPI reads itself, not FastAPI's bare 400."""
+    server, tokens = live
+
+    def chunks():
+        yield b'{"x": "'
+        for _ in range(30):
+            yield b"a" * 10_000
+        yield b'"}'
+
+    with server.client(tokens["admin"]) as api:
+        r = api.post(path, content=chunks(), headers=JSON)
+    assert r.status_code == 413, r.text
+    assert "larger than 200000 bytes" in r.json()["detail"]
