@@ -96,16 +96,16 @@ def redact(url: str) -> str:
     ``password=`` query parameter) replaced by ``***``. Every URL slotwise shows goes
     through here (SMTP and database URLs)."""
     scheme, sep, rest = url.partition("://")
-    head = re.split(r"[?#]", rest, maxsplit=1)[0]
-    # The last @ before any query ends the user info (a password may hold @ or /); a URL
-    # whose rest starts with / (sqlite:///path) has no user info at all.
-    if sep and "@" in head and not rest.startswith("/"):
-        userinfo, _, _ = head.rpartition("@")
-        user = userinfo.partition(":")[0]
-        rest = f"{user}:***{rest[len(userinfo):]}" if ":" in userinfo else \
-            f"***{rest[len(userinfo):]}"
-    return re.sub(r"(?i)([?&;](?:password|passwd|pwd|pass)=)[^&#;]*", r"\1***",
-                  scheme + sep + rest)
+    # The user info ends at the last @: a password may hold @, /, ?, # or : (unencoded,
+    # the URL does not even parse, and must not be printed all the same). Redacting too
+    # much (an @ later in a path or query) is harmless; too little is not. A rest that
+    # starts with / (sqlite:///path) has no user info.
+    if sep and "@" in rest and not rest.startswith("/"):
+        userinfo = rest.rpartition("@")[0]
+        user, colon, _ = userinfo.partition(":")
+        rest = (f"{user}:***" if colon else "***") + rest[len(userinfo):]
+    return re.sub(r"(?i)([?&;][^=&#;]*(?:password|passwd|pwd|pass|secret|token|key)"
+                  r"[^=&#;]*=)[^&#;]*", r"\1***", scheme + sep + rest)
 
 
 # Every variable the service reads: (Settings field, kind of value).
