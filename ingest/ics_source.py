@@ -45,7 +45,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from .errors import CalendarError
 from .grid import as_instant
-from .rrule_limits import Budget, limit_events, limit_timezones
+from .rrule_limits import Budget, limit_entries, limit_events, limit_timezones
 
 Busy = list[tuple[datetime, datetime]]
 
@@ -87,6 +87,7 @@ def busy_from_ics(data: str | bytes, zone: ZoneInfo, start: datetime, end: datet
 def _busy(decoded: str, zone: ZoneInfo, start: datetime, end: datetime,
           budget: Budget) -> Busy:
     text = _windows_zones_to_iana(_FOLD.sub("", decoded))
+    limit_entries(text, budget)
     limit_timezones(text, end + _MARGIN, budget)
     busy: Busy = []
     for calendar in _parse(text):

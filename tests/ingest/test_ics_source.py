@@ -280,3 +280,42 @@ def test_an_error_without_content_quotes_nothing_of_the_calendar(text, number):
     assert SECRET not in str(plain) and plain.line is None
     assert str(plain).startswith("member 'mia', calendar: ")
     assert str(plain).endswith(f" (at line {number})")
+
+
+def _events(n: int, uid: str = "e") -> str:
+    """A calendar of ``n`` plain one-hour events."""
+    body = "".join(f"BEGIN:VEVENT\r\nUID:{uid}{i}@test\r\nDTSTAMP:20270101T000000Z\r\n"
+                   f"DTSTART:20270105T{i % 24:02d}0000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n"
+                   for i in range(n))
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{body}END:VCALENDAR\r\n"
+
+
+@pytest.mark.parametrize("text", [
+    _events(10_001),
+    _calendar("DTSTART:20270105T100000Z", "DURATION:PT1H", "RDATE:" + ",".join(
+        f"2027{m:02d}{d:02d}T{h:02d}0000Z" for m in range(1, 5) for d in range(1, 29)
+        for h in range(24)) * 4),
+])
+def test_too_many_events_or_dates_are_refused_before_parsing(text):
+    """More than 10,000 events, RDATE dates and FREEBUSY periods are refused at once, before
+    icalendar spends seconds parsing them (no recurrence rule counts them)."""
+    t = time.monotonic()
+    with pytest.raises(CalendarError, match="more than 10,000 events"):
+        busy_from_ics(text, NEW_YORK, *WINDOW)
+    assert time.monotonic() - t < 1
+
+
+def test_events_of_all_of_a_members_calendars_count_together(monkeypatch):
+    """Two calendars of 60% of the limit each: each alone is read, together they are
+    refused (the limit is lowered to 1,000 so that the test reads only a few events)."""
+    from ingest import rrule_limits
+    from ingest.calendars import member_busy
+    from ingest.document import CalendarSource
+
+    monkeypatch.setattr(rrule_limits, "MAX_ENTRIES", 1_000)
+    one = _events(600, "a")
+    assert len(member_busy([CalendarSource(ics_text=one)], NEW_YORK, *WINDOW)) == 600
+    with pytest.raises(CalendarError, match="more than 1,000 events") as err:
+        member_busy([CalendarSource(ics_text=one), CalendarSource(ics_text=_events(600, "b"))],
+                    NEW_YORK, *WINDOW)
+    assert err.value.field == "calendars[1]"
