@@ -11,6 +11,7 @@ with the field named; CalDAV calendars are read by the CLI and the notebooks.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from collections.abc import Iterator, Sequence
@@ -36,11 +37,15 @@ from .netguard import guard_for
 async def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: Settings,
                          where: dict[str, str]) -> dict[str, dict[str, str]]:
     """``{member: {url: text}}`` for the ``ics_url`` calendars of ``member_ids`` (read by
-    :func:`busy_on_upload` next). ``where`` gives each member's field path."""
-    out: dict[str, dict[str, str]] = {}
+    :func:`busy_on_upload` next). ``where`` gives each member's field path.
+
+    A request may name at most ``ics_max_urls`` calendar URLs, and they are fetched
+    together: the request takes about one fetch's deadline, not one per URL, and holds at
+    most ``ics_max_urls`` calendars in memory.
+    """
+    wanted: dict[str, str] = {}  # url -> the field of its first mention
     for mid in member_ids:
-        member = doc.member(mid)
-        for j, cal in enumerate(member.calendars):
+        for j, cal in enumerate(doc.member(mid).calendars):
             field = f"{where[mid]}.calendars[{j}]" if where[mid] else f"calendars[{j}]"
             if cal.ics_path is not None:
                 raise Invalid("ics_path is not accepted by the service (it would read the "
@@ -48,15 +53,36 @@ async def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: 
             if cal.caldav is not None:
                 raise Invalid("CalDAV calendars are not read by the service; send ics_text "
                               "or an ics_url", field=f"{field}.caldav")
-            if cal.ics_url is None:
-                continue
-            try:
-                text = await fetch_text(cal.ics_url, settings)
-            except CalendarError as exc:  # what the server answered is never echoed
-                raise Invalid(f"{field}.ics_url: {exc.without_content()}",
-                              field=f"{field}.ics_url") from None
-            out.setdefault(mid, {})[cal.ics_url] = text
-    return out
+            if cal.ics_url is not None and cal.ics_url not in wanted:
+                if len(wanted) == settings.ics_max_urls:
+                    raise Invalid(f"a request may name at most {settings.ics_max_urls} "
+                                  "calendar URLs (setting SLOTWISE_ICS_MAX_URLS); send the "
+                                  "other members' calendars in further requests",
+                                  field=f"{field}.ics_url")
+                wanted[cal.ics_url] = f"{field}.ics_url"
+    texts = await _fetch_all(wanted, settings)
+    return {mid: {c.ics_url: texts[c.ics_url] for c in doc.member(mid).calendars
+                  if c.ics_url is not None} for mid in member_ids}
+
+
+async def _fetch_all(wanted: dict[str, str], settings: Settings) -> dict[str, str]:
+    """``{url: text}`` of every URL of ``wanted`` (``{url: field}``), fetched together;
+    the first failure (422 naming its field, or 503) ends them all."""
+    texts: dict[str, str] = {}
+
+    async def one(url: str, field: str) -> None:
+        try:
+            texts[url] = await fetch_text(url, settings)
+        except CalendarError as exc:  # what the server answered is never echoed
+            raise Invalid(f"{field}: {exc.without_content()}", field=field) from None
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for url, field in wanted.items():
+                group.create_task(one(url, field))
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return texts
 
 
 async def fetch_text(url: str, settings: Settings) -> str:

@@ -39,6 +39,8 @@ class Settings:
     # Calendar URL fetches under way at once per process (each holds a socket and up to
     # ics_max_bytes); a request beyond them gets 503 with Retry-After.
     ics_max_fetches: int = 50
+    # Calendar URLs one request may name (fetched together; each may be ics_max_bytes).
+    ics_max_urls: int = 20
     retry_seconds: float = 30.0
     # Batch plans solve their models on the Dask cluster of this scheduler
     # (tcp://host:8786) when set; else in local processes when a plan is large enough
@@ -126,6 +128,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "SLOTWISE_MAX_PLAN_JOBS": ("max_plan_jobs", "count"),
     "SLOTWISE_ICS_TIMEOUT": ("ics_timeout", "seconds"),
     "SLOTWISE_ICS_MAX_FETCHES": ("ics_max_fetches", "count"),
+    "SLOTWISE_ICS_MAX_URLS": ("ics_max_urls", "count"),
 }
 
 _EXPECTED = {"count": "must be a whole number above 0",

@@ -18,7 +18,8 @@ def test_every_variable_reaches_its_setting(monkeypatch):
              "SLOTWISE_RETRY_SECONDS": "0.5", "SLOTWISE_MAX_MEMBERS": "40",
              "SLOTWISE_MAX_MATCHES": "30", "SLOTWISE_APPLY_CHUNK": "7",
              "SLOTWISE_MAX_PLAN_JOBS": "2", "SLOTWISE_ICS_TIMEOUT": "2.5",
-             "SLOTWISE_ICS_MAX_FETCHES": "7", "SLOTWISE_DB_BUSY_SECONDS": "1.5"}
+             "SLOTWISE_ICS_MAX_FETCHES": "7", "SLOTWISE_DB_BUSY_SECONDS": "1.5",
+             "SLOTWISE_ICS_MAX_URLS": "4"}
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
         monkeypatch.setenv(name, value)
@@ -29,7 +30,8 @@ def test_every_variable_reaches_its_setting(monkeypatch):
     assert (s.max_body_bytes, s.scheduler, s.plan_processes, s.allow_private_urls,
             s.retry_seconds, s.ics_timeout, s.ics_max_fetches) == (
         1000, "tcp://dask:8786", 3, True, 0.5, 2.5, 7)
-    assert (s.max_members, s.max_matches, s.db_busy_seconds) == (40, 30, 1.5)
+    assert (s.max_members, s.max_matches, s.db_busy_seconds, s.ics_max_urls) == (
+        40, 30, 1.5, 4)
     assert (s.apply_chunk, s.max_plan_jobs) == (7, 2)
     monkeypatch.setenv("SLOTWISE_ALLOW_PRIVATE_URLS", "0")
     assert Settings.from_env().allow_private_urls is False

@@ -247,3 +247,61 @@ def test_what_a_calendar_url_answers_is_never_echoed(tmp_path, internal):
                 assert SECRET not in r.text
     finally:
         server.stop()
+
+
+class _SlowCalendar(BaseHTTPRequestHandler):
+    """Answers every path with the dentist calendar after DELAY seconds."""
+
+    DELAY = 1.5
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        time.sleep(self.DELAY)
+        body = TUESDAY_BUSY.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/calendar")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_base() -> Iterator[str]:
+    _SlowCalendar.hits = 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _SlowCalendar)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_requests_calendar_urls_are_fetched_together_and_capped(tmp_path, slow_base):
+    """Five calendar URLs that each take 1.5 s are fetched together (well under 7.5 s);
+    a request naming more than SLOTWISE_ICS_MAX_URLS is 422 naming the first one over,
+    before anything is fetched."""
+    server, token = _server(tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1",
+                            SLOTWISE_ICS_MAX_URLS="5")
+    try:
+        with server.client(token) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+            member = {**program()["members"][0],
+                      "calendars": [{"ics_url": f"{slow_base}/c{i}.ics"} for i in range(5)]}
+            t = time.monotonic()
+            r = api.put("/api/programs/p1/members/mia", json=member)
+            assert r.status_code == 200, r.text
+            assert time.monotonic() - t < 5 and _SlowCalendar.hits == 5
+            doc = program("p2")
+            for i, m in enumerate(doc["members"]):
+                m["calendars"] = [{"ics_url": f"{slow_base}/m{i}-{j}.ics"} for j in range(2)]
+            r = api.post("/api/programs", json=doc)
+            assert r.status_code == 422, r.text
+            assert r.json()["field"] == "members[2].calendars[1].ics_url"
+            assert "at most 5 calendar URLs" in r.json()["detail"]
+            assert _SlowCalendar.hits == 5  # nothing more was fetched
+    finally:
+        server.stop()
