@@ -316,13 +316,16 @@ def _event(series: InviteSeries, zone: ZoneInfo, start: datetime, end: datetime,
         event.add("dtend", _zoned(end, zone))
     event.add("summary", series.summary)
     event.add("description", _description(series))
-    if series.location or series.video_url:
-        event.add("location", series.location or series.video_url)
-    if series.video_url:
-        event.add("url", series.video_url)
+    # A stored link may predate the checks on entry: URI values are not escaped, so a line
+    # break in one would make icalendar refuse the whole invite.
+    video_url = one_line(series.video_url) if series.video_url else None
+    if series.location or video_url:
+        event.add("location", series.location or video_url)
+    if video_url:
+        event.add("url", video_url)
         # RFC 7986 CONFERENCE. A list keeps FEATURE=AUDIO,VIDEO two values; icalendar's
         # Conference.to_uri() would quote them into one.
-        event.add("conference", vUri(series.video_url, params={
+        event.add("conference", vUri(video_url, params={
             "VALUE": "URI", "FEATURE": ["AUDIO", "VIDEO"], "LABEL": "Video call"}))
     if people:
         event.add("organizer", _organizer(series))
@@ -480,8 +483,8 @@ def feed_calendar(name: str, series: Sequence[InviteSeries], *,
     invite already reminds)."""
     stamp = (dtstamp or datetime.now(UTC)).astimezone(UTC)
     cal = _calendar("PUBLISH")
-    cal.add("name", name)
-    cal.add("x-wr-calname", name)
+    cal.add("name", one_line(name))  # a stored name may predate the checks on entry
+    cal.add("x-wr-calname", one_line(name))
     cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", vDuration(refresh))  # an X- property is text unless typed
     spans: dict[str, tuple[datetime, datetime]] = {}

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from email import policy
 from email.parser import Parser
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
@@ -223,6 +224,46 @@ def test_a_stored_address_with_a_line_break_never_fails_an_invite(
         server.stop()
     assert smtp_server.messages == []  # both addresses are unusable: nothing was sent
     assert all("not an email address" in r.last_error for r in _rows(db_url))
+
+
+def test_stored_line_breaks_in_a_name_or_video_link_never_fail_a_feed_or_invite(
+        db_url, admin):
+    """A member name and a series' video link holding line breaks in the database (an
+    older version let them in): the member's feed, the invite and cancelling answer 200,
+    and no line break gets into a calendar line."""
+    from service.store import series as series_table
+
+    server = LiveServer(db_url).start()
+    try:
+        with server.client(admin) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+            r = api.post("/api/programs/p1/matches/mia-al/series", json={
+                "first_start": FIRST["mia-al"],
+                "conferencing": {"video_url": "https://meet.example.org/x"}})
+            assert r.status_code == 201, r.text
+            sid = r.json()["id"]
+            engine = make_engine(db_url)
+            with engine.begin() as conn:
+                data = json.loads(conn.execute(select(members.c.data).where(
+                    members.c.id == "al")).scalar_one())
+                conn.execute(update(members).where(members.c.id == "al").values(
+                    data=json.dumps({**data, "name": "Al\nX-EVIL:1\rY"})))
+                conn.execute(update(series_table).where(series_table.c.id == sid).values(
+                    video_url="https://meet.example.org/x\r\nX-EVIL:2"))
+            engine.dispose()
+            answers = [api.get("/api/programs/p1/members/al/sessions.ics"),
+                       api.get(f"/api/programs/p1/series/{sid}/invite.ics")]
+            feed = api.post("/api/programs/p1/members/al/feed-token")
+            assert feed.status_code == 201, feed.text
+            answers.append(httpx.get(feed.json()["url"]))
+            answers.append(api.delete(f"/api/programs/p1/series/{sid}"))
+            for r in answers:
+                assert r.status_code == 200, r.text
+            for r in answers[:3]:
+                assert not any(line.startswith("X-EVIL") or "\r" in line
+                               for line in r.text.split("\r\n"))
+    finally:
+        server.stop()
 
 
 # --- international addresses (RFC 6531) ----------------------------------------------------
