@@ -36,6 +36,8 @@ MAX_OCCURRENCES = 20_000  # about 1.5 s of expansion
 MAX_NEVER = 5
 # Events, RDATE dates and FREEBUSY periods in one member's calendars: about 7 s to read.
 MAX_ENTRIES = 10_000
+# Content lines (unfolded) of one member's calendars: about 8 s to read, whatever they say.
+MAX_LINES = 100_000
 _EVENT = re.compile(r"^BEGIN:VEVENT\r?$", re.IGNORECASE | re.MULTILINE)
 _LISTS = re.compile(r"^(?:RDATE|FREEBUSY)[;:][^\r\n]*", re.IGNORECASE | re.MULTILINE)
 # An occurrence in a zone icalendar built from a VTIMEZONE costs about ten in an IANA zone:
@@ -69,12 +71,18 @@ class Budget:
     occurrences: int = 0
     never: int = 0
     entries: int = 0
+    lines: int = 0
 
 
 def limit_entries(text: str, budget: Budget) -> None:
-    """Refuse (before icalendar reads ``text``) more than :data:`MAX_ENTRIES` events,
-    RDATE dates and FREEBUSY periods in all: each costs parsing time whether or not it
-    falls in the horizon, and no recurrence rule counts them."""
+    """Refuse (before icalendar reads ``text``, unfolded) more than :data:`MAX_LINES`
+    content lines or :data:`MAX_ENTRIES` events, RDATE dates and FREEBUSY periods in all:
+    each costs parsing time whether or not it falls in the horizon, and no recurrence rule
+    counts them."""
+    budget.lines += text.count("\n") + 1
+    if budget.lines > MAX_LINES:
+        raise CalendarError(f"more than {MAX_LINES:,} lines in all; share a calendar of "
+                            "fewer events (e.g. only the coming months)")
     budget.entries += len(_EVENT.findall(text)) + sum(
         line.count(",") + 1 for line in _LISTS.findall(text))
     if budget.entries > MAX_ENTRIES:
