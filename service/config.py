@@ -97,17 +97,22 @@ def redact(url: str) -> str:
     """``url`` fit to print or log: the password of ``user:password@`` (and a
     ``password=`` query parameter) replaced by ``***``. Every URL slotwise shows goes
     through here (SMTP and database URLs)."""
-    scheme, sep, rest = url.partition("://")
     # The user info ends at the last @: a password may hold @, /, ?, # or : (unencoded,
     # the URL does not even parse, and must not be printed all the same). Redacting too
-    # much (an @ later in a path or query) is harmless; too little is not. A rest that
-    # starts with / (sqlite:///path) has no user info.
-    if sep and "@" in rest and not rest.startswith("/"):
-        userinfo = rest.rpartition("@")[0]
-        user, colon, _ = userinfo.partition(":")
-        rest = (f"{user}:***" if colon else "***") + rest[len(userinfo):]
-    return re.sub(r"(?i)([?&;][^=&#;]*(?:password|passwd|pwd|pass|secret|token|key)"
-                  r"[^=&#;]*=)[^&#;]*", r"\1***", scheme + sep + rest)
+    # much (an @ later in a path or query) is harmless; too little is not. A file path
+    # (sqlite:///path) has no user info.
+    found = _USERINFO.match(url)
+    if found and not found.group(1).endswith("///"):
+        user, colon, _ = found.group(2).partition(":")
+        url = found.group(1) + (f"{user}:***" if colon else "***") + url[found.end(2):]
+    return _SECRET_PARAM.sub(r"\1***", url)
+
+
+# A scheme (or a bare user: ahead of host), its slashes, then everything up to the last @.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:/*)?(.*)@")
+# A query, fragment or option that names a secret, its = sign plain or %-encoded.
+_SECRET_PARAM = re.compile(r"(?i)((?:password|passwd|pwd|pass|secret|token|key|auth|"
+                           r"credential)[^=&#;/@\s]*?(?:=|%3D))[^&#;%\s]*")
 
 
 # Every variable the service reads: (Settings field, kind of value).

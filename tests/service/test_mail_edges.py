@@ -400,7 +400,10 @@ def test_a_booking_does_not_wait_for_a_silent_smtp_server(db_url, admin):
     "postgresql+psycopg://u:se%2Fcret@db/x", "smtp://u:sec@ret/x@mail:25",
     "postgresql://u@db/x?password=secret&sslmode=require", "smtp://secret@mail:25",
     "smtp://u:sec?ret@127.0.0.1:8025", "smtp://u:sec#ret@127.0.0.1:8025",
-    "smtp://u:p@ss?secret@mail:25", "postgresql+psycopg://u:pw@h/db?sslpassword=secret"])
+    "smtp://u:p@ss?secret@mail:25", "postgresql+psycopg://u:pw@h/db?sslpassword=secret",
+    "smtp:/u:secret@mail", "u:secret@db", "smtp://u:p@mail#password=secret",
+    "postgresql://db/x?auth=secret", "postgresql://db/x?credential=secret",
+    "postgresql://db/x?options=-c%20password%3Dsecret"])
 def test_redact_hides_every_password(url):
     """config.redact removes the password (user info, or a password= parameter)."""
     shown = redact(url)
