@@ -54,10 +54,12 @@ async def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: 
                 raise Invalid("CalDAV calendars are not read by the service; send ics_text "
                               "or an ics_url", field=f"{field}.caldav")
             if cal.ics_url is not None and cal.ics_url not in wanted:
-                if len(wanted) == settings.ics_max_urls:
-                    raise Invalid(f"a request may name at most {settings.ics_max_urls} "
-                                  "calendar URLs (setting SLOTWISE_ICS_MAX_URLS); send the "
-                                  "other members' calendars in further requests",
+                # More than the process may fetch at once could never succeed (503 forever).
+                most = min(settings.ics_max_urls, settings.ics_max_fetches)
+                if len(wanted) == most:
+                    raise Invalid(f"a request may name at most {most} calendar URLs "
+                                  "(settings SLOTWISE_ICS_MAX_URLS, SLOTWISE_ICS_MAX_FETCHES);"
+                                  " send the other members' calendars in further requests",
                                   field=f"{field}.ics_url")
                 wanted[cal.ics_url] = f"{field}.ics_url"
     texts = await _fetch_all(wanted, settings)

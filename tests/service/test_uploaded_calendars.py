@@ -305,3 +305,14 @@ def test_a_requests_calendar_urls_are_fetched_together_and_capped(tmp_path, slow
             assert _SlowCalendar.hits == 5  # nothing more was fetched
     finally:
         server.stop()
+    # Fewer fetches at once than URLs allowed: the request could never succeed, so it is
+    # refused (422), not told to come back (503) forever.
+    server, token = _server(tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1",
+                            SLOTWISE_ICS_MAX_URLS="5", SLOTWISE_ICS_MAX_FETCHES="2")
+    try:
+        with server.client(token) as api:
+            r = api.put("/api/programs/p1/members/mia", json=member)
+            assert r.status_code == 422, r.text
+            assert r.json()["field"] == "calendars[2].ics_url"
+    finally:
+        server.stop()
