@@ -27,7 +27,7 @@ from pydantic import (
 
 from .errors import DocumentError, FieldError
 from .grid import GRANULARITIES
-from .text import check_address, check_line, check_name, check_text
+from .text import check_address, check_line, check_link, check_name, check_text
 
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 Day = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -131,7 +131,7 @@ Text = Annotated[str, _entering(check_text)]
 # A video link: http(s), no white space and no control character (it goes into mail text
 # and calendar properties as it is).
 VideoUrl = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000),
-                     _entering(check_line)]
+                     _entering(check_link)]
 EmailAddress = Annotated[str, _entering(check_address)]
 
 

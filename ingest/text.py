@@ -28,7 +28,23 @@ def _forbidden(ch: str, *, newlines: bool) -> bool:
         return False
     if ch == "\t":
         return False  # a tab is whitespace, harmless on one line
-    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BREAKS
+    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BREAKS \
+        or ch in _BIDI_CONTROLS
+
+
+# Embeddings, overrides and isolates: they reorder what a reader sees ("Trojan Source"),
+# so a name or a summary could show as something else. Marks (U+200E/F) stay allowed.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def check_link(value: str) -> str:
+    """A link (a video call's URL): one line, and no invisible format character at all
+    (zero-width or direction controls could make it look like another)."""
+    check_line(value)
+    for ch in value:
+        if unicodedata.category(ch) == "Cf":
+            raise ValueError(f"must not contain invisible characters; found {_describe(ch)}")
+    return value
 
 
 def _describe(ch: str) -> str:

@@ -29,7 +29,8 @@ def test_non_addresses_are_refused_with_a_reason(address):
 
 
 @pytest.mark.parametrize("text", ["a\nb", "a\rb", "a\u2028b", "a\u2029b", "a\x85b",
-                                  "a\x00b", "a\x1bb", "a\x0bb"])
+                                  "a\x00b", "a\x1bb", "a\x0bb", "Ana\u202eavliS",
+                                  "a\u2066b\u2069"])
 def test_one_line_texts_refuse_breaks_and_controls(text):
     """A name or summary may hold no line break of any kind and no control character."""
     with pytest.raises(ValueError, match="U\\+"):
@@ -46,3 +47,15 @@ def test_what_names_and_texts_may_hold():
             check_text(bad)
     with pytest.raises(ValueError, match="200"):
         check_name("x" * 201)
+
+
+def test_links_refuse_invisible_characters_names_keep_joiners():
+    """A video link may hold no zero-width or direction control (it could pass for another
+    link); a name keeps the zero-width non-joiner Persian and Indic scripts need."""
+    from ingest.text import check_link
+
+    assert check_link("https://meet.example.org/ana-ben") == "https://meet.example.org/ana-ben"
+    for bad in ("https://meet.example.org/a\u200bb", "https://x.org/\u202egro.live"):
+        with pytest.raises(ValueError, match="U\\+"):
+            check_link(bad)
+    assert check_name("می\u200cخواهم") == "می\u200cخواهم"
