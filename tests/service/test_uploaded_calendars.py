@@ -24,10 +24,14 @@ from tests.trickle import TrickleServer, trickle_server
 
 
 class _Calendar(BaseHTTPRequestHandler):
+    """Answers every path with the dentist calendar, after ``delay`` seconds."""
+
+    delay = 0.0
     hits = 0
 
     def do_GET(self) -> None:
         type(self).hits += 1
+        time.sleep(self.delay)
         body = TUESDAY_BUSY.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/calendar")
@@ -39,15 +43,21 @@ class _Calendar(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def calendar_url() -> Iterator[str]:
-    _Calendar.hits = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Calendar)
+def _serve(handler: type[_Calendar]) -> Iterator[str]:
+    """Run ``handler`` on a free 127.0.0.1 port; yields the server's base URL."""
+    handler.hits = 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/mia.ics"
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def calendar_url() -> Iterator[str]:
+    for base in _serve(_Calendar):
+        yield f"{base}/mia.ics"
 
 
 def _server(tmp_path, **env: str) -> tuple[LiveServer, str]:
@@ -249,35 +259,14 @@ def test_what_a_calendar_url_answers_is_never_echoed(tmp_path, internal):
         server.stop()
 
 
-class _SlowCalendar(BaseHTTPRequestHandler):
-    """Answers every path with the dentist calendar after DELAY seconds."""
-
-    DELAY = 1.5
+class _SlowCalendar(_Calendar):
+    delay = 1.5
     hits = 0
-
-    def do_GET(self) -> None:
-        type(self).hits += 1
-        time.sleep(self.DELAY)
-        body = TUESDAY_BUSY.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/calendar")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
 def slow_base() -> Iterator[str]:
-    _SlowCalendar.hits = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _SlowCalendar)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    yield from _serve(_SlowCalendar)
 
 
 def test_a_requests_calendar_urls_are_fetched_together_and_capped(tmp_path, slow_base):
