@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ingest.availability import build_availability
 from ingest.document import DAYS, Line, Text, VideoUrl, _check_zone, _parse_clock
 from ingest.errors import CalendarError
+from solver.errors import SolverError
 from solver.heatmap import heatmap
 from solver.proposals import propose
 from solver.spec import Preference
@@ -394,8 +395,8 @@ def get_heatmap(pid: str, xid: str, who: Who, db: Db,
     avail = build_availability(doc, members=list(match.members))
     try:
         hm = heatmap(avail, list(match.members), duration)
-    except ValueError as exc:
-        raise Invalid(str(exc), field="duration") from None
+    except SolverError as exc:
+        raise Invalid(str(exc), field=exc.field) from None
     out = heatmap_window(hm, zone, first_day, weeks)
     out["match"] = match.id
     out["names"] = {m: doc.member(m).name or m for m in match.members}
@@ -425,8 +426,8 @@ def proposals(pid: str, xid: str, who: Who, db: Db,
     try:
         found = propose(doc, match.id, limit=body.limit, duration_minutes=body.duration_minutes,
                         frequency=body.frequency, sessions=body.sessions, preferred=pref)
-    except ValueError as exc:  # the message starts with the override's name
-        raise Invalid(str(exc), field=str(exc).split()[0]) from None
+    except SolverError as exc:
+        raise Invalid(str(exc), field=exc.field) from None
     spec = found.spec
     return {"match": match.id, "duration_minutes": spec.duration_minutes,
             "frequency": spec.frequency, "sessions": spec.sessions,

@@ -11,6 +11,7 @@ import numpy as np
 from ingest.availability import Availability
 
 from .attend import can_attend
+from .errors import SolverError
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def heatmap(avail: Availability, members: list[str] | tuple[str, ...], duration_
     """Heat map of ``members`` for sessions of ``duration_minutes`` (a multiple of the grid)."""
     g = avail.grid.granularity_minutes
     if duration_minutes <= 0 or duration_minutes % g:
-        raise ValueError(f"duration must be a positive multiple of the {g}-minute grid")
+        raise SolverError(f"duration must be a positive multiple of the {g}-minute grid",
+                          field="duration")
     cols = avail.indices(list(members))
     attend = can_attend(avail.matrix[:, cols], duration_minutes // g)
     return Heatmap(avail, tuple(members), duration_minutes, attend)

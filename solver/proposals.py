@@ -8,6 +8,7 @@ from ingest.availability import Availability, build_availability, program_grid
 from ingest.document import ProgramDocument
 
 from .candidates import member_attend, score
+from .errors import SolverError
 from .explain import no_candidate_reason
 from .result import Series
 from .series import build_series
@@ -35,15 +36,16 @@ def propose(doc: ProgramDocument, match_id: str, avail: Availability | None = No
     preferred); ``frequency="once"`` implies one session. ``avail`` may be any
     availability of the program that includes the match's members (default: built for
     them). Occurrences that do not hold carry their best one-off ``alternative``.
-    Raises ValueError naming the override that does not fit.
+    Raises SolverError naming the override that does not fit.
     """
     match = doc.match(match_id)
     grid = avail.grid if avail is not None else program_grid(doc)
     g = grid.granularity_minutes
     if duration_minutes is not None and (duration_minutes <= 0 or duration_minutes % g):
-        raise ValueError(f"duration_minutes must be a positive multiple of the {g}-minute grid")
+        raise SolverError(f"duration_minutes must be a positive multiple of the {g}-minute "
+                          "grid", field="duration_minutes")
     if frequency == "once" and (sessions or 1) != 1:
-        raise ValueError("sessions must be 1 when frequency is 'once'")
+        raise SolverError("sessions must be 1 when frequency is 'once'", field="sessions")
     sessions = sessions or (1 if frequency == "once" else None)
     spec = match_spec(doc, match, grid, duration_minutes=duration_minutes,
                       frequency=frequency, sessions=sessions, preferred=preferred)

@@ -264,3 +264,20 @@ def test_a_streamed_body_over_the_limit_is_413(live, path):
         r = api.post(path, content=chunks(), headers=JSON)
     assert r.status_code == 413, r.text
     assert "larger than 200000 bytes" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("get", "/api/programs/p1/matches/mia-al/heatmap?duration=7", None, "duration"),
+    ("post", "/api/programs/p1/matches/mia-al/proposals", {"duration_minutes": 7},
+     "duration_minutes"),
+    ("post", "/api/programs/p1/matches/mia-al/proposals",
+     {"frequency": "once", "sessions": 3}, "sessions"),
+])
+def test_solver_refusals_name_their_field(live, method, path, body, field):
+    """What the solver refuses comes back naming the field it carries (solver/errors.py),
+    not one read off the message."""
+    server, tokens = live
+    with server.client(tokens["admin"]) as api:
+        r = api.request(method.upper(), path, json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
