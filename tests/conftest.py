@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import free_port
 from tests.pg import REQUIRE_ENV, PostgresCluster, find_bindir
 
 BASE_PROGRAM: dict[str, Any] = {
@@ -47,12 +47,6 @@ def program_dict() -> dict[str, Any]:
     return copy.deepcopy(BASE_PROGRAM)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def radicale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a real Radicale CalDAV server, one per session.
@@ -62,7 +56,7 @@ def radicale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     temporary folder; use a distinct user name per test module to keep tests apart.
     """
     folder: Path = tmp_path_factory.mktemp("radicale")
-    port = _free_port()
+    port = free_port()
     config = folder / "config"
     config.write_text(f"""[server]\nhosts = 127.0.0.1:{port}\n[auth]\ntype = none\n"""
                       f"""[storage]\nfilesystem_folder = {folder / 'collections'}\n"""

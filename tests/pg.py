@@ -15,11 +15,12 @@ import pwd
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from tests.helpers import free_port
 
 REQUIRE_ENV = "SLOTWISE_REQUIRE_POSTGRES"
 
@@ -41,18 +42,12 @@ def find_bindir() -> Path | None:
     return Path(candidates[-1]).parent if candidates else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PostgresCluster:
     """One ``initdb`` + ``pg_ctl`` cluster: ``start()``, ``create_database()``, ``stop()``."""
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.port = _free_port()
+        self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="slotwise-pg-"))
         self.data = self.folder / "data"
         self.log = self.folder / "postgres.log"

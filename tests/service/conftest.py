@@ -3,7 +3,6 @@ databases a live server can run on (a SQLite file; PostgreSQL with several worke
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.helpers import free_port
 from tests.service.live import LiveServer
 
 
@@ -55,13 +55,6 @@ class _Collector:
             self.server.messages.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed))
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

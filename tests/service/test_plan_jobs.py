@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 from service import jobs
 from service.config import Settings
 from service.programs import validated
 from service.store import init_db, insert_program, make_engine
+from tests.helpers import free_port
 
 
 def test_settings_read_the_scheduler_and_processes(monkeypatch):
@@ -36,9 +36,7 @@ def _run_job(tmp_path, program_dict, settings: Settings) -> dict:
 def test_plan_job_with_an_unreachable_scheduler_fails_with_a_readable_reason(
         tmp_path, program_dict):
     """The job fails, saying which scheduler it could not reach; no internal error."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     job = _run_job(tmp_path, program_dict, Settings(scheduler=f"tcp://127.0.0.1:{port}"))
     assert job["status"] == "failed"
     assert job["error"].startswith(f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")

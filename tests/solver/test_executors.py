@@ -24,6 +24,7 @@ from solver.executors import executor_for, uses_pool
 from solver.planner import plan
 from solver.result import Plan
 from solver.validate import validate
+from tests.helpers import free_port
 
 ROOT = Path(__file__).parent.parent.parent
 # Several components that need a model (26 models, about 1,900 variables), 0.4 s in process.
@@ -42,12 +43,6 @@ def program() -> tuple[Any, Any, Plan]:
 def _essence(p: Plan) -> tuple[Any, ...]:
     """Everything of a plan but its timings."""
     return p.status, p.objective, p.bound, p.series, p.unscheduled
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Recording(Executor):
@@ -147,7 +142,7 @@ def test_unreachable_scheduler_is_a_clear_cli_error(address, program_dict, tmp_p
 
     path = tmp_path / "program.json"
     path.write_text(json.dumps(program_dict))
-    address = address.format(closed=_closed_port(), not_dask=not_dask)
+    address = address.format(closed=free_port(), not_dask=not_dask)
     assert main(["plan", str(path), "--scheduler", address]) == 2
     err = capsys.readouterr().err
     assert f"slotwise: error: cannot reach the Dask scheduler at {address} (" in err
