@@ -23,8 +23,9 @@ from ingest.errors import CalendarError, DocumentError, IngestError
 from . import redact
 from .config import Settings
 from .errors import ServiceError, json_problem
+from .headers import SECURITY_HEADERS, ResponseHeaders
 from .store import init_db, make_engine
-from .worker import WorkerHeader
+from .worker import worker_tag
 
 log = logging.getLogger("slotwise")
 STATIC = Path(__file__).parent / "static"
@@ -147,49 +148,15 @@ class _TooLarge(Exception):
         return error_body(413, f"request body is larger than {self.limit} bytes")
 
 
-# No inline script or style anywhere (the page and /docs load theirs from /static); Swagger
-# UI's icons are data: images in its CSS. Nothing may frame the page (clickjacking).
-CSP = "; ".join([
-    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
-    "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'",
-    "form-action 'self'", "frame-ancestors 'none'"])
-SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
-_SECURITY_NAMES = {name for name, _ in SECURITY_HEADERS}
-
-
-class SecurityHeaders:
-    """Put :data:`SECURITY_HEADERS` on every HTTP response (replacing any a route set)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def secured(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", [])
-                        if k.lower() not in _SECURITY_NAMES]
-                message = {**message, "headers": [*kept, *SECURITY_HEADERS]}
-            await send(message)
-
-        await self.app(scope, receive, secured)
 
 
 class _App(FastAPI):
-    """FastAPI with :class:`SecurityHeaders` outside everything, Starlette's own
-    ``ServerErrorMiddleware`` included, so that a 500 carries the headers too (middleware
-    added with ``add_middleware`` runs inside it)."""
+    """FastAPI with the security headers (:class:`headers.ResponseHeaders`) outside
+    everything, Starlette's own ``ServerErrorMiddleware`` included, so that a 500 carries
+    them too (middleware added with ``add_middleware`` runs inside it)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+        return ResponseHeaders(super().build_middleware_stack(), lambda: SECURITY_HEADERS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -227,7 +194,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IngestError, _ingest_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _database_busy)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(WorkerHeader)  # which of several worker processes answered
+    # Which of several worker processes answered.
+    app.add_middleware(ResponseHeaders, headers=lambda: [(b"x-slotwise-worker", worker_tag())])
 
     from .api import router
 

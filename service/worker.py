@@ -17,8 +17,6 @@ import socket
 from functools import lru_cache
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 _identity: dict[int, str] = {}  # by PID, so a forked child does not inherit its parent's
 
 
@@ -82,23 +80,7 @@ def tag(owner: str) -> str:
     return hashlib.sha256(owner.encode()).hexdigest()[:12]
 
 
-class WorkerHeader:
-    """Adds ``X-Slotwise-Worker`` (an opaque name of this process) to every response, to
-    see which of several workers answered."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        name = tag(identity()).encode()
-
-        async def tagged(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []),
-                                                   (b"x-slotwise-worker", name)]}
-            await send(message)
-
-        await self.app(scope, receive, tagged)
+def worker_tag() -> bytes:
+    """This process's ``X-Slotwise-Worker`` value: an opaque name, to see which of several
+    workers answered."""
+    return tag(identity()).encode()
