@@ -145,3 +145,16 @@ def free_slots(heat: dict, j: int) -> set[int]:
     bits = base64.b64decode(heat["free"][j])
     first, n = heat["window"]["first_slot"], heat["window"]["slots"]
     return {first + i for i in range(n) if bits[i >> 3] >> (i & 7) & 1}
+
+
+def finished_plan(api: httpx.Client, pid: str, seconds: float = 60, **body: object) -> str:
+    """Start a batch plan of program ``pid`` and wait (at most ``seconds``) until it is
+    done; its job id."""
+    r = api.post(f"/api/programs/{pid}/plans", json=body)
+    assert r.status_code == 202, r.text
+    jid = r.json()["job"]
+    deadline = time.monotonic() + seconds
+    while api.get(f"/api/jobs/{jid}").json()["status"] != "done":
+        assert time.monotonic() < deadline, f"plan {jid} not done after {seconds} s"
+        time.sleep(0.1)
+    return jid

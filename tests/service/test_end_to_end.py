@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from benchmarks.generate import generate_program
 from service.store import jobs, make_engine
-from tests.service.live import admin_token
+from tests.service.live import admin_token, finished_plan
 
 TUESDAY_BUSY = """BEGIN:VCALENDAR
 VERSION:2.0
@@ -289,9 +289,7 @@ def test_plan_that_now_clashes_books_nothing(backend, admin, tmp_path):
     try:
         with server.client(admin) as api:
             api.post("/api/programs", json=program())
-            jid = api.post("/api/programs/p1/plans", json={"time_limit": 10}).json()["job"]
-            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
-                             60)
+            jid = finished_plan(api, "p1", time_limit=10)
             plan = api.get(f"/api/jobs/{jid}").json()["plan"]
             s = next(x for x in plan["series"] if x["match"] == "mia-al")
             # Someone books mia with bo right on top of the plan's mia-al series.

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from service.store import deliveries, jobs, make_engine, series, session_members, sessions
 from tests.service.conftest import SmtpServer, _Collector, free_port
-from tests.service.live import LiveServer, admin_token
+from tests.service.live import LiveServer, admin_token, finished_plan
 from tests.service.test_end_to_end import _wait_for, program
 
 
@@ -87,9 +87,7 @@ def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
-            jid = api.post("/api/programs/p1/plans", json={"time_limit": 10}).json()["job"]
-            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
-                             60)
+            jid = finished_plan(api, "p1", time_limit=10)
             planned = len(api.get(f"/api/jobs/{jid}").json()["plan"]["series"])
     finally:
         server.stop()

@@ -26,7 +26,7 @@ from service.email import DeliveryError, Mailer, imip_message
 from service.invites import Person
 from service.store import deliveries, make_engine, matches, members, programs
 from tests.service.conftest import SmtpServer, _Collector, free_port
-from tests.service.live import ROOT, LiveServer, admin_token
+from tests.service.live import ROOT, LiveServer, admin_token, finished_plan
 from tests.service.test_email import SENDER, invite
 from tests.service.test_end_to_end import _wait_for, program
 
@@ -164,10 +164,7 @@ def test_stored_bad_names_and_addresses_never_fail_a_booking_or_a_plan(
                              json={"first_start": start})
                 assert r.status_code == 201, r.text
             assert _wait_for(lambda: len(smtp_server.messages) == 3, 20)
-            jid = api.post("/api/programs/p1/plans", json={
-                "time_limit": 5, "matches": ["circle"]}).json()["job"]
-            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
-                             60)
+            jid = finished_plan(api, "p1", time_limit=5, matches=["circle"])
             applied = api.post(f"/api/programs/p1/plans/{jid}/apply")
             assert applied.status_code == 200, applied.text
             # The circle's invites: mia, al and cy receive theirs; bo's fails.

@@ -21,7 +21,7 @@ from service.errors import Conflict, NotFound, TooMany
 from service.programs import validated
 from service.store import deliveries, insert_program, series
 from service.store import jobs as jobs_table
-from tests.service.live import LiveServer, admin_token
+from tests.service.live import LiveServer, admin_token, finished_plan
 from tests.service.test_end_to_end import _wait_for, program
 
 
@@ -120,9 +120,7 @@ def test_apply_refuses_a_match_booked_by_hand_since_planning(tmp_path):
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
-            jid = api.post("/api/programs/p1/plans", json={"time_limit": 10}).json()["job"]
-            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
-                             60)
+            jid = finished_plan(api, "p1", time_limit=10)
             # A Sunday morning: the plan books working hours only, so nothing collides.
             hand = api.post("/api/programs/p1/matches/mia-bo/series", json={
                 "first_start": "2027-03-07T08:00:00-05:00", "frequency": "once"})
@@ -186,9 +184,7 @@ def test_bookings_of_other_programs_go_through_while_a_big_plan_applies(tmp_path
         with server.client(admin) as api:
             assert api.post("/api/programs", json=big).status_code == 201
             assert api.post("/api/programs", json=program("p2")).status_code == 201
-            jid = api.post(f"/api/programs/{pid}/plans", json={"time_limit": 20}).json()["job"]
-            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
-                             120)
+            jid = finished_plan(api, pid, 120, time_limit=20)
             plan = api.get(f"/api/jobs/{jid}").json()["plan"]
             assert len(plan["series"]) > 100
             first = plan["series"][0]["match"]
