@@ -19,7 +19,7 @@ from service.api import router
 from service.auth import create_token
 from service.store import init_db, make_engine
 from tests.service.live import LiveServer
-from tests.service.test_end_to_end import program
+from tests.service.sample import program
 
 SITE, ADMIN, MIA, BO, AL, CY = "site", "admin", "mia", "bo", "al", "cy"
 EVERYONE = {SITE, ADMIN, MIA, BO, AL, CY}

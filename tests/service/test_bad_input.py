@@ -7,7 +7,7 @@ import pytest
 from service.auth import create_token
 from service.store import init_db, make_engine
 from tests.service.live import LiveServer
-from tests.service.test_end_to_end import program
+from tests.service.sample import program
 
 
 @pytest.fixture(scope="module")

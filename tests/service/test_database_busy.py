@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 from tests.service.live import LiveServer, admin_token
-from tests.service.test_end_to_end import program
+from tests.service.sample import program
 
 
 def test_a_database_locked_past_the_busy_timeout_answers_503(tmp_path):

@@ -16,41 +16,9 @@ from sqlalchemy import select
 
 from benchmarks.generate import generate_program
 from service.store import jobs, make_engine
+from tests.helpers import wait_for
 from tests.service.live import admin_token, finished_plan
-
-TUESDAY_BUSY = """BEGIN:VCALENDAR
-VERSION:2.0
-PRODID:-//test//EN
-BEGIN:VEVENT
-UID:busy-1@test
-DTSTAMP:20270101T000000Z
-DTSTART;TZID=America/New_York:20270302T100000
-DTEND;TZID=America/New_York:20270302T110000
-SUMMARY:Dentist
-END:VEVENT
-END:VCALENDAR
-"""
-
-
-def program(pid: str = "p1") -> dict:
-    """Eight weeks across the March DST change; a mentor shared by three pairs and a group."""
-    people = [("mia", "America/New_York"), ("al", "Europe/London"),
-              ("bo", "America/Chicago"), ("cy", "America/New_York")]
-    return {
-        "version": 1,
-        "program": {"id": pid, "name": "Test cohort", "timezone": "America/New_York",
-                    "start": "2027-03-01", "end": "2027-04-26", "granularity_minutes": 15,
-                    "now": "2027-03-01T00:00:00Z"},
-        "members": [{"id": m, "name": m.title(), "email": f"{m}@example.org", "timezone": z}
-                    for m, z in people],
-        "matches": [
-            *({"id": f"mia-{m}", "members": ["mia", m], "organizer": "mia",
-               "duration_minutes": 60, "frequency": "weekly", "sessions": 4}
-              for m in ("al", "bo", "cy")),
-            {"id": "circle", "members": ["mia", "al", "bo", "cy"], "organizer": "mia",
-             "duration_minutes": 60, "frequency": "biweekly", "sessions": 2}],
-    }
-
+from tests.service.sample import TUESDAY_BUSY, program
 
 # Tests that add nothing on PostgreSQL beyond what the others show there (time is short).
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -67,15 +35,6 @@ def _calendar_of(message):
         if part.get_content_type() == "text/calendar":
             return part.get_param("method"), Calendar.from_ical(part.get_payload(decode=True))
     raise AssertionError("no text/calendar part")
-
-
-def _wait_for(predicate, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_facilitator_journey_survives_a_restart(backend, admin, smtp_server, tmp_path):
@@ -109,7 +68,7 @@ def test_facilitator_journey_survives_a_restart(backend, admin, smtp_server, tmp
             booked = r.json()
             assert [s["start"] for s in booked["sessions"]] == [
                 o["start"] for o in best["occurrences"]]
-            assert _wait_for(lambda: len(smtp_server.messages) == 2)
+            assert wait_for(lambda: len(smtp_server.messages) == 2)
             rcpt = sorted(m.rcpt_tos[0] for m in smtp_server.messages)
             assert rcpt == ["al@example.org", "mia@example.org"]
             method, cal = _calendar_of(smtp_server.messages[0].message)
@@ -127,7 +86,7 @@ def test_facilitator_journey_survives_a_restart(backend, admin, smtp_server, tmp
             gone = api.delete(f"/api/programs/p1/series/{booked['id']}").json()
             assert gone["status"] == "cancelled"
             assert [s["status"] for s in gone["sessions"]] == ["completed"] + ["cancelled"] * 3
-            assert _wait_for(lambda: len(smtp_server.messages) == 4)
+            assert wait_for(lambda: len(smtp_server.messages) == 4)
             # A session was held: the series ends after it instead of being called off.
             assert {_calendar_of(m.message)[0] for m in smtp_server.messages[2:]} == {
                 "REQUEST"}
@@ -222,7 +181,7 @@ def test_idempotency_key_books_once(backend, admin, tmp_path):
                              json={"first_start": "2027-03-03T10:00:00-05:00"})
             assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
             # The background sender writes them a moment after the booking answered.
-            assert _wait_for(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 2)
+            assert wait_for(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 2)
     finally:
         server.stop()
 
@@ -268,7 +227,7 @@ def test_batch_plan_job_reports_progress_and_applies_all_or_nothing(backend, adm
             job = api.post("/api/programs/p1/plans", json={"time_limit": 10})
             assert job.status_code == 202
             jid = job.json()["job"]
-            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
+            assert wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
                              60)
             done = api.get(f"/api/jobs/{jid}").json()
             assert done["progress"] == 1.0 and done["plan"]["status"] == "optimal"
@@ -324,7 +283,7 @@ def test_plan_job_killed_mid_run_is_failed_after_a_restart(backend, admin, tmp_p
             assert api.post("/api/programs", json=doc).status_code == 201
             pid = doc["program"]["id"]
             jid = api.post(f"/api/programs/{pid}/plans", json={"time_limit": 60}).json()["job"]
-            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "running",
+            assert wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "running",
                              30)
         clients = _clients_on_each_worker(server, admin, 1)
         try:  # every worker sees that the job's owner is alive

@@ -14,9 +14,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from service.store import deliveries, jobs, make_engine, series, session_members, sessions
+from tests.helpers import wait_for
 from tests.service.conftest import SmtpServer, _Collector, free_port
 from tests.service.live import LiveServer, admin_token, finished_plan
-from tests.service.test_end_to_end import _wait_for, program
+from tests.service.sample import program
 
 
 def _counts(db_url: str) -> dict[str, int]:
@@ -55,7 +56,7 @@ def _killed_mid_commit(db_url: str, tmp_path, admin: str, method: str, path: str
     sender = threading.Thread(target=send)
     sender.start()
     try:
-        assert _wait_for(mark.exists, 60), "the server never reached the failpoint"
+        assert wait_for(mark.exists, 60), "the server never reached the failpoint"
         server.stop(kill=True)  # SIGKILL, right there
     finally:
         server.stop(kill=True)
@@ -119,7 +120,7 @@ def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp
             assert applied.status_code == 200, applied.text
             assert applied.json()["booked"] == planned
             # The background sender writes the invites a moment after the answer.
-            assert _wait_for(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 10)
+            assert wait_for(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 10)
     finally:
         server.stop()
     counts = _counts(db_url)
@@ -184,7 +185,7 @@ def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin,
 
         controller = Controller(_Collector(smtp), hostname=smtp.host, port=port)
         controller.start()  # SMTP is back
-        assert _wait_for(lambda: len(smtp.messages) >= 4, 30)
+        assert wait_for(lambda: len(smtp.messages) >= 4, 30)
         time.sleep(1.5)  # more rounds of both loops: nothing may be sent again
         with engine.connect() as conn:
             assert {r.status for r in conn.execute(select(deliveries))} == {"sent"}

@@ -15,7 +15,7 @@ import pytest
 from service.app import create_app
 from service.config import Settings
 from tests.service.live import LiveServer, admin_token
-from tests.service.test_end_to_end import program
+from tests.service.sample import program
 
 HEADERS = {
     "x-content-type-options": "nosniff",

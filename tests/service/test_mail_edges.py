@@ -25,10 +25,11 @@ from service.config import Settings, redact
 from service.email import DeliveryError, Mailer, imip_message
 from service.invites import Person
 from service.store import deliveries, make_engine, matches, members, programs
+from tests.helpers import wait_for
 from tests.service.conftest import SmtpServer, _Collector, free_port
 from tests.service.live import ROOT, LiveServer, admin_token, finished_plan
+from tests.service.sample import program
 from tests.service.test_email import SENDER, invite
-from tests.service.test_end_to_end import _wait_for, program
 
 FIRST = {"mia-al": "2027-03-02T10:00:00-05:00", "mia-bo": "2027-03-03T10:00:00-05:00"}
 
@@ -163,12 +164,12 @@ def test_stored_bad_names_and_addresses_never_fail_a_booking_or_a_plan(
                 r = api.post(f"/api/programs/p1/matches/{match}/series",
                              json={"first_start": start})
                 assert r.status_code == 201, r.text
-            assert _wait_for(lambda: len(smtp_server.messages) == 3, 20)
+            assert wait_for(lambda: len(smtp_server.messages) == 3, 20)
             jid = finished_plan(api, "p1", time_limit=5, matches=["circle"])
             applied = api.post(f"/api/programs/p1/plans/{jid}/apply")
             assert applied.status_code == 200, applied.text
             # The circle's invites: mia, al and cy receive theirs; bo's fails.
-            assert _wait_for(lambda: len(smtp_server.messages) == 6, 20)
+            assert wait_for(lambda: len(smtp_server.messages) == 6, 20)
     finally:
         server.stop()
     got = sorted(rcpt for m in smtp_server.messages for rcpt in m.rcpt_tos)
@@ -216,7 +217,7 @@ def test_a_stored_address_with_a_line_break_never_fails_an_invite(
             cancelled = api.delete(f"/api/programs/p1/series/{sid}")
             assert cancelled.status_code == 200, cancelled.text
             assert cancelled.json()["status"] == "cancelled"
-            assert _wait_for(lambda: {r.status for r in _rows(db_url)} == {"failed"}, 10)
+            assert wait_for(lambda: {r.status for r in _rows(db_url)} == {"failed"}, 10)
     finally:
         server.stop()
     assert smtp_server.messages == []  # both addresses are unusable: nothing was sent
@@ -279,7 +280,7 @@ def test_an_international_address_gets_its_invite_over_smtputf8(
             r = api.post("/api/programs/p1/matches/mia-al/series",
                          json={"first_start": FIRST["mia-al"]})
             assert r.status_code == 201, r.text
-            assert _wait_for(lambda: len(smtp_server.messages) == 2, 20)
+            assert wait_for(lambda: len(smtp_server.messages) == 2, 20)
     finally:
         server.stop()
     jorg = next(m for m in smtp_server.messages if m.rcpt_tos != ["mia@example.org"])
@@ -375,13 +376,13 @@ def test_a_booking_does_not_wait_for_a_silent_smtp_server(db_url, admin):
                              json={"first_start": start})
                 assert r.status_code == 201, r.text
                 assert time.monotonic() - began < 5
-        assert _wait_for(lambda: silent.held, 10)  # the sender is stuck talking to it
+        assert wait_for(lambda: silent.held, 10)  # the sender is stuck talking to it
         assert {r.status for r in _rows(db_url)} <= {"pending", "sending"}
         silent.close()
         controller = Controller(_Collector(smtp), hostname=smtp.host, port=port)
         controller.start()
-        assert _wait_for(lambda: len(smtp.messages) == 4, 20)
-        assert _wait_for(lambda: {r.status for r in _rows(db_url)} == {"sent"}, 10)
+        assert wait_for(lambda: len(smtp.messages) == 4, 20)
+        assert wait_for(lambda: {r.status for r in _rows(db_url)} == {"sent"}, 10)
     finally:
         server.stop()
         silent.close()

@@ -16,7 +16,7 @@ from ingest.availability import build_availability
 from service.programs import solving_document
 from service.store import make_engine
 from tests.service.live import LiveServer, admin_token, free_slots
-from tests.service.test_end_to_end import TUESDAY_BUSY, program
+from tests.service.sample import TUESDAY_BUSY, program
 
 BROKEN_ICS = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2027-03-02 10:00\nEND:VEVENT\n"
 

@@ -14,7 +14,7 @@ import pytest
 from service.auth import create_token
 from service.store import init_db, make_engine
 from tests.service.live import LiveServer, admin_token
-from tests.service.test_end_to_end import program
+from tests.service.sample import program
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs"

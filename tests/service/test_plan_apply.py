@@ -21,8 +21,9 @@ from service.errors import Conflict, NotFound, TooMany
 from service.programs import validated
 from service.store import deliveries, insert_program, series
 from service.store import jobs as jobs_table
+from tests.helpers import wait_for
 from tests.service.live import LiveServer, admin_token, finished_plan
-from tests.service.test_end_to_end import _wait_for, program
+from tests.service.sample import program
 
 
 def _add(engine, pid: str) -> None:
@@ -198,7 +199,7 @@ def test_bookings_of_other_programs_go_through_while_a_big_plan_applies(tmp_path
 
             applying = threading.Thread(target=apply)
             applying.start()
-            assert _wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["message"]
+            assert wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["message"]
                              .startswith("applying: ") and not applied, 30)
             hidden = api.get(f"/api/programs/{pid}/matches/{first}/series").json()
             still_applying = not applied

@@ -14,7 +14,7 @@ from service import booking
 from service.errors import Invalid
 from service.programs import document_now, solving_document, validated
 from service.store import insert_program, locked, programs
-from tests.service.test_end_to_end import program
+from tests.service.sample import program
 
 
 def _create(engine, data: dict) -> None:

@@ -14,7 +14,7 @@ from service.cli import main
 from service.errors import Unauthorized
 from service.store import init_db, make_engine, now_epoch
 from tests.service.live import LiveServer
-from tests.service.test_end_to_end import program
+from tests.service.sample import program
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from ingest.errors import CalendarError
 from service.calendars import fetch_text
 from service.config import Settings
 from tests.service.live import LiveServer, admin_token, free_slots
-from tests.service.test_end_to_end import TUESDAY_BUSY, program
+from tests.service.sample import TUESDAY_BUSY, program
 from tests.trickle import TrickleServer, trickle_server
 
 
