@@ -33,8 +33,6 @@ from .store import (
     sessions,
 )
 
-FREQUENCIES = ("once", "weekly", "biweekly", "monthly")
-
 
 @dataclass(frozen=True)
 class SeriesRequest:

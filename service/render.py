@@ -10,8 +10,6 @@ import numpy as np
 
 from solver.heatmap import Heatmap
 
-WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-
 
 def _matrix(hm: Heatmap, zone: ZoneInfo) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     grid = hm.day_grid(zone)
