@@ -52,9 +52,6 @@ class Availability:
     def column(self, member: str) -> np.ndarray:
         return self.matrix[:, self.index(member)]
 
-    def subset(self, members: Sequence[str]) -> Availability:
-        return Availability(self.grid, tuple(members), self.matrix[:, self.indices(members)])
-
     def to_frame(self) -> pd.DataFrame:
         """One row per slot (index: aware UTC slot start), one boolean column per member."""
         import pandas as pd

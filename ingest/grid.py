@@ -112,7 +112,3 @@ class SlotGrid:
         if self.now is None:
             return 0
         return int(min(max(self.ceil_index(self.now), 0), self.n_slots))
-
-    def local_starts(self, zone: ZoneInfo) -> list[datetime]:
-        """Every slot start as a wall-clock time in ``zone`` (for display, not hot paths)."""
-        return [self.slot_start(i).astimezone(zone) for i in range(self.n_slots)]

@@ -372,10 +372,6 @@ def locked(engine: Engine, program_id: str) -> Iterator[Connection]:
         yield conn
 
 
-def load_json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
 def dump_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
