@@ -175,10 +175,16 @@ def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin,
                 r = api.post(f"/api/programs/p1/matches/{match}/series",
                              json={"first_start": start})
                 assert r.status_code == 201, r.text
-        time.sleep(1.0)  # several retry rounds of both workers against a closed port
         engine = make_engine(db_url)
-        with engine.connect() as conn:
-            rows = conn.execute(select(deliveries)).all()
+
+        def retried() -> list:
+            with engine.connect() as conn:
+                return conn.execute(select(deliveries)).all()
+
+        # Several retry rounds of both workers against a closed port (polled, not slept:
+        # on a loaded machine a round can take longer than its 0.2 s).
+        wait_for(lambda: all(r.attempts >= 2 for r in retried()), 30)
+        rows = retried()
         assert len(rows) == 4
         assert "sent" not in {r.status for r in rows}  # pending, or being retried now
         assert all(r.attempts >= 2 and r.last_error for r in rows)
