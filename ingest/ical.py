@@ -2,28 +2,31 @@
 touches icalendar's property objects.
 
 icalendar types a property as a union of some thirty classes (``vDDDTypes | vText | ...``)
-and many of its readers as untyped. The functions here read what ``ics_source`` needs
-with the same icalendar calls it made itself, and hand back dates, date-times,
-timedeltas, strings and lists. A value icalendar could not parse is listed in
-``component.errors`` (which ``ics_source`` checks first); reading it anyway raises
-icalendar's own error, as it did before.
+and many of its readers as untyped. The functions here read what ``ics_source`` and
+``rrule_limits`` need with the same icalendar calls those made themselves, and hand back
+dates, date-times, timedeltas, strings and lists. A value icalendar could not parse is
+listed in ``component.errors`` (which ``ics_source`` checks first); reading it anyway
+raises icalendar's own error, as it did before.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from icalendar import Calendar, Component, InvalidCalendar
+from icalendar import Calendar, Component, InvalidCalendar, vDDDTypes
+from icalendar import vRecur as Recur
 from icalendar.error import GloballyUniqueTZIDGuessed
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from .errors import CalendarError
 
-__all__ = ["Calendar", "Component", "InvalidCalendar", "Property", "as_ical", "duration",
-           "iana_zone", "moment", "parse", "properties", "repeated", "text", "value"]
+__all__ = ["Calendar", "Component", "InvalidCalendar", "Property", "Recur", "as_ical",
+           "duration", "iana_zone", "moment", "parse", "properties", "read_rule",
+           "read_value", "recur_text", "repeated", "rule_text", "rules", "set_rules", "text",
+           "value"]
 
 # A period: its start, and its end or its length.
 Period = tuple[date, date | timedelta]
@@ -122,3 +125,48 @@ def properties(component: Component, name: str) -> list[Property]:
     if found is None:
         return []
     return [Property(p) for p in (list(found) if isinstance(found, list) else [found])]
+
+
+# -- recurrence rules ---------------------------------------------------------------------
+# A Recur maps each part of a rule (FREQ, INTERVAL, BYDAY, ...) to the list of its values.
+
+
+def rules(event: Component) -> list[Recur]:
+    """An event's RRULEs (none if absent)."""
+    found = event.get("RRULE")
+    if found is None:
+        return []
+    listed: list[Recur] = found if isinstance(found, list) else [found]
+    return listed
+
+
+def set_rules(event: Component, kept: Sequence[Recur]) -> None:
+    """Replace an event's RRULEs with ``kept``."""
+    del event["RRULE"]
+    for rule in kept:
+        event.add("RRULE", rule)
+
+
+def rule_text(rule: Recur) -> str:
+    """A rule as iCalendar text (``FREQ=DAILY;BYDAY=MO``), for messages."""
+    written: str = rule.to_ical().decode(errors="replace")
+    return written
+
+
+def recur_text(parts: Mapping[str, Sequence[object]]) -> str:
+    """The iCalendar text of a rule made of ``parts``, for dateutil to read."""
+    written: str = Recur(parts).to_ical().decode()
+    return written
+
+
+def read_rule(rule: str) -> Recur:
+    """A rule's text (a VTIMEZONE's RRULE) as icalendar reads it (ValueError if bad)."""
+    found: Recur = Recur.from_ical(rule)
+    return found
+
+
+def read_value(written: str) -> object:
+    """A DATE, DATE-TIME, DURATION, PERIOD or TIME text (a VTIMEZONE's DTSTART) as
+    icalendar reads it (ValueError if bad)."""
+    found: object = vDDDTypes.from_ical(written)
+    return found
