@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 
 from . import ical
+from .document import DAYS
 from .errors import CalendarError
 
 MAX_STEPS = 1_000_000
@@ -55,7 +56,6 @@ _FINER = {"SECONDLY": (), "MINUTELY": ("BYSECOND",), "HOURLY": ("BYMINUTE", "BYS
 _TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
 # Parts that choose days: with any of them a rule may match rarely, or never.
 DAY_PARTS = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYSETPOS")
-_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # The Gregorian calendar repeats every 400 years (weekdays and leap days alike), so a day
 # pattern that occurs at all occurs within 400 years. Probes run there: dateutil stops at
 # the year 9999, so a probe of a rule that never occurs ends after at most 800 years.
@@ -268,9 +268,9 @@ def _probe_parts(rule: ical.Recur, freq: str,
         if "BYDAY" in parts:  # ordinals mean nothing below monthly
             parts["BYDAY"] = sorted({str(d)[-2:].upper() for d in parts["BYDAY"]})
         elif freq == "WEEKLY":
-            parts["BYDAY"] = [_WEEKDAYS[local.weekday()]]
+            parts["BYDAY"] = [DAYS[local.weekday()]]
         elif not chosen:
-            parts["BYDAY"] = list(_WEEKDAYS)
+            parts["BYDAY"] = list(DAYS)
         freq = "YEARLY"
     ordinal = any(str(d)[:-2] for d in parts.get("BYDAY", []))
     if freq == "YEARLY" and "BYMONTHDAY" in parts and "BYMONTH" not in parts and not ordinal:
@@ -290,7 +290,7 @@ def _weekday_locked(rule: ical.Recur, first: date, step: int) -> bool:
     occurs if BYDAY leaves that weekday out."""
     days = {str(d)[-2:].upper() for d in rule.get("BYDAY", [])}
     return bool(days) and step % PERIOD["WEEKLY"] == 0 \
-        and _WEEKDAYS[first.weekday()] not in days
+        and DAYS[first.weekday()] not in days
 
 
 def _days(rule: ical.Recur, freq: str) -> int:
