@@ -9,6 +9,7 @@ times in the member's zone. Reading the stored objects keeps every rule in one p
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -29,13 +30,13 @@ def busy_from_caldav(url: str, zone: ZoneInfo, start: datetime, end: datetime, *
     it, ``url`` itself is read if it is a calendar collection, else every calendar of the
     principal is. Connection, authentication and HTTP errors raise CalendarError.
     """
-    import caldav
+    from caldav.davclient import DAVClient
     from caldav.lib.error import DAVError
 
     host = _host(url)
     try:
-        with caldav.DAVClient(url, username=username, password=password,
-                              timeout=int(max(1, timeout)), enable_rfc6764=False) as client:
+        with DAVClient(url, username=username, password=password,
+                       timeout=int(max(1, timeout)), enable_rfc6764=False) as client:
             calendars = _calendars(client, url, calendar)
             busy: Busy = []
             for cal in calendars:
@@ -54,16 +55,18 @@ def busy_from_caldav(url: str, zone: ZoneInfo, start: datetime, end: datetime, *
     return sorted(busy)
 
 
-def _calendars(client: object, url: str, name: str | None) -> list:
+def _calendars(client: Any, url: str, name: str | None) -> list[Any]:
+    """The calendars to read. (caldav's methods are untyped, or typed for its sync and
+    async clients at once: its objects are Any here.)"""
     from caldav.elements import dav
 
     if name is None:
-        here = client.calendar(url=url)  # type: ignore[attr-defined]
+        here = client.calendar(url=url)
         kinds = here.get_properties([dav.ResourceType()]).get("{DAV:}resourcetype") or []
         if any(str(k).endswith("}calendar") for k in kinds):
             return [here]
-        return list(client.principal().calendars())  # type: ignore[attr-defined]
-    calendars = list(client.principal().calendars())  # type: ignore[attr-defined]
+        return list(client.principal().calendars())
+    calendars = list(client.principal().calendars())
     wanted = name.strip("/")
     for cal in calendars:
         path = urlsplit(str(cal.url)).path.strip("/")

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .document import DAYS, Interval, Member, ProgramDocument, Window, _parse_clock
 from .errors import CsvError
 
 COLUMNS = ("member", "day", "start", "end", "type")
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -66,7 +67,7 @@ def read_availability_csv(text: str) -> dict[str, MemberRows]:
     return dict(out)
 
 
-def _read(reader: csv.DictReader, step: Callable[[], T]) -> T:
+def _read(reader: csv.DictReader[str], step: Callable[[], T]) -> T:
     """One step of the reader; what the csv module cannot read (e.g. a cell over its size
     limit) becomes a CsvError naming the line it is on."""
     try:
@@ -104,7 +105,7 @@ def _on_day(d: date, clock: str, column: str, line: int) -> datetime:
     return datetime.combine(d, time()) + timedelta(minutes=minutes)
 
 
-def _validated(model: type, data: dict, line: int):  # type: ignore[no-untyped-def]
+def _validated(model: type[M], data: dict[str, object], line: int) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -118,9 +119,9 @@ def apply_csv(doc: ProgramDocument, text: str, *, replace: bool = False) -> Prog
     each named member's weekly / available / unavailable lists."""
     rows = read_availability_csv(text)
     known = {m.id for m in doc.members}
-    for member, r in rows.items():
+    for member, given in rows.items():
         if member not in known:
-            raise CsvError(r.first_line, "member", f'unknown member "{member}"')
+            raise CsvError(given.first_line, "member", f'unknown member "{member}"')
     members: list[Member] = []
     for m in doc.members:
         r = rows.get(m.id)

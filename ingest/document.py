@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -29,8 +29,9 @@ from .errors import DocumentError, FieldError
 from .grid import GRANULARITIES
 from .text import check_address, check_line, check_link, check_name, check_text
 
-DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# Weekday codes (RFC 5545's BYDAY), Monday first as date.weekday() counts: the one list.
 Day = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+DAYS: tuple[Day, ...] = get_args(Day)
 Frequency = Literal["once", "weekly", "biweekly", "monthly"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"
 # Dates and times a document may name (docs/rules.md): far enough from year 1 and 9999

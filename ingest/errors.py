@@ -47,7 +47,7 @@ class CalendarError(IngestError):
                  line: str | None = None, line_number: int | None = None,
                  field: str | None = None, **quoted: object) -> None:
         self.template = problem
-        self.quoted = quoted
+        self.quoted: dict[str, Any] = quoted  # spread into a new CalendarError by _with
         self.problem = problem.format(**quoted) if quoted else problem
         self.member = member
         self.source = source
@@ -70,7 +70,7 @@ class CalendarError(IngestError):
             text += f" (at {': '.join(at)})"
         return text
 
-    def _with(self, **changes: object) -> CalendarError:
+    def _with(self, **changes: Any) -> CalendarError:
         kept: dict[str, Any] = {"member": self.member, "source": self.source,
                                 "line": self.line, "line_number": self.line_number,
                                 "field": self.field}
@@ -93,8 +93,8 @@ class CalendarError(IngestError):
         the line, and "…" for each value read from it (iCalendar names and numbers stay).
         For calendars fetched from a URL: what a server answered must never be echoed to
         whoever named the URL (it may be an internal service's page)."""
-        hidden = {name: value if _is_name(value) else _HIDDEN
-                  for name, value in self.quoted.items()}
+        hidden: dict[str, Any] = {name: value if _is_name(value) else _HIDDEN
+                                  for name, value in self.quoted.items()}
         return CalendarError(self.template, member=self.member, source=self.source,
                              line_number=self.line_number, field=self.field, **hidden)
 

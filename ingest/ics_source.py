@@ -28,8 +28,7 @@ import ipaddress
 import re
 import socket
 import ssl
-import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urljoin, urlsplit
@@ -37,12 +36,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 import httpx
-import icalendar
 import recurring_ical_events
 import x_wr_timezone
-from icalendar.error import GloballyUniqueTZIDGuessed
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+from . import ical
 from .errors import CalendarError
 from .grid import as_instant
 from .rrule_limits import Budget, limit_entries, limit_events, limit_timezones
@@ -120,7 +117,7 @@ def _windows_zones_to_iana(text: str) -> str:
     """
     def iana(match: re.Match[str]) -> str:
         name = next(g for g in match.groups() if g is not None)
-        olson = WINDOWS_TO_OLSON.get(name.strip())
+        olson = ical.iana_zone(name.strip())
         if olson is None:
             return match.group(0)
         return f";TZID={olson}" if match.group(0).startswith(";") else f"TZID:{olson}"
@@ -128,16 +125,13 @@ def _windows_zones_to_iana(text: str) -> str:
     return _TZID.sub(iana, text)
 
 
-def _parse(text: str) -> list[icalendar.Calendar]:
+def _parse(text: str) -> list[ical.Calendar]:
     if "BEGIN:VCALENDAR" not in text.upper():
         raise CalendarError("not an iCalendar file (no BEGIN:VCALENDAR)",
                             line=_first_line(text))
     _check_nesting(text)
     try:
-        with warnings.catch_warnings():
-            # "/vendor/Europe/Berlin" TZIDs: icalendar's guess (strip the vendor) is right.
-            warnings.simplefilter("ignore", GloballyUniqueTZIDGuessed)
-            calendars = icalendar.Calendar.from_ical(text, multiple=True)
+        calendars = ical.parse(text)
     except ValueError as exc:
         raise CalendarError("not a valid iCalendar file: {error}", error=str(exc),
                             line=_line_with(text, _quoted(str(exc)))) from None
@@ -180,61 +174,61 @@ def _check_nesting(text: str) -> None:
                                     value=value, closes=closes, line=line.strip())
 
 
-def _check(calendar: icalendar.Calendar, text: str) -> None:
+def _check(calendar: ical.Calendar, text: str) -> None:
     """Reject what would otherwise be read wrong or silently skipped."""
     for component in calendar.walk():
         for name, message in component.errors:
-            if name in TIME_PROPERTIES:
+            if name is not None and name in TIME_PROPERTIES:
                 raise CalendarError("{component} has a bad {name}: {message}",
                                     component=component.name, name=name, message=message,
-                                    line=_line_with(text, name, str(component.get(name, ""))))
-        for name in ONCE.get(component.name, ()):
-            if isinstance(component.get(name), list):
+                                    line=_line_with(text, name, ical.text(component, name)))
+        for name in ONCE.get(component.name or "", ()):
+            if ical.repeated(component, name):
                 raise CalendarError("{component} has {name} more than once",
                                     component=component.name, name=name,
                                     line=_line_with(text, name + ":") or _line_with(text, name))
         if component.name not in ("VEVENT", "VFREEBUSY"):
             continue
         for name in ZONED_PROPERTIES:
-            for value in _values(component.get(name)):
-                tzid = value.params.get("TZID")
+            for prop in ical.properties(component, name):
+                tzid = prop.param("TZID")
                 if tzid and any(isinstance(dt, datetime) and dt.tzinfo is None
-                                for dt in _datetimes(value)):
+                                for dt in prop.dates()):
                     raise CalendarError('unknown time zone "{tzid}" in {name}',
                                         tzid=tzid, name=name,
                                         line=_line_with(text, name, f"TZID={tzid}"))
         if component.name == "VEVENT":
             _check_event(component, text)
-    zone_name = calendar.get("X-WR-TIMEZONE")
-    if zone_name is not None:
+    if "X-WR-TIMEZONE" in calendar:
+        zone_name = ical.text(calendar, "X-WR-TIMEZONE")
         try:
-            ZoneInfo(str(zone_name))
+            ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
             raise CalendarError('unknown time zone "{zone}" in X-WR-TIMEZONE', zone=zone_name,
                                 line=f"X-WR-TIMEZONE:{zone_name}") from None
 
 
-def _check_event(event: icalendar.Event, text: str) -> None:
-    uid = str(event.get("UID", ""))
+def _check_event(event: ical.Component, text: str) -> None:
+    uid = ical.text(event, "UID")
     if "DTSTART" not in event:
         raise CalendarError("VEVENT {uid!r} has no DTSTART", uid=uid,
                             line=f"UID:{uid}" if uid else None)
     for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
-        if name in event and not isinstance(event[name].dt, date):  # e.g. a bare time
+        if name in event and not isinstance(ical.value(event, name), date):  # e.g. a bare time
             raise CalendarError("VEVENT {uid!r} has a bad {name}: not a date or date-time",
                                 uid=uid, name=name,
                                 line=_line_with(text, name + ":") or _line_with(text, name))
-    begin, finish = event["DTSTART"].dt, event.get("DTEND")
-    if finish is not None and _sort_key(finish.dt) < _sort_key(begin):
+    begin = ical.moment(event, "DTSTART")
+    if "DTEND" in event and _sort_key(ical.moment(event, "DTEND")) < _sort_key(begin):
         raise CalendarError("VEVENT {uid!r} ends before it starts", uid=uid,
-                            line=_line_with(text, "DTEND", finish.to_ical().decode()))
-    length = event.get("DURATION")
-    if length is not None and isinstance(length.dt, timedelta) and length.dt < timedelta(0):
+                            line=_line_with(text, "DTEND", ical.as_ical(event, "DTEND")))
+    length = ical.value(event, "DURATION") if "DURATION" in event else None
+    if isinstance(length, timedelta) and length < timedelta(0):
         raise CalendarError("VEVENT {uid!r} has a negative DURATION", uid=uid,
-                            line=_line_with(text, "DURATION", length.to_ical().decode()))
+                            line=_line_with(text, "DURATION", ical.as_ical(event, "DURATION")))
 
 
-def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, end: datetime,
+def _event_busy(calendar: ical.Calendar, zone: ZoneInfo, start: datetime, end: datetime,
                 text: str) -> Busy:
     try:
         standard = x_wr_timezone.to_standard(calendar)
@@ -243,7 +237,7 @@ def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, e
     except recurring_ical_events.BadRuleStringFormat as exc:
         raise CalendarError("bad RRULE: {error}", error=exc.message,
                             line=_line_with(text, "RRULE", exc.rule)) from None
-    except (recurring_ical_events.InvalidCalendar, icalendar.InvalidCalendar) as exc:
+    except (recurring_ical_events.InvalidCalendar, ical.InvalidCalendar) as exc:
         raise CalendarError("cannot expand the calendar: {error}", error=str(exc)) from None
     except OverflowError:
         raise CalendarError("cannot expand the calendar: a date is out of range") from None
@@ -254,7 +248,7 @@ def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, e
         try:
             s, e = _span(event, zone)
         except OverflowError:  # year 1 or 9999, shifted by a zone or a DURATION
-            uid = str(event.get("UID", ""))
+            uid = ical.text(event, "UID")
             raise CalendarError("VEVENT {uid!r} has a date out of range", uid=uid,
                                 line=f"UID:{uid}" if uid else None) from None
         if s < e and s < end and e > start:
@@ -262,21 +256,21 @@ def _event_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime, e
     return busy
 
 
-def is_busy(event: icalendar.Event) -> bool:
+def is_busy(event: ical.Component) -> bool:
     """Whether an event (one occurrence) blocks time."""
-    if str(event.get("STATUS", "")).upper() == "CANCELLED":
+    if ical.text(event, "STATUS").upper() == "CANCELLED":
         return False
-    if str(event.get("TRANSP", "")).upper() == "TRANSPARENT":
+    if ical.text(event, "TRANSP").upper() == "TRANSPARENT":
         return False
-    return str(event.get("X-MICROSOFT-CDO-BUSYSTATUS", "")).upper() != "FREE"
+    return ical.text(event, "X-MICROSOFT-CDO-BUSYSTATUS").upper() != "FREE"
 
 
-def _span(event: icalendar.Event, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    begin = event["DTSTART"].dt
+def _span(event: ical.Component, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    begin = ical.moment(event, "DTSTART")
     if "DTEND" in event:
-        finish = event["DTEND"].dt
+        finish = ical.moment(event, "DTEND")
     elif "DURATION" in event:
-        finish = begin + event["DURATION"].dt
+        finish = begin + ical.duration(event)
     elif isinstance(begin, datetime):
         finish = begin
     else:
@@ -284,29 +278,23 @@ def _span(event: icalendar.Event, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return _instant(begin, zone), _instant(finish, zone)
 
 
-def _freebusy_busy(calendar: icalendar.Calendar, zone: ZoneInfo, start: datetime,
+def _freebusy_busy(calendar: ical.Calendar, zone: ZoneInfo, start: datetime,
                    end: datetime, text: str) -> Busy:
     busy: Busy = []
     for component in calendar.walk("VFREEBUSY"):
-        for prop in _values(component.get("FREEBUSY")):
-            if str(prop.params.get("FBTYPE", "BUSY")).upper() in FREE_TYPES:
+        for prop in ical.properties(component, "FREEBUSY"):
+            if str(prop.param("FBTYPE", "BUSY")).upper() in FREE_TYPES:
                 continue
-            for period in _periods(prop):
+            for first, last in prop.periods():
                 try:
-                    s = _instant(period[0], zone)
-                    e = _instant(period[1], zone) if not isinstance(period[1], timedelta) \
-                        else s + period[1]
+                    s = _instant(first, zone)
+                    e = _instant(last, zone) if not isinstance(last, timedelta) else s + last
                 except OverflowError:
                     raise CalendarError("VFREEBUSY has a period out of range", line=_line_with(
-                        text, "FREEBUSY", prop.to_ical().decode())) from None
+                        text, "FREEBUSY", prop.as_ical())) from None
                 if s < e and s < end and e > start:
                     busy.append((s, e))
     return busy
-
-
-def _periods(prop: object) -> list[tuple]:
-    """The (start, end-or-duration) pairs of one FREEBUSY property (one or many periods)."""
-    return [x.dt for x in getattr(prop, "dts", [prop])]
 
 
 # -- small helpers ---------------------------------------------------------------------
@@ -324,18 +312,6 @@ def _sort_key(value: date | datetime) -> datetime:
     if not isinstance(value, datetime):
         value = datetime.combine(value, time())
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _values(prop: object) -> list:
-    if prop is None:
-        return []
-    return list(prop) if isinstance(prop, list) else [prop]
-
-
-def _datetimes(value: object) -> Iterable[object]:
-    """Every date/date-time of a DTSTART-like or RDATE/EXDATE-list value (periods: both ends)."""
-    for x in getattr(value, "dts", [value]):
-        yield from (x.dt if isinstance(x.dt, tuple) else (x.dt,))
 
 
 def _tzids(text: str) -> list[str]:

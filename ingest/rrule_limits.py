@@ -26,9 +26,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import icalendar
 from dateutil.rrule import rrulestr
 
+from . import ical
+from .document import DAYS
 from .errors import CalendarError
 
 MAX_STEPS = 1_000_000
@@ -55,7 +56,6 @@ _FINER = {"SECONDLY": (), "MINUTELY": ("BYSECOND",), "HOURLY": ("BYMINUTE", "BYS
 _TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
 # Parts that choose days: with any of them a rule may match rarely, or never.
 DAY_PARTS = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYSETPOS")
-_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # The Gregorian calendar repeats every 400 years (weekdays and leap days alike), so a day
 # pattern that occurs at all occurs within 400 years. Probes run there: dateutil stops at
 # the year 9999, so a probe of a rule that never occurs ends after at most 800 years.
@@ -97,8 +97,8 @@ def limit_timezones(text: str, end: datetime, budget: Budget) -> None:
     last = max(end, _ZONE_RULES_END)
     for zone, first_text, rule_text in _timezone_rules(text):
         try:
-            first = icalendar.vDDDTypes.from_ical(first_text)
-            rule = icalendar.vRecur.from_ical(rule_text)
+            first = ical.read_value(first_text)
+            rule = ical.read_rule(rule_text)
         except (ValueError, TypeError):
             continue  # icalendar reports it when it reads the calendar
         what = f"VTIMEZONE {zone!r}"
@@ -107,27 +107,24 @@ def limit_timezones(text: str, end: datetime, budget: Budget) -> None:
                                 line=f"RRULE:{rule_text}")
 
 
-def limit_events(calendar: icalendar.Calendar, start: datetime, end: datetime,
+def limit_events(calendar: ical.Calendar, start: datetime, end: datetime,
                  budget: Budget) -> None:
     """Check every event rule of ``calendar`` against the window ``[start, end)`` (aware),
     dropping the rules that never occur."""
     for event in calendar.walk("VEVENT"):
         if "RRULE" not in event or "DTSTART" not in event:
             continue
-        rules = event.get("RRULE")
-        rules = rules if isinstance(rules, list) else [rules]
-        what = f"VEVENT {str(event.get('UID', ''))!r}"
-        first = event["DTSTART"].dt
+        rules = ical.rules(event)
+        what = f"VEVENT {ical.text(event, 'UID')!r}"
+        first = ical.value(event, "DTSTART")
         # Occurrences that started before the window but last into it count too.
         length = _length(event, first)
-        cost = 1 if getattr(first, "tzinfo", None) in (None, UTC) or isinstance(
-            first.tzinfo, ZoneInfo) else CUSTOM_ZONE_COST
+        zone = first.tzinfo if isinstance(first, datetime) else None
+        cost = 1 if zone in (None, UTC) or isinstance(zone, ZoneInfo) else CUSTOM_ZONE_COST
         kept = [r for r in rules
                 if not _never(what, r, first, start, end, budget, length, cost)]
         if len(kept) != len(rules):
-            del event["RRULE"]
-            for rule in kept:
-                event.add("RRULE", rule)
+            ical.set_rules(event, kept)
 
 
 def _timezone_rules(text: str) -> list[tuple[str, str, str]]:
@@ -135,7 +132,8 @@ def _timezone_rules(text: str) -> list[tuple[str, str, str]]:
     (``text`` is unfolded)."""
     out: list[tuple[str, str, str]] = []
     zone: str | None = None
-    first, rules = "", []
+    first = ""
+    rules: list[str] = []
     for raw in text.splitlines():
         head, _, value = raw.partition(":")
         key, value = head.split(";")[0].strip().upper(), value.strip()
@@ -158,22 +156,23 @@ def _timezone_rules(text: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _length(event: icalendar.Event, first: object) -> timedelta:
+def _length(event: ical.Component, first: object) -> timedelta:
     try:
         if "DTEND" in event:
-            return max(_instant(event["DTEND"].dt) - _instant(first), timedelta(0))
-        if "DURATION" in event and isinstance(event["DURATION"].dt, timedelta):
-            return max(event["DURATION"].dt, timedelta(0))
+            return max(_instant(ical.value(event, "DTEND")) - _instant(first), timedelta(0))
+        length = ical.value(event, "DURATION") if "DURATION" in event else None
+        if isinstance(length, timedelta):
+            return max(length, timedelta(0))
     except (CalendarError, AttributeError, TypeError):
         pass  # read (and refused, if need be) by the expansion
     return timedelta(days=1)
 
 
-def _never(what: str, rule: icalendar.vRecur, first: object, start: datetime,
+def _never(what: str, rule: ical.Recur, first: object, start: datetime,
            end: datetime, budget: Budget, length: timedelta, cost: int) -> bool:
     """Whether ``rule`` never occurs; adds what it costs to ``budget`` (raising if over)."""
     freq = str(_one(rule, "FREQ", "")).upper()
-    line = "RRULE:" + rule.to_ical().decode(errors="replace")
+    line = "RRULE:" + ical.rule_text(rule)
     if not freq:
         raise CalendarError("{what} has a bad RRULE: no FREQ", what=what, line=line)
     if freq not in PERIOD or not isinstance(first, date):
@@ -202,7 +201,7 @@ def _never(what: str, rule: icalendar.vRecur, first: object, start: datetime,
         never = gap is None or (freq in _FINER and _weekday_locked(rule, first, step))
         if never:
             budget.never += 1
-        else:  # dateutil walks on past the window to the next occurrence
+        elif gap is not None:  # dateutil walks on past the window to the next occurrence
             budget.steps += int(gap // step) * per_period
     if budget.never > MAX_NEVER:
         raise CalendarError("more than {limit} recurrence rules never occur "
@@ -220,7 +219,7 @@ def _never(what: str, rule: icalendar.vRecur, first: object, start: datetime,
     return never
 
 
-def _first_after(rule: icalendar.vRecur, freq: str, first: date,
+def _first_after(rule: ical.Recur, freq: str, first: date,
                  after: datetime) -> float | None:
     """Seconds from ``after`` to the next day the rule's day pattern allows (INTERVAL,
     COUNT and UNTIL aside, so a lower bound), or None if it allows none, ever.
@@ -234,7 +233,7 @@ def _first_after(rule: icalendar.vRecur, freq: str, first: date,
     year = after.year + (_PROBE_YEARS[1] - after.year) // _CYCLE * _CYCLE
     probe_start = datetime.combine(after.date().replace(year=year),
                                    local.time().replace(tzinfo=None))
-    return _probe(icalendar.vRecur(parts).to_ical().decode(), probe_start)
+    return _probe(ical.recur_text(parts), probe_start)
 
 
 @lru_cache(maxsize=4096)
@@ -246,7 +245,8 @@ def _probe(text: str, probe_start: datetime) -> float | None:
     return None if found is None else (found - probe_start).total_seconds()
 
 
-def _probe_parts(rule: icalendar.vRecur, freq: str, local: datetime) -> dict | None:
+def _probe_parts(rule: ical.Recur, freq: str,
+                 local: datetime) -> dict[str, list[object]] | None:
     """The rule's day-choosing parts as a rule dateutil reads the same way from any start:
     monthly and yearly rules keep their frequency; finer ones become yearly (their day
     parts only filter days, which a yearly rule with the same parts lists)."""
@@ -268,9 +268,9 @@ def _probe_parts(rule: icalendar.vRecur, freq: str, local: datetime) -> dict | N
         if "BYDAY" in parts:  # ordinals mean nothing below monthly
             parts["BYDAY"] = sorted({str(d)[-2:].upper() for d in parts["BYDAY"]})
         elif freq == "WEEKLY":
-            parts["BYDAY"] = [_WEEKDAYS[local.weekday()]]
+            parts["BYDAY"] = [DAYS[local.weekday()]]
         elif not chosen:
-            parts["BYDAY"] = list(_WEEKDAYS)
+            parts["BYDAY"] = list(DAYS)
         freq = "YEARLY"
     ordinal = any(str(d)[:-2] for d in parts.get("BYDAY", []))
     if freq == "YEARLY" and "BYMONTHDAY" in parts and "BYMONTH" not in parts and not ordinal:
@@ -279,21 +279,21 @@ def _probe_parts(rule: icalendar.vRecur, freq: str, local: datetime) -> dict | N
     return {"FREQ": [freq], **parts}
 
 
-def _set_size(rule: icalendar.vRecur, freq: str) -> int:
+def _set_size(rule: ical.Recur, freq: str) -> int:
     """Most occurrences one period of a rule finer than monthly can hold (for BYSETPOS)."""
     size = math.prod(len(rule.get(p, [])) or 1 for p in _FINER.get(freq, _TIME_PARTS))
     return size * (len(rule.get("BYDAY", [])) or 1 if freq == "WEEKLY" else 1)
 
 
-def _weekday_locked(rule: icalendar.vRecur, first: date, step: int) -> bool:
+def _weekday_locked(rule: ical.Recur, first: date, step: int) -> bool:
     """A daily or finer rule stepping whole weeks stays on DTSTART's weekday; it never
     occurs if BYDAY leaves that weekday out."""
     days = {str(d)[-2:].upper() for d in rule.get("BYDAY", [])}
     return bool(days) and step % PERIOD["WEEKLY"] == 0 \
-        and _WEEKDAYS[first.weekday()] not in days
+        and DAYS[first.weekday()] not in days
 
 
-def _days(rule: icalendar.vRecur, freq: str) -> int:
+def _days(rule: ical.Recur, freq: str) -> int:
     """Most days one period can hold (an upper bound; 1 at daily and finer)."""
     days = len(rule.get("BYDAY", []))
     if freq == "WEEKLY":
@@ -311,7 +311,7 @@ def _periods(begin: datetime, last: datetime, step: int) -> int:
     return max(0, int((last - begin).total_seconds() // step)) + 1
 
 
-def _one(rule: icalendar.vRecur, key: str, default: object) -> object:
+def _one(rule: ical.Recur, key: str, default: object) -> object:
     values = rule.get(key)
     return values[0] if values else default
 

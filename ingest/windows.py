@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from .document import DAYS
 from .grid import SlotGrid, local_to_utc, to_epoch
 
-DAY_INDEX = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
+DAY_INDEX = {day: i for i, day in enumerate(DAYS)}
 _EPOCH_DAY = date(1970, 1, 1)
 
 
