@@ -12,19 +12,16 @@ import numpy as np
 
 from ingest.availability import Availability, build_availability
 from ingest.document import ProgramDocument
-from ingest.grid import SlotGrid
 
-from .attend import can_attend
-from .candidates import Candidates, score
+from .assemble import assemble
+from .candidates import Candidates
 from .executors import Dispatcher
-from .explain import blocked_reason, no_candidate_reason
+from .matches import ScoredMatch, attend_cache, program_weeks, score_matches
 from .model import BatchInstance, BatchMatch, ModelResult, solve
 from .prune import blocking_of, keep, shape
-from .result import Plan, Score, Series, Status, Unscheduled
-from .series import build_series
-from .spec import MatchSpec, match_spec
+from .result import Plan, Score, Status
+from .spec import match_spec
 from .tasks import SolveTask
-from .wallclock import wall_clock
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
@@ -34,41 +31,7 @@ SMALL_MODEL = 1_000  # variables; below this the first pass runs CP-SAT with one
 POOL_FLOOR_S = 1.0  # least time of a model in the first pass on an executor
 
 
-@dataclass
-class _Match:
-    spec: MatchSpec
-    all: Candidates  # every candidate (for reasons)
-    cands: Candidates  # viable (>= 1 occurrence holds), best first
-    people: np.ndarray
-    cap_people: bool = False
-
-
-def _attend_cache(avail: Availability) -> Callable[[int], np.ndarray]:
-    cache: dict[int, np.ndarray] = {}
-
-    def get(k: int) -> np.ndarray:
-        if k not in cache:
-            # Column-major, so one match's members are a contiguous gather.
-            if 0 not in cache:
-                cache[0] = np.asfortranarray(avail.matrix)
-            cache[k] = can_attend(cache[0], k)
-        return cache[k]
-    return get
-
-
-def score_matches(doc: ProgramDocument, avail: Availability, specs: Sequence[MatchSpec],
-                  attend: Callable[[int], np.ndarray] | None = None) -> list[_Match]:
-    attend = attend or _attend_cache(avail)
-    caps = {m.id for m in doc.members if m.max_sessions_per_week is not None}
-    out = []
-    for spec in specs:
-        cands = score(avail, spec, attend(spec.slots(avail.grid)))
-        out.append(_Match(spec, cands, cands.viable(), avail.indices(spec.members),
-                          bool(caps & set(spec.members))))
-    return out
-
-
-def components(matches: list[_Match]) -> list[list[int]]:
+def components(matches: list[ScoredMatch]) -> list[list[int]]:
     """Groups of matches linked by shared members (union-find over people)."""
     parent = list(range(len(matches)))
 
@@ -91,7 +54,7 @@ def components(matches: list[_Match]) -> list[list[int]]:
     return sorted(groups.values(), key=len, reverse=True)
 
 
-def _neighbours(matches: list[_Match], comp: list[int]) -> dict[int, list[int]]:
+def _neighbours(matches: list[ScoredMatch], comp: list[int]) -> dict[int, list[int]]:
     by_person: dict[int, list[int]] = {}
     for i in comp:
         for p in matches[i].people.tolist():
@@ -103,7 +66,7 @@ def _neighbours(matches: list[_Match], comp: list[int]) -> dict[int, list[int]]:
     return {i: sorted(js) for i, js in out.items()}
 
 
-def prune_component(matches: list[_Match], comp: list[int], week: np.ndarray
+def prune_component(matches: list[ScoredMatch], comp: list[int], week: np.ndarray
                     ) -> dict[int, Candidates]:
     """Each match's candidates that an optimal plan may use (see solver/prune.py)."""
     nbrs = _neighbours(matches, comp)
@@ -154,7 +117,7 @@ class _Job:
         return self.inst.weight
 
 
-def _prune(matches: list[_Match], comp: list[int], week: np.ndarray, caps: dict[int, int]
+def _prune(matches: list[ScoredMatch], comp: list[int], week: np.ndarray, caps: dict[int, int]
            ) -> dict[int, Candidates] | None:
     """The component's kept candidates, or None when every match can take its best."""
     kept = prune_component(matches, comp, week)
@@ -162,7 +125,7 @@ def _prune(matches: list[_Match], comp: list[int], week: np.ndarray, caps: dict[
     return None if _compatible(tops, week, caps) else kept
 
 
-def _job(matches: list[_Match], comp: list[int], kept: dict[int, Candidates],
+def _job(matches: list[ScoredMatch], comp: list[int], kept: dict[int, Candidates],
          week: np.ndarray, caps: dict[int, int], fcfs: dict[int, int | None]) -> _Job:
     """One model for ``comp``: the matches of one or more components, pruned."""
     weight = sum(int(kept[i].attendance.max()) for i in comp) + 1
@@ -182,7 +145,7 @@ def _value(job: _Job, choice: list[int | None]) -> int:
                for bm, c in zip(job.inst.matches, choice, strict=True) if c is not None)
 
 
-def _full_value(matches: list[_Match], job: _Job, picked: list[int | None]) -> int:
+def _full_value(matches: list[ScoredMatch], job: _Job, picked: list[int | None]) -> int:
     """held * weight + attendance of a choice given as indices into each match's cands."""
     return sum(int(matches[i].cands.held[c]) * job.weight + int(matches[i].cands.attendance[c])
                for i, c in zip(job.comp, picked, strict=True) if c is not None)
@@ -229,7 +192,7 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
         else list(doc.matches)
     report(0.0, f"scoring the candidate series of {len(wanted)} matches")
     specs = [match_spec(doc, x, grid) for x in wanted]
-    attend = _attend_cache(avail)
+    attend = attend_cache(avail)
     matches = []
     for at in range(0, len(specs), 250):  # in chunks, to report progress on large programs
         matches += score_matches(doc, avail, specs[at:at + 250], attend)
@@ -257,7 +220,7 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
     report(1.0, f"planned {total} of {total} schedulable matches")
     t_solved = time.perf_counter()
 
-    series, unscheduled = _assemble(doc, avail, matches, choice, caps, attend)
+    series, unscheduled = assemble(doc, avail, matches, choice, caps, attend)
     objective = sum((s.score for s in series), Score())
     status: Status = "optimal" if all(j.status == "optimal" for j in jobs) else "feasible"
     pref_b = sum(int(m.cands.preferred.max()) for m in matches if len(m.cands))
@@ -307,7 +270,7 @@ class _Runs:
         return self.workers if size >= SMALL_MODEL else 1
 
 
-def _models(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
+def _models(matches: list[ScoredMatch], comps: list[list[int]], week: np.ndarray,
             caps: dict[int, int], fcfs: dict[int, int | None], runs: _Runs
             ) -> Iterator[tuple[list[int], _Job | None]]:
     """Each component, in order, with the model it needs (None when it has a single
@@ -323,7 +286,7 @@ def _models(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
         yield comp, job
 
 
-def _first_pass(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
+def _first_pass(matches: list[ScoredMatch], comps: list[list[int]], week: np.ndarray,
                 caps: dict[int, int], fcfs: dict[int, int | None], deadline: float,
                 runs: _Runs, report: _Reporter) -> list[_Job]:
     """Prune every component and solve those that need a model, largest first, each
@@ -362,7 +325,7 @@ def _second_pass(unproven: list[_Job], deadline: float, runs: _Runs,
                f"improving {len(unproven)} components not yet proven optimal")
 
 
-def _first_pass_on(pool: Dispatcher[_Job], matches: list[_Match], comps: list[list[int]],
+def _first_pass_on(pool: Dispatcher[_Job], matches: list[ScoredMatch], comps: list[list[int]],
                    week: np.ndarray, caps: dict[int, int], fcfs: dict[int, int | None],
                    deadline: float, runs: _Runs, report: _Reporter) -> list[_Job]:
     """``_first_pass`` on an executor: every model is sent as soon as it is built, largest
@@ -417,7 +380,7 @@ def _second_pass_on(pool: Dispatcher[_Job], unproven: list[_Job], deadline: floa
                f"improving {len(unproven)} components not yet proven optimal")
 
 
-def _collect(matches: list[_Match], comps: list[list[int]], jobs: list[_Job],
+def _collect(matches: list[ScoredMatch], comps: list[list[int]], jobs: list[_Job],
              fcfs: dict[int, int | None]) -> tuple[dict[int, int | None], tuple[int, int]]:
     """Each match's candidate (index into its cands) and the (held, attendance) bound."""
     choice: dict[int, int | None] = {i: 0 for comp in comps for i in comp}
@@ -455,13 +418,7 @@ class _Reporter:
             self.progress(fraction, message)
 
 
-def program_weeks(doc: ProgramDocument, grid: SlotGrid) -> np.ndarray:
-    """SPEC 5: Monday-to-Sunday week of each slot in the program's zone, from 0."""
-    week = wall_clock(grid, doc.program.zone).week
-    return week - week.min()
-
-
-def _caps_of(matches: list[_Match], comp: list[int], caps: dict[int, int]) -> dict[int, int]:
+def _caps_of(matches: list[ScoredMatch], comp: list[int], caps: dict[int, int]) -> dict[int, int]:
     """The weekly caps of the people in ``comp``."""
     people = {p for i in comp if matches[i].cap_people for p in matches[i].people.tolist()}
     return {p: caps[p] for p in people if p in caps}
@@ -475,43 +432,7 @@ def _kept_index(cands: Candidates, kept: Candidates, c: int | None) -> int | Non
     return int(where[0]) if len(where) else None
 
 
-def _assemble(doc: ProgramDocument, avail: Availability, matches: list[_Match],
-              choice: dict[int, int | None], caps: dict[int, int],
-              attend: Callable[[int], np.ndarray] | None = None
-              ) -> tuple[list[Series], list[Unscheduled]]:
-    attend = attend or _attend_cache(avail)
-    series, unscheduled = [], []
-    busy_by: dict[str, np.ndarray] = {}
-    for i, m in enumerate(matches):
-        c = choice.get(i)
-        if c is None:
-            continue
-        cands = m.cands
-        for member in m.spec.members:
-            taken = busy_by.setdefault(member, np.zeros(avail.grid.n_slots + 1, bool))
-            for s in cands.slots[c].tolist():
-                taken[s:s + cands.k] = True
-        can = attend(cands.k)[:, avail.indices(m.spec.members)]
-        series.append(build_series(avail, cands, c, can=can))
-    capped = {avail.members[p] for p in caps}
-    for i, m in enumerate(matches):
-        if choice.get(i) is not None:
-            continue
-        can = attend(m.all.k)[:, avail.indices(m.spec.members)]
-        if not len(m.cands):
-            reason = no_candidate_reason(avail, m.all, can)
-        else:
-            others = {k: v for k, v in busy_by.items() if k in m.spec.members}
-            reason = blocked_reason(m.cands, others, capped & _at_cap(matches, choice, m))
-        unscheduled.append(Unscheduled(m.spec.id, reason))
-    return series, unscheduled
-
-
-def _at_cap(matches: list[_Match], choice: dict[int, int | None], m: _Match) -> set[str]:
-    return set(m.spec.members) if m.cap_people else set()
-
-
-def _fcfs_choice(matches: list[_Match], week: np.ndarray, caps: dict[int, int], n_slots: int,
+def _fcfs_choice(matches: list[ScoredMatch], week: np.ndarray, caps: dict[int, int], n_slots: int,
                  n_people: int) -> dict[int, int | None]:
     """First come, first served: each match in turn takes its best candidate that fits what
     is already booked (no member double-booked, no weekly cap exceeded)."""
@@ -544,7 +465,7 @@ def _fcfs_choice(matches: list[_Match], week: np.ndarray, caps: dict[int, int], 
 
 
 def _peer_setup(doc: ProgramDocument, avail: Availability | None
-                ) -> tuple[Availability, list[_Match], np.ndarray, dict[int, int]]:
+                ) -> tuple[Availability, list[ScoredMatch], np.ndarray, dict[int, int]]:
     avail = avail or build_availability(doc)
     specs = [match_spec(doc, x, avail.grid) for x in doc.matches]
     matches = score_matches(doc, avail, specs)
@@ -574,7 +495,7 @@ def first_come_first_served_plan(doc: ProgramDocument, avail: Availability | Non
     t0 = time.perf_counter()
     avail, matches, week, caps = _peer_setup(doc, avail)
     picked = _fcfs_choice(matches, week, caps, avail.grid.n_slots, len(avail.members))
-    series, unscheduled = _assemble(doc, avail, matches, picked, caps)
+    series, unscheduled = assemble(doc, avail, matches, picked, caps)
     objective = sum((s.score for s in series), Score())
     upper = sum((Score(int(m.cands.held[0]), int(m.cands.attendance[0]),
                        int(m.cands.preferred[0])) for m in matches if len(m.cands)), Score())
