@@ -172,6 +172,7 @@ def test_first_come_first_served_plan_validates_and_is_not_better():
 def test_plan_falls_back_to_first_come_when_the_solver_finds_nothing(monkeypatch):
     """When CP-SAT returns no solution within its limit, the plan is still the
     first-come-first-served one, never an empty plan."""
+    import solver.passes as passes
     import solver.planner as planner
     from solver.model import ModelResult
 
@@ -179,7 +180,7 @@ def test_plan_falls_back_to_first_come_when_the_solver_finds_nothing(monkeypatch
         return ModelResult("unknown", [None] * len(inst.matches), 0, 10**9, 0.0, 0.0, 0)
 
     doc, avail = _generated()
-    monkeypatch.setattr(planner, "solve", nothing)
+    monkeypatch.setattr(passes, "solve", nothing)
     result = plan(doc, avail, time_limit=10)
     assert result.stats["models"] > 0
     assert validate(doc, avail, result) == []
