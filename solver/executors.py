@@ -145,6 +145,8 @@ class Dispatcher(Generic[K]):
     """Sends ``SolveTask``s to an executor in chunks; ``completed`` yields each task's key
     and result as its chunk finishes. ``deadline`` is on ``time.perf_counter``'s clock."""
 
+    eager = False  # results come from ``completed``, as their chunks finish
+
     def __init__(self, executor: Executor, deadline: float,
                  chunk_variables: int | None = None) -> None:
         self.executor = executor

@@ -1,16 +1,18 @@
-"""plan()'s two passes over the component models: each model solved with a share of the
-time limit, in this process or on an executor, then those not proven optimal again."""
+"""plan()'s two passes over the component models: each model solved with its share of the
+time limit (see ``budget``), in this process or on an executor, then those not proven
+optimal again with the time left."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
+from .budget import Budget
 from .component_model import ComponentModel, absorb, component_model
-from .executors import Dispatcher
 from .matches import ScoredMatch
 from .model import ModelResult, solve
 from .progress import SCORING, SECOND_PASS, Reporter
@@ -18,7 +20,34 @@ from .prune import prune
 from .tasks import SolveTask
 
 SMALL_MODEL = 1_000  # variables; below this the first pass runs CP-SAT with one worker
-POOL_FLOOR_S = 1.0  # least time of a model in the first pass on an executor
+
+
+class Runner(Protocol):
+    """Where the models are solved: ``InProcess``, or an executor's ``Dispatcher``."""
+
+    slots: int  # models solved at once
+    chunks: int  # tasks sent to an executor
+    eager: bool  # ``add`` solves the model at once; else results come from ``completed``
+
+    def add(self, key: ComponentModel, task: SolveTask, *, alone: bool = False) -> None: ...
+    def completed(self) -> Iterator[tuple[ComponentModel, ModelResult]]: ...
+
+
+class InProcess:
+    """Solves each model in this process as it is added."""
+
+    slots, chunks, eager = 1, 0, True
+
+    def __init__(self) -> None:
+        self._done: list[tuple[ComponentModel, ModelResult]] = []
+
+    def add(self, key: ComponentModel, task: SolveTask, *, alone: bool = False) -> None:
+        self._done.append((key, solve(task.inst, time_limit=task.time_limit,
+                                      workers=task.workers, seed=task.seed, hint=task.hint)))
+
+    def completed(self) -> Iterator[tuple[ComponentModel, ModelResult]]:
+        done, self._done = self._done, []
+        yield from done
 
 
 @dataclass
@@ -33,18 +62,17 @@ class Runs:
     build_s: float = 0.0
     solve_s: float = 0.0
 
-    def run(self, job: ComponentModel, time_limit: float, workers: int) -> None:
-        """Solve (again) from the best answer so far; keep whichever answer is better."""
-        res = solve(job.inst, time_limit=time_limit, workers=workers, seed=self.seed,
-                    hint=job.choice)
-        absorb(job, res)
-        self.count(res)
-
-    def count(self, res: ModelResult) -> None:
-        self.runs += 1
-        self.constraints += res.constraints
-        self.build_s += res.build_seconds
-        self.solve_s += res.solve_seconds
+    def absorb(self, results: Iterable[tuple[ComponentModel, ModelResult]]
+               ) -> Iterator[ComponentModel]:
+        """Each model's run: keep whichever answer is better, count what it cost; yields the
+        model as its result is taken."""
+        for job, res in results:
+            absorb(job, res)
+            self.runs += 1
+            self.constraints += res.constraints
+            self.build_s += res.build_seconds
+            self.solve_s += res.solve_seconds
+            yield job
 
     def workers_for(self, job: ComponentModel) -> int:
         # Small models are solved faster by one worker than by a portfolio that has to
@@ -55,7 +83,7 @@ class Runs:
 
 def component_models(matches: list[ScoredMatch], comps: list[list[int]], week: np.ndarray,
                      caps: dict[int, int], fcfs: dict[int, int | None], runs: Runs
-            ) -> Iterator[tuple[list[int], ComponentModel | None]]:
+                     ) -> Iterator[tuple[list[int], ComponentModel | None]]:
     """Each component, in order, with the model it needs (None when it has a single
     match or pruning leaves every match its best)."""
     for comp in comps:
@@ -70,95 +98,64 @@ def component_models(matches: list[ScoredMatch], comps: list[list[int]], week: n
 
 
 def first_pass(matches: list[ScoredMatch], comps: list[list[int]], week: np.ndarray,
-               caps: dict[int, int], fcfs: dict[int, int | None], deadline: float,
-               runs: Runs, report: Reporter) -> list[ComponentModel]:
-    """Prune every component and solve those that need a model, largest first, each
-    with half of its share of the time left. One model per component: putting small
-    components together saves CP-SAT's start-up per call, but measured on L it can make
-    the search far slower (one 74-match model of independent components: 14 s)."""
+               caps: dict[int, int], fcfs: dict[int, int | None], runs: Runs,
+               runner: Runner, budget: Budget, report: Reporter) -> list[ComponentModel]:
+    """Prune every component and solve those that need a model, largest first, each with
+    its ``budget.first``. One model per component: putting small components together saves
+    CP-SAT's start-up per call, but measured on L it can make the search far slower (one
+    74-match model of independent components: 14 s). On an executor every model is sent
+    as soon as it is built, and the results are taken as they come."""
     total = sum(len(c) for c in comps)
-    left = sum(len(c) for c in comps if len(c) > 1)  # matches that may need a model
-    jobs, done = [], 0
+    jobs: list[ComponentModel] = []
+    done = 0
+
+    def planned(matches_done: int, note: str = "") -> None:
+        nonlocal done
+        done += matches_done
+        report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
+               f"planned {done} of {total} schedulable matches{note}")
+
     for comp, job in component_models(matches, comps, week, caps, fcfs, runs):
+        limit = None if job is None else budget.first(len(comp))
+        budget.passed(len(comp))
         if job is not None:
             jobs.append(job)
-            remaining = deadline - time.perf_counter()
-            if remaining > 0:  # past the time limit, the component keeps the FCFS choice
-                share = 0.5 * remaining * len(comp) / max(left, 1)
-                runs.run(job, max(share, min(0.2, remaining)), runs.workers_for(job))
-        if len(comp) > 1:
-            left -= len(comp)
-        done += len(comp)
-        report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
-               f"planned {done} of {total} schedulable matches")
+            if limit is not None:
+                runner.add(job, SolveTask(job.inst, job.choice, limit, runs.workers_for(job),
+                                          runs.seed))
+        if runner.eager:  # solved already: the component is planned
+            for _ in runs.absorb(runner.completed()):
+                pass
+            planned(len(comp))
+        elif job is None or limit is None:
+            done += len(comp)  # planned without a model; reported once the models are sent
+    if not runner.eager:
+        planned(0, f"; solving {len(jobs)} models")
+    for job in runs.absorb(runner.completed()):
+        planned(len(job.comp))
     return jobs
 
 
-def second_pass(unproven: list[ComponentModel], deadline: float, runs: Runs,
+def second_pass(unproven: list[ComponentModel], runs: Runs, runner: Runner, budget: Budget,
                 report: Reporter) -> None:
-    """Components not proven optimal share the time left, largest first, all workers."""
+    """Components not proven optimal share the time left (``budget.second``), largest
+    first, with all workers; on an executor each is its own task."""
     left = total = sum(len(j.comp) for j in unproven)
+    budget.start_second(total)
+
+    def settle(results: Iterator[tuple[ComponentModel, ModelResult]]) -> None:
+        nonlocal left
+        for job in runs.absorb(results):
+            left -= len(job.comp)
+            report(SECOND_PASS + (1 - SECOND_PASS) * (1 - left / max(total, 1)),
+                   f"improving {len(unproven)} components not yet proven optimal")
+
     for job in unproven:
-        remaining = deadline - time.perf_counter()
-        if remaining < 0.1:
+        limit = budget.second(len(job.comp))
+        if limit is None:
             break
-        runs.run(job, remaining * len(job.comp) / max(left, 1), runs.workers)
-        left -= len(job.comp)
-        report(SECOND_PASS + (1 - SECOND_PASS) * (1 - left / max(total, 1)),
-               f"improving {len(unproven)} components not yet proven optimal")
-
-
-def first_pass_on(pool: Dispatcher[ComponentModel], matches: list[ScoredMatch],
-                  comps: list[list[int]], week: np.ndarray, caps: dict[int, int],
-                  fcfs: dict[int, int | None], deadline: float, runs: Runs,
-                  report: Reporter) -> list[ComponentModel]:
-    """``first_pass`` on an executor: every model is sent as soon as it is built, largest
-    first, and the results are taken as they come. The models share half of the time left
-    times the executor's slots (n models run at once), and each gets at least
-    ``POOL_FLOOR_S``: a worker shares the cores with this process (and, on a busy machine,
-    others), and a small model cut short of its tie-break stage would make the plan
-    differ from the in-process one."""
-    total = sum(len(c) for c in comps)
-    models = sum(len(c) for c in comps if len(c) > 1)  # matches that may need a model
-    remaining = deadline - time.perf_counter()
-    jobs, done = [], 0
-    for comp, job in component_models(matches, comps, week, caps, fcfs, runs):
-        if job is not None:
-            jobs.append(job)
-            left = deadline - time.perf_counter()
-            if left > 0:  # past the time limit, the component keeps the FCFS choice
-                share = 0.5 * remaining * len(comp) / max(models, 1)
-                limit = max(pool.slots * share, POOL_FLOOR_S)
-                pool.add(job, SolveTask(job.inst, job.choice, min(left, limit),
-                                        runs.workers_for(job), runs.seed))
-                continue
-        done += len(comp)
-    report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
-           f"planned {done} of {total} schedulable matches; solving {len(jobs)} models")
-    for job, res in pool.completed():
-        absorb(job, res)
-        runs.count(res)
-        done += len(job.comp)
-        report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
-               f"planned {done} of {total} schedulable matches")
-    return jobs
-
-
-def second_pass_on(pool: Dispatcher[ComponentModel], unproven: list[ComponentModel],
-                   deadline: float, runs: Runs, report: Reporter) -> None:
-    """``second_pass`` on an executor: each component not proven optimal is its own task,
-    with all workers and its share of the time left per slot of the executor."""
-    remaining = deadline - time.perf_counter()
-    if remaining < 0.1 or not unproven:
-        return
-    left = total = sum(len(j.comp) for j in unproven)
-    for job in unproven:
-        share = remaining * pool.slots * len(job.comp) / total
-        pool.add(job, SolveTask(job.inst, job.choice, min(remaining, share), runs.workers,
-                                runs.seed), alone=True)
-    for job, res in pool.completed():
-        absorb(job, res)
-        runs.count(res)
-        left -= len(job.comp)
-        report(SECOND_PASS + (1 - SECOND_PASS) * (1 - left / total),
-               f"improving {len(unproven)} components not yet proven optimal")
+        runner.add(job, SolveTask(job.inst, job.choice, limit, runs.workers, runs.seed),
+                   alone=True)
+        if runner.eager:
+            settle(runner.completed())
+    settle(runner.completed())

@@ -11,10 +11,11 @@ from ingest.availability import Availability, build_availability
 from ingest.document import ProgramDocument
 
 from .assemble import assemble
+from .budget import Budget, ExecutorBudget, InProcessBudget
 from .component_model import ComponentModel, collect
 from .executors import Dispatcher
 from .matches import attend_cache, program_weeks, score_matches
-from .passes import Runs, first_pass, first_pass_on, second_pass, second_pass_on
+from .passes import InProcess, Runner, Runs, first_pass, second_pass
 from .peers import (
     fcfs_choice,
     first_come_first_served,
@@ -80,14 +81,12 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
 
     comps = [[i for i in c if len(matches[i].cands)] for c in components(matches)]
     runs = Runs(workers, seed)
-    if pool is None:
-        jobs = first_pass(matches, comps, week, caps, fcfs, deadline, runs, report)
-        unproven = [j for j in jobs if j.status != "optimal"]
-        second_pass(unproven, deadline, runs, report)
-    else:
-        jobs = first_pass_on(pool, matches, comps, week, caps, fcfs, deadline, runs, report)
-        unproven = [j for j in jobs if j.status != "optimal"]
-        second_pass_on(pool, unproven, deadline, runs, report)
+    runner: Runner = InProcess() if pool is None else pool
+    budget: Budget = InProcessBudget(deadline, comps) if pool is None \
+        else ExecutorBudget(deadline, comps, pool.slots)
+    jobs = first_pass(matches, comps, week, caps, fcfs, runs, runner, budget, report)
+    unproven = [j for j in jobs if j.status != "optimal"]
+    second_pass(unproven, runs, runner, budget, report)
     choice, bound = collect(matches, comps, jobs, fcfs)
     total = sum(len(c) for c in comps)
     report(1.0, f"planned {total} of {total} schedulable matches")
@@ -107,6 +106,5 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
                  "unproven_after_first_pass": len(unproven), "components": len(comps),
                  "variables": sum(len(k) for j in jobs for k in j.kept.values()),
                  "constraints": runs.constraints, "total_seconds": t_end - t_start,
-                 "parallel_slots": pool.slots if pool else 1,
-                 "chunks": pool.chunks if pool else 0})
+                 "parallel_slots": runner.slots, "chunks": runner.chunks})
 
