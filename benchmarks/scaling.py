@@ -46,7 +46,7 @@ from ingest.availability import build_availability
 from ingest.document import parse_program
 from solver import executors
 from solver.executors import executor_for, local_pool
-from solver.planner import plan
+from solver.planner import SolveParams, plan
 from solver.result import Plan
 from solver.tasks import warm_up
 
@@ -85,8 +85,8 @@ def _time(doc: Any, avail: Any, setting: Setting, seed: int) -> tuple[dict[str, 
     t = time.perf_counter()
     with setting() as executor:
         t_plan = time.perf_counter()
-        result = plan(doc, avail, time_limit=TIME_LIMIT_S, workers=WORKERS, seed=seed,
-                      executor=executor)
+        params = SolveParams(time_limit=TIME_LIMIT_S, workers=WORKERS, seed=seed)
+        result = plan(doc, avail, params=params, executor=executor)
         plan_s = time.perf_counter() - t_plan
     total_s = time.perf_counter() - t
     st = result.stats

@@ -37,7 +37,8 @@ from benchmarks.generate import describe, generate_program
 from ingest.availability import build_availability
 from ingest.document import parse_program
 from solver.candidates import score
-from solver.planner import first_come_first_served_plan, per_match_upper_bound, plan
+from solver.peers import first_come_first_served_plan, per_match_upper_bound
+from solver.planner import SolveParams, plan
 from solver.recurrence import _candidate_table
 from solver.result import Plan
 from solver.spec import match_spec
@@ -102,7 +103,7 @@ def bench_size(size: str, seed: int) -> dict[str, Any]:
     load_before = os.getloadavg()
     cpu = _cpu_s()
     t = time.perf_counter()
-    result = plan(doc, avail, time_limit=limit, workers=WORKERS, seed=seed)
+    result = plan(doc, avail, params=SolveParams(time_limit=limit, workers=WORKERS, seed=seed))
     plan_s = time.perf_counter() - t
     plan_cpu_s = _cpu_s() - cpu
     plan_problems = validate(doc, avail, result)

@@ -26,6 +26,16 @@ STATUS = {
 
 
 @dataclass(frozen=True)
+class SolveParams:
+    """How CP-SAT runs: its time limit in seconds, parallel workers and random seed. The
+    same seed and workers give the same answer whenever the search ends before its limit."""
+
+    time_limit: float = 60.0
+    workers: int = 2
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class BatchMatch:
     """One match's kept candidates, as arrays (best first)."""
 
@@ -273,15 +283,15 @@ class _Model(cp_model.CpModel):
         pass
 
 
-def _solver(time_limit: float, workers: int, seed: int) -> cp_model.CpSolver:
+def _solver(params: SolveParams, time_limit: float) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
-    solver.parameters.num_workers = workers
-    solver.parameters.random_seed = seed
+    solver.parameters.num_workers = params.workers
+    solver.parameters.random_seed = params.seed
     return solver
 
 
-def solve(inst: BatchInstance, *, time_limit: float = 60.0, workers: int = 2, seed: int = 0,
+def solve(inst: BatchInstance, params: SolveParams = SolveParams(),
           hint: list[int | None] | None = None) -> ModelResult:
     """Build and solve; always returns the best plan found with its status and bound."""
     t0 = time.perf_counter()
@@ -295,8 +305,8 @@ def solve(inst: BatchInstance, *, time_limit: float = 60.0, workers: int = 2, se
         set_hint(model, xs, hint)
     build = time.perf_counter() - t0
 
-    deadline = t0 + time_limit
-    solver = _solver(deadline - time.perf_counter(), workers, seed)
+    deadline = t0 + params.time_limit
+    solver = _solver(params, deadline - time.perf_counter())
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return ModelResult(STATUS[status], [None] * len(inst.matches), 0,
@@ -317,7 +327,7 @@ def solve(inst: BatchInstance, *, time_limit: float = 60.0, workers: int = 2, se
         set_hint(model, xs, choice)
         _, secondary = secondary_terms(inst, xs, tie_weight)
         maximize(model, xs, secondary)
-        solver2 = _solver(remaining, workers, seed)
+        solver2 = _solver(params, remaining)
         if solver2.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             choice = xs.extract(solver2)
     return ModelResult(first_status, choice, best, bound, build,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -14,7 +14,7 @@ import numpy as np
 from .budget import Budget
 from .component_model import ComponentModel, absorb, component_model
 from .matches import ScoredMatch
-from .model import ModelResult, solve
+from .model import ModelResult, SolveParams, solve
 from .progress import SCORING, SECOND_PASS, Reporter
 from .prune import prune
 from .tasks import SolveTask
@@ -42,8 +42,7 @@ class InProcess:
         self._done: list[tuple[ComponentModel, ModelResult]] = []
 
     def add(self, key: ComponentModel, task: SolveTask, *, alone: bool = False) -> None:
-        self._done.append((key, solve(task.inst, time_limit=task.time_limit,
-                                      workers=task.workers, seed=task.seed, hint=task.hint)))
+        self._done.append((key, solve(task.inst, params=task.params, hint=task.hint)))
 
     def completed(self) -> Iterator[tuple[ComponentModel, ModelResult]]:
         done, self._done = self._done, []
@@ -54,8 +53,7 @@ class InProcess:
 class Runs:
     """How CP-SAT is run, and what the runs cost."""
 
-    workers: int
-    seed: int
+    params: SolveParams  # its time limit is the plan's; each run gets its own
     runs: int = 0
     constraints: int = 0
     prune_s: float = 0.0
@@ -74,11 +72,18 @@ class Runs:
             self.solve_s += res.solve_seconds
             yield job
 
-    def workers_for(self, job: ComponentModel) -> int:
-        # Small models are solved faster by one worker than by a portfolio that has to
-        # start threads; what they leave unproven gets every worker later.
+    def first(self, job: ComponentModel, time_limit: float) -> SolveTask:
+        """A first-pass run: small models are solved faster by one worker than by a
+        portfolio that has to start threads; what they leave unproven gets every worker
+        later."""
         size = sum(len(k) for k in job.kept.values())
-        return self.workers if size >= SMALL_MODEL else 1
+        workers = self.params.workers if size >= SMALL_MODEL else 1
+        return SolveTask(job.inst, job.choice,
+                         replace(self.params, time_limit=time_limit, workers=workers))
+
+    def again(self, job: ComponentModel, time_limit: float) -> SolveTask:
+        """A second-pass run, with every worker, from the best answer so far."""
+        return SolveTask(job.inst, job.choice, replace(self.params, time_limit=time_limit))
 
 
 def component_models(matches: list[ScoredMatch], comps: list[list[int]], week: np.ndarray,
@@ -121,8 +126,7 @@ def first_pass(matches: list[ScoredMatch], comps: list[list[int]], week: np.ndar
         if job is not None:
             jobs.append(job)
             if limit is not None:
-                runner.add(job, SolveTask(job.inst, job.choice, limit, runs.workers_for(job),
-                                          runs.seed))
+                runner.add(job, runs.first(job, limit))
         if runner.eager:  # solved already: the component is planned
             for _ in runs.absorb(runner.completed()):
                 pass
@@ -154,8 +158,7 @@ def second_pass(unproven: list[ComponentModel], runs: Runs, runner: Runner, budg
         limit = budget.second(len(job.comp))
         if limit is None:
             break
-        runner.add(job, SolveTask(job.inst, job.choice, limit, runs.workers, runs.seed),
-                   alone=True)
+        runner.add(job, runs.again(job, limit), alone=True)
         if runner.eager:
             settle(runner.completed())
     settle(runner.completed())

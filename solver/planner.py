@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
+from dataclasses import replace
 
 from ingest.availability import Availability, build_availability
 from ingest.document import ProgramDocument
@@ -15,6 +16,7 @@ from .budget import Budget, ExecutorBudget, InProcessBudget
 from .component_model import ComponentModel, collect
 from .executors import Dispatcher
 from .matches import attend_cache, program_weeks, score_matches
+from .model import SolveParams
 from .passes import InProcess, Runner, Runs, first_pass, second_pass
 from .peers import (
     fcfs_choice,
@@ -28,16 +30,17 @@ from .result import Plan, Score, Status
 from .spec import match_spec
 
 # Re-exported: notebooks and scripts import the peers from here, next to plan().
-__all__ = ["first_come_first_served", "first_come_first_served_plan", "per_match_upper_bound",
-           "plan"]
+__all__ = ["SolveParams", "first_come_first_served", "first_come_first_served_plan",
+           "per_match_upper_bound", "plan"]
 
 log = logging.getLogger(__name__)
 
 
 def plan(doc: ProgramDocument, avail: Availability | None = None, *,
-         match_ids: Sequence[str] | None = None, time_limit: float = 60.0, workers: int = 2,
-         seed: int = 0, progress: Progress | None = None,
-         executor: Executor | None = None) -> Plan:
+         match_ids: Sequence[str] | None = None, params: SolveParams | None = None,
+         progress: Progress | None = None, executor: Executor | None = None,
+         time_limit: float | None = None, workers: int | None = None,
+         seed: int | None = None) -> Plan:
     """Plan every match (or ``match_ids``) together: SPEC 5's lexicographic optimum.
 
     Independent components are solved one by one, largest first, each with a share of
@@ -51,9 +54,14 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
     models; scoring, pruning and the bookkeeping stay here. Each model runs with the
     same seed, hint and CP-SAT workers as in process, so the plan is the same whenever
     every model is solved to optimality within its time.
+
+    ``params`` are CP-SAT's (``SolveParams()`` by default: 60 s, 2 workers, seed 0);
+    ``time_limit``, ``workers`` and ``seed``, when given, replace its fields, so that
+    ``plan(doc, time_limit=10)`` reads as it says.
     """
     t_start = time.perf_counter()
-    deadline = t_start + time_limit
+    params = _params(params, time_limit, workers, seed)
+    deadline = t_start + params.time_limit
     report = Reporter(progress)
     pool = None
     if executor is not None:
@@ -80,7 +88,7 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
     t_fcfs = time.perf_counter()
 
     comps = [[i for i in c if len(matches[i].cands)] for c in components(matches)]
-    runs = Runs(workers, seed)
+    runs = Runs(params)
     runner: Runner = InProcess() if pool is None else pool
     budget: Budget = InProcessBudget(deadline, comps) if pool is None \
         else ExecutorBudget(deadline, comps, pool.slots)
@@ -108,3 +116,8 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
                  "constraints": runs.constraints, "total_seconds": t_end - t_start,
                  "parallel_slots": runner.slots, "chunks": runner.chunks})
 
+
+def _params(params: SolveParams | None, time_limit: float | None, workers: int | None,
+            seed: int | None) -> SolveParams:
+    given = {"time_limit": time_limit, "workers": workers, "seed": seed}
+    return replace(params or SolveParams(), **{k: v for k, v in given.items() if v is not None})

@@ -12,6 +12,7 @@ from ortools.sat.python import cp_model
 from solver.model import (
     BatchInstance,
     BatchMatch,
+    SolveParams,
     Variables,
     add_no_double_booking,
     add_one_series_per_match,
@@ -126,7 +127,7 @@ def instances(draw):
 @given(instances())
 def test_solve_is_optimal_on_tiny_batches(inst):
     """CP-SAT's plan equals the best of every combination and proves it."""
-    res = solve(inst, time_limit=10, workers=1)
+    res = solve(inst, SolveParams(time_limit=10, workers=1))
     assert res.status == "optimal"
     assert res.primary == brute_force(inst) == res.primary_bound
 
@@ -134,7 +135,7 @@ def test_solve_is_optimal_on_tiny_batches(inst):
 def test_solve_reports_its_bound_and_times():
     """A result carries the objective, the proven bound and the time split."""
     inst = BatchInstance([bm([0, 1], [[0], [3]]), bm([0, 2], [[0]])], WEEK, weight=100)
-    res = solve(inst, time_limit=5, workers=1)
+    res = solve(inst, SolveParams(time_limit=5, workers=1))
     assert res.choice == [1, 0]
     assert res.primary == res.primary_bound == 2 * (1 * 100 + 2)
     assert res.build_seconds >= 0 and res.solve_seconds >= 0
@@ -178,5 +179,5 @@ def test_identical_weekly_cliques_are_kept_once():
 def test_hint_does_not_change_the_optimum():
     """A poor hint (the worse candidate) still ends at the proven optimum."""
     inst = BatchInstance([bm([0, 1], [[0], [3]]), bm([0, 2], [[0]])], WEEK, weight=100)
-    res = solve(inst, time_limit=5, workers=1, hint=[0, None])
+    res = solve(inst, SolveParams(time_limit=5, workers=1), hint=[0, None])
     assert res.status == "optimal" and res.choice == [1, 0]
