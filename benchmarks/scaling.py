@@ -92,9 +92,8 @@ def _time(doc: Any, avail: Any, setting: Setting, seed: int) -> tuple[dict[str, 
     st = result.stats
     return {"plan_s": plan_s, "with_executor_s": total_s, "load_before": load,
             "parent_cpu_s": _self_cpu_s() - cpu, "status": result.status,
-            "models": st["models"], "chunks": st.get("chunks", 0),
-            "slots": st.get("parallel_slots", 1),
-            "model_build_solve_s": st["build_seconds"] + st["solve_seconds"]}, result
+            "models": st.models, "chunks": st.chunks, "slots": st.parallel_slots,
+            "model_build_solve_s": st.build_seconds + st.solve_seconds}, result
 
 
 def bench_size(size: str, seed: int, rounds: int) -> dict[str, Any]:

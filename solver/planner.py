@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import replace
 
 from ingest.availability import Availability, build_availability
 from ingest.document import ProgramDocument
@@ -26,7 +25,7 @@ from .peers import (
 )
 from .progress import SCORING, Progress, Reporter
 from .prune import components
-from .result import Plan, Score, Status
+from .result import Plan, PlanStats, Score, Status
 from .spec import match_spec
 
 # Re-exported: notebooks and scripts import the peers from here, next to plan().
@@ -107,17 +106,19 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
     t_end = time.perf_counter()
     return Plan(status, objective, Score(*bound, pref_b),
                 round(t_end - t_start, 3), tuple(series), tuple(unscheduled),
-                {"score_seconds": t_scored - t_start, "fcfs_seconds": t_fcfs - t_scored,
-                 "prune_seconds": runs.prune_s, "build_seconds": runs.build_s,
-                 "solve_seconds": runs.solve_s, "assemble_seconds": t_end - t_solved,
-                 "models": len(jobs), "solver_runs": runs.runs,
-                 "unproven_after_first_pass": len(unproven), "components": len(comps),
-                 "variables": sum(len(k) for j in jobs for k in j.kept.values()),
-                 "constraints": runs.constraints, "total_seconds": t_end - t_start,
-                 "parallel_slots": runner.slots, "chunks": runner.chunks})
+                PlanStats(score_seconds=t_scored - t_start, fcfs_seconds=t_fcfs - t_scored,
+                          prune_seconds=runs.prune_s, build_seconds=runs.build_s,
+                          solve_seconds=runs.solve_s, assemble_seconds=t_end - t_solved,
+                          models=len(jobs), solver_runs=runs.runs,
+                          unproven_after_first_pass=len(unproven), components=len(comps),
+                          variables=sum(len(k) for j in jobs for k in j.kept.values()),
+                          constraints=runs.constraints, total_seconds=t_end - t_start,
+                          parallel_slots=runner.slots, chunks=runner.chunks))
 
 
 def _params(params: SolveParams | None, time_limit: float | None, workers: int | None,
             seed: int | None) -> SolveParams:
-    given = {"time_limit": time_limit, "workers": workers, "seed": seed}
-    return replace(params or SolveParams(), **{k: v for k, v in given.items() if v is not None})
+    base = params or SolveParams()
+    return SolveParams(base.time_limit if time_limit is None else time_limit,
+                       base.workers if workers is None else workers,
+                       base.seed if seed is None else seed)
