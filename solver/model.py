@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
+from .errors import ModelInvalid
 from .result import Status
 
-STATUS = {
+# Every status CP-SAT returns but MODEL_INVALID, which ``_run`` raises as ModelInvalid.
+STATUS: dict[cp_model.CpSolverStatus, Status] = {
     cp_model.OPTIMAL: "optimal",
     cp_model.FEASIBLE: "feasible",
     cp_model.INFEASIBLE: "infeasible",
-    cp_model.MODEL_INVALID: "unknown",
     cp_model.UNKNOWN: "unknown",
 }
 
@@ -291,6 +292,14 @@ def _solver(params: SolveParams, time_limit: float) -> cp_model.CpSolver:
     return solver
 
 
+def _run(solver: cp_model.CpSolver, model: cp_model.CpModel) -> cp_model.CpSolverStatus:
+    """``solver.solve(model)``; raises ModelInvalid if CP-SAT rejects the model."""
+    status = solver.solve(model)
+    if status == cp_model.MODEL_INVALID:
+        raise ModelInvalid(model.validate())
+    return status
+
+
 def solve(inst: BatchInstance, params: SolveParams = SolveParams(),
           hint: list[int | None] | None = None) -> ModelResult:
     """Build and solve; always returns the best plan found with its status and bound."""
@@ -307,7 +316,7 @@ def solve(inst: BatchInstance, params: SolveParams = SolveParams(),
 
     deadline = t0 + params.time_limit
     solver = _solver(params, deadline - time.perf_counter())
-    status = solver.solve(model)
+    status = _run(solver, model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return ModelResult(STATUS[status], [None] * len(inst.matches), 0,
                            int(solver.best_objective_bound)
@@ -328,7 +337,7 @@ def solve(inst: BatchInstance, params: SolveParams = SolveParams(),
         _, secondary = secondary_terms(inst, xs, tie_weight)
         maximize(model, xs, secondary)
         solver2 = _solver(params, remaining)
-        if solver2.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if _run(solver2, model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             choice = xs.extract(solver2)
     return ModelResult(first_status, choice, best, bound, build,
                        time.perf_counter() - t0 - build, constraints)

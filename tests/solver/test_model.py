@@ -2,6 +2,7 @@
 solver's optimum against brute-force enumeration."""
 
 import itertools
+import pickle
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
+from solver.errors import ModelInvalid
 from solver.model import (
     BatchInstance,
     BatchMatch,
@@ -181,3 +183,15 @@ def test_hint_does_not_change_the_optimum():
     inst = BatchInstance([bm([0, 1], [[0], [3]]), bm([0, 2], [[0]])], WEEK, weight=100)
     res = solve(inst, SolveParams(time_limit=5, workers=1), hint=[0, None])
     assert res.status == "optimal" and res.choice == [1, 0]
+
+
+def test_a_model_cp_sat_rejects_is_an_internal_error():
+    """MODEL_INVALID is a bug of ours, not "unknown": solve raises ModelInvalid (no
+    ValueError, which the service would answer as bad input), and it pickles from a
+    worker. Here a weight of 2**62 makes the objective overflow 64 bits."""
+    inst = BatchInstance([bm([0, 1], [[0], [3]])], WEEK, weight=2**62)
+    with pytest.raises(ModelInvalid) as caught:
+        solve(inst, SolveParams(time_limit=5, workers=1))
+    assert not isinstance(caught.value, ValueError)
+    assert caught.value.reason and "invalid" in str(caught.value)
+    assert str(pickle.loads(pickle.dumps(caught.value))) == str(caught.value)
