@@ -12,16 +12,17 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ingest.document import DAYS, Frequency
 from ingest.grid import SlotGrid, local_to_utc, to_epoch
 
 from .wallclock import wall_clock
 
-FREQUENCIES = ("once", "weekly", "biweekly", "monthly")
-_WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+FREQUENCIES: tuple[str, ...] = get_args(Frequency)  # as the program document has them
 
 
 def nth_of_month(day: date) -> int:
@@ -78,7 +79,7 @@ def rrule_text(first: datetime, frequency: str, sessions: int) -> str | None:
         return f"FREQ=WEEKLY;INTERVAL=2;COUNT={sessions}"
     local = first.astimezone(first.tzinfo)
     nth = nth_of_month(local.date())
-    return f"FREQ=MONTHLY;BYDAY={nth}{_WEEKDAY_CODES[local.weekday()]};COUNT={sessions}"
+    return f"FREQ=MONTHLY;BYDAY={nth}{DAYS[local.weekday()]};COUNT={sessions}"
 
 
 def first_period_end(earliest: datetime, zone: ZoneInfo, frequency: str) -> datetime:

@@ -15,19 +15,19 @@ from solver.planner import plan
 from solver.result import Occurrence, Plan, Score, Series, Unscheduled
 from solver.validate import validate
 
-WEEKDAYS = {"days": ["MO", "TU", "WE", "TH", "FR"], "start": "09:00", "end": "12:00"}
+MORNINGS = {"days": ["MO", "TU", "WE", "TH", "FR"], "start": "09:00", "end": "12:00"}
 
 
 def _program(cap: int | None = None) -> dict[str, Any]:
     """Three people free on weekday mornings; ana is in two weekly matches."""
-    ana: dict[str, Any] = {"id": "ana", "timezone": "Europe/Berlin", "weekly": [WEEKDAYS]}
+    ana: dict[str, Any] = {"id": "ana", "timezone": "Europe/Berlin", "weekly": [MORNINGS]}
     if cap is not None:
         ana["max_sessions_per_week"] = cap
     return {
         "program": {"id": "p", "timezone": "Europe/Berlin", "start": "2027-01-04",
                     "end": "2027-01-25", "granularity_minutes": 60},
-        "members": [ana, {"id": "ben", "timezone": "Europe/Berlin", "weekly": [WEEKDAYS]},
-                    {"id": "cara", "timezone": "Europe/Berlin", "weekly": [WEEKDAYS]}],
+        "members": [ana, {"id": "ben", "timezone": "Europe/Berlin", "weekly": [MORNINGS]},
+                    {"id": "cara", "timezone": "Europe/Berlin", "weekly": [MORNINGS]}],
         "matches": [
             {"id": "ana-ben", "members": ["ana", "ben"], "frequency": "weekly", "sessions": 2,
              "duration_minutes": 60},
