@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -54,4 +55,4 @@ def score_matches(doc: ProgramDocument, avail: Availability, specs: Sequence[Mat
 def program_weeks(doc: ProgramDocument, grid: SlotGrid) -> np.ndarray:
     """SPEC 5: Monday-to-Sunday week of each slot in the program's zone, from 0."""
     week = wall_clock(grid, doc.program.zone).week
-    return week - week.min()
+    return cast(np.ndarray, week - week.min())  # numpy's stubs: Any

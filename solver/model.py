@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -97,7 +98,7 @@ class Variables:
 
 def set_hint(model: cp_model.CpModel, xs: Variables, choice: list[int | None]) -> None:
     """Hint a complete solution in one go (``add_hint`` per variable is slow in Python)."""
-    model.clear_hints()
+    model.proto.clear_solution_hint()  # CpModel.clear_hints, typed
     hint = model.proto.solution_hint
     hint.vars.extend(xs.index)
     hint.values.extend(xs.one_hot(choice))
@@ -106,7 +107,8 @@ def set_hint(model: cp_model.CpModel, xs: Variables, choice: list[int | None]) -
 def maximize(model: cp_model.CpModel, xs: Variables, coeffs: list[int]) -> None:
     """``model.maximize(weighted_sum(xs.flat(), coeffs))``, written into the objective
     proto as CP-SAT's own ``maximize`` does (negated, scaling -1), but in bulk."""
-    model.clear_objective()
+    model.proto.clear_objective()  # CpModel.clear_objective, typed
+    model.proto.clear_floating_point_objective()
     objective = model.proto.objective
     objective.vars.extend(xs.index)
     objective.coeffs.extend([-c for c in coeffs])
@@ -208,7 +210,7 @@ def _ranges(first: np.ndarray, size: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(f, f + s)`` for every (f, s), without a Python loop."""
     total = int(size.sum())
     shift = np.repeat(first - np.r_[0, np.cumsum(size)[:-1]], size)
-    return np.arange(total) + shift
+    return cast(np.ndarray, np.arange(total) + shift)  # numpy's stubs: Any
 
 
 def add_no_double_booking(model: cp_model.CpModel, inst: BatchInstance, xs: Variables) -> int:
@@ -250,14 +252,15 @@ def _week_counts(inst: BatchInstance, m: int, n_weeks: int) -> np.ndarray:
     return np.bincount(index.ravel(), minlength=c_count * n_weeks).reshape(c_count, n_weeks)
 
 
-def primary_terms(inst: BatchInstance, xs: Variables) -> tuple[list, list[int]]:
+def primary_terms(inst: BatchInstance, xs: Variables) -> tuple[list[cp_model.IntVar], list[int]]:
     """held * weight + attendance, per variable."""
     coeffs = [int(h) * inst.weight + int(a) for bm in inst.matches
               for h, a in zip(bm.held, bm.attendance, strict=True)]
     return xs.flat(), coeffs
 
 
-def secondary_terms(inst: BatchInstance, xs: Variables, tie_weight: int) -> tuple[list, list[int]]:
+def secondary_terms(inst: BatchInstance, xs: Variables, tie_weight: int
+                    ) -> tuple[list[cp_model.IntVar], list[int]]:
     """preferred * tie_weight - first-start offset, per variable."""
     coeffs = [int(p) * tie_weight - int(o) for bm in inst.matches
               for p, o in zip(bm.preferred, bm.offset, strict=True)]

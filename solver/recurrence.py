@@ -162,7 +162,7 @@ def _local_to_epoch(day: np.ndarray, minute: np.ndarray, zone: ZoneInfo) -> np.n
     offset = naive - midnights[:len(unique)]
     steady = offset == naive + 86400 - midnights[len(unique):]
     pos = np.searchsorted(unique, day)
-    out = (day - base) * 86400 + minute * 60 - offset[pos]
+    out: np.ndarray = (day - base) * 86400 + minute * 60 - offset[pos]
     for idx in zip(*np.nonzero(~steady[pos]), strict=True):
         wall = (datetime.combine(date.fromordinal(int(day[idx])), time())
                 + timedelta(minutes=int(minute[idx])))
