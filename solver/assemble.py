@@ -19,6 +19,8 @@ def assemble(doc: ProgramDocument, avail: Availability, matches: list[ScoredMatc
              choice: dict[int, int | None], caps: dict[int, int],
              attend: Callable[[int], np.ndarray] | None = None
              ) -> tuple[list[Series], list[Unscheduled]]:
+    """A series for each match with a candidate in ``choice``, and the reason of each match
+    without one."""
     attend = attend or attend_cache(avail)
     series, unscheduled = [], []
     busy_by: dict[str, np.ndarray] = {}

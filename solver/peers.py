@@ -10,7 +10,7 @@ from ingest.availability import Availability, build_availability
 from ingest.document import ProgramDocument
 
 from .assemble import assemble
-from .matches import ScoredMatch, program_weeks, score_matches
+from .matches import ScoredMatch, person_caps, program_weeks, score_matches
 from .result import Plan, Score
 from .spec import match_spec
 
@@ -52,9 +52,7 @@ def _peer_setup(doc: ProgramDocument, avail: Availability | None
     avail = avail or build_availability(doc)
     specs = [match_spec(doc, x, avail.grid) for x in doc.matches]
     matches = score_matches(doc, avail, specs)
-    caps = {avail.index(m.id): m.max_sessions_per_week for m in doc.members
-            if m.max_sessions_per_week is not None and m.id in avail.members}
-    return avail, matches, program_weeks(doc, avail.grid), caps
+    return avail, matches, program_weeks(doc, avail.grid), person_caps(doc, avail)
 
 
 def first_come_first_served(doc: ProgramDocument, avail: Availability | None = None

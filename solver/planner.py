@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+
+import numpy as np
 
 from ingest.availability import Availability, build_availability
 from ingest.document import ProgramDocument
@@ -14,7 +16,13 @@ from .assemble import assemble
 from .budget import Budget, ExecutorBudget, InProcessBudget
 from .component_model import ComponentModel, collect
 from .executors import Dispatcher
-from .matches import attend_cache, program_weeks, score_matches
+from .matches import (
+    ScoredMatch,
+    attend_cache,
+    person_caps,
+    program_weeks,
+    score_matches,
+)
 from .model import SolveParams
 from .passes import InProcess, Runner, Runs, first_pass, second_pass
 from .peers import (
@@ -62,35 +70,23 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
     params = _params(params, time_limit, workers, seed)
     deadline = t_start + params.time_limit
     report = Reporter(progress)
-    pool = None
+    runner: Runner = InProcess()
     if executor is not None:
-        pool = Dispatcher[ComponentModel](executor, deadline)
+        runner = pool = Dispatcher[ComponentModel](executor, deadline)
         pool.warm_up()  # processes start while this one scores
     avail = avail or build_availability(doc)
-    grid = avail.grid
-    # A match listed twice is planned once: a plan gives each match at most one series.
-    wanted = [doc.match(x) for x in dict.fromkeys(match_ids)] if match_ids \
-        else list(doc.matches)
-    report(0.0, f"scoring the candidate series of {len(wanted)} matches")
-    specs = [match_spec(doc, x, grid) for x in wanted]
     attend = attend_cache(avail)
-    matches = []
-    for at in range(0, len(specs), 250):  # in chunks, to report progress on large programs
-        matches += score_matches(doc, avail, specs[at:at + 250], attend)
-        report(SCORING * len(matches) / len(specs),
-               f"scored the candidate series of {len(matches)} of {len(specs)} matches")
+    matches = _scored(doc, avail, match_ids, attend, report)
     t_scored = time.perf_counter()
-    week = program_weeks(doc, grid)
-    caps = {avail.index(m.id): m.max_sessions_per_week for m in doc.members
-            if m.max_sessions_per_week is not None and m.id in avail.members}
-    fcfs = fcfs_choice(matches, week, caps, grid.n_slots, len(avail.members))
+    week = program_weeks(doc, avail.grid)
+    caps = person_caps(doc, avail)
+    fcfs = fcfs_choice(matches, week, caps, avail.grid.n_slots, len(avail.members))
     t_fcfs = time.perf_counter()
 
     comps = [[i for i in c if len(matches[i].cands)] for c in components(matches)]
     runs = Runs(params)
-    runner: Runner = InProcess() if pool is None else pool
-    budget: Budget = InProcessBudget(deadline, comps) if pool is None \
-        else ExecutorBudget(deadline, comps, pool.slots)
+    budget: Budget = InProcessBudget(deadline, comps) if executor is None \
+        else ExecutorBudget(deadline, comps, runner.slots)
     jobs = first_pass(matches, comps, week, caps, fcfs, runs, runner, budget, report)
     unproven = [j for j in jobs if j.status != "optimal"]
     second_pass(unproven, runs, runner, budget, report)
@@ -116,8 +112,25 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
                           parallel_slots=runner.slots, chunks=runner.chunks))
 
 
+def _scored(doc: ProgramDocument, avail: Availability, match_ids: Sequence[str] | None,
+            attend: Callable[[int], np.ndarray], report: Reporter) -> list[ScoredMatch]:
+    """The matches to plan, scored in chunks (to report progress on large programs)."""
+    # A match listed twice is planned once: a plan gives each match at most one series.
+    wanted = [doc.match(x) for x in dict.fromkeys(match_ids)] if match_ids \
+        else list(doc.matches)
+    report(0.0, f"scoring the candidate series of {len(wanted)} matches")
+    specs = [match_spec(doc, x, avail.grid) for x in wanted]
+    matches: list[ScoredMatch] = []
+    for at in range(0, len(specs), 250):
+        matches += score_matches(doc, avail, specs[at:at + 250], attend)
+        report(SCORING * len(matches) / len(specs),
+               f"scored the candidate series of {len(matches)} of {len(specs)} matches")
+    return matches
+
+
 def _params(params: SolveParams | None, time_limit: float | None, workers: int | None,
             seed: int | None) -> SolveParams:
+    """``params`` with the fields given as keywords replaced."""
     base = params or SolveParams()
     return SolveParams(base.time_limit if time_limit is None else time_limit,
                        base.workers if workers is None else workers,
