@@ -46,7 +46,7 @@ from ingest.availability import build_availability
 from ingest.document import parse_program
 from solver import executors
 from solver.executors import executor_for, local_pool
-from solver.planner import plan
+from solver.planner import SolveParams, plan
 from solver.result import Plan
 from solver.tasks import warm_up
 
@@ -85,16 +85,15 @@ def _time(doc: Any, avail: Any, setting: Setting, seed: int) -> tuple[dict[str, 
     t = time.perf_counter()
     with setting() as executor:
         t_plan = time.perf_counter()
-        result = plan(doc, avail, time_limit=TIME_LIMIT_S, workers=WORKERS, seed=seed,
-                      executor=executor)
+        params = SolveParams(time_limit=TIME_LIMIT_S, workers=WORKERS, seed=seed)
+        result = plan(doc, avail, params=params, executor=executor)
         plan_s = time.perf_counter() - t_plan
     total_s = time.perf_counter() - t
     st = result.stats
     return {"plan_s": plan_s, "with_executor_s": total_s, "load_before": load,
             "parent_cpu_s": _self_cpu_s() - cpu, "status": result.status,
-            "models": st["models"], "chunks": st.get("chunks", 0),
-            "slots": st.get("parallel_slots", 1),
-            "model_build_solve_s": st["build_seconds"] + st["solve_seconds"]}, result
+            "models": st.models, "chunks": st.chunks, "slots": st.parallel_slots,
+            "model_build_solve_s": st.build_seconds + st.solve_seconds}, result
 
 
 def bench_size(size: str, seed: int, rounds: int) -> dict[str, Any]:

@@ -37,7 +37,8 @@ from benchmarks.generate import describe, generate_program
 from ingest.availability import build_availability
 from ingest.document import parse_program
 from solver.candidates import score
-from solver.planner import first_come_first_served_plan, per_match_upper_bound, plan
+from solver.peers import first_come_first_served_plan, per_match_upper_bound
+from solver.planner import SolveParams, plan
 from solver.recurrence import _candidate_table
 from solver.result import Plan
 from solver.spec import match_spec
@@ -102,7 +103,7 @@ def bench_size(size: str, seed: int) -> dict[str, Any]:
     load_before = os.getloadavg()
     cpu = _cpu_s()
     t = time.perf_counter()
-    result = plan(doc, avail, time_limit=limit, workers=WORKERS, seed=seed)
+    result = plan(doc, avail, params=SolveParams(time_limit=limit, workers=WORKERS, seed=seed))
     plan_s = time.perf_counter() - t
     plan_cpu_s = _cpu_s() - cpu
     plan_problems = validate(doc, avail, result)
@@ -118,7 +119,7 @@ def bench_size(size: str, seed: int) -> dict[str, Any]:
 
     got, peer = _totals(result), _totals(fcfs)
     st = result.stats
-    model_s = st.get("prune_seconds", 0.0) + st["build_seconds"]
+    model_s = st.prune_seconds + st.build_seconds
     return {
         "size": size, "seed": seed, "time_limit_s": limit, "workers": WORKERS,
         "matches": stats["matches"], "people": stats["members"], "slots": avail.grid.n_slots,
@@ -135,11 +136,11 @@ def bench_size(size: str, seed: int) -> dict[str, Any]:
         "gap_to_per_match_bound_pct": _gap_pct(got["held"], upper.held),
         "times_s": {
             "availability": availability_s,
-            "scoring": st["score_seconds"],
-            "pruning": st.get("prune_seconds", 0.0),
-            "model_build": st["build_seconds"],
-            "solve": st["solve_seconds"],
-            "assemble": st.get("assemble_seconds", 0.0),
+            "scoring": st.score_seconds,
+            "pruning": st.prune_seconds,
+            "model_build": st.build_seconds,
+            "solve": st.solve_seconds,
+            "assemble": st.assemble_seconds,
             "plan_total": plan_s,
             "plan_cpu": plan_cpu_s,
             "end_to_end": availability_s + plan_s,
@@ -148,8 +149,8 @@ def bench_size(size: str, seed: int) -> dict[str, Any]:
         "load_average_before_plan": load_before,
         "load_average_after_plan": os.getloadavg(),
         "model_share_of_plan": model_s / plan_s if plan_s else 0.0,
-        "models": st.get("models", 0), "model_variables": st.get("variables", 0),
-        "model_constraints": st.get("constraints", 0),
+        "models": st.models, "model_variables": st.variables,
+        "model_constraints": st.constraints,
     }
 
 

@@ -102,13 +102,13 @@ def _parse_day(value: Any) -> date:
 
 
 ZoneName = Annotated[str, AfterValidator(_check_zone)]
-def _format_clock(minutes: int) -> str:
+def format_clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 # Minutes after midnight inside, "HH:MM" in and out (so a dumped document reads back).
 ClockMinutes = Annotated[int, BeforeValidator(_parse_clock),
-                         PlainSerializer(_format_clock, return_type=str, when_used="json")]
+                         PlainSerializer(format_clock, return_type=str, when_used="json")]
 Moment = Annotated[datetime, BeforeValidator(_parse_moment)]
 Day_ = Annotated[date, BeforeValidator(_parse_day)]
 Ident = Annotated[str, Field(pattern=ID_PATTERN)]

@@ -36,7 +36,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from ingest.availability import build_availability
     from ingest.document import load_program
     from solver.executors import SchedulerUnreachable, executor_for
-    from solver.planner import plan
+    from solver.planner import SolveParams, plan
 
     from .documents import plan_dict
 
@@ -51,7 +51,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
                           matches=1 if args.match else len(doc.matches)) as executor:
             _say_where(args.scheduler, executor)
             result = plan(doc, avail, match_ids=[args.match] if args.match else None,
-                          time_limit=args.time_limit, progress=_progress, executor=executor)
+                          params=SolveParams(time_limit=args.time_limit), progress=_progress,
+                          executor=executor)
     except SchedulerUnreachable as exc:
         print(f"slotwise: error: {exc}", file=sys.stderr)
         return EXIT_BAD_DOCUMENT

@@ -28,7 +28,7 @@ from ingest.document import Match, ProgramDocument
 from ingest.errors import IngestError
 from ingest.grid import from_epoch
 from solver.executors import SchedulerUnreachable, executor_for
-from solver.planner import plan
+from solver.planner import SolveParams, plan
 
 from . import booking, failpoints, notify, worker
 from .config import Settings
@@ -167,7 +167,8 @@ def run(engine: Engine, jid: str, settings: Settings | None = None) -> None:
         if wanted:
             with executor_for(settings.scheduler, settings.plan_processes,
                               matches=len(wanted)) as executor:
-                result = plan(doc, avail, match_ids=wanted, time_limit=params["time_limit"],
+                result = plan(doc, avail, match_ids=wanted,
+                              params=SolveParams(time_limit=params["time_limit"]),
                               progress=progress, executor=executor)
         document = plan_dict(result) if result else {
             "status": "optimal", "objective": {"held": 0, "attendance": 0, "preferred": 0},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 
@@ -29,4 +31,10 @@ def can_attend(free: np.ndarray, k: int) -> np.ndarray:
 
 def attend_counts(free: np.ndarray, k: int) -> np.ndarray:
     """Number of columns that can attend a k-slot session starting at each slot."""
-    return can_attend(free, k).sum(axis=1, dtype=np.int64)
+    return row_counts(can_attend(free, k))
+
+
+def row_counts(matrix: np.ndarray) -> np.ndarray:
+    """Trues per row of a boolean matrix, as int64. (numpy's stubs type a reduction with
+    ``dtype=`` as Any; this is where it becomes an array again.)"""
+    return cast(np.ndarray, matrix.sum(axis=1, dtype=np.int64))

@@ -13,10 +13,10 @@ import multiprocessing
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 from .model import ModelResult
 from .tasks import SolveTask, solve_tasks, warm_up
@@ -52,7 +52,7 @@ def capacity(executor: Executor) -> int:
     """How many tasks ``executor`` runs at once (1 when it cannot tell)."""
     client = getattr(executor, "_client", None)  # distributed's ClientExecutor
     if client is not None:
-        return max(1, sum(client.nthreads().values()))
+        return max(1, sum(cast(_DaskClient, client).nthreads().values()))
     return max(1, int(getattr(executor, "_max_workers", 1)))
 
 
@@ -103,6 +103,16 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+class _DaskClient(Protocol):
+    """What this module calls of ``distributed.Client``, typed: distributed does not
+    annotate these methods, and typed code may not call them as they are."""
+
+    def start(self, **kwargs: object) -> None: ...
+    def close(self, timeout: float | None = None) -> object: ...
+    def get_executor(self, *, pure: bool) -> Executor: ...
+    def nthreads(self) -> dict[str, int]: ...
+
+
 @contextmanager
 def _dask(address: str) -> Iterator[Executor]:
     from distributed import Client
@@ -111,13 +121,15 @@ def _dask(address: str) -> Iterator[Executor]:
     class _Client(Client):
         def start(self, **kwargs: object) -> None:
             try:
-                super().start(**kwargs)
+                cast(_DaskClient, super()).start(**kwargs)
             except BaseException:
                 # Closed now, while its event loop runs: left to the garbage collector, a
                 # half-made client hangs at exit trying to close.
                 with suppress(Exception):
-                    self.close(timeout=2)
+                    cast(_DaskClient, self).close(timeout=2)
                 raise
+
+    connect: Callable[..., _DaskClient] = _Client
 
     try:
         scheme, location = parse_address(address, strict=True)
@@ -126,7 +138,7 @@ def _dask(address: str) -> Iterator[Executor]:
             # at once why the scheduler cannot be reached.
             with socket.create_connection(parse_host_port(location), CONNECT_TIMEOUT_S):
                 pass
-        client = _Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        client = connect(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, ValueError) as exc:  # TimeoutError is an OSError
         raise SchedulerUnreachable(address, str(exc) or type(exc).__name__) from None
     except Exception as exc:
@@ -144,6 +156,8 @@ def _dask(address: str) -> Iterator[Executor]:
 class Dispatcher(Generic[K]):
     """Sends ``SolveTask``s to an executor in chunks; ``completed`` yields each task's key
     and result as its chunk finishes. ``deadline`` is on ``time.perf_counter``'s clock."""
+
+    eager = False  # results come from ``completed``, as their chunks finish
 
     def __init__(self, executor: Executor, deadline: float,
                  chunk_variables: int | None = None) -> None:

@@ -7,9 +7,10 @@ import numpy as np
 from ingest.availability import Availability
 
 from .candidates import Candidates
+from .recurrence import FREQUENCIES
 
-FREQ_WORDS = {"once": "one-off", "weekly": "weekly", "biweekly": "bi-weekly",
-              "monthly": "monthly"}
+# Each frequency in words: its own name, but for these two.
+FREQ_WORDS = {f: {"once": "one-off", "biweekly": "bi-weekly"}.get(f, f) for f in FREQUENCIES}
 
 
 def _names(ids: list[str] | tuple[str, ...]) -> str:

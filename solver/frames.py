@@ -16,13 +16,15 @@ import numpy as np
 import pandas as pd
 
 from ingest.availability import Availability
-from ingest.document import ProgramDocument
+from ingest.document import ProgramDocument, format_clock
 
 from .heatmap import Heatmap
 from .proposals import propose
 from .result import Plan, Series
 from .spec import Preference
 
+# Heat-map columns by weekday: the document's days (ingest.document.DAYS, Monday first) as
+# people read them. Not calendar.day_abbr, which follows the locale a notebook may set.
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 SERIES_COLUMNS = ("match", "first_start", "timezone", "frequency", "rrule", "duration_minutes",
@@ -71,7 +73,7 @@ def heatmap_frame(hm: Heatmap, zone: ZoneInfo | str, by: Literal["date", "weekda
 
 
 def _clock(minutes: Iterable[int]) -> list[str]:
-    return [f"{t // 60:02d}:{t % 60:02d}" for t in minutes]
+    return [format_clock(t) for t in minutes]
 
 
 def series_frame(series_list: Iterable[Series]) -> pd.DataFrame:

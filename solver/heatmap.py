@@ -10,7 +10,7 @@ import numpy as np
 
 from ingest.availability import Availability
 
-from .attend import can_attend
+from .attend import can_attend, row_counts
 from .errors import SolverError
 
 
@@ -37,7 +37,7 @@ class Heatmap:
 
     @property
     def counts(self) -> np.ndarray:
-        return self.attend.sum(axis=1, dtype=np.int64)
+        return row_counts(self.attend)
 
     @property
     def everyone(self) -> np.ndarray:

@@ -10,19 +10,31 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from .errors import ModelInvalid
 from .result import Status
 
-STATUS = {
+# Every status CP-SAT returns but MODEL_INVALID, which ``_run`` raises as ModelInvalid.
+STATUS: dict[cp_model.CpSolverStatus, Status] = {
     cp_model.OPTIMAL: "optimal",
     cp_model.FEASIBLE: "feasible",
     cp_model.INFEASIBLE: "infeasible",
-    cp_model.MODEL_INVALID: "unknown",
     cp_model.UNKNOWN: "unknown",
 }
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How CP-SAT runs: its time limit in seconds, parallel workers and random seed. The
+    same seed and workers give the same answer whenever the search ends before its limit."""
+
+    time_limit: float = 60.0
+    workers: int = 2
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,7 @@ class Variables:
 
 def set_hint(model: cp_model.CpModel, xs: Variables, choice: list[int | None]) -> None:
     """Hint a complete solution in one go (``add_hint`` per variable is slow in Python)."""
-    model.clear_hints()
+    model.proto.clear_solution_hint()  # CpModel.clear_hints, typed
     hint = model.proto.solution_hint
     hint.vars.extend(xs.index)
     hint.values.extend(xs.one_hot(choice))
@@ -95,7 +107,8 @@ def set_hint(model: cp_model.CpModel, xs: Variables, choice: list[int | None]) -
 def maximize(model: cp_model.CpModel, xs: Variables, coeffs: list[int]) -> None:
     """``model.maximize(weighted_sum(xs.flat(), coeffs))``, written into the objective
     proto as CP-SAT's own ``maximize`` does (negated, scaling -1), but in bulk."""
-    model.clear_objective()
+    model.proto.clear_objective()  # CpModel.clear_objective, typed
+    model.proto.clear_floating_point_objective()
     objective = model.proto.objective
     objective.vars.extend(xs.index)
     objective.coeffs.extend([-c for c in coeffs])
@@ -197,7 +210,7 @@ def _ranges(first: np.ndarray, size: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(f, f + s)`` for every (f, s), without a Python loop."""
     total = int(size.sum())
     shift = np.repeat(first - np.r_[0, np.cumsum(size)[:-1]], size)
-    return np.arange(total) + shift
+    return cast(np.ndarray, np.arange(total) + shift)  # numpy's stubs: Any
 
 
 def add_no_double_booking(model: cp_model.CpModel, inst: BatchInstance, xs: Variables) -> int:
@@ -239,14 +252,15 @@ def _week_counts(inst: BatchInstance, m: int, n_weeks: int) -> np.ndarray:
     return np.bincount(index.ravel(), minlength=c_count * n_weeks).reshape(c_count, n_weeks)
 
 
-def primary_terms(inst: BatchInstance, xs: Variables) -> tuple[list, list[int]]:
+def primary_terms(inst: BatchInstance, xs: Variables) -> tuple[list[cp_model.IntVar], list[int]]:
     """held * weight + attendance, per variable."""
     coeffs = [int(h) * inst.weight + int(a) for bm in inst.matches
               for h, a in zip(bm.held, bm.attendance, strict=True)]
     return xs.flat(), coeffs
 
 
-def secondary_terms(inst: BatchInstance, xs: Variables, tie_weight: int) -> tuple[list, list[int]]:
+def secondary_terms(inst: BatchInstance, xs: Variables, tie_weight: int
+                    ) -> tuple[list[cp_model.IntVar], list[int]]:
     """preferred * tie_weight - first-start offset, per variable."""
     coeffs = [int(p) * tie_weight - int(o) for bm in inst.matches
               for p, o in zip(bm.preferred, bm.offset, strict=True)]
@@ -273,15 +287,23 @@ class _Model(cp_model.CpModel):
         pass
 
 
-def _solver(time_limit: float, workers: int, seed: int) -> cp_model.CpSolver:
+def _solver(params: SolveParams, time_limit: float) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
-    solver.parameters.num_workers = workers
-    solver.parameters.random_seed = seed
+    solver.parameters.num_workers = params.workers
+    solver.parameters.random_seed = params.seed
     return solver
 
 
-def solve(inst: BatchInstance, *, time_limit: float = 60.0, workers: int = 2, seed: int = 0,
+def _run(solver: cp_model.CpSolver, model: cp_model.CpModel) -> cp_model.CpSolverStatus:
+    """``solver.solve(model)``; raises ModelInvalid if CP-SAT rejects the model."""
+    status = solver.solve(model)
+    if status == cp_model.MODEL_INVALID:
+        raise ModelInvalid(model.validate())
+    return status
+
+
+def solve(inst: BatchInstance, params: SolveParams = SolveParams(),
           hint: list[int | None] | None = None) -> ModelResult:
     """Build and solve; always returns the best plan found with its status and bound."""
     t0 = time.perf_counter()
@@ -295,9 +317,9 @@ def solve(inst: BatchInstance, *, time_limit: float = 60.0, workers: int = 2, se
         set_hint(model, xs, hint)
     build = time.perf_counter() - t0
 
-    deadline = t0 + time_limit
-    solver = _solver(deadline - time.perf_counter(), workers, seed)
-    status = solver.solve(model)
+    deadline = t0 + params.time_limit
+    solver = _solver(params, deadline - time.perf_counter())
+    status = _run(solver, model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return ModelResult(STATUS[status], [None] * len(inst.matches), 0,
                            int(solver.best_objective_bound)
@@ -317,8 +339,8 @@ def solve(inst: BatchInstance, *, time_limit: float = 60.0, workers: int = 2, se
         set_hint(model, xs, choice)
         _, secondary = secondary_terms(inst, xs, tie_weight)
         maximize(model, xs, secondary)
-        solver2 = _solver(remaining, workers, seed)
-        if solver2.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        solver2 = _solver(params, remaining)
+        if _run(solver2, model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             choice = xs.extract(solver2)
     return ModelResult(first_status, choice, best, bound, build,
                        time.perf_counter() - t0 - build, constraints)

@@ -4,203 +4,50 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
 
 import numpy as np
 
 from ingest.availability import Availability, build_availability
 from ingest.document import ProgramDocument
-from ingest.grid import SlotGrid
 
-from .attend import can_attend
-from .candidates import Candidates, score
+from .assemble import assemble
+from .budget import Budget, ExecutorBudget, InProcessBudget
+from .component_model import ComponentModel, collect
 from .executors import Dispatcher
-from .explain import blocked_reason, no_candidate_reason
-from .model import BatchInstance, BatchMatch, ModelResult, solve
-from .prune import blocking_of, keep, shape
-from .result import Plan, Score, Series, Status, Unscheduled
-from .series import build_series
-from .spec import MatchSpec, match_spec
-from .tasks import SolveTask
-from .wallclock import wall_clock
+from .matches import (
+    ScoredMatch,
+    attend_cache,
+    person_caps,
+    program_weeks,
+    score_matches,
+)
+from .model import SolveParams
+from .passes import InProcess, Runner, Runs, first_pass, second_pass
+from .peers import (
+    fcfs_choice,
+    first_come_first_served,
+    first_come_first_served_plan,
+    per_match_upper_bound,
+)
+from .progress import SCORING, Progress, Reporter
+from .prune import components
+from .result import Plan, PlanStats, Score, Status
+from .spec import match_spec
+
+# Re-exported: notebooks and scripts import the peers from here, next to plan().
+__all__ = ["SolveParams", "first_come_first_served", "first_come_first_served_plan",
+           "per_match_upper_bound", "plan"]
 
 log = logging.getLogger(__name__)
-Progress = Callable[[float, str], None]
-# Where plan()'s phases end on the progress scale: scoring, first pass, second pass.
-SCORING, SECOND_PASS = 0.3, 0.9
-SMALL_MODEL = 1_000  # variables; below this the first pass runs CP-SAT with one worker
-POOL_FLOOR_S = 1.0  # least time of a model in the first pass on an executor
-
-
-@dataclass
-class _Match:
-    spec: MatchSpec
-    all: Candidates  # every candidate (for reasons)
-    cands: Candidates  # viable (>= 1 occurrence holds), best first
-    people: np.ndarray
-    cap_people: bool = False
-
-
-def _attend_cache(avail: Availability) -> Callable[[int], np.ndarray]:
-    cache: dict[int, np.ndarray] = {}
-
-    def get(k: int) -> np.ndarray:
-        if k not in cache:
-            # Column-major, so one match's members are a contiguous gather.
-            if 0 not in cache:
-                cache[0] = np.asfortranarray(avail.matrix)
-            cache[k] = can_attend(cache[0], k)
-        return cache[k]
-    return get
-
-
-def score_matches(doc: ProgramDocument, avail: Availability, specs: Sequence[MatchSpec],
-                  attend: Callable[[int], np.ndarray] | None = None) -> list[_Match]:
-    attend = attend or _attend_cache(avail)
-    caps = {m.id for m in doc.members if m.max_sessions_per_week is not None}
-    out = []
-    for spec in specs:
-        cands = score(avail, spec, attend(spec.slots(avail.grid)))
-        out.append(_Match(spec, cands, cands.viable(), avail.indices(spec.members),
-                          bool(caps & set(spec.members))))
-    return out
-
-
-def components(matches: list[_Match]) -> list[list[int]]:
-    """Groups of matches linked by shared members (union-find over people)."""
-    parent = list(range(len(matches)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    owner: dict[int, int] = {}
-    for i, m in enumerate(matches):
-        for p in m.people.tolist():
-            if p in owner:
-                parent[find(i)] = find(owner[p])
-            else:
-                owner[p] = i
-    groups: dict[int, list[int]] = {}
-    for i in range(len(matches)):
-        groups.setdefault(find(i), []).append(i)
-    return sorted(groups.values(), key=len, reverse=True)
-
-
-def _neighbours(matches: list[_Match], comp: list[int]) -> dict[int, list[int]]:
-    by_person: dict[int, list[int]] = {}
-    for i in comp:
-        for p in matches[i].people.tolist():
-            by_person.setdefault(p, []).append(i)
-    out: dict[int, set[int]] = {i: set() for i in comp}
-    for ms in by_person.values():
-        for i in ms:
-            out[i].update(j for j in ms if j != i)
-    return {i: sorted(js) for i, js in out.items()}
-
-
-def prune_component(matches: list[_Match], comp: list[int], week: np.ndarray
-                    ) -> dict[int, Candidates]:
-    """Each match's candidates that an optimal plan may use (see solver/prune.py)."""
-    nbrs = _neighbours(matches, comp)
-    shapes = {i: shape(matches[i].cands.first, matches[i].cands.slots) for i in comp}
-    kept = {}
-    for i in comp:
-        c = matches[i].cands
-        limit = 1 + sum(blocking_of(shapes[i], c.k, shapes[j], matches[j].cands.k)
-                        for j in nbrs[i])
-        groups = None
-        if matches[i].cap_people and len(c):
-            weeks = week[c.slots]
-            _, groups = np.unique(weeks, axis=0, return_inverse=True)
-            groups = groups.ravel()
-        kept[i] = c.take(keep(len(c), limit, groups))
-    return kept
-
-
-def _compatible(choices: list[tuple[np.ndarray, int, np.ndarray]], week: np.ndarray,
-                caps: dict[int, int]) -> bool:
-    """No person in two overlapping sessions and no cap exceeded, for (people, k, slots)."""
-    taken: dict[int, list[tuple[int, int]]] = {}
-    for people, k, slots in choices:
-        for p in people.tolist():
-            taken.setdefault(p, []).extend((int(s), int(s) + k) for s in slots)
-    for p, spans in taken.items():
-        spans.sort()
-        if any(spans[i][1] > spans[i + 1][0] for i in range(len(spans) - 1)):
-            return False
-        if p in caps and np.bincount(week[[s for s, _ in spans]]).max() > caps[p]:
-            return False
-    return True
-
-
-@dataclass
-class _Job:
-    """One component that needs the CP-SAT model, and the best answer found for it."""
-
-    comp: list[int]
-    kept: dict[int, Candidates]
-    inst: BatchInstance
-    choice: list[int | None]  # per match of comp: index into kept[i], or None
-    status: Status = "unknown"
-    bound: int = 0  # proven bound on held * weight + attendance
-
-    @property
-    def weight(self) -> int:
-        return self.inst.weight
-
-
-def _prune(matches: list[_Match], comp: list[int], week: np.ndarray, caps: dict[int, int]
-           ) -> dict[int, Candidates] | None:
-    """The component's kept candidates, or None when every match can take its best."""
-    kept = prune_component(matches, comp, week)
-    tops = [(matches[i].people, kept[i].k, kept[i].slots[0]) for i in comp]
-    return None if _compatible(tops, week, caps) else kept
-
-
-def _job(matches: list[_Match], comp: list[int], kept: dict[int, Candidates],
-         week: np.ndarray, caps: dict[int, int], fcfs: dict[int, int | None]) -> _Job:
-    """One model for ``comp``: the matches of one or more components, pruned."""
-    weight = sum(int(kept[i].attendance.max()) for i in comp) + 1
-    inst = BatchInstance(
-        [BatchMatch(matches[i].people, kept[i].k, kept[i].slots, kept[i].held,
-                    kept[i].attendance, kept[i].preferred,
-                    kept[i].first - kept[i].first.min()) for i in comp],
-        week, _caps_of(matches, comp, caps), weight)
-    # Every match alone at its best bounds the model until the solver proves better.
-    top = sum(int(kept[i].held[0]) * weight + int(kept[i].attendance[0]) for i in comp)
-    hint = [_kept_index(matches[i].cands, kept[i], fcfs[i]) for i in comp]
-    return _Job(comp, kept, inst, hint, "feasible", top)
-
-
-def _value(job: _Job, choice: list[int | None]) -> int:
-    return sum(int(bm.held[c]) * job.weight + int(bm.attendance[c])
-               for bm, c in zip(job.inst.matches, choice, strict=True) if c is not None)
-
-
-def _full_value(matches: list[_Match], job: _Job, picked: list[int | None]) -> int:
-    """held * weight + attendance of a choice given as indices into each match's cands."""
-    return sum(int(matches[i].cands.held[c]) * job.weight + int(matches[i].cands.attendance[c])
-               for i, c in zip(job.comp, picked, strict=True) if c is not None)
-
-
-def _absorb(job: _Job, res: ModelResult) -> None:
-    """Take a run's answer and bound when they are better than the job's."""
-    if res.status in ("optimal", "feasible"):
-        job.bound = min(job.bound, res.primary_bound)
-        if _value(job, res.choice) >= _value(job, job.choice):
-            job.choice = res.choice
-        job.status = "optimal" if _value(job, job.choice) >= job.bound else "feasible"
 
 
 def plan(doc: ProgramDocument, avail: Availability | None = None, *,
-         match_ids: Sequence[str] | None = None, time_limit: float = 60.0, workers: int = 2,
-         seed: int = 0, progress: Progress | None = None,
-         executor: Executor | None = None) -> Plan:
+         match_ids: Sequence[str] | None = None, params: SolveParams | None = None,
+         progress: Progress | None = None, executor: Executor | None = None,
+         time_limit: float | None = None, workers: int | None = None,
+         seed: int | None = None) -> Plan:
     """Plan every match (or ``match_ids``) together: SPEC 5's lexicographic optimum.
 
     Independent components are solved one by one, largest first, each with a share of
@@ -214,381 +61,77 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
     models; scoring, pruning and the bookkeeping stay here. Each model runs with the
     same seed, hint and CP-SAT workers as in process, so the plan is the same whenever
     every model is solved to optimality within its time.
+
+    ``params`` are CP-SAT's (``SolveParams()`` by default: 60 s, 2 workers, seed 0);
+    ``time_limit``, ``workers`` and ``seed``, when given, replace its fields, so that
+    ``plan(doc, time_limit=10)`` reads as it says.
     """
     t_start = time.perf_counter()
-    deadline = t_start + time_limit
-    report = _Reporter(progress)
-    pool = None
+    params = _params(params, time_limit, workers, seed)
+    deadline = t_start + params.time_limit
+    report = Reporter(progress)
+    runner: Runner = InProcess()
     if executor is not None:
-        pool = Dispatcher[_Job](executor, deadline)
+        runner = pool = Dispatcher[ComponentModel](executor, deadline)
         pool.warm_up()  # processes start while this one scores
     avail = avail or build_availability(doc)
-    grid = avail.grid
-    # A match listed twice is planned once: a plan gives each match at most one series.
-    wanted = [doc.match(x) for x in dict.fromkeys(match_ids)] if match_ids \
-        else list(doc.matches)
-    report(0.0, f"scoring the candidate series of {len(wanted)} matches")
-    specs = [match_spec(doc, x, grid) for x in wanted]
-    attend = _attend_cache(avail)
-    matches = []
-    for at in range(0, len(specs), 250):  # in chunks, to report progress on large programs
-        matches += score_matches(doc, avail, specs[at:at + 250], attend)
-        report(SCORING * len(matches) / len(specs),
-               f"scored the candidate series of {len(matches)} of {len(specs)} matches")
+    attend = attend_cache(avail)
+    matches = _scored(doc, avail, match_ids, attend, report)
     t_scored = time.perf_counter()
-    week = program_weeks(doc, grid)
-    caps = {avail.index(m.id): m.max_sessions_per_week for m in doc.members
-            if m.max_sessions_per_week is not None and m.id in avail.members}
-    fcfs = _fcfs_choice(matches, week, caps, grid.n_slots, len(avail.members))
+    week = program_weeks(doc, avail.grid)
+    caps = person_caps(doc, avail)
+    fcfs = fcfs_choice(matches, week, caps, avail.grid.n_slots, len(avail.members))
     t_fcfs = time.perf_counter()
 
     comps = [[i for i in c if len(matches[i].cands)] for c in components(matches)]
-    runs = _Runs(workers, seed)
-    if pool is None:
-        jobs = _first_pass(matches, comps, week, caps, fcfs, deadline, runs, report)
-        unproven = [j for j in jobs if j.status != "optimal"]
-        _second_pass(unproven, deadline, runs, report)
-    else:
-        jobs = _first_pass_on(pool, matches, comps, week, caps, fcfs, deadline, runs, report)
-        unproven = [j for j in jobs if j.status != "optimal"]
-        _second_pass_on(pool, unproven, deadline, runs, report)
-    choice, bound = _collect(matches, comps, jobs, fcfs)
+    runs = Runs(params)
+    budget: Budget = InProcessBudget(deadline, comps) if executor is None \
+        else ExecutorBudget(deadline, comps, runner.slots)
+    jobs = first_pass(matches, comps, week, caps, fcfs, runs, runner, budget, report)
+    unproven = [j for j in jobs if j.status != "optimal"]
+    second_pass(unproven, runs, runner, budget, report)
+    choice, bound = collect(matches, comps, jobs, fcfs)
     total = sum(len(c) for c in comps)
     report(1.0, f"planned {total} of {total} schedulable matches")
     t_solved = time.perf_counter()
 
-    series, unscheduled = _assemble(doc, avail, matches, choice, caps, attend)
+    series, unscheduled = assemble(doc, avail, matches, choice, caps, attend)
     objective = sum((s.score for s in series), Score())
     status: Status = "optimal" if all(j.status == "optimal" for j in jobs) else "feasible"
     pref_b = sum(int(m.cands.preferred.max()) for m in matches if len(m.cands))
     t_end = time.perf_counter()
     return Plan(status, objective, Score(*bound, pref_b),
                 round(t_end - t_start, 3), tuple(series), tuple(unscheduled),
-                {"score_seconds": t_scored - t_start, "fcfs_seconds": t_fcfs - t_scored,
-                 "prune_seconds": runs.prune_s, "build_seconds": runs.build_s,
-                 "solve_seconds": runs.solve_s, "assemble_seconds": t_end - t_solved,
-                 "models": len(jobs), "solver_runs": runs.runs,
-                 "unproven_after_first_pass": len(unproven), "components": len(comps),
-                 "variables": sum(len(k) for j in jobs for k in j.kept.values()),
-                 "constraints": runs.constraints, "total_seconds": t_end - t_start,
-                 "parallel_slots": pool.slots if pool else 1,
-                 "chunks": pool.chunks if pool else 0})
+                PlanStats(score_seconds=t_scored - t_start, fcfs_seconds=t_fcfs - t_scored,
+                          prune_seconds=runs.prune_s, build_seconds=runs.build_s,
+                          solve_seconds=runs.solve_s, assemble_seconds=t_end - t_solved,
+                          models=len(jobs), solver_runs=runs.runs,
+                          unproven_after_first_pass=len(unproven), components=len(comps),
+                          variables=sum(len(k) for j in jobs for k in j.kept.values()),
+                          constraints=runs.constraints, total_seconds=t_end - t_start,
+                          parallel_slots=runner.slots, chunks=runner.chunks))
 
 
-@dataclass
-class _Runs:
-    """How CP-SAT is run, and what the runs cost."""
-
-    workers: int
-    seed: int
-    runs: int = 0
-    constraints: int = 0
-    prune_s: float = 0.0
-    build_s: float = 0.0
-    solve_s: float = 0.0
-
-    def run(self, job: _Job, time_limit: float, workers: int) -> None:
-        """Solve (again) from the best answer so far; keep whichever answer is better."""
-        res = solve(job.inst, time_limit=time_limit, workers=workers, seed=self.seed,
-                    hint=job.choice)
-        _absorb(job, res)
-        self.count(res)
-
-    def count(self, res: ModelResult) -> None:
-        self.runs += 1
-        self.constraints += res.constraints
-        self.build_s += res.build_seconds
-        self.solve_s += res.solve_seconds
-
-    def workers_for(self, job: _Job) -> int:
-        # Small models are solved faster by one worker than by a portfolio that has to
-        # start threads; what they leave unproven gets every worker later.
-        size = sum(len(k) for k in job.kept.values())
-        return self.workers if size >= SMALL_MODEL else 1
+def _scored(doc: ProgramDocument, avail: Availability, match_ids: Sequence[str] | None,
+            attend: Callable[[int], np.ndarray], report: Reporter) -> list[ScoredMatch]:
+    """The matches to plan, scored in chunks (to report progress on large programs)."""
+    # A match listed twice is planned once: a plan gives each match at most one series.
+    wanted = [doc.match(x) for x in dict.fromkeys(match_ids)] if match_ids \
+        else list(doc.matches)
+    report(0.0, f"scoring the candidate series of {len(wanted)} matches")
+    specs = [match_spec(doc, x, avail.grid) for x in wanted]
+    matches: list[ScoredMatch] = []
+    for at in range(0, len(specs), 250):
+        matches += score_matches(doc, avail, specs[at:at + 250], attend)
+        report(SCORING * len(matches) / len(specs),
+               f"scored the candidate series of {len(matches)} of {len(specs)} matches")
+    return matches
 
 
-def _models(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
-            caps: dict[int, int], fcfs: dict[int, int | None], runs: _Runs
-            ) -> Iterator[tuple[list[int], _Job | None]]:
-    """Each component, in order, with the model it needs (None when it has a single
-    match or pruning leaves every match its best)."""
-    for comp in comps:
-        job = None
-        if len(comp) > 1:
-            t = time.perf_counter()
-            kept = _prune(matches, comp, week, caps)
-            runs.prune_s += time.perf_counter() - t
-            if kept is not None:
-                job = _job(matches, comp, kept, week, caps, fcfs)
-        yield comp, job
-
-
-def _first_pass(matches: list[_Match], comps: list[list[int]], week: np.ndarray,
-                caps: dict[int, int], fcfs: dict[int, int | None], deadline: float,
-                runs: _Runs, report: _Reporter) -> list[_Job]:
-    """Prune every component and solve those that need a model, largest first, each
-    with half of its share of the time left. One model per component: putting small
-    components together saves CP-SAT's start-up per call, but measured on L it can make
-    the search far slower (one 74-match model of independent components: 14 s)."""
-    total = sum(len(c) for c in comps)
-    left = sum(len(c) for c in comps if len(c) > 1)  # matches that may need a model
-    jobs, done = [], 0
-    for comp, job in _models(matches, comps, week, caps, fcfs, runs):
-        if job is not None:
-            jobs.append(job)
-            remaining = deadline - time.perf_counter()
-            if remaining > 0:  # past the time limit, the component keeps the FCFS choice
-                share = 0.5 * remaining * len(comp) / max(left, 1)
-                runs.run(job, max(share, min(0.2, remaining)), runs.workers_for(job))
-        if len(comp) > 1:
-            left -= len(comp)
-        done += len(comp)
-        report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
-               f"planned {done} of {total} schedulable matches")
-    return jobs
-
-
-def _second_pass(unproven: list[_Job], deadline: float, runs: _Runs,
-                 report: _Reporter) -> None:
-    """Components not proven optimal share the time left, largest first, all workers."""
-    left = total = sum(len(j.comp) for j in unproven)
-    for job in unproven:
-        remaining = deadline - time.perf_counter()
-        if remaining < 0.1:
-            break
-        runs.run(job, remaining * len(job.comp) / max(left, 1), runs.workers)
-        left -= len(job.comp)
-        report(SECOND_PASS + (1 - SECOND_PASS) * (1 - left / max(total, 1)),
-               f"improving {len(unproven)} components not yet proven optimal")
-
-
-def _first_pass_on(pool: Dispatcher[_Job], matches: list[_Match], comps: list[list[int]],
-                   week: np.ndarray, caps: dict[int, int], fcfs: dict[int, int | None],
-                   deadline: float, runs: _Runs, report: _Reporter) -> list[_Job]:
-    """``_first_pass`` on an executor: every model is sent as soon as it is built, largest
-    first, and the results are taken as they come. The models share half of the time left
-    times the executor's slots (n models run at once), and each gets at least
-    ``POOL_FLOOR_S``: a worker shares the cores with this process (and, on a busy machine,
-    others), and a small model cut short of its tie-break stage would make the plan
-    differ from the in-process one."""
-    total = sum(len(c) for c in comps)
-    models = sum(len(c) for c in comps if len(c) > 1)  # matches that may need a model
-    remaining = deadline - time.perf_counter()
-    jobs, done = [], 0
-    for comp, job in _models(matches, comps, week, caps, fcfs, runs):
-        if job is not None:
-            jobs.append(job)
-            left = deadline - time.perf_counter()
-            if left > 0:  # past the time limit, the component keeps the FCFS choice
-                share = 0.5 * remaining * len(comp) / max(models, 1)
-                limit = max(pool.slots * share, POOL_FLOOR_S)
-                pool.add(job, SolveTask(job.inst, job.choice, min(left, limit),
-                                        runs.workers_for(job), runs.seed))
-                continue
-        done += len(comp)
-    report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
-           f"planned {done} of {total} schedulable matches; solving {len(jobs)} models")
-    for job, res in pool.completed():
-        _absorb(job, res)
-        runs.count(res)
-        done += len(job.comp)
-        report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
-               f"planned {done} of {total} schedulable matches")
-    return jobs
-
-
-def _second_pass_on(pool: Dispatcher[_Job], unproven: list[_Job], deadline: float,
-                    runs: _Runs, report: _Reporter) -> None:
-    """``_second_pass`` on an executor: each component not proven optimal is its own task,
-    with all workers and its share of the time left per slot of the executor."""
-    remaining = deadline - time.perf_counter()
-    if remaining < 0.1 or not unproven:
-        return
-    left = total = sum(len(j.comp) for j in unproven)
-    for job in unproven:
-        share = remaining * pool.slots * len(job.comp) / total
-        pool.add(job, SolveTask(job.inst, job.choice, min(remaining, share), runs.workers,
-                                runs.seed), alone=True)
-    for job, res in pool.completed():
-        _absorb(job, res)
-        runs.count(res)
-        left -= len(job.comp)
-        report(SECOND_PASS + (1 - SECOND_PASS) * (1 - left / total),
-               f"improving {len(unproven)} components not yet proven optimal")
-
-
-def _collect(matches: list[_Match], comps: list[list[int]], jobs: list[_Job],
-             fcfs: dict[int, int | None]) -> tuple[dict[int, int | None], tuple[int, int]]:
-    """Each match's candidate (index into its cands) and the (held, attendance) bound."""
-    choice: dict[int, int | None] = {i: 0 for comp in comps for i in comp}
-    held = sum(int(matches[i].cands.held[0]) for i in choice)
-    attendance = sum(int(matches[i].cands.attendance[0]) for i in choice)
-    for job in jobs:
-        # The job's bound replaces its matches' own best.
-        held += job.bound // job.weight - sum(int(matches[i].cands.held[0]) for i in job.comp)
-        attendance += job.bound % job.weight - sum(int(matches[i].cands.attendance[0])
-                                                   for i in job.comp)
-        picked = [None if c is None else int(
-            np.flatnonzero(matches[i].cands.first == job.kept[i].first[c])[0])
-            for i, c in zip(job.comp, job.choice, strict=True)]
-        peer = [fcfs[i] for i in job.comp]
-        if _full_value(matches, job, peer) > _full_value(matches, job, picked):
-            picked = peer  # only after a time limit; FCFS may use a pruned candidate
-        choice.update(zip(job.comp, picked, strict=True))
-    return choice, (held, attendance)
-
-
-class _Reporter:
-    """Calls ``progress`` at the start, about every 5 %, and at the end, not per model."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.progress = progress
-        self.last = -1.0
-
-    def __call__(self, fraction: float, message: str) -> None:
-        if self.progress is None:
-            return
-        if fraction <= 0.0 or fraction >= 1.0 or fraction - self.last >= 0.05:
-            if fraction == self.last == 1.0:
-                return
-            self.last = max(fraction, 0.0)
-            self.progress(fraction, message)
-
-
-def program_weeks(doc: ProgramDocument, grid: SlotGrid) -> np.ndarray:
-    """SPEC 5: Monday-to-Sunday week of each slot in the program's zone, from 0."""
-    week = wall_clock(grid, doc.program.zone).week
-    return week - week.min()
-
-
-def _caps_of(matches: list[_Match], comp: list[int], caps: dict[int, int]) -> dict[int, int]:
-    """The weekly caps of the people in ``comp``."""
-    people = {p for i in comp if matches[i].cap_people for p in matches[i].people.tolist()}
-    return {p: caps[p] for p in people if p in caps}
-
-
-def _kept_index(cands: Candidates, kept: Candidates, c: int | None) -> int | None:
-    """Position in ``kept`` of candidate ``c`` of ``cands`` (None if pruned or None)."""
-    if c is None:
-        return None
-    where = np.flatnonzero(kept.first == cands.first[c])
-    return int(where[0]) if len(where) else None
-
-
-def _assemble(doc: ProgramDocument, avail: Availability, matches: list[_Match],
-              choice: dict[int, int | None], caps: dict[int, int],
-              attend: Callable[[int], np.ndarray] | None = None
-              ) -> tuple[list[Series], list[Unscheduled]]:
-    attend = attend or _attend_cache(avail)
-    series, unscheduled = [], []
-    busy_by: dict[str, np.ndarray] = {}
-    for i, m in enumerate(matches):
-        c = choice.get(i)
-        if c is None:
-            continue
-        cands = m.cands
-        for member in m.spec.members:
-            taken = busy_by.setdefault(member, np.zeros(avail.grid.n_slots + 1, bool))
-            for s in cands.slots[c].tolist():
-                taken[s:s + cands.k] = True
-        can = attend(cands.k)[:, avail.indices(m.spec.members)]
-        series.append(build_series(avail, cands, c, can=can))
-    capped = {avail.members[p] for p in caps}
-    for i, m in enumerate(matches):
-        if choice.get(i) is not None:
-            continue
-        can = attend(m.all.k)[:, avail.indices(m.spec.members)]
-        if not len(m.cands):
-            reason = no_candidate_reason(avail, m.all, can)
-        else:
-            others = {k: v for k, v in busy_by.items() if k in m.spec.members}
-            reason = blocked_reason(m.cands, others, capped & _at_cap(matches, choice, m))
-        unscheduled.append(Unscheduled(m.spec.id, reason))
-    return series, unscheduled
-
-
-def _at_cap(matches: list[_Match], choice: dict[int, int | None], m: _Match) -> set[str]:
-    return set(m.spec.members) if m.cap_people else set()
-
-
-def _fcfs_choice(matches: list[_Match], week: np.ndarray, caps: dict[int, int], n_slots: int,
-                 n_people: int) -> dict[int, int | None]:
-    """First come, first served: each match in turn takes its best candidate that fits what
-    is already booked (no member double-booked, no weekly cap exceeded)."""
-    # Occupancy per person as a slot bitmap keeps this linear in the program's size.
-    taken = np.zeros((n_slots + 1, n_people), dtype=bool)
-    n_weeks = int(week.max()) + 1
-    per_week = {p: np.zeros(n_weeks, np.int64) for p in caps}
-    out: dict[int, int | None] = {}
-    for i, m in enumerate(matches):
-        c = m.cands
-        out[i] = None
-        if not len(c):
-            continue
-        span = (c.slots[:, :, None] + np.arange(c.k)).reshape(len(c), -1)
-        clash = taken[:, m.people][span].any(axis=(1, 2))
-        capped = [p for p in m.people.tolist() if p in caps]
-        for idx in np.flatnonzero(~clash).tolist():
-            weeks = np.bincount(week[c.slots[idx]], minlength=n_weeks)
-            if any((per_week[p] + weeks).max() > caps[p] for p in capped):
-                continue
-            out[i] = idx
-            break
-        if out[i] is None:
-            continue
-        for s in c.slots[out[i]].tolist():
-            taken[s:s + c.k, m.people] = True
-        for p in capped:
-            per_week[p] += np.bincount(week[c.slots[out[i]]], minlength=n_weeks)
-    return out
-
-
-def _peer_setup(doc: ProgramDocument, avail: Availability | None
-                ) -> tuple[Availability, list[_Match], np.ndarray, dict[int, int]]:
-    avail = avail or build_availability(doc)
-    specs = [match_spec(doc, x, avail.grid) for x in doc.matches]
-    matches = score_matches(doc, avail, specs)
-    caps = {avail.index(m.id): m.max_sessions_per_week for m in doc.members
-            if m.max_sessions_per_week is not None and m.id in avail.members}
-    return avail, matches, program_weeks(doc, avail.grid), caps
-
-
-def first_come_first_served(doc: ProgramDocument, avail: Availability | None = None
-                            ) -> list[tuple[str, Score | None]]:
-    """The peer booking tools use: matches in document order each take their best free
-    series. Returns each match's score (None when it got nothing)."""
-    avail, matches, week, caps = _peer_setup(doc, avail)
-    picked = _fcfs_choice(matches, week, caps, avail.grid.n_slots, len(avail.members))
-    out: list[tuple[str, Score | None]] = []
-    for i, m in enumerate(matches):
-        c = picked[i]
-        out.append((m.spec.id, None if c is None else Score(
-            int(m.cands.held[c]), int(m.cands.attendance[c]), int(m.cands.preferred[c]))))
-    return out
-
-
-def first_come_first_served_plan(doc: ProgramDocument, avail: Availability | None = None
-                                 ) -> Plan:
-    """The first-come-first-served peer as a Plan (status "feasible", no proven bound), so
-    the validator can check it like any plan."""
-    t0 = time.perf_counter()
-    avail, matches, week, caps = _peer_setup(doc, avail)
-    picked = _fcfs_choice(matches, week, caps, avail.grid.n_slots, len(avail.members))
-    series, unscheduled = _assemble(doc, avail, matches, picked, caps)
-    objective = sum((s.score for s in series), Score())
-    upper = sum((Score(int(m.cands.held[0]), int(m.cands.attendance[0]),
-                       int(m.cands.preferred[0])) for m in matches if len(m.cands)), Score())
-    return Plan("feasible", objective, upper, round(time.perf_counter() - t0, 3),
-                tuple(series), tuple(unscheduled))
-
-
-def per_match_upper_bound(doc: ProgramDocument, avail: Availability | None = None) -> Score:
-    """Every match alone at its best: no plan can do better (the peer bound)."""
-    avail = avail or build_availability(doc)
-    specs = [match_spec(doc, x, avail.grid) for x in doc.matches]
-    total = Score()
-    for m in score_matches(doc, avail, specs):
-        if len(m.cands):
-            total = total + Score(int(m.cands.held[0]), int(m.cands.attendance[0]),
-                                  int(m.cands.preferred[0]))
-    return total
+def _params(params: SolveParams | None, time_limit: float | None, workers: int | None,
+            seed: int | None) -> SolveParams:
+    """``params`` with the fields given as keywords replaced."""
+    base = params or SolveParams()
+    return SolveParams(base.time_limit if time_limit is None else time_limit,
+                       base.workers if workers is None else workers,
+                       base.seed if seed is None else seed)

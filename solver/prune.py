@@ -1,4 +1,6 @@
-"""Drop candidates that cannot be in an optimal plan, before the model is built.
+"""Make plan()'s CP-SAT models small before they are built: split the program into
+independent components (matches linked by shared members), and drop candidates that
+cannot be in an optimal plan.
 
 Exchange argument: a neighbour match (one sharing a member) takes one series, and one
 series overlaps at most B of this match's candidates. If a match keeps its best
@@ -14,6 +16,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+
+from .candidates import Candidates
+from .matches import ScoredMatch
 
 
 def offsets(first: np.ndarray, slots: np.ndarray) -> np.ndarray:
@@ -63,3 +68,81 @@ def keep(n_candidates: int, limit: int, groups: np.ndarray | None = None) -> np.
     start = np.searchsorted(g, g, side="left")
     rank = np.arange(len(g)) - start
     return np.sort(order[rank < limit])
+
+
+def components(matches: list[ScoredMatch]) -> list[list[int]]:
+    """Groups of matches linked by shared members (union-find over people)."""
+    parent = list(range(len(matches)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[int, int] = {}
+    for i, m in enumerate(matches):
+        for p in m.people.tolist():
+            if p in owner:
+                parent[find(i)] = find(owner[p])
+            else:
+                owner[p] = i
+    groups: dict[int, list[int]] = {}
+    for i in range(len(matches)):
+        groups.setdefault(find(i), []).append(i)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def _neighbours(matches: list[ScoredMatch], comp: list[int]) -> dict[int, list[int]]:
+    by_person: dict[int, list[int]] = {}
+    for i in comp:
+        for p in matches[i].people.tolist():
+            by_person.setdefault(p, []).append(i)
+    out: dict[int, set[int]] = {i: set() for i in comp}
+    for ms in by_person.values():
+        for i in ms:
+            out[i].update(j for j in ms if j != i)
+    return {i: sorted(js) for i, js in out.items()}
+
+
+def prune_component(matches: list[ScoredMatch], comp: list[int], week: np.ndarray
+                    ) -> dict[int, Candidates]:
+    """Each match's candidates that an optimal plan may use (see solver/prune.py)."""
+    nbrs = _neighbours(matches, comp)
+    shapes = {i: shape(matches[i].cands.first, matches[i].cands.slots) for i in comp}
+    kept = {}
+    for i in comp:
+        c = matches[i].cands
+        limit = 1 + sum(blocking_of(shapes[i], c.k, shapes[j], matches[j].cands.k)
+                        for j in nbrs[i])
+        groups = None
+        if matches[i].cap_people and len(c):
+            weeks = week[c.slots]
+            _, groups = np.unique(weeks, axis=0, return_inverse=True)
+            groups = groups.ravel()
+        kept[i] = c.take(keep(len(c), limit, groups))
+    return kept
+
+
+def _compatible(choices: list[tuple[np.ndarray, int, np.ndarray]], week: np.ndarray,
+                caps: dict[int, int]) -> bool:
+    """No person in two overlapping sessions and no cap exceeded, for (people, k, slots)."""
+    taken: dict[int, list[tuple[int, int]]] = {}
+    for people, k, slots in choices:
+        for p in people.tolist():
+            taken.setdefault(p, []).extend((int(s), int(s) + k) for s in slots)
+    for p, spans in taken.items():
+        spans.sort()
+        if any(spans[i][1] > spans[i + 1][0] for i in range(len(spans) - 1)):
+            return False
+        if p in caps and np.bincount(week[[s for s, _ in spans]]).max() > caps[p]:
+            return False
+    return True
+
+
+def prune(matches: list[ScoredMatch], comp: list[int], week: np.ndarray, caps: dict[int, int]
+           ) -> dict[int, Candidates] | None:
+    """The component's kept candidates, or None when every match can take its best."""
+    kept = prune_component(matches, comp, week)
+    tops = [(matches[i].people, kept[i].k, kept[i].slots[0]) for i in comp]
+    return None if _compatible(tops, week, caps) else kept

@@ -12,16 +12,17 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ingest.document import DAYS, Frequency
 from ingest.grid import SlotGrid, local_to_utc, to_epoch
 
 from .wallclock import wall_clock
 
-FREQUENCIES = ("once", "weekly", "biweekly", "monthly")
-_WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+FREQUENCIES: tuple[str, ...] = get_args(Frequency)  # as the program document has them
 
 
 def nth_of_month(day: date) -> int:
@@ -78,7 +79,7 @@ def rrule_text(first: datetime, frequency: str, sessions: int) -> str | None:
         return f"FREQ=WEEKLY;INTERVAL=2;COUNT={sessions}"
     local = first.astimezone(first.tzinfo)
     nth = nth_of_month(local.date())
-    return f"FREQ=MONTHLY;BYDAY={nth}{_WEEKDAY_CODES[local.weekday()]};COUNT={sessions}"
+    return f"FREQ=MONTHLY;BYDAY={nth}{DAYS[local.weekday()]};COUNT={sessions}"
 
 
 def first_period_end(earliest: datetime, zone: ZoneInfo, frequency: str) -> datetime:
@@ -161,7 +162,7 @@ def _local_to_epoch(day: np.ndarray, minute: np.ndarray, zone: ZoneInfo) -> np.n
     offset = naive - midnights[:len(unique)]
     steady = offset == naive + 86400 - midnights[len(unique):]
     pos = np.searchsorted(unique, day)
-    out = (day - base) * 86400 + minute * 60 - offset[pos]
+    out: np.ndarray = (day - base) * 86400 + minute * 60 - offset[pos]
     for idx in zip(*np.nonzero(~steady[pos]), strict=True):
         wall = (datetime.combine(date.fromordinal(int(day[idx])), time())
                 + timedelta(minutes=int(minute[idx])))

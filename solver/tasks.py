@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .model import BatchInstance, ModelResult, solve
+from .model import BatchInstance, ModelResult, SolveParams, solve
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,7 @@ class SolveTask:
 
     inst: BatchInstance
     hint: list[int | None] | None
-    time_limit: float
-    workers: int
-    seed: int
+    params: SolveParams
 
     @property
     def variables(self) -> int:
@@ -46,8 +44,8 @@ def solve_tasks(tasks: Sequence[SolveTask], deadline: float) -> list[ModelResult
         if left <= 0.0:
             out.append(skipped(task))
             continue
-        out.append(solve(task.inst, time_limit=min(task.time_limit, left),
-                         workers=task.workers, seed=task.seed, hint=task.hint))
+        params = replace(task.params, time_limit=min(task.params.time_limit, left))
+        out.append(solve(task.inst, params, hint=task.hint))
     return out
 
 

@@ -64,7 +64,7 @@ def test_plan_on_a_local_dask_cluster_equals_the_in_process_plan(program):
     from distributed.utils import key_split
 
     doc, avail, expected = program
-    assert expected.stats["models"] >= 10
+    assert expected.stats.models >= 10
     # Not dashboard_address=None: its HTTP server would then try port 8787 and warn when
     # another cluster on the machine has it.
     with (LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -75,8 +75,8 @@ def test_plan_on_a_local_dask_cluster_equals_the_in_process_plan(program):
         got = plan(doc, avail, time_limit=TIME_LIMIT, executor=executor)
         workers = set(cluster.scheduler_info["workers"])
     ran = [t for t in stream.data if key_split(t["key"]) == "solve_tasks"]
-    assert got.stats["parallel_slots"] == 2
-    assert len(ran) == got.stats["chunks"] >= 2
+    assert got.stats.parallel_slots == 2
+    assert len(ran) == got.stats.chunks >= 2
     assert {t["worker"] for t in ran} <= workers
     assert _essence(got) == _essence(expected)
     assert validate(doc, avail, got) == []
@@ -90,8 +90,8 @@ def test_plan_in_a_local_process_pool_equals_the_in_process_plan(program, monkey
         assert isinstance(pool, ProcessPoolExecutor)
         recording = Recording(pool)
         got = plan(doc, avail, time_limit=TIME_LIMIT, executor=recording)
-    assert recording.calls.count("solve_tasks") == got.stats["chunks"]
-    assert got.stats["chunks"] == expected.stats["models"] == got.stats["solver_runs"]
+    assert recording.calls.count("solve_tasks") == got.stats.chunks
+    assert got.stats.chunks == expected.stats.models == got.stats.solver_runs
     assert recording.calls.count("warm_up") == 2
     assert _essence(got) == _essence(expected)
 

@@ -2,6 +2,7 @@
 solver's optimum against brute-force enumeration."""
 
 import itertools
+import pickle
 
 import numpy as np
 import pytest
@@ -9,9 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
+from solver.errors import ModelInvalid
 from solver.model import (
     BatchInstance,
     BatchMatch,
+    SolveParams,
     Variables,
     add_no_double_booking,
     add_one_series_per_match,
@@ -126,7 +129,7 @@ def instances(draw):
 @given(instances())
 def test_solve_is_optimal_on_tiny_batches(inst):
     """CP-SAT's plan equals the best of every combination and proves it."""
-    res = solve(inst, time_limit=10, workers=1)
+    res = solve(inst, SolveParams(time_limit=10, workers=1))
     assert res.status == "optimal"
     assert res.primary == brute_force(inst) == res.primary_bound
 
@@ -134,7 +137,7 @@ def test_solve_is_optimal_on_tiny_batches(inst):
 def test_solve_reports_its_bound_and_times():
     """A result carries the objective, the proven bound and the time split."""
     inst = BatchInstance([bm([0, 1], [[0], [3]]), bm([0, 2], [[0]])], WEEK, weight=100)
-    res = solve(inst, time_limit=5, workers=1)
+    res = solve(inst, SolveParams(time_limit=5, workers=1))
     assert res.choice == [1, 0]
     assert res.primary == res.primary_bound == 2 * (1 * 100 + 2)
     assert res.build_seconds >= 0 and res.solve_seconds >= 0
@@ -178,5 +181,17 @@ def test_identical_weekly_cliques_are_kept_once():
 def test_hint_does_not_change_the_optimum():
     """A poor hint (the worse candidate) still ends at the proven optimum."""
     inst = BatchInstance([bm([0, 1], [[0], [3]]), bm([0, 2], [[0]])], WEEK, weight=100)
-    res = solve(inst, time_limit=5, workers=1, hint=[0, None])
+    res = solve(inst, SolveParams(time_limit=5, workers=1), hint=[0, None])
     assert res.status == "optimal" and res.choice == [1, 0]
+
+
+def test_a_model_cp_sat_rejects_is_an_internal_error():
+    """MODEL_INVALID is a bug of ours, not "unknown": solve raises ModelInvalid (no
+    ValueError, which the service would answer as bad input), and it pickles from a
+    worker. Here a weight of 2**62 makes the objective overflow 64 bits."""
+    inst = BatchInstance([bm([0, 1], [[0], [3]])], WEEK, weight=2**62)
+    with pytest.raises(ModelInvalid) as caught:
+        solve(inst, SolveParams(time_limit=5, workers=1))
+    assert not isinstance(caught.value, ValueError)
+    assert caught.value.reason and "invalid" in str(caught.value)
+    assert str(pickle.loads(pickle.dumps(caught.value))) == str(caught.value)

@@ -172,6 +172,7 @@ def test_first_come_first_served_plan_validates_and_is_not_better():
 def test_plan_falls_back_to_first_come_when_the_solver_finds_nothing(monkeypatch):
     """When CP-SAT returns no solution within its limit, the plan is still the
     first-come-first-served one, never an empty plan."""
+    import solver.passes as passes
     import solver.planner as planner
     from solver.model import ModelResult
 
@@ -179,9 +180,9 @@ def test_plan_falls_back_to_first_come_when_the_solver_finds_nothing(monkeypatch
         return ModelResult("unknown", [None] * len(inst.matches), 0, 10**9, 0.0, 0.0, 0)
 
     doc, avail = _generated()
-    monkeypatch.setattr(planner, "solve", nothing)
+    monkeypatch.setattr(passes, "solve", nothing)
     result = plan(doc, avail, time_limit=10)
-    assert result.stats["models"] > 0
+    assert result.stats.models > 0
     assert validate(doc, avail, result) == []
     peer = planner.first_come_first_served_plan(doc, avail)
     assert result.objective.held >= peer.objective.held
@@ -197,4 +198,19 @@ def test_progress_is_reported_in_order_and_ends_at_one():
     assert fractions[0] == 0.0 and fractions[-1] == 1.0
     assert fractions == sorted(fractions)
     assert len(calls) <= 25 and all(msg for _, msg in calls)
-    assert result.stats["models"] > 0
+    assert result.stats.models > 0
+
+
+def test_plan_stats_to_dict_keeps_the_keys_benchmarks_have_written():
+    """PlanStats.to_dict(): the 15 keys plan()'s stats dict had, in order, counts as ints."""
+    doc, avail = _generated()
+    stats = plan(doc, avail, time_limit=10).stats.to_dict()
+    assert list(stats) == [
+        "score_seconds", "fcfs_seconds", "prune_seconds", "build_seconds", "solve_seconds",
+        "assemble_seconds", "models", "solver_runs", "unproven_after_first_pass",
+        "components", "variables", "constraints", "total_seconds", "parallel_slots",
+        "chunks"]
+    counts = ["models", "solver_runs", "unproven_after_first_pass", "components",
+              "variables", "constraints", "parallel_slots", "chunks"]
+    assert all(type(stats[k]) is int for k in counts)
+    assert all(type(v) is float for k, v in stats.items() if k not in counts)
