@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+from ingest.document import DAYS, format_clock
 
 PRESETS: dict[str, dict[str, Any]] = {
     "S": {"matches": 50},
@@ -71,10 +71,6 @@ LAST = ("Silva", "Okafor", "Nguyen", "Müller", "Smith", "Patel", "García", "Ki
         "Fischer", "Mwangi", "Cohen", "Ramos", "Brown")
 AGENDAS = ("Goals for the term", "Career conversation", "Portfolio review",
            "Reading circle", "Interview practice", "Open questions", None, None)
-
-
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _config(size: str | dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +161,7 @@ class _ProgramBuilder:
                 length = rng.randint(2 * 4, 8 * 4)
             end = min(start + length, 96)
             windows.append({"days": [DAYS[d] for d in days],
-                            "start": _clock(start * 15), "end": _clock(end * 15)})
+                            "start": format_clock(start * 15), "end": format_clock(end * 15)})
         return windows
 
     def vacation(self) -> dict[str, str]:
@@ -284,7 +280,8 @@ class _ProgramBuilder:
             out["days"] = [DAYS[d] for d in sorted(rng.sample(range(5), rng.randint(1, 3)))]
         if not out or rng.random() < 0.6:
             start = rng.choice((8, 9, 10, 12, 13, 14, 16)) * 60
-            out["start"], out["end"] = _clock(start), _clock(start + rng.choice((120, 180, 240)))
+            end = start + rng.choice((120, 180, 240))
+            out["start"], out["end"] = format_clock(start), format_clock(end)
         return out
 
     def booking(self, match: dict[str, Any], zone: ZoneInfo) -> dict[str, str]:
@@ -684,9 +681,9 @@ def year_group_program(members: int, program_id: str = "year",
                            "start": f"{8 + i % 5:02d}:00", "end": f"{13 + i % 4:02d}:30"}]}
               for i in range(members)]
     if chopped:
-        days = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
-        windows = [{"days": days, "start": f"{m // 60:02d}:{m % 60:02d}",
-                    "end": f"{(m + 5) // 60:02d}:{(m + 5) % 60:02d}"}
+        days = list(DAYS)
+        windows = [{"days": days, "start": format_clock(m),
+                    "end": format_clock(m + 5)}
                    for m in range(0, 24 * 60, 10)]
         for p in people:
             p["weekly"] = windows

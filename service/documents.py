@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ingest.document import format_clock
 from solver.heatmap import Heatmap
 from solver.result import Occurrence, Plan, Series
 
@@ -85,7 +86,7 @@ def heatmap_window(hm: Heatmap, zone: ZoneInfo, first_day: date | None = None,
                       "earlier": d0 > 0, "later": d0 + 7 * weeks < len(grid.dates)}}
     out["view"] = {
         "timezone": grid.zone, "dates": dates,
-        "times": [f"{t // 60:02d}:{t % 60:02d}" for t in grid.times],
+        "times": [format_clock(t) for t in grid.times],
         "cells": [[None if s < 0 else {"slot": s, "count": counts[s - lo], "past": s < past}
                    for s in row] for row in rows.tolist()],
     }

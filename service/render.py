@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ingest.document import format_clock
 from solver.heatmap import Heatmap
 
 
@@ -16,7 +17,7 @@ def _matrix(hm: Heatmap, zone: ZoneInfo) -> tuple[list[str], list[str], np.ndarr
     counts = hm.counts
     values = np.where(grid.slot >= 0, counts[np.maximum(grid.slot, 0)], -1).astype(float)
     past = (grid.slot >= 0) & (grid.slot < hm.past)
-    times = [f"{t // 60:02d}:{t % 60:02d}" for t in grid.times]
+    times = [format_clock(t) for t in grid.times]
     return grid.dates, times, values, past
 
 
