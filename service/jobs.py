@@ -30,7 +30,8 @@ from ingest.grid import from_epoch
 from solver.executors import SchedulerUnreachable, executor_for
 from solver.planner import plan
 
-from . import booking, failpoints, notify, worker
+from . import booking, failpoints, notify
+from . import process as worker
 from .config import Settings
 from .documents import plan_dict
 from .errors import Conflict, NotFound, TooMany
