@@ -27,7 +27,6 @@ from . import booking, jobs, notify
 from .auth import Principal, authenticate, feed_member, issue_feed_token, revoke_feed_token
 from .calendars import busy_on_upload, fetch_text, fetch_uploaded, read_busy
 from .config import Settings
-from .documents import HEATMAP_WEEKS, MAX_HEATMAP_WEEKS, heatmap_window, series_dict
 from .errors import Conflict, Invalid, NotFound, error_responses, json_problem
 from .programs import (
     document_now,
@@ -56,6 +55,7 @@ from .schemas import (
     ProposalsPublic,
     SeriesPublic,
 )
+from .serialize import HEATMAP_WEEKS, MAX_HEATMAP_WEEKS, heatmap_window, series_dict
 from .store import (
     PENDING,
     count_rows,

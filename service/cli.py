@@ -38,7 +38,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from solver.executors import SchedulerUnreachable, executor_for
     from solver.planner import plan
 
-    from .documents import plan_dict
+    from .serialize import plan_dict
 
     doc = load_program(args.program)
     if args.match and args.match not in {m.id for m in doc.matches}:
@@ -89,7 +89,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     from ingest.document import _check_zone, load_program
     from solver.heatmap import heatmap
 
-    from .documents import heatmap_csv
+    from .serialize import heatmap_csv
 
     doc = load_program(args.program)
     known = {m.id for m in doc.members}

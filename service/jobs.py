@@ -33,9 +33,9 @@ from solver.planner import plan
 from . import booking, failpoints, notify
 from . import process as worker
 from .config import Settings
-from .documents import plan_dict
 from .errors import Conflict, NotFound, TooMany
 from .programs import document_now, find_match, solving_document
+from .serialize import plan_dict
 from .store import (
     ACTIVE_JOB,
     HELD,
