@@ -25,7 +25,6 @@ from solver.spec import Preference
 
 from . import booking, jobs, notify
 from .auth import Principal, authenticate, feed_member, issue_feed_token, revoke_feed_token
-from .calendars import busy_on_upload, fetch_text, fetch_uploaded, read_busy
 from .config import Settings
 from .errors import Conflict, Invalid, NotFound, error_responses, json_problem
 from .programs import (
@@ -71,6 +70,7 @@ from .store import (
 )
 from .store import matches as matches_table
 from .store import members as members_table
+from .uploads import busy_on_upload, fetch_text, fetch_uploaded, read_busy
 
 # Every route needs a token and reads its parameters; any request body may be too large.
 # Calendar routes answer with ``response_class=Response``: a 200 is text/calendar, an error

@@ -182,10 +182,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from .auth import create_token
-    from .calendars import busy_on_upload
     from .demo import DEMO_ID, demo_program
     from .programs import validated
     from .store import init_db, insert_program, make_engine, programs
+    from .uploads import busy_on_upload
 
     settings = _settings(args)
     engine = make_engine(settings.db_url)

@@ -19,7 +19,6 @@ from ingest.document import Match, ProgramDocument, check_entered, parse_program
 from ingest.errors import DocumentError
 from ingest.grid import as_instant, from_epoch
 
-from .calendars import needs_network
 from .errors import Invalid, NotFound
 from .store import (
     active_busy,
@@ -29,6 +28,7 @@ from .store import (
     program_row,
     stored_busy,
 )
+from .uploads import needs_network
 
 
 def validated(data: dict[str, Any], focus: str | None = None) -> ProgramDocument:

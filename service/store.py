@@ -389,7 +389,7 @@ def insert_program(conn: Connection, data: dict[str, Any],
                    busy: dict[str, list[list[int]]] | None = None) -> None:
     """Store a validated program document (as a JSON-ready dict) and the busy time read
     from its members' calendars (``{member: [[start, end], ...]}``, see
-    ``calendars.busy_on_upload``; without it, calendars are read when solving)."""
+    ``uploads.busy_on_upload``; without it, calendars are read when solving)."""
     pid = data["program"]["id"]
     try:
         conn.execute(programs.insert().values(
