@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from ingest.availability import build_availability
-from ingest.document import DAYS, Line, Text, VideoUrl, _check_zone, _parse_clock
+from ingest.document import DAYS, _check_zone, _parse_clock
 from ingest.errors import CalendarError
 from solver.errors import SolverError
 from solver.heatmap import heatmap
@@ -37,22 +36,27 @@ from .programs import (
 )
 from .schemas import (
     EXAMPLE_ICS,
-    EXAMPLE_MATCH,
-    EXAMPLE_MEMBER,
-    EXAMPLE_PROGRAM,
     CalendarSet,
+    CalendarUrl,
     Created,
+    Document,
     DocumentPublic,
     FeedLink,
     HeatmapPublic,
     JobPublic,
     JobStarted,
+    MatchDocument,
     Me,
+    MemberDocument,
     MemberPublic,
     PlanApplied,
+    PlanRequest,
     ProgramSummary,
     ProposalsPublic,
+    ProposalsRequest,
+    SeriesCreate,
     SeriesPublic,
+    SessionPatch,
 )
 from .serialize import HEATMAP_WEEKS, MAX_HEATMAP_WEEKS, heatmap_window, series_dict
 from .store import (
@@ -103,63 +107,6 @@ def principal(request: Request,
 Who = Annotated[Principal, Depends(principal)]
 Db = Annotated[Engine, Depends(engine_of)]
 Config = Annotated[Settings, Depends(settings_of)]
-# Documents are read as plain objects and validated by ingest (errors name the field).
-Document = Annotated[dict[str, Any], Body(description="a program document (SPEC 6)",
-                                          examples=[EXAMPLE_PROGRAM])]
-MemberDocument = Annotated[dict[str, Any], Body(
-    description="a member object of the program document (SPEC 6); ``id`` is the URL's",
-    examples=[EXAMPLE_MEMBER])]
-MatchDocument = Annotated[dict[str, Any], Body(
-    description="a match object of the program document (SPEC 6)", examples=[EXAMPLE_MATCH])]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PreferredIn(_Body):
-    days: list[Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]] | None = None
-    start: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
-    end: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
-
-
-class ProposalsRequest(_Body):
-    limit: int = Field(default=5, ge=1, le=50)
-    duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
-    frequency: Literal["once", "weekly", "biweekly", "monthly"] | None = None
-    sessions: int | None = Field(default=None, ge=1, le=520)
-    preferred: PreferredIn | None = None
-
-
-class ConferencingIn(_Body):
-    video_url: VideoUrl | None = None
-    location: Line | None = Field(default=None, max_length=500)
-
-
-class SeriesCreate(_Body):
-    first_start: datetime
-    duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
-    frequency: Literal["once", "weekly", "biweekly", "monthly"] | None = None
-    sessions: int | None = Field(default=None, ge=1, le=520)
-    conferencing: ConferencingIn | None = None
-    agenda: Text | None = Field(default=None, max_length=10_000)
-    summary: Line | None = Field(default=None, max_length=500)
-
-
-class SessionPatch(_Body):
-    start: datetime | None = None
-    status: Literal["cancelled"] | None = None
-
-
-class PlanRequest(_Body):
-    time_limit: float | None = Field(default=None, gt=0, le=3600)
-    matches: list[str] | None = None
-
-
-class CalendarUrl(_Body):
-    ics_url: str = Field(pattern=r"^(https?|webcal)://\S+$", max_length=2000)
-
-
 # --- programs -------------------------------------------------------------------------
 
 @router.get("/me", response_model=Me)

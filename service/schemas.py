@@ -1,16 +1,22 @@
-"""Response bodies of the HTTP API (SPEC 8) and request examples, for the OpenAPI page.
+"""Request and response bodies of the HTTP API (SPEC 8) and request examples, for the
+OpenAPI page.
 
-Routes name the bodies as ``response_model``, so what the page says is what is sent. They
-allow keys beyond the documented ones, so a field added to a response is never silently
-dropped. The examples are sent as they are by the API fuzz test.
+Routes name the response bodies as ``response_model``, so what the page says is what is
+sent. They allow keys beyond the documented ones, so a field added to a response is never
+silently dropped. Request bodies refuse unknown keys. The examples are sent as they are by
+the API fuzz test.
 """
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from datetime import datetime
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, with_config
+from fastapi import Body
+from pydantic import BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
+
+from ingest.document import Line, Text, VideoUrl
 
 _OPEN = ConfigDict(extra="allow")
 
@@ -246,3 +252,62 @@ class PlanApplied(TypedDict):
     job: str
     booked: int
     series: list[str]
+
+
+# --- request bodies ---------------------------------------------------------------------
+
+# Documents are read as plain objects and validated by ingest (errors name the field).
+Document = Annotated[dict[str, Any], Body(description="a program document (SPEC 6)",
+                                          examples=[EXAMPLE_PROGRAM])]
+MemberDocument = Annotated[dict[str, Any], Body(
+    description="a member object of the program document (SPEC 6); ``id`` is the URL's",
+    examples=[EXAMPLE_MEMBER])]
+MatchDocument = Annotated[dict[str, Any], Body(
+    description="a match object of the program document (SPEC 6)", examples=[EXAMPLE_MATCH])]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PreferredIn(_Body):
+    days: list[Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]] | None = None
+    start: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
+    end: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
+
+
+class ProposalsRequest(_Body):
+    limit: int = Field(default=5, ge=1, le=50)
+    duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    frequency: Literal["once", "weekly", "biweekly", "monthly"] | None = None
+    sessions: int | None = Field(default=None, ge=1, le=520)
+    preferred: PreferredIn | None = None
+
+
+class ConferencingIn(_Body):
+    video_url: VideoUrl | None = None
+    location: Line | None = Field(default=None, max_length=500)
+
+
+class SeriesCreate(_Body):
+    first_start: datetime
+    duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    frequency: Literal["once", "weekly", "biweekly", "monthly"] | None = None
+    sessions: int | None = Field(default=None, ge=1, le=520)
+    conferencing: ConferencingIn | None = None
+    agenda: Text | None = Field(default=None, max_length=10_000)
+    summary: Line | None = Field(default=None, max_length=500)
+
+
+class SessionPatch(_Body):
+    start: datetime | None = None
+    status: Literal["cancelled"] | None = None
+
+
+class PlanRequest(_Body):
+    time_limit: float | None = Field(default=None, gt=0, le=3600)
+    matches: list[str] | None = None
+
+
+class CalendarUrl(_Body):
+    ics_url: str = Field(pattern=r"^(https?|webcal)://\S+$", max_length=2000)
