@@ -25,13 +25,17 @@ from solver.spec import Preference
 from . import booking, jobs, notify
 from .auth import Principal, authenticate, feed_member, issue_feed_token, revoke_feed_token
 from .config import Settings
-from .errors import Conflict, Invalid, NotFound, error_responses, json_problem
+from .errors import Conflict, Invalid, NotFound, error_responses
 from .programs import (
     document_now,
     find_match,
-    find_member_index,
+    member_document,
+    member_program,
     solving_document,
-    stored_document,
+    store_calendar,
+    store_match,
+    store_member,
+    store_program,
     validated,
 )
 from .schemas import (
@@ -61,20 +65,12 @@ from .schemas import (
 from .serialize import HEATMAP_WEEKS, MAX_HEATMAP_WEEKS, heatmap_window, series_dict
 from .store import (
     PENDING,
-    count_rows,
     document_data,
-    insert_match,
-    insert_program,
     locked,
-    members_data,
-    program_row,
     programs,
     series,
-    upsert_member,
 )
-from .store import matches as matches_table
-from .store import members as members_table
-from .uploads import busy_on_upload, fetch_text, fetch_uploaded, read_busy
+from .uploads import busy_on_upload, calendar_source, fetch_text, fetch_uploaded
 
 # Every route needs a token and reads its parameters; any request body may be too large.
 # Calendar routes answer with ``response_class=Response``: a 200 is text/calendar, an error
@@ -133,13 +129,8 @@ async def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[s
     ids = [m.id for m in parsed.members]
     fetched = await fetch_uploaded(parsed, ids, cfg, where)
     busy = await run_in_threadpool(busy_on_upload, parsed, ids, fetched, where)
-    await run_in_threadpool(_insert_program, db, parsed, busy)
+    await run_in_threadpool(store_program, db, parsed, busy)
     return {"id": parsed.program.id}
-
-
-def _insert_program(db: Engine, parsed: Any, busy: dict[str, list[list[int]]]) -> None:
-    with db.begin() as conn:
-        insert_program(conn, parsed.model_dump(mode="json", exclude_none=True), busy)
 
 
 @router.get("/programs", response_model=list[ProgramSummary])
@@ -179,34 +170,13 @@ async def put_member(pid: str, mid: str, member: MemberDocument, who: Who, db: D
     # A member's validity does not depend on the other members or matches, so it is
     # checked, and its calendar URLs fetched (guarded, on the event loop: see
     # create_program), before the program's lock is taken.
-    doc, i = await run_in_threadpool(_member_document, db, pid, {**member, "id": mid})
+    doc, i = await run_in_threadpool(member_document, db, pid, {**member, "id": mid})
     fetched = await fetch_uploaded(doc, [mid], cfg, {mid: ""})
     busy = await run_in_threadpool(busy_on_upload, doc, [mid], fetched, {mid: ""})
     stored = doc.members[i].model_dump(mode="json", exclude_none=True)
-    created = await run_in_threadpool(_upsert_member, db, cfg, pid, stored, busy[mid])
+    created = await run_in_threadpool(store_member, db, cfg, pid, stored, busy[mid])
     response.status_code = 201 if created else 200
     return stored
-
-
-def _member_document(db: Engine, pid: str, member: dict[str, Any]) -> tuple[Any, int]:
-    """The program document with ``member`` put in (validated), and the member's index."""
-    with db.connect() as conn:
-        data = document_data(conn, pid)
-    i = find_member_index(data, member["id"])
-    if i is None:
-        data["members"].append(member)
-        i = len(data["members"]) - 1
-    else:
-        data["members"][i] = member
-    return validated(data, focus=f"members[{i}]"), i
-
-
-def _upsert_member(db: Engine, cfg: Settings, pid: str, stored: dict[str, Any],
-                   busy: list[list[int]]) -> bool:
-    with locked(db, pid) as conn:
-        if not members_data(conn, pid, {stored["id"]}):
-            _within_limit(conn, members_table, pid, cfg.max_members, "members")
-        return upsert_member(conn, pid, stored, busy)
 
 
 @router.put("/programs/{pid}/members/{mid}/calendar", response_model=CalendarSet,
@@ -220,7 +190,8 @@ async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
     who.is_member(pid, mid)
     raw = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    doc, source = await run_in_threadpool(_calendar_source, db, pid, mid, raw, kind)
+    doc = await run_in_threadpool(member_program, db, pid, mid)
+    source = await run_in_threadpool(calendar_source, raw, kind)
     fetched: dict[str, str] = {}
     if "ics_url" in source:  # fetched on the event loop: see create_program
         url = source["ics_url"]
@@ -228,53 +199,7 @@ async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
             fetched[url] = await fetch_text(url, cfg)
         except CalendarError as exc:
             raise Invalid(f"ics_url: {exc}", field="ics_url") from None
-    return await run_in_threadpool(_put_calendar, db, doc, pid, mid, source, fetched)
-
-
-def _calendar_source(db: Engine, pid: str, mid: str, raw: bytes,
-                     kind: str) -> tuple[Any, dict[str, Any]]:
-    """The program (the member checked to exist) and the calendar source of the body."""
-    with db.connect() as conn:
-        doc = stored_document(conn, pid)
-    if mid not in {m.id for m in doc.members}:
-        raise NotFound(f'unknown member "{mid}"')
-    if kind in ("application/json", ""):
-        try:
-            sent = json.loads(raw or b"null")
-        except (ValueError, RecursionError) as exc:  # RecursionError: [[[[...
-            raise Invalid(f"malformed JSON: {json_problem(exc)}") from None
-        try:
-            url = CalendarUrl.model_validate(sent).ics_url
-        except (ValueError, TypeError):
-            raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"} with "
-                          "an http, https or webcal URL", field="ics_url") from None
-        return doc, {"ics_url": url}
-    if kind in ("text/calendar", "text/plain"):
-        text = raw.decode("utf-8", "replace")
-        if not text.strip():
-            raise Invalid("the calendar is empty; send an iCalendar (BEGIN:VCALENDAR ...)",
-                          field="calendar")
-        return doc, {"ics_text": text}
-    raise Invalid(f"unsupported content type {kind!r}; send text/calendar or "
-                  "application/json", field="content-type")
-
-
-def _put_calendar(db: Engine, doc: Any, pid: str, mid: str, source: dict[str, Any],
-                  fetched: dict[str, str]) -> dict[str, Any]:
-    from ingest.availability import program_grid
-    from ingest.document import CalendarSource
-
-    busy = read_busy([CalendarSource(**source)], fetched, doc.member_zone(mid),
-                     program_grid(doc))
-    with locked(db, pid) as conn:
-        data = document_data(conn, pid)
-        i = find_member_index(data, mid)
-        if i is None:  # removed meanwhile
-            raise NotFound(f'unknown member "{mid}"')
-        data["members"][i]["calendars"] = [source]
-        upsert_member(conn, pid, data["members"][i], busy)
-    return {"member": mid, "busy_intervals": len(busy), **(
-        {"ics_url": source["ics_url"]} if "ics_url" in source else {})}
+    return await run_in_threadpool(store_calendar, db, doc, pid, mid, source, fetched)
 
 
 @router.post("/programs/{pid}/matches", status_code=201, response_model=Created,
@@ -282,25 +207,7 @@ def _put_calendar(db: Engine, doc: Any, pid: str, mid: str, source: dict[str, An
 def add_match(pid: str, match: MatchDocument, who: Who, db: Db, cfg: Config) -> dict[str, str]:
     """Add a match (a pair or a group) to the program."""
     who.admin(pid)
-    with locked(db, pid) as conn:
-        _within_limit(conn, matches_table, pid, cfg.max_matches, "matches")
-        data = document_data(conn, pid)
-        if any(x["id"] == match.get("id") for x in data["matches"]):
-            raise Conflict(f'match "{match.get("id")}" already exists', field="id")
-        data["matches"].append(match)
-        # Errors name the match's own fields, not its place in the stored document.
-        doc = validated(data, focus=f"matches[{len(data['matches']) - 1}]")
-        new = doc.matches[-1]
-        insert_match(conn, pid, new.model_dump(mode="json", exclude_none=True))
-    return {"id": new.id}
-
-
-def _within_limit(conn: Any, table: Any, pid: str, limit: int, what: str) -> None:
-    """Refuse one more member or match past the program's limit (checked under the
-    program's lock, so concurrent additions cannot pass it together)."""
-    if count_rows(conn, table, pid) >= limit:
-        raise Invalid(f"at most {limit} {what} per program; this program has {limit} "
-                      f"(setting max_{what})", field="id")
+    return {"id": store_match(db, cfg, pid, match)}
 
 
 # --- heat maps and proposals ----------------------------------------------------------
@@ -433,16 +340,11 @@ def list_series(pid: str, xid: str, who: Who, db: Db) -> list[dict[str, Any]]:
         return [booking.series_public(conn, pid, s) for s in ids]
 
 
-def _series_match(conn: Any, pid: str, sid: str) -> tuple[Any, list[str]]:
-    row = booking.series_row(conn, pid, sid)
-    return row, json.loads(row.members)
-
-
 @router.get("/programs/{pid}/series/{sid}", response_model=SeriesPublic, responses=_READ)
 def get_series(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
     who.program(pid)
     with db.connect() as conn:
-        _, members = _series_match(conn, pid, sid)
+        _, members = booking.series_members(conn, pid, sid)
         who.sees_match(pid, members)
         return booking.series_public(conn, pid, sid)
 
@@ -453,7 +355,7 @@ def invite(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> Response:
     """The series' invite (``METHOD:REQUEST``, or ``CANCEL`` once cancelled)."""
     who.program(pid)
     with db.connect() as conn:
-        row, members = _series_match(conn, pid, sid)
+        row, members = booking.series_members(conn, pid, sid)
         who.sees_match(pid, members)
         data = notify.series_ics(conn, cfg, pid, sid,
                                  "CANCEL" if row.status == "cancelled" else "REQUEST")
@@ -466,7 +368,7 @@ def cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
     """Cancel a series: sessions not yet held are cancelled, members get METHOD:CANCEL."""
     who.program(pid)
     with locked(db, pid) as conn:
-        _, members = _series_match(conn, pid, sid)
+        _, members = booking.series_members(conn, pid, sid)
         who.in_match(pid, members)
         booking.cancel_series(conn, pid, sid)
         notify.queue_series(conn, cfg, pid, sid, "CANCEL")
@@ -482,7 +384,7 @@ def complete(pid: str, oid: str, who: Who, db: Db) -> dict[str, Any]:
     who.program(pid)
     with locked(db, pid) as conn:
         row = booking.session_row(conn, pid, oid)
-        _, members = _series_match(conn, pid, row.series_id)
+        _, members = booking.series_members(conn, pid, row.series_id)
         who.in_match(pid, members)
         booking.complete_session(conn, pid, oid)
         return booking.series_public(conn, pid, row.series_id)
@@ -500,7 +402,7 @@ def patch_session(pid: str, oid: str, body: SessionPatch, who: Who, db: Db,
     now = datetime.now(UTC)
     with locked(db, pid) as conn:
         row = booking.session_row(conn, pid, oid)
-        srow, members = _series_match(conn, pid, row.series_id)
+        srow, members = booking.series_members(conn, pid, row.series_id)
         who.in_match(pid, members)
         if body.status == "cancelled":
             booking.cancel_session(conn, pid, oid)
@@ -522,17 +424,8 @@ def member_feed(pid: str, mid: str, who: Who, db: Db) -> Response:
     """A member's booked sessions as a calendar (with the Authorization header; calendar
     apps subscribe to the feed link instead, see ``POST …/feed-token``)."""
     who.is_member(pid, mid)
-    return _feed(db, pid, mid)
-
-
-def _feed(db: Engine, pid: str, mid: str) -> Response:
-    with db.connect() as conn:
-        found = members_data(conn, pid, {mid})
-        if not found:
-            program_row(conn, pid)  # an unknown program is named before the member
-            raise NotFound(f'unknown member "{mid}"')
-        body = notify.member_feed(conn, pid, mid, found[0].get("name") or mid)
-    return Response(body, media_type="text/calendar; charset=utf-8")
+    return Response(notify.member_calendar(db, pid, mid),
+                    media_type="text/calendar; charset=utf-8")
 
 
 # The feed token is the file name: calendar apps subscribe to a plain URL ending in .ics
@@ -544,7 +437,8 @@ def feed(feed: str, db: Db) -> Response:
     """A member's booked sessions as a subscribable calendar feed. The feed token in the
     URL opens this and nothing else; rotating or revoking it ends the old link (401)."""
     pid, mid = feed_member(db, feed)
-    return _feed(db, pid, mid)
+    return Response(notify.member_calendar(db, pid, mid),
+                    media_type="text/calendar; charset=utf-8")
 
 
 @router.post("/programs/{pid}/members/{mid}/feed-token", status_code=201,
