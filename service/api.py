@@ -148,14 +148,7 @@ def get_program(pid: str, who: Who, db: Db) -> dict[str, Any]:
     who.program(pid)
     with db.connect() as conn:
         data = document_data(conn, pid)
-    if who.role == "admin":
-        return data
-    mine = [x for x in data["matches"] if who.member_id in x["members"]]
-    people = {who.member_id} | {m for x in mine for m in x["members"]}
-    members = [m if m["id"] == who.member_id else
-               {k: m[k] for k in ("id", "name", "timezone") if k in m}
-               for m in data["members"] if m["id"] in people]
-    return {**data, "members": members, "matches": mine, "bookings": []}
+    return who.visible_part(data)
 
 
 @router.put("/programs/{pid}/members/{mid}", response_model=MemberPublic,
