@@ -33,12 +33,13 @@ DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 Day = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 Frequency = Literal["once", "weekly", "biweekly", "monthly"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"
+CLOCK_PATTERN = r"^\d{1,2}:\d{2}$"  # a time of day, "HH:MM" (see parse_clock)
 # Dates and times a document may name (docs/rules.md): far enough from year 1 and 9999
 # that reading them in any zone, and the days around them, never overflows.
 YEARS = range(1900, 3000)
 
 
-def _check_zone(name: str) -> str:
+def check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
@@ -46,16 +47,20 @@ def _check_zone(name: str) -> str:
     return name
 
 
-def _parse_clock(value: Any) -> int:
+def parse_clock(value: Any) -> int:
     """``"HH:MM"`` (``"24:00"`` allowed) -> minutes after midnight."""
     if isinstance(value, time):
         return value.hour * 60 + value.minute
-    if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(CLOCK_PATTERN, value.strip()):
         raise ValueError(f'expected a time of day "HH:MM", got {value!r}')
     hours, minutes = (int(p) for p in value.strip().split(":"))
     if minutes > 59 or hours > 24 or (hours == 24 and minutes):
         raise ValueError(f'not a time of day: "{value}"')
     return hours * 60 + minutes
+
+
+# The former private names, still imported by ingest/csv_source.py and service/cli.py.
+_check_zone, _parse_clock = check_zone, parse_clock
 
 
 def _in_years(value: date) -> None:
@@ -100,13 +105,13 @@ def _parse_day(value: Any) -> date:
     return day
 
 
-ZoneName = Annotated[str, AfterValidator(_check_zone)]
+ZoneName = Annotated[str, AfterValidator(check_zone)]
 def _format_clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 # Minutes after midnight inside, "HH:MM" in and out (so a dumped document reads back).
-ClockMinutes = Annotated[int, BeforeValidator(_parse_clock),
+ClockMinutes = Annotated[int, BeforeValidator(parse_clock),
                          PlainSerializer(_format_clock, return_type=str, when_used="json")]
 Moment = Annotated[datetime, BeforeValidator(_parse_moment)]
 Day_ = Annotated[date, BeforeValidator(_parse_day)]
@@ -133,6 +138,11 @@ Text = Annotated[str, _entering(check_text)]
 VideoUrl = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000),
                      _entering(check_link)]
 EmailAddress = Annotated[str, _entering(check_address)]
+# Limits a match and an API request share (service/schemas.py builds its bodies on them).
+Duration = Annotated[int, Field(gt=0, le=24 * 60)]  # minutes a session lasts
+SessionCount = Annotated[int, Field(ge=1, le=520)]
+Location = Annotated[Line, Field(max_length=500)]
+Agenda = Annotated[Text, Field(max_length=10_000)]
 
 
 class _Model(BaseModel):
@@ -241,7 +251,7 @@ class Preferred(_Model):
 
 class Conferencing(_Model):
     video_url: VideoUrl | None = None
-    location: Line | None = Field(default=None, max_length=500)
+    location: Location | None = None
 
 
 class Match(_Model):
@@ -249,13 +259,13 @@ class Match(_Model):
     members: list[Ident] = Field(min_length=2)
     organizer: Ident | None = None
     required: list[Ident] | None = None
-    duration_minutes: int = Field(default=60, gt=0, le=24 * 60)
+    duration_minutes: Duration = 60
     frequency: Frequency = "weekly"
-    sessions: int = Field(default=1, ge=1, le=520)
+    sessions: SessionCount = 1
     preferred: Preferred | None = None
     earliest_start: Moment | None = None
     conferencing: Conferencing | None = None
-    agenda: Text | None = Field(default=None, max_length=10_000)
+    agenda: Agenda | None = None
 
     @field_validator("sessions")
     @classmethod

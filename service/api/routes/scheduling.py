@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 
 from ingest.availability import build_availability
-from ingest.document import DAYS, _check_zone, _parse_clock
+from ingest.document import DAYS, check_zone, parse_clock
 from solver.errors import SolverError
 from solver.heatmap import heatmap
 from solver.proposals import propose
@@ -42,7 +42,7 @@ def get_heatmap(pid: str, xid: str, who: Who, db: Db,
     ``window.first_slot + i``)."""
     doc, match = match_context(db, who, pid, xid)
     try:
-        zone = ZoneInfo(_check_zone(tz or doc.organizer_zone(match).key))
+        zone = ZoneInfo(check_zone(tz or doc.organizer_zone(match).key))
     except ValueError as exc:
         raise Invalid(str(exc), field="tz") from None
     duration = duration or match.duration_minutes
@@ -69,8 +69,8 @@ def proposals(pid: str, xid: str, who: Who, db: Db,
     if body.preferred is not None:
         p = body.preferred
         try:
-            start = _parse_clock(p.start) if p.start else None
-            end = _parse_clock(p.end) if p.end else None
+            start = parse_clock(p.start) if p.start else None
+            end = parse_clock(p.end) if p.end else None
         except ValueError as exc:
             raise Invalid(str(exc), field="preferred") from None
         if start is not None and end is not None and end <= start:
