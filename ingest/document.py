@@ -138,6 +138,8 @@ Text = Annotated[str, _entering(check_text)]
 VideoUrl = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000),
                      _entering(check_link)]
 EmailAddress = Annotated[str, _entering(check_address)]
+# A calendar to fetch: http, https or webcal, no white space.
+IcsUrl = Annotated[str, Field(pattern=r"^(https?|webcal)://\S+$", max_length=2000)]
 # Limits a match and an API request share (service/schemas.py builds its bodies on them).
 Duration = Annotated[int, Field(gt=0, le=24 * 60)]  # minutes a session lasts
 SessionCount = Annotated[int, Field(ge=1, le=520)]
@@ -203,7 +205,7 @@ class CalendarSource(_Model):
 
     ics_path: str | None = None
     ics_text: str | None = None
-    ics_url: str | None = Field(default=None, pattern=r"^(https?|webcal)://")
+    ics_url: IcsUrl | None = None
     caldav: CalDavSource | None = None
 
     @model_validator(mode="after")

@@ -16,7 +16,7 @@ from fastapi import Body
 from pydantic import BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
 
-from ingest.document import Line, Text, VideoUrl
+from ingest.document import IcsUrl, Line, Text, VideoUrl
 
 _OPEN = ConfigDict(extra="allow")
 
@@ -310,4 +310,4 @@ class PlanRequest(_Body):
 
 
 class CalendarUrl(_Body):
-    ics_url: str = Field(pattern=r"^(https?|webcal)://\S+$", max_length=2000)
+    ics_url: IcsUrl
