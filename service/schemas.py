@@ -16,7 +16,18 @@ from fastapi import Body
 from pydantic import BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
 
-from ingest.document import IcsUrl, Line, Text, VideoUrl
+from ingest.document import (
+    CLOCK_PATTERN,
+    Agenda,
+    Day,
+    Duration,
+    Frequency,
+    IcsUrl,
+    Line,
+    Location,
+    SessionCount,
+    VideoUrl,
+)
 
 _OPEN = ConfigDict(extra="allow")
 
@@ -255,14 +266,17 @@ class PlanApplied(TypedDict):
 
 
 # --- request bodies ---------------------------------------------------------------------
+# Built on the types of ingest/document.py, so that a limit a request shares with a program
+# document (a duration, a number of sessions, a video link, a calendar URL...) is written
+# once. They refuse unknown keys.
 
 # Documents are read as plain objects and validated by ingest (errors name the field).
-Document = Annotated[dict[str, Any], Body(description="a program document (SPEC 6)",
-                                          examples=[EXAMPLE_PROGRAM])]
-MemberDocument = Annotated[dict[str, Any], Body(
+ProgramCreate = Annotated[dict[str, Any], Body(description="a program document (SPEC 6)",
+                                               examples=[EXAMPLE_PROGRAM])]
+MemberUpdate = Annotated[dict[str, Any], Body(
     description="a member object of the program document (SPEC 6); ``id`` is the URL's",
     examples=[EXAMPLE_MEMBER])]
-MatchDocument = Annotated[dict[str, Any], Body(
+MatchCreate = Annotated[dict[str, Any], Body(
     description="a match object of the program document (SPEC 6)", examples=[EXAMPLE_MATCH])]
 
 
@@ -270,44 +284,46 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PreferredIn(_Body):
-    days: list[Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]] | None = None
-    start: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
-    end: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
+class PreferredCreate(_Body):
+    days: list[Day] | None = None
+    start: str | None = Field(default=None, pattern=CLOCK_PATTERN)
+    end: str | None = Field(default=None, pattern=CLOCK_PATTERN)
 
 
-class ProposalsRequest(_Body):
+class ProposalsCreate(_Body):
     limit: int = Field(default=5, ge=1, le=50)
-    duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
-    frequency: Literal["once", "weekly", "biweekly", "monthly"] | None = None
-    sessions: int | None = Field(default=None, ge=1, le=520)
-    preferred: PreferredIn | None = None
+    duration_minutes: Duration | None = None
+    frequency: Frequency | None = None
+    sessions: SessionCount | None = None
+    preferred: PreferredCreate | None = None
 
 
-class ConferencingIn(_Body):
+class ConferencingCreate(_Body):
     video_url: VideoUrl | None = None
-    location: Line | None = Field(default=None, max_length=500)
+    location: Location | None = None
 
 
 class SeriesCreate(_Body):
     first_start: datetime
-    duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
-    frequency: Literal["once", "weekly", "biweekly", "monthly"] | None = None
-    sessions: int | None = Field(default=None, ge=1, le=520)
-    conferencing: ConferencingIn | None = None
-    agenda: Text | None = Field(default=None, max_length=10_000)
+    duration_minutes: Duration | None = None
+    frequency: Frequency | None = None
+    sessions: SessionCount | None = None
+    conferencing: ConferencingCreate | None = None
+    agenda: Agenda | None = None
     summary: Line | None = Field(default=None, max_length=500)
 
 
-class SessionPatch(_Body):
+class SessionUpdate(_Body):
     start: datetime | None = None
     status: Literal["cancelled"] | None = None
 
 
-class PlanRequest(_Body):
+class PlanCreate(_Body):
     time_limit: float | None = Field(default=None, gt=0, le=3600)
     matches: list[str] | None = None
 
 
-class CalendarUrl(_Body):
+class CalendarUpdate(_Body):
+    """``PUT …/calendar`` as JSON (otherwise its body is an iCalendar)."""
+
     ics_url: IcsUrl

@@ -33,7 +33,7 @@ from ingest.grid import SlotGrid
 from .config import Settings
 from .errors import Invalid, json_problem
 from .netguard import guard_for
-from .schemas import CalendarUrl
+from .schemas import CalendarUpdate
 
 
 async def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: Settings,
@@ -194,7 +194,7 @@ def calendar_source(raw: bytes, kind: str) -> dict[str, Any]:
         except (ValueError, RecursionError) as exc:  # RecursionError: [[[[...
             raise Invalid(f"malformed JSON: {json_problem(exc)}") from None
         try:
-            url = CalendarUrl.model_validate(sent).ics_url
+            url = CalendarUpdate.model_validate(sent).ics_url
         except (ValueError, TypeError):
             raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"} with "
                           "an http, https or webcal URL", field="ics_url") from None

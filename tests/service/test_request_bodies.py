@@ -16,7 +16,7 @@ from service import uploads
 from service.app import create_app
 from service.auth import create_token
 from service.config import Settings
-from service.schemas import CalendarUrl
+from service.schemas import CalendarUpdate
 from tests.service.test_end_to_end import program
 
 # Calendar URLs the API's calendar body (PUT …/calendar) has always refused and a program
@@ -37,7 +37,7 @@ def test_a_document_refuses_the_calendar_urls_the_api_refuses(url):
     """The same ics_url limit in a program document as in the API's calendar body, with
     the field named."""
     with pytest.raises(ValidationError):
-        CalendarUrl.model_validate({"ics_url": url})
+        CalendarUpdate.model_validate({"ics_url": url})
     with pytest.raises(DocumentError) as info:
         parse_program(_with_calendar(url))
     assert [e.path for e in info.value.errors] == ["members[0].calendars[0].ics_url"]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from ... import jobs, notify
 from ...errors import NotFound, error_responses
 from ...programs import find_match, solving_document
-from ...schemas import JobPublic, JobStarted, PlanApplied, PlanRequest
+from ...schemas import JobPublic, JobStarted, PlanApplied, PlanCreate
 from ..deps import READ, WRITE, Config, Db, Who
 
 router = APIRouter(tags=["plans"])
@@ -18,11 +18,11 @@ router = APIRouter(tags=["plans"])
 @router.post("/programs/{pid}/plans", status_code=202, response_model=JobStarted,
              responses={**READ, **error_responses(429)})
 def start_plan(pid: str, request: Request, who: Who, db: Db, cfg: Config,
-               body: PlanRequest | None = None) -> dict[str, Any]:
+               body: PlanCreate | None = None) -> dict[str, Any]:
     """Plan every match that has no series yet, in the background → ``{"job": id}``.
     429 when the program already has SLOTWISE_MAX_PLAN_JOBS plans queued or running."""
     who.admin(pid)
-    body = body or PlanRequest()
+    body = body or PlanCreate()
     limit = min(body.time_limit or cfg.plan_time_limit, cfg.max_plan_time_limit)
     with db.connect() as conn:
         doc = solving_document(conn, pid)

@@ -27,15 +27,15 @@ from ...programs import (
 from ...schemas import (
     EXAMPLE_ICS,
     CalendarSet,
-    CalendarUrl,
+    CalendarUpdate,
     Created,
-    Document,
     DocumentPublic,
     FeedLink,
-    MatchDocument,
+    MatchCreate,
     Me,
-    MemberDocument,
     MemberPublic,
+    MemberUpdate,
+    ProgramCreate,
     ProgramSummary,
 )
 from ...store import document_data, programs
@@ -53,7 +53,7 @@ def me(who: Who) -> dict[str, Any]:
 
 @router.post("/programs", status_code=201, response_model=Created,
              responses=error_responses(403, 409, 503))
-async def create_program(doc: Document, who: Who, db: Db, cfg: Config) -> dict[str, str]:
+async def create_program(doc: ProgramCreate, who: Who, db: Db, cfg: Config) -> dict[str, str]:
     """Create a program from a program document."""
     # async: calendar URLs are fetched on the event loop (no worker thread waits on the
     # network); validating and storing run in the thread pool.
@@ -92,7 +92,7 @@ def get_program(pid: str, who: Who, db: Db) -> dict[str, Any]:
 @router.put("/programs/{pid}/members/{mid}", response_model=MemberPublic,
             responses={201: {"model": MemberPublic, "description": "Created"}, **READ,
                        **error_responses(503)})
-async def put_member(pid: str, mid: str, member: MemberDocument, who: Who, db: Db, cfg: Config,
+async def put_member(pid: str, mid: str, member: MemberUpdate, who: Who, db: Db, cfg: Config,
                      response: Response) -> dict[str, Any]:
     """Create or replace one member, availability included."""
     who.is_member(pid, mid)
@@ -114,7 +114,7 @@ async def put_member(pid: str, mid: str, member: MemberDocument, who: Who, db: D
             responses={**READ, **error_responses(503)}, openapi_extra={"requestBody": {
                 "content": {
                     "text/calendar": {"schema": {"type": "string"}, "example": EXAMPLE_ICS},
-                    "application/json": {"schema": CalendarUrl.model_json_schema()}}}})
+                    "application/json": {"schema": CalendarUpdate.model_json_schema()}}}})
 async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
                        cfg: Config) -> dict[str, Any]:
     """Replace the member's calendar: an iCalendar body, or ``{"ics_url": ...}``."""
@@ -135,7 +135,7 @@ async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
 
 @router.post("/programs/{pid}/matches", status_code=201, response_model=Created,
              responses=WRITE)
-def add_match(pid: str, match: MatchDocument, who: Who, db: Db, cfg: Config) -> dict[str, str]:
+def add_match(pid: str, match: MatchCreate, who: Who, db: Db, cfg: Config) -> dict[str, str]:
     """Add a match (a pair or a group) to the program."""
     who.admin(pid)
     return {"id": store_match(db, cfg, pid, match)}

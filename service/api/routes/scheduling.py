@@ -17,7 +17,7 @@ from solver.proposals import propose
 from solver.spec import Preference
 
 from ...errors import Invalid
-from ...schemas import HeatmapPublic, ProposalsPublic, ProposalsRequest
+from ...schemas import HeatmapPublic, ProposalsCreate, ProposalsPublic
 from ...serialize import HEATMAP_WEEKS, MAX_HEATMAP_WEEKS, heatmap_window, series_dict
 from ..deps import READ, Db, Who, match_context
 
@@ -60,10 +60,10 @@ def get_heatmap(pid: str, xid: str, who: Who, db: Db,
 @router.post("/programs/{pid}/matches/{xid}/proposals", response_model=ProposalsPublic,
              responses=READ)
 def proposals(pid: str, xid: str, who: Who, db: Db,
-              body: ProposalsRequest | None = None) -> dict[str, Any]:
+              body: ProposalsCreate | None = None) -> dict[str, Any]:
     """Ranked candidate series for one match (SPEC 5), with who can come to each
     occurrence and, where one does not hold, the best one-off alternative that week."""
-    body = body or ProposalsRequest()
+    body = body or ProposalsCreate()
     doc, match = match_context(db, who, pid, xid)
     pref = None
     if body.preferred is not None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ... import booking, notify
 from ...errors import Conflict, Invalid
 from ...programs import document_now, find_match, solving_document
-from ...schemas import SeriesCreate, SeriesPublic, SessionPatch
+from ...schemas import SeriesCreate, SeriesPublic, SessionUpdate
 from ...store import PENDING, locked, series
 from ..deps import ICS, READ, WRITE, Config, Db, Who, match_context
 
@@ -120,7 +120,7 @@ def complete(pid: str, oid: str, who: Who, db: Db) -> dict[str, Any]:
 
 @router.patch("/programs/{pid}/sessions/{oid}", response_model=SeriesPublic,
               responses=WRITE)
-def patch_session(pid: str, oid: str, body: SessionPatch, who: Who, db: Db,
+def patch_session(pid: str, oid: str, body: SessionUpdate, who: Who, db: Db,
                   cfg: Config) -> dict[str, Any]:
     """Move one occurrence (``{"start": ...}``) or cancel it alone
     (``{"status": "cancelled"}``); the invite is updated with a RECURRENCE-ID override."""
