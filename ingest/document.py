@@ -21,6 +21,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -138,8 +139,22 @@ Text = Annotated[str, _entering(check_text)]
 VideoUrl = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000),
                      _entering(check_link)]
 EmailAddress = Annotated[str, _entering(check_address)]
-# A calendar to fetch: http, https or webcal, no white space.
-IcsUrl = Annotated[str, Field(pattern=r"^(https?|webcal)://\S+$", max_length=2000)]
+ICS_URL_PATTERN, MAX_ICS_URL = r"^(https?|webcal)://\S+$", 2000
+
+
+def _check_ics_url(url: str) -> str:
+    if len(url) > MAX_ICS_URL:
+        raise ValueError(f"at most {MAX_ICS_URL} characters")
+    if not re.fullmatch(ICS_URL_PATTERN, url):
+        raise ValueError("must be an http, https or webcal URL without white space")
+    return url
+
+
+# A calendar to fetch: http, https or webcal, no white space, at most 2,000 characters as
+# it enters (a stored document keeps what older versions let in); the schema says so.
+IcsUrl = Annotated[str, Field(pattern=r"^(https?|webcal)://"), _entering(_check_ics_url),
+                   WithJsonSchema({"type": "string", "pattern": ICS_URL_PATTERN,
+                                   "maxLength": MAX_ICS_URL})]
 # Limits a match and an API request share (service/schemas.py builds its bodies on them).
 Duration = Annotated[int, Field(gt=0, le=24 * 60)]  # minutes a session lasts
 SessionCount = Annotated[int, Field(ge=1, le=520)]

@@ -44,6 +44,14 @@ def test_a_document_refuses_the_calendar_urls_the_api_refuses(url):
 
 
 @pytest.mark.parametrize("url", REFUSED_URLS, ids=["too-long", "white-space", "empty"])
+def test_a_stored_document_keeps_a_calendar_url_older_versions_let_in(url):
+    """A document read back from the store is taken as stored (docs/rules.md): the limit
+    applies where a URL enters, so what an older version stored does not lock a program."""
+    doc = parse_program(_with_calendar(url), stored=True)
+    assert doc.members[0].calendars[0].ics_url == url
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS, ids=["too-long", "white-space", "empty"])
 def test_a_member_with_a_refused_calendar_url_is_a_422_before_any_fetch(url, tmp_path: Path,
                                                                         monkeypatch):
     """PUT …/members/{id} with such a URL is a 422 naming calendars[0].ics_url, and nothing
