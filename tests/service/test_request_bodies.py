@@ -17,13 +17,20 @@ from service.app import create_app
 from service.auth import create_token
 from service.config import Settings
 from service.schemas import CalendarUpdate
-from tests.service.test_end_to_end import program
 
 # Calendar URLs the API's calendar body (PUT …/calendar) has always refused and a program
 # document used to take: too long, white space inside, nothing after the scheme.
 REFUSED_URLS = ["https://calendar.example.org/" + "a" * 2000 + ".ics",
                 "https://calendar.example.org/my calendar.ics",
                 "webcal://"]
+
+
+def program() -> dict:
+    return {"version": 1,
+            "program": {"id": "p1", "timezone": "America/New_York", "start": "2027-03-01",
+                        "end": "2027-04-26"},
+            "members": [{"id": "mia"}, {"id": "al", "timezone": "Europe/London"}],
+            "matches": [{"id": "mia-al", "members": ["mia", "al"]}]}
 
 
 def _with_calendar(url: str) -> dict:
