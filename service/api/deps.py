@@ -4,7 +4,7 @@ responses most routes document."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import Engine
@@ -20,8 +20,9 @@ READ = error_responses(403, 404)
 WRITE = error_responses(403, 404, 409)
 # Calendar routes answer with ``response_class=Response``: a 200 is text/calendar, an error
 # still JSON.
-ICS = {200: {"content": {"text/calendar": {"schema": {"type": "string"}}},
-             "description": "an iCalendar file"}}
+ICS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/calendar": {"schema": {"type": "string"}}},
+          "description": "an iCalendar file"}}
 
 
 def engine_of(request: Request) -> Engine:
