@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .document import DAYS, Interval, Member, ProgramDocument, Window, _parse_clock
+from .document import DAYS, Interval, Member, ProgramDocument, Window, parse_clock
 from .errors import CsvError
 
 COLUMNS = ("member", "day", "start", "end", "type")
@@ -99,7 +99,7 @@ def _add_row(rows: MemberRows, cells: dict[str, str], kind: str, line: int) -> N
 
 def _on_day(d: date, clock: str, column: str, line: int) -> datetime:
     try:
-        minutes = _parse_clock(clock)
+        minutes = parse_clock(clock)
     except ValueError as exc:
         raise CsvError(line, column, str(exc)) from None
     return datetime.combine(d, time()) + timedelta(minutes=minutes)

@@ -21,6 +21,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -34,12 +35,13 @@ Day = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 DAYS: tuple[Day, ...] = get_args(Day)
 Frequency = Literal["once", "weekly", "biweekly", "monthly"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"
+CLOCK_PATTERN = r"^\d{1,2}:\d{2}$"  # a time of day, "HH:MM" (see parse_clock)
 # Dates and times a document may name (docs/rules.md): far enough from year 1 and 9999
 # that reading them in any zone, and the days around them, never overflows.
 YEARS = range(1900, 3000)
 
 
-def _check_zone(name: str) -> str:
+def check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
@@ -47,11 +49,11 @@ def _check_zone(name: str) -> str:
     return name
 
 
-def _parse_clock(value: Any) -> int:
+def parse_clock(value: Any) -> int:
     """``"HH:MM"`` (``"24:00"`` allowed) -> minutes after midnight."""
     if isinstance(value, time):
         return value.hour * 60 + value.minute
-    if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(CLOCK_PATTERN, value.strip()):
         raise ValueError(f'expected a time of day "HH:MM", got {value!r}')
     hours, minutes = (int(p) for p in value.strip().split(":"))
     if minutes > 59 or hours > 24 or (hours == 24 and minutes):
@@ -101,13 +103,13 @@ def _parse_day(value: Any) -> date:
     return day
 
 
-ZoneName = Annotated[str, AfterValidator(_check_zone)]
+ZoneName = Annotated[str, AfterValidator(check_zone)]
 def format_clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 # Minutes after midnight inside, "HH:MM" in and out (so a dumped document reads back).
-ClockMinutes = Annotated[int, BeforeValidator(_parse_clock),
+ClockMinutes = Annotated[int, BeforeValidator(parse_clock),
                          PlainSerializer(format_clock, return_type=str, when_used="json")]
 Moment = Annotated[datetime, BeforeValidator(_parse_moment)]
 Day_ = Annotated[date, BeforeValidator(_parse_day)]
@@ -134,6 +136,27 @@ Text = Annotated[str, _entering(check_text)]
 VideoUrl = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000),
                      _entering(check_link)]
 EmailAddress = Annotated[str, _entering(check_address)]
+ICS_URL_PATTERN, MAX_ICS_URL = r"^(https?|webcal)://\S+$", 2000
+
+
+def _check_ics_url(url: str) -> str:
+    if len(url) > MAX_ICS_URL:
+        raise ValueError(f"at most {MAX_ICS_URL} characters")
+    if not re.fullmatch(ICS_URL_PATTERN, url):
+        raise ValueError("must be an http, https or webcal URL without white space")
+    return url
+
+
+# A calendar to fetch: http, https or webcal, no white space, at most 2,000 characters as
+# it enters (a stored document keeps what older versions let in); the schema says so.
+IcsUrl = Annotated[str, Field(pattern=r"^(https?|webcal)://"), _entering(_check_ics_url),
+                   WithJsonSchema({"type": "string", "pattern": ICS_URL_PATTERN,
+                                   "maxLength": MAX_ICS_URL})]
+# Limits a match and an API request share (service/schemas.py builds its bodies on them).
+Duration = Annotated[int, Field(gt=0, le=24 * 60)]  # minutes a session lasts
+SessionCount = Annotated[int, Field(ge=1, le=520)]
+Location = Annotated[Line, Field(max_length=500)]
+Agenda = Annotated[Text, Field(max_length=10_000)]
 
 
 class _Model(BaseModel):
@@ -194,7 +217,7 @@ class CalendarSource(_Model):
 
     ics_path: str | None = None
     ics_text: str | None = None
-    ics_url: str | None = Field(default=None, pattern=r"^(https?|webcal)://")
+    ics_url: IcsUrl | None = None
     caldav: CalDavSource | None = None
 
     @model_validator(mode="after")
@@ -242,7 +265,7 @@ class Preferred(_Model):
 
 class Conferencing(_Model):
     video_url: VideoUrl | None = None
-    location: Line | None = Field(default=None, max_length=500)
+    location: Location | None = None
 
 
 class Match(_Model):
@@ -250,13 +273,13 @@ class Match(_Model):
     members: list[Ident] = Field(min_length=2)
     organizer: Ident | None = None
     required: list[Ident] | None = None
-    duration_minutes: int = Field(default=60, gt=0, le=24 * 60)
+    duration_minutes: Duration = 60
     frequency: Frequency = "weekly"
-    sessions: int = Field(default=1, ge=1, le=520)
+    sessions: SessionCount = 1
     preferred: Preferred | None = None
     earliest_start: Moment | None = None
     conferencing: Conferencing | None = None
-    agenda: Text | None = Field(default=None, max_length=10_000)
+    agenda: Agenda | None = None
 
     @field_validator("sessions")
     @classmethod

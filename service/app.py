@@ -24,8 +24,8 @@ from . import redact
 from .config import Settings
 from .errors import ServiceError, json_problem
 from .headers import SECURITY_HEADERS, ResponseHeaders
+from .process import worker_tag
 from .store import init_db, make_engine
-from .worker import worker_tag
 
 log = logging.getLogger("slotwise")
 STATIC = Path(__file__).parent / "static"

@@ -73,6 +73,20 @@ class Principal:
             return
         raise Forbidden("this token may only act for its own member")
 
+    def visible_part(self, data: dict[str, Any]) -> dict[str, Any]:
+        """What this principal may see of a program document (as ``store.document_data``
+        reads it): all of it for an admin; for a facilitator or member, their own member,
+        their matches, the other members of those (id, name and time zone only) and none
+        of the document's bookings."""
+        if self.role == "admin":
+            return data
+        mine = [x for x in data["matches"] if self.member_id in x["members"]]
+        people = {self.member_id} | {m for x in mine for m in x["members"]}
+        members = [m if m["id"] == self.member_id else
+                   {k: m[k] for k in ("id", "name", "timezone") if k in m}
+                   for m in data["members"] if m["id"] in people]
+        return {**data, "members": members, "matches": mine, "bookings": []}
+
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

@@ -223,6 +223,13 @@ def series_row(conn: Connection, program_id: str, series_id: str) -> Any:
     return row
 
 
+def series_members(conn: Connection, program_id: str,
+                   series_id: str) -> tuple[Any, list[str]]:
+    """A series' row and the members of its match, to check who may see or act on it."""
+    row = series_row(conn, program_id, series_id)
+    return row, json.loads(row.members)
+
+
 def session_row(conn: Connection, program_id: str, session_id: str) -> Any:
     row = conn.execute(select(sessions).where((sessions.c.id == session_id)
                                               & (sessions.c.program_id == program_id))).first()

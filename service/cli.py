@@ -38,7 +38,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from solver.executors import SchedulerUnreachable, executor_for
     from solver.planner import SolveParams, plan
 
-    from .documents import plan_dict
+    from .serialize import plan_dict
 
     doc = load_program(args.program)
     if args.match and args.match not in {m.id for m in doc.matches}:
@@ -87,10 +87,10 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from ingest.availability import build_availability
-    from ingest.document import _check_zone, load_program
+    from ingest.document import check_zone, load_program
     from solver.heatmap import heatmap
 
-    from .documents import heatmap_csv
+    from .serialize import heatmap_csv
 
     doc = load_program(args.program)
     known = {m.id for m in doc.members}
@@ -110,7 +110,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         duration = doc.program.granularity_minutes
     duration = args.duration or duration
     try:
-        zone = ZoneInfo(_check_zone(args.tz or doc.program.timezone))
+        zone = ZoneInfo(check_zone(args.tz or doc.program.timezone))
     except ValueError as exc:
         print(f"slotwise: --tz: {exc}", file=sys.stderr)
         return EXIT_BAD_DOCUMENT
@@ -183,10 +183,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from .auth import create_token
-    from .calendars import busy_on_upload
     from .demo import DEMO_ID, demo_program
     from .programs import validated
     from .store import init_db, insert_program, make_engine, programs
+    from .uploads import busy_on_upload
 
     settings = _settings(args)
     engine = make_engine(settings.db_url)

@@ -30,11 +30,11 @@ from ingest.grid import from_epoch
 from solver.executors import SchedulerUnreachable, executor_for
 from solver.planner import SolveParams, plan
 
-from . import booking, failpoints, notify, worker
+from . import booking, failpoints, notify, process
 from .config import Settings
-from .documents import plan_dict
 from .errors import Conflict, NotFound, TooMany
 from .programs import document_now, find_match, solving_document
+from .serialize import plan_dict
 from .store import (
     ACTIVE_JOB,
     HELD,
@@ -117,7 +117,7 @@ def submit(executor: Executor, engine: Engine, settings: Settings, program_id: s
         conn.execute(jobs.insert().values(
             id=jid, program_id=program_id, status="queued", progress=0.0, message="queued",
             params=dump_json({"time_limit": time_limit, "matches": match_ids}),
-            created_at=now_epoch(), updated_at=now_epoch(), owner=worker.identity(),
+            created_at=now_epoch(), updated_at=now_epoch(), owner=process.identity(),
             queued_at=time.time()))
     heartbeat.add(engine, jid)
     future = executor.submit(run, engine, jid, settings)
@@ -276,7 +276,7 @@ def _claim(engine: Engine, program_id: str, jid: str) -> dict[str, Any]:
             raise Conflict(f"this plan is being applied now ({busy.apply_done or 0} series "
                            "written); wait for it to finish")
         conn.execute(update(jobs).where(jobs.c.id == jid).values(
-            apply_owner=worker.identity(), apply_done=0, apply_at=now_epoch()))
+            apply_owner=process.identity(), apply_done=0, apply_at=now_epoch()))
         return json.loads(row.result)
 
 
@@ -409,7 +409,7 @@ def _queue_held(engine: Engine, settings: Settings, program_id: str, jid: str,
 def _still_ours(conn: Connection, jid: str) -> None:
     """This process still applies the plan (nobody took it for dead and rolled it back)."""
     owner = conn.execute(select(jobs.c.apply_owner).where(jobs.c.id == jid)).scalar()
-    if owner != worker.identity():
+    if owner != process.identity():
         raise Conflict("this plan's application was interrupted; apply it again")
 
 
@@ -435,7 +435,7 @@ def _release(engine: Engine, program_id: str, jid: str) -> None:
     try:
         with locked(engine, program_id) as conn:
             owner = conn.execute(select(jobs.c.apply_owner).where(jobs.c.id == jid)).scalar()
-            if owner == worker.identity():
+            if owner == process.identity():
                 roll_back_apply(conn, jid)
     except Exception:
         log.exception("could not roll back the unfinished apply of plan %s", jid)

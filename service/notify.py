@@ -28,6 +28,7 @@ from ingest.text import address_problem
 
 from .config import Settings
 from .email import DeliveryError, Mailer, imip_message
+from .errors import NotFound
 from .invites import (
     InviteSeries,
     Override,
@@ -336,3 +337,13 @@ def member_feed(conn: Connection, program_id: str, member_id: str, name: str) ->
         .distinct().order_by(series.c.first_start, sessions.c.series_id)).all()
     return feed_calendar(f"slotwise: {name}",
                          [invite_series(conn, program_id, r.series_id) for r in ids])
+
+
+def member_calendar(engine: Engine, program_id: str, member_id: str) -> bytes:
+    """:func:`member_feed` of a member given by id (NotFound if there is none)."""
+    with engine.connect() as conn:
+        found = members_data(conn, program_id, {member_id})
+        if not found:
+            program_row(conn, program_id)  # an unknown program is named before the member
+            raise NotFound(f'unknown member "{member_id}"')
+        return member_feed(conn, program_id, member_id, found[0].get("name") or member_id)

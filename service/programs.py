@@ -13,22 +13,31 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from ingest.document import Match, ProgramDocument, check_entered, parse_program
+from ingest.availability import program_grid
+from ingest.document import CalendarSource, Match, ProgramDocument, check_entered, parse_program
 from ingest.errors import DocumentError
 from ingest.grid import as_instant, from_epoch
 
-from .calendars import needs_network
-from .errors import Invalid, NotFound
+from .config import Settings
+from .errors import Conflict, Invalid, NotFound
 from .store import (
     active_busy,
+    count_rows,
     document_data,
+    insert_match,
+    insert_program,
+    locked,
     matches_data,
     members_data,
     program_row,
     stored_busy,
+    upsert_member,
 )
+from .store import matches as matches_table
+from .store import members as members_table
+from .uploads import needs_network, read_busy
 
 
 def validated(data: dict[str, Any], focus: str | None = None) -> ProgramDocument:
@@ -164,3 +173,86 @@ def find_match(doc: ProgramDocument, match_id: str) -> Match:
 
 def find_member_index(data: dict[str, Any], member_id: str) -> int | None:
     return next((i for i, m in enumerate(data["members"]) if m["id"] == member_id), None)
+
+
+# --- storing what a request sends ------------------------------------------------------
+
+def store_program(engine: Engine, doc: ProgramDocument,
+                  busy: dict[str, list[list[int]]]) -> None:
+    """Store a validated program document and its members' calendar busy time."""
+    with engine.begin() as conn:
+        insert_program(conn, doc.model_dump(mode="json", exclude_none=True), busy)
+
+
+def member_document(engine: Engine, program_id: str,
+                    member: dict[str, Any]) -> tuple[ProgramDocument, int]:
+    """The program document with ``member`` put in (validated), and the member's index."""
+    with engine.connect() as conn:
+        data = document_data(conn, program_id)
+    i = find_member_index(data, member["id"])
+    if i is None:
+        data["members"].append(member)
+        i = len(data["members"]) - 1
+    else:
+        data["members"][i] = member
+    return validated(data, focus=f"members[{i}]"), i
+
+
+def store_member(engine: Engine, settings: Settings, program_id: str, stored: dict[str, Any],
+                 busy: list[list[int]]) -> bool:
+    """Create or replace one member (validated) and its busy time, within the program's
+    member limit; True if it was created."""
+    with locked(engine, program_id) as conn:
+        if not members_data(conn, program_id, {stored["id"]}):
+            within_limit(conn, members_table, program_id, settings.max_members, "members")
+        return upsert_member(conn, program_id, stored, busy)
+
+
+def store_match(engine: Engine, settings: Settings, program_id: str,
+                match: dict[str, Any]) -> str:
+    """Add a new match (validated) to the program, within its match limit; its id."""
+    with locked(engine, program_id) as conn:
+        within_limit(conn, matches_table, program_id, settings.max_matches, "matches")
+        data = document_data(conn, program_id)
+        if any(x["id"] == match.get("id") for x in data["matches"]):
+            raise Conflict(f'match "{match.get("id")}" already exists', field="id")
+        data["matches"].append(match)
+        # Errors name the match's own fields, not its place in the stored document.
+        doc = validated(data, focus=f"matches[{len(data['matches']) - 1}]")
+        new = doc.matches[-1]
+        insert_match(conn, program_id, new.model_dump(mode="json", exclude_none=True))
+    return new.id
+
+
+def within_limit(conn: Connection, table: Any, program_id: str, limit: int, what: str) -> None:
+    """Refuse one more member or match past the program's limit (checked under the
+    program's lock, so concurrent additions cannot pass it together)."""
+    if count_rows(conn, table, program_id) >= limit:
+        raise Invalid(f"at most {limit} {what} per program; this program has {limit} "
+                      f"(setting max_{what})", field="id")
+
+
+def member_program(engine: Engine, program_id: str, member_id: str) -> ProgramDocument:
+    """The stored program document, checked to have the member."""
+    with engine.connect() as conn:
+        doc = stored_document(conn, program_id)
+    if member_id not in {m.id for m in doc.members}:
+        raise NotFound(f'unknown member "{member_id}"')
+    return doc
+
+
+def store_calendar(engine: Engine, doc: ProgramDocument, program_id: str, member_id: str,
+                   source: dict[str, Any], fetched: dict[str, str]) -> dict[str, Any]:
+    """Make ``source`` the member's only calendar and store its busy time (read now, from
+    ``fetched`` for a URL); what ``PUT …/calendar`` answers."""
+    busy = read_busy([CalendarSource(**source)], fetched, doc.member_zone(member_id),
+                     program_grid(doc))
+    with locked(engine, program_id) as conn:
+        data = document_data(conn, program_id)
+        i = find_member_index(data, member_id)
+        if i is None:  # removed meanwhile
+            raise NotFound(f'unknown member "{member_id}"')
+        data["members"][i]["calendars"] = [source]
+        upsert_member(conn, program_id, data["members"][i], busy)
+    return {"member": member_id, "busy_intervals": len(busy), **(
+        {"ics_url": source["ics_url"]} if "ics_url" in source else {})}

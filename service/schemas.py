@@ -1,16 +1,33 @@
-"""Response bodies of the HTTP API (SPEC 8) and request examples, for the OpenAPI page.
+"""Request and response bodies of the HTTP API (SPEC 8) and request examples, for the
+OpenAPI page.
 
-Routes name the bodies as ``response_model``, so what the page says is what is sent. They
-allow keys beyond the documented ones, so a field added to a response is never silently
-dropped. The examples are sent as they are by the API fuzz test.
+Routes name the response bodies as ``response_model``, so what the page says is what is
+sent. They allow keys beyond the documented ones, so a field added to a response is never
+silently dropped. Request bodies refuse unknown keys. The examples are sent as they are by
+the API fuzz test.
 """
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from datetime import datetime
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, with_config
+from fastapi import Body
+from pydantic import BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
+
+from ingest.document import (
+    CLOCK_PATTERN,
+    Agenda,
+    Day,
+    Duration,
+    Frequency,
+    IcsUrl,
+    Line,
+    Location,
+    SessionCount,
+    VideoUrl,
+)
 
 _OPEN = ConfigDict(extra="allow")
 
@@ -246,3 +263,67 @@ class PlanApplied(TypedDict):
     job: str
     booked: int
     series: list[str]
+
+
+# --- request bodies ---------------------------------------------------------------------
+# Built on the types of ingest/document.py, so that a limit a request shares with a program
+# document (a duration, a number of sessions, a video link, a calendar URL...) is written
+# once. They refuse unknown keys.
+
+# Documents are read as plain objects and validated by ingest (errors name the field).
+ProgramCreate = Annotated[dict[str, Any], Body(description="a program document (SPEC 6)",
+                                               examples=[EXAMPLE_PROGRAM])]
+MemberUpdate = Annotated[dict[str, Any], Body(
+    description="a member object of the program document (SPEC 6); ``id`` is the URL's",
+    examples=[EXAMPLE_MEMBER])]
+MatchCreate = Annotated[dict[str, Any], Body(
+    description="a match object of the program document (SPEC 6)", examples=[EXAMPLE_MATCH])]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PreferredCreate(_Body):
+    days: list[Day] | None = None
+    start: str | None = Field(default=None, pattern=CLOCK_PATTERN)
+    end: str | None = Field(default=None, pattern=CLOCK_PATTERN)
+
+
+class ProposalsCreate(_Body):
+    limit: int = Field(default=5, ge=1, le=50)
+    duration_minutes: Duration | None = None
+    frequency: Frequency | None = None
+    sessions: SessionCount | None = None
+    preferred: PreferredCreate | None = None
+
+
+class ConferencingCreate(_Body):
+    video_url: VideoUrl | None = None
+    location: Location | None = None
+
+
+class SeriesCreate(_Body):
+    first_start: datetime
+    duration_minutes: Duration | None = None
+    frequency: Frequency | None = None
+    sessions: SessionCount | None = None
+    conferencing: ConferencingCreate | None = None
+    agenda: Agenda | None = None
+    summary: Line | None = Field(default=None, max_length=500)
+
+
+class SessionUpdate(_Body):
+    start: datetime | None = None
+    status: Literal["cancelled"] | None = None
+
+
+class PlanCreate(_Body):
+    time_limit: float | None = Field(default=None, gt=0, le=3600)
+    matches: list[str] | None = None
+
+
+class CalendarUpdate(_Body):
+    """``PUT …/calendar`` as JSON (otherwise its body is an iCalendar)."""
+
+    ics_url: IcsUrl

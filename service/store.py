@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from . import failpoints, worker
+from . import failpoints, process
 from .errors import Conflict, Invalid, NotFound
 
 metadata = MetaData()
@@ -143,7 +143,7 @@ jobs = Table(
     Column("created_at", BigInteger, nullable=False),
     # The owner's heartbeat while queued or running (see fail_orphaned_jobs).
     Column("updated_at", BigInteger, nullable=False),
-    Column("owner", Text),  # the server process that runs it (worker.identity())
+    Column("owner", Text),  # the server process that runs it (process.identity())
     # When it joined its owner's queue (sub-second), to say how many jobs are ahead of it.
     Column("queued_at", Float),
     # While a finished plan is being applied: the process applying it, how many of its
@@ -321,7 +321,7 @@ def fail_orphaned_jobs(conn: Connection, job_id: str | None = None,
 def _orphaned(owner: str | None, touched: int | None) -> str | None:
     """Why work recorded as ``owner``'s, last touched at ``touched``, has no owner any
     more (None: its owner may still be at it)."""
-    if owner is None or worker.owner_alive(owner) is False:
+    if owner is None or process.owner_alive(owner) is False:
         return "the server process running it stopped"
     if (touched or 0) < now_epoch() - JOB_STALE_SECONDS:
         return f"its server has not reported on it for over {JOB_STALE_SECONDS} s"
@@ -385,7 +385,7 @@ def insert_program(conn: Connection, data: dict[str, Any],
                    busy: dict[str, list[list[int]]] | None = None) -> None:
     """Store a validated program document (as a JSON-ready dict) and the busy time read
     from its members' calendars (``{member: [[start, end], ...]}``, see
-    ``calendars.busy_on_upload``; without it, calendars are read when solving)."""
+    ``uploads.busy_on_upload``; without it, calendars are read when solving)."""
     pid = data["program"]["id"]
     try:
         conn.execute(programs.insert().values(

@@ -18,7 +18,7 @@ from hypothesis.extra.numpy import arrays
 from benchmarks.generate import year_group_program
 from ingest.availability import build_availability
 from ingest.document import parse_program
-from service.documents import _bitmaps
+from service.serialize import _bitmaps
 from solver.heatmap import heatmap
 from tests.service.live import LiveServer, admin_token, free_slots
 

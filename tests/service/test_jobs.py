@@ -13,7 +13,7 @@ import time
 from sqlalchemy import Column, MetaData, Table, inspect, select
 
 from service import jobs as job_runner
-from service import worker
+from service import process
 from service.store import JOB_STALE_SECONDS, init_db, jobs, make_engine, now_epoch
 from tests.service.live import ROOT
 
@@ -35,14 +35,14 @@ def _status(engine, jid: str) -> tuple[str, str | None]:
 
 
 def _elsewhere(**changes) -> str:
-    return json.dumps({**json.loads(worker.identity()), **changes})
+    return json.dumps({**json.loads(process.identity()), **changes})
 
 
 def test_job_of_a_live_process_survives_another_start_and_fails_once_it_dies(engine):
     """Another process starting (init_db, as every uvicorn worker does) leaves a job whose
     owner runs alone; once the owner is killed, reading the job reports it failed."""
     owner = subprocess.Popen(
-        [sys.executable, "-c", "from service import worker; print(worker.identity(), "
+        [sys.executable, "-c", "from service import process; print(process.identity(), "
          "flush=True); import time; time.sleep(60)"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
@@ -61,11 +61,11 @@ def test_job_of_a_live_process_survives_another_start_and_fails_once_it_dies(eng
 
 def test_owner_is_recognised_by_start_time_not_pid():
     """A PID reused by another process is not the owner; another machine cannot tell."""
-    assert worker.owner_alive(worker.identity()) is True
-    assert worker.owner_alive(_elsewhere(start="1")) is False
-    assert worker.owner_alive(_elsewhere(host="other-machine")) is None
-    assert worker.owner_alive(_elsewhere(boot="another-boot")) is None
-    assert worker.owner_alive("not json") is None
+    assert process.owner_alive(process.identity()) is True
+    assert process.owner_alive(_elsewhere(start="1")) is False
+    assert process.owner_alive(_elsewhere(host="other-machine")) is None
+    assert process.owner_alive(_elsewhere(boot="another-boot")) is None
+    assert process.owner_alive("not json") is None
 
 
 def test_owner_elsewhere_is_trusted_until_its_heartbeat_is_stale(engine):
@@ -86,7 +86,7 @@ def test_owner_elsewhere_is_trusted_until_its_heartbeat_is_stale(engine):
 def test_heartbeat_beats_while_the_job_is_here(engine, monkeypatch):
     """The owner touches its queued or running jobs, and stops when it has none."""
     monkeypatch.setattr(job_runner, "JOB_HEARTBEAT_SECONDS", 0.02)
-    jid = _job(engine, worker.identity(), age=JOB_STALE_SECONDS + 5)
+    jid = _job(engine, process.identity(), age=JOB_STALE_SECONDS + 5)
     beat = job_runner.Heartbeat()
     beat.add(engine, jid)
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from benchmarks.generate import generate_program
-from service import booking, jobs, notify, worker
+from service import booking, jobs, notify, process
 from service.config import Settings
 from service.errors import Conflict, NotFound, TooMany
 from service.programs import validated
@@ -151,7 +151,7 @@ def test_an_apply_whose_process_died_is_undone_and_applied_again_whole(engine, t
     document = jobs._claim(engine, "p1", jid)
     doc, planned = jobs._check(engine, "p1", jid, document)
     jobs._write_chunk(engine, settings, doc, "p1", jid, planned[:1], 0)
-    dead = json.dumps({**json.loads(worker.identity()), "start": "1"})
+    dead = json.dumps({**json.loads(process.identity()), "start": "1"})
     with engine.begin() as conn:
         conn.execute(update(jobs_table).where(jobs_table.c.id == jid).values(apply_owner=dead))
     assert _count(engine, series, series.c.status == "pending") == 1

@@ -16,8 +16,8 @@ import pytest
 from fastapi import HTTPException
 
 from ingest.errors import CalendarError
-from service.calendars import fetch_text
 from service.config import Settings
+from service.uploads import fetch_text
 from tests.service.live import LiveServer, admin_token, free_slots
 from tests.service.sample import TUESDAY_BUSY, program
 from tests.trickle import TrickleServer, trickle_server

@@ -12,6 +12,7 @@ with the field named; CalDAV calendars are read by the CLI and the notebooks.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import threading
 from collections.abc import Iterator, Sequence
@@ -30,8 +31,9 @@ from ingest.errors import CalendarError
 from ingest.grid import SlotGrid
 
 from .config import Settings
-from .errors import Invalid
+from .errors import Invalid, json_problem
 from .netguard import guard_for
+from .schemas import CalendarUpdate
 
 
 async def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: Settings,
@@ -181,3 +183,27 @@ def _merged(busy: list[tuple[datetime, datetime]]) -> list[list[int]]:
         else:
             out.append([lo, hi])
     return out
+
+
+def calendar_source(raw: bytes, kind: str) -> dict[str, Any]:
+    """The calendar source a ``PUT …/calendar`` body gives, by its content type ``kind``:
+    ``{"ics_url": ...}`` from JSON, ``{"ics_text": ...}`` from an iCalendar body."""
+    if kind in ("application/json", ""):
+        try:
+            sent = json.loads(raw or b"null")
+        except (ValueError, RecursionError) as exc:  # RecursionError: [[[[...
+            raise Invalid(f"malformed JSON: {json_problem(exc)}") from None
+        try:
+            url = CalendarUpdate.model_validate(sent).ics_url
+        except (ValueError, TypeError):
+            raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"} with "
+                          "an http, https or webcal URL", field="ics_url") from None
+        return {"ics_url": url}
+    if kind in ("text/calendar", "text/plain"):
+        text = raw.decode("utf-8", "replace")
+        if not text.strip():
+            raise Invalid("the calendar is empty; send an iCalendar (BEGIN:VCALENDAR ...)",
+                          field="calendar")
+        return {"ics_text": text}
+    raise Invalid(f"unsupported content type {kind!r}; send text/calendar or "
+                  "application/json", field="content-type")

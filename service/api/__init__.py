@@ -1,0 +1,18 @@
+"""HTTP routes (SPEC 8). Thin: check who asks, validate, call store / solver / booking.
+
+One module per concern in ``routes/``, each with its own OpenAPI tag; what routes depend
+on (the caller, the database, the settings) in ``deps.py``. Routes that run numpy or
+CP-SAT are plain ``def`` so they run in the thread pool.
+"""
+
+from fastapi import APIRouter
+
+from ..errors import error_responses
+from .routes import plans, programs, scheduling, series
+
+# Every route needs a token and reads its parameters; any request body may be too large.
+router = APIRouter(prefix="/api", responses=error_responses(401, 413, 422, 503))
+router.include_router(programs.router)
+router.include_router(scheduling.router)
+router.include_router(series.router)
+router.include_router(plans.router)

@@ -1,0 +1,60 @@
+"""What the routes depend on: the caller (:data:`Who`), the database (:data:`Db`), the
+settings (:data:`Config`), a match with the caller's right to see it, and the error
+responses most routes document."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import Engine
+
+from ingest.document import Match, ProgramDocument
+
+from ..auth import Principal, authenticate
+from ..config import Settings
+from ..errors import error_responses
+from ..programs import find_match, solving_document
+
+READ = error_responses(403, 404)
+WRITE = error_responses(403, 404, 409)
+# Calendar routes answer with ``response_class=Response``: a 200 is text/calendar, an error
+# still JSON.
+ICS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/calendar": {"schema": {"type": "string"}}},
+          "description": "an iCalendar file"}}
+
+
+def engine_of(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def principal(request: Request,
+              authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The caller, from the Authorization header only: a token in the URL (``?token=``)
+    is ignored, since URLs end up in logs, browser history and Referer headers."""
+    bearer = None
+    if authorization and authorization.lower().startswith("bearer "):
+        bearer = authorization[7:].strip()
+    return authenticate(engine_of(request), bearer)
+
+
+Who = Annotated[Principal, Depends(principal)]
+Db = Annotated[Engine, Depends(engine_of)]
+Config = Annotated[Settings, Depends(settings_of)]
+
+
+def match_context(db: Engine, who: Principal, pid: str, xid: str
+                  ) -> tuple[ProgramDocument, Match]:
+    """The part of the program match ``xid`` needs (for solving) and the match, once the
+    caller is checked to see it."""
+    who.program(pid)
+    with db.connect() as conn:
+        doc = solving_document(conn, pid, match=xid)
+    match = find_match(doc, xid)
+    who.sees_match(pid, list(match.members))
+    return doc, match

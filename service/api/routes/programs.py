@@ -1,0 +1,174 @@
+"""Routes for programs, their members and members' calendars, matches, and the links
+to members' calendar feeds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from ingest.errors import CalendarError
+
+from ... import notify
+from ...auth import feed_member, issue_feed_token, revoke_feed_token
+from ...errors import Forbidden, Invalid, error_responses
+from ...programs import (
+    member_document,
+    member_program,
+    store_calendar,
+    store_match,
+    store_member,
+    store_program,
+    validated,
+)
+from ...schemas import (
+    EXAMPLE_ICS,
+    CalendarSet,
+    CalendarUpdate,
+    Created,
+    DocumentPublic,
+    FeedLink,
+    MatchCreate,
+    Me,
+    MemberPublic,
+    MemberUpdate,
+    ProgramCreate,
+    ProgramSummary,
+)
+from ...store import document_data, programs
+from ...uploads import busy_on_upload, calendar_source, fetch_text, fetch_uploaded
+from ..deps import ICS, READ, WRITE, Config, Db, Who
+
+router = APIRouter(tags=["programs"])
+
+
+@router.get("/me", response_model=Me)
+def me(who: Who) -> dict[str, Any]:
+    """Who this token is: role, program (None = every program) and member."""
+    return {"role": who.role, "program": who.program_id, "member": who.member_id}
+
+
+@router.post("/programs", status_code=201, response_model=Created,
+             responses=error_responses(403, 409, 503))
+async def create_program(doc: ProgramCreate, who: Who, db: Db, cfg: Config) -> dict[str, str]:
+    """Create a program from a program document."""
+    # async: calendar URLs are fetched on the event loop (no worker thread waits on the
+    # network); validating and storing run in the thread pool.
+    parsed = await run_in_threadpool(validated, doc)
+    if not who.site_admin:
+        raise Forbidden("only a site admin may create programs")
+    if len(parsed.members) > cfg.max_members or len(parsed.matches) > cfg.max_matches:
+        raise Invalid(f"at most {cfg.max_members} members and {cfg.max_matches} matches "
+                      "per program", field="members")
+    where = {m.id: f"members[{i}]" for i, m in enumerate(parsed.members)}
+    ids = [m.id for m in parsed.members]
+    fetched = await fetch_uploaded(parsed, ids, cfg, where)
+    busy = await run_in_threadpool(busy_on_upload, parsed, ids, fetched, where)
+    await run_in_threadpool(store_program, db, parsed, busy)
+    return {"id": parsed.program.id}
+
+
+@router.get("/programs", response_model=list[ProgramSummary])
+def list_programs(who: Who, db: Db) -> list[dict[str, Any]]:
+    """The programs this token can see."""
+    with db.connect() as conn:
+        rows = conn.execute(select(programs.c.id, programs.c.header)).all()
+    return [{"id": r.id, "name": json.loads(r.header).get("name")} for r in rows
+            if who.program_id in (None, r.id)]
+
+
+@router.get("/programs/{pid}", response_model=DocumentPublic, responses=READ)
+def get_program(pid: str, who: Who, db: Db) -> dict[str, Any]:
+    """The program document as stored; facilitators and members see only their part."""
+    who.program(pid)
+    with db.connect() as conn:
+        data = document_data(conn, pid)
+    return who.visible_part(data)
+
+
+@router.put("/programs/{pid}/members/{mid}", response_model=MemberPublic,
+            responses={201: {"model": MemberPublic, "description": "Created"}, **READ,
+                       **error_responses(503)})
+async def put_member(pid: str, mid: str, member: MemberUpdate, who: Who, db: Db, cfg: Config,
+                     response: Response) -> dict[str, Any]:
+    """Create or replace one member, availability included."""
+    who.is_member(pid, mid)
+    if member.get("id", mid) != mid:
+        raise Invalid(f'id "{member.get("id")}" does not match the URL ("{mid}")', field="id")
+    # A member's validity does not depend on the other members or matches, so it is
+    # checked, and its calendar URLs fetched (guarded, on the event loop: see
+    # create_program), before the program's lock is taken.
+    doc, i = await run_in_threadpool(member_document, db, pid, {**member, "id": mid})
+    fetched = await fetch_uploaded(doc, [mid], cfg, {mid: ""})
+    busy = await run_in_threadpool(busy_on_upload, doc, [mid], fetched, {mid: ""})
+    stored = doc.members[i].model_dump(mode="json", exclude_none=True)
+    created = await run_in_threadpool(store_member, db, cfg, pid, stored, busy[mid])
+    response.status_code = 201 if created else 200
+    return stored
+
+
+@router.put("/programs/{pid}/members/{mid}/calendar", response_model=CalendarSet,
+            responses={**READ, **error_responses(503)}, openapi_extra={"requestBody": {
+                "content": {
+                    "text/calendar": {"schema": {"type": "string"}, "example": EXAMPLE_ICS},
+                    "application/json": {"schema": CalendarUpdate.model_json_schema()}}}})
+async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
+                       cfg: Config) -> dict[str, Any]:
+    """Replace the member's calendar: an iCalendar body, or ``{"ics_url": ...}``."""
+    who.is_member(pid, mid)
+    raw = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    doc = await run_in_threadpool(member_program, db, pid, mid)
+    source = await run_in_threadpool(calendar_source, raw, kind)
+    fetched: dict[str, str] = {}
+    if "ics_url" in source:  # fetched on the event loop: see create_program
+        url = source["ics_url"]
+        try:
+            fetched[url] = await fetch_text(url, cfg)
+        except CalendarError as exc:
+            raise Invalid(f"ics_url: {exc}", field="ics_url") from None
+    return await run_in_threadpool(store_calendar, db, doc, pid, mid, source, fetched)
+
+
+@router.post("/programs/{pid}/matches", status_code=201, response_model=Created,
+             responses=WRITE)
+def add_match(pid: str, match: MatchCreate, who: Who, db: Db, cfg: Config) -> dict[str, str]:
+    """Add a match (a pair or a group) to the program."""
+    who.admin(pid)
+    return {"id": store_match(db, cfg, pid, match)}
+
+
+# The feed token is the file name: calendar apps subscribe to a plain URL ending in .ics
+# (some refuse or mangle query strings), and the URL is all the credential there is. The
+# access log shows it as /api/feeds/swf_…redacted.ics (service/redact.py).
+@router.get("/feeds/{feed}.ics", name="feed", responses={**ICS, **error_responses(404)},
+            response_class=Response)
+def feed(feed: str, db: Db) -> Response:
+    """A member's booked sessions as a subscribable calendar feed. The feed token in the
+    URL opens this and nothing else; rotating or revoking it ends the old link (401)."""
+    pid, mid = feed_member(db, feed)
+    return Response(notify.member_calendar(db, pid, mid),
+                    media_type="text/calendar; charset=utf-8")
+
+
+@router.post("/programs/{pid}/members/{mid}/feed-token", status_code=201,
+             response_model=FeedLink, responses=READ)
+def rotate_feed_token(pid: str, mid: str, request: Request, who: Who,
+                      db: Db) -> dict[str, Any]:
+    """A new calendar feed link for the member (the member or an admin); the previous
+    link stops working. The link is shown once."""
+    who.is_member(pid, mid)
+    token = issue_feed_token(db, pid, mid)
+    return {"member": mid, "url": str(request.url_for("feed", feed=token))}
+
+
+@router.delete("/programs/{pid}/members/{mid}/feed-token", status_code=204,
+               response_class=Response, responses=READ)
+def delete_feed_token(pid: str, mid: str, who: Who, db: Db) -> Response:
+    """Revoke the member's calendar feed link (the member or an admin)."""
+    who.is_member(pid, mid)
+    revoke_feed_token(db, pid, mid)
+    return Response(status_code=204)

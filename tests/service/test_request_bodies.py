@@ -1,0 +1,88 @@
+"""Issue 13: a limit that a program document and an API request body share lives in one
+place (ingest/document.py), so the document refuses what the API refuses."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from ingest.document import parse_program
+from ingest.errors import DocumentError
+from service import uploads
+from service.app import create_app
+from service.auth import create_token
+from service.config import Settings
+from service.schemas import CalendarUpdate
+
+# Calendar URLs the API's calendar body (PUT …/calendar) has always refused and a program
+# document used to take: too long, white space inside, nothing after the scheme.
+REFUSED_URLS = ["https://calendar.example.org/" + "a" * 2000 + ".ics",
+                "https://calendar.example.org/my calendar.ics",
+                "webcal://"]
+
+
+def program() -> dict:
+    return {"version": 1,
+            "program": {"id": "p1", "timezone": "America/New_York", "start": "2027-03-01",
+                        "end": "2027-04-26"},
+            "members": [{"id": "mia"}, {"id": "al", "timezone": "Europe/London"}],
+            "matches": [{"id": "mia-al", "members": ["mia", "al"]}]}
+
+
+def _with_calendar(url: str) -> dict:
+    doc = program()
+    doc["members"][0]["calendars"] = [{"ics_url": url}]
+    return doc
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS, ids=["too-long", "white-space", "empty"])
+def test_a_document_refuses_the_calendar_urls_the_api_refuses(url):
+    """The same ics_url limit in a program document as in the API's calendar body, with
+    the field named."""
+    with pytest.raises(ValidationError):
+        CalendarUpdate.model_validate({"ics_url": url})
+    with pytest.raises(DocumentError) as info:
+        parse_program(_with_calendar(url))
+    assert [e.path for e in info.value.errors] == ["members[0].calendars[0].ics_url"]
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS, ids=["too-long", "white-space", "empty"])
+def test_a_stored_document_keeps_a_calendar_url_older_versions_let_in(url):
+    """A document read back from the store is taken as stored (docs/rules.md): the limit
+    applies where a URL enters, so what an older version stored does not lock a program."""
+    doc = parse_program(_with_calendar(url), stored=True)
+    assert doc.members[0].calendars[0].ics_url == url
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS, ids=["too-long", "white-space", "empty"])
+def test_a_member_with_a_refused_calendar_url_is_a_422_before_any_fetch(url, tmp_path: Path,
+                                                                        monkeypatch):
+    """PUT …/members/{id} with such a URL is a 422 naming calendars[0].ics_url, and nothing
+    is fetched."""
+    async def no_fetch(wanted: dict[str, str], _settings: Settings) -> dict[str, str]:
+        assert not wanted, "a refused URL was fetched"
+        return {}
+
+    monkeypatch.setattr(uploads, "_fetch_all", no_fetch)
+    app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    token = create_token(app.state.engine, "admin")
+    member = {**program()["members"][0], "calendars": [{"ics_url": url}]}
+
+    async def put() -> httpx.Response:
+        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t",
+                                     headers={"Authorization": f"Bearer {token}"}) as api:
+            assert (await api.post("/api/programs", json=program())).status_code == 201
+            return await api.put("/api/programs/p1/members/mia", json=member)
+
+    try:
+        r = asyncio.run(put())
+    finally:
+        app.state.executor.shutdown()
+        app.state.engine.dispose()
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "calendars[0].ics_url"
