@@ -5,8 +5,9 @@ icalendar types a property as a union of some thirty classes (``vDDDTypes | vTex
 and many of its readers as untyped. The functions here read what ``ics_source`` and
 ``rrule_limits`` need with the same icalendar calls those made themselves, and hand back
 dates, date-times, timedeltas, strings and lists. A value icalendar could not parse is
-listed in ``component.errors`` (which ``ics_source`` checks first); reading it anyway
-raises icalendar's own error, as it did before.
+listed in ``component.errors`` (which ``ics_source`` checks first; reading it gives its
+text); a value it parsed as the wrong kind for its property (``RDATE:PT1H``) is found by
+``Property.wrong_kind`` (which ``ics_source`` checks next).
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from icalendar import Calendar, Component, InvalidCalendar, vDDDTypes
+from icalendar import Calendar, Component, InvalidCalendar, vBroken, vDDDTypes
 from icalendar import vRecur as Recur
 from icalendar.error import GloballyUniqueTZIDGuessed
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from .errors import CalendarError
 
-__all__ = ["Calendar", "Component", "InvalidCalendar", "Property", "Recur", "as_ical",
-           "duration", "iana_zone", "moment", "parse", "properties", "read_rule",
+__all__ = ["KINDS", "Calendar", "Component", "InvalidCalendar", "Property", "Recur",
+           "as_ical", "duration", "iana_zone", "moment", "parse", "properties", "read_rule",
            "read_value", "recur_text", "repeated", "rule_text", "rules", "set_rules", "text",
            "value"]
 
@@ -61,9 +62,18 @@ def repeated(component: Component, name: str) -> bool:
 def value(component: Component, name: str) -> object:
     """What a date-time property holds: a date or date-time (DTSTART, DTEND, RECURRENCE-ID),
     a timedelta (DURATION), or what else a broken calendar put there (a bare time, a
-    period). KeyError if the property is absent."""
-    prop: Any = component[name]
-    found: object = prop.dt
+    period, a value of another type: ``DTEND;VALUE=UTC-OFFSET:-0500``). KeyError if the
+    property is absent."""
+    return _held(component[name])
+
+
+def _held(prop: Any) -> object:
+    """The value of one property object: its ``dt`` (a date, date-time, duration, period or
+    time), else the object itself (a rule, an integer, a UTC offset, a text), or the text
+    of a value icalendar could not read."""
+    if isinstance(prop, vBroken):  # reading any attribute of it raises
+        return str(prop)
+    found: object = getattr(prop, "dt", prop)
     return found
 
 
@@ -86,15 +96,52 @@ def duration(component: Component) -> timedelta:
 
 def as_ical(component: Component, name: str) -> str:
     """A property's value written back as iCalendar text (to find its line for a message)."""
-    prop: Any = component[name]
-    written: str = prop.to_ical().decode()
-    return written
+    return _written(component[name])
+
+
+def _written(prop: Any) -> str:
+    """A property object's value as iCalendar text (icalendar writes a TIME as a str)."""
+    written: bytes | str = prop.to_ical()
+    return written.decode(errors="replace") if isinstance(written, bytes) else written
+
+
+# What each property that ingest (or recurring-ical-events, for it) reads may hold, by
+# RFC 5545, and how a message says it. A value of another kind parses (``DURATION:20270105``,
+# ``RDATE:PT1H``, ``SEQUENCE;VALUE=TEXT:x``), then fails deep inside recurring-ical-events
+# or dateutil; ``Property.wrong_kind`` finds it first.
+_DATE = (frozenset({"date"}), "a date or date-time")
+KINDS: dict[str, tuple[frozenset[str], str]] = {
+    "DTSTART": _DATE, "DTEND": _DATE, "RECURRENCE-ID": _DATE, "EXDATE": _DATE,
+    "DURATION": (frozenset({"duration"}), "a duration"),
+    "RDATE": (frozenset({"date", "period"}), "a date, date-time or period"),
+    "FREEBUSY": (frozenset({"period"}), "a period"),
+    "RRULE": (frozenset({"rule"}), "a recurrence rule"),
+    "SEQUENCE": (frozenset({"integer"}), "an integer"),
+    "UID": (frozenset({"text"}), "text"),  # recurring-ical-events groups events by it
+}
+
+
+def _kind(found: object) -> str | None:
+    """The kind of a value ``_held`` returns (None: a time, a UTC offset, a number, ...)."""
+    if isinstance(found, tuple):  # a period: its start, and its end or its length
+        return "period" if len(found) == 2 and isinstance(found[0], date) \
+            and isinstance(found[1], date | timedelta) else None
+    if isinstance(found, date):  # datetime too
+        return "date"
+    if isinstance(found, timedelta):
+        return "duration"
+    if isinstance(found, Recur):
+        return "rule"
+    if isinstance(found, str):
+        return "text"
+    return "integer" if isinstance(found, int) and not isinstance(found, bool) else None
 
 
 class Property:
     """One occurrence (one content line) of a property, e.g. one of an event's RDATEs."""
 
-    def __init__(self, prop: Any) -> None:
+    def __init__(self, name: str, prop: Any) -> None:
+        self.name = name.upper()
         self._prop = prop
 
     def param(self, name: str, default: str | None = None) -> str | list[str] | None:
@@ -102,21 +149,34 @@ class Property:
         found: str | list[str] | None = self._prop.params.get(name, default)
         return found
 
+    def values(self) -> list[object]:
+        """Each value it holds: one, or each of an RDATE or EXDATE list (see ``value``)."""
+        listed = [self._prop] if isinstance(self._prop, vBroken) else \
+            getattr(self._prop, "dts", [self._prop])
+        return [_held(x) for x in listed]
+
+    def wrong_kind(self) -> str | None:
+        """What the property should hold (e.g. "a duration") if a value of it is of another
+        kind (``RDATE:PT1H``); None if every value is right, or it is not in :data:`KINDS`."""
+        kinds, say = KINDS.get(self.name, (None, ""))
+        if kinds is None or all(_kind(x) in kinds for x in self.values()):
+            return None
+        return say
+
     def dates(self) -> Iterator[object]:
         """Every date or date-time it holds (a DTSTART-like value, or each of an RDATE or
         EXDATE list; both ends of a period), lazily."""
-        for x in getattr(self._prop, "dts", [self._prop]):
-            yield from (x.dt if isinstance(x.dt, tuple) else (x.dt,))
+        for x in self.values():
+            yield from (x if isinstance(x, tuple) else (x,))
 
     def periods(self) -> list[Period]:
-        """The periods of a FREEBUSY property (one or many)."""
-        found: list[Period] = [x.dt for x in getattr(self._prop, "dts", [self._prop])]
+        """The periods of a FREEBUSY property (one or many; checked with ``wrong_kind``)."""
+        found: list[Any] = self.values()
         return found
 
     def as_ical(self) -> str:
         """Its value written back as iCalendar text."""
-        written: str = self._prop.to_ical().decode()
-        return written
+        return _written(self._prop)
 
 
 def properties(component: Component, name: str) -> list[Property]:
@@ -124,7 +184,7 @@ def properties(component: Component, name: str) -> list[Property]:
     found = component.get(name)
     if found is None:
         return []
-    return [Property(p) for p in (list(found) if isinstance(found, list) else [found])]
+    return [Property(name, p) for p in (list(found) if isinstance(found, list) else [found])]
 
 
 # -- recurrence rules ---------------------------------------------------------------------

@@ -47,11 +47,16 @@ from .rrule_limits import Budget, limit_entries, limit_events, limit_timezones
 Busy = list[tuple[datetime, datetime]]
 
 FREE_TYPES = frozenset({"FREE"})
-# Properties whose parse errors change busy time; errors in others (DESCRIPTION, ATTENDEE,
-# ...) do not, and a calendar is not rejected for them.
+# Properties whose parse errors change busy time (SEQUENCE decides which of two versions of
+# an event counts); errors in others (DESCRIPTION, ATTENDEE, ...) do not, and a calendar is
+# not rejected for them.
 TIME_PROPERTIES = frozenset({"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE",
                              "EXRULE", "RECURRENCE-ID", "FREEBUSY", "TZOFFSETFROM",
-                             "TZOFFSETTO", "STATUS", "TRANSP"})
+                             "TZOFFSETTO", "STATUS", "TRANSP", "SEQUENCE"})
+# Properties read from each component, whose values must be of their kind (ical.KINDS).
+READ = {"VEVENT": ("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE", "RDATE",
+                   "EXDATE", "SEQUENCE"),
+        "VFREEBUSY": ("FREEBUSY",)}
 ZONED_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
 # Properties RFC 5545 allows once per component; a second one leaves the meaning open.
 ONCE = {"VCALENDAR": ("X-WR-TIMEZONE",),
@@ -189,6 +194,7 @@ def _check(calendar: ical.Calendar, text: str) -> None:
                                     line=_line_with(text, name + ":") or _line_with(text, name))
         if component.name not in ("VEVENT", "VFREEBUSY"):
             continue
+        _check_kinds(component, text)
         for name in ZONED_PROPERTIES:
             for prop in ical.properties(component, name):
                 tzid = prop.param("TZID")
@@ -208,16 +214,28 @@ def _check(calendar: ical.Calendar, text: str) -> None:
                                 line=f"X-WR-TIMEZONE:{zone_name}") from None
 
 
+def _check_kinds(component: ical.Component, text: str) -> None:
+    """Every value read from the component is of its property's kind (a DURATION holds a
+    duration, not a date; an RDATE no duration; a SEQUENCE an integer)."""
+    for name in READ.get(component.name or "", ()):  # UID first: the others' messages name it
+        for prop in ical.properties(component, name):
+            kind = prop.wrong_kind()
+            if kind is not None:  # e.g. DTSTART:100000, a bare time
+                uid = ical.text(component, "UID") if name != "UID" else ""
+                # The kind is the service's word, not the calendar's: put in before the
+                # template is filled.
+                raise CalendarError(("{component} {uid!r}" if uid else "{component}")
+                                    + f" has a bad {{name}}: not {kind}",
+                                    component=component.name, uid=uid, name=name,
+                                    line=_line_with(text, name, prop.as_ical())
+                                    or _line_with(text, name + ":") or _line_with(text, name))
+
+
 def _check_event(event: ical.Component, text: str) -> None:
     uid = ical.text(event, "UID")
     if "DTSTART" not in event:
         raise CalendarError("VEVENT {uid!r} has no DTSTART", uid=uid,
                             line=f"UID:{uid}" if uid else None)
-    for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
-        if name in event and not isinstance(ical.value(event, name), date):  # e.g. a bare time
-            raise CalendarError("VEVENT {uid!r} has a bad {name}: not a date or date-time",
-                                uid=uid, name=name,
-                                line=_line_with(text, name + ":") or _line_with(text, name))
     begin = ical.moment(event, "DTSTART")
     if "DTEND" in event and _sort_key(ical.moment(event, "DTEND")) < _sort_key(begin):
         raise CalendarError("VEVENT {uid!r} ends before it starts", uid=uid,

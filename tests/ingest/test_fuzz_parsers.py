@@ -4,7 +4,8 @@ result or their own error naming the field or line: never another exception, nev
 Inputs are the files in tests/data, the demo program and the calendars the other tests use,
 mutated at random: bytes flipped, lines deleted, duplicated, swapped or cut off, values
 replaced by wrong types and hostile ones (bad dates and zones, years 1 and 9999, endless
-or never-matching RRULEs, negative durations, BEGIN without END). Every example runs under
+or never-matching RRULEs, negative durations, BEGIN without END, a property holding
+another's value: a DURATION a date, an RDATE a duration). Every example runs under
 a time guard, so a pathological expansion fails the test instead of stalling it.
 """
 
@@ -156,6 +157,7 @@ ICS_VALUES = {
                  "20270105T100000Z/20270104T100000Z"],
     "STATUS": ["CANCELLED", "TENTATIVE", ""], "TRANSP": ["TRANSPARENT", "OPAQUE", "x"],
     "TZOFFSETFROM": ["-0500", "+9999", "garbage"], "TZOFFSETTO": ["-0400", "+2500", ""],
+    "SEQUENCE": ["0", "3", "-1", "1.5", "x"],
     "BEGIN": ["VEVENT", "VCALENDAR", "VTIMEZONE", "STANDARD", "VALARM", "X-NESTED"],
     "END": ["VEVENT", "VCALENDAR", "VTIMEZONE", "DAYLIGHT", "X-OTHER"],
 }
@@ -202,6 +204,58 @@ def test_mutated_calendars_read_or_refused(text: str, zone: ZoneInfo) -> None:
 def test_damaged_calendar_bytes_read_or_refused(data: bytes, zone: ZoneInfo) -> None:
     """Real calendars with bytes flipped or cut off: busy time, or a CalendarError."""
     check_ics(data, zone)
+
+
+# Every property ingest reads, and some it does not (a VTODO's DUE, a VTIMEZONE's), once;
+# each may be given a value of another kind (a DURATION a date, an RDATE a duration, a
+# SEQUENCE a date), as it is written or through a VALUE parameter.
+EVERY_PROPERTY = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+    "BEGIN:VTIMEZONE\r\nTZID:Office\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n"
+    "TZOFFSETFROM:-0500\r\nTZOFFSETTO:-0500\r\nRDATE:19800101T000000\r\nEND:STANDARD\r\n"
+    "END:VTIMEZONE\r\n"
+    "BEGIN:VEVENT\r\nUID:weekly@test\r\nDTSTAMP:20270101T000000Z\r\nSEQUENCE:1\r\n"
+    "DTSTART;TZID=Office:20270105T100000\r\nDTEND;TZID=Office:20270105T110000\r\n"
+    "RRULE:FREQ=WEEKLY;COUNT=6\r\nRDATE:20270107T100000Z,20270108T100000Z/PT1H\r\n"
+    "EXDATE;TZID=Office:20270112T100000\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:weekly@test\r\nDTSTAMP:20270101T000000Z\r\nSEQUENCE:2\r\n"
+    "RECURRENCE-ID;TZID=Office:20270119T100000\r\nDTSTART:20270120T150000Z\r\n"
+    "DURATION:PT1H\r\nSTATUS:CONFIRMED\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:all-day@test\r\nDTSTART;VALUE=DATE:20270125\r\nDURATION:P1D\r\n"
+    "TRANSP:OPAQUE\r\nEND:VEVENT\r\n"
+    "BEGIN:VTODO\r\nUID:todo@test\r\nDTSTART:20270105T100000Z\r\nDUE:20270106T100000Z\r\n"
+    "END:VTODO\r\n"
+    "BEGIN:VFREEBUSY\r\nUID:fb@test\r\nDTSTART:20270101T000000Z\r\nDTEND:20270201T000000Z\r\n"
+    "FREEBUSY;FBTYPE=BUSY:20270126T140000Z/PT1H,20270127T140000Z/20270127T150000Z\r\n"
+    "END:VFREEBUSY\r\nEND:VCALENDAR\r\n")
+# One value of each kind iCalendar has (and a list mixing two).
+KIND_VALUES = ["20270105", "20270105T100000Z", "20270105T100000", "20270105T100000Z/PT1H",
+               "20270105T100000Z/20270105T110000Z", "PT1H", "-P1D", "100000", "-0500",
+               "FREQ=DAILY;COUNT=2", "3", "1.5", "TRUE", "text", "20270105,PT1H"]
+VALUE_TYPES = ["", "", "", ";VALUE=DATE", ";VALUE=DATE-TIME", ";VALUE=DURATION",
+               ";VALUE=PERIOD", ";VALUE=TIME", ";VALUE=UTC-OFFSET", ";VALUE=RECUR",
+               ";VALUE=INTEGER", ";VALUE=FLOAT", ";VALUE=TEXT"]
+
+
+@st.composite
+def swapped_kinds(draw: st.DrawFn) -> str:
+    """EVERY_PROPERTY with one or two property values replaced by a value of any kind, maybe
+    with a VALUE parameter that says it is of yet another kind."""
+    out = EVERY_PROPERTY.splitlines()
+    named = [k for k, line in enumerate(out) if _name(line) not in ("BEGIN", "END")]
+    for _ in range(draw(st.integers(1, 2))):
+        k = draw(st.sampled_from(named))
+        out[k] = (f"{out[k].split(':', 1)[0]}{draw(st.sampled_from(VALUE_TYPES))}:"
+                  f"{draw(st.sampled_from(KIND_VALUES))}")
+    return "\r\n".join(out) + "\r\n"
+
+
+@FUZZ
+@given(text=swapped_kinds(), zone=st.sampled_from(ZONES))
+def test_values_of_another_kind_read_or_refused(text: str, zone: ZoneInfo) -> None:
+    """Properties holding a value of another kind (DURATION:20270105, RDATE:PT1H,
+    SEQUENCE;VALUE=TEXT:x): busy time, or a CalendarError."""
+    check_ics(text, zone)
 
 
 # -- CSV -------------------------------------------------------------------------------

@@ -216,6 +216,90 @@ def test_fuzz_found_broken_structure_is_refused():
                       "END:VFREEBUSY\r\nEND:VCALENDAR\r\n", NEW_YORK, *WINDOW)
 
 
+# Values of another kind than their property holds, found by a differential check: each
+# parsed, then escaped from deep inside the expansion as another exception (a 500).
+
+def _refused(text: str) -> CalendarError:
+    with pytest.raises(CalendarError) as info:
+        busy_from_ics(text, NEW_YORK, *WINDOW)
+    return info.value
+
+
+@pytest.mark.parametrize("rule", [[], ["RRULE:FREQ=DAILY;COUNT=3"]])
+@pytest.mark.parametrize("value", ["20270105", "20270105T110000Z", "20270105T100000Z/PT1H",
+                                   "110000"])
+def test_duration_holding_a_date_is_refused(value, rule):
+    """Regression: a DURATION holding a date, date-time, period or time raised AttributeError
+    ('seconds') inside recurring-ical-events; now a CalendarError naming it and its line."""
+    err = _refused(_calendar("DTSTART:20270105T100000Z", f"DURATION:{value}", *rule))
+    assert err.problem == "VEVENT 'e@test' has a bad DURATION: not a duration"
+    assert (err.line, err.line_number) == (f"DURATION:{value}", 8)
+
+
+@pytest.mark.parametrize("value", ["PT1H", "-P1D", "110000", "20270106T100000Z,PT1H"])
+def test_rdate_holding_a_duration_is_refused(value):
+    """Regression: an RDATE holding a duration (or a time) raised TypeError (a date-time
+    compared with it) inside dateutil; now a CalendarError naming it and its line."""
+    err = _refused(_calendar("DTSTART:20270105T100000Z", "DURATION:PT1H", f"RDATE:{value}"))
+    assert err.problem == "VEVENT 'e@test' has a bad RDATE: not a date, date-time or period"
+    assert (err.line, err.line_number) == (f"RDATE:{value}", 9)
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("SEQUENCE:x", "VEVENT has a bad SEQUENCE: Expected int, got: x"),  # icalendar's vBroken
+    ("SEQUENCE;VALUE=TEXT:1", "VEVENT 'e@test' has a bad SEQUENCE: not an integer"),
+    ("SEQUENCE;VALUE=DATE:20270105", "VEVENT 'e@test' has a bad SEQUENCE: not an integer"),
+])
+def test_sequence_that_is_not_an_integer_is_refused(line, problem):
+    """Regression: a SEQUENCE icalendar could not read (kept as a vBroken) or read as
+    another kind raised TypeError (compared with a float) inside recurring-ical-events.
+    SEQUENCE decides which version of an event counts, so it is refused, not skipped."""
+    err = _refused(_calendar("DTSTART:20270105T100000Z", "DURATION:PT1H", line))
+    assert err.problem == problem
+    assert (err.line, err.line_number) == (line, 9)
+
+
+_FREEBUSY = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VFREEBUSY\r\nUID:f\r\n"
+             "{}\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n")
+
+
+@pytest.mark.parametrize(("text", "problem", "line"), [
+    # AttributeError: a UTC offset has no date.
+    (_calendar("DTSTART:20270105T100000Z", "DTEND;VALUE=UTC-OFFSET:-0500"),
+     "VEVENT 'e@test' has a bad DTEND: not a date or date-time", "DTEND;VALUE=UTC-OFFSET:-0500"),
+    (_calendar("DTSTART;VALUE=UTC-OFFSET:-0500", "DURATION:PT1H"),
+     "VEVENT 'e@test' has a bad DTSTART: not a date or date-time",
+     "DTSTART;VALUE=UTC-OFFSET:-0500"),
+    (_calendar("DTSTART:20270105T100000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;COUNT=3",
+               "RECURRENCE-ID;VALUE=UTC-OFFSET:+0100"),
+     "VEVENT 'e@test' has a bad RECURRENCE-ID: not a date or date-time",
+     "RECURRENCE-ID;VALUE=UTC-OFFSET:+0100"),
+    # AttributeError in rrule_limits: a rule read as a date.
+    (_calendar("DTSTART:20270105T100000Z", "DURATION:PT1H", "RRULE;VALUE=DATE:20270105"),
+     "VEVENT 'e@test' has a bad RRULE: not a recurrence rule", "RRULE;VALUE=DATE:20270105"),
+    # Read as nothing: the occurrence it was to remove stayed busy.
+    (_calendar("DTSTART:20270105T100000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;COUNT=3",
+               "EXDATE:PT1H"), "VEVENT 'e@test' has a bad EXDATE: not a date or date-time",
+     "EXDATE:PT1H"),
+    (_calendar("DTSTART:20270105T100000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;COUNT=3",
+               "EXDATE:20270106T100000Z/PT1H"),
+     "VEVENT 'e@test' has a bad EXDATE: not a date or date-time",
+     "EXDATE:20270106T100000Z/PT1H"),
+    # TypeError: a date is no (start, end) pair; AttributeError: a UTC offset has no date.
+    (_FREEBUSY.format("FREEBUSY;VALUE=DATE:20270105"), "VFREEBUSY 'f' has a bad FREEBUSY: "
+     "not a period", "FREEBUSY;VALUE=DATE:20270105"),
+    (_FREEBUSY.format("FREEBUSY;VALUE=UTC-OFFSET:-0500"), "VFREEBUSY 'f' has a bad FREEBUSY: "
+     "not a period", "FREEBUSY;VALUE=UTC-OFFSET:-0500"),
+])
+def test_value_of_another_kind_is_refused(text, problem, line):
+    """Regression: DTSTART, DTEND, RECURRENCE-ID, RRULE, EXDATE and FREEBUSY holding a value
+    of another kind raised AttributeError or TypeError, or were skipped; now a
+    CalendarError naming the property and its line."""
+    err = _refused(text)
+    assert err.problem == problem
+    assert err.line == line and err.line_number is not None
+
+
 def test_rule_that_never_occurs_leaves_its_first_occurrence():
     """Regression: dateutil walked a never-matching rule to the year 9999 (seconds per rule,
     a hang for many); the rule is dropped and the event keeps its DTSTART (RFC 5545)."""
@@ -265,6 +349,8 @@ QUOTING = [
     (_cal(_EVENT + f"DTSTART;TZID=Europe/Ber\r\n lin-{SECRET}:20270105T100000\r\nEND:VEVENT\r\n"),
      7),  # folded: the number of the line where it starts
     (_cal(f"BEGIN:VFREEBUSY\r\nUID:x\r\nFREEBUSY:{SECRET}\r\nEND:VFREEBUSY\r\n"), 6),
+    (_cal(_EVENT.replace("UID:1", f"UID:{SECRET}") + "DTSTART:20270105T100000Z\r\n"
+          "DURATION:20270105\r\nEND:VEVENT\r\n"), 8),  # a value of another kind
     (f"BEGIN:VCALENDAR\r\nX-{SECRET}:1\r\n", 2),
 ]
 

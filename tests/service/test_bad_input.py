@@ -136,6 +136,40 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(live, method, path, kwargs
         assert api.get("/api/programs/p1/matches/mia-al/series").json() == series_before
 
 
+def _one_event(*lines: str) -> str:
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:kind\r\n"
+            "DTSTART:20270302T100000Z\r\n" + "".join(f"{line}\r\n" for line in lines)
+            + "END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+# Calendars with a property holding a value of another kind, and that property: each was
+# a 500 (AttributeError or TypeError from inside the expansion).
+WRONG_KIND = [(_one_event("DURATION:20270302T110000Z"), "DURATION"),
+              (_one_event("DURATION:PT1H", "RDATE:PT1H"), "RDATE"),
+              (_one_event("DURATION:PT1H", "SEQUENCE:x"), "SEQUENCE")]
+
+
+@pytest.mark.parametrize(("ics", "prop"), WRONG_KIND, ids=[w[1] for w in WRONG_KIND])
+def test_calendar_with_a_value_of_another_kind_is_a_422_naming_it(live, ics, prop):
+    """Regression: a member's calendar or a program upload with such a calendar answers 422
+    naming the calendar and the property (was a 500); nothing is stored."""
+    server, tokens = live
+    with server.client(tokens["admin"]) as api:
+        before = api.get("/api/programs/p1").json()
+        r = api.put("/api/programs/p1/members/al/calendar", content=ics,
+                    headers={"Content-Type": "text/calendar"})
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "calendars[0]" and f"bad {prop}" in r.json()["detail"]
+        assert api.get("/api/programs/p1").json() == before
+        doc = program("p4")
+        doc["members"][2]["calendars"] = [{"ics_text": ics}]  # bo
+        r = api.post("/api/programs", json=doc)
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "members[2].calendars[0]"
+        assert f"bad {prop}" in r.json()["detail"]
+        assert api.get("/api/programs/p4").status_code == 404
+
+
 ACCESS = [
     # (token, method, path, expected status); bodies are valid, so only access decides
     (None, "get", "/api/programs/p1", 401),
