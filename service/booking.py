@@ -22,6 +22,7 @@ from ingest.grid import as_instant, from_epoch, to_epoch
 from solver.recurrence import occurrence_starts, rrule_text
 
 from .errors import Conflict, Invalid, NotFound
+from .programs import document_now
 from .store import (
     PENDING,
     active_busy,
@@ -172,6 +173,18 @@ def find_idempotent(conn: Connection, program_id: str, key: Idempotency) -> str 
                       "match or another body); use a new key for a new booking",
                       field="Idempotency-Key")
     return str(row.id)
+
+
+def book(conn: Connection, doc: ProgramDocument, program_id: str, match: Match,
+         req: SeriesRequest, idempotency: Idempotency | None = None) -> str:
+    """Book ``req`` for ``match`` unless a member is booked at one of its occurrences
+    (``Conflict`` listing every clash); inside the program's lock, like every booking."""
+    wanted = occurrences(doc, match, req, document_now(doc))
+    found = clashes(conn, doc, program_id, list(match.members), wanted)
+    if found:
+        raise Conflict(f"{len(found)} occurrence(s) collide with sessions already booked",
+                       details={"clashes": found})
+    return insert_series(conn, doc, program_id, match, req, wanted, idempotency=idempotency)
 
 
 def insert_series(conn: Connection, doc: ProgramDocument, program_id: str, match: Match,

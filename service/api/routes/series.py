@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Response
 from sqlalchemy import select
 
 from ... import booking, notify
-from ...errors import Conflict, Invalid
+from ...errors import Invalid
 from ...programs import document_now, find_match, solving_document
 from ...schemas import SeriesCreate, SeriesPublic, SessionUpdate
 from ...store import PENDING, locked, series
@@ -43,12 +43,7 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
             sid = booking.find_idempotent(conn, pid, key)
             if sid is not None:
                 return booking.series_public(conn, pid, sid)
-        wanted = booking.occurrences(doc, match, req, document_now(doc))
-        found = booking.clashes(conn, doc, pid, list(match.members), wanted)
-        if found:
-            raise Conflict(f"{len(found)} occurrence(s) collide with sessions already booked",
-                           details={"clashes": found})
-        sid = booking.insert_series(conn, doc, pid, match, req, wanted, idempotency=key)
+        sid = booking.book(conn, doc, pid, match, req, idempotency=key)
         notify.queue_series(conn, cfg, pid, sid, "REQUEST")
         out = booking.series_public(conn, pid, sid)
     notify.wake(db)  # the background sender delivers; the request never waits for SMTP
