@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from .errors import CalendarError
+from .extras import MissingExtra, import_extra
 from .ics_source import Busy, busy_from_ics
 
 # The server reads floating and all-day events in its own zone; ask for a wider range and
@@ -29,7 +30,10 @@ def busy_from_caldav(url: str, zone: ZoneInfo, start: datetime, end: datetime, *
     it, ``url`` itself is read if it is a calendar collection, else every calendar of the
     principal is. Connection, authentication and HTTP errors raise CalendarError.
     """
-    import caldav
+    try:
+        caldav = import_extra("caldav", "caldav", "reading CalDAV calendars")
+    except MissingExtra as exc:
+        raise CalendarError(str(exc)) from None
     from caldav.lib.error import DAVError
 
     host = _host(url)
