@@ -23,11 +23,10 @@
 # who is missing), and the unscheduled matches with their reasons.
 
 # %%
+import copy
 from datetime import date
-from zoneinfo import ZoneInfo
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import display
 from matplotlib_inline.backend_inline import set_matplotlib_formats
@@ -35,6 +34,8 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 from ingest.availability import build_availability
 from ingest.document import parse_program
 from service.demo import demo_program
+from solver.frames import plan_frames, proposals, series_frame
+from solver.planner import first_come_first_served, per_match_upper_bound, plan
 
 set_matplotlib_formats("png")
 pd.set_option("display.width", 120)
@@ -45,11 +46,6 @@ def show(fig):
     """Show a figure once, as PNG, whatever the backend (inline in Jupyter, Agg in CI)."""
     display(fig)
     plt.close(fig)
-
-import copy
-
-from solver.frames import plan_frames, proposals, series_frame
-from solver.planner import first_come_first_served, per_match_upper_bound, plan
 
 # %%
 # A fixed date, so that every run gives the same program and the same results.

@@ -33,7 +33,6 @@
 
 # %%
 from datetime import date
-from zoneinfo import ZoneInfo
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -44,6 +43,8 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 from ingest.availability import build_availability
 from ingest.document import parse_program
 from service.demo import demo_program
+from solver.frames import heatmap_frame
+from solver.heatmap import heatmap
 
 set_matplotlib_formats("png")
 pd.set_option("display.width", 120)
@@ -54,9 +55,6 @@ def show(fig):
     """Show a figure once, as PNG, whatever the backend (inline in Jupyter, Agg in CI)."""
     display(fig)
     plt.close(fig)
-
-from solver.frames import heatmap_frame
-from solver.heatmap import heatmap
 
 # %% [markdown]
 # ## The program and its availability matrix
