@@ -16,36 +16,34 @@
 # %% [markdown]
 # # Batch planning
 #
-# Plan every match of a program together (SPEC 5) with `solver.planner.plan`, and compare it
+# Plan every match of a program together (SPEC 5) with `solver.plan`, and compare it
 # with first-come-first-served booking (`first_come_first_served`: each match in turn takes
-# its best series that still fits, as booking tools do). `solver.frames.plan_frames` turns
+# its best series that still fits, as booking tools do). `solver.plan_frames` turns
 # a plan into frames: one row per series, one row per occurrence (with how many attend and
 # who is missing), and the unscheduled matches with their reasons.
 
 # %%
-import copy
 from datetime import date
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import display
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-from ingest.availability import build_availability
-from ingest.document import parse_program
+from ingest import build_availability, parse_program, with_weekly_cap
 from service.demo import demo_program
-from solver.frames import plan_frames, proposals, series_frame
-from solver.planner import first_come_first_served, per_match_upper_bound, plan
+from solver import (
+    first_come_first_served_frame,
+    per_match_upper_bound,
+    plan,
+    plan_frames,
+    proposals,
+    series_frame,
+    show,
+)
 
 set_matplotlib_formats("png")
 pd.set_option("display.width", 120)
 pd.set_option("display.max_colwidth", 100)
-
-
-def show(fig):
-    """Show a figure once, as PNG, whatever the backend (inline in Jupyter, Agg in CI)."""
-    display(fig)
-    plt.close(fig)
 
 # %%
 # A fixed date, so that every run gives the same program and the same results.
@@ -89,15 +87,7 @@ missed[missed != ""].value_counts().rename("occurrences missed").to_frame()
 # it; the caps section below shows where they part.
 
 # %%
-def fcfs_frame(document):
-    """first_come_first_served as a frame: held and attendance per match (0 when none)."""
-    return pd.DataFrame(
-        [(m, s.held if s else 0, s.attendance if s else 0) for m, s in
-         first_come_first_served(document, avail)],
-        columns=["match", "held", "attendance"]).set_index("match")
-
-
-fcfs = fcfs_frame(doc)
+fcfs = first_come_first_served_frame(doc, avail)
 alone = series_frame([proposals(doc, x.id, avail, limit=1)[0] for x in doc.matches])
 compare = pd.DataFrame({
     "best alone": alone.set_index("match").attendance,
@@ -138,24 +128,11 @@ show(fig)
 # availability, so the same `avail` serves every variant.
 
 # %%
-data = demo_program(date(2027, 1, 4))
-
-
-def with_cap(cap):
-    """The demo program with every member's weekly cap set to ``cap`` (None: no cap)."""
-    changed = copy.deepcopy(data)
-    for member in changed["members"]:
-        member.pop("max_sessions_per_week", None)
-        if cap is not None:
-            member["max_sessions_per_week"] = cap
-    return parse_program(changed)
-
-
 rows, reasons = [], {}
 for cap in [None, 4, 3, 2, 1]:
-    capped = with_cap(cap)
+    capped = with_weekly_cap(doc, cap)
     planned = plan(capped, avail, time_limit=10)
-    first = fcfs_frame(capped)
+    first = first_come_first_served_frame(capped, avail)
     label = "none" if cap is None else str(cap)
     rows.append({"cap": label, "plan held": planned.objective.held,
                  "plan attendance": planned.objective.attendance,
