@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
+# Every optional part (the `all` extra) and the dev tools (the PEP 735 group `dev`, which
+# needs pip >= 25.1: hence the upgrade first).
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[all]' --group dev
 	touch $(STAMP)
 
 run: $(STAMP)

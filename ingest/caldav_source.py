@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from .errors import CalendarError
+from .extras import MissingExtra, import_extra
 from .ics_source import Busy, busy_from_ics
 
 # The server reads floating and all-day events in its own zone; ask for a wider range and
@@ -30,6 +31,10 @@ def busy_from_caldav(url: str, zone: ZoneInfo, start: datetime, end: datetime, *
     it, ``url`` itself is read if it is a calendar collection, else every calendar of the
     principal is. Connection, authentication and HTTP errors raise CalendarError.
     """
+    try:
+        import_extra("caldav", "caldav", "reading CalDAV calendars")
+    except MissingExtra as exc:
+        raise CalendarError(str(exc)) from None
     from caldav.davclient import DAVClient
     from caldav.lib.error import DAVError
 

@@ -159,6 +159,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     settings.check_mail()
+    if settings.scheduler:  # refused now, not at the first plan
+        from ingest.extras import import_extra
+
+        import_extra("distributed", "distributed", "SLOTWISE_SCHEDULER (a Dask cluster)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     print(f"slotwise: {startup_line(settings)}; http://{args.host}:{args.port}/ "
           f"(API docs at /docs)", file=sys.stderr)

@@ -1,76 +1,149 @@
-"""Service settings, read once from the environment (``SLOTWISE_*``) or given by the CLI."""
+"""Service settings, read once from the environment (``SLOTWISE_*``) or given by the CLI.
+
+Every field is set by ``SLOTWISE_<FIELD>`` (``db_url`` by ``SLOTWISE_DB``). The table of
+them in docs/rules.md is generated from the model: ``python -m service.config --markdown``
+prints it, ``--write docs/rules.md`` puts it in place.
+"""
 
 from __future__ import annotations
 
-import os
+import argparse
 import re
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Callable, Sequence
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.text import address_problem
 
 DEFAULT_DB = "sqlite:///slotwise.sqlite"
 DEFAULT_SENDER = "slotwise <slotwise@localhost>"
+PREFIX = "SLOTWISE_"
+
+_EXPECTED = {"count": "must be a whole number above 0",
+             "seconds": "must be a number of seconds above 0",
+             "flag": "must be 1, true, yes, 0, false or no"}
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the service can be told; defaults make ``make run`` work anywhere."""
+def _above_zero(kind: str, parse: Callable[[str], float]) -> BeforeValidator:
+    """Text (from the environment) read with ``parse``; any number must be above 0."""
+    def check(value: object) -> object:
+        if value is None:
+            return None  # only where the field allows None; else pydantic refuses it
+        try:
+            number = parse(value) if isinstance(value, str) else value
+            if number > 0:  # type: ignore[operator]  # TypeError: not a number
+                return number
+        except (TypeError, ValueError):
+            pass
+        raise ValueError(_EXPECTED[kind])
+    return BeforeValidator(check)
 
-    db_url: str = DEFAULT_DB
+
+def _flag(value: object) -> object:
+    if isinstance(value, str):
+        if value.strip().lower() not in _FLAGS:
+            raise ValueError(_EXPECTED["flag"])
+        return _FLAGS[value.strip().lower()]
+    return value
+
+
+Count = Annotated[int, _above_zero("count", int)]
+Seconds = Annotated[float, _above_zero("seconds", float)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+def _doc(what: str, default: str | None = None) -> Any:
+    """Field metadata for the settings table: what the variable sets, and its default as
+    the table shows it when the value alone does not say it (see ``markdown_table``)."""
+    return Field(description=what, json_schema_extra={"shown_default": default}
+                 if default else None)
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told; defaults make ``make run`` work anywhere.
+
+    ``Settings(...)`` reads ``SLOTWISE_*`` too; keyword arguments win. A bad value is a
+    ValueError that names the variable (one line: the CLI prints it as it is).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, frozen=True,
+                                      validate_by_name=True, validate_by_alias=True)
+
+    db_url: Annotated[str, Field(validation_alias="SLOTWISE_DB"), _doc(
+        "the database, any SQLAlchemy URL (`postgresql://…` uses psycopg 3)")] = DEFAULT_DB
     # smtp://host:port, smtps://..., smtp+starttls://...; None writes .eml files to ``outbox``.
-    smtp_url: str | None = None
-    outbox: Path = field(default_factory=lambda: Path("outbox"))
-    sender: str = DEFAULT_SENDER
-    max_body_bytes: int = 2_000_000
+    smtp_url: Annotated[str | None, _doc(
+        "`smtp://`, `smtps://` or `smtp+starttls://host:port`, with `user:password@` if "
+        "needed", "unset: invites go to the outbox")] = None
+    outbox: Annotated[Path, _doc("folder for `.eml` invites when no SMTP is set")] = \
+        Path("outbox")
+    sender: Annotated[str, _doc(
+        "From address of invites; must be set to a real address when `SLOTWISE_SMTP_URL` "
+        "is")] = DEFAULT_SENDER
+    max_body_bytes: Annotated[Count, _doc(
+        "largest request body; larger ones get 413")] = 2_000_000
     # How long a request waits for a database another writer holds (SQLite's busy
     # timeout); past it the request answers 503 with Retry-After, never 500.
-    db_busy_seconds: float = 30.0
-    max_members: int = 20_000
-    max_matches: int = 20_000
-    plan_time_limit: float = 60.0
-    max_plan_time_limit: float = 600.0
+    db_busy_seconds: Annotated[Seconds, _doc(
+        "how long a request waits for a database other writers hold (SQLite); then 503 "
+        "with Retry-After")] = 30.0
+    max_members: Annotated[Count, _doc("most members a program may have")] = 20_000
+    max_matches: Annotated[Count, _doc("most matches a program may have")] = 20_000
+    plan_time_limit: Annotated[Seconds, _doc(
+        "seconds a batch plan may take when its request names no time limit")] = 60.0
+    max_plan_time_limit: Annotated[Seconds, _doc(
+        "most seconds a batch plan may take, whatever its request asks")] = 600.0
     # Calendar URLs may not point into the server's own network unless this is set.
-    allow_private_urls: bool = False
+    allow_private_urls: Annotated[Flag, _doc(
+        "allow calendar URLs into private or local networks")] = False
     # One deadline for each calendar URL fetch: resolving, connecting, headers and body.
-    ics_timeout: float = 10.0
-    ics_max_bytes: int = 5_000_000
+    ics_timeout: Annotated[Seconds, _doc(
+        "seconds one calendar URL fetch may take in all (connect, headers, body)")] = 10.0
+    ics_max_bytes: Annotated[Count, _doc(
+        "largest calendar one URL may send, in bytes; a larger one is refused")] = 5_000_000
     # Calendar URL fetches under way at once per process (each holds a socket and up to
     # ics_max_bytes); a request beyond them gets 503 with Retry-After.
-    ics_max_fetches: int = 50
+    ics_max_fetches: Annotated[Count, _doc(
+        "calendar URL fetches at once per process; beyond, 503 with Retry-After")] = 50
     # Calendar URLs one request may name (fetched together; each may be ics_max_bytes).
-    ics_max_urls: int = 20
-    retry_seconds: float = 30.0
+    ics_max_urls: Annotated[Count, _doc(
+        "calendar URLs one request may name (fetched together); more is 422")] = 20
+    retry_seconds: Annotated[Seconds, _doc(
+        "how often invites that could not be sent are retried")] = 30.0
     # Batch plans solve their models on the Dask cluster of this scheduler
     # (tcp://host:8786) when set; else in local processes when a plan is large enough
     # (solver/executors.py), ``plan_processes`` of them (default: one per core).
-    scheduler: str | None = None
-    plan_processes: int | None = None
+    scheduler: Annotated[str | None, _doc(
+        "Dask scheduler (`tcp://host:8786`) for batch plans")] = None
+    plan_processes: Annotated[Count | None, _doc(
+        "local processes for large batch plans (1: in process)", "one per core")] = None
     # Applying a plan books this many series per transaction, so it never holds the
     # database (SQLite: every program's writes) for long (service/jobs.py).
-    apply_chunk: int = 50
+    apply_chunk: Annotated[Count, _doc(
+        "series an applied plan books per transaction")] = 50
     # Plan jobs one program may have queued or running at once (1 running + 2 waiting);
     # one more is refused with 429.
-    max_plan_jobs: int = 3
+    max_plan_jobs: Annotated[Count, _doc(
+        "plan jobs one program may have queued or running (429 beyond)")] = 3
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ValueError(_one_line(exc)) from None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        """Settings from ``SLOTWISE_*`` variables (see ``ENVIRONMENT``); a bad value is a
-        ValueError that names the variable."""
-        env = os.environ
-        values: dict[str, object] = {}
-        for name, (attr, kind) in ENVIRONMENT.items():
-            raw = env.get(name, "")
-            if raw == "":
-                continue
-            try:
-                values[attr] = _convert(raw, kind)
-            except ValueError:
-                raise ValueError(f"{name}: {_EXPECTED[kind]}, not {raw!r}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
-
+        """Settings from ``SLOTWISE_*`` variables (see ``ENVIRONMENT``) and ``overrides``
+        (None: not given); a bad value is a ValueError that names the variable."""
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
 
     def check_mail(self) -> None:
         """Refuse mail settings that cannot work: a SLOTWISE_SENDER that is no address, or
@@ -115,43 +188,83 @@ _SECRET_PARAM = re.compile(r"(?i)((?:password|passwd|pwd|pass|secret|token|key|a
                            r"credential)[^=&#;/@\s]*?(?:=|%3D))[^&#;%\s]*")
 
 
-# Every variable the service reads: (Settings field, kind of value).
-ENVIRONMENT: dict[str, tuple[str, str]] = {
-    "SLOTWISE_DB": ("db_url", "text"),
-    "SLOTWISE_SMTP_URL": ("smtp_url", "text"),
-    "SLOTWISE_OUTBOX": ("outbox", "path"),
-    "SLOTWISE_SENDER": ("sender", "text"),
-    "SLOTWISE_MAX_BODY_BYTES": ("max_body_bytes", "count"),
-    "SLOTWISE_DB_BUSY_SECONDS": ("db_busy_seconds", "seconds"),
-    "SLOTWISE_MAX_MEMBERS": ("max_members", "count"),
-    "SLOTWISE_MAX_MATCHES": ("max_matches", "count"),
-    "SLOTWISE_SCHEDULER": ("scheduler", "text"),
-    "SLOTWISE_PLAN_PROCESSES": ("plan_processes", "count"),
-    "SLOTWISE_ALLOW_PRIVATE_URLS": ("allow_private_urls", "flag"),
-    "SLOTWISE_RETRY_SECONDS": ("retry_seconds", "seconds"),
-    "SLOTWISE_APPLY_CHUNK": ("apply_chunk", "count"),
-    "SLOTWISE_MAX_PLAN_JOBS": ("max_plan_jobs", "count"),
-    "SLOTWISE_ICS_TIMEOUT": ("ics_timeout", "seconds"),
-    "SLOTWISE_ICS_MAX_FETCHES": ("ics_max_fetches", "count"),
-    "SLOTWISE_ICS_MAX_URLS": ("ics_max_urls", "count"),
-}
-
-_EXPECTED = {"count": "must be a whole number above 0",
-             "seconds": "must be a number of seconds above 0",
-             "flag": "must be 1, true, yes, 0, false or no"}
+def env_name(field: str) -> str:
+    """The variable that sets ``field``: ``SLOTWISE_<FIELD>`` unless it has an alias."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else PREFIX + field.upper()
 
 
-def _convert(raw: str, kind: str) -> object:
-    if kind == "text":
-        return raw
-    if kind == "path":
-        return Path(raw)
-    if kind == "flag":
-        low = raw.strip().lower()
-        if low not in ("1", "true", "yes", "0", "false", "no"):
-            raise ValueError(raw)
-        return low in ("1", "true", "yes")
-    value = int(raw) if kind == "count" else float(raw)
-    if not value > 0:
-        raise ValueError(raw)
-    return value
+# Every variable the service reads, with the Settings field it sets.
+ENVIRONMENT: dict[str, str] = {env_name(field): field for field in Settings.model_fields}
+_FIELD_OF = {**{field: field for field in Settings.model_fields}, **ENVIRONMENT}
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Every problem of ``exc`` as ``SLOTWISE_X: what is expected, not 'value'``."""
+    problems = []
+    for error in exc.errors():
+        where = str(error["loc"][0]) if error["loc"] else ""
+        name = env_name(_FIELD_OF[where]) if where in _FIELD_OF else where
+        ctx = error.get("ctx") or {}
+        expected = str(ctx["error"]) if error["type"] == "value_error" else error["msg"]
+        problems.append(f"{name}: {expected}, not {error['input']!r}")
+    return "; ".join(problems)
+
+
+# The table of variables in docs/rules.md, between these two lines.
+TABLE_START = "<!-- generated from service/config.py by: python -m service.config --markdown -->"
+TABLE_END = "<!-- end of the generated table -->"
+
+
+def markdown_table() -> str:
+    """The settings as a markdown table: variable, default, what it sets."""
+    rows = ["| variable | default | what it sets |", "| --- | --- | --- |"]
+    for field, info in Settings.model_fields.items():
+        rows.append(f"| `{env_name(field)}` | {_shown_default(info)} | {info.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def _shown_default(info: FieldInfo) -> str:
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and extra.get("shown_default"):
+        return str(extra["shown_default"])
+    value = info.default
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return f"`{value}`"
+
+
+def with_table(text: str) -> str:
+    """``text`` (docs/rules.md) with the generated table between its markers replaced by
+    ``markdown_table()``; ValueError when the markers are missing."""
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {TABLE_START!r} ... {TABLE_END!r} block")
+    return text[:start] + f"{TABLE_START}\n{markdown_table()}" + text[end:]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service.config", description=__doc__)
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the table of SLOTWISE_* variables (docs/rules.md)")
+    parser.add_argument("--write", metavar="FILE",
+                        help="replace the generated table in FILE (docs/rules.md)")
+    args = parser.parse_args(argv)
+    if args.write:
+        path = Path(args.write)
+        path.write_text(with_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+    elif args.markdown:
+        sys.stdout.write(markdown_table())
+    else:
+        parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

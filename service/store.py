@@ -42,6 +42,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from ingest.extras import import_extra
+
 from . import failpoints, process
 from .errors import Conflict, Invalid, NotFound
 
@@ -239,6 +241,8 @@ def _engine(url: str, busy_seconds: float) -> Engine:
         return engine
     if url.startswith(("postgresql://", "postgres://")):  # psycopg 3, not psycopg2
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("postgresql+psycopg://"):
+        import_extra("psycopg", "postgres", "a PostgreSQL database")
     # pre_ping: a server restart or a dropped idle connection costs a retry, not a 500.
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "postgresql":

@@ -1,0 +1,69 @@
+"""Heat maps, recurring series and plans from an availability matrix (CP-SAT).
+
+The notebook API (docs/python-api.md) can be imported from here, e.g. ``from solver import
+plan, heatmap_frame``, except the two functions named like their modules: ``from
+solver.heatmap import heatmap`` and ``from solver.frames import proposals``. Each name is
+loaded from its module on first use, so ``import solver`` (and every process that imports
+one solver module) loads nothing it does not use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> the module of this package that defines it
+_EXPORTS = {
+    "Heatmap": "heatmap",
+    "Plan": "result",
+    "Score": "result",
+    "Series": "result",
+    "plan": "planner",
+    "first_come_first_served": "planner",
+    "first_come_first_served_plan": "planner",
+    "per_match_upper_bound": "planner",
+    "executor_for": "executors",
+    "best_weekly_time": "frames",
+    "first_come_first_served_frame": "frames",
+    "heatmap_frame": "frames",
+    "occurrence_frame": "frames",
+    "plan_frames": "frames",
+    "series_frame": "frames",
+    "hardest_to_schedule": "difficulty",
+    "plot_frame": "plots",
+    "show": "plots",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # `X as X`: re-exported, for type checkers and editors
+    from .difficulty import hardest_to_schedule as hardest_to_schedule
+    from .executors import executor_for as executor_for
+    from .frames import best_weekly_time as best_weekly_time
+    from .frames import first_come_first_served_frame as first_come_first_served_frame
+    from .frames import heatmap_frame as heatmap_frame
+    from .frames import occurrence_frame as occurrence_frame
+    from .frames import plan_frames as plan_frames
+    from .frames import series_frame as series_frame
+    from .heatmap import Heatmap as Heatmap
+    from .planner import first_come_first_served as first_come_first_served
+    from .planner import first_come_first_served_plan as first_come_first_served_plan
+    from .planner import per_match_upper_bound as per_match_upper_bound
+    from .planner import plan as plan
+    from .plots import plot_frame as plot_frame
+    from .plots import show as show
+    from .result import Plan as Plan
+    from .result import Score as Score
+    from .result import Series as Series
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+

@@ -18,6 +18,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 from contextlib import contextmanager, suppress
 from typing import Generic, Protocol, TypeVar, cast
 
+from ingest.extras import import_extra
+
 from .model import ModelResult
 from .tasks import SolveTask, solve_tasks, warm_up
 
@@ -115,6 +117,7 @@ class _DaskClient(Protocol):
 
 @contextmanager
 def _dask(address: str) -> Iterator[Executor]:
+    import_extra("distributed", "distributed", "solving on a Dask cluster")
     from distributed import Client
     from distributed.comm.addressing import parse_address, parse_host_port
 

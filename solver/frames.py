@@ -1,7 +1,7 @@
 """Heat maps, proposals and plans as pandas DataFrames, for notebooks and analysis.
 
-pandas stays in this module (and ``wallclock``): the rest of the solver works on numpy
-arrays and dataclasses. Every instant in a frame is a UTC ``Timestamp``; a series'
+pandas stays in this module (and ``wallclock``, ``difficulty``): the rest of the solver
+works on numpy arrays and dataclasses. Every instant in a frame is a UTC ``Timestamp``; a series'
 ``timezone`` column says which zone it recurs in (``df.start.dt.tz_convert(zone)``).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Literal
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -127,3 +127,26 @@ def proposals(doc: ProgramDocument, match_id: str, avail: Availability | None = 
     empty list means no series holds even once. See :func:`solver.proposals.propose`."""
     return propose(doc, match_id, avail, limit, duration_minutes=duration_minutes,
                    frequency=frequency, sessions=sessions, preferred=preferred).series
+
+
+def best_weekly_time(hm: Heatmap, zone: ZoneInfo | str) -> str | None:
+    """The weekday and local time (``"Tue 14:00"`` in ``zone``) at which every member of
+    ``hm`` can attend in the most weeks; None when they never can."""
+    weeks_free = heatmap_frame(hm, zone, by="weekday", value="everyone").stack()
+    if not weeks_free.max() > 0:
+        return None
+    clock, weekday = cast(tuple[str, str], weeks_free.idxmax())
+    return f"{weekday} {clock}"
+
+
+def first_come_first_served_frame(doc: ProgramDocument, avail: Availability | None = None
+                                  ) -> pd.DataFrame:
+    """``solver.planner.first_come_first_served`` as a frame: one row per match (index
+    ``match``, document order), its series' ``held`` and ``attendance`` (0 when it got
+    none)."""
+    from .planner import first_come_first_served
+
+    return pd.DataFrame(
+        [(m, s.held if s else 0, s.attendance if s else 0)
+         for m, s in first_come_first_served(doc, avail)],
+        columns=["match", "held", "attendance"]).set_index("match")

@@ -1,13 +1,13 @@
 """notebooks/: every notebook runs top to bottom in a fresh kernel and draws real figures;
-the committed files carry no outputs and match their builder."""
+the committed files carry no outputs and are in sync with their py:percent source."""
 
 import base64
-import importlib.util
 import os
 import struct
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -48,15 +48,26 @@ def test_notebook_runs_and_draws_figures(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_notebook_is_stripped_and_built_from_its_cells(name):
     """What git holds has no outputs or execution counts, and its cells are exactly those
-    of notebooks/build_notebooks.py (so editing one without the other shows up)."""
+    of its paired notebooks/<name>.py (so editing one without the other shows up)."""
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] and c.execution_count is None for c in code)
-    spec = importlib.util.spec_from_file_location("build_notebooks",
-                                                  NOTEBOOKS / "build_notebooks.py")
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
-    cells = {"explore_availability": builder.EXPLORE, "batch_planning": builder.BATCH}[name]
+    cells = jupytext.read(NOTEBOOKS / f"{name}.py").cells
     assert [(c.cell_type, c.source) for c in nb.cells] == [
         (c.cell_type, c.source) for c in cells]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_and_its_source_round_trip(name):
+    """The .ipynb is paired with its py:percent source, and jupytext writes that source
+    back from it unchanged (cell markers and metadata included), but for the header line
+    naming jupytext's version. After editing either: jupytext --sync notebooks/<name>.py"""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
+
+    def text(source: str) -> list[str]:
+        return [line for line in source.splitlines() if "jupytext_version:" not in line]
+
+    source = (NOTEBOOKS / f"{name}.py").read_text(encoding="utf-8")
+    assert text(jupytext.writes(nb, fmt="py:percent")) == text(source)

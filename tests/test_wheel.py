@@ -53,7 +53,7 @@ def test_installed_wheel_serves_the_page_and_the_docs(tmp_path: Path) -> None:
     the page, its scripts and styles, /docs and every asset /docs loads."""
     import setuptools
 
-    # Older ones cannot read pyproject.toml; `make test` (pip install -e '.[dev]') updates it.
+    # Older ones cannot read pyproject.toml; `make test` (pip install --group dev) updates it.
     assert int(setuptools.__version__.split(".")[0]) >= 77, (
         f"setuptools {setuptools.__version__} in this venv is too old to build the wheel")
     src = tmp_path / "src"
@@ -64,7 +64,7 @@ def test_installed_wheel_serves_the_page_and_the_docs(tmp_path: Path) -> None:
         else:
             src.mkdir(exist_ok=True)
             shutil.copy2(ROOT / name, src / name)
-    # Offline: the venv's own setuptools builds it (the dev extra asks for one that reads
+    # Offline: the venv's own setuptools builds it (the dev group asks for one that reads
     # pyproject.toml's PEP 639 license).
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
          "--no-index", "-q", "-w", tmp_path / "dist", src, cwd=tmp_path)

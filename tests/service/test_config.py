@@ -19,7 +19,8 @@ def test_every_variable_reaches_its_setting(monkeypatch):
              "SLOTWISE_MAX_MATCHES": "30", "SLOTWISE_APPLY_CHUNK": "7",
              "SLOTWISE_MAX_PLAN_JOBS": "2", "SLOTWISE_ICS_TIMEOUT": "2.5",
              "SLOTWISE_ICS_MAX_FETCHES": "7", "SLOTWISE_DB_BUSY_SECONDS": "1.5",
-             "SLOTWISE_ICS_MAX_URLS": "4"}
+             "SLOTWISE_ICS_MAX_URLS": "4", "SLOTWISE_PLAN_TIME_LIMIT": "5",
+             "SLOTWISE_MAX_PLAN_TIME_LIMIT": "50", "SLOTWISE_ICS_MAX_BYTES": "1000000"}
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
         monkeypatch.setenv(name, value)
@@ -33,6 +34,7 @@ def test_every_variable_reaches_its_setting(monkeypatch):
     assert (s.max_members, s.max_matches, s.db_busy_seconds, s.ics_max_urls) == (
         40, 30, 1.5, 4)
     assert (s.apply_chunk, s.max_plan_jobs) == (7, 2)
+    assert (s.plan_time_limit, s.max_plan_time_limit, s.ics_max_bytes) == (5, 50, 1_000_000)
     monkeypatch.setenv("SLOTWISE_ALLOW_PRIVATE_URLS", "0")
     assert Settings.from_env().allow_private_urls is False
 

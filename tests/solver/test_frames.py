@@ -15,6 +15,8 @@ from ingest.document import parse_program
 from solver.frames import (
     OCCURRENCE_COLUMNS,
     SERIES_COLUMNS,
+    best_weekly_time,
+    first_come_first_served_frame,
     heatmap_frame,
     occurrence_frame,
     plan_frames,
@@ -22,7 +24,7 @@ from solver.frames import (
     series_frame,
 )
 from solver.heatmap import heatmap
-from solver.planner import plan
+from solver.planner import first_come_first_served, plan
 from solver.result import Plan, Score
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -224,3 +226,42 @@ def test_empty_plan_gives_empty_frames_with_their_columns():
     assert list(unscheduled.columns) == ["match", "reason"]
     assert str(series.first_start.dtype) == str(occ.start.dtype) == "datetime64[ns, UTC]"
     assert str(series.held.dtype) == str(occ.attending.dtype) == "int64"
+
+
+def test_best_weekly_time_is_the_one_common_start_in_the_viewers_zone(program_dict):
+    """Ana free only on Wednesdays 10:00-11:00 in New York, Ben all working day: the one
+    time both can attend 60 minutes is Wed 10:00 there, Wed 15:00 in Lisbon (winter; in
+    the DST weeks it is 14:00, in fewer weeks)."""
+    program_dict["members"][0].update(timezone="America/New_York", weekly=[
+        {"days": ["WE"], "start": "10:00", "end": "11:00"}])
+    avail = build_availability(parse_program(program_dict))
+    hm = heatmap(avail, ["ana", "ben"], 60)
+    assert best_weekly_time(hm, "America/New_York") == "Wed 10:00"
+    assert best_weekly_time(hm, ZoneInfo("Europe/Lisbon")) == "Wed 15:00"
+
+
+def test_best_weekly_time_is_none_when_they_never_meet(program_dict):
+    """Ana free only on Saturdays, Ben on weekdays: None."""
+    program_dict["members"][0]["weekly"] = [{"days": ["SA"], "start": "10:00",
+                                             "end": "12:00"}]
+    avail = build_availability(parse_program(program_dict))
+    assert best_weekly_time(heatmap(avail, ["ana", "ben"], 60), "America/New_York") is None
+
+
+def test_first_come_first_served_frame_is_the_peer_per_match(program_dict):
+    """One row per match in document order with the peer's held and attendance; a match
+    that got nothing (Ana's weekly cap of one is taken by the first) has 0 and 0."""
+    program_dict["members"][0]["max_sessions_per_week"] = 1
+    program_dict["members"].append({"id": "cy", "timezone": "America/New_York"})
+    program_dict["matches"].append({"id": "ana-cy", "members": ["ana", "cy"],
+                                    "duration_minutes": 60, "sessions": 4,
+                                    "frequency": "weekly"})
+    doc = parse_program(program_dict)
+    avail = build_availability(doc)
+    peer = first_come_first_served(doc, avail)
+    frame = first_come_first_served_frame(doc, avail)
+    assert frame.index.name == "match" and list(frame.columns) == ["held", "attendance"]
+    assert list(frame.itertuples(name=None)) == [
+        (m, s.held if s else 0, s.attendance if s else 0) for m, s in peer]
+    assert frame.loc["ana-ben", "held"] > 0
+    assert tuple(frame.loc["ana-cy"]) == (0, 0)
