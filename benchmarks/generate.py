@@ -61,23 +61,96 @@ ZONES: tuple[tuple[str, str, int], ...] = (
 )
 REGIONS = {"americas": 50, "emea": 32, "apac": 18}
 
-FIRST = ("Ana", "Ben", "Cara", "Dan", "Eve", "Fay", "Gus", "Hana", "Ivan", "Jia", "Kofi",
-         "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tomás", "Uma",
-         "Vikram", "Wen", "Xavier", "Yara", "Zoë", "Aiko", "Bola", "Chloé", "Dev", "Emeka",
-         "Farah", "Gabriel", "Hiro", "Isla", "João", "Kavya", "Liam", "Mei", "Noah")
-LAST = ("Silva", "Okafor", "Nguyen", "Müller", "Smith", "Patel", "García", "Kim", "Rossi",
-        "Adeyemi", "Chen", "Kowalski", "Haddad", "Tanaka", "Johnson", "Santos", "Ivanova",
-        "Mensah", "Larsen", "Dubois", "Sharma", "O'Brien", "Costa", "Wright", "Lim",
-        "Fischer", "Mwangi", "Cohen", "Ramos", "Brown")
-AGENDAS = ("Goals for the term", "Career conversation", "Portfolio review",
-           "Reading circle", "Interview practice", "Open questions", None, None)
+FIRST = (
+    "Ana",
+    "Ben",
+    "Cara",
+    "Dan",
+    "Eve",
+    "Fay",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jia",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tomás",
+    "Uma",
+    "Vikram",
+    "Wen",
+    "Xavier",
+    "Yara",
+    "Zoë",
+    "Aiko",
+    "Bola",
+    "Chloé",
+    "Dev",
+    "Emeka",
+    "Farah",
+    "Gabriel",
+    "Hiro",
+    "Isla",
+    "João",
+    "Kavya",
+    "Liam",
+    "Mei",
+    "Noah",
+)
+LAST = (
+    "Silva",
+    "Okafor",
+    "Nguyen",
+    "Müller",
+    "Smith",
+    "Patel",
+    "García",
+    "Kim",
+    "Rossi",
+    "Adeyemi",
+    "Chen",
+    "Kowalski",
+    "Haddad",
+    "Tanaka",
+    "Johnson",
+    "Santos",
+    "Ivanova",
+    "Mensah",
+    "Larsen",
+    "Dubois",
+    "Sharma",
+    "O'Brien",
+    "Costa",
+    "Wright",
+    "Lim",
+    "Fischer",
+    "Mwangi",
+    "Cohen",
+    "Ramos",
+    "Brown",
+)
+AGENDAS = (
+    "Goals for the term",
+    "Career conversation",
+    "Portfolio review",
+    "Reading circle",
+    "Interview practice",
+    "Open questions",
+    None,
+    None,
+)
 
 
 def _config(size: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(size, str):
         if size.upper() not in PRESETS:
-            raise ValueError(f"unknown preset {size!r}; use one of {', '.join(PRESETS)} "
-                             "or a dict")
+            raise ValueError(f"unknown preset {size!r}; use one of {', '.join(PRESETS)} or a dict")
         size = PRESETS[size.upper()]
     unknown = set(size) - set(DEFAULTS)
     if unknown:
@@ -135,13 +208,15 @@ class _ProgramBuilder:
         if rng.random() < 0.25:
             unavailable.append(self.vacation())
         if rng.random() < 0.15:
-            unavailable += [self.one_off(8 * 60, 17 * 60, 60, 240)
-                            for _ in range(rng.randint(1, 3))]
+            unavailable += [
+                self.one_off(8 * 60, 17 * 60, 60, 240) for _ in range(rng.randint(1, 3))
+            ]
         if unavailable:
             member["unavailable"] = unavailable
         if rng.random() < 0.10:
-            member["available"] = [self.one_off(8 * 60, 19 * 60, 120, 240)
-                                   for _ in range(rng.randint(1, 2))]
+            member["available"] = [
+                self.one_off(8 * 60, 19 * 60, 120, 240) for _ in range(rng.randint(1, 2))
+            ]
         self.members[pid] = member
         return pid
 
@@ -160,8 +235,13 @@ class _ProgramBuilder:
                 start = round(rng.triangular(7 * 4, 18 * 4, 9 * 4))
                 length = rng.randint(2 * 4, 8 * 4)
             end = min(start + length, 96)
-            windows.append({"days": [DAYS[d] for d in days],
-                            "start": format_clock(start * 15), "end": format_clock(end * 15)})
+            windows.append(
+                {
+                    "days": [DAYS[d] for d in days],
+                    "start": format_clock(start * 15),
+                    "end": format_clock(end * 15),
+                }
+            )
         return windows
 
     def vacation(self) -> dict[str, str]:
@@ -173,8 +253,7 @@ class _ProgramBuilder:
             return {"start": first.isoformat(), "end": last.isoformat()}
         return {"start": f"{first.isoformat()}T00:00", "end": f"{last.isoformat()}T00:00"}
 
-    def one_off(self, earliest: int, latest: int, shortest: int,
-                longest: int) -> dict[str, str]:
+    def one_off(self, earliest: int, latest: int, shortest: int, longest: int) -> dict[str, str]:
         """A local interval on a random day, quarter-hour aligned."""
         rng = self.rng
         day = self.start + timedelta(days=rng.randrange(self.days))
@@ -190,8 +269,11 @@ class _ProgramBuilder:
         """Mentors per cohort: mostly a handful, a few large tracks."""
         rng = self.rng
         kind = rng.choices(("small", "medium", "large"), (60, 30, 10))[0]
-        return {"small": rng.randint(1, 3), "medium": rng.randint(4, 10),
-                "large": rng.randint(11, 30)}[kind]
+        return {
+            "small": rng.randint(1, 3),
+            "medium": rng.randint(4, 10),
+            "large": rng.randint(11, 30),
+        }[kind]
 
     def cohorts(self, n_pairs: int) -> list[_Cohort]:
         rng, out, left = self.rng, [], n_pairs
@@ -249,13 +331,18 @@ class _ProgramBuilder:
 
     # -- matches ----------------------------------------------------------------------
 
-    def match(self, mid: str, members: list[str], duration: int,
-              weekly_share: float) -> dict[str, Any]:
+    def match(
+        self, mid: str, members: list[str], duration: int, weekly_share: float
+    ) -> dict[str, Any]:
         rng, cfg = self.rng, self.cfg
         weekly = rng.random() < weekly_share
-        match: dict[str, Any] = {"id": mid, "members": members, "organizer": members[0],
-                                 "duration_minutes": duration,
-                                 "frequency": "weekly" if weekly else "biweekly"}
+        match: dict[str, Any] = {
+            "id": mid,
+            "members": members,
+            "organizer": members[0],
+            "duration_minutes": duration,
+            "frequency": "weekly" if weekly else "biweekly",
+        }
         delay_weeks = rng.choice((1, 2)) if rng.random() < 0.10 else 0
         # Every occurrence must fit the horizon (SPEC 4), so later starts mean fewer sessions.
         weeks_left = cfg["weeks"] - delay_weeks
@@ -291,10 +378,15 @@ class _ProgramBuilder:
         local = datetime.combine(day, time(rng.randint(10, 15)))
         end = local + timedelta(minutes=match["duration_minutes"])
         if rng.random() < 0.5:
-            return {"match": match["id"], "start": local.isoformat(timespec="minutes"),
-                    "end": end.isoformat(timespec="minutes")}
-        utc = [t.replace(tzinfo=zone).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-               for t in (local, end)]
+            return {
+                "match": match["id"],
+                "start": local.isoformat(timespec="minutes"),
+                "end": end.isoformat(timespec="minutes"),
+            }
+        utc = [
+            t.replace(tzinfo=zone).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for t in (local, end)
+        ]
         return {"match": match["id"], "start": utc[0], "end": utc[1]}
 
     def add_caps(self, mentors: list[str], matches: list[dict[str, Any]]) -> None:
@@ -307,10 +399,12 @@ class _ProgramBuilder:
             for p in x["members"]:
                 load[p] += 2 if x["frequency"] == "weekly" else 1  # half-sessions a week
         fits = [m for m in mentors if (load[m] + 1) // 2 <= 4]
-        for mentor in rng.sample(fits, min(len(fits), max(1, round(self.cfg["cap_share"]
-                                                                  * len(mentors))))):
+        for mentor in rng.sample(
+            fits, min(len(fits), max(1, round(self.cfg["cap_share"] * len(mentors))))
+        ):
             self.members[mentor]["max_sessions_per_week"] = rng.randint(
-                max(2, (load[mentor] + 1) // 2), 4)
+                max(2, (load[mentor] + 1) // 2), 4
+            )
 
     def build(self) -> dict[str, Any]:
         cfg, rng = self.cfg, self.rng
@@ -326,10 +420,19 @@ class _ProgramBuilder:
         matches = []
         for c in cohorts:
             for mentor, mentee in c.pairs:
-                matches.append(self.match(f"pair-{len(matches) + 1:05d}", [mentor, mentee],
-                                          rng.choice((60, 60, 60, 45)), 0.8))
-        groups = [(c, seats, fac) for c in cohorts
-                  for seats, fac in zip(c.groups, c.facilitators, strict=True)]
+                matches.append(
+                    self.match(
+                        f"pair-{len(matches) + 1:05d}",
+                        [mentor, mentee],
+                        rng.choice((60, 60, 60, 45)),
+                        0.8,
+                    )
+                )
+        groups = [
+            (c, seats, fac)
+            for c in cohorts
+            for seats, fac in zip(c.groups, c.facilitators, strict=True)
+        ]
         for i, (_, seats, fac) in enumerate(groups, 1):
             matches.append(self.match(f"group-{i:04d}", [fac, *seats], 60, 0.7))
 
@@ -342,7 +445,8 @@ class _ProgramBuilder:
             "program": {
                 "id": f"bench-{len(matches)}",
                 "name": f"Benchmark program ({len(matches)} matches)",
-                "timezone": cfg["timezone"], "start": self.start.isoformat(),
+                "timezone": cfg["timezone"],
+                "start": self.start.isoformat(),
                 "end": (self.start + timedelta(days=self.days)).isoformat(),
                 "granularity_minutes": cfg["granularity_minutes"],
                 "now": f"{self.start.isoformat()}T00:00",
@@ -389,12 +493,21 @@ def describe(program: dict[str, Any]) -> dict[str, Any]:
     mentors = {x["organizer"] for x in pairs}
     mentees = in_pair - mentors
     sizes = component_sizes(program)
-    buckets = {"1-2": (1, 2), "3-6": (3, 6), "7-20": (7, 20), "21-50": (21, 50),
-               "51-100": (51, 100), ">100": (101, 10**9)}
+    buckets = {
+        "1-2": (1, 2),
+        "3-6": (3, 6),
+        "7-20": (7, 20),
+        "21-50": (21, 50),
+        "51-100": (51, 100),
+        ">100": (101, 10**9),
+    }
     return {
-        "members": len(members), "matches": len(matches),
-        "pairs": len(pairs), "groups": len(groups),
-        "mentors": len(mentors), "mentees": len(mentees),
+        "members": len(members),
+        "matches": len(matches),
+        "pairs": len(pairs),
+        "groups": len(groups),
+        "mentors": len(mentors),
+        "mentees": len(mentees),
         "mentees_in_groups": len(mentees & in_group),
         "facilitators_who_mentor": len({x["organizer"] for x in groups} & mentors),
         "people_in_several_matches": sum(1 for c in per_person.values() if c > 1),
@@ -406,10 +519,12 @@ def describe(program: dict[str, Any]) -> dict[str, Any]:
         "earliest_start": sum(1 for x in matches if "earliest_start" in x),
         "biweekly": sum(1 for x in matches if x["frequency"] == "biweekly"),
         "bookings": len(program.get("bookings", [])),
-        "components": len(sizes), "largest_component": sizes[0] if sizes else 0,
+        "components": len(sizes),
+        "largest_component": sizes[0] if sizes else 0,
         "median_component": sizes[len(sizes) // 2] if sizes else 0,
-        "component_histogram": {k: sum(1 for s in sizes if lo <= s <= hi)
-                                for k, (lo, hi) in buckets.items()},
+        "component_histogram": {
+            k: sum(1 for s in sizes if lo <= s <= hi) for k, (lo, hi) in buckets.items()
+        },
     }
 
 
@@ -418,32 +533,98 @@ def describe(program: dict[str, Any]) -> dict[str, Any]:
 # zone -> (Windows name, standard offset, daylight offset, std name, dst name,
 #          (month, BYDAY, time) daylight starts, (month, BYDAY, time) standard starts)
 _VTZ: dict[str, tuple[Any, ...]] = {
-    "America/New_York": ("Eastern Standard Time", "-0500", "-0400", "EST", "EDT",
-                         (3, "2SU", "020000"), (11, "1SU", "020000")),
-    "America/Chicago": ("Central Standard Time", "-0600", "-0500", "CST", "CDT",
-                        (3, "2SU", "020000"), (11, "1SU", "020000")),
-    "America/Los_Angeles": ("Pacific Standard Time", "-0800", "-0700", "PST", "PDT",
-                            (3, "2SU", "020000"), (11, "1SU", "020000")),
-    "Europe/London": ("GMT Standard Time", "+0000", "+0100", "GMT", "BST",
-                      (3, "-1SU", "010000"), (10, "-1SU", "020000")),
-    "Europe/Berlin": ("W. Europe Standard Time", "+0100", "+0200", "CET", "CEST",
-                      (3, "-1SU", "020000"), (10, "-1SU", "030000")),
+    "America/New_York": (
+        "Eastern Standard Time",
+        "-0500",
+        "-0400",
+        "EST",
+        "EDT",
+        (3, "2SU", "020000"),
+        (11, "1SU", "020000"),
+    ),
+    "America/Chicago": (
+        "Central Standard Time",
+        "-0600",
+        "-0500",
+        "CST",
+        "CDT",
+        (3, "2SU", "020000"),
+        (11, "1SU", "020000"),
+    ),
+    "America/Los_Angeles": (
+        "Pacific Standard Time",
+        "-0800",
+        "-0700",
+        "PST",
+        "PDT",
+        (3, "2SU", "020000"),
+        (11, "1SU", "020000"),
+    ),
+    "Europe/London": (
+        "GMT Standard Time",
+        "+0000",
+        "+0100",
+        "GMT",
+        "BST",
+        (3, "-1SU", "010000"),
+        (10, "-1SU", "020000"),
+    ),
+    "Europe/Berlin": (
+        "W. Europe Standard Time",
+        "+0100",
+        "+0200",
+        "CET",
+        "CEST",
+        (3, "-1SU", "020000"),
+        (10, "-1SU", "030000"),
+    ),
     "Asia/Kolkata": ("India Standard Time", "+0530", None, "IST", None, None, None),
     "Asia/Singapore": ("Singapore Standard Time", "+0800", None, "+08", None, None, None),
-    "Australia/Sydney": ("AUS Eastern Standard Time", "+1000", "+1100", "AEST", "AEDT",
-                         (10, "1SU", "020000"), (4, "1SU", "030000")),
+    "Australia/Sydney": (
+        "AUS Eastern Standard Time",
+        "+1000",
+        "+1100",
+        "AEST",
+        "AEDT",
+        (10, "1SU", "020000"),
+        (4, "1SU", "030000"),
+    ),
 }
-_ICS_ZONE_WEIGHTS = {"America/New_York": 22, "America/Chicago": 10, "America/Los_Angeles": 12,
-                     "Europe/London": 12, "Europe/Berlin": 12, "Asia/Kolkata": 12,
-                     "Asia/Singapore": 10, "Australia/Sydney": 10}
-_PRODID = {"google": "-//Google Inc//Google Calendar 70.9054//EN",
-           "outlook": "-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN",
-           "apple": "-//Apple Inc.//macOS 14.5//EN"}
-_SUMMARIES = ("Team sync", "1:1 with manager", "Design review", "Lunch", "Dentist",
-              "Customer call", "Sprint planning", "Focus time", "Gym", "School pickup",
-              "Café with Zoë", "Quarterly review\\, Q1", "Interview panel", "Flight")
-_LONG_NOTE = ("Agenda: updates from every team, blockers, decisions to record; join from the "
-              "link below or dial in. Notes go to the shared folder afterwards.")
+_ICS_ZONE_WEIGHTS = {
+    "America/New_York": 22,
+    "America/Chicago": 10,
+    "America/Los_Angeles": 12,
+    "Europe/London": 12,
+    "Europe/Berlin": 12,
+    "Asia/Kolkata": 12,
+    "Asia/Singapore": 10,
+    "Australia/Sydney": 10,
+}
+_PRODID = {
+    "google": "-//Google Inc//Google Calendar 70.9054//EN",
+    "outlook": "-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN",
+    "apple": "-//Apple Inc.//macOS 14.5//EN",
+}
+_SUMMARIES = (
+    "Team sync",
+    "1:1 with manager",
+    "Design review",
+    "Lunch",
+    "Dentist",
+    "Customer call",
+    "Sprint planning",
+    "Focus time",
+    "Gym",
+    "School pickup",
+    "Café with Zoë",
+    "Quarterly review\\, Q1",
+    "Interview panel",
+    "Flight",
+)
+_LONG_NOTE = (
+    "Agenda: updates from every team, blockers, decisions to record; join from the "
+    "link below or dial in. Notes go to the shared folder afterwards."
+)
 
 
 def _fold(line: str) -> list[str]:
@@ -463,15 +644,30 @@ def _vtimezone(zone: str, tzid: str, outlook: bool) -> list[str]:
     _win, std, dst, std_name, dst_name, dst_rule, std_rule = _VTZ[zone]
     lines = ["BEGIN:VTIMEZONE", f"TZID:{tzid}"]
     if dst is None:
-        return [*lines, "BEGIN:STANDARD", "DTSTART:16010101T000000" if outlook
-                else "DTSTART:19700101T000000", f"TZOFFSETFROM:{std}", f"TZOFFSETTO:{std}",
-                f"TZNAME:{std_name}", "END:STANDARD", "END:VTIMEZONE"]
-    for kind, name, frm, to, (month, byday, at) in (("DAYLIGHT", dst_name, std, dst, dst_rule),
-                                                     ("STANDARD", std_name, dst, std, std_rule)):
+        return [
+            *lines,
+            "BEGIN:STANDARD",
+            "DTSTART:16010101T000000" if outlook else "DTSTART:19700101T000000",
+            f"TZOFFSETFROM:{std}",
+            f"TZOFFSETTO:{std}",
+            f"TZNAME:{std_name}",
+            "END:STANDARD",
+            "END:VTIMEZONE",
+        ]
+    for kind, name, frm, to, (month, byday, at) in (
+        ("DAYLIGHT", dst_name, std, dst, dst_rule),
+        ("STANDARD", std_name, dst, std, std_rule),
+    ):
         start = f"16010101T{at}" if outlook else f"{_nth_weekday(1970, month, byday)}T{at}"
-        lines += [f"BEGIN:{kind}", f"DTSTART:{start}", f"TZOFFSETFROM:{frm}",
-                  f"TZOFFSETTO:{to}", f"RRULE:FREQ=YEARLY;BYMONTH={month};BYDAY={byday}",
-                  f"TZNAME:{name}", f"END:{kind}"]
+        lines += [
+            f"BEGIN:{kind}",
+            f"DTSTART:{start}",
+            f"TZOFFSETFROM:{frm}",
+            f"TZOFFSETTO:{to}",
+            f"RRULE:FREQ=YEARLY;BYMONTH={month};BYDAY={byday}",
+            f"TZNAME:{name}",
+            f"END:{kind}",
+        ]
     return [*lines, "END:VTIMEZONE"]
 
 
@@ -479,9 +675,11 @@ def _nth_weekday(year: int, month: int, byday: str) -> str:
     """``2SU`` / ``-1SU`` of a month as YYYYMMDD (Sunday only, as the rules above use)."""
     n = int(byday[:-2])
     first = date(year, month, 1)
-    sundays = [first + timedelta(days=i) for i in range(31)
-               if (first + timedelta(days=i)).month == month
-               and (first + timedelta(days=i)).weekday() == 6]
+    sundays = [
+        first + timedelta(days=i)
+        for i in range(31)
+        if (first + timedelta(days=i)).month == month and (first + timedelta(days=i)).weekday() == 6
+    ]
     return sundays[n - 1 if n > 0 else n].strftime("%Y%m%d")
 
 
@@ -512,8 +710,11 @@ class _CalendarBuilder:
         return f"{prop}:{text}" if form == "floating" else f"{prop};TZID={self.tzid}:{text}"
 
     def head(self, n: int, summary: str) -> list[str]:
-        lines = [f"UID:{self.index:05d}-{n:03d}-{self.rng.getrandbits(32):08x}@bench.slotwise",
-                 "DTSTAMP:20261201T120000Z", f"SUMMARY:{summary}"]
+        lines = [
+            f"UID:{self.index:05d}-{n:03d}-{self.rng.getrandbits(32):08x}@bench.slotwise",
+            "DTSTAMP:20261201T120000Z",
+            f"SUMMARY:{summary}",
+        ]
         if self.rng.random() < 0.15:
             lines.append(f"DESCRIPTION:{_LONG_NOTE}")
         if self.rng.random() < 0.2:
@@ -522,12 +723,12 @@ class _CalendarBuilder:
 
     def moment(self, margin_days: int = 7) -> datetime:
         rng = self.rng
-        day = self.start + timedelta(days=rng.randint(-margin_days,
-                                                      self.weeks * 7 + margin_days - 1))
+        day = self.start + timedelta(
+            days=rng.randint(-margin_days, self.weeks * 7 + margin_days - 1)
+        )
         if day.weekday() >= 5 and rng.random() < 0.8:
             day -= timedelta(days=day.weekday() - 4)
-        return datetime.combine(day, time()) + timedelta(minutes=rng.randrange(7 * 60,
-                                                                              19 * 60, 15))
+        return datetime.combine(day, time()) + timedelta(minutes=rng.randrange(7 * 60, 19 * 60, 15))
 
     def single(self, n: int, extra: tuple[str, ...] = ()) -> None:
         rng = self.rng
@@ -536,8 +737,11 @@ class _CalendarBuilder:
         form = self.form()
         ev = [*self.head(n, rng.choice(_SUMMARIES)), self.stamp(begin, form)]
         if rng.random() < 0.1:
-            ev.append(f"DURATION:PT{length // 60}H{length % 60}M" if length % 60
-                      else f"DURATION:PT{length // 60}H")
+            ev.append(
+                f"DURATION:PT{length // 60}H{length % 60}M"
+                if length % 60
+                else f"DURATION:PT{length // 60}H"
+            )
         else:
             ev.append(self.stamp(begin + timedelta(minutes=length), form, prop="DTEND"))
         self.events.append([*ev, *extra])
@@ -546,8 +750,11 @@ class _CalendarBuilder:
         rng = self.rng
         day = self.moment().date()
         summary = rng.choice(("Out of office", "Conference", "Public holiday", "Birthday"))
-        ev = [*self.head(n, summary), f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}",
-              f"DTEND;VALUE=DATE:{(day + timedelta(days=rng.randint(1, 5))).strftime('%Y%m%d')}"]
+        ev = [
+            *self.head(n, summary),
+            f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}",
+            f"DTEND;VALUE=DATE:{(day + timedelta(days=rng.randint(1, 5))).strftime('%Y%m%d')}",
+        ]
         if summary in ("Birthday", "Public holiday") or rng.random() < 0.2:
             ev.append("TRANSP:TRANSPARENT")
         self.events.append(ev)
@@ -568,8 +775,7 @@ class _CalendarBuilder:
             other = DAYS[(first_day.weekday() + 2) % 5]
             days = DAYS[first_day.weekday()] + ("," + other if rng.random() < 0.3 else "")
         interval = 2 if not standup and rng.random() < 0.2 else 1
-        rule = f"RRULE:FREQ=WEEKLY;BYDAY={days}" + (f";INTERVAL={interval}" if interval > 1
-                                                   else "")
+        rule = f"RRULE:FREQ=WEEKLY;BYDAY={days}" + (f";INTERVAL={interval}" if interval > 1 else "")
         if rng.random() < 0.5:
             rule += f";COUNT={rng.randint(10, 40)}"
         else:
@@ -578,8 +784,12 @@ class _CalendarBuilder:
             until_utc = until.replace(tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
             rule += f";UNTIL={until_utc.strftime('%Y%m%dT%H%M%SZ')}"
         summary = "Daily standup" if standup else rng.choice(_SUMMARIES)
-        ev = [*self.head(n, summary), self.stamp(begin),
-              self.stamp(begin + timedelta(minutes=length), prop="DTEND"), rule]
+        ev = [
+            *self.head(n, summary),
+            self.stamp(begin),
+            self.stamp(begin + timedelta(minutes=length), prop="DTEND"),
+            rule,
+        ]
         skipped = rng.sample(range(1, 5), rng.randint(0, 2))
         for k in skipped:
             ev.append(self.stamp(begin + timedelta(weeks=k * interval), prop="EXDATE"))
@@ -590,10 +800,17 @@ class _CalendarBuilder:
         original = begin + timedelta(weeks=rng.choice(moved) * interval)
         new = original + timedelta(hours=rng.choice((-2, -1, 1, 2)))
         uid = ev[0]
-        self.events.append([uid, "DTSTAMP:20261201T120000Z", f"SUMMARY:{summary} (moved)",
-                            self.stamp(original, prop="RECURRENCE-ID"), self.stamp(new),
-                            self.stamp(new + timedelta(minutes=length), prop="DTEND"),
-                            "SEQUENCE:1"])
+        self.events.append(
+            [
+                uid,
+                "DTSTAMP:20261201T120000Z",
+                f"SUMMARY:{summary} (moved)",
+                self.stamp(original, prop="RECURRENCE-ID"),
+                self.stamp(new),
+                self.stamp(new + timedelta(minutes=length), prop="DTEND"),
+                "SEQUENCE:1",
+            ]
+        )
         return 2
 
     def build(self) -> str:
@@ -608,15 +825,27 @@ class _CalendarBuilder:
             if kind == "all_day":
                 self.all_day(n)
             else:
-                self.single(n, {"single": ("STATUS:CONFIRMED",),
-                                "transparent": ("TRANSP:TRANSPARENT",),
-                                "cancelled": ("STATUS:CANCELLED",)}[kind])
+                self.single(
+                    n,
+                    {
+                        "single": ("STATUS:CONFIRMED",),
+                        "transparent": ("TRANSP:TRANSPARENT",),
+                        "cancelled": ("STATUS:CANCELLED",),
+                    }[kind],
+                )
             n += 1
-        lines = ["BEGIN:VCALENDAR", f"PRODID:{_PRODID[self.style]}", "VERSION:2.0",
-                 "CALSCALE:GREGORIAN"]
+        lines = [
+            "BEGIN:VCALENDAR",
+            f"PRODID:{_PRODID[self.style]}",
+            "VERSION:2.0",
+            "CALSCALE:GREGORIAN",
+        ]
         if self.style == "google":
-            lines += ["METHOD:PUBLISH", f"X-WR-CALNAME:member{self.index}@example.org",
-                      f"X-WR-TIMEZONE:{self.zone}"]
+            lines += [
+                "METHOD:PUBLISH",
+                f"X-WR-CALNAME:member{self.index}@example.org",
+                f"X-WR-TIMEZONE:{self.zone}",
+            ]
         else:
             if self.style == "apple" and rng.random() < 0.5:
                 lines.append(f"X-WR-TIMEZONE:{self.zone}")
@@ -627,8 +856,9 @@ class _CalendarBuilder:
         return "".join(f"{part}\r\n" for line in lines for part in _fold(line))
 
 
-def generate_ics_calendars_with_zones(n: int, seed: int, start: date,
-                                      weeks: int) -> list[tuple[str, str]]:
+def generate_ics_calendars_with_zones(
+    n: int, seed: int, start: date, weeks: int
+) -> list[tuple[str, str]]:
     """``n`` calendars as ``(ics_text, owner_zone)``; calendar ``i`` does not depend on ``n``."""
     out = []
     for i in range(n):
@@ -646,9 +876,10 @@ def generate_ics_calendars(n: int, seed: int, start: date, weeks: int) -> list[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.generate",
-                                     description="Write a generated program document.")
-    parser.add_argument("size", help='preset S, M or L, or a JSON object like \'{"matches": 200}\'')
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.generate", description="Write a generated program document."
+    )
+    parser.add_argument("size", help="preset S, M or L, or a JSON object like '{\"matches\": 200}'")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--output", help="file to write (default: stdout)")
     args = parser.parse_args(argv)
@@ -668,29 +899,60 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-def year_group_program(members: int, program_id: str = "year",
-                       chopped: bool = False) -> dict[str, Any]:
+def year_group_program(
+    members: int, program_id: str = "year", chopped: bool = False
+) -> dict[str, Any]:
     """One group of ``members`` people in six zones over a 366-day horizon on a 5-minute
     grid: the largest heat map a program can ask for (issue 12, item 9). ``chopped``:
     everyone is free for 5 minutes of every 10, every day (the most fragmented free time
     there is, for 5-minute sessions)."""
-    zones = ["America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Adelaide",
-             "America/Sao_Paulo", "Africa/Lagos"]
-    people = [{"id": f"m{i}", "timezone": zones[i % len(zones)],
-               "weekly": [{"days": ["MO", "WE", "FR"][: 1 + i % 3],
-                           "start": f"{8 + i % 5:02d}:00", "end": f"{13 + i % 4:02d}:30"}]}
-              for i in range(members)]
+    zones = [
+        "America/New_York",
+        "Europe/Berlin",
+        "Asia/Kolkata",
+        "Australia/Adelaide",
+        "America/Sao_Paulo",
+        "Africa/Lagos",
+    ]
+    people = [
+        {
+            "id": f"m{i}",
+            "timezone": zones[i % len(zones)],
+            "weekly": [
+                {
+                    "days": ["MO", "WE", "FR"][: 1 + i % 3],
+                    "start": f"{8 + i % 5:02d}:00",
+                    "end": f"{13 + i % 4:02d}:30",
+                }
+            ],
+        }
+        for i in range(members)
+    ]
     if chopped:
         days = list(DAYS)
-        windows = [{"days": days, "start": format_clock(m),
-                    "end": format_clock(m + 5)}
-                   for m in range(0, 24 * 60, 10)]
+        windows = [
+            {"days": days, "start": format_clock(m), "end": format_clock(m + 5)}
+            for m in range(0, 24 * 60, 10)
+        ]
         for p in people:
             p["weekly"] = windows
-    return {"version": 1,
-            "program": {"id": program_id, "timezone": "Europe/Berlin", "start": "2027-01-04",
-                        "end": "2028-01-05", "granularity_minutes": 5,
-                        "now": "2027-01-04T00:00:00Z"},
-            "members": people,
-            "matches": [{"id": "all", "members": [p["id"] for p in people],
-                         "organizer": "m0", "duration_minutes": 60}]}
+    return {
+        "version": 1,
+        "program": {
+            "id": program_id,
+            "timezone": "Europe/Berlin",
+            "start": "2027-01-04",
+            "end": "2028-01-05",
+            "granularity_minutes": 5,
+            "now": "2027-01-04T00:00:00Z",
+        },
+        "members": people,
+        "matches": [
+            {
+                "id": "all",
+                "members": [p["id"] for p in people],
+                "organizer": "m0",
+                "duration_minutes": 60,
+            }
+        ],
+    }

@@ -41,8 +41,9 @@ def measure(members: int, query: dict[str, str], chopped: bool = False) -> dict[
         url = f"sqlite:///{Path(tmp) / 'db.sqlite'}"
         token = admin_token(url)
         # The chopped documents (144 windows per member) are larger than the default limit.
-        server = LiveServer(url, outbox=Path(tmp) / "outbox",
-                            env={"SLOTWISE_MAX_BODY_BYTES": "100000000"}).start()
+        server = LiveServer(
+            url, outbox=Path(tmp) / "outbox", env={"SLOTWISE_MAX_BODY_BYTES": "100000000"}
+        ).start()
         try:
             assert server.proc is not None
             with server.client(token) as api:
@@ -54,11 +55,16 @@ def measure(members: int, query: dict[str, str], chopped: bool = False) -> dict[
                 r = api.get("/api/programs/year/matches/all/heatmap", params=query)
                 seconds = time.perf_counter() - t
                 r.raise_for_status()
-                return {"members": members, "chopped": chopped, "query": query,
-                        "status": r.status_code,
-                        "response_bytes": len(r.content), "seconds": round(seconds, 2),
-                        "peak_mib_before": round(before, 1),
-                        "peak_mib": round(_peak_mib(server.proc.pid), 1)}
+                return {
+                    "members": members,
+                    "chopped": chopped,
+                    "query": query,
+                    "status": r.status_code,
+                    "response_bytes": len(r.content),
+                    "seconds": round(seconds, 2),
+                    "peak_mib_before": round(before, 1),
+                    "peak_mib": round(_peak_mib(server.proc.pid), 1),
+                }
         finally:
             server.stop()
 
@@ -67,20 +73,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, nargs="+", default=[150, 600])
     args = parser.parse_args()
-    rows = [measure(n, {"tz": "Europe/Berlin", **({"duration": "5"} if chopped else {})},
-                    chopped) for chopped in (False, True) for n in args.members]
-    lines = ["| group members | free time | response | time | server peak RSS (after upload) |",
-             "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['members']} | {'5 min of every 10' if r['chopped'] else 'weekly windows'}"
-              f" | {r['response_bytes'] / 1e6:.1f} MB | {r['seconds']:.2f} s | "
-              f"{r['peak_mib']:.0f} MiB ({r['peak_mib_before']:.0f}) |" for r in rows]
+    rows = [
+        measure(n, {"tz": "Europe/Berlin", **({"duration": "5"} if chopped else {})}, chopped)
+        for chopped in (False, True)
+        for n in args.members
+    ]
+    lines = [
+        "| group members | free time | response | time | server peak RSS (after upload) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {r['members']} | {'5 min of every 10' if r['chopped'] else 'weekly windows'}"
+        f" | {r['response_bytes'] / 1e6:.1f} MB | {r['seconds']:.2f} s | "
+        f"{r['peak_mib']:.0f} MiB ({r['peak_mib_before']:.0f}) |"
+        for r in rows
+    ]
     table = "\n".join(lines)
     print(table)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "heatmap.md").write_text(table + "\n")
-    (RESULTS / "heatmap.json").write_text(json.dumps(
-        {"machine": platform.platform(), "python": platform.python_version(), "rows": rows},
-        indent=2) + "\n")
+    (RESULTS / "heatmap.json").write_text(
+        json.dumps(
+            {"machine": platform.platform(), "python": platform.python_version(), "rows": rows},
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

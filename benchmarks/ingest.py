@@ -102,11 +102,18 @@ def bench_matrix(size: str, seed: int, repeats: int) -> tuple[dict[str, Any], Pr
 
     slots, members = availability.matrix.shape
     return {
-        "preset": size, "seed": seed, "members": members, "slots": slots,
-        "matches": stats["matches"], "weekly_windows": sum(len(m.weekly) for m in doc.members),
+        "preset": size,
+        "seed": seed,
+        "members": members,
+        "slots": slots,
+        "matches": stats["matches"],
+        "weekly_windows": sum(len(m.weekly) for m in doc.members),
         "intervals": sum(len(m.unavailable) + len(m.available) for m in doc.members),
-        "parse_s": parse_best, "parse_runs_s": parse_all,
-        "build_s": build_best, "build_runs_s": build_all, "build_target_s": BUILD_TARGET_S,
+        "parse_s": parse_best,
+        "parse_runs_s": parse_all,
+        "build_s": build_best,
+        "build_runs_s": build_all,
+        "build_target_s": BUILD_TARGET_S,
         "peak_tracemalloc_mb": peak / 1e6,
         "maxrss_delta_first_build_mb": rss_delta,
         "matrix_mb": availability.matrix.nbytes / 1e6,
@@ -160,10 +167,15 @@ def bench_ics(n: int, seed: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - t
     vevents = sum(text.count("BEGIN:VEVENT") for text, _ in calendars)
     return {
-        "calendars": n, "vevents": vevents, "busy_intervals": intervals,
+        "calendars": n,
+        "vevents": vevents,
+        "busy_intervals": intervals,
         "bytes": sum(len(text.encode()) for text, _ in calendars),
-        "seconds": elapsed, "calendars_per_s": n / elapsed, "vevents_per_s": vevents / elapsed,
-        "busy_intervals_per_s": intervals / elapsed, "errors": len(errors),
+        "seconds": elapsed,
+        "calendars_per_s": n / elapsed,
+        "vevents_per_s": vevents / elapsed,
+        "busy_intervals_per_s": intervals / elapsed,
+        "errors": len(errors),
         "first_errors": errors[:5],
     }
 
@@ -178,54 +190,90 @@ def table(result: dict[str, Any]) -> str:
     build_ok = "yes" if m["build_s"] < m["build_target_s"] else "**no**"
     rows = [
         ("availability matrix", shape, "parse_program (best of 3)", _fmt_s(m["parse_s"]), ""),
-        ("", f"{m['weekly_windows']:,} weekly windows, {m['intervals']:,} intervals",
-         "build_availability (best of 3)", _fmt_s(m["build_s"]),
-         f"< 1 s: {build_ok}"),
-        ("", "", "peak memory of build (tracemalloc)", f"{m['peak_tracemalloc_mb']:.0f} MB",
-         f"matrix itself {m['matrix_mb']:.0f} MB"),
-        ("", "", "max RSS growth, first build (getrusage)",
-         f"{m['maxrss_delta_first_build_mb']:.0f} MB", ""),
+        (
+            "",
+            f"{m['weekly_windows']:,} weekly windows, {m['intervals']:,} intervals",
+            "build_availability (best of 3)",
+            _fmt_s(m["build_s"]),
+            f"< 1 s: {build_ok}",
+        ),
+        (
+            "",
+            "",
+            "peak memory of build (tracemalloc)",
+            f"{m['peak_tracemalloc_mb']:.0f} MB",
+            f"matrix itself {m['matrix_mb']:.0f} MB",
+        ),
+        (
+            "",
+            "",
+            "max RSS growth, first build (getrusage)",
+            f"{m['maxrss_delta_first_build_mb']:.0f} MB",
+            "",
+        ),
     ]
     if "skipped" in ics:
         rows.append(("ICS ingest", "", "busy_from_ics", "skipped", ics["skipped"]))
     else:
         errors = f"{ics['errors']} calendars raised" if ics["errors"] else ""
         rows += [
-            ("ICS ingest (busy_from_ics)",
-             f"{ics['calendars']:,} calendars, {ics['vevents']:,} VEVENTs, "
-             f"{ics['bytes'] / 1e6:.1f} MB", "total time", _fmt_s(ics["seconds"]), errors),
-            ("", f"{ics['busy_intervals']:,} busy intervals out", "calendars per second",
-             f"{ics['calendars_per_s']:,.0f}", ""),
+            (
+                "ICS ingest (busy_from_ics)",
+                f"{ics['calendars']:,} calendars, {ics['vevents']:,} VEVENTs, "
+                f"{ics['bytes'] / 1e6:.1f} MB",
+                "total time",
+                _fmt_s(ics["seconds"]),
+                errors,
+            ),
+            (
+                "",
+                f"{ics['busy_intervals']:,} busy intervals out",
+                "calendars per second",
+                f"{ics['calendars_per_s']:,.0f}",
+                "",
+            ),
             ("", "", "VEVENTs per second", f"{ics['vevents_per_s']:,.0f}", ""),
             ("", "", "busy intervals per second", f"{ics['busy_intervals_per_s']:,.0f}", ""),
         ]
-    lines = ["| benchmark | input | measure | value | note |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| benchmark | input | measure | value | note |", "| --- | --- | --- | --- | --- |"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines.append("")
-    lines.append(f"Python {machine['python']}, numpy {machine['numpy']}, "
-                 f"{machine['cpu_count']} CPUs, {machine['platform']}.")
+    lines.append(
+        f"Python {machine['python']}, numpy {machine['numpy']}, "
+        f"{machine['cpu_count']} CPUs, {machine['platform']}."
+    )
     if result.get("profile"):
         p = result["profile"]
-        lines += ["", f"Profile of one build (cProfile, {_fmt_s(p['profiled_total_s'])} "
-                      "under the profiler):", "",
-                  "| part | calls | cumulative |", "| --- | --- | --- |"]
-        lines += [f"| {x['part']} | {x['calls']:,} | {_fmt_s(x['cumulative_s'])} |"
-                  for x in p["parts"]]
-        lines += ["", f"The build's {2 * m['members']:,} id lookups alone, without the "
-                      f"profiler: {_fmt_s(p['id_lookups_unprofiled_s'])}."]
+        lines += [
+            "",
+            f"Profile of one build (cProfile, {_fmt_s(p['profiled_total_s'])} under the profiler):",
+            "",
+            "| part | calls | cumulative |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| {x['part']} | {x['calls']:,} | {_fmt_s(x['cumulative_s'])} |" for x in p["parts"]
+        ]
+        lines += [
+            "",
+            f"The build's {2 * m['members']:,} id lookups alone, without the "
+            f"profiler: {_fmt_s(p['id_lookups_unprofiled_s'])}.",
+        ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest",
-                                     description="Benchmark availability ingest.")
-    parser.add_argument("--quick", action="store_true",
-                        help="M preset and 100 calendars; writes ingest-quick.*")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.ingest", description="Benchmark availability ingest."
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="M preset and 100 calendars; writes ingest-quick.*"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--calendars", type=int, help="number of ICS calendars")
-    parser.add_argument("--profile", action="store_true",
-                        help="profile the build even when it meets the target")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the build even when it meets the target"
+    )
     args = parser.parse_args(argv)
     size = "M" if args.quick else "L"
     n_calendars = args.calendars or (100 if args.quick else 1_000)
@@ -234,10 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     profile = profile_build(doc) if args.profile or matrix["build_s"] > BUILD_TARGET_S else None
     del doc
     result = {
-        "benchmark": "ingest", "quick": args.quick,
+        "benchmark": "ingest",
+        "quick": args.quick,
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(), "matrix": matrix,
-        "ics": bench_ics(n_calendars, args.seed), "profile": profile,
+        "machine": machine_info(),
+        "matrix": matrix,
+        "ics": bench_ics(n_calendars, args.seed),
+        "profile": profile,
     }
     text = table(result)
     print(text)

@@ -50,8 +50,9 @@ class Tally:
     booked: dict[str, int] = field(default_factory=dict)  # series id -> sessions
     unbooked: int = 0
 
-    async def call(self, api: httpx.AsyncClient, name: str, method: str, url: str,
-                   **kw: Any) -> httpx.Response:
+    async def call(
+        self, api: httpx.AsyncClient, name: str, method: str, url: str, **kw: Any
+    ) -> httpx.Response:
         t = time.perf_counter()
         r = await api.request(method, url, **kw)
         self.latency[name].append(time.perf_counter() - t)
@@ -59,19 +60,26 @@ class Tally:
         return r
 
 
-async def facilitator(api: httpx.AsyncClient, pid: str, match_ids: list[str],
-                      tally: Tally) -> None:
+async def facilitator(api: httpx.AsyncClient, pid: str, match_ids: list[str], tally: Tally) -> None:
     for xid in match_ids:
         base = f"/api/programs/{pid}/matches/{xid}"
         await tally.call(api, "heatmap", "GET", base + "/heatmap")
-        r = await tally.call(api, "proposals", "POST", base + "/proposals",
-                             json={"limit": 3})
+        r = await tally.call(api, "proposals", "POST", base + "/proposals", json={"limit": 3})
         body = r.json()
         for p in body.get("proposals", [])[:3]:
-            b = await tally.call(api, "book", "POST", base + "/series", json={
-                "first_start": p["first_start"], "duration_minutes": body["duration_minutes"],
-                "frequency": body["frequency"], "sessions": body["sessions"],
-                "agenda": "Load test"})
+            b = await tally.call(
+                api,
+                "book",
+                "POST",
+                base + "/series",
+                json={
+                    "first_start": p["first_start"],
+                    "duration_minutes": body["duration_minutes"],
+                    "frequency": body["frequency"],
+                    "sessions": body["sessions"],
+                    "agenda": "Load test",
+                },
+            )
             if b.status_code == 201:
                 tally.booked[b.json()["id"]] = len(b.json()["sessions"])
                 break
@@ -79,12 +87,14 @@ async def facilitator(api: httpx.AsyncClient, pid: str, match_ids: list[str],
             tally.unbooked += 1
 
 
-async def drive(url: str, token: str, pid: str, match_ids: list[str], users: int
-                ) -> tuple[Tally, float]:
+async def drive(
+    url: str, token: str, pid: str, match_ids: list[str], users: int
+) -> tuple[Tally, float]:
     tally = Tally()
     limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits,
-                                 headers={"Authorization": f"Bearer {token}"}) as api:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=120, limits=limits, headers={"Authorization": f"Bearer {token}"}
+    ) as api:
         shares = [match_ids[i::users] for i in range(users)]
         t = time.perf_counter()
         await asyncio.gather(*(facilitator(api, pid, s, tally) for s in shares if s))
@@ -96,15 +106,23 @@ def check_database(db_url: str, pid: str, booked: dict[str, int]) -> dict[str, A
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            stored = {r.id: r for r in conn.execute(
-                select(series.c.id, series.c.status).where(series.c.program_id == pid))}
-            per_series = Counter(conn.execute(
-                select(sessions.c.series_id).where(sessions.c.program_id == pid)).scalars())
+            stored = {
+                r.id: r
+                for r in conn.execute(
+                    select(series.c.id, series.c.status).where(series.c.program_id == pid)
+                )
+            }
+            per_series = Counter(
+                conn.execute(
+                    select(sessions.c.series_id).where(sessions.c.program_id == pid)
+                ).scalars()
+            )
             rows = conn.execute(
                 select(session_members.c.member_id, sessions.c.start, sessions.c.end)
                 .join(sessions, sessions.c.id == session_members.c.session_id)
                 .where((sessions.c.program_id == pid) & (sessions.c.status == "scheduled"))
-                .order_by(session_members.c.member_id, sessions.c.start)).all()
+                .order_by(session_members.c.member_id, sessions.c.start)
+            ).all()
     finally:
         engine.dispose()
     double, member, reach = 0, None, 0  # reach: the latest end so far of this member
@@ -117,8 +135,13 @@ def check_database(db_url: str, pid: str, booked: dict[str, int]) -> dict[str, A
     lost = sorted(set(booked) - set(stored))
     phantom = sorted(set(stored) - set(booked))
     short = sorted(s for s, n in booked.items() if per_series.get(s, 0) != n)
-    return {"member_sessions": len(rows), "double_bookings": double, "lost_writes": len(lost),
-            "phantom_writes": len(phantom), "series_missing_sessions": len(short)}
+    return {
+        "member_sessions": len(rows),
+        "double_bookings": double,
+        "lost_writes": len(lost),
+        "phantom_writes": len(phantom),
+        "series_missing_sessions": len(short),
+    }
 
 
 def pct(values: list[float], q: float) -> float:
@@ -126,13 +149,18 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_once(db_url: str, workers: int, program: dict[str, Any], users: int,
-             outbox: Path) -> dict[str, Any]:
+def run_once(
+    db_url: str, workers: int, program: dict[str, Any], users: int, outbox: Path
+) -> dict[str, Any]:
     token = admin_token(db_url)
     server = LiveServer(db_url, outbox=outbox, workers=workers).start()
     try:
-        r = httpx.post(server.url + "/api/programs", json=program, timeout=120,
-                       headers={"Authorization": f"Bearer {token}"})
+        r = httpx.post(
+            server.url + "/api/programs",
+            json=program,
+            timeout=120,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         r.raise_for_status()
         pid = program["program"]["id"]
         ids = [m["id"] for m in program["matches"]]
@@ -141,15 +169,25 @@ def run_once(db_url: str, workers: int, program: dict[str, Any], users: int,
         server.stop()
     every = [x for v in tally.latency.values() for x in v]
     out: dict[str, Any] = {
-        "workers": workers, "users": users, "matches": len(ids), "seconds": round(seconds, 2),
-        "requests": len(every), "requests_per_second": round(len(every) / seconds, 1),
+        "workers": workers,
+        "users": users,
+        "matches": len(ids),
+        "seconds": round(seconds, 2),
+        "requests": len(every),
+        "requests_per_second": round(len(every) / seconds, 1),
         "p50_ms": round(1000 * statistics.median(every), 1),
         "p99_ms": round(1000 * pct(every, 0.99), 1),
-        "endpoints": {name: {"requests": len(v), "p50_ms": round(1000 * statistics.median(v), 1),
-                             "p99_ms": round(1000 * pct(v, 0.99), 1)}
-                      for name, v in sorted(tally.latency.items())},
+        "endpoints": {
+            name: {
+                "requests": len(v),
+                "p50_ms": round(1000 * statistics.median(v), 1),
+                "p99_ms": round(1000 * pct(v, 0.99), 1),
+            }
+            for name, v in sorted(tally.latency.items())
+        },
         "codes": {f"{n} {c}": k for (n, c), k in sorted(tally.codes.items())},
-        "booked": len(tally.booked), "gave_up": tally.unbooked,
+        "booked": len(tally.booked),
+        "gave_up": tally.unbooked,
         "server_errors": sum(k for (_n, c), k in tally.codes.items() if c >= 500),
     }
     out.update(check_database(db_url, pid, tally.booked))
@@ -167,8 +205,9 @@ def postgres_cluster() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--matches", type=int, default=300)
     ap.add_argument("--users", default="4,32", help="facilitators at once (comma list)")
     ap.add_argument("--workers", default="1,2", help="uvicorn worker counts to run")
@@ -200,23 +239,37 @@ def main(argv: list[str] | None = None) -> int:
                     print(json.dumps(res))
             if cluster is not None:
                 cluster.stop()
-    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-              "command": "python -m benchmarks.load " + " ".join(argv or []), "runs": runs}
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "command": "python -m benchmarks.load " + " ".join(argv or []),
+        "runs": runs,
+    }
     Path(args.out + ".json").write_text(json.dumps(report, indent=2) + "\n")
     Path(args.out + ".md").write_text(markdown(report))
     print(markdown(report))
-    bad = [r for r in runs if r["double_bookings"] or r["lost_writes"] or r["phantom_writes"]
-           or r["series_missing_sessions"] or r["server_errors"]]
+    bad = [
+        r
+        for r in runs
+        if r["double_bookings"]
+        or r["lost_writes"]
+        or r["phantom_writes"]
+        or r["series_missing_sessions"]
+        or r["server_errors"]
+    ]
     return 1 if bad else 0
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines = [f"Load benchmark, {report['when']}, {report['machine']['cpus']} CPUs "
-             "(client and server on the same machine).", "",
-             "| database | workers | users | requests | req/s | p50 | p99 | heat map p99 "
-             "| proposals p99 | book p99 | booked | 409s | 5xx | double bookings "
-             "| lost writes |", "|" + " --- |" * 15]
+    lines = [
+        f"Load benchmark, {report['when']}, {report['machine']['cpus']} CPUs "
+        "(client and server on the same machine).",
+        "",
+        "| database | workers | users | requests | req/s | p50 | p99 | heat map p99 "
+        "| proposals p99 | book p99 | booked | 409s | 5xx | double bookings "
+        "| lost writes |",
+        "|" + " --- |" * 15,
+    ]
     for r in report["runs"]:
         e = r["endpoints"]
         clashes = r["codes"].get("book 409", 0)
@@ -225,7 +278,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {r['requests_per_second']} | {r['p50_ms']} ms | {r['p99_ms']} ms "
             f"| {e['heatmap']['p99_ms']} ms | {e['proposals']['p99_ms']} ms "
             f"| {e['book']['p99_ms']} ms | {r['booked']} | {clashes} | {r['server_errors']} "
-            f"| {r['double_bookings']} | {r['lost_writes'] + r['phantom_writes']} |")
+            f"| {r['double_bookings']} | {r['lost_writes'] + r['phantom_writes']} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -90,17 +90,23 @@ def _time(doc: Any, avail: Any, setting: Setting, seed: int) -> tuple[dict[str, 
         plan_s = time.perf_counter() - t_plan
     total_s = time.perf_counter() - t
     st = result.stats
-    return {"plan_s": plan_s, "with_executor_s": total_s, "load_before": load,
-            "parent_cpu_s": _self_cpu_s() - cpu, "status": result.status,
-            "models": st.models, "chunks": st.chunks, "slots": st.parallel_slots,
-            "model_build_solve_s": st.build_seconds + st.solve_seconds}, result
+    return {
+        "plan_s": plan_s,
+        "with_executor_s": total_s,
+        "load_before": load,
+        "parent_cpu_s": _self_cpu_s() - cpu,
+        "status": result.status,
+        "models": st.models,
+        "chunks": st.chunks,
+        "slots": st.parallel_slots,
+        "model_build_solve_s": st.build_seconds + st.solve_seconds,
+    }, result
 
 
 def bench_size(size: str, seed: int, rounds: int) -> dict[str, Any]:
     from distributed import LocalCluster
 
-    doc = parse_program(generate_program(size if size in PRESETS else
-                                         {"matches": int(size)}, seed))
+    doc = parse_program(generate_program(size if size in PRESETS else {"matches": int(size)}, seed))
     avail = build_availability(doc, calendars=False)
     # The first pool of a process starts the forkserver (a CLI run pays this once).
     t = time.perf_counter()
@@ -113,8 +119,13 @@ def bench_size(size: str, seed: int, rounds: int) -> dict[str, Any]:
     started = {}
     for n in (1, 2):
         t = time.perf_counter()
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
         started[n] = time.perf_counter() - t
         clusters.append(cluster)
         settings[f"Dask LocalCluster, {n}"] = _dask(cluster.scheduler_address)
@@ -127,25 +138,42 @@ def bench_size(size: str, seed: int, rounds: int) -> dict[str, Any]:
                 reference = reference or result
                 row["same_plan"] = _essence(result) == _essence(reference)
                 runs[name].append(row)
-                print(f"{size} {name:22s} {row['plan_s']:6.2f} s  load {row['load_before']:.1f}",
-                      flush=True)
+                print(
+                    f"{size} {name:22s} {row['plan_s']:6.2f} s  load {row['load_before']:.1f}",
+                    flush=True,
+                )
     finally:
         for cluster in clusters:
             cluster.close()
     out = []
     for name, rows in runs.items():
         times = [r["plan_s"] for r in rows]
-        out.append({"setting": name, "rounds": rows, "median_s": statistics.median(times),
-                    "min_s": min(times), "max_s": max(times),
-                    "same_plan": all(r["same_plan"] for r in rows)})
-    return {"size": size, "seed": seed, "matches": len(doc.matches),
-            "models": runs["in process"][0]["models"], "first_pool_start_s": first_pool_s,
-            "cluster_start_s": {str(n): s for n, s in started.items()}, "settings": out}
+        out.append(
+            {
+                "setting": name,
+                "rounds": rows,
+                "median_s": statistics.median(times),
+                "min_s": min(times),
+                "max_s": max(times),
+                "same_plan": all(r["same_plan"] for r in rows),
+            }
+        )
+    return {
+        "size": size,
+        "seed": seed,
+        "matches": len(doc.matches),
+        "models": runs["in process"][0]["models"],
+        "first_pool_start_s": first_pool_s,
+        "cluster_start_s": {str(n): s for n, s in started.items()},
+        "settings": out,
+    }
 
 
 def table(result: dict[str, Any]) -> str:
-    head = ("| size | setting | plan() median | range | speed-up vs in process "
-            "| chunks | same plan | load before (each round) |")
+    head = (
+        "| size | setting | plan() median | range | speed-up vs in process "
+        "| chunks | same plan | load before (each round) |"
+    )
     lines = [head, "|" + " --- |" * head.count(" | ") + " --- |"]
     for r in result["sizes"]:
         base = next(s for s in r["settings"] if s["setting"] == "in process")["median_s"]
@@ -155,18 +183,23 @@ def table(result: dict[str, Any]) -> str:
                 f"| {r['size']} | {s['setting']} | {s['median_s']:.2f} s "
                 f"| {s['min_s']:.2f}–{s['max_s']:.2f} s "
                 f"| {base / s['median_s']:.2f}× | {s['rounds'][0]['chunks']} "
-                f"| {'yes' if s['same_plan'] else '**no**'} | {loads} |")
+                f"| {'yes' if s['same_plan'] else '**no**'} | {loads} |"
+            )
     lines.append("")
     m = result["machine"]
     lines.append(
         f"plan() from availability to plan (time limit {TIME_LIMIT_S:.0f} s), "
         f"{result['rounds']} rounds per setting, taken in turn. Local pools start inside "
         "plan(), which warms them up while it scores; the first pool of a process also "
-        "starts the forkserver they fork from (" + "; ".join(
-            f"{r['size']}: {r['first_pool_start_s']:.2f} s" for r in result["sizes"])
-        + ", not in the table). Dask clusters were started before the rounds (" + "; ".join(
+        "starts the forkserver they fork from ("
+        + "; ".join(f"{r['size']}: {r['first_pool_start_s']:.2f} s" for r in result["sizes"])
+        + ", not in the table). Dask clusters were started before the rounds ("
+        + "; ".join(
             f"{r['size']}: 1 worker {r['cluster_start_s']['1']:.1f} s, 2 workers "
-            f"{r['cluster_start_s']['2']:.1f} s" for r in result["sizes"]) + "); a "
+            f"{r['cluster_start_s']['2']:.1f} s"
+            for r in result["sizes"]
+        )
+        + "); a "
         "LocalCluster's scheduler runs inside the planning process and competes with it, "
         "as a remote scheduler would not. "
         f"This machine has {m['cpu_count']} cores: two workers are all it can run at "
@@ -174,10 +207,14 @@ def table(result: dict[str, Any]) -> str:
         "Load is the 1-minute load average before each round; it counts this benchmark's "
         "own earlier rounds (a pool of two keeps it near 2), so well above 2 means other "
         "processes competed for the cores. Same plan: status, objective, bound and every series "
-        "equal the first in-process plan.")
-    lines += ["", f"Python {m['python']}, numpy {m['numpy']}, OR-Tools {m['ortools']}, "
-                  f"{m['cpu_count']} CPUs, {m['platform']}; chunks of at least "
-                  f"{executors.CHUNK_VARIABLES:,} variables; seed {result['seed']}."]
+        "equal the first in-process plan."
+    )
+    lines += [
+        "",
+        f"Python {m['python']}, numpy {m['numpy']}, OR-Tools {m['ortools']}, "
+        f"{m['cpu_count']} CPUs, {m['platform']}; chunks of at least "
+        f"{executors.CHUNK_VARIABLES:,} variables; seed {result['seed']}.",
+    ]
     return "\n".join(lines)
 
 
@@ -188,19 +225,27 @@ def _size(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.scaling",
-                                     description="Time plan() in process, in local "
-                                                 "processes and on a Dask LocalCluster.")
-    parser.add_argument("--size", type=_size, action="append",
-                        help="S, M, L or a number of matches (repeatable; default L)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.scaling",
+        description="Time plan() in process, in local processes and on a Dask LocalCluster.",
+    )
+    parser.add_argument(
+        "--size",
+        type=_size,
+        action="append",
+        help="S, M, L or a number of matches (repeatable; default L)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     sizes = args.size or ["L"]
     result: dict[str, Any] = {
-        "benchmark": "scaling", "seed": args.seed, "rounds": args.rounds,
+        "benchmark": "scaling",
+        "seed": args.seed,
+        "rounds": args.rounds,
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(), "sizes": [],
+        "machine": machine_info(),
+        "sizes": [],
     }
     for size in sizes:
         result["sizes"].append(bench_size(size, args.seed, args.rounds))
@@ -210,8 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = "scaling" if sizes == ["L"] else f"scaling-{'-'.join(sizes)}"
     stem += f"-seed{args.seed}" if args.seed else ""
     (RESULTS / f"{stem}.md").write_text(text + "\n", encoding="utf-8")
-    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n",
-                                          encoding="utf-8")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

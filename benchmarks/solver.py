@@ -74,10 +74,13 @@ def machine_info() -> dict[str, Any]:
 
 
 def _totals(p: Plan) -> dict[str, int]:
-    return {"held": sum(s.score.held for s in p.series),
-            "attendance": sum(s.score.attendance for s in p.series),
-            "preferred": sum(s.score.preferred for s in p.series),
-            "scheduled": len(p.series), "unscheduled": len(p.unscheduled)}
+    return {
+        "held": sum(s.score.held for s in p.series),
+        "attendance": sum(s.score.attendance for s in p.series),
+        "preferred": sum(s.score.preferred for s in p.series),
+        "scheduled": len(p.series),
+        "unscheduled": len(p.unscheduled),
+    }
 
 
 def _cpu_s() -> float:
@@ -121,15 +124,30 @@ def bench_size(size: str, seed: int) -> dict[str, Any]:
     st = result.stats
     model_s = st.prune_seconds + st.build_seconds
     return {
-        "size": size, "seed": seed, "time_limit_s": limit, "workers": WORKERS,
-        "matches": stats["matches"], "people": stats["members"], "slots": avail.grid.n_slots,
-        "groups": stats["groups"], "components": stats["components"],
+        "size": size,
+        "seed": seed,
+        "time_limit_s": limit,
+        "workers": WORKERS,
+        "matches": stats["matches"],
+        "people": stats["members"],
+        "slots": avail.grid.n_slots,
+        "groups": stats["groups"],
+        "components": stats["components"],
         "largest_component": stats["largest_component"],
-        "plan": {**got, "status": result.status, "objective": vars(result.objective),
-                 "bound": vars(result.bound), "problems": plan_problems[:10],
-                 "valid": not plan_problems},
-        "fcfs": {**peer, "seconds": fcfs_s, "problems": fcfs_problems[:10],
-                 "valid": not fcfs_problems},
+        "plan": {
+            **got,
+            "status": result.status,
+            "objective": vars(result.objective),
+            "bound": vars(result.bound),
+            "problems": plan_problems[:10],
+            "valid": not plan_problems,
+        },
+        "fcfs": {
+            **peer,
+            "seconds": fcfs_s,
+            "problems": fcfs_problems[:10],
+            "valid": not fcfs_problems,
+        },
         "per_match_upper_bound": {**vars(upper), "seconds": upper_s},
         "gap_held_pct": _gap_pct(got["held"], result.bound.held),
         "gap_attendance_pct": _gap_pct(got["attendance"], result.bound.attendance),
@@ -149,7 +167,8 @@ def bench_size(size: str, seed: int) -> dict[str, Any]:
         "load_average_before_plan": load_before,
         "load_average_after_plan": os.getloadavg(),
         "model_share_of_plan": model_s / plan_s if plan_s else 0.0,
-        "models": st.models, "model_variables": st.variables,
+        "models": st.models,
+        "model_variables": st.variables,
         "model_constraints": st.constraints,
     }
 
@@ -158,9 +177,16 @@ def _group_program(seed: int) -> tuple[dict[str, Any], list[str]]:
     """The M program plus one 50-member group: weekly, 12 sessions of 60 minutes."""
     program = generate_program("M", seed)
     people = [m["id"] for m in program["members"][:GROUP_SIZE]]
-    program["matches"].append({"id": "big-group", "members": people, "organizer": people[0],
-                               "duration_minutes": 60, "sessions": 12,
-                               "frequency": "weekly"})
+    program["matches"].append(
+        {
+            "id": "big-group",
+            "members": people,
+            "organizer": people[0],
+            "duration_minutes": 60,
+            "sessions": 12,
+            "frequency": "weekly",
+        }
+    )
     return program, people
 
 
@@ -200,10 +226,17 @@ def bench_proposals(seed: int) -> dict[str, Any]:
     spec = match_spec(doc, match, avail.grid)
     cands = score(avail, spec)
     return {
-        "members": GROUP_SIZE, "sessions": 12, "frequency": "weekly", "duration_minutes": 60,
-        "candidates": len(cands), "best_held": int(cands.held[0]) if len(cands) else 0,
-        "cold_s": cold, "median_s": statistics.median(warm), "runs": len(warm),
-        "min_s": min(warm), "max_s": max(warm),
+        "members": GROUP_SIZE,
+        "sessions": 12,
+        "frequency": "weekly",
+        "duration_minutes": 60,
+        "candidates": len(cands),
+        "best_held": int(cands.held[0]) if len(cands) else 0,
+        "cold_s": cold,
+        "median_s": statistics.median(warm),
+        "runs": len(warm),
+        "min_s": min(warm),
+        "max_s": max(warm),
         "median_uncached_s": statistics.median(uncached),
         "median_with_availability_s": statistics.median(with_avail),
         "target_s": PROPOSALS_TARGET_S,
@@ -223,37 +256,63 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     out = []
     p = result.get("proposals")
     if p:
-        out.append(("proposals, 50-member group, 12 weeks < 50 ms",
-                    f"median {_ms(p['median_s'])}, cold {_ms(p['cold_s'])}",
-                    _yes(p["median_s"] < PROPOSALS_TARGET_S)))
+        out.append(
+            (
+                "proposals, 50-member group, 12 weeks < 50 ms",
+                f"median {_ms(p['median_s'])}, cold {_ms(p['cold_s'])}",
+                _yes(p["median_s"] < PROPOSALS_TARGET_S),
+            )
+        )
     for r in result["sizes"]:
         if r["size"] == "M":
             t = r["times_s"]["plan_total"]
-            out.append(("M proven optimal < 10 s", f"{r['plan']['status']}, {_ms(t)}",
-                        _yes(r["plan"]["status"] == "optimal" and t < M_OPTIMAL_TARGET_S)))
+            out.append(
+                (
+                    "M proven optimal < 10 s",
+                    f"{r['plan']['status']}, {_ms(t)}",
+                    _yes(r["plan"]["status"] == "optimal" and t < M_OPTIMAL_TARGET_S),
+                )
+            )
         if r["size"] == "L":
             t = r["times_s"]["plan_total"]
-            out.append(("L within 0.2% of proven bound < 60 s (2 cores)",
-                        f"gap {r['gap_held_pct']:.3f}% held, {r['gap_attendance_pct']:.3f}% "
-                        f"attendance, {_ms(t)}",
-                        _yes(r["gap_held_pct"] <= L_GAP_TARGET_PCT
-                             and r["gap_attendance_pct"] <= L_GAP_TARGET_PCT and t < L_TARGET_S)))
-            out.append(("L model building < 1/5 of total",
-                        f"{100 * r['model_share_of_plan']:.1f}% of plan()",
-                        _yes(r["model_share_of_plan"] < BUILD_SHARE_TARGET)))
+            out.append(
+                (
+                    "L within 0.2% of proven bound < 60 s (2 cores)",
+                    f"gap {r['gap_held_pct']:.3f}% held, {r['gap_attendance_pct']:.3f}% "
+                    f"attendance, {_ms(t)}",
+                    _yes(
+                        r["gap_held_pct"] <= L_GAP_TARGET_PCT
+                        and r["gap_attendance_pct"] <= L_GAP_TARGET_PCT
+                        and t < L_TARGET_S
+                    ),
+                )
+            )
+            out.append(
+                (
+                    "L model building < 1/5 of total",
+                    f"{100 * r['model_share_of_plan']:.1f}% of plan()",
+                    _yes(r["model_share_of_plan"] < BUILD_SHARE_TARGET),
+                )
+            )
     for r in result["sizes"]:
-        out.append((f"{r['size']}: held >= first-come-first-served",
-                    f"{r['plan']['held']:,} vs {r['fcfs']['held']:,}",
-                    _yes(r["plan"]["held"] >= r["fcfs"]["held"])))
+        out.append(
+            (
+                f"{r['size']}: held >= first-come-first-served",
+                f"{r['plan']['held']:,} vs {r['fcfs']['held']:,}",
+                _yes(r["plan"]["held"] >= r["fcfs"]["held"]),
+            )
+        )
     return out
 
 
 def table(result: dict[str, Any]) -> str:
-    head = ("| size | matches | people | plan held | plan attendance | plan unscheduled "
-            "| FCFS held | FCFS attendance | FCFS unscheduled | per-match bound held / att. "
-            "| proven bound held / att. | gap to bound held / att. | status | valid "
-            "| availability | scoring | model build (prune + build) | solve | plan total "
-            "| plan CPU | load before |")
+    head = (
+        "| size | matches | people | plan held | plan attendance | plan unscheduled "
+        "| FCFS held | FCFS attendance | FCFS unscheduled | per-match bound held / att. "
+        "| proven bound held / att. | gap to bound held / att. | status | valid "
+        "| availability | scoring | model build (prune + build) | solve | plan total "
+        "| plan CPU | load before |"
+    )
     lines = [head, "|" + " --- |" * head.count(" | ") + " --- |"]
     for r in result["sizes"]:
         p, f, u, t = r["plan"], r["fcfs"], r["per_match_upper_bound"], r["times_s"]
@@ -268,53 +327,68 @@ def table(result: dict[str, Any]) -> str:
             f"| {valid} | {_ms(t['availability'])} | {_ms(t['scoring'])} "
             f"| {_ms(t['pruning'] + t['model_build'])} ({_ms(t['pruning'])} + "
             f"{_ms(t['model_build'])}) | {_ms(t['solve'])} | {_ms(t['plan_total'])} "
-            f"| {_ms(t['plan_cpu'])} | {r['load_average_before_plan'][0]:.1f} |")
+            f"| {_ms(t['plan_cpu'])} | {r['load_average_before_plan'][0]:.1f} |"
+        )
     lines.append("")
-    lines.append("FCFS: first-come-first-served, each match in document order takes its best "
-                 "free series. Gap to bound: (proven bound − plan) / proven bound. "
-                 "Plan total is plan() from availability to plan (scoring, pruning, model "
-                 "build, solve, assembling the series); availability is build_availability. "
-                 "Plan CPU counts every thread; load is the 1-minute load average of the "
-                 "machine (2 cores) just before plan(): above 2, other processes were "
-                 "competing for the cores.")
+    lines.append(
+        "FCFS: first-come-first-served, each match in document order takes its best "
+        "free series. Gap to bound: (proven bound − plan) / proven bound. "
+        "Plan total is plan() from availability to plan (scoring, pruning, model "
+        "build, solve, assembling the series); availability is build_availability. "
+        "Plan CPU counts every thread; load is the 1-minute load average of the "
+        "machine (2 cores) just before plan(): above 2, other processes were "
+        "competing for the cores."
+    )
     p = result.get("proposals")
     if p:
-        lines += ["", f"Proposals for one {p['members']}-member group, {p['sessions']} "
-                      f"{p['frequency']} sessions of {p['duration_minutes']} min "
-                      f"({p['candidates']:,} candidates scored and ranked): median "
-                      f"{_ms(p['median_s'])} over {p['runs']} warm runs "
-                      f"(min {_ms(p['min_s'])}, max {_ms(p['max_s'])}); first cold call "
-                      f"{_ms(p['cold_s'])}; with the per-zone recurrence caches empty "
-                      f"{_ms(p['median_uncached_s'])}; including build_availability of "
-                      f"the {p['members']} members {_ms(p['median_with_availability_s'])}."]
+        lines += [
+            "",
+            f"Proposals for one {p['members']}-member group, {p['sessions']} "
+            f"{p['frequency']} sessions of {p['duration_minutes']} min "
+            f"({p['candidates']:,} candidates scored and ranked): median "
+            f"{_ms(p['median_s'])} over {p['runs']} warm runs "
+            f"(min {_ms(p['min_s'])}, max {_ms(p['max_s'])}); first cold call "
+            f"{_ms(p['cold_s'])}; with the per-zone recurrence caches empty "
+            f"{_ms(p['median_uncached_s'])}; including build_availability of "
+            f"the {p['members']} members {_ms(p['median_with_availability_s'])}.",
+        ]
     lines += ["", "| target | measured | met |", "| --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in targets(result)]
     m = result["machine"]
-    lines += ["", f"Python {m['python']}, numpy {m['numpy']}, OR-Tools {m['ortools']}, "
-                  f"{m['cpu_count']} CPUs, {m['platform']}; CP-SAT num_workers={WORKERS}; "
-                  f"seed {result['seed']}."]
+    lines += [
+        "",
+        f"Python {m['python']}, numpy {m['numpy']}, OR-Tools {m['ortools']}, "
+        f"{m['cpu_count']} CPUs, {m['platform']}; CP-SAT num_workers={WORKERS}; "
+        f"seed {result['seed']}.",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.solver",
-                                     description="Benchmark the batch planner.")
-    parser.add_argument("--size", choices=SIZES, action="append",
-                        help="S, M or L (repeatable; default all three)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.solver", description="Benchmark the batch planner."
+    )
+    parser.add_argument(
+        "--size", choices=SIZES, action="append", help="S, M or L (repeatable; default all three)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     sizes = args.size or list(SIZES)
 
     result: dict[str, Any] = {
-        "benchmark": "solver", "seed": args.seed,
+        "benchmark": "solver",
+        "seed": args.seed,
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(), "load_average_before": os.getloadavg(),
-        "proposals": bench_proposals(args.seed), "sizes": [],
+        "machine": machine_info(),
+        "load_average_before": os.getloadavg(),
+        "proposals": bench_proposals(args.seed),
+        "sizes": [],
     }
     for size in sizes:
         result["sizes"].append(bench_size(size, args.seed))
-    result["targets"] = [{"target": a, "measured": b, "met": c == "yes"}
-                         for a, b, c in targets(result)]
+    result["targets"] = [
+        {"target": a, "measured": b, "met": c == "yes"} for a, b, c in targets(result)
+    ]
     text = table(result)
     print(text)
     RESULTS.mkdir(exist_ok=True)

@@ -33,8 +33,10 @@ class Availability:
 
     def __post_init__(self) -> None:
         if self.matrix.shape != (self.grid.n_slots, len(self.members)):
-            raise ValueError(f"matrix shape {self.matrix.shape} does not fit "
-                             f"{self.grid.n_slots} slots x {len(self.members)} members")
+            raise ValueError(
+                f"matrix shape {self.matrix.shape} does not fit "
+                f"{self.grid.n_slots} slots x {len(self.members)} members"
+            )
         matrix = np.asarray(self.matrix, dtype=bool)
         matrix.flags.writeable = False
         object.__setattr__(self, "matrix", matrix)
@@ -56,8 +58,9 @@ class Availability:
         """One row per slot (index: aware UTC slot start), one boolean column per member."""
         import pandas as pd
 
-        index = pd.DatetimeIndex(pd.to_datetime(self.grid.slot_starts_epoch(), unit="s", utc=True),
-                                 name="slot_start")
+        index = pd.DatetimeIndex(
+            pd.to_datetime(self.grid.slot_starts_epoch(), unit="s", utc=True), name="slot_start"
+        )
         return pd.DataFrame(self.matrix.copy(), index=index, columns=list(self.members))
 
     @classmethod
@@ -87,8 +90,9 @@ def calendar_span(grid: SlotGrid) -> tuple[datetime, datetime]:
     return grid.t0 - timedelta(days=1), grid.t_end + timedelta(days=1)
 
 
-def collect_calendar_busy(doc: ProgramDocument, grid: SlotGrid,
-                          members: Sequence[str] | None = None) -> dict[str, Busy]:
+def collect_calendar_busy(
+    doc: ProgramDocument, grid: SlotGrid, members: Sequence[str] | None = None
+) -> dict[str, Busy]:
     """Every member's calendar busy time over :func:`calendar_span`."""
     start, end = calendar_span(grid)
     wanted = set(members) if members is not None else None
@@ -98,16 +102,21 @@ def collect_calendar_busy(doc: ProgramDocument, grid: SlotGrid,
             continue
         zone = ZoneInfo(m.timezone or doc.program.timezone)
         try:
-            out[m.id] = member_busy(m.calendars, zone, start, end, doc.base_dir,
-                                    where=f"members[{i}].calendars")
+            out[m.id] = member_busy(
+                m.calendars, zone, start, end, doc.base_dir, where=f"members[{i}].calendars"
+            )
         except CalendarError as exc:
             raise exc.for_member(m.id) from None
     return out
 
 
-def build_availability(doc: ProgramDocument, *, members: Sequence[str] | None = None,
-                       busy: Mapping[str, Busy] | None = None,
-                       calendars: bool = True) -> Availability:
+def build_availability(
+    doc: ProgramDocument,
+    *,
+    members: Sequence[str] | None = None,
+    busy: Mapping[str, Busy] | None = None,
+    calendars: bool = True,
+) -> Availability:
     """Availability of ``members`` (default: all) under every rule of SPEC 2.
 
     ``busy`` adds busy intervals per member (e.g. sessions booked by the service);
@@ -126,10 +135,12 @@ def build_availability(doc: ProgramDocument, *, members: Sequence[str] | None = 
         m, j = by_id[m_id], col[m_id]
         zone = ZoneInfo(m.timezone or doc.program.timezone)
         rules[zone] += _rules(j, m.weekly or doc.program.working_hours)
-        open_rows += [(j, as_instant(iv.start, zone), as_instant(iv.end, zone))
-                      for iv in m.available]
-        busy_rows += [(j, as_instant(iv.start, zone), as_instant(iv.end, zone))
-                      for iv in m.unavailable]
+        open_rows += [
+            (j, as_instant(iv.start, zone), as_instant(iv.end, zone)) for iv in m.available
+        ]
+        busy_rows += [
+            (j, as_instant(iv.start, zone), as_instant(iv.end, zone)) for iv in m.unavailable
+        ]
 
     extra = dict(collect_calendar_busy(doc, grid, ids)) if calendars else {}
     for m_id, intervals in (busy or {}).items():
@@ -139,18 +150,19 @@ def build_availability(doc: ProgramDocument, *, members: Sequence[str] | None = 
         busy_rows += [(col[m_id], s, e) for s, e in intervals]
     busy_rows += _booking_rows(doc, col)
 
-    windows = Intervals.concat([expand_weekly(grid, z, r) for z, r in rules.items()]
-                               + [Intervals.from_rows(open_rows)])
+    windows = Intervals.concat(
+        [expand_weekly(grid, z, r) for z, r in rules.items()] + [Intervals.from_rows(open_rows)]
+    )
     free = cover(grid, windows, len(ids), inward=True)
     # free & ~busy, in place: for booleans that is free > busy.
-    np.greater(free, cover(grid, Intervals.from_rows(busy_rows), len(ids), inward=False),
-               out=free)
-    free[:grid.first_open_slot] = False
+    np.greater(free, cover(grid, Intervals.from_rows(busy_rows), len(ids), inward=False), out=free)
+    free[: grid.first_open_slot] = False
     return Availability(grid, tuple(ids), free)
 
 
-def _booking_rows(doc: ProgramDocument, col: Mapping[str, int]) -> list[tuple[int, datetime,
-                                                                              datetime]]:
+def _booking_rows(
+    doc: ProgramDocument, col: Mapping[str, int]
+) -> list[tuple[int, datetime, datetime]]:
     zone = doc.program.zone
     match_members = {x.id: x.members for x in doc.matches}
     rows = []

@@ -22,9 +22,17 @@ from .ics_source import Busy, busy_from_ics
 _MARGIN = timedelta(days=2)
 
 
-def busy_from_caldav(url: str, zone: ZoneInfo, start: datetime, end: datetime, *,
-                     username: str | None = None, password: str | None = None,
-                     calendar: str | None = None, timeout: float = 30) -> Busy:
+def busy_from_caldav(
+    url: str,
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    calendar: str | None = None,
+    timeout: float = 30,
+) -> Busy:
     """Busy intervals (aware UTC, sorted) of a CalDAV account or calendar in ``[start, end)``.
 
     ``calendar`` picks one calendar of the principal by display name or URL path; without
@@ -40,23 +48,32 @@ def busy_from_caldav(url: str, zone: ZoneInfo, start: datetime, end: datetime, *
 
     host = _host(url)
     try:
-        with DAVClient(url, username=username, password=password,
-                       timeout=int(max(1, timeout)), enable_rfc6764=False) as client:
+        with DAVClient(
+            url,
+            username=username,
+            password=password,
+            timeout=int(max(1, timeout)),
+            enable_rfc6764=False,
+        ) as client:
             calendars = _calendars(client, url, calendar)
             busy: Busy = []
             for cal in calendars:
-                for obj in cal.search(start=start - _MARGIN, end=end + _MARGIN, event=True,
-                                      expand=False):
+                for obj in cal.search(
+                    start=start - _MARGIN, end=end + _MARGIN, event=True, expand=False
+                ):
                     busy += busy_from_ics(obj.data, zone, start, end)
     except CalendarError as exc:
-        raise CalendarError(exc.problem, source=exc.source or f"CalDAV {host}",
-                            line=exc.line) from None
+        raise CalendarError(
+            exc.problem, source=exc.source or f"CalDAV {host}", line=exc.line
+        ) from None
     except DAVError as exc:
-        raise CalendarError(f"CalDAV server {host} refused the request: "
-                            f"{_dav_problem(exc)}") from None
+        raise CalendarError(
+            f"CalDAV server {host} refused the request: {_dav_problem(exc)}"
+        ) from None
     except OSError as exc:  # niquests / requests connection errors, timeouts
-        raise CalendarError(f"cannot reach CalDAV server {host}: "
-                            f"{exc.__class__.__name__}") from None
+        raise CalendarError(
+            f"cannot reach CalDAV server {host}: {exc.__class__.__name__}"
+        ) from None
     return sorted(busy)
 
 

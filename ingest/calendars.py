@@ -14,8 +14,14 @@ from .rrule_limits import Budget
 Busy = list[tuple[datetime, datetime]]
 
 
-def calendar_busy(source: CalendarSource, zone: ZoneInfo, start: datetime, end: datetime,
-                  base_dir: Path | None = None, budget: Budget | None = None) -> Busy:
+def calendar_busy(
+    source: CalendarSource,
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    base_dir: Path | None = None,
+    budget: Budget | None = None,
+) -> Busy:
     """Busy intervals of one calendar source in ``[start, end)``; raises CalendarError.
 
     ``budget`` bounds what ICS recurrence rules may cost (shared by a member's calendars).
@@ -39,12 +45,19 @@ def calendar_busy(source: CalendarSource, zone: ZoneInfo, start: datetime, end: 
     from .caldav_source import busy_from_caldav
 
     cd = source.caldav
-    return busy_from_caldav(cd.url, zone, start, end, username=cd.username,
-                            password=cd.password, calendar=cd.calendar)
+    return busy_from_caldav(
+        cd.url, zone, start, end, username=cd.username, password=cd.password, calendar=cd.calendar
+    )
 
 
-def member_busy(sources: Sequence[CalendarSource], zone: ZoneInfo, start: datetime,
-                end: datetime, base_dir: Path | None = None, where: str = "calendars") -> Busy:
+def member_busy(
+    sources: Sequence[CalendarSource],
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    base_dir: Path | None = None,
+    where: str = "calendars",
+) -> Busy:
     """Busy intervals of all of one member's calendars, sorted.
 
     One recurrence budget covers them all: the cost of reading a member's calendars is

@@ -81,16 +81,18 @@ def _add_row(rows: MemberRows, cells: dict[str, str], kind: str, line: int) -> N
     if day.upper() in DAYS:
         if kind != "available":
             raise CsvError(line, "type", "a weekly window (day MO..SU) must be available")
-        rows.weekly.append(_validated(Window, {"days": [day.upper()], "start": start,
-                                               "end": end}, line))
+        rows.weekly.append(
+            _validated(Window, {"days": [day.upper()], "start": start, "end": end}, line)
+        )
         return
     if day:
         try:
             d = date.fromisoformat(day)
         except ValueError:
             raise CsvError(line, "day", f'expected MO..SU or a date, got "{day}"') from None
-        start_dt, end_dt = (_on_day(d, v, name, line) for v, name in ((start, "start"),
-                                                                     (end, "end")))
+        start_dt, end_dt = (
+            _on_day(d, v, name, line) for v, name in ((start, "start"), (end, "end"))
+        )
         iv = _validated(Interval, {"start": start_dt, "end": end_dt}, line)
     else:
         iv = _validated(Interval, {"start": start, "end": end}, line)
@@ -128,11 +130,20 @@ def apply_csv(doc: ProgramDocument, text: str, *, replace: bool = False) -> Prog
         if r is None:
             members.append(m)
             continue
-        base = MemberRows() if replace else MemberRows(list(m.weekly), list(m.available),
-                                                       list(m.unavailable))
-        members.append(m.model_copy(update={
-            "weekly": base.weekly + r.weekly, "available": base.available + r.available,
-            "unavailable": base.unavailable + r.unavailable}))
+        base = (
+            MemberRows()
+            if replace
+            else MemberRows(list(m.weekly), list(m.available), list(m.unavailable))
+        )
+        members.append(
+            m.model_copy(
+                update={
+                    "weekly": base.weekly + r.weekly,
+                    "available": base.available + r.available,
+                    "unavailable": base.unavailable + r.unavailable,
+                }
+            )
+        )
     new = doc.model_copy(update={"members": members})
     new._base_dir = doc.base_dir
     return new

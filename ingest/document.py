@@ -63,8 +63,9 @@ def parse_clock(value: Any) -> int:
 
 def _in_years(value: date) -> None:
     if value.year not in YEARS:
-        raise ValueError(f"{value.isoformat()} is out of range (years {YEARS.start} to "
-                         f"{YEARS.stop - 1})")
+        raise ValueError(
+            f"{value.isoformat()} is out of range (years {YEARS.start} to {YEARS.stop - 1})"
+        )
 
 
 def _parse_moment(value: Any) -> datetime:
@@ -104,13 +105,18 @@ def _parse_day(value: Any) -> date:
 
 
 ZoneName = Annotated[str, AfterValidator(check_zone)]
+
+
 def format_clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 # Minutes after midnight inside, "HH:MM" in and out (so a dumped document reads back).
-ClockMinutes = Annotated[int, BeforeValidator(parse_clock),
-                         PlainSerializer(format_clock, return_type=str, when_used="json")]
+ClockMinutes = Annotated[
+    int,
+    BeforeValidator(parse_clock),
+    PlainSerializer(format_clock, return_type=str, when_used="json"),
+]
 Moment = Annotated[datetime, BeforeValidator(_parse_moment)]
 Day_ = Annotated[date, BeforeValidator(_parse_day)]
 Ident = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -120,10 +126,12 @@ def _entering(check: Callable[[str], str]) -> AfterValidator:
     """``check`` for what enters (uploads, edits, request bodies); a document read back
     from the store (``parse_program(..., stored=True)``) may hold what older versions let
     in, and is taken as it is: the mail layer copes with it (service/email.py)."""
+
     def run(value: str, info: ValidationInfo) -> str:
         if info.context and info.context.get("stored"):
             return value
         return check(value)
+
     return AfterValidator(run)
 
 
@@ -133,8 +141,7 @@ Name = Annotated[str, _entering(check_name)]
 Text = Annotated[str, _entering(check_text)]
 # A video link: http(s), no white space and no control character (it goes into mail text
 # and calendar properties as it is).
-VideoUrl = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000),
-                     _entering(check_link)]
+VideoUrl = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000), _entering(check_link)]
 EmailAddress = Annotated[str, _entering(check_address)]
 ICS_URL_PATTERN, MAX_ICS_URL = r"^(https?|webcal)://\S+$", 2000
 
@@ -149,9 +156,12 @@ def _check_ics_url(url: str) -> str:
 
 # A calendar to fetch: http, https or webcal, no white space, at most 2,000 characters as
 # it enters (a stored document keeps what older versions let in); the schema says so.
-IcsUrl = Annotated[str, Field(pattern=r"^(https?|webcal)://"), _entering(_check_ics_url),
-                   WithJsonSchema({"type": "string", "pattern": ICS_URL_PATTERN,
-                                   "maxLength": MAX_ICS_URL})]
+IcsUrl = Annotated[
+    str,
+    Field(pattern=r"^(https?|webcal)://"),
+    _entering(_check_ics_url),
+    WithJsonSchema({"type": "string", "pattern": ICS_URL_PATTERN, "maxLength": MAX_ICS_URL}),
+]
 # Limits a match and an API request share (service/schemas.py builds its bodies on them).
 Duration = Annotated[int, Field(gt=0, le=24 * 60)]  # minutes a session lasts
 SessionCount = Annotated[int, Field(ge=1, le=520)]
@@ -308,7 +318,8 @@ class Program(_Model):
     granularity_minutes: int = 15
     working_hours: list[Window] = Field(
         default_factory=lambda: [
-            Window.model_validate({"days": list(DAYS[:5]), "start": "09:00", "end": "17:00"})]
+            Window.model_validate({"days": list(DAYS[:5]), "start": "09:00", "end": "17:00"})
+        ]
     )
     now: Moment | None = None
 
@@ -443,15 +454,20 @@ def _cross_check(doc: ProgramDocument) -> list[FieldError]:
             if mid in x.members[:j]:
                 errors.append(FieldError(f"{where}.members[{j}]", f'"{mid}" is listed twice'))
         if x.organizer is not None and x.organizer not in x.members:
-            errors.append(FieldError(f"{where}.organizer",
-                                     f'"{x.organizer}" is not a member of this match'))
+            errors.append(
+                FieldError(f"{where}.organizer", f'"{x.organizer}" is not a member of this match')
+            )
         for j, mid in enumerate(x.required or []):
             if mid not in x.members:
-                errors.append(FieldError(f"{where}.required[{j}]",
-                                         f'"{mid}" is not a member of this match'))
+                errors.append(
+                    FieldError(f"{where}.required[{j}]", f'"{mid}" is not a member of this match')
+                )
         if x.duration_minutes % g:
-            errors.append(FieldError(f"{where}.duration_minutes",
-                                     f"must be a multiple of the {g}-minute grid"))
+            errors.append(
+                FieldError(
+                    f"{where}.duration_minutes", f"must be a multiple of the {g}-minute grid"
+                )
+            )
     for i, b in enumerate(doc.bookings):
         if b.match not in match_ids:
             errors.append(FieldError(f"bookings[{i}].match", f'unknown match "{b.match}"'))
@@ -469,8 +485,9 @@ def parse_program(data: Any, *, stored: bool = False) -> ProgramDocument:
         try:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
-            raise DocumentError.at("", f"not valid JSON: {exc.msg} at line {exc.lineno} "
-                                       f"column {exc.colno}") from None
+            raise DocumentError.at(
+                "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
     if not isinstance(data, dict):
         raise DocumentError.at("", "a program document must be a JSON object")
     try:

@@ -43,9 +43,17 @@ class CalendarError(IngestError):
     (``line_number`` its number in the file). :meth:`without_content` drops all of it.
     """
 
-    def __init__(self, problem: str, *, member: str | None = None, source: str | None = None,
-                 line: str | None = None, line_number: int | None = None,
-                 field: str | None = None, **quoted: object) -> None:
+    def __init__(
+        self,
+        problem: str,
+        *,
+        member: str | None = None,
+        source: str | None = None,
+        line: str | None = None,
+        line_number: int | None = None,
+        field: str | None = None,
+        **quoted: object,
+    ) -> None:
         self.template = problem
         self.quoted: dict[str, Any] = quoted  # spread into a new CalendarError by _with
         self.problem = problem.format(**quoted) if quoted else problem
@@ -71,9 +79,13 @@ class CalendarError(IngestError):
         return text
 
     def _with(self, **changes: Any) -> CalendarError:
-        kept: dict[str, Any] = {"member": self.member, "source": self.source,
-                                "line": self.line, "line_number": self.line_number,
-                                "field": self.field}
+        kept: dict[str, Any] = {
+            "member": self.member,
+            "source": self.source,
+            "line": self.line,
+            "line_number": self.line_number,
+            "field": self.field,
+        }
         return CalendarError(self.template, **{**kept, **changes}, **self.quoted)
 
     def for_member(self, member: str, source: str | None = None) -> CalendarError:
@@ -93,10 +105,17 @@ class CalendarError(IngestError):
         the line, and "…" for each value read from it (iCalendar names and numbers stay).
         For calendars fetched from a URL: what a server answered must never be echoed to
         whoever named the URL (it may be an internal service's page)."""
-        hidden: dict[str, Any] = {name: value if _is_name(value) else _HIDDEN
-                                  for name, value in self.quoted.items()}
-        return CalendarError(self.template, member=self.member, source=self.source,
-                             line_number=self.line_number, field=self.field, **hidden)
+        hidden: dict[str, Any] = {
+            name: value if _is_name(value) else _HIDDEN for name, value in self.quoted.items()
+        }
+        return CalendarError(
+            self.template,
+            member=self.member,
+            source=self.source,
+            line_number=self.line_number,
+            field=self.field,
+            **hidden,
+        )
 
 
 class _Hidden:
@@ -114,15 +133,18 @@ class _Hidden:
 _HIDDEN = _Hidden()
 # Words of RFC 5545 (component and property names) that a message may name even for a
 # fetched calendar: they say what is wrong without quoting what the server sent.
-_ICAL_WORDS = re.compile(r"(?:V(?:CALENDAR|EVENT|TODO|JOURNAL|FREEBUSY|TIMEZONE|ALARM)|STANDARD"
-                         r"|DAYLIGHT|DTSTART|DTEND|DURATION|RRULE|RDATE|EXDATE|EXRULE"
-                         r"|RECURRENCE-ID|FREEBUSY|TZOFFSETFROM|TZOFFSETTO|STATUS|TRANSP|UID"
-                         r"|SEQUENCE|X-WR-TIMEZONE|X-MICROSOFT-CDO-BUSYSTATUS|TZID)")
+_ICAL_WORDS = re.compile(
+    r"(?:V(?:CALENDAR|EVENT|TODO|JOURNAL|FREEBUSY|TIMEZONE|ALARM)|STANDARD"
+    r"|DAYLIGHT|DTSTART|DTEND|DURATION|RRULE|RDATE|EXDATE|EXRULE"
+    r"|RECURRENCE-ID|FREEBUSY|TZOFFSETFROM|TZOFFSETTO|STATUS|TRANSP|UID"
+    r"|SEQUENCE|X-WR-TIMEZONE|X-MICROSOFT-CDO-BUSYSTATUS|TZID)"
+)
 
 
 def _is_name(value: object) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, str) and _ICAL_WORDS.fullmatch(value) is not None)
+        isinstance(value, str) and _ICAL_WORDS.fullmatch(value) is not None
+    )
 
 
 class CsvError(IngestError):

@@ -10,8 +10,11 @@ class MissingExtra(ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
     def __init__(self, module: str, extra: str, needed_for: str) -> None:
-        super().__init__(f"{needed_for} needs the Python package {module!r}, which is not "
-                         f"installed: pip install 'slotwise[{extra}]'", name=module)
+        super().__init__(
+            f"{needed_for} needs the Python package {module!r}, which is not "
+            f"installed: pip install 'slotwise[{extra}]'",
+            name=module,
+        )
         self.extra = extra
 
 

@@ -24,10 +24,29 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from .errors import CalendarError
 
-__all__ = ["KINDS", "Calendar", "Component", "InvalidCalendar", "Property", "Recur",
-           "as_ical", "duration", "iana_zone", "moment", "parse", "properties", "read_rule",
-           "read_value", "recur_text", "repeated", "rule_text", "rules", "set_rules", "text",
-           "value"]
+__all__ = [
+    "KINDS",
+    "Calendar",
+    "Component",
+    "InvalidCalendar",
+    "Property",
+    "Recur",
+    "as_ical",
+    "duration",
+    "iana_zone",
+    "moment",
+    "parse",
+    "properties",
+    "read_rule",
+    "read_value",
+    "recur_text",
+    "repeated",
+    "rule_text",
+    "rules",
+    "set_rules",
+    "text",
+    "value",
+]
 
 # A period: its start, and its end or its length.
 Period = tuple[date, date | timedelta]
@@ -81,8 +100,7 @@ def moment(component: Component, name: str) -> date:
     """DTSTART, DTEND or RECURRENCE-ID as a date or date-time (KeyError if absent)."""
     found = value(component, name)
     if not isinstance(found, date):
-        raise CalendarError("{name} is not a date or date-time: {value!r}", name=name,
-                            value=found)
+        raise CalendarError("{name} is not a date or date-time: {value!r}", name=name, value=found)
     return found
 
 
@@ -111,7 +129,10 @@ def _written(prop: Any) -> str:
 # or dateutil; ``Property.wrong_kind`` finds it first.
 _DATE = (frozenset({"date"}), "a date or date-time")
 KINDS: dict[str, tuple[frozenset[str], str]] = {
-    "DTSTART": _DATE, "DTEND": _DATE, "RECURRENCE-ID": _DATE, "EXDATE": _DATE,
+    "DTSTART": _DATE,
+    "DTEND": _DATE,
+    "RECURRENCE-ID": _DATE,
+    "EXDATE": _DATE,
     "DURATION": (frozenset({"duration"}), "a duration"),
     "RDATE": (frozenset({"date", "period"}), "a date, date-time or period"),
     "FREEBUSY": (frozenset({"period"}), "a period"),
@@ -124,8 +145,13 @@ KINDS: dict[str, tuple[frozenset[str], str]] = {
 def _kind(found: object) -> str | None:
     """The kind of a value ``_held`` returns (None: a time, a UTC offset, a number, ...)."""
     if isinstance(found, tuple):  # a period: its start, and its end or its length
-        return "period" if len(found) == 2 and isinstance(found[0], date) \
-            and isinstance(found[1], date | timedelta) else None
+        return (
+            "period"
+            if len(found) == 2
+            and isinstance(found[0], date)
+            and isinstance(found[1], date | timedelta)
+            else None
+        )
     if isinstance(found, date):  # datetime too
         return "date"
     if isinstance(found, timedelta):
@@ -151,8 +177,11 @@ class Property:
 
     def values(self) -> list[object]:
         """Each value it holds: one, or each of an RDATE or EXDATE list (see ``value``)."""
-        listed = [self._prop] if isinstance(self._prop, vBroken) else \
-            getattr(self._prop, "dts", [self._prop])
+        listed = (
+            [self._prop]
+            if isinstance(self._prop, vBroken)
+            else getattr(self._prop, "dts", [self._prop])
+        )
         return [_held(x) for x in listed]
 
     def wrong_kind(self) -> str | None:

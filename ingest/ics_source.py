@@ -50,19 +50,56 @@ FREE_TYPES = frozenset({"FREE"})
 # Properties whose parse errors change busy time (SEQUENCE decides which of two versions of
 # an event counts); errors in others (DESCRIPTION, ATTENDEE, ...) do not, and a calendar is
 # not rejected for them.
-TIME_PROPERTIES = frozenset({"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE",
-                             "EXRULE", "RECURRENCE-ID", "FREEBUSY", "TZOFFSETFROM",
-                             "TZOFFSETTO", "STATUS", "TRANSP", "SEQUENCE"})
+TIME_PROPERTIES = frozenset(
+    {
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "RRULE",
+        "RDATE",
+        "EXDATE",
+        "EXRULE",
+        "RECURRENCE-ID",
+        "FREEBUSY",
+        "TZOFFSETFROM",
+        "TZOFFSETTO",
+        "STATUS",
+        "TRANSP",
+        "SEQUENCE",
+    }
+)
 # Properties read from each component, whose values must be of their kind (ical.KINDS).
-READ = {"VEVENT": ("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE", "RDATE",
-                   "EXDATE", "SEQUENCE"),
-        "VFREEBUSY": ("FREEBUSY",)}
+READ = {
+    "VEVENT": (
+        "UID",
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "RECURRENCE-ID",
+        "RRULE",
+        "RDATE",
+        "EXDATE",
+        "SEQUENCE",
+    ),
+    "VFREEBUSY": ("FREEBUSY",),
+}
 ZONED_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE")
 # Properties RFC 5545 allows once per component; a second one leaves the meaning open.
-ONCE = {"VCALENDAR": ("X-WR-TIMEZONE",),
-        "VEVENT": ("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "SEQUENCE", "STATUS",
-                   "TRANSP", "X-MICROSOFT-CDO-BUSYSTATUS"),
-        "VFREEBUSY": ("UID", "DTSTART", "DTEND")}
+ONCE = {
+    "VCALENDAR": ("X-WR-TIMEZONE",),
+    "VEVENT": (
+        "UID",
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "RECURRENCE-ID",
+        "SEQUENCE",
+        "STATUS",
+        "TRANSP",
+        "X-MICROSOFT-CDO-BUSYSTATUS",
+    ),
+    "VFREEBUSY": ("UID", "DTSTART", "DTEND"),
+}
 # Floating and all-day times are local to the member, up to 14 h from UTC either way; the
 # expansion is asked for a wider window and the result is cut to [start, end) exactly.
 _MARGIN = timedelta(days=2)
@@ -72,8 +109,9 @@ _FOLD = re.compile(r"\r?\n[ \t]")
 _TZID = re.compile(r';TZID=(?:"([^"]*)"|([^;:]*))|^TZID:([^\r\n]*)', re.MULTILINE)
 
 
-def busy_from_ics(data: str | bytes, zone: ZoneInfo, start: datetime, end: datetime,
-                  budget: Budget | None = None) -> Busy:
+def busy_from_ics(
+    data: str | bytes, zone: ZoneInfo, start: datetime, end: datetime, budget: Budget | None = None
+) -> Busy:
     """Busy intervals (aware UTC, sorted) of an iCalendar text that overlap ``[start, end)``.
 
     ``budget`` is what recurrence rules may still cost; pass one across calendars that
@@ -86,8 +124,7 @@ def busy_from_ics(data: str | bytes, zone: ZoneInfo, start: datetime, end: datet
         raise exc.at_line(_line_number(decoded, exc.line)) from None
 
 
-def _busy(decoded: str, zone: ZoneInfo, start: datetime, end: datetime,
-          budget: Budget) -> Busy:
+def _busy(decoded: str, zone: ZoneInfo, start: datetime, end: datetime, budget: Budget) -> Busy:
     text = _windows_zones_to_iana(_FOLD.sub("", decoded))
     limit_entries(text, budget)
     limit_timezones(text, end + _MARGIN, budget)
@@ -109,8 +146,9 @@ def _decode(data: str | bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CalendarError("not UTF-8 text (bad byte at offset {offset})",
-                            offset=exc.start) from None
+        raise CalendarError(
+            "not UTF-8 text (bad byte at offset {offset})", offset=exc.start
+        ) from None
 
 
 def _windows_zones_to_iana(text: str) -> str:
@@ -120,6 +158,7 @@ def _windows_zones_to_iana(text: str) -> str:
     and reads it through dateutil, which walks its rules from 1601 on every conversion
     (about 100x slower than zoneinfo) and caches it process-wide by name.
     """
+
     def iana(match: re.Match[str]) -> str:
         name = next(g for g in match.groups() if g is not None)
         olson = ical.iana_zone(name.strip())
@@ -132,33 +171,42 @@ def _windows_zones_to_iana(text: str) -> str:
 
 def _parse(text: str) -> list[ical.Calendar]:
     if "BEGIN:VCALENDAR" not in text.upper():
-        raise CalendarError("not an iCalendar file (no BEGIN:VCALENDAR)",
-                            line=_first_line(text))
+        raise CalendarError("not an iCalendar file (no BEGIN:VCALENDAR)", line=_first_line(text))
     _check_nesting(text)
     try:
         calendars = ical.parse(text)
     except ValueError as exc:
-        raise CalendarError("not a valid iCalendar file: {error}", error=str(exc),
-                            line=_line_with(text, _quoted(str(exc)))) from None
+        raise CalendarError(
+            "not a valid iCalendar file: {error}",
+            error=str(exc),
+            line=_line_with(text, _quoted(str(exc))),
+        ) from None
     except OverflowError:
-        raise CalendarError("not a valid iCalendar file: a date or period is out of range "
-                            "(year 1 or 9999?)") from None
+        raise CalendarError(
+            "not a valid iCalendar file: a date or period is out of range (year 1 or 9999?)"
+        ) from None
     except TypeError as exc:  # icalendar's own checks, e.g. of a PERIOD's end
         raise CalendarError("not a valid iCalendar file: {error}", error=str(exc)) from None
     except (AttributeError, KeyError, IndexError):  # icalendar trips over what it read
-        raise CalendarError("not a valid iCalendar file: a property has a value of the wrong "
-                            "kind, or appears twice (e.g. a VTIMEZONE's TZID)") from None
+        raise CalendarError(
+            "not a valid iCalendar file: a property has a value of the wrong "
+            "kind, or appears twice (e.g. a VTIMEZONE's TZID)"
+        ) from None
     except OSError:  # a TZID too long to be a zone file's name
         name = max(_tzids(text), key=len, default="")
-        raise CalendarError('unknown time zone "{name}"', name=name[:60],
-                            line=_line_with(text, name)) from None
+        raise CalendarError(
+            'unknown time zone "{name}"', name=name[:60], line=_line_with(text, name)
+        ) from None
     calendars = [c for c in calendars if c.name == "VCALENDAR"]
     if not calendars and "END:VCALENDAR" not in text.upper():
-        raise CalendarError("incomplete iCalendar file (no END:VCALENDAR: cut off?)",
-                            line=text.strip().splitlines()[-1].strip())
+        raise CalendarError(
+            "incomplete iCalendar file (no END:VCALENDAR: cut off?)",
+            line=text.strip().splitlines()[-1].strip(),
+        )
     if not calendars:
-        raise CalendarError("not an iCalendar file (no VCALENDAR component)",
-                            line=_first_line(text))
+        raise CalendarError(
+            "not an iCalendar file (no VCALENDAR component)", line=_first_line(text)
+        )
     return calendars
 
 
@@ -174,9 +222,12 @@ def _check_nesting(text: str) -> None:
         elif key == "END":
             closes = opened.pop() if opened else None
             if closes != value:
-                raise CalendarError("END:{value} closes "
-                                    + ("BEGIN:{closes}" if closes else "nothing"),
-                                    value=value, closes=closes, line=line.strip())
+                raise CalendarError(
+                    "END:{value} closes " + ("BEGIN:{closes}" if closes else "nothing"),
+                    value=value,
+                    closes=closes,
+                    line=line.strip(),
+                )
 
 
 def _check(calendar: ical.Calendar, text: str) -> None:
@@ -184,25 +235,36 @@ def _check(calendar: ical.Calendar, text: str) -> None:
     for component in calendar.walk():
         for name, message in component.errors:
             if name is not None and name in TIME_PROPERTIES:
-                raise CalendarError("{component} has a bad {name}: {message}",
-                                    component=component.name, name=name, message=message,
-                                    line=_line_with(text, name, ical.text(component, name)))
+                raise CalendarError(
+                    "{component} has a bad {name}: {message}",
+                    component=component.name,
+                    name=name,
+                    message=message,
+                    line=_line_with(text, name, ical.text(component, name)),
+                )
         for name in ONCE.get(component.name or "", ()):
             if ical.repeated(component, name):
-                raise CalendarError("{component} has {name} more than once",
-                                    component=component.name, name=name,
-                                    line=_line_with(text, name + ":") or _line_with(text, name))
+                raise CalendarError(
+                    "{component} has {name} more than once",
+                    component=component.name,
+                    name=name,
+                    line=_line_with(text, name + ":") or _line_with(text, name),
+                )
         if component.name not in ("VEVENT", "VFREEBUSY"):
             continue
         _check_kinds(component, text)
         for name in ZONED_PROPERTIES:
             for prop in ical.properties(component, name):
                 tzid = prop.param("TZID")
-                if tzid and any(isinstance(dt, datetime) and dt.tzinfo is None
-                                for dt in prop.dates()):
-                    raise CalendarError('unknown time zone "{tzid}" in {name}',
-                                        tzid=tzid, name=name,
-                                        line=_line_with(text, name, f"TZID={tzid}"))
+                if tzid and any(
+                    isinstance(dt, datetime) and dt.tzinfo is None for dt in prop.dates()
+                ):
+                    raise CalendarError(
+                        'unknown time zone "{tzid}" in {name}',
+                        tzid=tzid,
+                        name=name,
+                        line=_line_with(text, name, f"TZID={tzid}"),
+                    )
         if component.name == "VEVENT":
             _check_event(component, text)
     if "X-WR-TIMEZONE" in calendar:
@@ -210,8 +272,11 @@ def _check(calendar: ical.Calendar, text: str) -> None:
         try:
             ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
-            raise CalendarError('unknown time zone "{zone}" in X-WR-TIMEZONE', zone=zone_name,
-                                line=f"X-WR-TIMEZONE:{zone_name}") from None
+            raise CalendarError(
+                'unknown time zone "{zone}" in X-WR-TIMEZONE',
+                zone=zone_name,
+                line=f"X-WR-TIMEZONE:{zone_name}",
+            ) from None
 
 
 def _check_kinds(component: ical.Component, text: str) -> None:
@@ -224,37 +289,51 @@ def _check_kinds(component: ical.Component, text: str) -> None:
                 uid = ical.text(component, "UID") if name != "UID" else ""
                 # The kind is the service's word, not the calendar's: put in before the
                 # template is filled.
-                raise CalendarError(("{component} {uid!r}" if uid else "{component}")
-                                    + f" has a bad {{name}}: not {kind}",
-                                    component=component.name, uid=uid, name=name,
-                                    line=_line_with(text, name, prop.as_ical())
-                                    or _line_with(text, name + ":") or _line_with(text, name))
+                raise CalendarError(
+                    ("{component} {uid!r}" if uid else "{component}")
+                    + f" has a bad {{name}}: not {kind}",
+                    component=component.name,
+                    uid=uid,
+                    name=name,
+                    line=_line_with(text, name, prop.as_ical())
+                    or _line_with(text, name + ":")
+                    or _line_with(text, name),
+                )
 
 
 def _check_event(event: ical.Component, text: str) -> None:
     uid = ical.text(event, "UID")
     if "DTSTART" not in event:
-        raise CalendarError("VEVENT {uid!r} has no DTSTART", uid=uid,
-                            line=f"UID:{uid}" if uid else None)
+        raise CalendarError(
+            "VEVENT {uid!r} has no DTSTART", uid=uid, line=f"UID:{uid}" if uid else None
+        )
     begin = ical.moment(event, "DTSTART")
     if "DTEND" in event and _sort_key(ical.moment(event, "DTEND")) < _sort_key(begin):
-        raise CalendarError("VEVENT {uid!r} ends before it starts", uid=uid,
-                            line=_line_with(text, "DTEND", ical.as_ical(event, "DTEND")))
+        raise CalendarError(
+            "VEVENT {uid!r} ends before it starts",
+            uid=uid,
+            line=_line_with(text, "DTEND", ical.as_ical(event, "DTEND")),
+        )
     length = ical.value(event, "DURATION") if "DURATION" in event else None
     if isinstance(length, timedelta) and length < timedelta(0):
-        raise CalendarError("VEVENT {uid!r} has a negative DURATION", uid=uid,
-                            line=_line_with(text, "DURATION", ical.as_ical(event, "DURATION")))
+        raise CalendarError(
+            "VEVENT {uid!r} has a negative DURATION",
+            uid=uid,
+            line=_line_with(text, "DURATION", ical.as_ical(event, "DURATION")),
+        )
 
 
-def _event_busy(calendar: ical.Calendar, zone: ZoneInfo, start: datetime, end: datetime,
-                text: str) -> Busy:
+def _event_busy(
+    calendar: ical.Calendar, zone: ZoneInfo, start: datetime, end: datetime, text: str
+) -> Busy:
     try:
         standard = x_wr_timezone.to_standard(calendar)
         query = recurring_ical_events.CalendarQuery(standard, components=("VEVENT",))
         occurrences = query.between(start - _MARGIN, end + _MARGIN)
     except recurring_ical_events.BadRuleStringFormat as exc:
-        raise CalendarError("bad RRULE: {error}", error=exc.message,
-                            line=_line_with(text, "RRULE", exc.rule)) from None
+        raise CalendarError(
+            "bad RRULE: {error}", error=exc.message, line=_line_with(text, "RRULE", exc.rule)
+        ) from None
     except (recurring_ical_events.InvalidCalendar, ical.InvalidCalendar) as exc:
         raise CalendarError("cannot expand the calendar: {error}", error=str(exc)) from None
     except OverflowError:
@@ -267,8 +346,11 @@ def _event_busy(calendar: ical.Calendar, zone: ZoneInfo, start: datetime, end: d
             s, e = _span(event, zone)
         except OverflowError:  # year 1 or 9999, shifted by a zone or a DURATION
             uid = ical.text(event, "UID")
-            raise CalendarError("VEVENT {uid!r} has a date out of range", uid=uid,
-                                line=f"UID:{uid}" if uid else None) from None
+            raise CalendarError(
+                "VEVENT {uid!r} has a date out of range",
+                uid=uid,
+                line=f"UID:{uid}" if uid else None,
+            ) from None
         if s < e and s < end and e > start:
             busy.append((s, e))
     return busy
@@ -296,8 +378,9 @@ def _span(event: ical.Component, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return _instant(begin, zone), _instant(finish, zone)
 
 
-def _freebusy_busy(calendar: ical.Calendar, zone: ZoneInfo, start: datetime,
-                   end: datetime, text: str) -> Busy:
+def _freebusy_busy(
+    calendar: ical.Calendar, zone: ZoneInfo, start: datetime, end: datetime, text: str
+) -> Busy:
     busy: Busy = []
     for component in calendar.walk("VFREEBUSY"):
         for prop in ical.properties(component, "FREEBUSY"):
@@ -308,8 +391,10 @@ def _freebusy_busy(calendar: ical.Calendar, zone: ZoneInfo, start: datetime,
                     s = _instant(first, zone)
                     e = _instant(last, zone) if not isinstance(last, timedelta) else s + last
                 except OverflowError:
-                    raise CalendarError("VFREEBUSY has a period out of range", line=_line_with(
-                        text, "FREEBUSY", prop.as_ical())) from None
+                    raise CalendarError(
+                        "VFREEBUSY has a period out of range",
+                        line=_line_with(text, "FREEBUSY", prop.as_ical()),
+                    ) from None
                 if s < e and s < end and e > start:
                     busy.append((s, e))
     return busy
@@ -358,8 +443,14 @@ def _line_number(decoded: str, line: str | None) -> int | None:
             starts[-1] = (starts[-1][0], starts[-1][1] + raw[1:])
         else:
             starts.append((number, raw))
-    return next((number for number, content in starts
-                 if line in (content.strip(), _windows_zones_to_iana(content).strip())), None)
+    return next(
+        (
+            number
+            for number, content in starts
+            if line in (content.strip(), _windows_zones_to_iana(content).strip())
+        ),
+        None,
+    )
 
 
 def _line_with(text: str, *needles: str) -> str | None:
@@ -381,11 +472,13 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Guard = Callable[[str, list[IPAddress]], None]
 
 
-def fetch_ics(url: str, *, timeout: float = 10, max_bytes: int = 5_000_000,
-              guard: Guard | None = None) -> bytes:
+def fetch_ics(
+    url: str, *, timeout: float = 10, max_bytes: int = 5_000_000, guard: Guard | None = None
+) -> bytes:
     """:func:`fetch_ics_async` for synchronous callers (the CLI, notebooks, threads)."""
-    fetch = functools.partial(fetch_ics_async, url, timeout=timeout, max_bytes=max_bytes,
-                              guard=guard)
+    fetch = functools.partial(
+        fetch_ics_async, url, timeout=timeout, max_bytes=max_bytes, guard=guard
+    )
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -395,8 +488,9 @@ def fetch_ics(url: str, *, timeout: float = 10, max_bytes: int = 5_000_000,
         return pool.submit(anyio.run, fetch).result()
 
 
-async def fetch_ics_async(url: str, *, timeout: float = 10, max_bytes: int = 5_000_000,
-                          guard: Guard | None = None) -> bytes:
+async def fetch_ics_async(
+    url: str, *, timeout: float = 10, max_bytes: int = 5_000_000, guard: Guard | None = None
+) -> bytes:
     """The body of an ICS URL (http, https, webcal): redirects followed (at most 5).
 
     ``timeout`` is one deadline for the whole fetch: resolving, connecting, headers and
@@ -413,15 +507,17 @@ async def fetch_ics_async(url: str, *, timeout: float = 10, max_bytes: int = 5_0
         with anyio.fail_after(timeout):
             return await _follow(url, max_bytes, guard, where)
     except (TimeoutError, httpx.TimeoutException):
-        raise CalendarError(f"timed out after {timeout:g} s fetching from "
-                            f"{_host(where[-1])}") from None
+        raise CalendarError(
+            f"timed out after {timeout:g} s fetching from {_host(where[-1])}"
+        ) from None
 
 
 async def _follow(url: str, max_bytes: int, guard: Guard | None, where: list[str]) -> bytes:
     current = _http_url(url)
     # A guarded fetch must reach the checked address itself: no proxy from the environment.
-    async with httpx.AsyncClient(follow_redirects=False, trust_env=guard is None,
-                                 timeout=None, verify=_tls_context()) as client:
+    async with httpx.AsyncClient(
+        follow_redirects=False, trust_env=guard is None, timeout=None, verify=_tls_context()
+    ) as client:
         for _ in range(MAX_REDIRECTS + 1):
             where.append(current)
             addresses: list[IPAddress | None] = [None]
@@ -437,8 +533,10 @@ async def _follow(url: str, max_bytes: int, guard: Guard | None, where: list[str
                         continue
                     if not response.is_success:  # the standard phrase, not the server's
                         status = response.status_code
-                        raise CalendarError(f"HTTP {status} {httpx.codes.get_reason_phrase(status)}"
-                                            f" from {_host(current)}")
+                        raise CalendarError(
+                            f"HTTP {status} {httpx.codes.get_reason_phrase(status)}"
+                            f" from {_host(current)}"
+                        )
                     return await _read_limited(response, max_bytes, current)
                 finally:
                     await response.aclose()
@@ -485,8 +583,9 @@ async def _resolve(url: str) -> list[IPAddress]:
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
 
 
-async def _connect(client: httpx.AsyncClient, url: str,
-                   addresses: list[IPAddress | None]) -> httpx.Response:
+async def _connect(
+    client: httpx.AsyncClient, url: str, addresses: list[IPAddress | None]
+) -> httpx.Response:
     """GET ``url`` (streamed) from the first of ``addresses`` that takes the connection
     (None: let the client resolve the name)."""
     for i, address in enumerate(addresses):
@@ -506,10 +605,10 @@ def _request(client: httpx.AsyncClient, url: str, address: IPAddress | None) -> 
         return client.build_request("GET", url, headers=headers)
     named = httpx.URL(url)
     headers["Host"] = named.netloc.decode("ascii")
-    extensions = {"sni_hostname": named.raw_host.decode("ascii")} \
-        if named.scheme == "https" else {}
-    return client.build_request("GET", named.copy_with(host=str(address)), headers=headers,
-                                extensions=extensions)
+    extensions = {"sni_hostname": named.raw_host.decode("ascii")} if named.scheme == "https" else {}
+    return client.build_request(
+        "GET", named.copy_with(host=str(address)), headers=headers, extensions=extensions
+    )
 
 
 async def _read_limited(response: httpx.Response, max_bytes: int, url: str) -> bytes:
@@ -528,10 +627,11 @@ async def _read_limited(response: httpx.Response, max_bytes: int, url: str) -> b
 def _http_url(url: str) -> str:
     scheme = urlsplit(url).scheme.lower()
     if scheme == "webcal":
-        return "https" + url[len("webcal"):]
+        return "https" + url[len("webcal") :]
     if scheme not in ("http", "https"):
-        raise CalendarError(f"unsupported URL scheme {scheme or '(none)'!r} "
-                            "(http, https or webcal)")
+        raise CalendarError(
+            f"unsupported URL scheme {scheme or '(none)'!r} (http, https or webcal)"
+        )
     return url
 
 

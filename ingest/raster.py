@@ -9,6 +9,7 @@ from .windows import Intervals
 
 _WORD = np.dtype(np.uint64).itemsize
 
+
 def merge(iv: Intervals) -> Intervals:
     """Union of each member's intervals (overlapping or touching ones joined), vectorised.
 
@@ -34,8 +35,9 @@ def merge(iv: Intervals) -> Intervals:
     heads = np.flatnonzero(new)
     tails = np.append(heads[1:], len(s_key)) - 1
     out_member = member[order][heads]
-    return Intervals(out_member, s_key[heads] - out_member * span + base,
-                     reach[tails] - out_member * span + base)
+    return Intervals(
+        out_member, s_key[heads] - out_member * span + base, reach[tails] - out_member * span + base
+    )
 
 
 def slot_bounds(grid: SlotGrid, iv: Intervals, *, inward: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -48,11 +48,22 @@ _FIRST_DAY = datetime(1, 1, 2, tzinfo=UTC)
 # dateutil zones built from a VTIMEZONE know no transitions after 2038 (icalendar).
 _ZONE_RULES_END = datetime(2039, 1, 1, tzinfo=UTC)
 # Shortest length of one period, in seconds, so that period counts are upper bounds.
-PERIOD = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86400, "WEEKLY": 604800,
-          "MONTHLY": 28 * 86400, "YEARLY": 365 * 86400}
+PERIOD = {
+    "SECONDLY": 1,
+    "MINUTELY": 60,
+    "HOURLY": 3600,
+    "DAILY": 86400,
+    "WEEKLY": 604800,
+    "MONTHLY": 28 * 86400,
+    "YEARLY": 365 * 86400,
+}
 # Time parts finer than each frequency: they multiply the occurrences of one period.
-_FINER = {"SECONDLY": (), "MINUTELY": ("BYSECOND",), "HOURLY": ("BYMINUTE", "BYSECOND"),
-          "DAILY": ("BYHOUR", "BYMINUTE", "BYSECOND")}
+_FINER = {
+    "SECONDLY": (),
+    "MINUTELY": ("BYSECOND",),
+    "HOURLY": ("BYMINUTE", "BYSECOND"),
+    "DAILY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
+}
 _TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
 # Parts that choose days: with any of them a rule may match rarely, or never.
 DAY_PARTS = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYSETPOS")
@@ -81,14 +92,19 @@ def limit_entries(text: str, budget: Budget) -> None:
     counts them."""
     budget.lines += text.count("\n") + 1
     if budget.lines > MAX_LINES:
-        raise CalendarError(f"more than {MAX_LINES:,} lines in all; share a calendar of "
-                            "fewer events (e.g. only the coming months)")
+        raise CalendarError(
+            f"more than {MAX_LINES:,} lines in all; share a calendar of "
+            "fewer events (e.g. only the coming months)"
+        )
     budget.entries += len(_EVENT.findall(text)) + sum(
-        line.count(",") + 1 for line in _LISTS.findall(text))
+        line.count(",") + 1 for line in _LISTS.findall(text)
+    )
     if budget.entries > MAX_ENTRIES:
-        raise CalendarError(f"more than {MAX_ENTRIES:,} events, RDATE dates and FREEBUSY "
-                            "periods in all; share a calendar of fewer (e.g. only the "
-                            "coming months)")
+        raise CalendarError(
+            f"more than {MAX_ENTRIES:,} events, RDATE dates and FREEBUSY "
+            "periods in all; share a calendar of fewer (e.g. only the "
+            "coming months)"
+        )
 
 
 def limit_timezones(text: str, end: datetime, budget: Budget) -> None:
@@ -103,12 +119,12 @@ def limit_timezones(text: str, end: datetime, budget: Budget) -> None:
             continue  # icalendar reports it when it reads the calendar
         what = f"VTIMEZONE {zone!r}"
         if _never(what, rule, first, last, last, budget, timedelta(0), 1):
-            raise CalendarError("{what} has an RRULE that never occurs", what=what,
-                                line=f"RRULE:{rule_text}")
+            raise CalendarError(
+                "{what} has an RRULE that never occurs", what=what, line=f"RRULE:{rule_text}"
+            )
 
 
-def limit_events(calendar: ical.Calendar, start: datetime, end: datetime,
-                 budget: Budget) -> None:
+def limit_events(calendar: ical.Calendar, start: datetime, end: datetime, budget: Budget) -> None:
     """Check every event rule of ``calendar`` against the window ``[start, end)`` (aware),
     dropping the rules that never occur."""
     for event in calendar.walk("VEVENT"):
@@ -121,8 +137,7 @@ def limit_events(calendar: ical.Calendar, start: datetime, end: datetime,
         length = _length(event, first)
         zone = first.tzinfo if isinstance(first, datetime) else None
         cost = 1 if zone in (None, UTC) or isinstance(zone, ZoneInfo) else CUSTOM_ZONE_COST
-        kept = [r for r in rules
-                if not _never(what, r, first, start, end, budget, length, cost)]
+        kept = [r for r in rules if not _never(what, r, first, start, end, budget, length, cost)]
         if len(kept) != len(rules):
             ical.set_rules(event, kept)
 
@@ -168,8 +183,16 @@ def _length(event: ical.Component, first: object) -> timedelta:
     return timedelta(days=1)
 
 
-def _never(what: str, rule: ical.Recur, first: object, start: datetime,
-           end: datetime, budget: Budget, length: timedelta, cost: int) -> bool:
+def _never(
+    what: str,
+    rule: ical.Recur,
+    first: object,
+    start: datetime,
+    end: datetime,
+    budget: Budget,
+    length: timedelta,
+    cost: int,
+) -> bool:
     """Whether ``rule`` never occurs; adds what it costs to ``budget`` (raising if over)."""
     freq = str(_one(rule, "FREQ", "")).upper()
     line = "RRULE:" + ical.rule_text(rule)
@@ -179,8 +202,9 @@ def _never(what: str, rule: ical.Recur, first: object, start: datetime,
         return False  # the expansion refuses it, naming the rule
     interval = _one(rule, "INTERVAL", 1)
     if not isinstance(interval, int) or interval < 1:
-        raise CalendarError("{what} has a bad RRULE: INTERVAL must be at least 1", what=what,
-                            line=line)
+        raise CalendarError(
+            "{what} has a bad RRULE: INTERVAL must be at least 1", what=what, line=line
+        )
     step = PERIOD[freq] * interval
     begin = _instant(first)
     until = _one(rule, "UNTIL", None)
@@ -188,8 +212,11 @@ def _never(what: str, rule: ical.Recur, first: object, start: datetime,
     per_period = math.prod(len(rule.get(p, [])) or 1 for p in _FINER.get(freq, _TIME_PARTS))
     steps = _periods(begin, last, step) * per_period
     reach = start - length if length < start - _FIRST_DAY else _FIRST_DAY
-    inside = _periods(max(begin, reach), last, step) * per_period * _days(rule, freq) \
-        * cost if last >= reach else 0
+    inside = (
+        _periods(max(begin, reach), last, step) * per_period * _days(rule, freq) * cost
+        if last >= reach
+        else 0
+    )
     count = _one(rule, "COUNT", None)
     if isinstance(count, int) and not any(p in rule for p in (*DAY_PARTS, *_TIME_PARTS)):
         steps, inside = min(steps, count), min(inside, count)  # every period occurs
@@ -204,23 +231,33 @@ def _never(what: str, rule: ical.Recur, first: object, start: datetime,
         elif gap is not None:  # dateutil walks on past the window to the next occurrence
             budget.steps += int(gap // step) * per_period
     if budget.never > MAX_NEVER:
-        raise CalendarError("more than {limit} recurrence rules never occur "
-                            "(the last in {what})", limit=MAX_NEVER, what=what, line=line)
+        raise CalendarError(
+            "more than {limit} recurrence rules never occur (the last in {what})",
+            limit=MAX_NEVER,
+            what=what,
+            line=line,
+        )
     if budget.steps > MAX_STEPS:
         # Limits and dates are the service's, not the calendar's: put in before the
         # template is filled ({{what}} stays a field).
-        raise CalendarError(f"{{what}}: RRULE repeats too often: the calendar's rules repeat "
-                            f"more than {MAX_STEPS:,} times from their start to "
-                            f"{end:%Y-%m-%d}", what=what, line=line)
+        raise CalendarError(
+            f"{{what}}: RRULE repeats too often: the calendar's rules repeat "
+            f"more than {MAX_STEPS:,} times from their start to "
+            f"{end:%Y-%m-%d}",
+            what=what,
+            line=line,
+        )
     if budget.occurrences > MAX_OCCURRENCES:
-        raise CalendarError(f"{{what}}: RRULE repeats too often: the calendar has more than "
-                            f"{MAX_OCCURRENCES:,} occurrences before {end:%Y-%m-%d}",
-                            what=what, line=line)
+        raise CalendarError(
+            f"{{what}}: RRULE repeats too often: the calendar has more than "
+            f"{MAX_OCCURRENCES:,} occurrences before {end:%Y-%m-%d}",
+            what=what,
+            line=line,
+        )
     return never
 
 
-def _first_after(rule: ical.Recur, freq: str, first: date,
-                 after: datetime) -> float | None:
+def _first_after(rule: ical.Recur, freq: str, first: date, after: datetime) -> float | None:
     """Seconds from ``after`` to the next day the rule's day pattern allows (INTERVAL,
     COUNT and UNTIL aside, so a lower bound), or None if it allows none, ever.
 
@@ -231,8 +268,9 @@ def _first_after(rule: ical.Recur, freq: str, first: date,
     if parts is None:
         return 0.0  # cannot tell: assume it occurs soon
     year = after.year + (_PROBE_YEARS[1] - after.year) // _CYCLE * _CYCLE
-    probe_start = datetime.combine(after.date().replace(year=year),
-                                   local.time().replace(tzinfo=None))
+    probe_start = datetime.combine(
+        after.date().replace(year=year), local.time().replace(tzinfo=None)
+    )
     return _probe(ical.recur_text(parts), probe_start)
 
 
@@ -245,13 +283,14 @@ def _probe(text: str, probe_start: datetime) -> float | None:
     return None if found is None else (found - probe_start).total_seconds()
 
 
-def _probe_parts(rule: ical.Recur, freq: str,
-                 local: datetime) -> dict[str, list[object]] | None:
+def _probe_parts(rule: ical.Recur, freq: str, local: datetime) -> dict[str, list[object]] | None:
     """The rule's day-choosing parts as a rule dateutil reads the same way from any start:
     monthly and yearly rules keep their frequency; finer ones become yearly (their day
     parts only filter days, which a yearly rule with the same parts lists)."""
-    if any(k not in (*DAY_PARTS, *_TIME_PARTS, "FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST")
-           for k in rule):
+    if any(
+        k not in (*DAY_PARTS, *_TIME_PARTS, "FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST")
+        for k in rule
+    ):
         return None  # an extension (BYEASTER, X-...): do not guess
     parts = {k: list(v) for k, v in rule.items() if k in DAY_PARTS or k == "WKST"}
     chosen = any(k in parts for k in ("BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY"))
@@ -263,7 +302,8 @@ def _probe_parts(rule: ical.Recur, freq: str,
                 parts.setdefault("BYMONTH", [local.month])
     else:
         if "BYSETPOS" in parts and min(abs(p) for p in parts.pop("BYSETPOS")) > _set_size(
-                rule, freq):
+            rule, freq
+        ):
             return {"FREQ": ["YEARLY"], "BYMONTH": [2], "BYMONTHDAY": [30]}  # never
         if "BYDAY" in parts:  # ordinals mean nothing below monthly
             parts["BYDAY"] = sorted({str(d)[-2:].upper() for d in parts["BYDAY"]})
@@ -289,8 +329,7 @@ def _weekday_locked(rule: ical.Recur, first: date, step: int) -> bool:
     """A daily or finer rule stepping whole weeks stays on DTSTART's weekday; it never
     occurs if BYDAY leaves that weekday out."""
     days = {str(d)[-2:].upper() for d in rule.get("BYDAY", [])}
-    return bool(days) and step % PERIOD["WEEKLY"] == 0 \
-        and DAYS[first.weekday()] not in days
+    return bool(days) and step % PERIOD["WEEKLY"] == 0 and DAYS[first.weekday()] not in days
 
 
 def _days(rule: ical.Recur, freq: str) -> int:
@@ -302,8 +341,12 @@ def _days(rule: ical.Recur, freq: str) -> int:
         return max(len(rule.get("BYMONTHDAY", [])) + 5 * days, 1)
     if freq == "YEARLY":
         month = max(len(rule.get("BYMONTHDAY", [])) + 5 * days, 1)
-        return max(len(rule.get("BYYEARDAY", [])) + 7 * len(rule.get("BYWEEKNO", []))
-                   + (len(rule.get("BYMONTH", [])) or 12) * month, 1)
+        return max(
+            len(rule.get("BYYEARDAY", []))
+            + 7 * len(rule.get("BYWEEKNO", []))
+            + (len(rule.get("BYMONTH", [])) or 12) * month,
+            1,
+        )
     return 1
 
 

@@ -28,8 +28,11 @@ def _forbidden(ch: str, *, newlines: bool) -> bool:
         return False
     if ch == "\t":
         return False  # a tab is whitespace, harmless on one line
-    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BREAKS \
+    return (
+        unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")
+        or ch in _BREAKS
         or ch in _BIDI_CONTROLS
+    )
 
 
 # Embeddings, overrides and isolates: they reorder what a reader sees ("Trojan Source"),
@@ -57,8 +60,7 @@ def check_line(value: str) -> str:
     paragraph separator. Raises ValueError saying which character."""
     for ch in value:
         if _forbidden(ch, newlines=False):
-            raise ValueError(f"must be one line without control characters; found "
-                             f"{_describe(ch)}")
+            raise ValueError(f"must be one line without control characters; found {_describe(ch)}")
     return value
 
 
@@ -89,11 +91,17 @@ def _local_ok(ch: str) -> bool:
 
 
 def _label_ok(label: str) -> bool:
-    return (0 < len(label) <= MAX_LABEL and not label.startswith("-")
-            and not label.endswith("-")
-            and all(ch == "-" or (ch.isascii() and ch.isalnum())
-                    or (not ch.isascii() and unicodedata.category(ch)[0] in "LMN")
-                    for ch in label))
+    return (
+        0 < len(label) <= MAX_LABEL
+        and not label.startswith("-")
+        and not label.endswith("-")
+        and all(
+            ch == "-"
+            or (ch.isascii() and ch.isalnum())
+            or (not ch.isascii() and unicodedata.category(ch)[0] in "LMN")
+            for ch in label
+        )
+    )
 
 
 def address_problem(address: str) -> str | None:
@@ -113,8 +121,10 @@ def address_problem(address: str) -> str | None:
     if local.startswith(".") or local.endswith(".") or ".." in local:
         return "the part before @ may not start or end with a dot or hold two in a row"
     if not all(_label_ok(label) for label in domain.split(".")):
-        return (f'"{domain[:100]}" is not a domain name (letters, digits and hyphens, '
-                f"separated by dots)")
+        return (
+            f'"{domain[:100]}" is not a domain name (letters, digits and hyphens, '
+            f"separated by dots)"
+        )
     return None
 
 
@@ -136,6 +146,8 @@ def one_line(value: str) -> str:
     paragraph separators become spaces, runs of white space one space. For data stored
     before it was checked on entry, where mail headers and calendar properties are built
     (they must never fail on it)."""
-    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")
-                      or ch in _BREAKS else ch for ch in value)
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BREAKS else ch
+        for ch in value
+    )
     return " ".join(cleaned.split())

@@ -34,8 +34,12 @@ class Intervals:
         parts = list(parts)
         if not parts:
             return Intervals.empty()
-        return Intervals(*(np.concatenate([getattr(p, f) for p in parts]).astype(np.int64)
-                           for f in ("member", "start", "end")))
+        return Intervals(
+            *(
+                np.concatenate([getattr(p, f) for p in parts]).astype(np.int64)
+                for f in ("member", "start", "end")
+            )
+        )
 
     @staticmethod
     def from_rows(rows: Iterable[tuple[int, datetime, datetime]]) -> Intervals:
@@ -43,8 +47,11 @@ class Intervals:
         if not rows:
             return Intervals.empty()
         m, s, e = zip(*rows, strict=True)
-        return Intervals(np.asarray(m, np.int64), np.asarray([to_epoch(x) for x in s], np.int64),
-                         np.asarray([to_epoch(x) for x in e], np.int64))
+        return Intervals(
+            np.asarray(m, np.int64),
+            np.asarray([to_epoch(x) for x in s], np.int64),
+            np.asarray([to_epoch(x) for x in e], np.int64),
+        )
 
     def __len__(self) -> int:
         return len(self.member)
@@ -77,8 +84,13 @@ def expand_weekly(grid: SlotGrid, zone: ZoneInfo, rules: list[WeeklyRule]) -> In
         return Intervals.empty()
     days = local_dates(grid, zone)
     naive_midnight = np.array([(d - _EPOCH_DAY).days * 86400 for d in days], np.int64)
-    utc_midnight = np.array([to_epoch(local_to_utc(datetime.combine(d, time()), zone))
-                             for d in [*days, days[-1] + timedelta(days=1)]], np.int64)
+    utc_midnight = np.array(
+        [
+            to_epoch(local_to_utc(datetime.combine(d, time()), zone))
+            for d in [*days, days[-1] + timedelta(days=1)]
+        ],
+        np.int64,
+    )
     offset = np.concatenate([naive_midnight, [naive_midnight[-1] + 86400]]) - utc_midnight
     changing = offset[:-1] != offset[1:]
     weekday = np.array([d.weekday() for d in days])

@@ -52,17 +52,21 @@ avail = build_availability(doc)
 zone = doc.program.zone
 weeks = (doc.program.end - doc.program.start).days / 7
 g = doc.program.granularity_minutes
-print(f"{doc.program.name}: {doc.program.start} to {doc.program.end} ({zone.key}), "
-      f"{len(doc.members)} members, {len(doc.matches)} matches, {avail.grid.n_slots} slots "
-      f"of {g} minutes")
+print(
+    f"{doc.program.name}: {doc.program.start} to {doc.program.end} ({zone.key}), "
+    f"{len(doc.members)} members, {len(doc.matches)} matches, {avail.grid.n_slots} slots "
+    f"of {g} minutes"
+)
 
 # %% [markdown]
 # ## The plan
 
 # %%
 result = plan(doc, avail, time_limit=10)
-print(f"status {result.status}; objective {result.objective}; proven bound {result.bound}; "
-      f"{result.solve_seconds:.2f} s")
+print(
+    f"status {result.status}; objective {result.objective}; proven bound {result.bound}; "
+    f"{result.solve_seconds:.2f} s"
+)
 series, occurrences, unscheduled = plan_frames(result)
 series
 
@@ -89,11 +93,17 @@ missed[missed != ""].value_counts().rename("occurrences missed").to_frame()
 # %%
 fcfs = first_come_first_served_frame(doc, avail)
 alone = series_frame([proposals(doc, x.id, avail, limit=1)[0] for x in doc.matches])
-compare = pd.DataFrame({
-    "best alone": alone.set_index("match").attendance,
-    "plan": series.set_index("match").attendance,
-    "first come, first served": fcfs.attendance,
-}).fillna(0).astype(int)
+compare = (
+    pd.DataFrame(
+        {
+            "best alone": alone.set_index("match").attendance,
+            "plan": series.set_index("match").attendance,
+            "first come, first served": fcfs.attendance,
+        }
+    )
+    .fillna(0)
+    .astype(int)
+)
 bound = per_match_upper_bound(doc, avail)
 assert compare["best alone"].sum() == bound.attendance
 compare.loc["total"] = compare.sum()
@@ -134,20 +144,25 @@ for cap in [None, 4, 3, 2, 1]:
     planned = plan(capped, avail, time_limit=10)
     first = first_come_first_served_frame(capped, avail)
     label = "none" if cap is None else str(cap)
-    rows.append({"cap": label, "plan held": planned.objective.held,
-                 "plan attendance": planned.objective.attendance,
-                 "plan matches": len(planned.series),
-                 "fcfs held": int(first.held.sum()),
-                 "fcfs attendance": int(first.attendance.sum()),
-                 "fcfs matches": int((first.held > 0).sum()), "status": planned.status})
+    rows.append(
+        {
+            "cap": label,
+            "plan held": planned.objective.held,
+            "plan attendance": planned.objective.attendance,
+            "plan matches": len(planned.series),
+            "fcfs held": int(first.held.sum()),
+            "fcfs attendance": int(first.attendance.sum()),
+            "fcfs matches": int((first.held > 0).sum()),
+            "status": planned.status,
+        }
+    )
     reasons[label] = plan_frames(planned)[2]
 caps = pd.DataFrame(rows).set_index("cap")
 caps
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-caps[["plan attendance", "fcfs attendance"]].plot(ax=left, marker="o", color=["#2a7f3f",
-                                                                             "#e39b2d"])
+caps[["plan attendance", "fcfs attendance"]].plot(ax=left, marker="o", color=["#2a7f3f", "#e39b2d"])
 left.set_ylabel("total attendance")
 left.set_title("Attendance as the weekly cap tightens")
 caps[["plan matches", "fcfs matches"]].plot.bar(ax=right, color=["#2a7f3f", "#e39b2d"])

@@ -65,9 +65,11 @@ avail = build_availability(doc)
 zone = doc.program.zone
 weeks = (doc.program.end - doc.program.start).days / 7
 g = doc.program.granularity_minutes
-print(f"{doc.program.name}: {doc.program.start} to {doc.program.end} ({zone.key}), "
-      f"{len(doc.members)} members, {len(doc.matches)} matches, {avail.grid.n_slots} slots "
-      f"of {g} minutes")
+print(
+    f"{doc.program.name}: {doc.program.start} to {doc.program.end} ({zone.key}), "
+    f"{len(doc.members)} members, {len(doc.matches)} matches, {avail.grid.n_slots} slots "
+    f"of {g} minutes"
+)
 
 # %%
 frame = avail.to_frame()  # slots x members, True = free for the whole slot
@@ -75,13 +77,16 @@ frame.loc["2027-01-12 14:00Z":"2027-01-12 15:00Z"]
 
 
 # %%
-people = pd.DataFrame({
-    "name": [m.name for m in doc.members],
-    "timezone": [doc.member_zone(m.id).key for m in doc.members],
-    "utc_offset_h": [utc_offset_hours(doc, m.id, avail.grid.t0) for m in doc.members],
-    "free_h_per_week": (frame.sum() * g / 60 / weeks).round(1).to_numpy(),
-    "matches": [", ".join(x.id for x in doc.matches if m.id in x.members) for m in doc.members],
-}, index=pd.Index([m.id for m in doc.members], name="member"))
+people = pd.DataFrame(
+    {
+        "name": [m.name for m in doc.members],
+        "timezone": [doc.member_zone(m.id).key for m in doc.members],
+        "utc_offset_h": [utc_offset_hours(doc, m.id, avail.grid.t0) for m in doc.members],
+        "free_h_per_week": (frame.sum() * g / 60 / weeks).round(1).to_numpy(),
+        "matches": [", ".join(x.id for x in doc.matches if m.id in x.members) for m in doc.members],
+    },
+    index=pd.Index([m.id for m in doc.members], name="member"),
+)
 people
 
 # %% [markdown]
@@ -94,8 +99,9 @@ people
 # %%
 local = frame.index.tz_convert(zone)
 free_now = frame.sum(axis=1)  # members free in each slot
-by_hour = (free_now.groupby([local.hour, local.day_of_week]).mean()
-           .unstack().reindex(columns=range(7)))
+by_hour = (
+    free_now.groupby([local.hour, local.day_of_week]).mean().unstack().reindex(columns=range(7))
+)
 by_hour.index.name = "hour"
 by_hour.columns = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 by_hour.round(1).loc[6:20]
@@ -103,8 +109,7 @@ by_hour.round(1).loc[6:20]
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 6))
-plot_frame(ax, by_hour, f"Members free, mean over the program ({zone.key})",
-           "members free (mean)")
+plot_frame(ax, by_hour, f"Members free, mean over the program ({zone.key})", "members free (mean)")
 ax.set_ylabel("hour")
 show(fig)
 
@@ -122,23 +127,34 @@ circle = doc.match("circle-emea")
 circle_zone = doc.organizer_zone(circle)
 hm = heatmap(avail, circle.members, circle.duration_minutes)
 by_date = heatmap_frame(hm, circle_zone)
-print(f"{len(circle.members)} members; at best {int(hm.counts.max())} can attend at once; "
-      f"everyone can at {len(hm.everyone)} start times")
+print(
+    f"{len(circle.members)} members; at best {int(hm.counts.max())} can attend at once; "
+    f"everyone can at {len(hm.everyone)} start times"
+)
 by_date.loc["08:00":"20:00"].iloc[::4, :7]
 
 # %%
 fig, ax = plt.subplots(figsize=(11, 6))
-plot_frame(ax, by_date.loc["06:00":"21:45"],
-           f"{circle.id}: who can attend a {circle.duration_minutes}-minute session "
-           f"({circle_zone.key})", "members who can attend", vmax=len(circle.members))
+plot_frame(
+    ax,
+    by_date.loc["06:00":"21:45"],
+    f"{circle.id}: who can attend a {circle.duration_minutes}-minute session ({circle_zone.key})",
+    "members who can attend",
+    vmax=len(circle.members),
+)
 ax.set_xlabel("date")
 show(fig)
 
 # %%
 week = heatmap_frame(hm, circle_zone, by="weekday", value="share")
 fig, ax = plt.subplots(figsize=(6, 6))
-plot_frame(ax, week.loc["06:00":"21:45"], f"{circle.id}: share of members who can attend",
-           "share of members (mean over dates)", vmax=1)
+plot_frame(
+    ax,
+    week.loc["06:00":"21:45"],
+    f"{circle.id}: share of members who can attend",
+    "share of members (mean over dates)",
+    vmax=1,
+)
 show(fig)
 best = week.stack().sort_values(ascending=False).head(5).rename("share")
 best.round(2).to_frame()
@@ -165,15 +181,25 @@ left.barh(hard.index, hard.mutual_h_per_week, color=colors)
 left.invert_yaxis()
 left.set_xlabel("hours a week to start a session in the tightest match")
 left.set_title("Hardest to schedule first (colour: time-zone gap)", fontsize=10)
-right.scatter(hard.zone_gap_h, hard.mutual_h_per_week, s=20 + 8 * hard.longest_window_h,
-              c=hard.free_h_per_week, cmap="Greens", edgecolors="k")
+right.scatter(
+    hard.zone_gap_h,
+    hard.mutual_h_per_week,
+    s=20 + 8 * hard.longest_window_h,
+    c=hard.free_h_per_week,
+    cmap="Greens",
+    edgecolors="k",
+)
 for member, row in hard.iterrows():
-    right.annotate(member, (row.zone_gap_h, row.mutual_h_per_week), fontsize=8,
-                   xytext=(4, 2), textcoords="offset points")
+    right.annotate(
+        member,
+        (row.zone_gap_h, row.mutual_h_per_week),
+        fontsize=8,
+        xytext=(4, 2),
+        textcoords="offset points",
+    )
 right.set_xlabel("time-zone gap to the partner (h)")
 right.set_ylabel("mutual hours a week")
-right.set_title("Why: zone gap (x); dot size = longest window; colour = free hours",
-                fontsize=10)
+right.set_title("Why: zone gap (x); dot size = longest window; colour = free hours", fontsize=10)
 fig.tight_layout()
 show(fig)
 
@@ -190,11 +216,14 @@ mentor = "ben"
 mentor_zone = doc.member_zone(mentor)
 mentees = sorted({p for x in doc.matches if mentor in x.members for p in x.members} - {mentor})
 mutual = {p: heatmap(avail, [mentor, p], 60) for p in mentees}
-summary = pd.DataFrame({
-    "timezone": [doc.member_zone(p).key for p in mentees],
-    "mutual_h_per_week": [len(mutual[p].everyone) * g / 60 / weeks for p in mentees],
-    "best_weekly_time": [best_weekly_time(mutual[p], mentor_zone) for p in mentees],
-}, index=pd.Index(mentees, name="mentee"))
+summary = pd.DataFrame(
+    {
+        "timezone": [doc.member_zone(p).key for p in mentees],
+        "mutual_h_per_week": [len(mutual[p].everyone) * g / 60 / weeks for p in mentees],
+        "best_weekly_time": [best_weekly_time(mutual[p], mentor_zone) for p in mentees],
+    },
+    index=pd.Index(mentees, name="mentee"),
+)
 summary.round(1)
 
 # %%
@@ -202,8 +231,14 @@ fig, axes = plt.subplots(1, len(mentees), figsize=(3.2 * len(mentees), 5), share
 for ax, p in zip(axes, mentees, strict=True):
     table = heatmap_frame(mutual[p], mentor_zone, by="weekday", value="everyone")
     table = table.loc["06:00":"21:45", ["Mon", "Tue", "Wed", "Thu", "Fri"]]
-    ax.imshow(table.to_numpy(dtype=float), aspect="auto", cmap="Greens", vmin=0, vmax=1,
-              interpolation="nearest")
+    ax.imshow(
+        table.to_numpy(dtype=float),
+        aspect="auto",
+        cmap="Greens",
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
+    )
     ax.set_xticks(range(len(table.columns)), table.columns, fontsize=8)
     ax.set_yticks(range(0, len(table.index), 8), table.index[::8], fontsize=8)
     ax.set_title(f"{mentor} + {p} ({summary.mutual_h_per_week[p]:.1f} h/week)", fontsize=9)

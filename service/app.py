@@ -31,8 +31,7 @@ log = logging.getLogger("slotwise")
 STATIC = Path(__file__).parent / "static"
 
 
-def error_body(status: int, message: str, field: str | None = None,
-               **extra: Any) -> JSONResponse:
+def error_body(status: int, message: str, field: str | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"detail": message}
     if field:
         body["field"] = field
@@ -88,8 +87,12 @@ async def _database_busy(_: Request, exc: OperationalError) -> JSONResponse:
     service's trouble, said as such: 503 with Retry-After, never a 500."""
     log.warning("database unavailable: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
     locked = "locked" in str(exc.orig).lower()
-    response = error_body(503, "the database is busy with other writes; try again shortly"
-                          if locked else "the database cannot be reached; try again shortly")
+    response = error_body(
+        503,
+        "the database is busy with other writes; try again shortly"
+        if locked
+        else "the database cannot be reached; try again shortly",
+    )
     response.headers["Retry-After"] = "5"
     return response
 
@@ -148,8 +151,6 @@ class _TooLarge(Exception):
         return error_body(413, f"request body is larger than {self.limit} bytes")
 
 
-
-
 class _App(FastAPI):
     """FastAPI with the security headers (:class:`headers.ResponseHeaders`) outside
     everything, Starlette's own ``ServerErrorMiddleware`` included, so that a 500 carries
@@ -179,12 +180,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     # /docs is served below from the package (no CDN, no inline script); no ReDoc.
-    app = _App(title="slotwise", version="0.1.0", lifespan=lifespan, docs_url=None,
-               redoc_url=None, swagger_ui_oauth2_redirect_url=None,
-               description="Finds the recurring times most members of a mentoring "
-                           "match or group can attend, and books them with calendar "
-                           "invites. Authenticate with `Authorization: Bearer <token>` "
-                           "(`slotwise token create`).")
+    app = _App(
+        title="slotwise",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        description="Finds the recurring times most members of a mentoring "
+        "match or group can attend, and books them with calendar "
+        "invites. Authenticate with `Authorization: Bearer <token>` "
+        "(`slotwise token create`).",
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")

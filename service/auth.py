@@ -82,9 +82,13 @@ class Principal:
             return data
         mine = [x for x in data["matches"] if self.member_id in x["members"]]
         people = {self.member_id} | {m for x in mine for m in x["members"]}
-        members = [m if m["id"] == self.member_id else
-                   {k: m[k] for k in ("id", "name", "timezone") if k in m}
-                   for m in data["members"] if m["id"] in people]
+        members = [
+            m
+            if m["id"] == self.member_id
+            else {k: m[k] for k in ("id", "name", "timezone") if k in m}
+            for m in data["members"]
+            if m["id"] in people
+        ]
         return {**data, "members": members, "matches": mine, "bookings": []}
 
 
@@ -96,9 +100,14 @@ def _when(epoch: int | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-def create_token(engine: Engine, role: str, program_id: str | None = None,
-                 member_id: str | None = None, label: str | None = None,
-                 expires_at: int | None = None) -> str:
+def create_token(
+    engine: Engine,
+    role: str,
+    program_id: str | None = None,
+    member_id: str | None = None,
+    label: str | None = None,
+    expires_at: int | None = None,
+) -> str:
     """A new API token (returned once, stored hashed); ``expires_at`` in epoch seconds."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
@@ -108,9 +117,18 @@ def create_token(engine: Engine, role: str, program_id: str | None = None,
     with engine.begin() as conn:
         if program_id is not None and not program_exists(conn, program_id):
             raise NotFound(f'unknown program "{program_id}"', field="program")
-        conn.execute(tokens.insert().values(
-            id=secrets.token_hex(8), hash=_digest(token), role=role, program_id=program_id,
-            member_id=member_id, label=label, created_at=now_epoch(), expires_at=expires_at))
+        conn.execute(
+            tokens.insert().values(
+                id=secrets.token_hex(8),
+                hash=_digest(token),
+                role=role,
+                program_id=program_id,
+                member_id=member_id,
+                label=label,
+                created_at=now_epoch(),
+                expires_at=expires_at,
+            )
+        )
     return token
 
 
@@ -121,14 +139,22 @@ def authenticate(engine: Engine, token: str | None) -> Principal:
     if token.startswith(FEED_PREFIX):
         raise Unauthorized("a calendar feed token opens only its feed; send an API token")
     with engine.connect() as conn:
-        row = conn.execute(select(tokens.c.id, tokens.c.role, tokens.c.program_id,
-                                  tokens.c.member_id, tokens.c.expires_at)
-                           .where(tokens.c.hash == _digest(token))).first()
+        row = conn.execute(
+            select(
+                tokens.c.id,
+                tokens.c.role,
+                tokens.c.program_id,
+                tokens.c.member_id,
+                tokens.c.expires_at,
+            ).where(tokens.c.hash == _digest(token))
+        ).first()
     if row is None:
         raise Unauthorized("unknown or revoked API token")
     if row.expires_at is not None and row.expires_at <= now_epoch():
-        raise Unauthorized(f"this API token expired at {_when(row.expires_at)}; "
-                           "ask for a new one (slotwise token create)")
+        raise Unauthorized(
+            f"this API token expired at {_when(row.expires_at)}; "
+            "ask for a new one (slotwise token create)"
+        )
     return Principal(row.role, row.program_id, row.member_id, row.id)
 
 
@@ -138,11 +164,30 @@ def list_tokens(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         api = conn.execute(select(tokens).order_by(tokens.c.created_at, tokens.c.id)).all()
         feeds = conn.execute(select(feed_tokens).order_by(feed_tokens.c.created_at)).all()
-    out = [{"id": r.id, "role": r.role, "program": r.program_id, "member": r.member_id,
-            "label": r.label, "created": _when(r.created_at), "expires": _when(r.expires_at)}
-           for r in api]
-    out += [{"id": r.id, "role": "feed", "program": r.program_id, "member": r.member_id,
-             "label": None, "created": _when(r.created_at), "expires": None} for r in feeds]
+    out = [
+        {
+            "id": r.id,
+            "role": r.role,
+            "program": r.program_id,
+            "member": r.member_id,
+            "label": r.label,
+            "created": _when(r.created_at),
+            "expires": _when(r.expires_at),
+        }
+        for r in api
+    ]
+    out += [
+        {
+            "id": r.id,
+            "role": "feed",
+            "program": r.program_id,
+            "member": r.member_id,
+            "label": None,
+            "created": _when(r.created_at),
+            "expires": None,
+        }
+        for r in feeds
+    ]
     return sorted(out, key=lambda t: t["created"] or "")
 
 
@@ -151,18 +196,23 @@ def revoke_token(engine: Engine, key: str) -> bool:
     digest = _digest(key)
     with engine.begin() as conn:
         hit = conn.execute(delete(tokens).where((tokens.c.id == key) | (tokens.c.hash == digest)))
-        hit_feed = conn.execute(delete(feed_tokens).where(
-            (feed_tokens.c.id == key) | (feed_tokens.c.hash == digest)))
+        hit_feed = conn.execute(
+            delete(feed_tokens).where((feed_tokens.c.id == key) | (feed_tokens.c.hash == digest))
+        )
     return hit.rowcount + hit_feed.rowcount > 0
 
 
 # --- calendar feed tokens ---------------------------------------------------------------
 
+
 def _known_member(conn: Any, program_id: str, member_id: str) -> None:
     if not program_exists(conn, program_id):
         raise NotFound(f'unknown program "{program_id}"')
-    found = conn.execute(select(members.c.id).where(
-        (members.c.program_id == program_id) & (members.c.id == member_id))).first()
+    found = conn.execute(
+        select(members.c.id).where(
+            (members.c.program_id == program_id) & (members.c.id == member_id)
+        )
+    ).first()
     if found is None:
         raise NotFound(f'unknown member "{member_id}"')
 
@@ -172,11 +222,20 @@ def issue_feed_token(engine: Engine, program_id: str, member_id: str) -> str:
     token = FEED_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         _known_member(conn, program_id, member_id)
-        conn.execute(delete(feed_tokens).where((feed_tokens.c.program_id == program_id)
-                                               & (feed_tokens.c.member_id == member_id)))
-        conn.execute(feed_tokens.insert().values(
-            program_id=program_id, member_id=member_id, id=secrets.token_hex(8),
-            hash=_digest(token), created_at=now_epoch()))
+        conn.execute(
+            delete(feed_tokens).where(
+                (feed_tokens.c.program_id == program_id) & (feed_tokens.c.member_id == member_id)
+            )
+        )
+        conn.execute(
+            feed_tokens.insert().values(
+                program_id=program_id,
+                member_id=member_id,
+                id=secrets.token_hex(8),
+                hash=_digest(token),
+                created_at=now_epoch(),
+            )
+        )
     return token
 
 
@@ -184,15 +243,21 @@ def revoke_feed_token(engine: Engine, program_id: str, member_id: str) -> None:
     """The member's feed link stops working (nothing happens if they have none)."""
     with engine.begin() as conn:
         _known_member(conn, program_id, member_id)
-        conn.execute(delete(feed_tokens).where((feed_tokens.c.program_id == program_id)
-                                               & (feed_tokens.c.member_id == member_id)))
+        conn.execute(
+            delete(feed_tokens).where(
+                (feed_tokens.c.program_id == program_id) & (feed_tokens.c.member_id == member_id)
+            )
+        )
 
 
 def feed_member(engine: Engine, token: str) -> tuple[str, str]:
     """(program, member) whose feed this feed token opens."""
     with engine.connect() as conn:
-        row = conn.execute(select(feed_tokens.c.program_id, feed_tokens.c.member_id)
-                           .where(feed_tokens.c.hash == _digest(token))).first()
+        row = conn.execute(
+            select(feed_tokens.c.program_id, feed_tokens.c.member_id).where(
+                feed_tokens.c.hash == _digest(token)
+            )
+        ).first()
     if row is None:
         raise Unauthorized("unknown or revoked calendar feed link")
     return row.program_id, row.member_id

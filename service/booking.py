@@ -56,7 +56,8 @@ def request_for(doc: ProgramDocument, match: Match, body: dict[str, Any]) -> Ser
     """Fill what the body leaves out from the match; checks the combination."""
     zone = doc.organizer_zone(match)
     conf = body.get("conferencing") or (
-        match.conferencing.model_dump() if match.conferencing else {})
+        match.conferencing.model_dump() if match.conferencing else {}
+    )
     frequency = body.get("frequency") or match.frequency
     n = body.get("sessions") or (1 if frequency == "once" else match.sessions)
     if frequency == "once" and n != 1:
@@ -66,10 +67,15 @@ def request_for(doc: ProgramDocument, match: Match, body: dict[str, Any]) -> Ser
     if duration % g:
         raise Invalid(f"must be a multiple of the {g}-minute grid", field="duration_minutes")
     return SeriesRequest(
-        first_start=_instant(body["first_start"], zone, "first_start"), duration_minutes=duration,
-        frequency=frequency, sessions=n, video_url=conf.get("video_url"),
-        location=conf.get("location"), agenda=body.get("agenda", match.agenda),
-        summary=body.get("summary"))
+        first_start=_instant(body["first_start"], zone, "first_start"),
+        duration_minutes=duration,
+        frequency=frequency,
+        sessions=n,
+        video_url=conf.get("video_url"),
+        location=conf.get("location"),
+        agenda=body.get("agenda", match.agenda),
+        summary=body.get("summary"),
+    )
 
 
 def _instant(value: datetime, zone: ZoneInfo, field: str) -> datetime:
@@ -88,8 +94,9 @@ def _local(instant: datetime, zone: ZoneInfo) -> datetime:
         return instant
 
 
-def occurrences(doc: ProgramDocument, match: Match, req: SeriesRequest, now: datetime
-                ) -> list[tuple[int, int]]:
+def occurrences(
+    doc: ProgramDocument, match: Match, req: SeriesRequest, now: datetime
+) -> list[tuple[int, int]]:
     """(start, end) epoch seconds of every occurrence; each on the grid, inside the horizon,
     not in the past."""
     grid = program_grid(doc)
@@ -100,9 +107,12 @@ def occurrences(doc: ProgramDocument, match: Match, req: SeriesRequest, now: dat
         if start < now:
             raise Invalid(f"{what} ({start.isoformat()}) is in the past", field="first_start")
         if grid.index_of(start) is None or start + length > grid.t_end:
-            raise Invalid(f"{what} ({_local(start, zone).isoformat()}) is not a "
-                          f"{grid.granularity_minutes}-minute slot inside the program "
-                          f"({doc.program.start} to {doc.program.end})", field="first_start")
+            raise Invalid(
+                f"{what} ({_local(start, zone).isoformat()}) is not a "
+                f"{grid.granularity_minutes}-minute slot inside the program "
+                f"({doc.program.start} to {doc.program.end})",
+                field="first_start",
+            )
 
     # Before expanding: a first start far outside the program would overflow the calendar.
     check("first_start", req.first_start)
@@ -110,35 +120,60 @@ def occurrences(doc: ProgramDocument, match: Match, req: SeriesRequest, now: dat
     if first.fold:
         # The invite's DTSTART;TZID can only name the first pass of a fall-back hour, and
         # the RRULE repeats that wall-clock time (the planner never offers this start).
-        raise Invalid(f"{first.isoformat()} is the second pass of a fall-back hour in "
-                      f"{zone.key}; a series cannot start there (the first pass, "
-                      f"{first.replace(fold=0).isoformat()}, can)", field="first_start")
+        raise Invalid(
+            f"{first.isoformat()} is the second pass of a fall-back hour in "
+            f"{zone.key}; a series cannot start there (the first pass, "
+            f"{first.replace(fold=0).isoformat()}, can)",
+            field="first_start",
+        )
     out = []
-    for j, start in enumerate(occurrence_starts(req.first_start.astimezone(zone),
-                                                req.frequency, req.sessions)):
+    for j, start in enumerate(
+        occurrence_starts(req.first_start.astimezone(zone), req.frequency, req.sessions)
+    ):
         check("first_start" if j == 0 else f"occurrence {j + 1}", start)
         out.append((to_epoch(start), to_epoch(start + length)))
     return out
 
 
-def clashes(conn: Connection, doc: ProgramDocument, program_id: str, member_ids: list[str],
-            wanted: list[tuple[int, int]], ignore: set[str] | None = None) -> list[dict[str, Any]]:
+def clashes(
+    conn: Connection,
+    doc: ProgramDocument,
+    program_id: str,
+    member_ids: list[str],
+    wanted: list[tuple[int, int]],
+    ignore: set[str] | None = None,
+) -> list[dict[str, Any]]:
     """Every (member, occurrence) that overlaps a session booked here or a document booking."""
-    busy = [(m, s, e, sid) for m, s, e, sid, _ in active_busy(conn, program_id, member_ids)
-            if not ignore or sid not in ignore]
+    busy = [
+        (m, s, e, sid)
+        for m, s, e, sid, _ in active_busy(conn, program_id, member_ids)
+        if not ignore or sid not in ignore
+    ]
     zone = doc.program.zone
     for b in doc.bookings:
         for m in b.members or doc.match(b.match).members:
             if m in member_ids:
-                busy.append((m, to_epoch(as_instant(b.start, zone)),
-                             to_epoch(as_instant(b.end, zone)), f"booking of {b.match}"))
+                busy.append(
+                    (
+                        m,
+                        to_epoch(as_instant(b.start, zone)),
+                        to_epoch(as_instant(b.end, zone)),
+                        f"booking of {b.match}",
+                    )
+                )
     out = []
     for m, s, e, sid in busy:
         for start, end in wanted:
             if s < end and start < e:
-                out.append({"member": m, "start": from_epoch(start).isoformat(),
-                            "busy_start": from_epoch(s).isoformat(),
-                            "busy_end": from_epoch(e).isoformat(), "session": sid})
+                out.append(
+                    {
+                        "member": m,
+                        "start": from_epoch(start).isoformat(),
+                        "busy_start": from_epoch(s).isoformat(),
+                        "busy_end": from_epoch(e).isoformat(),
+                        "session": sid,
+                    }
+                )
     return sorted(out, key=lambda c: (c["start"], c["member"]))
 
 
@@ -151,69 +186,122 @@ class Idempotency:
     request_hash: str
 
     @classmethod
-    def of(cls, caller: str | None, key: str, match: Match, req: SeriesRequest
-           ) -> Idempotency:
+    def of(cls, caller: str | None, key: str, match: Match, req: SeriesRequest) -> Idempotency:
         def digest(*parts: str) -> str:
             return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
-        return cls(digest(caller or "", key),
-                   digest("book-series", match.id, req.digest()))
+        return cls(digest(caller or "", key), digest("book-series", match.id, req.digest()))
 
 
 def find_idempotent(conn: Connection, program_id: str, key: Idempotency) -> str | None:
     """The series an earlier request with this caller's key booked, if any; the key sent
     again for another match or another body is refused (422)."""
-    row = conn.execute(select(series.c.id, series.c.request_hash).where(
-        (series.c.program_id == program_id)
-        & (series.c.idempotency_key == key.scoped_key))).first()
+    row = conn.execute(
+        select(series.c.id, series.c.request_hash).where(
+            (series.c.program_id == program_id) & (series.c.idempotency_key == key.scoped_key)
+        )
+    ).first()
     if row is None:
         return None
     if row.request_hash != key.request_hash:
-        raise Invalid("this Idempotency-Key was already used for another request (another "
-                      "match or another body); use a new key for a new booking",
-                      field="Idempotency-Key")
+        raise Invalid(
+            "this Idempotency-Key was already used for another request (another "
+            "match or another body); use a new key for a new booking",
+            field="Idempotency-Key",
+        )
     return str(row.id)
 
 
-def book(conn: Connection, doc: ProgramDocument, program_id: str, match: Match,
-         req: SeriesRequest, idempotency: Idempotency | None = None) -> str:
+def book(
+    conn: Connection,
+    doc: ProgramDocument,
+    program_id: str,
+    match: Match,
+    req: SeriesRequest,
+    idempotency: Idempotency | None = None,
+) -> str:
     """Book ``req`` for ``match`` unless a member is booked at one of its occurrences
     (``Conflict`` listing every clash); inside the program's lock, like every booking."""
     wanted = occurrences(doc, match, req, document_now(doc))
     found = clashes(conn, doc, program_id, list(match.members), wanted)
     if found:
-        raise Conflict(f"{len(found)} occurrence(s) collide with sessions already booked",
-                       details={"clashes": found})
+        raise Conflict(
+            f"{len(found)} occurrence(s) collide with sessions already booked",
+            details={"clashes": found},
+        )
     return insert_series(conn, doc, program_id, match, req, wanted, idempotency=idempotency)
 
 
-def insert_series(conn: Connection, doc: ProgramDocument, program_id: str, match: Match,
-                  req: SeriesRequest, wanted: list[tuple[int, int]], *,
-                  idempotency: Idempotency | None = None, plan_job: str | None = None,
-                  pending: bool = False) -> str:
+def insert_series(
+    conn: Connection,
+    doc: ProgramDocument,
+    program_id: str,
+    match: Match,
+    req: SeriesRequest,
+    wanted: list[tuple[int, int]],
+    *,
+    idempotency: Idempotency | None = None,
+    plan_job: str | None = None,
+    pending: bool = False,
+) -> str:
     """Write a series, its sessions and who is booked; the caller checked clashes. A
     ``pending`` series (of a plan being applied) holds its time but is shown nowhere."""
     sid = "s" + secrets.token_hex(6)
     zone = doc.organizer_zone(match)
     who = list(match.members)
     summary = req.summary or _summary(doc, match)
-    conn.execute(series.insert().values(
-        id=sid, program_id=program_id, match_id=match.id,
-        uid=f"{sid}-{secrets.token_hex(4)}@slotwise", first_start=wanted[0][0],
-        timezone=zone.key, duration_minutes=req.duration_minutes, frequency=req.frequency,
-        sessions=req.sessions, members=json.dumps(who), video_url=req.video_url,
-        location=req.location, agenda=req.agenda, summary=summary,
-        status=PENDING if pending else "scheduled", sequence=0, created_at=now_epoch(),
-        idempotency_key=idempotency.scoped_key if idempotency else None,
-        request_hash=idempotency.request_hash if idempotency else None, plan_job=plan_job))
+    conn.execute(
+        series.insert().values(
+            id=sid,
+            program_id=program_id,
+            match_id=match.id,
+            uid=f"{sid}-{secrets.token_hex(4)}@slotwise",
+            first_start=wanted[0][0],
+            timezone=zone.key,
+            duration_minutes=req.duration_minutes,
+            frequency=req.frequency,
+            sessions=req.sessions,
+            members=json.dumps(who),
+            video_url=req.video_url,
+            location=req.location,
+            agenda=req.agenda,
+            summary=summary,
+            status=PENDING if pending else "scheduled",
+            sequence=0,
+            created_at=now_epoch(),
+            idempotency_key=idempotency.scoped_key if idempotency else None,
+            request_hash=idempotency.request_hash if idempotency else None,
+            plan_job=plan_job,
+        )
+    )
     rows, member_rows = [], []
     for j, (s, e) in enumerate(wanted):
         oid = f"{sid}.{j + 1}"
-        rows.append({"id": oid, "series_id": sid, "program_id": program_id,
-                     "match_id": match.id, "position": j, "original_start": s, "start": s,
-                     "end": e, "status": "scheduled", "sequence": 0})
-        member_rows += [{"session_id": oid, "member_id": m, "program_id": program_id,
-                         "start": s, "end": e, "active": 1} for m in who]
+        rows.append(
+            {
+                "id": oid,
+                "series_id": sid,
+                "program_id": program_id,
+                "match_id": match.id,
+                "position": j,
+                "original_start": s,
+                "start": s,
+                "end": e,
+                "status": "scheduled",
+                "sequence": 0,
+            }
+        )
+        member_rows += [
+            {
+                "session_id": oid,
+                "member_id": m,
+                "program_id": program_id,
+                "start": s,
+                "end": e,
+                "active": 1,
+            }
+            for m in who
+        ]
     conn.execute(sessions.insert(), rows)
     conn.execute(session_members.insert(), member_rows)
     return sid
@@ -228,24 +316,30 @@ def _summary(doc: ProgramDocument, match: Match) -> str:
 
 def series_row(conn: Connection, program_id: str, series_id: str) -> Any:
     # A series of a plan still being applied does not exist yet for anyone.
-    row = conn.execute(select(series).where((series.c.id == series_id)
-                                            & (series.c.program_id == program_id)
-                                            & (series.c.status != PENDING))).first()
+    row = conn.execute(
+        select(series).where(
+            (series.c.id == series_id)
+            & (series.c.program_id == program_id)
+            & (series.c.status != PENDING)
+        )
+    ).first()
     if row is None:
         raise NotFound(f'unknown series "{series_id}"')
     return row
 
 
-def series_members(conn: Connection, program_id: str,
-                   series_id: str) -> tuple[Any, list[str]]:
+def series_members(conn: Connection, program_id: str, series_id: str) -> tuple[Any, list[str]]:
     """A series' row and the members of its match, to check who may see or act on it."""
     row = series_row(conn, program_id, series_id)
     return row, json.loads(row.members)
 
 
 def session_row(conn: Connection, program_id: str, session_id: str) -> Any:
-    row = conn.execute(select(sessions).where((sessions.c.id == session_id)
-                                              & (sessions.c.program_id == program_id))).first()
+    row = conn.execute(
+        select(sessions).where(
+            (sessions.c.id == session_id) & (sessions.c.program_id == program_id)
+        )
+    ).first()
     if row is None:
         raise NotFound(f'unknown session "{session_id}"')
     return row
@@ -256,27 +350,44 @@ def series_public(conn: Connection, program_id: str, series_id: str) -> dict[str
     row = series_row(conn, program_id, series_id)
     zone = ZoneInfo(row.timezone)
     first = from_epoch(row.first_start).astimezone(zone)
-    occ = conn.execute(select(sessions).where(sessions.c.series_id == series_id)
-                       .order_by(sessions.c.position)).all()
+    occ = conn.execute(
+        select(sessions).where(sessions.c.series_id == series_id).order_by(sessions.c.position)
+    ).all()
     return {
-        "id": row.id, "match": row.match_id, "uid": row.uid, "status": row.status,
-        "sequence": row.sequence, "timezone": row.timezone, "frequency": row.frequency,
+        "id": row.id,
+        "match": row.match_id,
+        "uid": row.uid,
+        "status": row.status,
+        "sequence": row.sequence,
+        "timezone": row.timezone,
+        "frequency": row.frequency,
         "rrule": rrule_text(first, row.frequency, row.sessions),
         "first_start": first.isoformat(),
-        "duration_minutes": row.duration_minutes, "members": json.loads(row.members),
+        "duration_minutes": row.duration_minutes,
+        "members": json.loads(row.members),
         "conferencing": {"video_url": row.video_url, "location": row.location},
-        "agenda": row.agenda, "summary": row.summary,
-        "sessions": [{"id": o.id, "start": from_epoch(o.start).astimezone(zone).isoformat(),
-                      "end": from_epoch(o.end).astimezone(zone).isoformat(),
-                      "original_start": from_epoch(o.original_start).astimezone(zone).isoformat(),
-                      "status": o.status} for o in occ],
-        "progress": {"completed": sum(o.status == "completed" for o in occ),
-                     "planned": sum(o.status != "cancelled" for o in occ)},
+        "agenda": row.agenda,
+        "summary": row.summary,
+        "sessions": [
+            {
+                "id": o.id,
+                "start": from_epoch(o.start).astimezone(zone).isoformat(),
+                "end": from_epoch(o.end).astimezone(zone).isoformat(),
+                "original_start": from_epoch(o.original_start).astimezone(zone).isoformat(),
+                "status": o.status,
+            }
+            for o in occ
+        ],
+        "progress": {
+            "completed": sum(o.status == "completed" for o in occ),
+            "planned": sum(o.status != "cancelled" for o in occ),
+        },
     }
 
 
-def cancel_series(conn: Connection, program_id: str, series_id: str,
-                  now: datetime | None = None) -> None:
+def cancel_series(
+    conn: Connection, program_id: str, series_id: str, now: datetime | None = None
+) -> None:
     """Cancel every open session: scheduled and not yet started at ``now`` (by default the
     program's ``now``). Completed and past sessions were held and stay; the series'
     sequence goes up."""
@@ -284,11 +395,21 @@ def cancel_series(conn: Connection, program_id: str, series_id: str,
     if row.status == "cancelled":
         raise Conflict(f'series "{series_id}" is already cancelled')
     now = now or program_now(conn, program_id)
-    conn.execute(update(series).where(series.c.id == series_id).values(
-        status="cancelled", sequence=row.sequence + 1))
-    open_ids = [r.id for r in conn.execute(select(sessions.c.id).where(
-        (sessions.c.series_id == series_id) & (sessions.c.status == "scheduled")
-        & (sessions.c.start >= to_epoch(now))))]
+    conn.execute(
+        update(series)
+        .where(series.c.id == series_id)
+        .values(status="cancelled", sequence=row.sequence + 1)
+    )
+    open_ids = [
+        r.id
+        for r in conn.execute(
+            select(sessions.c.id).where(
+                (sessions.c.series_id == series_id)
+                & (sessions.c.status == "scheduled")
+                & (sessions.c.start >= to_epoch(now))
+            )
+        )
+    ]
     _set_session_status(conn, open_ids, "cancelled")
 
 
@@ -303,8 +424,11 @@ def _set_session_status(conn: Connection, ids: list[str], status: str) -> None:
     if not ids:
         return
     conn.execute(update(sessions).where(sessions.c.id.in_(ids)).values(status=status))
-    conn.execute(update(session_members).where(session_members.c.session_id.in_(ids))
-                 .values(active=0 if status == "cancelled" else 1))
+    conn.execute(
+        update(session_members)
+        .where(session_members.c.session_id.in_(ids))
+        .values(active=0 if status == "cancelled" else 1)
+    )
 
 
 def complete_session(conn: Connection, program_id: str, session_id: str) -> None:
@@ -317,15 +441,22 @@ def complete_session(conn: Connection, program_id: str, session_id: str) -> None
 def cancel_session(conn: Connection, program_id: str, session_id: str) -> Any:
     row = session_row(conn, program_id, session_id)
     if row.status != "scheduled":
-        raise Conflict(f'session "{session_id}" is {row.status}; only a scheduled one can be '
-                       "cancelled")
+        raise Conflict(
+            f'session "{session_id}" is {row.status}; only a scheduled one can be cancelled'
+        )
     _set_session_status(conn, [session_id], "cancelled")
     _bump(conn, row)
     return row
 
 
-def move_session(conn: Connection, doc: ProgramDocument, program_id: str, session_id: str,
-                 start: datetime, now: datetime) -> Any:
+def move_session(
+    conn: Connection,
+    doc: ProgramDocument,
+    program_id: str,
+    session_id: str,
+    start: datetime,
+    now: datetime,
+) -> Any:
     """Move one occurrence (e.g. to the plan's alternative); clash-checked like a booking."""
     row = session_row(conn, program_id, session_id)
     if row.status != "scheduled":
@@ -337,27 +468,35 @@ def move_session(conn: Connection, doc: ProgramDocument, program_id: str, sessio
     if start.astimezone(UTC) < now:
         raise Invalid(f"{start.isoformat()} is in the past", field="start")
     if grid.index_of(start) is None or to_epoch(start) + length > to_epoch(grid.t_end):
-        raise Invalid(f"{start.isoformat()} is not a {grid.granularity_minutes}-minute slot "
-                      "inside the program", field="start")
+        raise Invalid(
+            f"{start.isoformat()} is not a {grid.granularity_minutes}-minute slot "
+            "inside the program",
+            field="start",
+        )
     s = to_epoch(start)
-    found = clashes(conn, doc, program_id, json.loads(srow.members), [(s, s + length)],
-                    ignore={session_id})
+    found = clashes(
+        conn, doc, program_id, json.loads(srow.members), [(s, s + length)], ignore={session_id}
+    )
     if found:
-        raise Conflict("the new time collides with other sessions", field="start",
-                       details={"clashes": found})
-    conn.execute(update(sessions).where(sessions.c.id == session_id).values(
-        start=s, end=s + length))
-    conn.execute(update(session_members).where(session_members.c.session_id == session_id)
-                 .values(start=s, end=s + length))
+        raise Conflict(
+            "the new time collides with other sessions", field="start", details={"clashes": found}
+        )
+    conn.execute(
+        update(sessions).where(sessions.c.id == session_id).values(start=s, end=s + length)
+    )
+    conn.execute(
+        update(session_members)
+        .where(session_members.c.session_id == session_id)
+        .values(start=s, end=s + length)
+    )
     _bump(conn, row)
     return row
 
 
 def _bump(conn: Connection, session: Any) -> None:
     """Raise SEQUENCE on the series and on the changed occurrence (RFC 5546)."""
-    srow = conn.execute(select(series.c.sequence).where(series.c.id == session.series_id)
-                        ).scalar_one()
-    conn.execute(update(series).where(series.c.id == session.series_id)
-                 .values(sequence=srow + 1))
-    conn.execute(update(sessions).where(sessions.c.id == session.id)
-                 .values(sequence=srow + 1))
+    srow = conn.execute(
+        select(series.c.sequence).where(series.c.id == session.series_id)
+    ).scalar_one()
+    conn.execute(update(series).where(series.c.id == session.series_id).values(sequence=srow + 1))
+    conn.execute(update(sessions).where(sessions.c.id == session.id).values(sequence=srow + 1))

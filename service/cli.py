@@ -47,18 +47,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"reading availability of {len(doc.members)} members", file=sys.stderr)
     avail = build_availability(doc)
     try:
-        with executor_for(args.scheduler, args.processes,
-                          matches=1 if args.match else len(doc.matches)) as executor:
+        with executor_for(
+            args.scheduler, args.processes, matches=1 if args.match else len(doc.matches)
+        ) as executor:
             _say_where(args.scheduler, executor)
-            result = plan(doc, avail, match_ids=[args.match] if args.match else None,
-                          params=SolveParams(time_limit=args.time_limit), progress=_progress,
-                          executor=executor)
+            result = plan(
+                doc,
+                avail,
+                match_ids=[args.match] if args.match else None,
+                params=SolveParams(time_limit=args.time_limit),
+                progress=_progress,
+                executor=executor,
+            )
     except SchedulerUnreachable as exc:
         print(f"slotwise: error: {exc}", file=sys.stderr)
         return EXIT_BAD_DOCUMENT
-    print(f"{result.status}: {result.objective.held} occurrences hold, attendance "
-          f"{result.objective.attendance}, {len(result.unscheduled)} unscheduled, "
-          f"{result.solve_seconds:.2f} s", file=sys.stderr)
+    print(
+        f"{result.status}: {result.objective.held} occurrences hold, attendance "
+        f"{result.objective.attendance}, {len(result.unscheduled)} unscheduled, "
+        f"{result.solve_seconds:.2f} s",
+        file=sys.stderr,
+    )
     _write(args.output, json.dumps(plan_dict(result), indent=2) + "\n")
     return EXIT_OK
 
@@ -104,8 +113,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         members = [m.strip() for m in args.members.split(",") if m.strip()]
         unknown = [m for m in members if m not in known]
         if unknown or not members:
-            print(f'slotwise: --members: unknown member "{(unknown or [""])[0]}"',
-                  file=sys.stderr)
+            print(f'slotwise: --members: unknown member "{(unknown or [""])[0]}"', file=sys.stderr)
             return EXIT_BAD_DOCUMENT
         duration = doc.program.granularity_minutes
     duration = args.duration or duration
@@ -145,8 +153,7 @@ def startup_line(settings) -> str:  # type: ignore[no-untyped-def]
     """Where the database and the invites are, without any password (config.redact)."""
     from .config import redact
 
-    invites = (f"via {redact(settings.smtp_url)}" if settings.smtp_url
-               else f"to {settings.outbox}")
+    invites = f"via {redact(settings.smtp_url)}" if settings.smtp_url else f"to {settings.outbox}"
     return f"database {redact(settings.db_url)}; invites {invites}"
 
 
@@ -164,15 +171,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         import_extra("distributed", "distributed", "SLOTWISE_SCHEDULER (a Dask cluster)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    print(f"slotwise: {startup_line(settings)}; http://{args.host}:{args.port}/ "
-          f"(API docs at /docs)", file=sys.stderr)
+    print(
+        f"slotwise: {startup_line(settings)}; http://{args.host}:{args.port}/ (API docs at /docs)",
+        file=sys.stderr,
+    )
     if args.workers > 1:
         import os
 
         # Workers import the app themselves; they read the settings from the environment.
         os.environ["SLOTWISE_DB"] = settings.db_url
-        uvicorn.run("service.main:app", host=args.host, port=args.port, workers=args.workers,
-                    log_level="info")
+        uvicorn.run(
+            "service.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+        )
         return EXIT_OK
     from .app import create_app
 
@@ -202,13 +216,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ids = [m.id for m in doc.members]
             busy = busy_on_upload(doc, ids, {}, dict.fromkeys(ids, ""))
             insert_program(conn, doc.model_dump(mode="json", exclude_none=True), busy)
-            print(f"slotwise demo: loaded program \"{DEMO_ID}\" ({len(doc.members)} members, "
-                  f"{len(doc.matches)} matches, from {doc.program.start})", file=sys.stderr)
+            print(
+                f'slotwise demo: loaded program "{DEMO_ID}" ({len(doc.members)} members, '
+                f"{len(doc.matches)} matches, from {doc.program.start})",
+                file=sys.stderr,
+            )
         else:
-            print(f"slotwise demo: program \"{DEMO_ID}\" is already loaded", file=sys.stderr)
+            print(f'slotwise demo: program "{DEMO_ID}" is already loaded', file=sys.stderr)
     token = create_token(engine, "admin", DEMO_ID, label="demo")
-    print(f"slotwise demo: admin token for \"{DEMO_ID}\" (shown once):\n{token}",
-          file=sys.stderr)
+    print(f'slotwise demo: admin token for "{DEMO_ID}" (shown once):\n{token}', file=sys.stderr)
     print(token)
     return EXIT_OK
 
@@ -225,10 +241,17 @@ def cmd_token(args: argparse.Namespace) -> int:
     from .auth import create_token
     from .store import now_epoch
 
-    expires = None if args.expires_days is None else \
-        now_epoch() + round(args.expires_days * 86400)
-    print(create_token(_token_engine(args), args.role, args.program, args.member, args.label,
-                       expires_at=expires))
+    expires = None if args.expires_days is None else now_epoch() + round(args.expires_days * 86400)
+    print(
+        create_token(
+            _token_engine(args),
+            args.role,
+            args.program,
+            args.member,
+            args.label,
+            expires_at=expires,
+        )
+    )
     return EXIT_OK
 
 
@@ -288,12 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
     plan.add_argument("--match", help="plan only this match")
     where = plan.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="tcp://HOST:8786",
-                       help="solve on the Dask cluster of this scheduler (its workers need "
-                            "slotwise installed)")
-    where.add_argument("--processes", type=_processes, metavar="N",
-                       help="solve in N local processes (1: in this one; default: one per "
-                            "core for large programs, see docs/rules.md)")
+    where.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:8786",
+        help="solve on the Dask cluster of this scheduler (its workers need slotwise installed)",
+    )
+    where.add_argument(
+        "--processes",
+        type=_processes,
+        metavar="N",
+        help="solve in N local processes (1: in this one; default: one per "
+        "core for large programs, see docs/rules.md)",
+    )
     plan.set_defaults(func=cmd_plan)
 
     heat = sub.add_parser("heatmap", help="write a heat map")
@@ -318,8 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--program", help="the program (omit for a site admin)")
     create.add_argument("--member", help="the member a facilitator or member token acts for")
     create.add_argument("--label")
-    create.add_argument("--expires-days", type=_days, metavar="N",
-                        help="the token stops working N days from now (default: never)")
+    create.add_argument(
+        "--expires-days",
+        type=_days,
+        metavar="N",
+        help="the token stops working N days from now (default: never)",
+    )
     create.add_argument("--db")
     create.set_defaults(func=cmd_token)
     listing = token_sub.add_parser("list", help="list tokens (never their secret)")

@@ -11,8 +11,14 @@ from ingest.document import ProgramDocument, parse_program
 from .errors import Forbidden, NotFound, Unauthorized
 
 
-def fetch_program(base_url: str, program_id: str, token: str, *, timeout: float = 30.0,
-                  client: httpx.Client | None = None) -> ProgramDocument:
+def fetch_program(
+    base_url: str,
+    program_id: str,
+    token: str,
+    *,
+    timeout: float = 30.0,
+    client: httpx.Client | None = None,
+) -> ProgramDocument:
     """``GET /api/programs/{program_id}`` with a bearer token, validated (SPEC 6).
 
     It is the document as stored: sessions the service has booked since are not in
@@ -33,14 +39,19 @@ def fetch_program(base_url: str, program_id: str, token: str, *, timeout: float 
     else:
         response = client.get(url, headers=headers)
     if response.status_code == 401:
-        raise Unauthorized(f"{url}: the service refused the token ({_detail(response)}); "
-                           "ask an admin for one (`slotwise token create`)")
+        raise Unauthorized(
+            f"{url}: the service refused the token ({_detail(response)}); "
+            "ask an admin for one (`slotwise token create`)"
+        )
     if response.status_code == 403:
-        raise Forbidden(f'{url}: this token may not read program "{program_id}" '
-                        f"({_detail(response)})")
+        raise Forbidden(
+            f'{url}: this token may not read program "{program_id}" ({_detail(response)})'
+        )
     if response.status_code == 404:
-        raise NotFound(f'{url}: no program "{program_id}" there ({_detail(response)}); '
-                       "check the program id and the base URL")
+        raise NotFound(
+            f'{url}: no program "{program_id}" there ({_detail(response)}); '
+            "check the program id and the base URL"
+        )
     response.raise_for_status()
     return parse_program(response.content)
 

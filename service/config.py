@@ -25,14 +25,17 @@ DEFAULT_DB = "sqlite:///slotwise.sqlite"
 DEFAULT_SENDER = "slotwise <slotwise@localhost>"
 PREFIX = "SLOTWISE_"
 
-_EXPECTED = {"count": "must be a whole number above 0",
-             "seconds": "must be a number of seconds above 0",
-             "flag": "must be 1, true, yes, 0, false or no"}
+_EXPECTED = {
+    "count": "must be a whole number above 0",
+    "seconds": "must be a number of seconds above 0",
+    "flag": "must be 1, true, yes, 0, false or no",
+}
 _FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 def _above_zero(kind: str, parse: Callable[[str], float]) -> BeforeValidator:
     """Text (from the environment) read with ``parse``; any number must be above 0."""
+
     def check(value: object) -> object:
         if value is None:
             return None  # only where the field allows None; else pydantic refuses it
@@ -43,6 +46,7 @@ def _above_zero(kind: str, parse: Callable[[str], float]) -> BeforeValidator:
         except (TypeError, ValueError):
             pass
         raise ValueError(_EXPECTED[kind])
+
     return BeforeValidator(check)
 
 
@@ -62,8 +66,9 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 def _doc(what: str, default: str | None = None) -> Any:
     """Field metadata for the settings table: what the variable sets, and its default as
     the table shows it when the value alone does not say it (see ``markdown_table``)."""
-    return Field(description=what, json_schema_extra={"shown_default": default}
-                 if default else None)
+    return Field(
+        description=what, json_schema_extra={"shown_default": default} if default else None
+    )
 
 
 class Settings(BaseSettings):
@@ -73,65 +78,90 @@ class Settings(BaseSettings):
     ValueError that names the variable (one line: the CLI prints it as it is).
     """
 
-    model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, frozen=True,
-                                      validate_by_name=True, validate_by_alias=True)
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_ignore_empty=True,
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
 
-    db_url: Annotated[str, Field(validation_alias="SLOTWISE_DB"), _doc(
-        "the database, any SQLAlchemy URL (`postgresql://…` uses psycopg 3)")] = DEFAULT_DB
+    db_url: Annotated[
+        str,
+        Field(validation_alias="SLOTWISE_DB"),
+        _doc("the database, any SQLAlchemy URL (`postgresql://…` uses psycopg 3)"),
+    ] = DEFAULT_DB
     # smtp://host:port, smtps://..., smtp+starttls://...; None writes .eml files to ``outbox``.
-    smtp_url: Annotated[str | None, _doc(
-        "`smtp://`, `smtps://` or `smtp+starttls://host:port`, with `user:password@` if "
-        "needed", "unset: invites go to the outbox")] = None
-    outbox: Annotated[Path, _doc("folder for `.eml` invites when no SMTP is set")] = \
-        Path("outbox")
-    sender: Annotated[str, _doc(
-        "From address of invites; must be set to a real address when `SLOTWISE_SMTP_URL` "
-        "is")] = DEFAULT_SENDER
-    max_body_bytes: Annotated[Count, _doc(
-        "largest request body; larger ones get 413")] = 2_000_000
+    smtp_url: Annotated[
+        str | None,
+        _doc(
+            "`smtp://`, `smtps://` or `smtp+starttls://host:port`, with `user:password@` if needed",
+            "unset: invites go to the outbox",
+        ),
+    ] = None
+    outbox: Annotated[Path, _doc("folder for `.eml` invites when no SMTP is set")] = Path("outbox")
+    sender: Annotated[
+        str,
+        _doc("From address of invites; must be set to a real address when `SLOTWISE_SMTP_URL` is"),
+    ] = DEFAULT_SENDER
+    max_body_bytes: Annotated[Count, _doc("largest request body; larger ones get 413")] = 2_000_000
     # How long a request waits for a database another writer holds (SQLite's busy
     # timeout); past it the request answers 503 with Retry-After, never 500.
-    db_busy_seconds: Annotated[Seconds, _doc(
-        "how long a request waits for a database other writers hold (SQLite); then 503 "
-        "with Retry-After")] = 30.0
+    db_busy_seconds: Annotated[
+        Seconds,
+        _doc(
+            "how long a request waits for a database other writers hold (SQLite); then 503 "
+            "with Retry-After"
+        ),
+    ] = 30.0
     max_members: Annotated[Count, _doc("most members a program may have")] = 20_000
     max_matches: Annotated[Count, _doc("most matches a program may have")] = 20_000
-    plan_time_limit: Annotated[Seconds, _doc(
-        "seconds a batch plan may take when its request names no time limit")] = 60.0
-    max_plan_time_limit: Annotated[Seconds, _doc(
-        "most seconds a batch plan may take, whatever its request asks")] = 600.0
+    plan_time_limit: Annotated[
+        Seconds, _doc("seconds a batch plan may take when its request names no time limit")
+    ] = 60.0
+    max_plan_time_limit: Annotated[
+        Seconds, _doc("most seconds a batch plan may take, whatever its request asks")
+    ] = 600.0
     # Calendar URLs may not point into the server's own network unless this is set.
-    allow_private_urls: Annotated[Flag, _doc(
-        "allow calendar URLs into private or local networks")] = False
+    allow_private_urls: Annotated[
+        Flag, _doc("allow calendar URLs into private or local networks")
+    ] = False
     # One deadline for each calendar URL fetch: resolving, connecting, headers and body.
-    ics_timeout: Annotated[Seconds, _doc(
-        "seconds one calendar URL fetch may take in all (connect, headers, body)")] = 10.0
-    ics_max_bytes: Annotated[Count, _doc(
-        "largest calendar one URL may send, in bytes; a larger one is refused")] = 5_000_000
+    ics_timeout: Annotated[
+        Seconds, _doc("seconds one calendar URL fetch may take in all (connect, headers, body)")
+    ] = 10.0
+    ics_max_bytes: Annotated[
+        Count, _doc("largest calendar one URL may send, in bytes; a larger one is refused")
+    ] = 5_000_000
     # Calendar URL fetches under way at once per process (each holds a socket and up to
     # ics_max_bytes); a request beyond them gets 503 with Retry-After.
-    ics_max_fetches: Annotated[Count, _doc(
-        "calendar URL fetches at once per process; beyond, 503 with Retry-After")] = 50
+    ics_max_fetches: Annotated[
+        Count, _doc("calendar URL fetches at once per process; beyond, 503 with Retry-After")
+    ] = 50
     # Calendar URLs one request may name (fetched together; each may be ics_max_bytes).
-    ics_max_urls: Annotated[Count, _doc(
-        "calendar URLs one request may name (fetched together); more is 422")] = 20
-    retry_seconds: Annotated[Seconds, _doc(
-        "how often invites that could not be sent are retried")] = 30.0
+    ics_max_urls: Annotated[
+        Count, _doc("calendar URLs one request may name (fetched together); more is 422")
+    ] = 20
+    retry_seconds: Annotated[
+        Seconds, _doc("how often invites that could not be sent are retried")
+    ] = 30.0
     # Batch plans solve their models on the Dask cluster of this scheduler
     # (tcp://host:8786) when set; else in local processes when a plan is large enough
     # (solver/executors.py), ``plan_processes`` of them (default: one per core).
-    scheduler: Annotated[str | None, _doc(
-        "Dask scheduler (`tcp://host:8786`) for batch plans")] = None
-    plan_processes: Annotated[Count | None, _doc(
-        "local processes for large batch plans (1: in process)", "one per core")] = None
+    scheduler: Annotated[str | None, _doc("Dask scheduler (`tcp://host:8786`) for batch plans")] = (
+        None
+    )
+    plan_processes: Annotated[
+        Count | None, _doc("local processes for large batch plans (1: in process)", "one per core")
+    ] = None
     # Applying a plan books this many series per transaction, so it never holds the
     # database (SQLite: every program's writes) for long (service/jobs.py).
-    apply_chunk: Annotated[Count, _doc(
-        "series an applied plan books per transaction")] = 50
+    apply_chunk: Annotated[Count, _doc("series an applied plan books per transaction")] = 50
     # Plan jobs one program may have queued or running at once (1 running + 2 waiting);
     # one more is refused with 429.
-    max_plan_jobs: Annotated[Count, _doc(
-        "plan jobs one program may have queued or running (429 beyond)")] = 3
+    max_plan_jobs: Annotated[
+        Count, _doc("plan jobs one program may have queued or running (429 beyond)")
+    ] = 3
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -157,13 +187,15 @@ class Settings(BaseSettings):
         address = parseaddr(self.sender)[1]
         problem = address_problem(address) if address else "no address in it"
         if problem is not None:
-            raise ValueError(f"SLOTWISE_SENDER: {redact(self.sender)!r} is not a sender "
-                             f"address: {problem}")
-        if self.smtp_url and self.smtp_url.strip() and \
-                address == parseaddr(DEFAULT_SENDER)[1]:
-            raise ValueError(f"SLOTWISE_SENDER: invites go out by SMTP (SLOTWISE_SMTP_URL "
-                             f"is set), so set the address they come from; the default "
-                             f"{address} cannot be replied to")
+            raise ValueError(
+                f"SLOTWISE_SENDER: {redact(self.sender)!r} is not a sender address: {problem}"
+            )
+        if self.smtp_url and self.smtp_url.strip() and address == parseaddr(DEFAULT_SENDER)[1]:
+            raise ValueError(
+                f"SLOTWISE_SENDER: invites go out by SMTP (SLOTWISE_SMTP_URL "
+                f"is set), so set the address they come from; the default "
+                f"{address} cannot be replied to"
+            )
 
 
 def redact(url: str) -> str:
@@ -177,15 +209,17 @@ def redact(url: str) -> str:
     found = _USERINFO.match(url)
     if found and not found.group(1).endswith("///"):
         user, colon, _ = found.group(2).partition(":")
-        url = found.group(1) + (f"{user}:***" if colon else "***") + url[found.end(2):]
+        url = found.group(1) + (f"{user}:***" if colon else "***") + url[found.end(2) :]
     return _SECRET_PARAM.sub(r"\1***", url)
 
 
 # A scheme (or a bare user: ahead of host), its slashes, then everything up to the last @.
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:/*)?(.*)@")
 # A query, fragment or option that names a secret, its = sign plain or %-encoded.
-_SECRET_PARAM = re.compile(r"(?i)((?:password|passwd|pwd|pass|secret|token|key|auth|"
-                           r"credential)[^=&#;/@\s]*?(?:=|%3D))[^&#;%\s]*")
+_SECRET_PARAM = re.compile(
+    r"(?i)((?:password|passwd|pwd|pass|secret|token|key|auth|"
+    r"credential)[^=&#;/@\s]*?(?:=|%3D))[^&#;%\s]*"
+)
 
 
 def env_name(field: str) -> str:
@@ -251,10 +285,14 @@ def with_table(text: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service.config", description=__doc__)
-    parser.add_argument("--markdown", action="store_true",
-                        help="print the table of SLOTWISE_* variables (docs/rules.md)")
-    parser.add_argument("--write", metavar="FILE",
-                        help="replace the generated table in FILE (docs/rules.md)")
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the table of SLOTWISE_* variables (docs/rules.md)",
+    )
+    parser.add_argument(
+        "--write", metavar="FILE", help="replace the generated table in FILE (docs/rules.md)"
+    )
     args = parser.parse_args(argv)
     if args.write:
         path = Path(args.write)

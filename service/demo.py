@@ -15,8 +15,12 @@ DEMO_ID = "demo"
 _PEOPLE = [
     # id, name, zone, (days, start, end) windows or None for working hours
     ("ana", "Ana Silva", "Europe/Lisbon", [("MO TU TH", "14:00", "18:30")]),
-    ("ben", "Ben Okafor", "America/New_York", [("TU TH", "08:00", "12:00"),
-                                               ("WE", "15:00", "17:00")]),
+    (
+        "ben",
+        "Ben Okafor",
+        "America/New_York",
+        [("TU TH", "08:00", "12:00"), ("WE", "15:00", "17:00")],
+    ),
     ("cara", "Cara Nguyen", "America/Los_Angeles", None),
     ("dan", "Dan Weiss", "America/Chicago", [("MO WE FR", "10:00", "13:00")]),
     ("eve", "Eve Adeyemi", "Africa/Lagos", [("TU WE TH", "15:00", "19:00")]),
@@ -44,8 +48,14 @@ _MATCHES = [
 ]
 
 _GROUPS = [
-    ("circle-emea", "jo", ["jo", "ana", "eve", "fay", "ian", "kai", "lea", "pia"], 60,
-     "biweekly", 6),
+    (
+        "circle-emea",
+        "jo",
+        ["jo", "ana", "eve", "fay", "ian", "kai", "lea", "pia"],
+        60,
+        "biweekly",
+        6,
+    ),
     ("circle-americas", "ben", ["ben", "cara", "dan", "gus", "max"], 45, "weekly", 10),
 ]
 
@@ -60,33 +70,63 @@ def demo_program(today: date, weeks: int = 12, seed: int = 7) -> dict[str, Any]:
     start = next_monday(today)
     members = []
     for pid, name, zone, windows in _PEOPLE:
-        m: dict[str, Any] = {"id": pid, "name": name, "email": f"{pid}@example.org",
-                             "timezone": zone, "max_sessions_per_week": 4}
+        m: dict[str, Any] = {
+            "id": pid,
+            "name": name,
+            "email": f"{pid}@example.org",
+            "timezone": zone,
+            "max_sessions_per_week": 4,
+        }
         if windows:
             m["weekly"] = [{"days": d.split(), "start": s, "end": e} for d, s, e in windows]
         if rng.random() < 0.35:  # a week of vacation somewhere in the term
             off = start + timedelta(days=rng.randrange(14, weeks * 7 - 7))
-            m["unavailable"] = [{"start": off.isoformat(),
-                                 "end": (off + timedelta(days=7)).isoformat()}]
+            m["unavailable"] = [
+                {"start": off.isoformat(), "end": (off + timedelta(days=7)).isoformat()}
+            ]
         members.append(m)
     matches: list[dict[str, Any]] = []
     for xid, who, minutes, freq, n, pref in _MATCHES:
-        x: dict[str, Any] = {"id": xid, "members": who, "organizer": who[0],
-                             "duration_minutes": minutes, "frequency": freq, "sessions": n,
-                             "conferencing": {"video_url": f"https://meet.example.org/{xid}"},
-                             "agenda": "Goals for the term; what went well; next steps."}
+        x: dict[str, Any] = {
+            "id": xid,
+            "members": who,
+            "organizer": who[0],
+            "duration_minutes": minutes,
+            "frequency": freq,
+            "sessions": n,
+            "conferencing": {"video_url": f"https://meet.example.org/{xid}"},
+            "agenda": "Goals for the term; what went well; next steps.",
+        }
         if pref:
             x["preferred"] = pref
         matches.append(x)
     for xid, lead, who, minutes, freq, n in _GROUPS:
-        matches.append({"id": xid, "members": who, "organizer": lead,
-                        "duration_minutes": minutes, "frequency": freq, "sessions": n,
-                        "conferencing": {"location": "Room 4.2, and online",
-                                         "video_url": f"https://meet.example.org/{xid}"},
-                        "agenda": "Round of updates, one deep dive, commitments."})
-    return {"version": 1,
-            "program": {"id": DEMO_ID, "name": "Demo cohort", "timezone": "America/New_York",
-                        "start": start.isoformat(),
-                        "end": (start + timedelta(weeks=weeks)).isoformat(),
-                        "granularity_minutes": 15},
-            "members": members, "matches": matches, "bookings": []}
+        matches.append(
+            {
+                "id": xid,
+                "members": who,
+                "organizer": lead,
+                "duration_minutes": minutes,
+                "frequency": freq,
+                "sessions": n,
+                "conferencing": {
+                    "location": "Room 4.2, and online",
+                    "video_url": f"https://meet.example.org/{xid}",
+                },
+                "agenda": "Round of updates, one deep dive, commitments.",
+            }
+        )
+    return {
+        "version": 1,
+        "program": {
+            "id": DEMO_ID,
+            "name": "Demo cohort",
+            "timezone": "America/New_York",
+            "start": start.isoformat(),
+            "end": (start + timedelta(weeks=weeks)).isoformat(),
+            "granularity_minutes": 15,
+        },
+        "members": members,
+        "matches": matches,
+        "bookings": [],
+    }

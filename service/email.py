@@ -42,8 +42,7 @@ from .invites import Person
 
 log = logging.getLogger(__name__)
 
-METHODS = ("REQUEST", "CANCEL", "PUBLISH", "REPLY", "COUNTER", "DECLINECOUNTER", "REFRESH",
-           "ADD")
+METHODS = ("REQUEST", "CANCEL", "PUBLISH", "REPLY", "COUNTER", "DECLINECOUNTER", "REFRESH", "ADD")
 _DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 _METHOD_LINE = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
 
@@ -54,8 +53,7 @@ class DeliveryError(RuntimeError):
     ``permanent``: retrying cannot help (record it as failed); ``timed_out``: the server
     did not answer within the timeout, so the next messages would each wait as long."""
 
-    def __init__(self, message: str, *, permanent: bool = False,
-                 timed_out: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, timed_out: bool = False) -> None:
         super().__init__(message)
         self.permanent, self.timed_out = permanent, timed_out
 
@@ -69,18 +67,20 @@ def header_text(value: str) -> str:
     become spaces (a stored name or summary from before validation may hold them; the email
     package refuses CR/LF and splits headers at U+2028), runs of spaces one space."""
     text = one_line(value)
-    return text if len(text) <= MAX_HEADER_TEXT else text[:MAX_HEADER_TEXT - 1] + "…"
+    return text if len(text) <= MAX_HEADER_TEXT else text[: MAX_HEADER_TEXT - 1] + "…"
 
 
 def body_text(value: str) -> str:
     """``value`` with every kind of line break as LF and no other control character."""
     text = re.sub(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]", "\n", value)
-    return "".join(ch for ch in text
-                   if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    return "".join(
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
+    )
 
 
-def imip_message(sender: Person | str, to: Person, subject: str, text: str, ics: bytes,
-                 method: str) -> EmailMessage:
+def imip_message(
+    sender: Person | str, to: Person, subject: str, text: str, ics: bytes, method: str
+) -> EmailMessage:
     """An iMIP message: multipart/mixed holding multipart/alternative [text/plain,
     text/calendar; method=...; charset=UTF-8] and the same calendar as ``invite.ics``
     (application/ics). ``method`` must equal the calendar's METHOD (RFC 6047 section 2.4).
@@ -99,8 +99,9 @@ def imip_message(sender: Person | str, to: Person, subject: str, text: str, ics:
     international = any(is_international(_email(who)) for who in (sender, to))
     # Policy default, but with UTF-8 headers when an address needs it: RFC 2047 encoded
     # words are not allowed in an address, and Address() refuses a non-ASCII local part.
-    msg = EmailMessage(policy=email_policy.default.clone(utf8=True) if international
-                       else email_policy.default)
+    msg = EmailMessage(
+        policy=email_policy.default.clone(utf8=True) if international else email_policy.default
+    )
     msg["From"] = _address(sender)
     try:
         msg["To"] = _address(to)
@@ -111,11 +112,22 @@ def imip_message(sender: Person | str, to: Person, subject: str, text: str, ics:
     msg["Message-ID"] = make_msgid(domain=_domain(sender))
     msg.set_content(body_text(text), subtype="plain", charset="utf-8")
     # Bytes, base64: the calendar arrives exactly as written (CRLF, folded lines).
-    msg.add_alternative(ics, maintype="text", subtype="calendar", cte="base64",
-                        params={"method": method, "charset": "UTF-8"})
+    msg.add_alternative(
+        ics,
+        maintype="text",
+        subtype="calendar",
+        cte="base64",
+        params={"method": method, "charset": "UTF-8"},
+    )
     msg.make_mixed()
-    msg.add_attachment(ics, maintype="application", subtype="ics", cte="base64",
-                       filename="invite.ics", params={"name": "invite.ics"})
+    msg.add_attachment(
+        ics,
+        maintype="application",
+        subtype="ics",
+        cte="base64",
+        filename="invite.ics",
+        params={"name": "invite.ics"},
+    )
     for part in msg.walk():
         if part is not msg:
             del part["MIME-Version"]  # set_content adds one to every part; once is enough
@@ -157,8 +169,10 @@ class SmtpSettings:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS:
-            raise ValueError(f"SLOTWISE_SMTP_URL: scheme {parts.scheme!r} is not one of "
-                             f"{', '.join(_DEFAULT_PORTS)}")
+            raise ValueError(
+                f"SLOTWISE_SMTP_URL: scheme {parts.scheme!r} is not one of "
+                f"{', '.join(_DEFAULT_PORTS)}"
+            )
         if not parts.hostname:
             raise ValueError(f"SLOTWISE_SMTP_URL: no host in {redact(url)!r}")
         try:
@@ -172,16 +186,24 @@ class SmtpSettings:
 
 def needs_smtputf8(msg: EmailMessage) -> bool:
     """Whether an address of ``msg`` is international (then it is written in UTF-8)."""
-    return any(not str(msg.get(name, "")).isascii() and any(
-        is_international(address) for _, address in getaddresses([str(msg[name])]))
-        for name in ("From", "To", "Sender"))
+    return any(
+        not str(msg.get(name, "")).isascii()
+        and any(is_international(address) for _, address in getaddresses([str(msg[name])]))
+        for name in ("From", "To", "Sender")
+    )
 
 
 class Mailer:
     """Sends messages over SMTP, or writes them to the outbox when no SMTP is configured."""
 
-    def __init__(self, smtp: SmtpSettings | None, outbox: Path, *, timeout: float = 30.0,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        smtp: SmtpSettings | None,
+        outbox: Path,
+        *,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.smtp = smtp
         self.outbox = Path(outbox)
         self.timeout = timeout
@@ -204,8 +226,9 @@ class Mailer:
         try:
             client = self._connect(self.smtp)
         except OSError as exc:  # smtplib's errors are OSErrors too
-            raise DeliveryError(f"{where}: could not send {what}: {exc}",
-                                timed_out=isinstance(exc, TimeoutError)) from exc
+            raise DeliveryError(
+                f"{where}: could not send {what}: {exc}", timed_out=isinstance(exc, TimeoutError)
+            ) from exc
         try:
             self._hand_over(client, msg, where, what)
         except BaseException:
@@ -222,26 +245,30 @@ class Mailer:
         try:
             client.send_message(msg)
         except smtplib.SMTPNotSupportedError as exc:
-            raise DeliveryError(f"{where}: cannot send {what}: the mail server does not "
-                                f"support SMTPUTF8 (RFC 6531), which this international "
-                                f"address needs", permanent=True) from exc
+            raise DeliveryError(
+                f"{where}: cannot send {what}: the mail server does not "
+                f"support SMTPUTF8 (RFC 6531), which this international "
+                f"address needs",
+                permanent=True,
+            ) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
-            raise DeliveryError(f"{where}: recipient refused for {what}: {exc.recipients}",
-                                permanent=all(code >= 500 for code in codes)) from exc
+            raise DeliveryError(
+                f"{where}: recipient refused for {what}: {exc.recipients}",
+                permanent=all(code >= 500 for code in codes),
+            ) from exc
         except OSError as exc:  # a reply refused, a reset connection, a timeout
-            raise DeliveryError(f"{where}: could not send {what}: {exc}",
-                                timed_out=isinstance(exc, TimeoutError)) from exc
+            raise DeliveryError(
+                f"{where}: could not send {what}: {exc}", timed_out=isinstance(exc, TimeoutError)
+            ) from exc
         except (ValueError, UnicodeError, LookupError, email_errors.MessageError) as exc:
-            raise DeliveryError(f"{where}: cannot encode {what}: {exc}",
-                                permanent=True) from exc
+            raise DeliveryError(f"{where}: cannot encode {what}: {exc}", permanent=True) from exc
 
     def _connect(self, smtp: SmtpSettings) -> smtplib.SMTP:
         context = self.ssl_context or ssl.create_default_context()
         client: smtplib.SMTP
         if smtp.scheme == "smtps":
-            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=self.timeout,
-                                      context=context)
+            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=self.timeout, context=context)
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=self.timeout)
         try:
@@ -260,10 +287,12 @@ class Mailer:
         tmp = path.with_suffix(".eml.tmp")
         try:
             self.outbox.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(msg.as_bytes(policy=msg.policy.clone(utf8=True))
-                            if needs_smtputf8(msg) else msg.as_bytes())
+            tmp.write_bytes(
+                msg.as_bytes(policy=msg.policy.clone(utf8=True))
+                if needs_smtputf8(msg)
+                else msg.as_bytes()
+            )
             os.replace(tmp, path)  # readers never see half a message
         except OSError as exc:
-            raise DeliveryError(f"outbox {self.outbox}: could not write message: {exc}") \
-                from exc
+            raise DeliveryError(f"outbox {self.outbox}: could not write message: {exc}") from exc
         return path

@@ -17,8 +17,9 @@ from typing_extensions import TypedDict  # pydantic needs this one below Python 
 class ServiceError(ValueError):
     status = 400
 
-    def __init__(self, message: str, *, field: str | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
@@ -109,7 +110,7 @@ _MEANING = {
     422: "The request or document is invalid; the body names the field and the problem",
     429: "Too much of this is already waiting (e.g. plan jobs of the program)",
     503: "Busy (calendar URLs being fetched, or the database held by other writes); try "
-         "again after Retry-After seconds",
+    "again after Retry-After seconds",
 }
 
 

@@ -36,8 +36,10 @@ def _armed() -> tuple[str, str] | None:
         return None
     name, _, action = spec.partition("=")
     if name not in NAMES or action not in ("pause", "exit"):
-        raise ValueError(f'{ENV}: unknown failpoint "{spec}" '
-                         "(series-commit=pause|exit or apply-chunk=pause|exit)")
+        raise ValueError(
+            f'{ENV}: unknown failpoint "{spec}" '
+            "(series-commit=pause|exit or apply-chunk=pause|exit)"
+        )
     return name, action
 
 

@@ -125,8 +125,9 @@ def series_calendar(series: InviteSeries, method: Method | None, dtstamp: dateti
     return cal.to_ical()
 
 
-def _series_events(series: InviteSeries, dtstamp: datetime, *, cancel: bool, feed: bool
-                   ) -> tuple[list[Event], tuple[datetime, datetime]]:
+def _series_events(
+    series: InviteSeries, dtstamp: datetime, *, cancel: bool, feed: bool
+) -> tuple[list[Event], tuple[datetime, datetime]]:
     """The master VEVENT of a series and its overrides (moved occurrences, and those whose
     wall-clock start is not unique, pinned in UTC), with the first and last instant they
     name. ``cancel``: the series is called off (master only); ``feed``: for a read-only
@@ -140,9 +141,17 @@ def _series_events(series: InviteSeries, dtstamp: datetime, *, cancel: bool, fee
     rrule = _rrule(series, nominal, kept, zone)
     # The RRULE repeats DTSTART's wall-clock time, so a recurring master keeps its TZID
     # even in a fall-back hour (first pass); its instance is pinned below.
-    master = _event(series, zone, nominal[0], _end(series, nominal[0]), dtstamp,
-                    cancelled=cancelled, alarms=not cancel and not feed, people=not feed,
-                    wall_clock=rrule is not None)
+    master = _event(
+        series,
+        zone,
+        nominal[0],
+        _end(series, nominal[0]),
+        dtstamp,
+        cancelled=cancelled,
+        alarms=not cancel and not feed,
+        people=not feed,
+        wall_clock=rrule is not None,
+    )
     master.add("sequence", series.sequence)
     if rrule:
         master.add("rrule", vRecur.from_ical(rrule))
@@ -160,8 +169,16 @@ def _series_events(series: InviteSeries, dtstamp: datetime, *, cancel: bool, fee
             start = nominal[i] if o is None else o.start
             assert start is not None
             end = o.end if o is not None and o.end is not None else _end(series, start)
-            pinned = _event(series, zone, start, end, dtstamp, cancelled=cancelled,
-                            alarms=not feed, people=not feed)
+            pinned = _event(
+                series,
+                zone,
+                start,
+                end,
+                dtstamp,
+                cancelled=cancelled,
+                alarms=not feed,
+                people=not feed,
+            )
             pinned.add("recurrence-id", nominal[i])
             # The override repeats the master's properties, so a change of the series
             # changes it too: it never carries a lower SEQUENCE than the series.
@@ -172,8 +189,13 @@ def _series_events(series: InviteSeries, dtstamp: datetime, *, cancel: bool, fee
     return events, (min(instants), max(instants))
 
 
-def occurrence_cancel(series: InviteSeries, recurrence_id: datetime, dtstamp: datetime,
-                      start: datetime | None = None, end: datetime | None = None) -> bytes:
+def occurrence_cancel(
+    series: InviteSeries,
+    recurrence_id: datetime,
+    dtstamp: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> bytes:
     """METHOD:CANCEL of one occurrence (RFC 5546 section 3.2.5): the series' UID with the
     RECURRENCE-ID of the occurrence's original start. ``series.sequence`` should already be
     raised for this change. ``start`` / ``end``: when the attendees last saw it (an
@@ -190,8 +212,7 @@ def occurrence_cancel(series: InviteSeries, recurrence_id: datetime, dtstamp: da
     cal = _calendar("CANCEL")
     span = sorted(t.astimezone(UTC) for t in (start, nominal[index]))
     cal.add_component(vtimezone(series.zone, *span))
-    event = _event(series, zone, start, end, dtstamp, cancelled=True, alarms=False,
-                   people=True)
+    event = _event(series, zone, start, end, dtstamp, cancelled=True, alarms=False, people=True)
     event.add("recurrence-id", nominal[index])
     event.add("sequence", series.sequence)
     cal.add_component(event)
@@ -208,8 +229,7 @@ def _check(series: InviteSeries) -> None:
     if series.first_start.astimezone(ZoneInfo(series.zone)).fold:
         # DTSTART;TZID names the first pass of an ambiguous hour, and the RRULE repeats
         # DTSTART's wall-clock time: the second pass cannot start a series.
-        raise ValueError("first_start: the second pass of a fall-back hour cannot start a "
-                         "series")
+        raise ValueError("first_start: the second pass of a fall-back hour cannot start a series")
     if series.duration_minutes <= 0:
         raise ValueError(f"duration_minutes: {series.duration_minutes} is not positive")
     if series.status not in ("confirmed", "cancelled"):
@@ -234,8 +254,7 @@ def _ambiguous(local: datetime) -> bool:
     return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
 
 
-def _rrule(series: InviteSeries, nominal: list[datetime], kept: int,
-           zone: ZoneInfo) -> str | None:
+def _rrule(series: InviteSeries, nominal: list[datetime], kept: int, zone: ZoneInfo) -> str | None:
     """The RRULE; a series ended early ends with UNTIL the last second of the local day of
     its last kept occurrence, as Google and Outlook write "this and following" (the next
     occurrence is days later, so a reader an hour off still keeps and drops the same)."""
@@ -243,8 +262,9 @@ def _rrule(series: InviteSeries, nominal: list[datetime], kept: int,
     if rule is None or series.ends_after is None:
         return rule
     last_day = nominal[kept - 1].date()
-    until = (datetime.combine(last_day + timedelta(days=1), time(), zone).astimezone(UTC)
-             - timedelta(seconds=1))
+    until = datetime.combine(last_day + timedelta(days=1), time(), zone).astimezone(
+        UTC
+    ) - timedelta(seconds=1)
     return rule.replace(f"COUNT={series.sessions}", f"UNTIL={until:%Y%m%dT%H%M%SZ}")
 
 
@@ -257,12 +277,12 @@ def _index_of(recurrence_id: datetime, nominal: list[datetime]) -> int:
     for i, start in enumerate(nominal):
         if start.astimezone(UTC) == wanted:
             return i
-    raise ValueError(f"recurrence_id: {recurrence_id.isoformat()} is not an occurrence of "
-                     "the series")
+    raise ValueError(
+        f"recurrence_id: {recurrence_id.isoformat()} is not an occurrence of the series"
+    )
 
 
-def _overrides_by_original(series: InviteSeries,
-                           nominal: list[datetime]) -> dict[int, Override]:
+def _overrides_by_original(series: InviteSeries, nominal: list[datetime]) -> dict[int, Override]:
     out: dict[int, Override] = {}
     for o in series.overrides:
         index = _index_of(o.recurrence_id, nominal)
@@ -292,9 +312,18 @@ def _calendar(method: str | None) -> Calendar:
     return cal
 
 
-def _event(series: InviteSeries, zone: ZoneInfo, start: datetime, end: datetime,
-           dtstamp: datetime, *, cancelled: bool, alarms: bool, people: bool,
-           wall_clock: bool = False) -> Event:
+def _event(
+    series: InviteSeries,
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    dtstamp: datetime,
+    *,
+    cancelled: bool,
+    alarms: bool,
+    people: bool,
+    wall_clock: bool = False,
+) -> Event:
     """The properties every component of the series carries (an override is a complete
     component: clients do not inherit anything from the master). ``people``: ORGANIZER and
     ATTENDEEs (not in a read-only feed); ``wall_clock``: DTSTART with TZID even in a
@@ -325,8 +354,13 @@ def _event(series: InviteSeries, zone: ZoneInfo, start: datetime, end: datetime,
         event.add("url", video_url)
         # RFC 7986 CONFERENCE. A list keeps FEATURE=AUDIO,VIDEO two values; icalendar's
         # Conference.to_uri() would quote them into one.
-        event.add("conference", vUri(video_url, params={
-            "VALUE": "URI", "FEATURE": ["AUDIO", "VIDEO"], "LABEL": "Video call"}))
+        event.add(
+            "conference",
+            vUri(
+                video_url,
+                params={"VALUE": "URI", "FEATURE": ["AUDIO", "VIDEO"], "LABEL": "Video call"},
+            ),
+        )
     if people:
         event.add("organizer", _organizer(series))
         for person in series.attendees:
@@ -414,16 +448,23 @@ def vtimezone(tzid: str, first: datetime, last: datetime) -> Timezone:
     offset = start_local.utcoffset()
     assert offset is not None
     changes = _changes(tzid, lo, hi)
-    tz.add_component(_observance(bool(changes) and bool(start_local.dst()),
-                                 start_local.replace(tzinfo=None), offset, offset,
-                                 start_local.tzname()))
+    tz.add_component(
+        _observance(
+            bool(changes) and bool(start_local.dst()),
+            start_local.replace(tzinfo=None),
+            offset,
+            offset,
+            start_local.tzname(),
+        )
+    )
     for moment, before in changes:
         local = moment.astimezone(zone)
         after_offset, before_offset = local.utcoffset(), before.astimezone(zone).utcoffset()
         assert after_offset is not None and before_offset is not None
         onset = (moment + before_offset).replace(tzinfo=None)  # wall-clock before the change
-        tz.add_component(_observance(bool(local.dst()), onset, before_offset, after_offset,
-                                     local.tzname()))
+        tz.add_component(
+            _observance(bool(local.dst()), onset, before_offset, after_offset, local.tzname())
+        )
     return tz
 
 
@@ -434,11 +475,11 @@ def _changes(tzid: str, lo: datetime, hi: datetime) -> tuple[tuple[datetime, dat
     return tuple(transitions(ZoneInfo(tzid), lo, hi))
 
 
-def transitions(zone: ZoneInfo, lo: datetime,
-                hi: datetime) -> Iterable[tuple[datetime, datetime]]:
+def transitions(zone: ZoneInfo, lo: datetime, hi: datetime) -> Iterable[tuple[datetime, datetime]]:
     """Every instant in [lo, hi) at which ``zone`` changes its UTC offset, DST flag or
     abbreviation, found by scanning UTC at a fixed step and bisecting to the second.
     Yields (transition instant, the second before it)."""
+
     def key(t: datetime) -> tuple:
         local = t.astimezone(zone)
         return local.utcoffset(), local.dst(), local.tzname()
@@ -459,8 +500,9 @@ def transitions(zone: ZoneInfo, lo: datetime,
         t = nxt
 
 
-def _observance(daylight: bool, onset: datetime, before: timedelta, after: timedelta,
-                name: str | None) -> Component:
+def _observance(
+    daylight: bool, onset: datetime, before: timedelta, after: timedelta, name: str | None
+) -> Component:
     part = TimezoneDaylight() if daylight else TimezoneStandard()
     part.add("dtstart", onset)
     part.add("tzoffsetfrom", before)
@@ -473,9 +515,13 @@ def _observance(daylight: bool, onset: datetime, before: timedelta, after: timed
 # ----------------------------------------------------------------------------- feeds
 
 
-def feed_calendar(name: str, series: Sequence[InviteSeries], *,
-                  dtstamp: datetime | None = None,
-                  refresh: timedelta = timedelta(hours=1)) -> bytes:
+def feed_calendar(
+    name: str,
+    series: Sequence[InviteSeries],
+    *,
+    dtstamp: datetime | None = None,
+    refresh: timedelta = timedelta(hours=1),
+) -> bytes:
     """A member's booked series as a subscribable calendar (METHOD:PUBLISH). Each series
     is the same recurring VEVENT as its invite, with the same UID, RECURRENCE-IDs and
     SEQUENCE, so a member who accepted the invite and subscribes sees one event, not two;

@@ -68,8 +68,7 @@ class Heartbeat:
         with self._lock:
             self._jobs[jid] = engine
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="job-heartbeat",
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._run, name="job-heartbeat", daemon=True)
                 self._thread.start()
 
     def remove(self, jid: str) -> None:
@@ -89,9 +88,11 @@ class Heartbeat:
             for engine, ids in by_engine.items():
                 try:
                     with engine.begin() as conn:
-                        conn.execute(update(jobs).where(
-                            jobs.c.id.in_(ids) & jobs.c.status.in_(ACTIVE_JOB))
-                            .values(updated_at=now_epoch()))
+                        conn.execute(
+                            update(jobs)
+                            .where(jobs.c.id.in_(ids) & jobs.c.status.in_(ACTIVE_JOB))
+                            .values(updated_at=now_epoch())
+                        )
                 except Exception:  # the next beat may work; a long silence fails the job
                     log.warning("job heartbeat failed", exc_info=True)
 
@@ -99,8 +100,14 @@ class Heartbeat:
 heartbeat = Heartbeat()
 
 
-def submit(executor: Executor, engine: Engine, settings: Settings, program_id: str,
-           time_limit: float, match_ids: list[str] | None) -> str:
+def submit(
+    executor: Executor,
+    engine: Engine,
+    settings: Settings,
+    program_id: str,
+    time_limit: float,
+    match_ids: list[str] | None,
+) -> str:
     """Queue a plan of ``program_id`` on this process's plan executor. A program may have
     at most ``settings.max_plan_jobs`` jobs queued or running (TooMany beyond), so one
     program cannot fill the queue that every program's plans wait in."""
@@ -108,17 +115,31 @@ def submit(executor: Executor, engine: Engine, settings: Settings, program_id: s
     # Under the program's lock: two requests at once cannot both take the last place.
     with locked(engine, program_id) as conn:
         fail_orphaned_jobs(conn, program_id=program_id)  # a dead process's jobs wait no more
-        active = conn.execute(select(func.count()).select_from(jobs).where(
-            (jobs.c.program_id == program_id) & jobs.c.status.in_(ACTIVE_JOB))).scalar_one()
+        active = conn.execute(
+            select(func.count())
+            .select_from(jobs)
+            .where((jobs.c.program_id == program_id) & jobs.c.status.in_(ACTIVE_JOB))
+        ).scalar_one()
         if active >= settings.max_plan_jobs:
-            raise TooMany(f'program "{program_id}" already has {active} plan job(s) queued or '
-                          f"running (at most {settings.max_plan_jobs}); wait for one to "
-                          "finish")
-        conn.execute(jobs.insert().values(
-            id=jid, program_id=program_id, status="queued", progress=0.0, message="queued",
-            params=dump_json({"time_limit": time_limit, "matches": match_ids}),
-            created_at=now_epoch(), updated_at=now_epoch(), owner=process.identity(),
-            queued_at=time.time()))
+            raise TooMany(
+                f'program "{program_id}" already has {active} plan job(s) queued or '
+                f"running (at most {settings.max_plan_jobs}); wait for one to "
+                "finish"
+            )
+        conn.execute(
+            jobs.insert().values(
+                id=jid,
+                program_id=program_id,
+                status="queued",
+                progress=0.0,
+                message="queued",
+                params=dump_json({"time_limit": time_limit, "matches": match_ids}),
+                created_at=now_epoch(),
+                updated_at=now_epoch(),
+                owner=process.identity(),
+                queued_at=time.time(),
+            )
+        )
     heartbeat.add(engine, jid)
     future = executor.submit(run, engine, jid, settings)
     # Also called when the job is cancelled before it starts (a worker shutting down).
@@ -130,15 +151,20 @@ def _ahead(conn: Connection, row: Any) -> int:
     """How many jobs its owner's queue runs before this queued one: those of the same
     process (one plan executor per process, shared by every program) queued earlier and
     not finished."""
-    return conn.execute(select(func.count()).select_from(jobs).where(
-        (jobs.c.owner == row.owner) & jobs.c.status.in_(ACTIVE_JOB)
-        & (jobs.c.queued_at < row.queued_at))).scalar_one()
+    return conn.execute(
+        select(func.count())
+        .select_from(jobs)
+        .where(
+            (jobs.c.owner == row.owner)
+            & jobs.c.status.in_(ACTIVE_JOB)
+            & (jobs.c.queued_at < row.queued_at)
+        )
+    ).scalar_one()
 
 
 def _set(engine: Engine, jid: str, **values: Any) -> None:
     with engine.begin() as conn:
-        conn.execute(update(jobs).where(jobs.c.id == jid).values(updated_at=now_epoch(),
-                                                                  **values))
+        conn.execute(update(jobs).where(jobs.c.id == jid).values(updated_at=now_epoch(), **values))
 
 
 def run(engine: Engine, jid: str, settings: Settings | None = None) -> None:
@@ -151,9 +177,13 @@ def run(engine: Engine, jid: str, settings: Settings | None = None) -> None:
             row = conn.execute(select(jobs).where(jobs.c.id == jid)).one()
             params = json.loads(row.params)
             doc = solving_document(conn, row.program_id)
-            booked = set(conn.execute(select(series.c.match_id).where(
-                (series.c.program_id == row.program_id) & (series.c.status == "scheduled"))
-            ).scalars())
+            booked = set(
+                conn.execute(
+                    select(series.c.match_id).where(
+                        (series.c.program_id == row.program_id) & (series.c.status == "scheduled")
+                    )
+                ).scalars()
+            )
         wanted = [x.id for x in doc.matches if x.id not in booked]
         if params.get("matches"):
             wanted = [x for x in params["matches"] if x in set(wanted)]
@@ -165,17 +195,37 @@ def run(engine: Engine, jid: str, settings: Settings | None = None) -> None:
 
         result = None
         if wanted:
-            with executor_for(settings.scheduler, settings.plan_processes,
-                              matches=len(wanted)) as executor:
-                result = plan(doc, avail, match_ids=wanted,
-                              params=SolveParams(time_limit=params["time_limit"]),
-                              progress=progress, executor=executor)
-        document = plan_dict(result) if result else {
-            "status": "optimal", "objective": {"held": 0, "attendance": 0, "preferred": 0},
-            "bound": {"held": 0, "attendance": 0}, "solve_seconds": 0.0, "series": [],
-            "unscheduled": []}
-        _set(engine, jid, status="done", progress=1.0, message=document["status"],
-             result=dump_json(document))
+            with executor_for(
+                settings.scheduler, settings.plan_processes, matches=len(wanted)
+            ) as executor:
+                result = plan(
+                    doc,
+                    avail,
+                    match_ids=wanted,
+                    params=SolveParams(time_limit=params["time_limit"]),
+                    progress=progress,
+                    executor=executor,
+                )
+        document = (
+            plan_dict(result)
+            if result
+            else {
+                "status": "optimal",
+                "objective": {"held": 0, "attendance": 0, "preferred": 0},
+                "bound": {"held": 0, "attendance": 0},
+                "solve_seconds": 0.0,
+                "series": [],
+                "unscheduled": [],
+            }
+        )
+        _set(
+            engine,
+            jid,
+            status="done",
+            progress=1.0,
+            message=document["status"],
+            result=dump_json(document),
+        )
     except (IngestError, SchedulerUnreachable) as exc:
         _set(engine, jid, status="failed", error=str(exc), message="failed")
     except Exception as exc:  # a job must end in a state a person can read
@@ -192,16 +242,22 @@ def get(engine: Engine, jid: str) -> dict[str, Any]:
         if row.status in ACTIVE_JOB and fail_orphaned_jobs(conn, jid):
             row = conn.execute(select(jobs).where(jobs.c.id == jid)).one()
         ahead = _ahead(conn, row) if row.status == "queued" and row.queued_at else 0
-    out: dict[str, Any] = {"id": row.id, "program": row.program_id, "status": row.status,
-                           "progress": row.progress, "message": row.message,
-                           "applied": bool(row.applied)}
+    out: dict[str, Any] = {
+        "id": row.id,
+        "program": row.program_id,
+        "status": row.status,
+        "progress": row.progress,
+        "message": row.message,
+        "applied": bool(row.applied),
+    }
     if ahead:
         out["message"] = f"queued behind {ahead} plan job(s)"
     if row.result:
         out["plan"] = json.loads(row.result)
         if row.apply_owner is not None and not row.applied:
-            out["message"] = (f"applying: {row.apply_done or 0} of "
-                              f"{len(out['plan']['series'])} series written")
+            out["message"] = (
+                f"applying: {row.apply_done or 0} of {len(out['plan']['series'])} series written"
+            )
     if row.error:
         out["error"] = row.error
     return out
@@ -247,8 +303,15 @@ def apply(engine: Engine, settings: Settings, program_id: str, jid: str) -> dict
                 failpoints.reached("apply-chunk")
                 if engine.dialect.name == "sqlite":
                     time.sleep(SQLITE_YIELD_SECONDS)
-            written += _write_chunk(engine, settings, doc, program_id, jid,
-                                    planned[k:k + settings.apply_chunk], len(written))
+            written += _write_chunk(
+                engine,
+                settings,
+                doc,
+                program_id,
+                jid,
+                planned[k : k + settings.apply_chunk],
+                len(written),
+            )
         _finish(engine, program_id, jid)
     except BaseException:
         _release(engine, program_id, jid)
@@ -259,8 +322,9 @@ def apply(engine: Engine, settings: Settings, program_id: str, jid: str) -> dict
 def _claim(engine: Engine, program_id: str, jid: str) -> dict[str, Any]:
     """Mark the plan as being applied by this process; returns the plan document."""
     with locked(engine, program_id) as conn:
-        row = conn.execute(select(jobs).where((jobs.c.id == jid)
-                                              & (jobs.c.program_id == program_id))).first()
+        row = conn.execute(
+            select(jobs).where((jobs.c.id == jid) & (jobs.c.program_id == program_id))
+        ).first()
         if row is None:
             raise NotFound(f'unknown plan job "{jid}"')
         if row.status != "done":
@@ -270,25 +334,34 @@ def _claim(engine: Engine, program_id: str, jid: str) -> dict[str, Any]:
         # An apply whose process died leaves hidden series that hold time: undo them
         # (this plan's, to apply it afresh, and any other plan's of the program).
         roll_back_orphaned_applies(conn, program_id)
-        busy = conn.execute(select(jobs.c.apply_owner, jobs.c.apply_done).where(
-            jobs.c.id == jid)).one()
+        busy = conn.execute(
+            select(jobs.c.apply_owner, jobs.c.apply_done).where(jobs.c.id == jid)
+        ).one()
         if busy.apply_owner is not None:
-            raise Conflict(f"this plan is being applied now ({busy.apply_done or 0} series "
-                           "written); wait for it to finish")
-        conn.execute(update(jobs).where(jobs.c.id == jid).values(
-            apply_owner=process.identity(), apply_done=0, apply_at=now_epoch()))
+            raise Conflict(
+                f"this plan is being applied now ({busy.apply_done or 0} series "
+                "written); wait for it to finish"
+            )
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == jid)
+            .values(apply_owner=process.identity(), apply_done=0, apply_at=now_epoch())
+        )
         return json.loads(row.result)
 
 
-def _check(engine: Engine, program_id: str, jid: str, document: dict[str, Any]
-           ) -> tuple[ProgramDocument, list[Planned]]:
+def _check(
+    engine: Engine, program_id: str, jid: str, document: dict[str, Any]
+) -> tuple[ProgramDocument, list[Planned]]:
     """Everything the plan would book, checked against what is booked now; raises Conflict
     naming every problem. Reads only: no other request waits for it."""
     ids = [s["match"] for s in document["series"]]
     repeated = sorted(x for x, n in Counter(ids).items() if n > 1)
     if repeated:
-        raise Conflict(f"the plan books {_names(repeated)} more than once; plan again",
-                       details={"repeated": repeated})
+        raise Conflict(
+            f"the plan books {_names(repeated)} more than once; plan again",
+            details={"repeated": repeated},
+        )
     with engine.connect() as conn:
         # Sessions booked here are checked by booking.clashes itself, once each.
         doc = solving_document(conn, program_id, sessions=False)
@@ -296,36 +369,54 @@ def _check(engine: Engine, program_id: str, jid: str, document: dict[str, Any]
         planned = [_planned(doc, s, now) for s in document["series"]]
         _refuse_problems(
             _booked(conn, program_id, jid, set(ids)),
-            [*_clashes(conn, doc, program_id, planned), *_within(planned)])
+            [*_clashes(conn, doc, program_id, planned), *_within(planned)],
+        )
     return doc, planned
 
 
 def _planned(doc: ProgramDocument, s: dict[str, Any], now: datetime) -> Planned:
     match = find_match(doc, s["match"])
-    req = booking.request_for(doc, match, {
-        "first_start": datetime.fromisoformat(s["first_start"]),
-        "duration_minutes": s["duration_minutes"], "frequency": s["frequency"],
-        "sessions": len(s["occurrences"])})
+    req = booking.request_for(
+        doc,
+        match,
+        {
+            "first_start": datetime.fromisoformat(s["first_start"]),
+            "duration_minutes": s["duration_minutes"],
+            "frequency": s["frequency"],
+            "sessions": len(s["occurrences"]),
+        },
+    )
     return Planned(match, req, booking.occurrences(doc, match, req, now))
 
 
-def _booked(conn: Connection, program_id: str, jid: str, match_ids: set[str]
-            ) -> list[dict[str, str]]:
+def _booked(
+    conn: Connection, program_id: str, jid: str, match_ids: set[str]
+) -> list[dict[str, str]]:
     """Matches among ``match_ids`` that already have a live series: booked by hand since
     the plan was made, or by another plan (applied, or being applied)."""
-    rows = conn.execute(select(series.c.id, series.c.match_id).where(
-        (series.c.program_id == program_id) & series.c.status.in_(("scheduled", PENDING))
-        & (series.c.plan_job.is_(None) | (series.c.plan_job != jid)))).all()
-    return sorted(({"match": r.match_id, "series": r.id} for r in rows
-                   if r.match_id in match_ids), key=lambda b: (b["match"], b["series"]))
+    rows = conn.execute(
+        select(series.c.id, series.c.match_id).where(
+            (series.c.program_id == program_id)
+            & series.c.status.in_(("scheduled", PENDING))
+            & (series.c.plan_job.is_(None) | (series.c.plan_job != jid))
+        )
+    ).all()
+    return sorted(
+        ({"match": r.match_id, "series": r.id} for r in rows if r.match_id in match_ids),
+        key=lambda b: (b["match"], b["series"]),
+    )
 
 
-def _clashes(conn: Connection, doc: ProgramDocument, program_id: str,
-             planned: list[Planned]) -> list[dict[str, Any]]:
+def _clashes(
+    conn: Connection, doc: ProgramDocument, program_id: str, planned: list[Planned]
+) -> list[dict[str, Any]]:
     """Occurrences of the plan that collide with sessions booked here (or the document's
     bookings)."""
-    return [{**c, "match": p.match.id} for p in planned
-            for c in booking.clashes(conn, doc, program_id, list(p.match.members), p.wanted)]
+    return [
+        {**c, "match": p.match.id}
+        for p in planned
+        for c in booking.clashes(conn, doc, program_id, list(p.match.members), p.wanted)
+    ]
 
 
 def _within(planned: list[Planned]) -> list[dict[str, Any]]:
@@ -346,10 +437,16 @@ def _within(planned: list[Planned]) -> list[dict[str, Any]]:
                 c, later = spans[j][0], spans[j][2]
                 j += 1
                 if later != first:
-                    out.append({"member": member, "start": from_epoch(c).isoformat(),
-                                "busy_start": from_epoch(a).isoformat(),
-                                "busy_end": from_epoch(b).isoformat(),
-                                "session": f"plan:{first}", "match": later})
+                    out.append(
+                        {
+                            "member": member,
+                            "start": from_epoch(c).isoformat(),
+                            "busy_start": from_epoch(a).isoformat(),
+                            "busy_end": from_epoch(b).isoformat(),
+                            "session": f"plan:{first}",
+                            "match": later,
+                        }
+                    )
     return out
 
 
@@ -358,13 +455,17 @@ def _refuse_problems(booked: list[dict[str, str]], clashes: list[dict[str, Any]]
         return
     parts = []
     if booked:
-        parts.append(f"{_names(sorted({b['match'] for b in booked}))} already booked since "
-                     "the plan was made")
+        parts.append(
+            f"{_names(sorted({b['match'] for b in booked}))} already booked since the plan was made"
+        )
     if clashes:
-        parts.append(f"{len(clashes)} occurrence(s) of the plan now collide with sessions "
-                     "booked since it was made")
-    raise Conflict("; ".join(parts) + "; plan again",
-                   details={"booked": booked, "clashes": clashes[:100]})
+        parts.append(
+            f"{len(clashes)} occurrence(s) of the plan now collide with sessions "
+            "booked since it was made"
+        )
+    raise Conflict(
+        "; ".join(parts) + "; plan again", details={"booked": booked, "clashes": clashes[:100]}
+    )
 
 
 def _names(match_ids: list[str]) -> str:
@@ -373,25 +474,40 @@ def _names(match_ids: list[str]) -> str:
     return f"match{'es' if len(match_ids) > 1 else ''} {shown}{more}"
 
 
-def _write_chunk(engine: Engine, settings: Settings, doc: ProgramDocument, program_id: str,
-                 jid: str, chunk: list[Planned], done: int) -> list[str]:
+def _write_chunk(
+    engine: Engine,
+    settings: Settings,
+    doc: ProgramDocument,
+    program_id: str,
+    jid: str,
+    chunk: list[Planned],
+    done: int,
+) -> list[str]:
     """Book one chunk of the plan, hidden, in one transaction (checked again first: others
     may have booked since), then queue its invites, held."""
     with locked(engine, program_id) as conn:
         _still_ours(conn, jid)
-        _refuse_problems(_booked(conn, program_id, jid, {p.match.id for p in chunk}),
-                         _clashes(conn, doc, program_id, chunk))
-        sids = [booking.insert_series(conn, doc, program_id, p.match, p.req, p.wanted,
-                                      plan_job=jid, pending=True) for p in chunk]
-        conn.execute(update(jobs).where(jobs.c.id == jid).values(
-            apply_done=done + len(sids), apply_at=now_epoch()))
+        _refuse_problems(
+            _booked(conn, program_id, jid, {p.match.id for p in chunk}),
+            _clashes(conn, doc, program_id, chunk),
+        )
+        sids = [
+            booking.insert_series(
+                conn, doc, program_id, p.match, p.req, p.wanted, plan_job=jid, pending=True
+            )
+            for p in chunk
+        ]
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == jid)
+            .values(apply_done=done + len(sids), apply_at=now_epoch())
+        )
     for sid in sids:
         _queue_held(engine, settings, program_id, jid, sid)
     return sids
 
 
-def _queue_held(engine: Engine, settings: Settings, program_id: str, jid: str,
-                sid: str) -> None:
+def _queue_held(engine: Engine, settings: Settings, program_id: str, jid: str, sid: str) -> None:
     """Queue a hidden series' invites, held back: nobody is invited to a plan that may
     still be rolled back. A transaction of its own, after the chunk's: building an invite
     takes far longer than writing it, and on SQLite only the writing holds the database
@@ -399,9 +515,11 @@ def _queue_held(engine: Engine, settings: Settings, program_id: str, jid: str,
     with engine.begin() as conn:
         _still_ours(conn, jid)
         notify.queue_series(conn, settings, program_id, sid, "REQUEST")
-        conn.execute(update(deliveries).where(
-            (deliveries.c.series_id == sid) & (deliveries.c.status == "pending"))
-            .values(status=HELD))
+        conn.execute(
+            update(deliveries)
+            .where((deliveries.c.series_id == sid) & (deliveries.c.status == "pending"))
+            .values(status=HELD)
+        )
         # Building invites of a large chunk on a busy machine takes a while: say we live.
         conn.execute(update(jobs).where(jobs.c.id == jid).values(apply_at=now_epoch()))
 
@@ -417,16 +535,24 @@ def _finish(engine: Engine, program_id: str, jid: str) -> None:
     """Show every series of the plan and release their invites, at once."""
     with locked(engine, program_id) as conn:
         _still_ours(conn, jid)
-        hidden = select(series.c.id).where((series.c.plan_job == jid)
-                                           & (series.c.status == PENDING))
-        conn.execute(update(deliveries).where(
-            deliveries.c.series_id.in_(hidden) & (deliveries.c.status == HELD))
-            .values(status="pending"))
-        conn.execute(update(series).where((series.c.plan_job == jid)
-                                          & (series.c.status == PENDING))
-                     .values(status="scheduled"))
-        conn.execute(update(jobs).where(jobs.c.id == jid).values(
-            applied=1, apply_owner=None, apply_at=now_epoch(), updated_at=now_epoch()))
+        hidden = select(series.c.id).where(
+            (series.c.plan_job == jid) & (series.c.status == PENDING)
+        )
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.series_id.in_(hidden) & (deliveries.c.status == HELD))
+            .values(status="pending")
+        )
+        conn.execute(
+            update(series)
+            .where((series.c.plan_job == jid) & (series.c.status == PENDING))
+            .values(status="scheduled")
+        )
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == jid)
+            .values(applied=1, apply_owner=None, apply_at=now_epoch(), updated_at=now_epoch())
+        )
 
 
 def _release(engine: Engine, program_id: str, jid: str) -> None:

@@ -26,8 +26,10 @@ _GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
 # tunnels whose address embeds an IPv4 address that can be any host, private ones
 # included (6to4 and its relay anycast, Teredo); shared address space (carrier-grade NAT;
 # some clouds serve metadata there); IPv6 documentation space (RFC 9637).
-_REFUSED = tuple(ipaddress.ip_network(net) for net in (
-    "2002::/16", "192.88.99.0/24", "2001::/32", "100.64.0.0/10", "3fff::/20"))
+_REFUSED = tuple(
+    ipaddress.ip_network(net)
+    for net in ("2002::/16", "192.88.99.0/24", "2001::/32", "100.64.0.0/10", "3fff::/20")
+)
 
 
 def is_public(address: IPAddress) -> bool:
@@ -47,18 +49,20 @@ def is_public(address: IPAddress) -> bool:
     return address in _GLOBAL_UNICAST_V6
 
 
-def refuse_private(url: str, addresses: list[IPAddress], *,
-                   allowed: Callable[[IPAddress], bool] = is_public) -> None:
+def refuse_private(
+    url: str, addresses: list[IPAddress], *, allowed: Callable[[IPAddress], bool] = is_public
+) -> None:
     """Refuse the URL unless every address its host resolves to is ``allowed``."""
     host = urlsplit(url).hostname
     for address in addresses:
         if not allowed(address):
-            raise CalendarError(f"{host} resolves to {address}, a private or local address; "
-                                "calendar URLs must be public")
+            raise CalendarError(
+                f"{host} resolves to {address}, a private or local address; "
+                "calendar URLs must be public"
+            )
 
 
-def guard_for(settings: Settings, allowed: Callable[[IPAddress], bool] = is_public
-              ) -> Guard | None:
+def guard_for(settings: Settings, allowed: Callable[[IPAddress], bool] = is_public) -> Guard | None:
     """The guard calendar fetches go through (None: any address may be reached)."""
     if settings.allow_private_urls:
         return None

@@ -53,8 +53,9 @@ log = logging.getLogger("slotwise.notify")
 STALE_CLAIM = timedelta(minutes=10)
 
 
-def invite_series(conn: Connection, program_id: str, series_id: str,
-                  sender: str = "") -> InviteSeries:
+def invite_series(
+    conn: Connection, program_id: str, series_id: str, sender: str = ""
+) -> InviteSeries:
     """The InviteSeries of a stored series (sessions moved or cancelled alone become
     overrides). Reads only the series' match and members, whatever the program's size.
 
@@ -65,8 +66,9 @@ def invite_series(conn: Connection, program_id: str, series_id: str,
     header = json.loads(program_row(conn, program_id).header)
     match = matches_data(conn, program_id, {row.match_id}).get(row.match_id, {})
     members = json.loads(row.members)
-    people = {m["id"]: m for m in members_data(
-        conn, program_id, {*members, *match.get("members", [])})}
+    people = {
+        m["id"]: m for m in members_data(conn, program_id, {*members, *match.get("members", [])})
+    }
 
     def person(mid: str) -> Person:
         m = people.get(mid, {"id": mid})
@@ -74,10 +76,16 @@ def invite_series(conn: Connection, program_id: str, series_id: str,
 
     sender_address = parseaddr(sender)[1]
     # With no organizer the program itself invites, from the service's sender address.
-    organizer = person(match["organizer"]) if match.get("organizer") else Person(
-        "slotwise", header.get("name") or header["id"], sender_address or "slotwise@localhost")
-    occ = conn.execute(select(sessions).where(sessions.c.series_id == series_id)
-                       .order_by(sessions.c.position)).all()
+    organizer = (
+        person(match["organizer"])
+        if match.get("organizer")
+        else Person(
+            "slotwise", header.get("name") or header["id"], sender_address or "slotwise@localhost"
+        )
+    )
+    occ = conn.execute(
+        select(sessions).where(sessions.c.series_id == series_id).order_by(sessions.c.position)
+    ).all()
     held = [o.position for o in occ if o.status != "cancelled"]
     ended = row.status == "cancelled" and bool(held)
     called_off = row.status == "cancelled" and not ended
@@ -86,19 +94,32 @@ def invite_series(conn: Connection, program_id: str, series_id: str,
         if o.status == "cancelled" and not called_off:
             overrides.append(Override(from_epoch(o.original_start), None, None, o.sequence))
         elif o.start != o.original_start:
-            overrides.append(Override(from_epoch(o.original_start), from_epoch(o.start),
-                                      from_epoch(o.end), o.sequence))
+            overrides.append(
+                Override(
+                    from_epoch(o.original_start), from_epoch(o.start), from_epoch(o.end), o.sequence
+                )
+            )
     zone = ZoneInfo(row.timezone)
     return InviteSeries(
-        uid=row.uid, sequence=row.sequence, summary=row.summary, agenda=row.agenda or "",
-        zone=row.timezone, first_start=from_epoch(row.first_start).astimezone(zone),
-        duration_minutes=row.duration_minutes, frequency=row.frequency,
-        sessions=row.sessions, organizer=organizer,
+        uid=row.uid,
+        sequence=row.sequence,
+        summary=row.summary,
+        agenda=row.agenda or "",
+        zone=row.timezone,
+        first_start=from_epoch(row.first_start).astimezone(zone),
+        duration_minutes=row.duration_minutes,
+        frequency=row.frequency,
+        sessions=row.sessions,
+        organizer=organizer,
         attendees=[person(m) for m in members if people.get(m, {}).get("email")],
-        video_url=row.video_url, location=row.location, overrides=overrides,
+        video_url=row.video_url,
+        location=row.location,
+        overrides=overrides,
         created=from_epoch(row.created_at),
         status="cancelled" if called_off else "confirmed",
-        sent_by=sender_address or None, ends_after=max(held) if ended else None)
+        sent_by=sender_address or None,
+        ends_after=max(held) if ended else None,
+    )
 
 
 def _method(inv: InviteSeries, method: str | None) -> str | None:
@@ -107,14 +128,16 @@ def _method(inv: InviteSeries, method: str | None) -> str | None:
     return "REQUEST" if method == "CANCEL" and inv.ends_after is not None else method
 
 
-def series_ics(conn: Connection, settings: Settings, program_id: str, series_id: str,
-               method: str | None) -> bytes:
+def series_ics(
+    conn: Connection, settings: Settings, program_id: str, series_id: str, method: str | None
+) -> bytes:
     inv = invite_series(conn, program_id, series_id, sender=settings.sender)
     return series_calendar(inv, _method(inv, method), datetime.now(UTC))  # type: ignore[arg-type]
 
 
-def queue_series(conn: Connection, settings: Settings, program_id: str, series_id: str,
-                 method: str) -> int:
+def queue_series(
+    conn: Connection, settings: Settings, program_id: str, series_id: str, method: str
+) -> int:
     """Queue the series' invite (REQUEST) or cancellation (CANCEL) for every member."""
     inv = invite_series(conn, program_id, series_id, sender=settings.sender)
     method = _method(inv, method) or method
@@ -122,53 +145,89 @@ def queue_series(conn: Connection, settings: Settings, program_id: str, series_i
     if inv.ends_after is not None:
         subject = f"Series ended: {inv.summary}"
     else:
-        verb = {"REQUEST": "Invitation" if inv.sequence == 0 else "Updated invitation",
-                "CANCEL": "Cancelled"}[method]
+        verb = {
+            "REQUEST": "Invitation" if inv.sequence == 0 else "Updated invitation",
+            "CANCEL": "Cancelled",
+        }[method]
         subject = f"{verb}: {inv.summary}"
     return _queue(conn, settings, program_id, series_id, inv, ics, method, subject)
 
 
-def queue_occurrence_cancel(conn: Connection, settings: Settings, program_id: str,
-                            session_id: str) -> int:
+def queue_occurrence_cancel(
+    conn: Connection, settings: Settings, program_id: str, session_id: str
+) -> int:
     """Tell every member that one occurrence is cancelled (METHOD:CANCEL + RECURRENCE-ID)."""
     o = conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
     inv = invite_series(conn, program_id, o.series_id, sender=settings.sender)
     # Named by its original start (RECURRENCE-ID), shown at the time the attendees last
     # saw: where it was moved to, if it was.
-    ics = occurrence_cancel(inv, from_epoch(o.original_start), datetime.now(UTC),
-                            start=from_epoch(o.start), end=from_epoch(o.end))
+    ics = occurrence_cancel(
+        inv,
+        from_epoch(o.original_start),
+        datetime.now(UTC),
+        start=from_epoch(o.start),
+        end=from_epoch(o.end),
+    )
     when = from_epoch(o.start).astimezone(ZoneInfo(inv.zone))
-    return _queue(conn, settings, program_id, o.series_id, inv, ics, "CANCEL",
-                  f"Cancelled: {inv.summary} on {when:%a %d %b %Y %H:%M}")
+    return _queue(
+        conn,
+        settings,
+        program_id,
+        o.series_id,
+        inv,
+        ics,
+        "CANCEL",
+        f"Cancelled: {inv.summary} on {when:%a %d %b %Y %H:%M}",
+    )
 
 
-def _queue(conn: Connection, settings: Settings, program_id: str, series_id: str,
-           inv: InviteSeries, ics: bytes, method: str, subject: str) -> int:
+def _queue(
+    conn: Connection,
+    settings: Settings,
+    program_id: str,
+    series_id: str,
+    inv: InviteSeries,
+    ics: bytes,
+    method: str,
+    subject: str,
+) -> int:
     text = _text(inv, method)
     rows = []
     for person in inv.attendees:
         message, problem = _build(settings, person, subject, text, ics, method)
-        rows.append({"id": "d" + secrets.token_hex(8), "program_id": program_id,
-                     "series_id": series_id, "recipient": person.email, "method": method,
-                     "message": message, "status": "failed" if problem else "pending",
-                     "last_error": problem, "attempts": 0, "created_at": now_epoch()})
+        rows.append(
+            {
+                "id": "d" + secrets.token_hex(8),
+                "program_id": program_id,
+                "series_id": series_id,
+                "recipient": person.email,
+                "method": method,
+                "message": message,
+                "status": "failed" if problem else "pending",
+                "last_error": problem,
+                "attempts": 0,
+                "created_at": now_epoch(),
+            }
+        )
     if rows:
         conn.execute(deliveries.insert(), rows)
     return len(rows)
 
 
-def _build(settings: Settings, person: Person, subject: str, text: str, ics: bytes,
-           method: str) -> tuple[str, str | None]:
+def _build(
+    settings: Settings, person: Person, subject: str, text: str, ics: bytes, method: str
+) -> tuple[str, str | None]:
     """The message for one attendee, or ("", why not). Stored data may predate today's
     validation (ingest/text.py): an unusable address fails this one delivery with its
     reason, and never the booking or the plan apply it belongs to."""
     problem = address_problem(person.email)
     if problem is not None:
-        return "", f"recipient {person.email[:200]!r} ({person.id}) is not an email " \
-                   f"address: {problem}"
+        return (
+            "",
+            f"recipient {person.email[:200]!r} ({person.id}) is not an email address: {problem}",
+        )
     try:
-        return imip_message(settings.sender, person, subject, text, ics, method) \
-            .as_string(), None
+        return imip_message(settings.sender, person, subject, text, ics, method).as_string(), None
     except (ValueError, TypeError, UnicodeError, MessageError) as exc:
         # A message the email package will not build (it should not happen after the
         # checks above): the delivery fails with the reason; the others still go out.
@@ -180,15 +239,19 @@ def _text(inv: InviteSeries, method: str) -> str:
     zone = ZoneInfo(inv.zone)
     lines = [inv.summary, ""]
     if inv.ends_after is not None:
-        lines.append("The remaining sessions of this series have been cancelled; the "
-                     "sessions already held stay in your calendar.")
+        lines.append(
+            "The remaining sessions of this series have been cancelled; the "
+            "sessions already held stay in your calendar."
+        )
     elif method == "CANCEL":
         lines.append("This session (or series) has been cancelled.")
     else:
         first = inv.first_start.astimezone(zone)
-        lines.append(f"First session: {first:%A %d %B %Y, %H:%M} ({inv.zone}), "
-                     f"{inv.duration_minutes} minutes, {inv.sessions} session(s), "
-                     f"{inv.frequency}.")
+        lines.append(
+            f"First session: {first:%A %d %B %Y, %H:%M} ({inv.zone}), "
+            f"{inv.duration_minutes} minutes, {inv.sessions} session(s), "
+            f"{inv.frequency}."
+        )
         if inv.video_url:
             lines.append(f"Join: {inv.video_url}")
         if inv.location:
@@ -198,16 +261,25 @@ def _text(inv: InviteSeries, method: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def flush(engine: Engine, settings: Settings, limit: int = 500,
-          stop: threading.Event | None = None) -> int:
+def flush(
+    engine: Engine, settings: Settings, limit: int = 500, stop: threading.Event | None = None
+) -> int:
     """Send pending deliveries; returns how many were sent. What failed for now stays
     pending; what can never be delivered becomes ``failed`` with the reason. When the
     server did not answer in time the round ends there: the rest would only wait out the
     same timeout, one by one. Runs in the background sender, never in a request."""
     mailer = Mailer.from_settings(settings.smtp_url, settings.outbox)
     with engine.connect() as conn:
-        ids = conn.execute(select(deliveries.c.id).where(deliveries.c.status == "pending")
-                           .order_by(deliveries.c.created_at).limit(limit)).scalars().all()
+        ids = (
+            conn.execute(
+                select(deliveries.c.id)
+                .where(deliveries.c.status == "pending")
+                .order_by(deliveries.c.created_at)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
     sent = 0
     for did in ids:
         if stop is not None and stop.is_set():
@@ -219,8 +291,9 @@ def flush(engine: Engine, settings: Settings, limit: int = 500,
             mailer.send(message_from_string(message, policy=policy.SMTP))
         except DeliveryError as exc:
             _settle(engine, did, "failed" if exc.permanent else "pending", str(exc))
-            log.warning("invite delivery %s failed%s: %s", did,
-                        "" if exc.permanent else ", will retry", exc)
+            log.warning(
+                "invite delivery %s failed%s: %s", did, "" if exc.permanent else ", will retry", exc
+            )
             if exc.timed_out:
                 break
             continue
@@ -237,14 +310,14 @@ def _claim(engine: Engine, did: str) -> str | None:
     """Mark a delivery as being sent (so no other worker sends it too); its message, or
     None when another worker got it first."""
     with engine.begin() as conn:
-        claimed = conn.execute(update(deliveries).where(
-            (deliveries.c.id == did) & (deliveries.c.status == "pending")).values(
-            status="sending", attempts=deliveries.c.attempts + 1,
-            sent_at=now_epoch())).rowcount
+        claimed = conn.execute(
+            update(deliveries)
+            .where((deliveries.c.id == did) & (deliveries.c.status == "pending"))
+            .values(status="sending", attempts=deliveries.c.attempts + 1, sent_at=now_epoch())
+        ).rowcount
         if not claimed:
             return None
-        return conn.execute(select(deliveries.c.message).where(
-            deliveries.c.id == did)).scalar_one()
+        return conn.execute(select(deliveries.c.message).where(deliveries.c.id == did)).scalar_one()
 
 
 def _settle(engine: Engine, did: str, status: str, error: str | None = None) -> None:
@@ -261,9 +334,11 @@ def release_stale(engine: Engine) -> None:
     """A worker that died while sending leaves a claim; after a while it is retried."""
     cutoff = now_epoch() - int(STALE_CLAIM.total_seconds())
     with engine.begin() as conn:
-        conn.execute(update(deliveries).where(
-            (deliveries.c.status == "sending") & (deliveries.c.sent_at < cutoff))
-            .values(status="pending"))
+        conn.execute(
+            update(deliveries)
+            .where((deliveries.c.status == "sending") & (deliveries.c.sent_at < cutoff))
+            .values(status="pending")
+        )
 
 
 # The running senders of this process, by the engine they read: wake() finds them.
@@ -331,12 +406,17 @@ def member_feed(conn: Connection, program_id: str, member_id: str, name: str) ->
         select(sessions.c.series_id, series.c.first_start)
         .join(session_members, session_members.c.session_id == sessions.c.id)
         .join(series, series.c.id == sessions.c.series_id)
-        .where((session_members.c.program_id == program_id)
-               & (session_members.c.member_id == member_id)
-               & (series.c.status != PENDING))  # a plan still being applied
-        .distinct().order_by(series.c.first_start, sessions.c.series_id)).all()
-    return feed_calendar(f"slotwise: {name}",
-                         [invite_series(conn, program_id, r.series_id) for r in ids])
+        .where(
+            (session_members.c.program_id == program_id)
+            & (session_members.c.member_id == member_id)
+            & (series.c.status != PENDING)
+        )  # a plan still being applied
+        .distinct()
+        .order_by(series.c.first_start, sessions.c.series_id)
+    ).all()
+    return feed_calendar(
+        f"slotwise: {name}", [invite_series(conn, program_id, r.series_id) for r in ids]
+    )
 
 
 def member_calendar(engine: Engine, program_id: str, member_id: str) -> bytes:

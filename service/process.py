@@ -52,10 +52,16 @@ def identity() -> str:
     pid = os.getpid()
     if pid not in _identity:
         _identity.clear()
-        _identity[pid] = json.dumps({
-            "host": socket.gethostname(), "boot": _read("/proc/sys/kernel/random/boot_id"),
-            "pidns": _pid_namespace(), "pid": pid, "start": _start_time(pid)},
-            separators=(",", ":"))
+        _identity[pid] = json.dumps(
+            {
+                "host": socket.gethostname(),
+                "boot": _read("/proc/sys/kernel/random/boot_id"),
+                "pidns": _pid_namespace(),
+                "pid": pid,
+                "start": _start_time(pid),
+            },
+            separators=(",", ":"),
+        )
     return _identity[pid]
 
 

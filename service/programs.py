@@ -52,12 +52,13 @@ def validated(data: dict[str, Any], focus: str | None = None) -> ProgramDocument
         check_entered(kind, data[kind][index], focus)
         return parse_program(data, stored=True)
     except DocumentError as exc:
-        errors = [{"field": _relative(e.path, focus), "message": e.message}
-                  for e in exc.errors]
+        errors = [{"field": _relative(e.path, focus), "message": e.message} for e in exc.errors]
         first = errors[0]
-        raise Invalid(f"{first['field']}: {first['message']}" if first["field"]
-                      else first["message"], field=first["field"],
-                      details={"errors": errors}) from None
+        raise Invalid(
+            f"{first['field']}: {first['message']}" if first["field"] else first["message"],
+            field=first["field"],
+            details={"errors": errors},
+        ) from None
 
 
 def _focus(focus: str) -> tuple[Literal["members", "matches"], int]:
@@ -68,7 +69,7 @@ def _focus(focus: str) -> tuple[Literal["members", "matches"], int]:
 
 def _relative(path: str, focus: str | None) -> str:
     if focus and path.startswith(focus + "."):
-        return path[len(focus) + 1:]
+        return path[len(focus) + 1 :]
     return "" if focus and path == focus else path
 
 
@@ -76,8 +77,13 @@ def stored_document(conn: Connection, program_id: str) -> ProgramDocument:
     return parse_program(document_data(conn, program_id), stored=True)
 
 
-def solving_document(conn: Connection, program_id: str, now: datetime | None = None,
-                     match: str | None = None, sessions: bool = True) -> ProgramDocument:
+def solving_document(
+    conn: Connection,
+    program_id: str,
+    now: datetime | None = None,
+    match: str | None = None,
+    sessions: bool = True,
+) -> ProgramDocument:
     """The stored document plus booked sessions (unless ``sessions`` is false: bookings
     check those themselves), fetched calendars and ``now``.
 
@@ -92,43 +98,62 @@ def solving_document(conn: Connection, program_id: str, now: datetime | None = N
     else:
         data, focus = _match_data(conn, program_id, match)
     booked: dict[tuple[str, str, int, int], list[str]] = defaultdict(list)
-    for member, start, end, session, x in (active_busy(conn, program_id, focus)
-                                           if sessions else []):
+    for member, start, end, session, x in active_busy(conn, program_id, focus) if sessions else []:
         booked[session, x, start, end].append(member)
     for (_, x, start, end), who in booked.items():
-        data["bookings"].append({
-            "match": x, "members": sorted(who),
-            "start": from_epoch(start).isoformat(), "end": from_epoch(end).isoformat()})
+        data["bookings"].append(
+            {
+                "match": x,
+                "members": sorted(who),
+                "start": from_epoch(start).isoformat(),
+                "end": from_epoch(end).isoformat(),
+            }
+        )
     if focus is not None:
         _complete(conn, program_id, data)
-    _calendars_as_busy(data, stored_busy(conn, program_id, None if focus is None else
-                                         [m["id"] for m in data["members"]]))
+    _calendars_as_busy(
+        data,
+        stored_busy(
+            conn, program_id, None if focus is None else [m["id"] for m in data["members"]]
+        ),
+    )
     if data["program"].get("now") is None:
         data["program"]["now"] = (now or datetime.now(UTC)).isoformat()
     return parse_program(data, stored=True)
 
 
-def _calendars_as_busy(data: dict[str, Any],
-                       stored: dict[str, list[list[int]] | dict[str, str]]) -> None:
+def _calendars_as_busy(
+    data: dict[str, Any], stored: dict[str, list[list[int]] | dict[str, str]]
+) -> None:
     """Put each member's calendar busy time, read at upload, in place of its calendars
     (as ``unavailable`` intervals: SPEC 2 subtracts both the same way, rounding outward)."""
     for m in data["members"]:
         got = stored.get(m["id"], {})
         if isinstance(got, dict):  # stored before busy time was kept: read the copies
             if needs_network(m, got):
-                raise Invalid(f'a calendar of member "{m["id"]}" was stored without being '
-                              "fetched; upload it again (PUT its calendar)", field="calendars")
-            m["calendars"] = [{"ics_text": got[c["ics_url"]]} if c.get("ics_url") in got
-                              else c for c in m.get("calendars", [])]
+                raise Invalid(
+                    f'a calendar of member "{m["id"]}" was stored without being '
+                    "fetched; upload it again (PUT its calendar)",
+                    field="calendars",
+                )
+            m["calendars"] = [
+                {"ics_text": got[c["ics_url"]]} if c.get("ics_url") in got else c
+                for c in m.get("calendars", [])
+            ]
             continue
         m["calendars"] = []
-        m["unavailable"] = [*m.get("unavailable", []), *(
-            {"start": from_epoch(s).isoformat(), "end": from_epoch(e).isoformat()}
-            for s, e in got)]
+        m["unavailable"] = [
+            *m.get("unavailable", []),
+            *(
+                {"start": from_epoch(s).isoformat(), "end": from_epoch(e).isoformat()}
+                for s, e in got
+            ),
+        ]
 
 
-def _match_data(conn: Connection, program_id: str, match_id: str
-                ) -> tuple[dict[str, Any], list[str]]:
+def _match_data(
+    conn: Connection, program_id: str, match_id: str
+) -> tuple[dict[str, Any], list[str]]:
     """The program header, one match, its members and the document bookings touching
     them; the bookings' other matches are added by :func:`_complete`."""
     row = program_row(conn, program_id)
@@ -138,20 +163,28 @@ def _match_data(conn: Connection, program_id: str, match_id: str
     focus = list(match["members"])
     bookings = json.loads(row.bookings)
     # A document booking without members books every member of its match.
-    whole = matches_data(conn, program_id,
-                         {b["match"] for b in bookings if not b.get("members")})
-    touching = [b for b in bookings if set(focus) & set(
-        b.get("members") or whole.get(b["match"], {}).get("members", []))]
-    data = {"version": 1, "program": json.loads(row.header), "members": [],
-            "matches": [match], "bookings": touching}
+    whole = matches_data(conn, program_id, {b["match"] for b in bookings if not b.get("members")})
+    touching = [
+        b
+        for b in bookings
+        if set(focus) & set(b.get("members") or whole.get(b["match"], {}).get("members", []))
+    ]
+    data = {
+        "version": 1,
+        "program": json.loads(row.header),
+        "members": [],
+        "matches": [match],
+        "bookings": touching,
+    }
     return data, focus
 
 
 def _complete(conn: Connection, program_id: str, data: dict[str, Any]) -> None:
     """Add the matches the bookings name and every member those matches list."""
     have = {x["id"] for x in data["matches"]}
-    data["matches"] += matches_data(conn, program_id,
-                                    {b["match"] for b in data["bookings"]} - have).values()
+    data["matches"] += matches_data(
+        conn, program_id, {b["match"] for b in data["bookings"]} - have
+    ).values()
     wanted = {m for x in data["matches"] for m in x["members"]}
     wanted |= {m for b in data["bookings"] for m in b.get("members") or []}
     data["members"] = members_data(conn, program_id, wanted)
@@ -177,15 +210,16 @@ def find_member_index(data: dict[str, Any], member_id: str) -> int | None:
 
 # --- storing what a request sends ------------------------------------------------------
 
-def store_program(engine: Engine, doc: ProgramDocument,
-                  busy: dict[str, list[list[int]]]) -> None:
+
+def store_program(engine: Engine, doc: ProgramDocument, busy: dict[str, list[list[int]]]) -> None:
     """Store a validated program document and its members' calendar busy time."""
     with engine.begin() as conn:
         insert_program(conn, doc.model_dump(mode="json", exclude_none=True), busy)
 
 
-def member_document(engine: Engine, program_id: str,
-                    member: dict[str, Any]) -> tuple[ProgramDocument, int]:
+def member_document(
+    engine: Engine, program_id: str, member: dict[str, Any]
+) -> tuple[ProgramDocument, int]:
     """The program document with ``member`` put in (validated), and the member's index."""
     with engine.connect() as conn:
         data = document_data(conn, program_id)
@@ -198,8 +232,13 @@ def member_document(engine: Engine, program_id: str,
     return validated(data, focus=f"members[{i}]"), i
 
 
-def store_member(engine: Engine, settings: Settings, program_id: str, stored: dict[str, Any],
-                 busy: list[list[int]]) -> bool:
+def store_member(
+    engine: Engine,
+    settings: Settings,
+    program_id: str,
+    stored: dict[str, Any],
+    busy: list[list[int]],
+) -> bool:
     """Create or replace one member (validated) and its busy time, within the program's
     member limit; True if it was created."""
     with locked(engine, program_id) as conn:
@@ -208,8 +247,7 @@ def store_member(engine: Engine, settings: Settings, program_id: str, stored: di
         return upsert_member(conn, program_id, stored, busy)
 
 
-def store_match(engine: Engine, settings: Settings, program_id: str,
-                match: dict[str, Any]) -> str:
+def store_match(engine: Engine, settings: Settings, program_id: str, match: dict[str, Any]) -> str:
     """Add a new match (validated) to the program, within its match limit; its id."""
     with locked(engine, program_id) as conn:
         within_limit(conn, matches_table, program_id, settings.max_matches, "matches")
@@ -228,8 +266,10 @@ def within_limit(conn: Connection, table: Any, program_id: str, limit: int, what
     """Refuse one more member or match past the program's limit (checked under the
     program's lock, so concurrent additions cannot pass it together)."""
     if count_rows(conn, table, program_id) >= limit:
-        raise Invalid(f"at most {limit} {what} per program; this program has {limit} "
-                      f"(setting max_{what})", field="id")
+        raise Invalid(
+            f"at most {limit} {what} per program; this program has {limit} (setting max_{what})",
+            field="id",
+        )
 
 
 def member_program(engine: Engine, program_id: str, member_id: str) -> ProgramDocument:
@@ -241,12 +281,19 @@ def member_program(engine: Engine, program_id: str, member_id: str) -> ProgramDo
     return doc
 
 
-def store_calendar(engine: Engine, doc: ProgramDocument, program_id: str, member_id: str,
-                   source: dict[str, Any], fetched: dict[str, str]) -> dict[str, Any]:
+def store_calendar(
+    engine: Engine,
+    doc: ProgramDocument,
+    program_id: str,
+    member_id: str,
+    source: dict[str, Any],
+    fetched: dict[str, str],
+) -> dict[str, Any]:
     """Make ``source`` the member's only calendar and store its busy time (read now, from
     ``fetched`` for a URL); what ``PUT …/calendar`` answers."""
-    busy = read_busy([CalendarSource(**source)], fetched, doc.member_zone(member_id),
-                     program_grid(doc))
+    busy = read_busy(
+        [CalendarSource(**source)], fetched, doc.member_zone(member_id), program_grid(doc)
+    )
     with locked(engine, program_id) as conn:
         data = document_data(conn, program_id)
         i = find_member_index(data, member_id)
@@ -254,5 +301,8 @@ def store_calendar(engine: Engine, doc: ProgramDocument, program_id: str, member
             raise NotFound(f'unknown member "{member_id}"')
         data["members"][i]["calendars"] = [source]
         upsert_member(conn, program_id, data["members"][i], busy)
-    return {"member": member_id, "busy_intervals": len(busy), **(
-        {"ics_url": source["ics_url"]} if "ics_url" in source else {})}
+    return {
+        "member": member_id,
+        "busy_intervals": len(busy),
+        **({"ics_url": source["ics_url"]} if "ics_url" in source else {}),
+    }

@@ -16,8 +16,10 @@ REDACTED = "…redacted"
 _PATTERNS = [
     (re.compile(r"\b(swf?_)[A-Za-z0-9_-]{8,}"), r"\1" + REDACTED),
     (re.compile(r"(/feeds/(?:swf_)?)[^/?#\s.]+"), r"\1" + REDACTED),
-    (re.compile(r"([?&](?:token|feed|access_token|key)=)[^&#\s\"]*", re.IGNORECASE),
-     r"\1" + REDACTED),
+    (
+        re.compile(r"([?&](?:token|feed|access_token|key)=)[^&#\s\"]*", re.IGNORECASE),
+        r"\1" + REDACTED,
+    ),
 ]
 # The loggers that print request lines or errors about requests.
 LOGGERS = ("uvicorn", "uvicorn.access", "uvicorn.error", "slotwise")
@@ -40,8 +42,9 @@ class RedactSecrets(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.args, dict):
-            record.args = {k: redact(v) if isinstance(v, str) else v
-                           for k, v in record.args.items()}
+            record.args = {
+                k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
         return True
 
 

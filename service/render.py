@@ -31,14 +31,16 @@ def heatmap_png(hm: Heatmap, zone: ZoneInfo) -> bytes:
     shown = np.ma.masked_where((values < 0) | past, values)
     fig, ax = plt.subplots(figsize=(max(6, len(dates) * 0.12), 6), dpi=100)
     ax.set_facecolor("#dddddd")  # past and missing cells show as grey
-    image = ax.imshow(shown.T, aspect="auto", cmap="Greens", vmin=0, vmax=len(hm.members),
-                      interpolation="nearest")
+    image = ax.imshow(
+        shown.T, aspect="auto", cmap="Greens", vmin=0, vmax=len(hm.members), interpolation="nearest"
+    )
     step = max(1, len(times) // 24)
     ax.set_yticks(range(0, len(times), step), times[::step], fontsize=7)
     dstep = max(1, len(dates) // 20)
     ax.set_xticks(range(0, len(dates), dstep), dates[::dstep], rotation=90, fontsize=7)
-    ax.set_title(f"{', '.join(hm.members)}: {hm.duration_minutes}-minute sessions "
-                 f"({zone.key})", fontsize=9)
+    ax.set_title(
+        f"{', '.join(hm.members)}: {hm.duration_minutes}-minute sessions ({zone.key})", fontsize=9
+    )
     fig.colorbar(image, ax=ax, label="members who can attend")
     fig.tight_layout()
     buf = io.BytesIO()
@@ -62,8 +64,10 @@ def heatmap_html(hm: Heatmap, zone: ZoneInfo) -> str:
             else:
                 shade = 0.1 + 0.9 * v / n
                 mark = "●" if v == len(hm.members) else ""
-                cells.append(f'<td style="background:rgba(22,128,60,{shade:.2f})" '
-                             f'title="{int(v)} of {n}">{mark}</td>')
+                cells.append(
+                    f'<td style="background:rgba(22,128,60,{shade:.2f})" '
+                    f'title="{int(v)} of {n}">{mark}</td>'
+                )
         rows.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
     head = "".join(f"<th>{html.escape(d[5:])}</th>" for d in dates)
     title = html.escape(f"{', '.join(hm.members)}: {hm.duration_minutes}-minute sessions")
@@ -72,5 +76,5 @@ def heatmap_html(hm: Heatmap, zone: ZoneInfo) -> str:
 td{{width:14px;height:10px;text-align:center;font-size:8px;color:#fff}}
 td.past{{background:#ccc}}td.none{{background:#fff}}th{{font-weight:normal;font-size:9px}}</style>
 <h1>{title}</h1><p>Times in {html.escape(zone.key)}; ● everyone is free; grey is past.</p>
-<table><tr><th></th>{head}</tr>{''.join(rows)}</table></html>
+<table><tr><th></th>{head}</tr>{"".join(rows)}</table></html>
 """

@@ -33,23 +33,54 @@ _OPEN = ConfigDict(extra="allow")
 
 EXAMPLE_PROGRAM = {
     "version": 1,
-    "program": {"id": "spring-2027", "name": "Spring cohort", "timezone": "America/New_York",
-                "start": "2027-01-04", "end": "2027-04-05", "granularity_minutes": 15},
-    "members": [{"id": "ana", "timezone": "Europe/Lisbon",
-                 "weekly": [{"days": ["TU", "TH"], "start": "14:00", "end": "18:30"}]},
-                {"id": "ben", "timezone": "America/New_York"}],
-    "matches": [{"id": "ana-ben", "members": ["ana", "ben"], "organizer": "ana",
-                 "duration_minutes": 60, "sessions": 8, "frequency": "weekly"}]}
-EXAMPLE_MEMBER = {"name": "Ana Silva", "timezone": "Europe/Lisbon",
-                  "weekly": [{"days": ["TU", "TH"], "start": "14:00", "end": "18:30"}],
-                  "unavailable": [{"start": "2027-02-15", "end": "2027-02-20"}]}
-EXAMPLE_MATCH = {"id": "ana-cara", "members": ["ana", "cara"], "organizer": "ana",
-                 "duration_minutes": 30, "frequency": "biweekly", "sessions": 4}
-EXAMPLE_ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//example//EN\r\nBEGIN:VEVENT\r\n"
-               "UID:dentist@example.org\r\nDTSTAMP:20270101T000000Z\r\n"
-               "DTSTART;TZID=Europe/Lisbon:20270302T100000\r\n"
-               "DTEND;TZID=Europe/Lisbon:20270302T110000\r\nSUMMARY:Dentist\r\n"
-               "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    "program": {
+        "id": "spring-2027",
+        "name": "Spring cohort",
+        "timezone": "America/New_York",
+        "start": "2027-01-04",
+        "end": "2027-04-05",
+        "granularity_minutes": 15,
+    },
+    "members": [
+        {
+            "id": "ana",
+            "timezone": "Europe/Lisbon",
+            "weekly": [{"days": ["TU", "TH"], "start": "14:00", "end": "18:30"}],
+        },
+        {"id": "ben", "timezone": "America/New_York"},
+    ],
+    "matches": [
+        {
+            "id": "ana-ben",
+            "members": ["ana", "ben"],
+            "organizer": "ana",
+            "duration_minutes": 60,
+            "sessions": 8,
+            "frequency": "weekly",
+        }
+    ],
+}
+EXAMPLE_MEMBER = {
+    "name": "Ana Silva",
+    "timezone": "Europe/Lisbon",
+    "weekly": [{"days": ["TU", "TH"], "start": "14:00", "end": "18:30"}],
+    "unavailable": [{"start": "2027-02-15", "end": "2027-02-20"}],
+}
+EXAMPLE_MATCH = {
+    "id": "ana-cara",
+    "members": ["ana", "cara"],
+    "organizer": "ana",
+    "duration_minutes": 30,
+    "frequency": "biweekly",
+    "sessions": 4,
+}
+EXAMPLE_ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//example//EN\r\nBEGIN:VEVENT\r\n"
+    "UID:dentist@example.org\r\nDTSTAMP:20270101T000000Z\r\n"
+    "DTSTART;TZID=Europe/Lisbon:20270302T100000\r\n"
+    "DTEND;TZID=Europe/Lisbon:20270302T110000\r\nSUMMARY:Dentist\r\n"
+    "END:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 
 @with_config(_OPEN)
@@ -271,13 +302,20 @@ class PlanApplied(TypedDict):
 # once. They refuse unknown keys.
 
 # Documents are read as plain objects and validated by ingest (errors name the field).
-ProgramCreate = Annotated[dict[str, Any], Body(description="a program document (SPEC 6)",
-                                               examples=[EXAMPLE_PROGRAM])]
-MemberUpdate = Annotated[dict[str, Any], Body(
-    description="a member object of the program document (SPEC 6); ``id`` is the URL's",
-    examples=[EXAMPLE_MEMBER])]
-MatchCreate = Annotated[dict[str, Any], Body(
-    description="a match object of the program document (SPEC 6)", examples=[EXAMPLE_MATCH])]
+ProgramCreate = Annotated[
+    dict[str, Any], Body(description="a program document (SPEC 6)", examples=[EXAMPLE_PROGRAM])
+]
+MemberUpdate = Annotated[
+    dict[str, Any],
+    Body(
+        description="a member object of the program document (SPEC 6); ``id`` is the URL's",
+        examples=[EXAMPLE_MEMBER],
+    ),
+]
+MatchCreate = Annotated[
+    dict[str, Any],
+    Body(description="a match object of the program document (SPEC 6)", examples=[EXAMPLE_MATCH]),
+]
 
 
 class _Body(BaseModel):

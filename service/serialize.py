@@ -18,29 +18,44 @@ from solver.result import Occurrence, Plan, Series
 
 
 def occurrence_dict(o: Occurrence) -> dict[str, Any]:
-    out: dict[str, Any] = {"start": o.start.isoformat(), "end": o.end.isoformat(),
-                           "holds": o.holds, "attending": list(o.attending),
-                           "missing": list(o.missing)}
+    out: dict[str, Any] = {
+        "start": o.start.isoformat(),
+        "end": o.end.isoformat(),
+        "holds": o.holds,
+        "attending": list(o.attending),
+        "missing": list(o.missing),
+    }
     if o.alternative is not None:
         out["alternative"] = o.alternative.isoformat()
     return out
 
 
 def series_dict(s: Series) -> dict[str, Any]:
-    return {"match": s.match, "timezone": s.timezone, "frequency": s.frequency,
-            "rrule": s.rrule, "first_start": s.first_start.isoformat(),
-            "duration_minutes": s.duration_minutes,
-            "score": {"held": s.score.held, "attendance": s.score.attendance,
-                      "preferred": s.score.preferred},
-            "occurrences": [occurrence_dict(o) for o in s.occurrences]}
+    return {
+        "match": s.match,
+        "timezone": s.timezone,
+        "frequency": s.frequency,
+        "rrule": s.rrule,
+        "first_start": s.first_start.isoformat(),
+        "duration_minutes": s.duration_minutes,
+        "score": {
+            "held": s.score.held,
+            "attendance": s.score.attendance,
+            "preferred": s.score.preferred,
+        },
+        "occurrences": [occurrence_dict(o) for o in s.occurrences],
+    }
 
 
 def plan_dict(plan: Plan) -> dict[str, Any]:
     """SPEC 6's plan document."""
     return {
         "status": plan.status,
-        "objective": {"held": plan.objective.held, "attendance": plan.objective.attendance,
-                      "preferred": plan.objective.preferred},
+        "objective": {
+            "held": plan.objective.held,
+            "attendance": plan.objective.attendance,
+            "preferred": plan.objective.preferred,
+        },
         "bound": {"held": plan.bound.held, "attendance": plan.bound.attendance},
         "solve_seconds": plan.solve_seconds,
         "series": [series_dict(s) for s in plan.series],
@@ -55,8 +70,9 @@ HEATMAP_WEEKS = 13
 MAX_HEATMAP_WEEKS = 26
 
 
-def heatmap_window(hm: Heatmap, zone: ZoneInfo, first_day: date | None = None,
-                   weeks: int = HEATMAP_WEEKS) -> dict[str, Any]:
+def heatmap_window(
+    hm: Heatmap, zone: ZoneInfo, first_day: date | None = None, weeks: int = HEATMAP_WEEKS
+) -> dict[str, Any]:
     """The heat map over ``weeks`` weeks of dates in the viewer's ``zone`` from
     ``first_day`` (default: the horizon's first), as the API answers it.
 
@@ -67,28 +83,38 @@ def heatmap_window(hm: Heatmap, zone: ZoneInfo, first_day: date | None = None,
     """
     grid = hm.day_grid(zone)
     d0 = 0 if first_day is None else bisect_left(grid.dates, first_day.isoformat())
-    rows = grid.slot[d0:d0 + 7 * weeks]
+    rows = grid.slot[d0 : d0 + 7 * weeks]
     inside = rows[rows >= 0]
     lo, hi = (int(inside.min()), int(inside.max()) + 1) if inside.size else (0, 0)
     counts = hm.counts[lo:hi].tolist()  # Python ints: indexing numpy per cell is slow
     past = int(hm.past)
     everyone = hm.everyone
-    dates = grid.dates[d0:d0 + 7 * weeks]
-    out = {"start": hm.availability.grid.t0.isoformat(),
-           "granularity_minutes": hm.availability.grid.granularity_minutes,
-           "duration_minutes": hm.duration_minutes, "members": list(hm.members),
-           "counts": counts,
-           "everyone": everyone[(everyone >= lo) & (everyone < hi)].tolist(),
-           "free": _bitmaps(hm.attend[lo:hi]),
-           "window": {"first_slot": lo, "slots": hi - lo,
-                      "first_date": dates[0] if dates else None,
-                      "last_date": dates[-1] if dates else None,
-                      "earlier": d0 > 0, "later": d0 + 7 * weeks < len(grid.dates)}}
+    dates = grid.dates[d0 : d0 + 7 * weeks]
+    out = {
+        "start": hm.availability.grid.t0.isoformat(),
+        "granularity_minutes": hm.availability.grid.granularity_minutes,
+        "duration_minutes": hm.duration_minutes,
+        "members": list(hm.members),
+        "counts": counts,
+        "everyone": everyone[(everyone >= lo) & (everyone < hi)].tolist(),
+        "free": _bitmaps(hm.attend[lo:hi]),
+        "window": {
+            "first_slot": lo,
+            "slots": hi - lo,
+            "first_date": dates[0] if dates else None,
+            "last_date": dates[-1] if dates else None,
+            "earlier": d0 > 0,
+            "later": d0 + 7 * weeks < len(grid.dates),
+        },
+    }
     out["view"] = {
-        "timezone": grid.zone, "dates": dates,
+        "timezone": grid.zone,
+        "dates": dates,
         "times": [format_clock(t) for t in grid.times],
-        "cells": [[None if s < 0 else {"slot": s, "count": counts[s - lo], "past": s < past}
-                   for s in row] for row in rows.tolist()],
+        "cells": [
+            [None if s < 0 else {"slot": s, "count": counts[s - lo], "past": s < past} for s in row]
+            for row in rows.tolist()
+        ],
     }
     return out
 
@@ -110,6 +136,14 @@ def heatmap_csv(hm: Heatmap, zone: ZoneInfo) -> str:
     counts, n = hm.counts, len(hm.members)
     for i in range(grid.n_slots):
         free, _ = hm.who(i)
-        writer.writerow([i, grid.slot_start(i).astimezone(zone).isoformat(), int(counts[i]),
-                         int(counts[i] == n), int(i < hm.past), " ".join(free)])
+        writer.writerow(
+            [
+                i,
+                grid.slot_start(i).astimezone(zone).isoformat(),
+                int(counts[i]),
+                int(counts[i] == n),
+                int(i < hm.past),
+                " ".join(free),
+            ]
+        )
     return buf.getvalue()

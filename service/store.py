@@ -50,7 +50,8 @@ from .errors import Conflict, Invalid, NotFound
 metadata = MetaData()
 
 programs = Table(
-    "programs", metadata,
+    "programs",
+    metadata,
     Column("id", String(128), primary_key=True),
     Column("header", Text, nullable=False),  # the document's "program" object, JSON
     Column("bookings", Text, nullable=False, default="[]"),  # the document's own bookings
@@ -59,7 +60,8 @@ programs = Table(
 )
 
 members = Table(
-    "members", metadata,
+    "members",
+    metadata,
     Column("program_id", String(128), ForeignKey("programs.id"), primary_key=True),
     Column("id", String(128), primary_key=True),
     Column("position", Integer, nullable=False),
@@ -72,7 +74,8 @@ members = Table(
 )
 
 matches = Table(
-    "matches", metadata,
+    "matches",
+    metadata,
     Column("program_id", String(128), ForeignKey("programs.id"), primary_key=True),
     Column("id", String(128), primary_key=True),
     Column("position", Integer, nullable=False),
@@ -80,7 +83,8 @@ matches = Table(
 )
 
 series = Table(
-    "series", metadata,
+    "series",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("program_id", String(128), ForeignKey("programs.id"), nullable=False),
     Column("match_id", String(128), nullable=False),
@@ -105,7 +109,8 @@ series = Table(
 )
 
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("id", String(80), primary_key=True),
     Column("series_id", String(64), ForeignKey("series.id"), nullable=False),
     Column("program_id", String(128), nullable=False),
@@ -120,7 +125,8 @@ sessions = Table(
 Index("ix_sessions_series", sessions.c.series_id)
 
 session_members = Table(
-    "session_members", metadata,
+    "session_members",
+    metadata,
     Column("session_id", String(80), ForeignKey("sessions.id"), primary_key=True),
     Column("member_id", String(128), primary_key=True),
     Column("program_id", String(128), nullable=False),
@@ -128,11 +134,16 @@ session_members = Table(
     Column("end", BigInteger, nullable=False),
     Column("active", Integer, nullable=False, default=1),
 )
-Index("ix_session_members_busy", session_members.c.program_id, session_members.c.member_id,
-      session_members.c.start)
+Index(
+    "ix_session_members_busy",
+    session_members.c.program_id,
+    session_members.c.member_id,
+    session_members.c.start,
+)
 
 jobs = Table(
-    "jobs", metadata,
+    "jobs",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("program_id", String(128), nullable=False),
     Column("status", String(16), nullable=False),  # queued, running, done, failed
@@ -169,7 +180,8 @@ JOB_STALE_SECONDS = 60
 SCHEMA_LOCK_KEY = 0x736C6F7477697365
 
 tokens = Table(
-    "tokens", metadata,
+    "tokens",
+    metadata,
     Column("id", String(32), primary_key=True),
     Column("hash", String(64), nullable=False, unique=True),
     Column("role", String(16), nullable=False),
@@ -183,7 +195,8 @@ tokens = Table(
 # A member's calendar feed link: one per member, read-only, opens nothing but the feed.
 # Kept apart from ``tokens`` so no lookup of an API token can ever find one.
 feed_tokens = Table(
-    "feed_tokens", metadata,
+    "feed_tokens",
+    metadata,
     Column("program_id", String(128), ForeignKey("programs.id"), primary_key=True),
     Column("member_id", String(128), primary_key=True),
     Column("id", String(32), nullable=False, unique=True),
@@ -192,12 +205,19 @@ feed_tokens = Table(
 )
 
 # Columns added to tables after their first release: create_all adds only whole tables.
-LATER_COLUMNS = [(jobs, "owner"), (jobs, "queued_at"), (jobs, "apply_owner"),
-                 (jobs, "apply_done"), (jobs, "apply_at"), (tokens, "expires_at"),
-                 (members, "busy")]
+LATER_COLUMNS = [
+    (jobs, "owner"),
+    (jobs, "queued_at"),
+    (jobs, "apply_owner"),
+    (jobs, "apply_done"),
+    (jobs, "apply_at"),
+    (tokens, "expires_at"),
+    (members, "busy"),
+]
 
 deliveries = Table(
-    "deliveries", metadata,
+    "deliveries",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("program_id", String(128), nullable=False),
     Column("series_id", String(64)),
@@ -227,8 +247,9 @@ def make_engine(url: str, busy_seconds: float = 30.0) -> Engine:
 
 def _engine(url: str, busy_seconds: float) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": busy_seconds,
-                                                  "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": busy_seconds, "check_same_thread": False}
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -263,8 +284,9 @@ def _journal_wal(cursor: Any) -> None:
             time.sleep(0.05)
 
 
-def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
-                executemany: bool) -> None:
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, executemany: bool
+) -> None:
     """PostgreSQL text cannot hold U+0000 (SQLite can): refuse it as bad input (422)
     instead of failing in the driver (500)."""
     for row in parameters if executemany else [parameters]:
@@ -296,15 +318,15 @@ def init_db(engine: Engine) -> None:
         conn.commit()
 
 
-def fail_orphaned_jobs(conn: Connection, job_id: str | None = None,
-                       program_id: str | None = None) -> int:
+def fail_orphaned_jobs(
+    conn: Connection, job_id: str | None = None, program_id: str | None = None
+) -> int:
     """Report failed every queued or running job (or just ``job_id``, or those of
     ``program_id``) whose owner is gone:
     a process on this machine that no longer runs, or any owner that has not touched the
     job for JOB_STALE_SECONDS (its heartbeat beats every JOB_HEARTBEAT_SECONDS), or no
     recorded owner (a job from before owners were kept). Returns how many."""
-    q = select(jobs.c.id, jobs.c.owner, jobs.c.updated_at).where(
-        jobs.c.status.in_(ACTIVE_JOB))
+    q = select(jobs.c.id, jobs.c.owner, jobs.c.updated_at).where(jobs.c.status.in_(ACTIVE_JOB))
     if job_id is not None:
         q = q.where(jobs.c.id == job_id)
     if program_id is not None:
@@ -315,10 +337,16 @@ def fail_orphaned_jobs(conn: Connection, job_id: str | None = None,
         reason = _orphaned(row.owner, row.updated_at)
         if reason is None:
             continue
-        failed += conn.execute(update(jobs).where(
-            (jobs.c.id == row.id) & jobs.c.status.in_(ACTIVE_JOB)).values(
-            status="failed", message="failed", updated_at=now,
-            error=f"interrupted: {reason}; start the plan again")).rowcount
+        failed += conn.execute(
+            update(jobs)
+            .where((jobs.c.id == row.id) & jobs.c.status.in_(ACTIVE_JOB))
+            .values(
+                status="failed",
+                message="failed",
+                updated_at=now,
+                error=f"interrupted: {reason}; start the plan again",
+            )
+        ).rowcount
     return failed
 
 
@@ -337,7 +365,8 @@ def roll_back_orphaned_applies(conn: Connection, program_id: str | None = None) 
     the series it wrote are still hidden ("pending") and their invites held, so removing
     them leaves the program as it was before the apply began. Returns how many."""
     q = select(jobs.c.id, jobs.c.apply_owner, jobs.c.apply_at).where(
-        jobs.c.apply_owner.is_not(None) & (jobs.c.applied == 0))
+        jobs.c.apply_owner.is_not(None) & (jobs.c.applied == 0)
+    )
     if program_id is not None:
         q = q.where(jobs.c.program_id == program_id)
     undone = 0
@@ -351,26 +380,32 @@ def roll_back_orphaned_applies(conn: Connection, program_id: str | None = None) 
 def roll_back_apply(conn: Connection, job_id: str) -> None:
     """Remove what an unfinished application of plan ``job_id`` wrote (set-based: a few
     statements whatever the plan's size) and release it, so it can be applied again."""
-    hidden = select(series.c.id).where((series.c.plan_job == job_id)
-                                       & (series.c.status == PENDING))
+    hidden = select(series.c.id).where((series.c.plan_job == job_id) & (series.c.status == PENDING))
     their_sessions = select(sessions.c.id).where(sessions.c.series_id.in_(hidden))
-    conn.execute(deliveries.delete().where(deliveries.c.series_id.in_(hidden)
-                                           & (deliveries.c.status == HELD)))
-    conn.execute(session_members.delete().where(
-        session_members.c.session_id.in_(their_sessions)))
+    conn.execute(
+        deliveries.delete().where(
+            deliveries.c.series_id.in_(hidden) & (deliveries.c.status == HELD)
+        )
+    )
+    conn.execute(session_members.delete().where(session_members.c.session_id.in_(their_sessions)))
     conn.execute(sessions.delete().where(sessions.c.series_id.in_(hidden)))
-    conn.execute(series.delete().where((series.c.plan_job == job_id)
-                                       & (series.c.status == PENDING)))
-    conn.execute(update(jobs).where((jobs.c.id == job_id) & (jobs.c.applied == 0)).values(
-        apply_owner=None, apply_done=None, apply_at=None))
+    conn.execute(
+        series.delete().where((series.c.plan_job == job_id) & (series.c.status == PENDING))
+    )
+    conn.execute(
+        update(jobs)
+        .where((jobs.c.id == job_id) & (jobs.c.applied == 0))
+        .values(apply_owner=None, apply_done=None, apply_at=None)
+    )
 
 
 @contextmanager
 def locked(engine: Engine, program_id: str) -> Iterator[Connection]:
     """A transaction holding the program's write lock (see the module docstring)."""
     with engine.begin() as conn:
-        hit = conn.execute(update(programs).where(programs.c.id == program_id)
-                           .values(lock=programs.c.lock + 1))
+        hit = conn.execute(
+            update(programs).where(programs.c.id == program_id).values(lock=programs.c.lock + 1)
+        )
         if hit.rowcount == 0:
             raise NotFound(f'unknown program "{program_id}"')
         yield conn
@@ -381,62 +416,96 @@ def dump_json(value: Any) -> str:
 
 
 def program_exists(conn: Connection, program_id: str) -> bool:
-    return conn.execute(select(programs.c.id).where(programs.c.id == program_id)).first() \
-        is not None
+    return (
+        conn.execute(select(programs.c.id).where(programs.c.id == program_id)).first() is not None
+    )
 
 
-def insert_program(conn: Connection, data: dict[str, Any],
-                   busy: dict[str, list[list[int]]] | None = None) -> None:
+def insert_program(
+    conn: Connection, data: dict[str, Any], busy: dict[str, list[list[int]]] | None = None
+) -> None:
     """Store a validated program document (as a JSON-ready dict) and the busy time read
     from its members' calendars (``{member: [[start, end], ...]}``, see
     ``uploads.busy_on_upload``; without it, calendars are read when solving)."""
     pid = data["program"]["id"]
     try:
-        conn.execute(programs.insert().values(
-            id=pid, header=dump_json(data["program"]), bookings=dump_json(data["bookings"]),
-            lock=0, created_at=now_epoch()))
+        conn.execute(
+            programs.insert().values(
+                id=pid,
+                header=dump_json(data["program"]),
+                bookings=dump_json(data["bookings"]),
+                lock=0,
+                created_at=now_epoch(),
+            )
+        )
     except IntegrityError:
         raise Conflict(f'program "{pid}" already exists', field="program.id") from None
     if data["members"]:
-        conn.execute(members.insert(), [
-            {"program_id": pid, "id": m["id"], "position": i, "data": dump_json(m),
-             "fetched": "{}",
-             "busy": None if busy is None else dump_json(busy.get(m["id"], []))}
-            for i, m in enumerate(data["members"])])
+        conn.execute(
+            members.insert(),
+            [
+                {
+                    "program_id": pid,
+                    "id": m["id"],
+                    "position": i,
+                    "data": dump_json(m),
+                    "fetched": "{}",
+                    "busy": None if busy is None else dump_json(busy.get(m["id"], [])),
+                }
+                for i, m in enumerate(data["members"])
+            ],
+        )
     if data["matches"]:
-        conn.execute(matches.insert(), [
-            {"program_id": pid, "id": x["id"], "position": i, "data": dump_json(x)}
-            for i, x in enumerate(data["matches"])])
+        conn.execute(
+            matches.insert(),
+            [
+                {"program_id": pid, "id": x["id"], "position": i, "data": dump_json(x)}
+                for i, x in enumerate(data["matches"])
+            ],
+        )
 
 
 def document_data(conn: Connection, program_id: str) -> dict[str, Any]:
     """The program document as stored (a dict), without sessions booked here."""
     row = program_row(conn, program_id)
-    ms = conn.execute(select(members.c.data).where(members.c.program_id == program_id)
-                      .order_by(members.c.position)).scalars()
-    xs = conn.execute(select(matches.c.data).where(matches.c.program_id == program_id)
-                      .order_by(matches.c.position)).scalars()
-    return {"version": 1, "program": json.loads(row.header),
-            "members": [json.loads(m) for m in ms], "matches": [json.loads(x) for x in xs],
-            "bookings": json.loads(row.bookings)}
+    ms = conn.execute(
+        select(members.c.data)
+        .where(members.c.program_id == program_id)
+        .order_by(members.c.position)
+    ).scalars()
+    xs = conn.execute(
+        select(matches.c.data)
+        .where(matches.c.program_id == program_id)
+        .order_by(matches.c.position)
+    ).scalars()
+    return {
+        "version": 1,
+        "program": json.loads(row.header),
+        "members": [json.loads(m) for m in ms],
+        "matches": [json.loads(x) for x in xs],
+        "bookings": json.loads(row.bookings),
+    }
 
 
 def program_row(conn: Connection, program_id: str) -> Any:
     """The program's stored header and document bookings (JSON text)."""
-    row = conn.execute(select(programs.c.header, programs.c.bookings)
-                       .where(programs.c.id == program_id)).first()
+    row = conn.execute(
+        select(programs.c.header, programs.c.bookings).where(programs.c.id == program_id)
+    ).first()
     if row is None:
         raise NotFound(f'unknown program "{program_id}"')
     return row
 
 
-def matches_data(conn: Connection, program_id: str, ids: set[str]
-                 ) -> dict[str, dict[str, Any]]:
+def matches_data(conn: Connection, program_id: str, ids: set[str]) -> dict[str, dict[str, Any]]:
     """Some matches' stored objects, by id (unknown ids are left out)."""
     if not ids:
         return {}
-    rows = conn.execute(select(matches.c.data).where(
-        (matches.c.program_id == program_id) & matches.c.id.in_(sorted(ids)))).scalars()
+    rows = conn.execute(
+        select(matches.c.data).where(
+            (matches.c.program_id == program_id) & matches.c.id.in_(sorted(ids))
+        )
+    ).scalars()
     return {x["id"]: x for x in map(json.loads, rows)}
 
 
@@ -444,68 +513,107 @@ def members_data(conn: Connection, program_id: str, ids: set[str]) -> list[dict[
     """Some members' stored objects, in document order (unknown ids are left out)."""
     if not ids:
         return []
-    rows = conn.execute(select(members.c.data).where(
-        (members.c.program_id == program_id) & members.c.id.in_(sorted(ids)))
-        .order_by(members.c.position)).scalars()
+    rows = conn.execute(
+        select(members.c.data)
+        .where((members.c.program_id == program_id) & members.c.id.in_(sorted(ids)))
+        .order_by(members.c.position)
+    ).scalars()
     return [json.loads(r) for r in rows]
 
 
-def stored_busy(conn: Connection, program_id: str, member_ids: list[str] | None = None
-                ) -> dict[str, list[list[int]] | dict[str, str]]:
+def stored_busy(
+    conn: Connection, program_id: str, member_ids: list[str] | None = None
+) -> dict[str, list[list[int]] | dict[str, str]]:
     """Per member (of ``member_ids``), the busy time read from its calendars at upload
     (a list of [start, end]); for members stored before that was kept, the stored copies
     of their calendar URLs (``{url: text}``) instead."""
     q = select(members.c.id, members.c.busy, members.c.fetched).where(
-        members.c.program_id == program_id)
+        members.c.program_id == program_id
+    )
     if member_ids is not None:
         q = q.where(members.c.id.in_(member_ids))
-    return {r.id: json.loads(r.busy) if r.busy is not None else json.loads(r.fetched or "{}")
-            for r in conn.execute(q)}
+    return {
+        r.id: json.loads(r.busy) if r.busy is not None else json.loads(r.fetched or "{}")
+        for r in conn.execute(q)
+    }
 
 
 def count_rows(conn: Connection, table: Table, program_id: str) -> int:
     """How many members or matches a program has."""
-    return conn.execute(select(func.count()).select_from(table)
-                        .where(table.c.program_id == program_id)).scalar_one()
+    return conn.execute(
+        select(func.count()).select_from(table).where(table.c.program_id == program_id)
+    ).scalar_one()
 
 
-def upsert_member(conn: Connection, program_id: str, data: dict[str, Any],
-                  busy: list[list[int]]) -> bool:
+def upsert_member(
+    conn: Connection, program_id: str, data: dict[str, Any], busy: list[list[int]]
+) -> bool:
     """Create or replace one member and its calendars' busy time; True if it was created."""
     mid = data["id"]
-    found = conn.execute(select(members.c.position).where(
-        (members.c.program_id == program_id) & (members.c.id == mid))).first()
+    found = conn.execute(
+        select(members.c.position).where(
+            (members.c.program_id == program_id) & (members.c.id == mid)
+        )
+    ).first()
     if found is None:
-        last = conn.execute(select(members.c.position).where(members.c.program_id == program_id)
-                            .order_by(members.c.position.desc()).limit(1)).scalar()
-        conn.execute(members.insert().values(
-            program_id=program_id, id=mid, position=(last or 0) + 1, data=dump_json(data),
-            fetched="{}", busy=dump_json(busy)))
+        last = conn.execute(
+            select(members.c.position)
+            .where(members.c.program_id == program_id)
+            .order_by(members.c.position.desc())
+            .limit(1)
+        ).scalar()
+        conn.execute(
+            members.insert().values(
+                program_id=program_id,
+                id=mid,
+                position=(last or 0) + 1,
+                data=dump_json(data),
+                fetched="{}",
+                busy=dump_json(busy),
+            )
+        )
         return True
     values: dict[str, Any] = {"data": dump_json(data), "fetched": "{}", "busy": dump_json(busy)}
-    conn.execute(update(members).where((members.c.program_id == program_id)
-                                       & (members.c.id == mid)).values(**values))
+    conn.execute(
+        update(members)
+        .where((members.c.program_id == program_id) & (members.c.id == mid))
+        .values(**values)
+    )
     return False
 
 
 def insert_match(conn: Connection, program_id: str, data: dict[str, Any]) -> None:
-    last = conn.execute(select(matches.c.position).where(matches.c.program_id == program_id)
-                        .order_by(matches.c.position.desc()).limit(1)).scalar()
+    last = conn.execute(
+        select(matches.c.position)
+        .where(matches.c.program_id == program_id)
+        .order_by(matches.c.position.desc())
+        .limit(1)
+    ).scalar()
     try:
-        conn.execute(matches.insert().values(program_id=program_id, id=data["id"],
-                                             position=(last or 0) + 1, data=dump_json(data)))
+        conn.execute(
+            matches.insert().values(
+                program_id=program_id, id=data["id"], position=(last or 0) + 1, data=dump_json(data)
+            )
+        )
     except IntegrityError:
         raise Conflict(f'match "{data["id"]}" already exists', field="id") from None
 
 
-def active_busy(conn: Connection, program_id: str, member_ids: list[str] | None = None
-                ) -> list[tuple[str, int, int, str, str]]:
+def active_busy(
+    conn: Connection, program_id: str, member_ids: list[str] | None = None
+) -> list[tuple[str, int, int, str, str]]:
     """(member, start, end, session id, match id) of every scheduled or completed session."""
-    q = (select(session_members.c.member_id, session_members.c.start, session_members.c.end,
-                session_members.c.session_id, sessions.c.match_id)
-         .join(sessions, sessions.c.id == session_members.c.session_id)
-         .where((session_members.c.program_id == program_id)
-                & (session_members.c.active == 1)))
+    q = (
+        select(
+            session_members.c.member_id,
+            session_members.c.start,
+            session_members.c.end,
+            session_members.c.session_id,
+            sessions.c.match_id,
+        )
+        .join(sessions, sessions.c.id == session_members.c.session_id)
+        .where((session_members.c.program_id == program_id) & (session_members.c.active == 1))
+    )
     if member_ids is not None:
         q = q.where(session_members.c.member_id.in_(member_ids))
     return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]

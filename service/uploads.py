@@ -36,8 +36,9 @@ from .netguard import guard_for
 from .schemas import CalendarUpdate
 
 
-async def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: Settings,
-                         where: dict[str, str]) -> dict[str, dict[str, str]]:
+async def fetch_uploaded(
+    doc: ProgramDocument, member_ids: list[str], settings: Settings, where: dict[str, str]
+) -> dict[str, dict[str, str]]:
     """``{member: {url: text}}`` for the ``ics_url`` calendars of ``member_ids`` (read by
     :func:`busy_on_upload` next). ``where`` gives each member's field path.
 
@@ -50,23 +51,34 @@ async def fetch_uploaded(doc: ProgramDocument, member_ids: list[str], settings: 
         for j, cal in enumerate(doc.member(mid).calendars):
             field = f"{where[mid]}.calendars[{j}]" if where[mid] else f"calendars[{j}]"
             if cal.ics_path is not None:
-                raise Invalid("ics_path is not accepted by the service (it would read the "
-                              "server's files); send ics_text or ics_url", field=field)
+                raise Invalid(
+                    "ics_path is not accepted by the service (it would read the "
+                    "server's files); send ics_text or ics_url",
+                    field=field,
+                )
             if cal.caldav is not None:
-                raise Invalid("CalDAV calendars are not read by the service; send ics_text "
-                              "or an ics_url", field=f"{field}.caldav")
+                raise Invalid(
+                    "CalDAV calendars are not read by the service; send ics_text or an ics_url",
+                    field=f"{field}.caldav",
+                )
             if cal.ics_url is not None and cal.ics_url not in wanted:
                 # More than the process may fetch at once could never succeed (503 forever).
                 most = min(settings.ics_max_urls, settings.ics_max_fetches)
                 if len(wanted) == most:
-                    raise Invalid(f"a request may name at most {most} calendar URLs "
-                                  "(settings SLOTWISE_ICS_MAX_URLS, SLOTWISE_ICS_MAX_FETCHES);"
-                                  " send the other members' calendars in further requests",
-                                  field=f"{field}.ics_url")
+                    raise Invalid(
+                        f"a request may name at most {most} calendar URLs "
+                        "(settings SLOTWISE_ICS_MAX_URLS, SLOTWISE_ICS_MAX_FETCHES);"
+                        " send the other members' calendars in further requests",
+                        field=f"{field}.ics_url",
+                    )
                 wanted[cal.ics_url] = f"{field}.ics_url"
     texts = await _fetch_all(wanted, settings)
-    return {mid: {c.ics_url: texts[c.ics_url] for c in doc.member(mid).calendars
-                  if c.ics_url is not None} for mid in member_ids}
+    return {
+        mid: {
+            c.ics_url: texts[c.ics_url] for c in doc.member(mid).calendars if c.ics_url is not None
+        }
+        for mid in member_ids
+    }
 
 
 async def _fetch_all(wanted: dict[str, str], settings: Settings) -> dict[str, str]:
@@ -94,9 +106,12 @@ async def fetch_text(url: str, settings: Settings) -> str:
     service's time and size limits (CalendarError otherwise; 503 when too many fetches
     are under way)."""
     with _FETCHES.slot(settings):
-        data = await ics_source.fetch_ics_async(url, timeout=settings.ics_timeout,
-                                                max_bytes=settings.ics_max_bytes,
-                                                guard=guard_for(settings))
+        data = await ics_source.fetch_ics_async(
+            url,
+            timeout=settings.ics_timeout,
+            max_bytes=settings.ics_max_bytes,
+            guard=guard_for(settings),
+        )
     return data.decode("utf-8", "replace")
 
 
@@ -114,9 +129,12 @@ class _Fetches:
         with self._lock:
             if self.running >= settings.ics_max_fetches:
                 wait = math.ceil(settings.ics_timeout)
-                raise HTTPException(503, detail=f"{self.running} calendar URLs are being "
-                                    f"fetched already; try again in {wait} s",
-                                    headers={"Retry-After": str(wait)})
+                raise HTTPException(
+                    503,
+                    detail=f"{self.running} calendar URLs are being "
+                    f"fetched already; try again in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
             self.running += 1
         try:
             yield
@@ -131,13 +149,18 @@ _FETCHES = _Fetches()
 def needs_network(member: dict[str, Any], snaps: dict[str, str]) -> bool:
     """Whether a stored member has a calendar only the network could give (data stored
     before uploads were fetched); the service refuses to fetch it while answering."""
-    return any(c.get("caldav") or c.get("ics_path") or (
-        c.get("ics_url") and c["ics_url"] not in snaps) for c in member.get("calendars", []))
+    return any(
+        c.get("caldav") or c.get("ics_path") or (c.get("ics_url") and c["ics_url"] not in snaps)
+        for c in member.get("calendars", [])
+    )
 
 
-def busy_on_upload(doc: ProgramDocument, member_ids: list[str],
-                   fetched: dict[str, dict[str, str]], where: dict[str, str]
-                   ) -> dict[str, list[list[int]]]:
+def busy_on_upload(
+    doc: ProgramDocument,
+    member_ids: list[str],
+    fetched: dict[str, dict[str, str]],
+    where: dict[str, str],
+) -> dict[str, list[list[int]]]:
     """``{member: [[start, end], ...]}``: the busy time of each member's calendars
     (``ics_url`` ones read from ``fetched``); ``where[member]`` is the member's path."""
     grid = program_grid(doc)
@@ -145,13 +168,19 @@ def busy_on_upload(doc: ProgramDocument, member_ids: list[str],
     for mid in member_ids:
         member = doc.member(mid)
         prefix = f"{where[mid]}.calendars" if where[mid] else "calendars"
-        out[mid] = read_busy(member.calendars, fetched.get(mid, {}), doc.member_zone(mid),
-                             grid, prefix)
+        out[mid] = read_busy(
+            member.calendars, fetched.get(mid, {}), doc.member_zone(mid), grid, prefix
+        )
     return out
 
 
-def read_busy(sources: Sequence[CalendarSource], fetched: dict[str, str], zone: ZoneInfo,
-              grid: SlotGrid, prefix: str = "calendars") -> list[list[int]]:
+def read_busy(
+    sources: Sequence[CalendarSource],
+    fetched: dict[str, str],
+    zone: ZoneInfo,
+    grid: SlotGrid,
+    prefix: str = "calendars",
+) -> list[list[int]]:
     """One member's calendar busy time over the program's span, as merged
     ``[[start, end], ...]`` in epoch seconds; ``ics_url`` sources are read from
     ``fetched`` (``{url: text}``).
@@ -196,14 +225,20 @@ def calendar_source(raw: bytes, kind: str) -> dict[str, Any]:
         try:
             url = CalendarUpdate.model_validate(sent).ics_url
         except (ValueError, TypeError):
-            raise Invalid("send text/calendar, or JSON {\"ics_url\": \"https://...\"} with "
-                          "an http, https or webcal URL", field="ics_url") from None
+            raise Invalid(
+                'send text/calendar, or JSON {"ics_url": "https://..."} with '
+                "an http, https or webcal URL",
+                field="ics_url",
+            ) from None
         return {"ics_url": url}
     if kind in ("text/calendar", "text/plain"):
         text = raw.decode("utf-8", "replace")
         if not text.strip():
-            raise Invalid("the calendar is empty; send an iCalendar (BEGIN:VCALENDAR ...)",
-                          field="calendar")
+            raise Invalid(
+                "the calendar is empty; send an iCalendar (BEGIN:VCALENDAR ...)", field="calendar"
+            )
         return {"ics_text": text}
-    raise Invalid(f"unsupported content type {kind!r}; send text/calendar or "
-                  "application/json", field="content-type")
+    raise Invalid(
+        f"unsupported content type {kind!r}; send text/calendar or application/json",
+        field="content-type",
+    )

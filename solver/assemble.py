@@ -15,10 +15,14 @@ from .result import Series, Unscheduled
 from .series import build_series
 
 
-def assemble(doc: ProgramDocument, avail: Availability, matches: list[ScoredMatch],
-             choice: dict[int, int | None], caps: dict[int, int],
-             attend: Callable[[int], np.ndarray] | None = None
-             ) -> tuple[list[Series], list[Unscheduled]]:
+def assemble(
+    doc: ProgramDocument,
+    avail: Availability,
+    matches: list[ScoredMatch],
+    choice: dict[int, int | None],
+    caps: dict[int, int],
+    attend: Callable[[int], np.ndarray] | None = None,
+) -> tuple[list[Series], list[Unscheduled]]:
     """A series for each match with a candidate in ``choice``, and the reason of each match
     without one."""
     attend = attend or attend_cache(avail)
@@ -32,7 +36,7 @@ def assemble(doc: ProgramDocument, avail: Availability, matches: list[ScoredMatc
         for member in m.spec.members:
             taken = busy_by.setdefault(member, np.zeros(avail.grid.n_slots + 1, bool))
             for s in cands.slots[c].tolist():
-                taken[s:s + cands.k] = True
+                taken[s : s + cands.k] = True
         can = attend(cands.k)[:, avail.indices(m.spec.members)]
         series.append(build_series(avail, cands, c, can=can))
     capped = {avail.members[p] for p in caps}
@@ -49,6 +53,5 @@ def assemble(doc: ProgramDocument, avail: Availability, matches: list[ScoredMatc
     return series, unscheduled
 
 
-def _at_cap(matches: list[ScoredMatch], choice: dict[int, int | None], m: ScoredMatch
-            ) -> set[str]:
+def _at_cap(matches: list[ScoredMatch], choice: dict[int, int | None], m: ScoredMatch) -> set[str]:
     return set(m.spec.members) if m.cap_people else set()

@@ -24,7 +24,7 @@ def can_attend(free: np.ndarray, k: int) -> np.ndarray:
     while span < k:
         shift = min(span, k - span)
         run[: n - shift] &= run[shift:]
-        run[n - shift:] = False
+        run[n - shift :] = False
         span += shift
     return run
 

@@ -37,17 +37,26 @@ class Candidates:
 
     def take(self, index: np.ndarray) -> Candidates:
         """The candidates at ``index`` (keeps their order)."""
-        return Candidates(self.spec, self.k, self.first[index], self.slots[index],
-                          self.attend[index], self.holds[index], self.held[index],
-                          self.attendance[index], self.preferred[index])
+        return Candidates(
+            self.spec,
+            self.k,
+            self.first[index],
+            self.slots[index],
+            self.attend[index],
+            self.holds[index],
+            self.held[index],
+            self.attendance[index],
+            self.preferred[index],
+        )
 
     def viable(self) -> Candidates:
         """Only candidates with at least one occurrence that holds (SPEC 5)."""
         return self.take(np.flatnonzero(self.held > 0))
 
 
-def member_attend(avail: Availability, spec: MatchSpec, k: int,
-                  attend_all: np.ndarray | None = None) -> np.ndarray:
+def member_attend(
+    avail: Availability, spec: MatchSpec, k: int, attend_all: np.ndarray | None = None
+) -> np.ndarray:
     """(slots, members of the match) bool: who can attend a k-slot session from each slot."""
     cols = avail.indices(spec.members)
     if attend_all is not None:
@@ -55,8 +64,7 @@ def member_attend(avail: Availability, spec: MatchSpec, k: int,
     return can_attend(avail.matrix[:, cols], k)
 
 
-def score(avail: Availability, spec: MatchSpec, attend_all: np.ndarray | None = None
-          ) -> Candidates:
+def score(avail: Availability, spec: MatchSpec, attend_all: np.ndarray | None = None) -> Candidates:
     """Score every candidate of ``spec``; ranked by held, attendance, preference, first start.
 
     ``attend_all`` may carry ``can_attend(avail.matrix, k)`` precomputed for all members,
@@ -77,12 +85,20 @@ def score(avail: Availability, spec: MatchSpec, attend_all: np.ndarray | None = 
     attendance = (count * holds).sum(axis=1)
     preferred = (fits_preference(avail, spec, k, table.slots) & holds).sum(axis=1, dtype=np.int64)
     order = np.lexsort((table.first, -preferred, -attendance, -held))
-    return Candidates(spec, k, table.first[order], table.slots[order], attend[order],
-                      holds[order], held[order], attendance[order], preferred[order])
+    return Candidates(
+        spec,
+        k,
+        table.first[order],
+        table.slots[order],
+        attend[order],
+        holds[order],
+        held[order],
+        attendance[order],
+        preferred[order],
+    )
 
 
-def fits_preference(avail: Availability, spec: MatchSpec, k: int, slots: np.ndarray
-                    ) -> np.ndarray:
+def fits_preference(avail: Availability, spec: MatchSpec, k: int, slots: np.ndarray) -> np.ndarray:
     """Occurrences on a preferred day whose session lies in the preferred window."""
     pref = spec.preferred
     if pref is None:

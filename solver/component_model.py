@@ -29,16 +29,33 @@ class ComponentModel:
         return self.inst.weight
 
 
-def component_model(matches: list[ScoredMatch], comp: list[int], kept: dict[int, Candidates],
-                    week: np.ndarray, caps: dict[int, int], fcfs: dict[int, int | None]
-                    ) -> ComponentModel:
+def component_model(
+    matches: list[ScoredMatch],
+    comp: list[int],
+    kept: dict[int, Candidates],
+    week: np.ndarray,
+    caps: dict[int, int],
+    fcfs: dict[int, int | None],
+) -> ComponentModel:
     """One model for ``comp``: the matches of one or more components, pruned."""
     weight = sum(int(kept[i].attendance.max()) for i in comp) + 1
     inst = BatchInstance(
-        [BatchMatch(matches[i].people, kept[i].k, kept[i].slots, kept[i].held,
-                    kept[i].attendance, kept[i].preferred,
-                    kept[i].first - kept[i].first.min()) for i in comp],
-        week, _caps_of(matches, comp, caps), weight)
+        [
+            BatchMatch(
+                matches[i].people,
+                kept[i].k,
+                kept[i].slots,
+                kept[i].held,
+                kept[i].attendance,
+                kept[i].preferred,
+                kept[i].first - kept[i].first.min(),
+            )
+            for i in comp
+        ],
+        week,
+        _caps_of(matches, comp, caps),
+        weight,
+    )
     # Every match alone at its best bounds the model until the solver proves better.
     top = sum(int(kept[i].held[0]) * weight + int(kept[i].attendance[0]) for i in comp)
     hint = [_kept_index(matches[i].cands, kept[i], fcfs[i]) for i in comp]
@@ -46,15 +63,20 @@ def component_model(matches: list[ScoredMatch], comp: list[int], kept: dict[int,
 
 
 def value(job: ComponentModel, choice: list[int | None]) -> int:
-    return sum(int(bm.held[c]) * job.weight + int(bm.attendance[c])
-               for bm, c in zip(job.inst.matches, choice, strict=True) if c is not None)
+    return sum(
+        int(bm.held[c]) * job.weight + int(bm.attendance[c])
+        for bm, c in zip(job.inst.matches, choice, strict=True)
+        if c is not None
+    )
 
 
-def _full_value(matches: list[ScoredMatch], job: ComponentModel, picked: list[int | None]
-                ) -> int:
+def _full_value(matches: list[ScoredMatch], job: ComponentModel, picked: list[int | None]) -> int:
     """held * weight + attendance of a choice given as indices into each match's cands."""
-    return sum(int(matches[i].cands.held[c]) * job.weight + int(matches[i].cands.attendance[c])
-               for i, c in zip(job.comp, picked, strict=True) if c is not None)
+    return sum(
+        int(matches[i].cands.held[c]) * job.weight + int(matches[i].cands.attendance[c])
+        for i, c in zip(job.comp, picked, strict=True)
+        if c is not None
+    )
 
 
 def absorb(job: ComponentModel, res: ModelResult) -> None:
@@ -66,8 +88,12 @@ def absorb(job: ComponentModel, res: ModelResult) -> None:
         job.status = "optimal" if value(job, job.choice) >= job.bound else "feasible"
 
 
-def collect(matches: list[ScoredMatch], comps: list[list[int]], jobs: list[ComponentModel],
-            fcfs: dict[int, int | None]) -> tuple[dict[int, int | None], tuple[int, int]]:
+def collect(
+    matches: list[ScoredMatch],
+    comps: list[list[int]],
+    jobs: list[ComponentModel],
+    fcfs: dict[int, int | None],
+) -> tuple[dict[int, int | None], tuple[int, int]]:
     """Each match's candidate (index into its cands) and the (held, attendance) bound."""
     choice: dict[int, int | None] = {i: 0 for comp in comps for i in comp}
     held = sum(int(matches[i].cands.held[0]) for i in choice)
@@ -75,11 +101,15 @@ def collect(matches: list[ScoredMatch], comps: list[list[int]], jobs: list[Compo
     for job in jobs:
         # The job's bound replaces its matches' own best.
         held += job.bound // job.weight - sum(int(matches[i].cands.held[0]) for i in job.comp)
-        attendance += job.bound % job.weight - sum(int(matches[i].cands.attendance[0])
-                                                   for i in job.comp)
-        picked = [None if c is None else int(
-            np.flatnonzero(matches[i].cands.first == job.kept[i].first[c])[0])
-            for i, c in zip(job.comp, job.choice, strict=True)]
+        attendance += job.bound % job.weight - sum(
+            int(matches[i].cands.attendance[0]) for i in job.comp
+        )
+        picked = [
+            None
+            if c is None
+            else int(np.flatnonzero(matches[i].cands.first == job.kept[i].first[c])[0])
+            for i, c in zip(job.comp, job.choice, strict=True)
+        ]
         peer = [fcfs[i] for i in job.comp]
         if _full_value(matches, job, peer) > _full_value(matches, job, picked):
             picked = peer  # only after a time limit; FCFS may use a pruned candidate
@@ -87,8 +117,7 @@ def collect(matches: list[ScoredMatch], comps: list[list[int]], jobs: list[Compo
     return choice, (held, attendance)
 
 
-def _caps_of(matches: list[ScoredMatch], comp: list[int], caps: dict[int, int]
-             ) -> dict[int, int]:
+def _caps_of(matches: list[ScoredMatch], comp: list[int], caps: dict[int, int]) -> dict[int, int]:
     """The weekly caps of the people in ``comp``."""
     people = {p for i in comp if matches[i].cap_people for p in matches[i].people.tolist()}
     return {p: caps[p] for p in people if p in caps}

@@ -16,12 +16,19 @@ FEW_FREE_HOURS = 10.0  # a week
 NARROW_WINDOW_HOURS = 3.0
 WIDE_ZONE_GAP_HOURS = 3.0
 
-DIFFICULTY_COLUMNS = ("timezone", "free_h_per_week", "match", "with", "mutual_h_per_week",
-                      "zone_gap_h", "longest_window_h", "why")
+DIFFICULTY_COLUMNS = (
+    "timezone",
+    "free_h_per_week",
+    "match",
+    "with",
+    "mutual_h_per_week",
+    "zone_gap_h",
+    "longest_window_h",
+    "why",
+)
 
 
-def hardest_to_schedule(doc: ProgramDocument, avail: Availability | None = None
-                        ) -> pd.DataFrame:
+def hardest_to_schedule(doc: ProgramDocument, avail: Availability | None = None) -> pd.DataFrame:
     """One row per member (index ``member``), hardest to schedule first.
 
     For each of a member's matches: the hours a week at which they and the people who must
@@ -43,21 +50,30 @@ def hardest_to_schedule(doc: ProgramDocument, avail: Availability | None = None
             with_them = sorted(set(doc.required_members(x)) | {m.id})
             mutual = heatmap(avail, with_them, x.duration_minutes)
             others = [p for p in with_them if p != m.id]
-            rows.append({
-                "member": m.id, "match": x.id, "with": ", ".join(others) or "(organizer)",
-                "mutual_h_per_week": len(mutual.everyone) * grid.granularity_minutes / 60
-                / weeks,
-                "zone_gap_h": max((abs(offset[p] - offset[m.id]) for p in others),
-                                  default=0.0),
-            })
-    pairs = pd.DataFrame(rows, columns=["member", "match", "with", "mutual_h_per_week",
-                                        "zone_gap_h"])
+            rows.append(
+                {
+                    "member": m.id,
+                    "match": x.id,
+                    "with": ", ".join(others) or "(organizer)",
+                    "mutual_h_per_week": len(mutual.everyone)
+                    * grid.granularity_minutes
+                    / 60
+                    / weeks,
+                    "zone_gap_h": max((abs(offset[p] - offset[m.id]) for p in others), default=0.0),
+                }
+            )
+    pairs = pd.DataFrame(
+        rows, columns=["member", "match", "with", "mutual_h_per_week", "zone_gap_h"]
+    )
     tightest = pairs.loc[pairs.groupby("member")["mutual_h_per_week"].idxmin()]
     ids = [m.id for m in doc.members]
-    hard = pd.DataFrame({
-        "timezone": [doc.member_zone(i).key for i in ids],
-        "free_h_per_week": [free_hours_per_week(avail, i) for i in ids],
-    }, index=pd.Index(ids, name="member")).join(tightest.set_index("member"))
+    hard = pd.DataFrame(
+        {
+            "timezone": [doc.member_zone(i).key for i in ids],
+            "free_h_per_week": [free_hours_per_week(avail, i) for i in ids],
+        },
+        index=pd.Index(ids, name="member"),
+    ).join(tightest.set_index("member"))
     hard["longest_window_h"] = [longest_free_hours(avail, i) for i in ids]
     hard["why"] = [_why(row) for _, row in hard.iterrows()]
     return hard.sort_values("mutual_h_per_week")

@@ -66,8 +66,9 @@ def uses_pool(matches: int, processes: int | None = None) -> bool:
 
 
 @contextmanager
-def executor_for(scheduler: str | None, processes: int | None = None, *,
-                 matches: int = 0) -> Iterator[Executor | None]:
+def executor_for(
+    scheduler: str | None, processes: int | None = None, *, matches: int = 0
+) -> Iterator[Executor | None]:
     """The executor for a plan of ``matches`` matches; None means plan() solves in process.
 
     - ``scheduler`` (``tcp://host:8786``): the Dask cluster behind it. Its workers need
@@ -148,8 +149,7 @@ def _dask(address: str) -> Iterator[Executor]:
         # Something answered, but not as a Dask scheduler does (e.g. a proxy or a web
         # server: Dask then reads garbage as a message length, and fails however).
         log.debug("%s is not a Dask scheduler", address, exc_info=exc)
-        raise SchedulerUnreachable(address, "what answered there is not a Dask scheduler"
-                                   ) from None
+        raise SchedulerUnreachable(address, "what answered there is not a Dask scheduler") from None
     try:
         yield client.get_executor(pure=False)
     finally:
@@ -162,8 +162,9 @@ class Dispatcher(Generic[K]):
 
     eager = False  # results come from ``completed``, as their chunks finish
 
-    def __init__(self, executor: Executor, deadline: float,
-                 chunk_variables: int | None = None) -> None:
+    def __init__(
+        self, executor: Executor, deadline: float, chunk_variables: int | None = None
+    ) -> None:
         self.executor = executor
         self.slots = capacity(executor)
         self.chunk_variables = CHUNK_VARIABLES if chunk_variables is None else chunk_variables

@@ -23,25 +23,33 @@ def no_candidate_reason(avail: Availability, cands: Candidates, can: np.ndarray)
     spec = cands.spec
     d = spec.duration_minutes
     if len(cands) == 0:
-        what = (f"a {d}-minute session" if spec.frequency == "once" else
-                f"{spec.sessions} {FREQ_WORDS[spec.frequency]} sessions of {d} minutes")
-        return (f"{what} do not fit between {spec.earliest.astimezone(spec.zone):%Y-%m-%d} "
-                f"and the end of the program").replace("a " + str(d) + "-minute session do",
-                                                      "a " + str(d) + "-minute session does")
+        what = (
+            f"a {d}-minute session"
+            if spec.frequency == "once"
+            else f"{spec.sessions} {FREQ_WORDS[spec.frequency]} sessions of {d} minutes"
+        )
+        return (
+            f"{what} do not fit between {spec.earliest.astimezone(spec.zone):%Y-%m-%d} "
+            f"and the end of the program"
+        ).replace("a " + str(d) + "-minute session do", "a " + str(d) + "-minute session does")
     who = list(spec.required) or list(spec.members)
     cols = [spec.members.index(m) for m in who]
     alone = [m for m, c in zip(who, cols, strict=True) if not can[:, c].any()]
     if alone:
-        return f"{_names(alone)} {'has' if len(alone) == 1 else 'have'} no {d}-minute window " \
-               f"in the program"
+        return (
+            f"{_names(alone)} {'has' if len(alone) == 1 else 'have'} no {d}-minute window "
+            f"in the program"
+        )
     together = can[:, cols].all(axis=1)
     if spec.quorum and not spec.required:
         together = can.sum(axis=1) >= spec.quorum
     if not together.any():
         return f"{_names(who)} share no {d}-minute window on any weekday"
-    return (f"{_names(who)} are free together for {d} minutes only at times no "
-            f"{FREQ_WORDS[spec.frequency]} series can use (too late in the program or "
-            f"outside its first {'month' if spec.frequency == 'monthly' else 'period'})")
+    return (
+        f"{_names(who)} are free together for {d} minutes only at times no "
+        f"{FREQ_WORDS[spec.frequency]} series can use (too late in the program or "
+        f"outside its first {'month' if spec.frequency == 'monthly' else 'period'})"
+    )
 
 
 def blocked_reason(cands: Candidates, busy_by: dict[str, np.ndarray], capped: set[str]) -> str:

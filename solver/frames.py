@@ -27,16 +27,38 @@ from .spec import Preference
 # people read them. Not calendar.day_abbr, which follows the locale a notebook may set.
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
-SERIES_COLUMNS = ("match", "first_start", "timezone", "frequency", "rrule", "duration_minutes",
-                  "sessions", "held", "attendance", "preferred")
-OCCURRENCE_COLUMNS = ("match", "occurrence", "start", "end", "holds", "attending", "missing",
-                      "alternative")
+SERIES_COLUMNS = (
+    "match",
+    "first_start",
+    "timezone",
+    "frequency",
+    "rrule",
+    "duration_minutes",
+    "sessions",
+    "held",
+    "attendance",
+    "preferred",
+)
+OCCURRENCE_COLUMNS = (
+    "match",
+    "occurrence",
+    "start",
+    "end",
+    "holds",
+    "attending",
+    "missing",
+    "alternative",
+)
 UNSCHEDULED_COLUMNS = ("match", "reason")
 UTC_TIME = "datetime64[ns, UTC]"  # one resolution whatever pandas infers (s, us or ns)
 
 
-def heatmap_frame(hm: Heatmap, zone: ZoneInfo | str, by: Literal["date", "weekday"] = "date",
-                  value: Literal["count", "share", "everyone"] = "count") -> pd.DataFrame:
+def heatmap_frame(
+    hm: Heatmap,
+    zone: ZoneInfo | str,
+    by: Literal["date", "weekday"] = "date",
+    value: Literal["count", "share", "everyone"] = "count",
+) -> pd.DataFrame:
     """A heat map as times of day (rows, ``"HH:MM"`` in ``zone``) x dates or weekdays.
 
     ``by="date"``: one column per local date (``"YYYY-MM-DD"``); a cell is ``hm.counts``
@@ -62,8 +84,11 @@ def heatmap_frame(hm: Heatmap, zone: ZoneInfo | str, by: Literal["date", "weekda
     elif value == "everyone":
         values = (hm.counts == n).astype(np.float64) if n else np.zeros_like(values)
     cells = np.where(days.slot >= 0, values[np.maximum(days.slot, 0)], np.nan)  # (dates, times)
-    frame = pd.DataFrame(cells.T, index=pd.Index(_clock(days.times), name="time"),
-                         columns=pd.Index(days.dates, name="date"))
+    frame = pd.DataFrame(
+        cells.T,
+        index=pd.Index(_clock(days.times), name="time"),
+        columns=pd.Index(days.dates, name="date"),
+    )
     if by == "date":
         return frame
     weekday = np.array([date.fromisoformat(d).weekday() for d in days.dates], dtype=np.int64)
@@ -83,14 +108,31 @@ def series_frame(series_list: Iterable[Series]) -> pd.DataFrame:
     ``preferred`` are SPEC 5's criteria (occurrences that hold, members attending them,
     those in the preferred window).
     """
-    rows = [(s.match, s.first_start, s.timezone, s.frequency, s.rrule, s.duration_minutes,
-             len(s.occurrences), s.score.held, s.score.attendance, s.score.preferred)
-            for s in series_list]
+    rows = [
+        (
+            s.match,
+            s.first_start,
+            s.timezone,
+            s.frequency,
+            s.rrule,
+            s.duration_minutes,
+            len(s.occurrences),
+            s.score.held,
+            s.score.attendance,
+            s.score.preferred,
+        )
+        for s in series_list
+    ]
     frame = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
     frame["first_start"] = pd.to_datetime(frame["first_start"], utc=True)
     ints = ["duration_minutes", "sessions", "held", "attendance", "preferred"]
-    return frame.astype({**dict.fromkeys(["match", "timezone", "frequency"], "str"),
-                         "first_start": UTC_TIME, **dict.fromkeys(ints, "int64")})
+    return frame.astype(
+        {
+            **dict.fromkeys(["match", "timezone", "frequency"], "str"),
+            "first_start": UTC_TIME,
+            **dict.fromkeys(ints, "int64"),
+        }
+    )
 
 
 def occurrence_frame(series_list: Iterable[Series]) -> pd.DataFrame:
@@ -101,32 +143,59 @@ def occurrence_frame(series_list: Iterable[Series]) -> pd.DataFrame:
     is missing); ``alternative`` is SPEC 6's one-off move (NaT when there is none).
     ``start``, ``end`` and ``alternative`` are UTC.
     """
-    rows = [(s.match, j, o.start, o.end, o.holds, len(o.attending), ", ".join(o.missing),
-             o.alternative)
-            for s in series_list for j, o in enumerate(s.occurrences, start=1)]
+    rows = [
+        (s.match, j, o.start, o.end, o.holds, len(o.attending), ", ".join(o.missing), o.alternative)
+        for s in series_list
+        for j, o in enumerate(s.occurrences, start=1)
+    ]
     frame = pd.DataFrame(rows, columns=list(OCCURRENCE_COLUMNS))
     for col in ("start", "end", "alternative"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
-    return frame.astype({"match": "str", "occurrence": "int64", "start": UTC_TIME,
-                         "end": UTC_TIME, "holds": "bool", "attending": "int64",
-                         "missing": "str", "alternative": UTC_TIME})
+    return frame.astype(
+        {
+            "match": "str",
+            "occurrence": "int64",
+            "start": UTC_TIME,
+            "end": UTC_TIME,
+            "holds": "bool",
+            "attending": "int64",
+            "missing": "str",
+            "alternative": UTC_TIME,
+        }
+    )
 
 
 def plan_frames(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """A plan as (series, occurrences, unscheduled) frames; unscheduled has match, reason."""
-    unscheduled = pd.DataFrame([(u.match, u.reason) for u in plan.unscheduled],
-                               columns=list(UNSCHEDULED_COLUMNS)).astype("str")
+    unscheduled = pd.DataFrame(
+        [(u.match, u.reason) for u in plan.unscheduled], columns=list(UNSCHEDULED_COLUMNS)
+    ).astype("str")
     return series_frame(plan.series), occurrence_frame(plan.series), unscheduled
 
 
-def proposals(doc: ProgramDocument, match_id: str, avail: Availability | None = None,
-              limit: int = 5, *, duration_minutes: int | None = None,
-              frequency: str | None = None, sessions: int | None = None,
-              preferred: Preference | None = None) -> list[Series]:
+def proposals(
+    doc: ProgramDocument,
+    match_id: str,
+    avail: Availability | None = None,
+    limit: int = 5,
+    *,
+    duration_minutes: int | None = None,
+    frequency: str | None = None,
+    sessions: int | None = None,
+    preferred: Preference | None = None,
+) -> list[Series]:
     """The ``limit`` best candidate series of one match alone (SPEC 5), best first; an
     empty list means no series holds even once. See :func:`solver.proposals.propose`."""
-    return propose(doc, match_id, avail, limit, duration_minutes=duration_minutes,
-                   frequency=frequency, sessions=sessions, preferred=preferred).series
+    return propose(
+        doc,
+        match_id,
+        avail,
+        limit,
+        duration_minutes=duration_minutes,
+        frequency=frequency,
+        sessions=sessions,
+        preferred=preferred,
+    ).series
 
 
 def best_weekly_time(hm: Heatmap, zone: ZoneInfo | str) -> str | None:
@@ -139,14 +208,18 @@ def best_weekly_time(hm: Heatmap, zone: ZoneInfo | str) -> str | None:
     return f"{weekday} {clock}"
 
 
-def first_come_first_served_frame(doc: ProgramDocument, avail: Availability | None = None
-                                  ) -> pd.DataFrame:
+def first_come_first_served_frame(
+    doc: ProgramDocument, avail: Availability | None = None
+) -> pd.DataFrame:
     """``solver.planner.first_come_first_served`` as a frame: one row per match (index
     ``match``, document order), its series' ``held`` and ``attendance`` (0 when it got
     none)."""
     from .planner import first_come_first_served
 
     return pd.DataFrame(
-        [(m, s.held if s else 0, s.attendance if s else 0)
-         for m, s in first_come_first_served(doc, avail)],
-        columns=["match", "held", "attendance"]).set_index("match")
+        [
+            (m, s.held if s else 0, s.attendance if s else 0)
+            for m, s in first_come_first_served(doc, avail)
+        ],
+        columns=["match", "held", "attendance"],
+    ).set_index("match")

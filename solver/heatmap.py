@@ -42,8 +42,11 @@ class Heatmap:
     @property
     def everyone(self) -> np.ndarray:
         """Start slots where every member can attend ("everyone is free")."""
-        return np.flatnonzero(self.counts == len(self.members)) if self.members else np.zeros(
-            0, np.int64)
+        return (
+            np.flatnonzero(self.counts == len(self.members))
+            if self.members
+            else np.zeros(0, np.int64)
+        )
 
     @property
     def past(self) -> int:
@@ -68,24 +71,35 @@ class Heatmap:
         slot[day_idx[order], time_idx[order]] = order
         from datetime import date
 
-        return DayGrid(str(zone.key), [date.fromordinal(int(d)).isoformat() for d in days],
-                       [int(t) for t in times], slot)
+        return DayGrid(
+            str(zone.key),
+            [date.fromordinal(int(d)).isoformat() for d in days],
+            [int(t) for t in times],
+            slot,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """SPEC 7's heat map JSON."""
         grid = self.availability.grid
-        return {"start": grid.t0.isoformat(), "granularity_minutes": grid.granularity_minutes,
-                "duration_minutes": self.duration_minutes, "members": list(self.members),
-                "counts": self.counts.tolist(), "everyone": self.everyone.tolist()}
+        return {
+            "start": grid.t0.isoformat(),
+            "granularity_minutes": grid.granularity_minutes,
+            "duration_minutes": self.duration_minutes,
+            "members": list(self.members),
+            "counts": self.counts.tolist(),
+            "everyone": self.everyone.tolist(),
+        }
 
 
-def heatmap(avail: Availability, members: list[str] | tuple[str, ...], duration_minutes: int
-            ) -> Heatmap:
+def heatmap(
+    avail: Availability, members: list[str] | tuple[str, ...], duration_minutes: int
+) -> Heatmap:
     """Heat map of ``members`` for sessions of ``duration_minutes`` (a multiple of the grid)."""
     g = avail.grid.granularity_minutes
     if duration_minutes <= 0 or duration_minutes % g:
-        raise SolverError(f"duration must be a positive multiple of the {g}-minute grid",
-                          field="duration")
+        raise SolverError(
+            f"duration must be a positive multiple of the {g}-minute grid", field="duration"
+        )
     cols = avail.indices(list(members))
     attend = can_attend(avail.matrix[:, cols], duration_minutes // g)
     return Heatmap(avail, tuple(members), duration_minutes, attend)

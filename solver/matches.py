@@ -41,19 +41,31 @@ def attend_cache(avail: Availability) -> Callable[[int], np.ndarray]:
                 cache[0] = np.asfortranarray(avail.matrix)
             cache[k] = can_attend(cache[0], k)
         return cache[k]
+
     return get
 
 
-def score_matches(doc: ProgramDocument, avail: Availability, specs: Sequence[MatchSpec],
-                  attend: Callable[[int], np.ndarray] | None = None) -> list[ScoredMatch]:
+def score_matches(
+    doc: ProgramDocument,
+    avail: Availability,
+    specs: Sequence[MatchSpec],
+    attend: Callable[[int], np.ndarray] | None = None,
+) -> list[ScoredMatch]:
     """Every candidate of each match scored (SPEC 5), best first."""
     attend = attend or attend_cache(avail)
     caps = {m.id for m in doc.members if m.max_sessions_per_week is not None}
     out = []
     for spec in specs:
         cands = score(avail, spec, attend(spec.slots(avail.grid)))
-        out.append(ScoredMatch(spec, cands, cands.viable(), avail.indices(spec.members),
-                               bool(caps & set(spec.members))))
+        out.append(
+            ScoredMatch(
+                spec,
+                cands,
+                cands.viable(),
+                avail.indices(spec.members),
+                bool(caps & set(spec.members)),
+            )
+        )
     return out
 
 
@@ -65,5 +77,8 @@ def program_weeks(doc: ProgramDocument, grid: SlotGrid) -> np.ndarray:
 
 def person_caps(doc: ProgramDocument, avail: Availability) -> dict[int, int]:
     """SPEC 5: ``max_sessions_per_week`` by person index, for the members who have one."""
-    return {avail.index(m.id): m.max_sessions_per_week for m in doc.members
-            if m.max_sessions_per_week is not None and m.id in avail.members}
+    return {
+        avail.index(m.id): m.max_sessions_per_week
+        for m in doc.members
+        if m.max_sessions_per_week is not None and m.id in avail.members
+    }

@@ -68,8 +68,10 @@ class Variables:
 
     @classmethod
     def create(cls, model: cp_model.CpModel, inst: BatchInstance) -> Variables:
-        x = [[model.new_bool_var(f"x{m}_{c}") for c in range(len(bm.held))]
-             for m, bm in enumerate(inst.matches)]
+        x = [
+            [model.new_bool_var(f"x{m}_{c}") for c in range(len(bm.held))]
+            for m, bm in enumerate(inst.matches)
+        ]
         return cls(x, [v.index for row in x for v in row])
 
     def flat(self) -> list[cp_model.IntVar]:
@@ -127,8 +129,9 @@ def flat_offsets(inst: BatchInstance) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes)])
 
 
-def person_occurrences(inst: BatchInstance) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                      np.ndarray]:
+def person_occurrences(
+    inst: BatchInstance,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every occurrence that books a person in two or more matches, as flat arrays:
     (person, flat variable, start, k); one row per person and occurrence."""
     owners: dict[int, list[int]] = {}
@@ -147,13 +150,11 @@ def person_occurrences(inst: BatchInstance) -> tuple[np.ndarray, np.ndarray, np.
                 c_count, n = bm.slots.shape
                 per_match[m] = (offset[m] + np.repeat(np.arange(c_count), n), bm.slots.ravel())
             var, start = per_match[m]
-            parts.append((np.full(len(var), p), var, start,
-                          np.full(len(var), inst.matches[m].k)))
+            parts.append((np.full(len(var), p), var, start, np.full(len(var), inst.matches[m].k)))
     if not parts:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty, empty
-    person, var, start, k = (np.concatenate(a).astype(np.int64)
-                             for a in zip(*parts, strict=True))
+    person, var, start, k = (np.concatenate(a).astype(np.int64) for a in zip(*parts, strict=True))
     return person, var, start, k
 
 
@@ -203,7 +204,7 @@ def conflict_cliques(inst: BatchInstance) -> list[np.ndarray]:
     order = np.lexsort((size, h2, h1))
     h1, h2, size = h1[order], h2[order], size[order]
     fresh = np.r_[True, (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1]) | (size[1:] != size[:-1])]
-    return [ids[bounds[g]:bounds[g + 1]] for g in np.sort(order[fresh]).tolist()]
+    return [ids[bounds[g] : bounds[g + 1]] for g in np.sort(order[fresh]).tolist()]
 
 
 def _ranges(first: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -254,16 +255,23 @@ def _week_counts(inst: BatchInstance, m: int, n_weeks: int) -> np.ndarray:
 
 def primary_terms(inst: BatchInstance, xs: Variables) -> tuple[list[cp_model.IntVar], list[int]]:
     """held * weight + attendance, per variable."""
-    coeffs = [int(h) * inst.weight + int(a) for bm in inst.matches
-              for h, a in zip(bm.held, bm.attendance, strict=True)]
+    coeffs = [
+        int(h) * inst.weight + int(a)
+        for bm in inst.matches
+        for h, a in zip(bm.held, bm.attendance, strict=True)
+    ]
     return xs.flat(), coeffs
 
 
-def secondary_terms(inst: BatchInstance, xs: Variables, tie_weight: int
-                    ) -> tuple[list[cp_model.IntVar], list[int]]:
+def secondary_terms(
+    inst: BatchInstance, xs: Variables, tie_weight: int
+) -> tuple[list[cp_model.IntVar], list[int]]:
     """preferred * tie_weight - first-start offset, per variable."""
-    coeffs = [int(p) * tie_weight - int(o) for bm in inst.matches
-              for p, o in zip(bm.preferred, bm.offset, strict=True)]
+    coeffs = [
+        int(p) * tie_weight - int(o)
+        for bm in inst.matches
+        for p, o in zip(bm.preferred, bm.offset, strict=True)
+    ]
     return xs.flat(), coeffs
 
 
@@ -303,8 +311,9 @@ def _run(solver: cp_model.CpSolver, model: cp_model.CpModel) -> cp_model.CpSolve
     return status
 
 
-def solve(inst: BatchInstance, params: SolveParams = SolveParams(),
-          hint: list[int | None] | None = None) -> ModelResult:
+def solve(
+    inst: BatchInstance, params: SolveParams = SolveParams(), hint: list[int | None] | None = None
+) -> ModelResult:
     """Build and solve; always returns the best plan found with its status and bound."""
     t0 = time.perf_counter()
     model = _Model()
@@ -321,11 +330,17 @@ def solve(inst: BatchInstance, params: SolveParams = SolveParams(),
     solver = _solver(params, deadline - time.perf_counter())
     status = _run(solver, model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return ModelResult(STATUS[status], [None] * len(inst.matches), 0,
-                           int(solver.best_objective_bound)
-                           if status == cp_model.UNKNOWN
-                           and math.isfinite(solver.best_objective_bound) else 0,
-                           build, time.perf_counter() - t0 - build, constraints)
+        return ModelResult(
+            STATUS[status],
+            [None] * len(inst.matches),
+            0,
+            int(solver.best_objective_bound)
+            if status == cp_model.UNKNOWN and math.isfinite(solver.best_objective_bound)
+            else 0,
+            build,
+            time.perf_counter() - t0 - build,
+            constraints,
+        )
     choice = xs.extract(solver)
     best = round(solver.objective_value)
     bound = int(np.floor(solver.best_objective_bound + 1e-6))
@@ -342,5 +357,6 @@ def solve(inst: BatchInstance, params: SolveParams = SolveParams(),
         solver2 = _solver(params, remaining)
         if _run(solver2, model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             choice = xs.extract(solver2)
-    return ModelResult(first_status, choice, best, bound, build,
-                       time.perf_counter() - t0 - build, constraints)
+    return ModelResult(
+        first_status, choice, best, bound, build, time.perf_counter() - t0 - build, constraints
+    )

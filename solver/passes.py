@@ -60,8 +60,9 @@ class Runs:
     build_s: float = 0.0
     solve_s: float = 0.0
 
-    def absorb(self, results: Iterable[tuple[ComponentModel, ModelResult]]
-               ) -> Iterator[ComponentModel]:
+    def absorb(
+        self, results: Iterable[tuple[ComponentModel, ModelResult]]
+    ) -> Iterator[ComponentModel]:
         """Each model's run: keep whichever answer is better, count what it cost; yields the
         model as its result is taken."""
         for job, res in results:
@@ -78,17 +79,23 @@ class Runs:
         later."""
         size = sum(len(k) for k in job.kept.values())
         workers = self.params.workers if size >= SMALL_MODEL else 1
-        return SolveTask(job.inst, job.choice,
-                         replace(self.params, time_limit=time_limit, workers=workers))
+        return SolveTask(
+            job.inst, job.choice, replace(self.params, time_limit=time_limit, workers=workers)
+        )
 
     def again(self, job: ComponentModel, time_limit: float) -> SolveTask:
         """A second-pass run, with every worker, from the best answer so far."""
         return SolveTask(job.inst, job.choice, replace(self.params, time_limit=time_limit))
 
 
-def component_models(matches: list[ScoredMatch], comps: list[list[int]], week: np.ndarray,
-                     caps: dict[int, int], fcfs: dict[int, int | None], runs: Runs
-                     ) -> Iterator[tuple[list[int], ComponentModel | None]]:
+def component_models(
+    matches: list[ScoredMatch],
+    comps: list[list[int]],
+    week: np.ndarray,
+    caps: dict[int, int],
+    fcfs: dict[int, int | None],
+    runs: Runs,
+) -> Iterator[tuple[list[int], ComponentModel | None]]:
     """Each component, in order, with the model it needs (None when it has a single
     match or pruning leaves every match its best)."""
     for comp in comps:
@@ -102,9 +109,17 @@ def component_models(matches: list[ScoredMatch], comps: list[list[int]], week: n
         yield comp, job
 
 
-def first_pass(matches: list[ScoredMatch], comps: list[list[int]], week: np.ndarray,
-               caps: dict[int, int], fcfs: dict[int, int | None], runs: Runs,
-               runner: Runner, budget: Budget, report: Reporter) -> list[ComponentModel]:
+def first_pass(
+    matches: list[ScoredMatch],
+    comps: list[list[int]],
+    week: np.ndarray,
+    caps: dict[int, int],
+    fcfs: dict[int, int | None],
+    runs: Runs,
+    runner: Runner,
+    budget: Budget,
+    report: Reporter,
+) -> list[ComponentModel]:
     """Prune every component and solve those that need a model, largest first, each with
     its ``budget.first``. One model per component: putting small components together saves
     CP-SAT's start-up per call, but measured on L it can make the search far slower (one
@@ -117,8 +132,10 @@ def first_pass(matches: list[ScoredMatch], comps: list[list[int]], week: np.ndar
     def planned(matches_done: int, note: str = "") -> None:
         nonlocal done
         done += matches_done
-        report(SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
-               f"planned {done} of {total} schedulable matches{note}")
+        report(
+            SCORING + (SECOND_PASS - SCORING) * done / max(total, 1),
+            f"planned {done} of {total} schedulable matches{note}",
+        )
 
     for comp, job in component_models(matches, comps, week, caps, fcfs, runs):
         limit = None if job is None else budget.first(len(comp))
@@ -140,8 +157,9 @@ def first_pass(matches: list[ScoredMatch], comps: list[list[int]], week: np.ndar
     return jobs
 
 
-def second_pass(unproven: list[ComponentModel], runs: Runs, runner: Runner, budget: Budget,
-                report: Reporter) -> None:
+def second_pass(
+    unproven: list[ComponentModel], runs: Runs, runner: Runner, budget: Budget, report: Reporter
+) -> None:
     """Components not proven optimal share the time left (``budget.second``), largest
     first, with all workers; on an executor each is its own task."""
     left = total = sum(len(j.comp) for j in unproven)
@@ -151,8 +169,10 @@ def second_pass(unproven: list[ComponentModel], runs: Runs, runner: Runner, budg
         nonlocal left
         for job in runs.absorb(results):
             left -= len(job.comp)
-            report(SECOND_PASS + (1 - SECOND_PASS) * (1 - left / max(total, 1)),
-                   f"improving {len(unproven)} components not yet proven optimal")
+            report(
+                SECOND_PASS + (1 - SECOND_PASS) * (1 - left / max(total, 1)),
+                f"improving {len(unproven)} components not yet proven optimal",
+            )
 
     for job in unproven:
         limit = budget.second(len(job.comp))

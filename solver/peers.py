@@ -15,8 +15,9 @@ from .result import Plan, Score
 from .spec import match_spec
 
 
-def fcfs_choice(matches: list[ScoredMatch], week: np.ndarray, caps: dict[int, int], n_slots: int,
-                n_people: int) -> dict[int, int | None]:
+def fcfs_choice(
+    matches: list[ScoredMatch], week: np.ndarray, caps: dict[int, int], n_slots: int, n_people: int
+) -> dict[int, int | None]:
     """First come, first served: each match in turn takes its best candidate that fits what
     is already booked (no member double-booked, no weekly cap exceeded)."""
     # Occupancy per person as a slot bitmap keeps this linear in the program's size.
@@ -41,22 +42,24 @@ def fcfs_choice(matches: list[ScoredMatch], week: np.ndarray, caps: dict[int, in
         if out[i] is None:
             continue
         for s in c.slots[out[i]].tolist():
-            taken[s:s + c.k, m.people] = True
+            taken[s : s + c.k, m.people] = True
         for p in capped:
             per_week[p] += np.bincount(week[c.slots[out[i]]], minlength=n_weeks)
     return out
 
 
-def _peer_setup(doc: ProgramDocument, avail: Availability | None
-                ) -> tuple[Availability, list[ScoredMatch], np.ndarray, dict[int, int]]:
+def _peer_setup(
+    doc: ProgramDocument, avail: Availability | None
+) -> tuple[Availability, list[ScoredMatch], np.ndarray, dict[int, int]]:
     avail = avail or build_availability(doc)
     specs = [match_spec(doc, x, avail.grid) for x in doc.matches]
     matches = score_matches(doc, avail, specs)
     return avail, matches, program_weeks(doc, avail.grid), person_caps(doc, avail)
 
 
-def first_come_first_served(doc: ProgramDocument, avail: Availability | None = None
-                            ) -> list[tuple[str, Score | None]]:
+def first_come_first_served(
+    doc: ProgramDocument, avail: Availability | None = None
+) -> list[tuple[str, Score | None]]:
     """The peer booking tools use: matches in document order each take their best free
     series. Returns each match's score (None when it got nothing)."""
     avail, matches, week, caps = _peer_setup(doc, avail)
@@ -64,13 +67,20 @@ def first_come_first_served(doc: ProgramDocument, avail: Availability | None = N
     out: list[tuple[str, Score | None]] = []
     for i, m in enumerate(matches):
         c = picked[i]
-        out.append((m.spec.id, None if c is None else Score(
-            int(m.cands.held[c]), int(m.cands.attendance[c]), int(m.cands.preferred[c]))))
+        out.append(
+            (
+                m.spec.id,
+                None
+                if c is None
+                else Score(
+                    int(m.cands.held[c]), int(m.cands.attendance[c]), int(m.cands.preferred[c])
+                ),
+            )
+        )
     return out
 
 
-def first_come_first_served_plan(doc: ProgramDocument, avail: Availability | None = None
-                                 ) -> Plan:
+def first_come_first_served_plan(doc: ProgramDocument, avail: Availability | None = None) -> Plan:
     """The first-come-first-served peer as a Plan (status "feasible", no proven bound), so
     the validator can check it like any plan."""
     t0 = time.perf_counter()
@@ -78,10 +88,22 @@ def first_come_first_served_plan(doc: ProgramDocument, avail: Availability | Non
     picked = fcfs_choice(matches, week, caps, avail.grid.n_slots, len(avail.members))
     series, unscheduled = assemble(doc, avail, matches, picked, caps)
     objective = sum((s.score for s in series), Score())
-    upper = sum((Score(int(m.cands.held[0]), int(m.cands.attendance[0]),
-                       int(m.cands.preferred[0])) for m in matches if len(m.cands)), Score())
-    return Plan("feasible", objective, upper, round(time.perf_counter() - t0, 3),
-                tuple(series), tuple(unscheduled))
+    upper = sum(
+        (
+            Score(int(m.cands.held[0]), int(m.cands.attendance[0]), int(m.cands.preferred[0]))
+            for m in matches
+            if len(m.cands)
+        ),
+        Score(),
+    )
+    return Plan(
+        "feasible",
+        objective,
+        upper,
+        round(time.perf_counter() - t0, 3),
+        tuple(series),
+        tuple(unscheduled),
+    )
 
 
 def per_match_upper_bound(doc: ProgramDocument, avail: Availability | None = None) -> Score:
@@ -91,7 +113,7 @@ def per_match_upper_bound(doc: ProgramDocument, avail: Availability | None = Non
     total = Score()
     for m in score_matches(doc, avail, specs):
         if len(m.cands):
-            total = total + Score(int(m.cands.held[0]), int(m.cands.attendance[0]),
-                                  int(m.cands.preferred[0]))
+            total = total + Score(
+                int(m.cands.held[0]), int(m.cands.attendance[0]), int(m.cands.preferred[0])
+            )
     return total
-

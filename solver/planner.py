@@ -37,17 +37,29 @@ from .result import Plan, PlanStats, Score, Status
 from .spec import match_spec
 
 # Re-exported: notebooks and scripts import the peers from here, next to plan().
-__all__ = ["SolveParams", "first_come_first_served", "first_come_first_served_plan",
-           "per_match_upper_bound", "plan"]
+__all__ = [
+    "SolveParams",
+    "first_come_first_served",
+    "first_come_first_served_plan",
+    "per_match_upper_bound",
+    "plan",
+]
 
 log = logging.getLogger(__name__)
 
 
-def plan(doc: ProgramDocument, avail: Availability | None = None, *,
-         match_ids: Sequence[str] | None = None, params: SolveParams | None = None,
-         progress: Progress | None = None, executor: Executor | None = None,
-         time_limit: float | None = None, workers: int | None = None,
-         seed: int | None = None) -> Plan:
+def plan(
+    doc: ProgramDocument,
+    avail: Availability | None = None,
+    *,
+    match_ids: Sequence[str] | None = None,
+    params: SolveParams | None = None,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+    time_limit: float | None = None,
+    workers: int | None = None,
+    seed: int | None = None,
+) -> Plan:
     """Plan every match (or ``match_ids``) together: SPEC 5's lexicographic optimum.
 
     Independent components are solved one by one, largest first, each with a share of
@@ -85,8 +97,11 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
 
     comps = [[i for i in c if len(matches[i].cands)] for c in components(matches)]
     runs = Runs(params)
-    budget: Budget = InProcessBudget(deadline, comps) if executor is None \
+    budget: Budget = (
+        InProcessBudget(deadline, comps)
+        if executor is None
         else ExecutorBudget(deadline, comps, runner.slots)
+    )
     jobs = first_pass(matches, comps, week, caps, fcfs, runs, runner, budget, report)
     unproven = [j for j in jobs if j.status != "optimal"]
     second_pass(unproven, runs, runner, budget, report)
@@ -100,38 +115,62 @@ def plan(doc: ProgramDocument, avail: Availability | None = None, *,
     status: Status = "optimal" if all(j.status == "optimal" for j in jobs) else "feasible"
     pref_b = sum(int(m.cands.preferred.max()) for m in matches if len(m.cands))
     t_end = time.perf_counter()
-    return Plan(status, objective, Score(*bound, pref_b),
-                round(t_end - t_start, 3), tuple(series), tuple(unscheduled),
-                PlanStats(score_seconds=t_scored - t_start, fcfs_seconds=t_fcfs - t_scored,
-                          prune_seconds=runs.prune_s, build_seconds=runs.build_s,
-                          solve_seconds=runs.solve_s, assemble_seconds=t_end - t_solved,
-                          models=len(jobs), solver_runs=runs.runs,
-                          unproven_after_first_pass=len(unproven), components=len(comps),
-                          variables=sum(len(k) for j in jobs for k in j.kept.values()),
-                          constraints=runs.constraints, total_seconds=t_end - t_start,
-                          parallel_slots=runner.slots, chunks=runner.chunks))
+    return Plan(
+        status,
+        objective,
+        Score(*bound, pref_b),
+        round(t_end - t_start, 3),
+        tuple(series),
+        tuple(unscheduled),
+        PlanStats(
+            score_seconds=t_scored - t_start,
+            fcfs_seconds=t_fcfs - t_scored,
+            prune_seconds=runs.prune_s,
+            build_seconds=runs.build_s,
+            solve_seconds=runs.solve_s,
+            assemble_seconds=t_end - t_solved,
+            models=len(jobs),
+            solver_runs=runs.runs,
+            unproven_after_first_pass=len(unproven),
+            components=len(comps),
+            variables=sum(len(k) for j in jobs for k in j.kept.values()),
+            constraints=runs.constraints,
+            total_seconds=t_end - t_start,
+            parallel_slots=runner.slots,
+            chunks=runner.chunks,
+        ),
+    )
 
 
-def _scored(doc: ProgramDocument, avail: Availability, match_ids: Sequence[str] | None,
-            attend: Callable[[int], np.ndarray], report: Reporter) -> list[ScoredMatch]:
+def _scored(
+    doc: ProgramDocument,
+    avail: Availability,
+    match_ids: Sequence[str] | None,
+    attend: Callable[[int], np.ndarray],
+    report: Reporter,
+) -> list[ScoredMatch]:
     """The matches to plan, scored in chunks (to report progress on large programs)."""
     # A match listed twice is planned once: a plan gives each match at most one series.
-    wanted = [doc.match(x) for x in dict.fromkeys(match_ids)] if match_ids \
-        else list(doc.matches)
+    wanted = [doc.match(x) for x in dict.fromkeys(match_ids)] if match_ids else list(doc.matches)
     report(0.0, f"scoring the candidate series of {len(wanted)} matches")
     specs = [match_spec(doc, x, avail.grid) for x in wanted]
     matches: list[ScoredMatch] = []
     for at in range(0, len(specs), 250):
-        matches += score_matches(doc, avail, specs[at:at + 250], attend)
-        report(SCORING * len(matches) / len(specs),
-               f"scored the candidate series of {len(matches)} of {len(specs)} matches")
+        matches += score_matches(doc, avail, specs[at : at + 250], attend)
+        report(
+            SCORING * len(matches) / len(specs),
+            f"scored the candidate series of {len(matches)} of {len(specs)} matches",
+        )
     return matches
 
 
-def _params(params: SolveParams | None, time_limit: float | None, workers: int | None,
-            seed: int | None) -> SolveParams:
+def _params(
+    params: SolveParams | None, time_limit: float | None, workers: int | None, seed: int | None
+) -> SolveParams:
     """``params`` with the fields given as keywords replaced."""
     base = params or SolveParams()
-    return SolveParams(base.time_limit if time_limit is None else time_limit,
-                       base.workers if workers is None else workers,
-                       base.seed if seed is None else seed)
+    return SolveParams(
+        base.time_limit if time_limit is None else time_limit,
+        base.workers if workers is None else workers,
+        base.seed if seed is None else seed,
+    )

@@ -26,10 +26,17 @@ class Proposals:
     reason: str | None
 
 
-def propose(doc: ProgramDocument, match_id: str, avail: Availability | None = None,
-            limit: int = 5, *, duration_minutes: int | None = None,
-            frequency: str | None = None, sessions: int | None = None,
-            preferred: Preference | None = None) -> Proposals:
+def propose(
+    doc: ProgramDocument,
+    match_id: str,
+    avail: Availability | None = None,
+    limit: int = 5,
+    *,
+    duration_minutes: int | None = None,
+    frequency: str | None = None,
+    sessions: int | None = None,
+    preferred: Preference | None = None,
+) -> Proposals:
     """The ``limit`` best candidate series of one match, best first.
 
     Keyword overrides are the proposals wizard's (duration, frequency, sessions,
@@ -42,13 +49,22 @@ def propose(doc: ProgramDocument, match_id: str, avail: Availability | None = No
     grid = avail.grid if avail is not None else program_grid(doc)
     g = grid.granularity_minutes
     if duration_minutes is not None and (duration_minutes <= 0 or duration_minutes % g):
-        raise SolverError(f"duration_minutes must be a positive multiple of the {g}-minute "
-                          "grid", field="duration_minutes")
+        raise SolverError(
+            f"duration_minutes must be a positive multiple of the {g}-minute grid",
+            field="duration_minutes",
+        )
     if frequency == "once" and (sessions or 1) != 1:
         raise SolverError("sessions must be 1 when frequency is 'once'", field="sessions")
     sessions = sessions or (1 if frequency == "once" else None)
-    spec = match_spec(doc, match, grid, duration_minutes=duration_minutes,
-                      frequency=frequency, sessions=sessions, preferred=preferred)
+    spec = match_spec(
+        doc,
+        match,
+        grid,
+        duration_minutes=duration_minutes,
+        frequency=frequency,
+        sessions=sessions,
+        preferred=preferred,
+    )
     if avail is None:
         avail = build_availability(doc, members=list(match.members))
     scored = score(avail, spec)

@@ -45,8 +45,14 @@ def shape(first: np.ndarray, slots: np.ndarray) -> tuple[bytes, int]:
     return offsets(first, slots).astype(np.int64).tobytes(), int(first.max() - first.min())
 
 
-def blocking(first: np.ndarray, slots: np.ndarray, k: int,
-             other_first: np.ndarray, other_slots: np.ndarray, other_k: int) -> int:
+def blocking(
+    first: np.ndarray,
+    slots: np.ndarray,
+    k: int,
+    other_first: np.ndarray,
+    other_slots: np.ndarray,
+    other_k: int,
+) -> int:
     """Upper bound on how many of these candidates one series of the neighbour overlaps."""
     if not len(first) or not len(other_first):
         return 0
@@ -105,16 +111,16 @@ def _neighbours(matches: list[ScoredMatch], comp: list[int]) -> dict[int, list[i
     return {i: sorted(js) for i, js in out.items()}
 
 
-def prune_component(matches: list[ScoredMatch], comp: list[int], week: np.ndarray
-                    ) -> dict[int, Candidates]:
+def prune_component(
+    matches: list[ScoredMatch], comp: list[int], week: np.ndarray
+) -> dict[int, Candidates]:
     """Each match's candidates that an optimal plan may use (see solver/prune.py)."""
     nbrs = _neighbours(matches, comp)
     shapes = {i: shape(matches[i].cands.first, matches[i].cands.slots) for i in comp}
     kept = {}
     for i in comp:
         c = matches[i].cands
-        limit = 1 + sum(blocking_of(shapes[i], c.k, shapes[j], matches[j].cands.k)
-                        for j in nbrs[i])
+        limit = 1 + sum(blocking_of(shapes[i], c.k, shapes[j], matches[j].cands.k) for j in nbrs[i])
         groups = None
         if matches[i].cap_people and len(c):
             weeks = week[c.slots]
@@ -124,8 +130,9 @@ def prune_component(matches: list[ScoredMatch], comp: list[int], week: np.ndarra
     return kept
 
 
-def _compatible(choices: list[tuple[np.ndarray, int, np.ndarray]], week: np.ndarray,
-                caps: dict[int, int]) -> bool:
+def _compatible(
+    choices: list[tuple[np.ndarray, int, np.ndarray]], week: np.ndarray, caps: dict[int, int]
+) -> bool:
     """No person in two overlapping sessions and no cap exceeded, for (people, k, slots)."""
     taken: dict[int, list[tuple[int, int]]] = {}
     for people, k, slots in choices:
@@ -140,8 +147,9 @@ def _compatible(choices: list[tuple[np.ndarray, int, np.ndarray]], week: np.ndar
     return True
 
 
-def prune(matches: list[ScoredMatch], comp: list[int], week: np.ndarray, caps: dict[int, int]
-           ) -> dict[int, Candidates] | None:
+def prune(
+    matches: list[ScoredMatch], comp: list[int], week: np.ndarray, caps: dict[int, int]
+) -> dict[int, Candidates] | None:
     """The component's kept candidates, or None when every match can take its best."""
     kept = prune_component(matches, comp, week)
     tops = [(matches[i].people, kept[i].k, kept[i].slots[0]) for i in comp]

@@ -63,8 +63,10 @@ def occurrence_starts(first: datetime, frequency: str, sessions: int) -> list[da
         raise ValueError("first must carry a ZoneInfo time zone")
     local = first.astimezone(zone)
     clock = local.time().replace(tzinfo=None, fold=0)
-    out = [local_to_utc(datetime.combine(d, clock), zone)
-           for d in occurrence_dates(local.date(), frequency, sessions)]
+    out = [
+        local_to_utc(datetime.combine(d, clock), zone)
+        for d in occurrence_dates(local.date(), frequency, sessions)
+    ]
     out[0] = first.astimezone(out[0].tzinfo)
     return out
 
@@ -107,15 +109,21 @@ class CandidateTable:
         return len(self.first)
 
 
-def candidate_table(grid: SlotGrid, zone: ZoneInfo, frequency: str, sessions: int,
-                    duration_slots: int, earliest: datetime) -> CandidateTable:
-    return _candidate_table(grid, zone, frequency, sessions, duration_slots,
-                            to_epoch(earliest))
+def candidate_table(
+    grid: SlotGrid,
+    zone: ZoneInfo,
+    frequency: str,
+    sessions: int,
+    duration_slots: int,
+    earliest: datetime,
+) -> CandidateTable:
+    return _candidate_table(grid, zone, frequency, sessions, duration_slots, to_epoch(earliest))
 
 
 @lru_cache(maxsize=256)
-def _candidate_table(grid: SlotGrid, zone: ZoneInfo, frequency: str, sessions: int,
-                     k: int, earliest_epoch: int) -> CandidateTable:
+def _candidate_table(
+    grid: SlotGrid, zone: ZoneInfo, frequency: str, sessions: int, k: int, earliest_epoch: int
+) -> CandidateTable:
     if sessions < 1:
         raise ValueError("sessions must be at least 1")
     earliest = datetime.fromtimestamp(earliest_epoch, grid.t0.tzinfo)
@@ -128,9 +136,13 @@ def _candidate_table(grid: SlotGrid, zone: ZoneInfo, frequency: str, sessions: i
     day, minute = clock.day[first], clock.minute[first]
     # Local dates of every occurrence, per distinct first date (at most a month of them).
     days = np.unique(day)
-    per_day = np.array([[o.toordinal() for o in occurrence_dates(date.fromordinal(int(d)),
-                                                                   frequency, sessions)]
-                        for d in days.tolist()], np.int64).reshape(len(days), sessions)
+    per_day = np.array(
+        [
+            [o.toordinal() for o in occurrence_dates(date.fromordinal(int(d)), frequency, sessions)]
+            for d in days.tolist()
+        ],
+        np.int64,
+    ).reshape(len(days), sessions)
     occ_day = per_day[np.searchsorted(days, day)]
     epoch = _local_to_epoch(occ_day, np.broadcast_to(minute[:, None], occ_day.shape), zone)
     offset = epoch - grid.t0_epoch
@@ -155,16 +167,21 @@ def _local_to_epoch(day: np.ndarray, minute: np.ndarray, zone: ZoneInfo) -> np.n
     days on which the offset changes go through zoneinfo one value at a time."""
     unique = np.unique(day)
     base = date(1970, 1, 1).toordinal()
-    midnights = np.array([to_epoch(local_to_utc(datetime.combine(date.fromordinal(int(d)),
-                                                                  time()), zone))
-                          for d in np.concatenate([unique, unique + 1])], np.int64)
+    midnights = np.array(
+        [
+            to_epoch(local_to_utc(datetime.combine(date.fromordinal(int(d)), time()), zone))
+            for d in np.concatenate([unique, unique + 1])
+        ],
+        np.int64,
+    )
     naive = (unique - base) * 86400
-    offset = naive - midnights[:len(unique)]
-    steady = offset == naive + 86400 - midnights[len(unique):]
+    offset = naive - midnights[: len(unique)]
+    steady = offset == naive + 86400 - midnights[len(unique) :]
     pos = np.searchsorted(unique, day)
     out: np.ndarray = (day - base) * 86400 + minute * 60 - offset[pos]
     for idx in zip(*np.nonzero(~steady[pos]), strict=True):
-        wall = (datetime.combine(date.fromordinal(int(day[idx])), time())
-                + timedelta(minutes=int(minute[idx])))
+        wall = datetime.combine(date.fromordinal(int(day[idx])), time()) + timedelta(
+            minutes=int(minute[idx])
+        )
         out[idx] = to_epoch(local_to_utc(wall, zone))
     return out

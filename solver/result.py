@@ -18,8 +18,11 @@ class Score:
     preferred: int = 0
 
     def __add__(self, other: Score) -> Score:
-        return Score(self.held + other.held, self.attendance + other.attendance,
-                     self.preferred + other.preferred)
+        return Score(
+            self.held + other.held,
+            self.attendance + other.attendance,
+            self.preferred + other.preferred,
+        )
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from .result import Occurrence, Score, Series
 from .wallclock import wall_clock
 
 
-def build_series(avail: Availability, cands: Candidates, c: int, *,
-                 can: np.ndarray | None = None) -> Series:
+def build_series(
+    avail: Availability, cands: Candidates, c: int, *, can: np.ndarray | None = None
+) -> Series:
     """Series for candidate ``c`` of ``cands``; ``can`` is the match's (slots, members)
     can-attend matrix, used to find alternatives for occurrences that do not hold."""
     spec, grid = cands.spec, avail.grid
@@ -30,21 +31,33 @@ def build_series(avail: Availability, cands: Candidates, c: int, *,
             alt = best_alternative(avail, cands, can, slot)
             if alt is not None:
                 alternative = grid.slot_start(alt).astimezone(spec.zone)
-        occurrences.append(Occurrence(
-            slot=slot, start=start, end=(start + length).astimezone(spec.zone), holds=holds,
-            attending=tuple(m for m, ok in zip(spec.members, who, strict=True) if ok),
-            missing=tuple(m for m, ok in zip(spec.members, who, strict=True) if not ok),
-            alternative=alternative))
+        occurrences.append(
+            Occurrence(
+                slot=slot,
+                start=start,
+                end=(start + length).astimezone(spec.zone),
+                holds=holds,
+                attending=tuple(m for m, ok in zip(spec.members, who, strict=True) if ok),
+                missing=tuple(m for m, ok in zip(spec.members, who, strict=True) if not ok),
+                alternative=alternative,
+            )
+        )
     first = grid.slot_start(int(cands.first[c])).astimezone(spec.zone)
     return Series(
-        match=spec.id, timezone=str(spec.zone.key), frequency=spec.frequency,
-        rrule=rrule_text(first, spec.frequency, spec.sessions), first_slot=int(cands.first[c]),
-        duration_minutes=spec.duration_minutes, occurrences=tuple(occurrences),
-        score=Score(int(cands.held[c]), int(cands.attendance[c]), int(cands.preferred[c])))
+        match=spec.id,
+        timezone=str(spec.zone.key),
+        frequency=spec.frequency,
+        rrule=rrule_text(first, spec.frequency, spec.sessions),
+        first_slot=int(cands.first[c]),
+        duration_minutes=spec.duration_minutes,
+        occurrences=tuple(occurrences),
+        score=Score(int(cands.held[c]), int(cands.attendance[c]), int(cands.preferred[c])),
+    )
 
 
-def best_alternative(avail: Availability, cands: Candidates, can: np.ndarray, slot: int
-                     ) -> int | None:
+def best_alternative(
+    avail: Availability, cands: Candidates, can: np.ndarray, slot: int
+) -> int | None:
     """SPEC 6: the best start in the same week (organizer's zone, Monday to Sunday) where
     the occurrence would hold: most attendees, then closest to the planned time."""
     spec = cands.spec

@@ -48,18 +48,28 @@ def earliest_start(doc: ProgramDocument, match: Match, grid: SlotGrid) -> dateti
     return earliest
 
 
-def match_spec(doc: ProgramDocument, match: Match, grid: SlotGrid, *,
-               duration_minutes: int | None = None, frequency: str | None = None,
-               sessions: int | None = None, preferred: Preference | None = None) -> MatchSpec:
+def match_spec(
+    doc: ProgramDocument,
+    match: Match,
+    grid: SlotGrid,
+    *,
+    duration_minutes: int | None = None,
+    frequency: str | None = None,
+    sessions: int | None = None,
+    preferred: Preference | None = None,
+) -> MatchSpec:
     """The match as the solver sees it; keyword overrides come from the proposals wizard."""
     required = tuple(doc.required_members(match))
     pref = preferred
     if pref is None and match.preferred is not None:
         p = match.preferred
-        pref = Preference(frozenset(DAYS.index(d) for d in p.days) if p.days else None,
-                          p.start, p.end)
+        pref = Preference(
+            frozenset(DAYS.index(d) for d in p.days) if p.days else None, p.start, p.end
+        )
     return MatchSpec(
-        id=match.id, members=tuple(match.members), required=required,
+        id=match.id,
+        members=tuple(match.members),
+        required=required,
         # A group with nobody required holds when at least two members can come
         # (docs/rules.md); otherwise the required members decide.
         quorum=0 if required else min(2, len(match.members)),

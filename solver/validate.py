@@ -58,6 +58,7 @@ class Checked:
 
 # --- each series ---------------------------------------------------------------------------
 
+
 def one_series_per_match(c: Checked) -> list[str]:
     """SPEC 5: at most one series per match."""
     return [f"{c.series.match}: more than one series"] if c.repeated else []
@@ -66,14 +67,20 @@ def one_series_per_match(c: Checked) -> list[str]:
 def every_session(c: Checked) -> list[str]:
     """SPEC 4: a series has as many occurrences as its match's sessions."""
     n = len(c.series.occurrences)
-    return [] if n == c.spec.sessions else [
-        f"{c.series.match}: {n} occurrences, not {c.spec.sessions}"]
+    return (
+        []
+        if n == c.spec.sessions
+        else [f"{c.series.match}: {n} occurrences, not {c.spec.sessions}"]
+    )
 
 
 def on_the_grid(c: Checked, t: Truth) -> list[str]:
     """SPEC 4: every occurrence starts on a grid slot and lies inside the horizon."""
-    return [] if t.slot is not None else [
-        f"{c.series.match}: occurrence {t.occurrence.start} is off the grid or horizon"]
+    return (
+        []
+        if t.slot is not None
+        else [f"{c.series.match}: occurrence {t.occurrence.start} is off the grid or horizon"]
+    )
 
 
 def of_its_length(c: Checked, t: Truth) -> list[str]:
@@ -95,8 +102,11 @@ def attending_as_available(c: Checked, t: Truth) -> list[str]:
 def holds_as_available(c: Checked, t: Truth) -> list[str]:
     """SPEC 4: an occurrence holds when every required member (or a quorum) can attend."""
     o = t.occurrence
-    return [] if t.holds == o.holds else [
-        f"{c.series.match}: {o.start} holds={o.holds}, truly {t.holds}"]
+    return (
+        []
+        if t.holds == o.holds
+        else [f"{c.series.match}: {o.start} holds={o.holds}, truly {t.holds}"]
+    )
 
 
 def some_occurrence_holds(c: Checked) -> list[str]:
@@ -109,14 +119,16 @@ def score_adds_up(c: Checked) -> list[str]:
     score = c.series.score
     if (c.held, c.attendance) == (score.held, score.attendance):
         return []
-    return [f"{c.series.match}: score {score} but truly held={c.held} "
-            f"attendance={c.attendance}"]
+    return [f"{c.series.match}: score {score} but truly held={c.held} attendance={c.attendance}"]
 
 
 OccurrenceRule = Callable[[Checked, Truth], list[str]]
 # Checked in this order on each occurrence on the grid (one off it is only reported so).
 OCCURRENCE_RULES: tuple[OccurrenceRule, ...] = (
-    of_its_length, attending_as_available, holds_as_available)
+    of_its_length,
+    attending_as_available,
+    holds_as_available,
+)
 
 
 def series_problems(c: Checked) -> list[str]:
@@ -132,6 +144,7 @@ def series_problems(c: Checked) -> list[str]:
 
 # --- the plan as a whole -------------------------------------------------------------------
 
+
 def no_double_booking(checked: Sequence[Checked]) -> list[str]:
     """SPEC 5: no member is booked into two overlapping sessions."""
     taken: dict[str, list[tuple[int, int, str]]] = {}
@@ -144,8 +157,11 @@ def no_double_booking(checked: Sequence[Checked]) -> list[str]:
     problems = []
     for m, spans in taken.items():
         spans.sort()
-        problems += [f"{m} is double-booked: {a[2]} and {b[2]}"
-                     for a, b in itertools.pairwise(spans) if b[0] < a[1]]
+        problems += [
+            f"{m} is double-booked: {a[2]} and {b[2]}"
+            for a, b in itertools.pairwise(spans)
+            if b[0] < a[1]
+        ]
     return problems
 
 
@@ -158,9 +174,13 @@ def within_weekly_caps(doc: ProgramDocument, checked: Sequence[Checked]) -> list
             for m in c.match.members:
                 week_of.setdefault(m, {}).setdefault(wk, 0)
                 week_of[m][wk] += 1
-    return [f"{member.id} has {n} sessions in week {wk}, cap {cap}"
-            for member in doc.members if (cap := member.max_sessions_per_week) is not None
-            for wk, n in week_of.get(member.id, {}).items() if n > cap]
+    return [
+        f"{member.id} has {n} sessions in week {wk}, cap {cap}"
+        for member in doc.members
+        if (cap := member.max_sessions_per_week) is not None
+        for wk, n in week_of.get(member.id, {}).items()
+        if n > cap
+    ]
 
 
 def objective_adds_up(plan: Plan) -> list[str]:
@@ -173,8 +193,7 @@ def objective_adds_up(plan: Plan) -> list[str]:
 
 def objective_within_bound(plan: Plan) -> list[str]:
     """SPEC 5: no plan beats the bound the solver proved."""
-    if (plan.objective.held, plan.objective.attendance) <= (plan.bound.held,
-                                                            plan.bound.attendance):
+    if (plan.objective.held, plan.objective.attendance) <= (plan.bound.held, plan.bound.attendance):
         return []
     return [f"objective {plan.objective} exceeds the bound {plan.bound}"]
 
@@ -189,17 +208,24 @@ def scheduled_or_unscheduled(plan: Plan) -> list[str]:
 
 # --- putting them together -----------------------------------------------------------------
 
+
 def validate(doc: ProgramDocument, avail: Availability, plan: Plan) -> list[str]:
     """Every broken rule, as sentences; an empty list means the plan is valid."""
     checked = check_series(doc, avail, plan.series)
     problems = [p for c in checked for p in series_problems(c)]
-    return (problems + no_double_booking(checked) + within_weekly_caps(doc, checked)
-            + objective_adds_up(plan) + objective_within_bound(plan)
-            + scheduled_or_unscheduled(plan))
+    return (
+        problems
+        + no_double_booking(checked)
+        + within_weekly_caps(doc, checked)
+        + objective_adds_up(plan)
+        + objective_within_bound(plan)
+        + scheduled_or_unscheduled(plan)
+    )
 
 
-def check_series(doc: ProgramDocument, avail: Availability, series: Sequence[Series]
-                 ) -> list[Checked]:
+def check_series(
+    doc: ProgramDocument, avail: Availability, series: Sequence[Series]
+) -> list[Checked]:
     """Each series with the truth of its occurrences, read off ``avail``."""
     by_id = {m.id: m for m in doc.matches}
     seen: set[str] = set()
@@ -215,8 +241,7 @@ def check_series(doc: ProgramDocument, avail: Availability, series: Sequence[Ser
     return out
 
 
-def _truth(avail: Availability, spec: MatchSpec, k: int, can: np.ndarray, o: Occurrence
-           ) -> Truth:
+def _truth(avail: Availability, spec: MatchSpec, k: int, can: np.ndarray, o: Occurrence) -> Truth:
     """``can``: who of the match's members can attend a ``k``-slot session at each slot."""
     slot = avail.grid.index_of(o.start)
     if slot is None or slot + k > avail.grid.n_slots:

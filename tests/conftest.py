@@ -22,21 +22,39 @@ from tests.pg import REQUIRE_ENV, PostgresCluster, find_bindir
 BASE_PROGRAM: dict[str, Any] = {
     "version": 1,
     "program": {
-        "id": "spring-2027", "name": "Spring cohort", "timezone": "America/New_York",
-        "start": "2027-01-04", "end": "2027-04-05", "granularity_minutes": 15,
+        "id": "spring-2027",
+        "name": "Spring cohort",
+        "timezone": "America/New_York",
+        "start": "2027-01-04",
+        "end": "2027-04-05",
+        "granularity_minutes": 15,
         "now": "2027-01-04T14:00:00Z",
     },
     "members": [
-        {"id": "ana", "name": "Ana Silva", "email": "ana@example.org",
-         "timezone": "Europe/Lisbon",
-         "weekly": [{"days": ["TU", "TH"], "start": "14:00", "end": "18:30"}],
-         "unavailable": [{"start": "2027-02-15T00:00", "end": "2027-02-20T00:00"}]},
-        {"id": "ben", "name": "Ben Okafor", "email": "ben@example.org",
-         "timezone": "America/New_York"},
+        {
+            "id": "ana",
+            "name": "Ana Silva",
+            "email": "ana@example.org",
+            "timezone": "Europe/Lisbon",
+            "weekly": [{"days": ["TU", "TH"], "start": "14:00", "end": "18:30"}],
+            "unavailable": [{"start": "2027-02-15T00:00", "end": "2027-02-20T00:00"}],
+        },
+        {
+            "id": "ben",
+            "name": "Ben Okafor",
+            "email": "ben@example.org",
+            "timezone": "America/New_York",
+        },
     ],
     "matches": [
-        {"id": "ana-ben", "members": ["ana", "ben"], "organizer": "ana",
-         "duration_minutes": 60, "sessions": 8, "frequency": "weekly"},
+        {
+            "id": "ana-ben",
+            "members": ["ana", "ben"],
+            "organizer": "ana",
+            "duration_minutes": 60,
+            "sessions": 8,
+            "frequency": "weekly",
+        },
     ],
 }
 
@@ -58,12 +76,18 @@ def radicale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("radicale")
     port = free_port()
     config = folder / "config"
-    config.write_text(f"""[server]\nhosts = 127.0.0.1:{port}\n[auth]\ntype = none\n"""
-                      f"""[storage]\nfilesystem_folder = {folder / 'collections'}\n"""
-                      f"""[logging]\nlevel = warning\n""", encoding="utf-8")
+    config.write_text(
+        f"""[server]\nhosts = 127.0.0.1:{port}\n[auth]\ntype = none\n"""
+        f"""[storage]\nfilesystem_folder = {folder / "collections"}\n"""
+        f"""[logging]\nlevel = warning\n""",
+        encoding="utf-8",
+    )
     log = (folder / "radicale.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "radicale", "--config", str(config)],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "radicale", "--config", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 20
@@ -98,8 +122,10 @@ def postgres() -> Iterator[PostgresCluster]:
     installed, unless SLOTWISE_REQUIRE_POSTGRES=1 (CI sets it): then it is an error."""
     bindir = find_bindir()
     if bindir is None:
-        reason = ("PostgreSQL is not installed (no initdb/pg_ctl on PATH or in "
-                  "/usr/lib/postgresql/*/bin; apt-get install postgresql)")
+        reason = (
+            "PostgreSQL is not installed (no initdb/pg_ctl on PATH or in "
+            "/usr/lib/postgresql/*/bin; apt-get install postgresql)"
+        )
         if os.environ.get(REQUIRE_ENV, "") not in ("", "0"):
             pytest.fail(f"{reason} and {REQUIRE_ENV} is set", pytrace=False)
         pytest.skip(f"{reason}; set {REQUIRE_ENV}=1 to make this an error")

@@ -56,32 +56,72 @@ class PostgresCluster:
             try:
                 user = pwd.getpwnam("postgres")
             except KeyError:
-                raise RuntimeError("running as root and there is no 'postgres' user to run "
-                                   "PostgreSQL as (initdb refuses root)") from None
+                raise RuntimeError(
+                    "running as root and there is no 'postgres' user to run "
+                    "PostgreSQL as (initdb refuses root)"
+                ) from None
             # The temporary folder is root's (mode 0700): hand it to the server's user.
             os.chown(self.folder, user.pw_uid, user.pw_gid)
-            self._as = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [],
-                        "env": {**os.environ, "HOME": str(self.folder),
-                                "USER": "postgres", "LOGNAME": "postgres"}}
+            self._as = {
+                "user": user.pw_uid,
+                "group": user.pw_gid,
+                "extra_groups": [],
+                "env": {
+                    **os.environ,
+                    "HOME": str(self.folder),
+                    "USER": "postgres",
+                    "LOGNAME": "postgres",
+                },
+            }
 
     def _run(self, *args: str) -> None:
-        done = subprocess.run([str(self.bindir / args[0]), *args[1:]], cwd=self.folder,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **self._as)
+        done = subprocess.run(
+            [str(self.bindir / args[0]), *args[1:]],
+            cwd=self.folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            **self._as,
+        )
         if done.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-            raise RuntimeError(f"{args[0]} failed ({done.returncode}):\n"
-                               f"{done.stdout.decode(errors='replace')[-2000:]}\n{log}")
+            raise RuntimeError(
+                f"{args[0]} failed ({done.returncode}):\n"
+                f"{done.stdout.decode(errors='replace')[-2000:]}\n{log}"
+            )
 
     def start(self) -> PostgresCluster:
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--locale=C", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         # fsync off: the cluster is thrown away. The socket goes to our folder, not to
         # /var/run/postgresql where a system cluster may live.
-        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
-                  "-w", "-t", "60", "start")
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self
 
     def stop(self) -> None:
@@ -97,8 +137,9 @@ class PostgresCluster:
     def _admin(self, sql: str) -> None:
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
-                             dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(sql)  # type: ignore[arg-type]
 
     def create_database(self) -> str:

@@ -141,8 +141,11 @@ def reference_candidates(doc, match_id: str, avail: dict[str, list[bool]]):
     index = {s: i for i, s in enumerate(slots)}
     g = p.granularity_minutes
     k = match.duration_minutes // g
-    zone = ZoneInfo(doc.member(match.organizer).timezone or p.timezone) if match.organizer \
+    zone = (
+        ZoneInfo(doc.member(match.organizer).timezone or p.timezone)
+        if match.organizer
         else ZoneInfo(p.timezone)
+    )
     pzone = ZoneInfo(p.timezone)
     earliest = slots[0] if slots else None
     if earliest is None:
@@ -164,8 +167,9 @@ def reference_candidates(doc, match_id: str, avail: dict[str, list[bool]]):
         if not earliest <= s < end:
             continue
         occ = []
-        for naive in reference_occurrence_naives(s.astimezone(zone), match.frequency,
-                                                 match.sessions):
+        for naive in reference_occurrence_naives(
+            s.astimezone(zone), match.frequency, match.sessions
+        ):
             t = naive.replace(tzinfo=zone).astimezone(UTC)
             if t not in index or index[t] + k > len(slots):
                 occ = None
@@ -187,9 +191,11 @@ def reference_candidates(doc, match_id: str, avail: dict[str, list[bool]]):
             if pref is not None:
                 local = slots[o].astimezone(zone)
                 minute = local.hour * 60 + local.minute
-                preferred += ((pref.days is None or CODES[local.weekday()] in pref.days)
-                              and (pref.start is None or minute >= pref.start)
-                              and (pref.end is None or minute + k * g <= pref.end))
+                preferred += (
+                    (pref.days is None or CODES[local.weekday()] in pref.days)
+                    and (pref.start is None or minute >= pref.start)
+                    and (pref.end is None or minute + k * g <= pref.end)
+                )
         out.append((i, held, attendance, preferred))
     return out
 

@@ -19,8 +19,14 @@ HEAVY = ("numpy", "pandas", "pydantic", "ortools", "matplotlib", "sqlalchemy", "
 
 
 def _python(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return done.stdout.strip()
 
 
@@ -45,17 +51,21 @@ def test_an_unknown_name_is_an_attribute_error():
 def test_importing_the_packages_loads_nothing_heavy():
     """`import ingest, solver` in a fresh interpreter loads none of numpy, pandas, pydantic,
     OR-Tools, matplotlib, SQLAlchemy or IPython; a name loads its module when used."""
-    code = (f"import sys, ingest, solver; print([m for m in {HEAVY!r} if m in sys.modules]); "
-            f"from ingest import load_program; print('ingest.document' in sys.modules)")
+    code = (
+        f"import sys, ingest, solver; print([m for m in {HEAVY!r} if m in sys.modules]); "
+        f"from ingest import load_program; print('ingest.document' in sys.modules)"
+    )
     assert _python(code).splitlines() == ["[]", "True"]
 
 
 def test_submodules_are_never_shadowed_by_a_function():
     """`solver.heatmap` and `solver.proposals` stay the modules (no function re-exported
     under a submodule's name), however the imports are ordered."""
-    code = ("import solver, inspect; import solver.heatmap as h; import solver.frames; "
-            "print(inspect.ismodule(h), inspect.ismodule(solver.heatmap), "
-            "inspect.ismodule(solver.proposals))")
+    code = (
+        "import solver, inspect; import solver.heatmap as h; import solver.frames; "
+        "print(inspect.ismodule(h), inspect.ismodule(solver.heatmap), "
+        "inspect.ismodule(solver.proposals))"
+    )
     assert _python(code) == "True True True"
     assert not {"heatmap", "proposals"} & set(solver.__all__)
 

@@ -31,9 +31,12 @@ def test_import_extra_names_the_extra_when_missing(monkeypatch):
     """A missing module is MissingExtra (an ImportError) naming what needs it and the
     pip command that installs it."""
     _uninstall(monkeypatch, "caldav")
-    with pytest.raises(MissingExtra, match=r"^reading X needs the Python package 'caldav', "
-                                           r"which is not installed: pip install "
-                                           r"'slotwise\[caldav\]'$") as caught:
+    with pytest.raises(
+        MissingExtra,
+        match=r"^reading X needs the Python package 'caldav', "
+        r"which is not installed: pip install "
+        r"'slotwise\[caldav\]'$",
+    ) as caught:
         import_extra("caldav", "caldav", "reading X")
     assert isinstance(caught.value, ImportError) and caught.value.extra == "caldav"
 
@@ -54,13 +57,14 @@ def test_a_dask_scheduler_without_distributed_names_the_extra(monkeypatch):
     """executor_for(scheduler) without Dask's distributed: MissingExtra for
     slotwise[distributed], before any connection is tried."""
     _uninstall(monkeypatch, "distributed")
-    with pytest.raises(MissingExtra, match=r"slotwise\[distributed\]"), \
-            executor_for("tcp://127.0.0.1:1"):
+    with (
+        pytest.raises(MissingExtra, match=r"slotwise\[distributed\]"),
+        executor_for("tcp://127.0.0.1:1"),
+    ):
         pass
 
 
-def test_serve_with_a_scheduler_but_no_distributed_refuses_to_start(monkeypatch, capsys,
-                                                                    tmp_path):
+def test_serve_with_a_scheduler_but_no_distributed_refuses_to_start(monkeypatch, capsys, tmp_path):
     """`slotwise serve` with SLOTWISE_SCHEDULER and no distributed exits at once with one
     line naming the extra, no traceback."""
     _uninstall(monkeypatch, "distributed")
@@ -87,5 +91,9 @@ def test_caldav_without_caldav_is_a_calendar_error_naming_the_extra(monkeypatch)
     cannot be read) that says to install slotwise[caldav]."""
     _uninstall(monkeypatch, "caldav")
     with pytest.raises(CalendarError, match=r"slotwise\[caldav\]"):
-        busy_from_caldav("http://127.0.0.1:1/dav/", ZoneInfo("UTC"),
-                         datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 2, 1, tzinfo=UTC))
+        busy_from_caldav(
+            "http://127.0.0.1:1/dav/",
+            ZoneInfo("UTC"),
+            datetime(2027, 1, 1, tzinfo=UTC),
+            datetime(2027, 2, 1, tzinfo=UTC),
+        )

@@ -28,16 +28,18 @@ def test_notebook_runs_and_draws_figures(name):
     """The notebook executes without a cell error or any stderr output (warnings included)
     and displays at least one real PNG figure; matplotlib runs on Agg, as in CI."""
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     started = time.perf_counter()
     client.execute(env={**os.environ, "MPLBACKEND": "Agg"})  # raises on a cell error
     seconds = time.perf_counter() - started
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     stderr = [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"]
     assert not stderr, f"{name} wrote to stderr:\n" + "".join(stderr)
-    pngs = [base64.b64decode(o.data["image/png"]) for o in outputs
-            if "image/png" in o.get("data", {})]
+    pngs = [
+        base64.b64decode(o.data["image/png"]) for o in outputs if "image/png" in o.get("data", {})
+    ]
     assert pngs, f"{name} displayed no figure"
     for png in pngs:
         width, height = _png_size(png)
@@ -54,8 +56,7 @@ def test_committed_notebook_is_stripped_and_built_from_its_cells(name):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] and c.execution_count is None for c in code)
     cells = jupytext.read(NOTEBOOKS / f"{name}.py").cells
-    assert [(c.cell_type, c.source) for c in nb.cells] == [
-        (c.cell_type, c.source) for c in cells]
+    assert [(c.cell_type, c.source) for c in nb.cells] == [(c.cell_type, c.source) for c in cells]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -42,8 +42,9 @@ app.state.engine.dispose()
 
 
 def _run(*args: str | Path, cwd: Path) -> str:
-    done = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return done.stdout
 
@@ -55,23 +56,48 @@ def test_installed_wheel_serves_the_page_and_the_docs(tmp_path: Path) -> None:
 
     # Older ones cannot read pyproject.toml; `make test` (pip install --group dev) updates it.
     assert int(setuptools.__version__.split(".")[0]) >= 77, (
-        f"setuptools {setuptools.__version__} in this venv is too old to build the wheel")
+        f"setuptools {setuptools.__version__} in this venv is too old to build the wheel"
+    )
     src = tmp_path / "src"
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, src / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
         else:
             src.mkdir(exist_ok=True)
             shutil.copy2(ROOT / name, src / name)
     # Offline: the venv's own setuptools builds it (the dev group asks for one that reads
     # pyproject.toml's PEP 639 license).
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--no-index", "-q", "-w", tmp_path / "dist", src, cwd=tmp_path)
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "-q",
+        "-w",
+        tmp_path / "dist",
+        src,
+        cwd=tmp_path,
+    )
     [wheel] = (tmp_path / "dist").glob("slotwise-*.whl")
     site = tmp_path / "site"
-    _run(sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
-         "--target", site, wheel, cwd=tmp_path)
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--no-index",
+        "-q",
+        "--target",
+        site,
+        wheel,
+        cwd=tmp_path,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = _run(sys.executable, "-I", "-c", PROBE, site, tmp_path / "db.sqlite", cwd=elsewhere)
@@ -80,7 +106,10 @@ def test_installed_wheel_serves_the_page_and_the_docs(tmp_path: Path) -> None:
     assert all(Path(f).is_relative_to(site) for f in files), files
     answers = [line.split() for line in out.splitlines() if line.startswith("GET")]
     paths = {a[1] for a in answers}
-    assert {"/static/docs/swagger-ui-bundle.js", "/static/docs/swagger-ui.css",
-            "/static/docs/docs.js"} <= paths
+    assert {
+        "/static/docs/swagger-ui-bundle.js",
+        "/static/docs/swagger-ui.css",
+        "/static/docs/docs.js",
+    } <= paths
     for _, path, status, size in answers:
         assert (status, int(size) > 0) == ("200", True), path

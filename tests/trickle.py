@@ -51,7 +51,7 @@ class TrickleServer:
                 for i in range(len(HEAD)):
                     if self._stop.is_set() or time.monotonic() > end:
                         return
-                    conn.sendall(HEAD[i:i + 1])
+                    conn.sendall(HEAD[i : i + 1])
                     readable, _, _ = select.select([conn], [], [], self.interval)
                     if readable and not conn.recv(65536):  # the request, or the client left
                         return

@@ -21,8 +21,11 @@ WRITE = error_responses(403, 404, 409)
 # Calendar routes answer with ``response_class=Response``: a 200 is text/calendar, an error
 # still JSON.
 ICS: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/calendar": {"schema": {"type": "string"}}},
-          "description": "an iCalendar file"}}
+    200: {
+        "content": {"text/calendar": {"schema": {"type": "string"}}},
+        "description": "an iCalendar file",
+    }
+}
 
 
 def engine_of(request: Request) -> Engine:
@@ -33,8 +36,7 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def principal(request: Request,
-              authorization: Annotated[str | None, Header()] = None) -> Principal:
+def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
     """The caller, from the Authorization header only: a token in the URL (``?token=``)
     is ignored, since URLs end up in logs, browser history and Referer headers."""
     bearer = None
@@ -48,8 +50,7 @@ Db = Annotated[Engine, Depends(engine_of)]
 Config = Annotated[Settings, Depends(settings_of)]
 
 
-def match_context(db: Engine, who: Principal, pid: str, xid: str
-                  ) -> tuple[ProgramDocument, Match]:
+def match_context(db: Engine, who: Principal, pid: str, xid: str) -> tuple[ProgramDocument, Match]:
     """The part of the program match ``xid`` needs (for solving) and the match, once the
     caller is checked to see it."""
     who.program(pid)

@@ -78,11 +78,11 @@ def test_time_zones_and_caps(small):
     """Members live in several zones and some mentors have a weekly cap of 2-4."""
     stats = describe(small)
     assert stats["time_zones"] >= 5
-    caps = [m["max_sessions_per_week"] for m in small["members"]
-            if "max_sessions_per_week" in m]
+    caps = [m["max_sessions_per_week"] for m in small["members"] if "max_sessions_per_week" in m]
     assert caps and all(2 <= c <= 4 for c in caps)
-    assert all(m["id"].startswith("mentor-") for m in small["members"]
-               if "max_sessions_per_week" in m)
+    assert all(
+        m["id"].startswith("mentor-") for m in small["members"] if "max_sessions_per_week" in m
+    )
 
 
 def test_sessions_fit_the_horizon(small):
@@ -140,8 +140,9 @@ def test_presets_have_the_promised_sizes():
     assert stats["matches"] == 5_000
     assert abs(stats["members"] - 8_000) <= 160
     assert large["program"]["granularity_minutes"] == 15
-    assert (date.fromisoformat(large["program"]["end"])
-            - date.fromisoformat(large["program"]["start"])).days == 12 * 7
+    assert (
+        date.fromisoformat(large["program"]["end"]) - date.fromisoformat(large["program"]["start"])
+    ).days == 12 * 7
     weekly = [x for x in large["matches"] if x["frequency"] == "weekly"]
     assert max(x["sessions"] for x in weekly) == 12
     assert sum(x["sessions"] == 12 for x in weekly) > 0.5 * len(large["matches"])

@@ -19,8 +19,12 @@ def test_small_load_run_books_without_double_booking_or_lost_writes(tmp_path):
     assert res["requests"] >= 2 * 24 and res["server_errors"] == 0
     assert res["booked"] > 5 and res["member_sessions"] > 0
     assert res["codes"]["heatmap 200"] == res["codes"]["proposals 200"] == 24
-    assert (res["double_bookings"], res["lost_writes"], res["phantom_writes"],
-            res["series_missing_sessions"]) == (0, 0, 0, 0)
+    assert (
+        res["double_bookings"],
+        res["lost_writes"],
+        res["phantom_writes"],
+        res["series_missing_sessions"],
+    ) == (0, 0, 0, 0)
 
     # The checks see what they are there for: a session moved onto another of the same
     # member is a double booking; a series the client never heard of is a phantom write;
@@ -28,16 +32,27 @@ def test_small_load_run_books_without_double_booking_or_lost_writes(tmp_path):
     engine = make_engine(url)
     with engine.begin() as conn:
         rows = conn.execute(
-            select(session_members.c.member_id, sessions.c.id, sessions.c.start,
-                   sessions.c.end, sessions.c.series_id)
+            select(
+                session_members.c.member_id,
+                sessions.c.id,
+                sessions.c.start,
+                sessions.c.end,
+                sessions.c.series_id,
+            )
             .join(sessions, sessions.c.id == session_members.c.session_id)
-            .order_by(session_members.c.member_id, sessions.c.start)).all()
-        a, b = next((a, b) for a, b in itertools.pairwise(rows)
-                    if a.member_id == b.member_id and a.series_id != b.series_id)
-        conn.execute(update(sessions).where(sessions.c.id == b.id)
-                     .values(start=a.start, end=a.end))
-        conn.execute(update(session_members).where(session_members.c.session_id == b.id)
-                     .values(start=a.start, end=a.end))
+            .order_by(session_members.c.member_id, sessions.c.start)
+        ).all()
+        a, b = next(
+            (a, b)
+            for a, b in itertools.pairwise(rows)
+            if a.member_id == b.member_id and a.series_id != b.series_id
+        )
+        conn.execute(update(sessions).where(sessions.c.id == b.id).values(start=a.start, end=a.end))
+        conn.execute(
+            update(session_members)
+            .where(session_members.c.session_id == b.id)
+            .values(start=a.start, end=a.end)
+        )
         stored = list(conn.execute(select(series.c.id)).scalars())
     engine.dispose()
     told = {sid: 0 for sid in stored[1:]} | {"s-never-stored": 0}

@@ -13,16 +13,32 @@ from ingest.availability import Availability, build_availability, program_grid
 from ingest.document import parse_program
 from tests.reference import CODES, reference_availability
 
-ZONES = ["America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Adelaide",
-         "America/Santiago", "Australia/Sydney", "Australia/Lord_Howe", "Asia/Kathmandu",
-         "Pacific/Chatham", "UTC"]
+ZONES = [
+    "America/New_York",
+    "Europe/London",
+    "Asia/Kolkata",
+    "Australia/Adelaide",
+    "America/Santiago",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+    "UTC",
+]
 # DST changes in 2027 and a zone that has each (US, EU, southern hemisphere, Chile,
 # Lord Howe's 30-minute shift, Chatham's 02:45 change).
-PIVOTS = [(date(2027, 3, 14), "America/New_York"), (date(2027, 3, 28), "Europe/London"),
-          (date(2027, 4, 4), "Australia/Sydney"), (date(2027, 4, 4), "Australia/Lord_Howe"),
-          (date(2027, 4, 4), "America/Santiago"), (date(2027, 9, 5), "America/Santiago"),
-          (date(2027, 10, 3), "Australia/Adelaide"), (date(2027, 9, 26), "Pacific/Chatham"),
-          (date(2027, 10, 31), "Europe/London"), (date(2027, 11, 7), "America/New_York")]
+PIVOTS = [
+    (date(2027, 3, 14), "America/New_York"),
+    (date(2027, 3, 28), "Europe/London"),
+    (date(2027, 4, 4), "Australia/Sydney"),
+    (date(2027, 4, 4), "Australia/Lord_Howe"),
+    (date(2027, 4, 4), "America/Santiago"),
+    (date(2027, 9, 5), "America/Santiago"),
+    (date(2027, 10, 3), "Australia/Adelaide"),
+    (date(2027, 9, 26), "Pacific/Chatham"),
+    (date(2027, 10, 31), "Europe/London"),
+    (date(2027, 11, 7), "America/New_York"),
+]
 
 
 def _clock(minutes: int) -> str:
@@ -33,16 +49,19 @@ def _clock(minutes: int) -> str:
 def windows(draw):
     start = draw(st.integers(0, 286)) * 5
     end = draw(st.integers(start // 5 + 1, 288)) * 5
-    days = CODES if draw(st.booleans()) else draw(
-        st.lists(st.sampled_from(CODES), min_size=1, max_size=3, unique=True))
-    return {"days": days,
-            "start": _clock(start), "end": _clock(end)}
+    days = (
+        CODES
+        if draw(st.booleans())
+        else draw(st.lists(st.sampled_from(CODES), min_size=1, max_size=3, unique=True))
+    )
+    return {"days": days, "start": _clock(start), "end": _clock(end)}
 
 
 @st.composite
 def local_intervals(draw, first: date, days: int):
     a = datetime.combine(first, datetime.min.time()) + timedelta(
-        minutes=5 * draw(st.integers(-288, days * 288)))
+        minutes=5 * draw(st.integers(-288, days * 288))
+    )
     b = a + timedelta(minutes=5 * draw(st.integers(1, 600)))
     return {"start": a.isoformat(), "end": b.isoformat()}
 
@@ -62,19 +81,26 @@ def programs(draw):
         m["available"] = draw(st.lists(local_intervals(first, days), max_size=2))
         m["unavailable"] = draw(st.lists(local_intervals(first, days), max_size=2))
         members.append(m)
-    program = {"id": "p", "timezone": draw(zones), "start": first.isoformat(),
-               "end": (first + timedelta(days=days)).isoformat(), "granularity_minutes": g,
-               "working_hours": draw(st.lists(windows(), min_size=1, max_size=2))}
+    program = {
+        "id": "p",
+        "timezone": draw(zones),
+        "start": first.isoformat(),
+        "end": (first + timedelta(days=days)).isoformat(),
+        "granularity_minutes": g,
+        "working_hours": draw(st.lists(windows(), min_size=1, max_size=2)),
+    }
     if draw(st.booleans()):
         now = datetime.combine(first, datetime.min.time(), UTC) + timedelta(
-            minutes=7 * draw(st.integers(0, days * 205)))
+            minutes=7 * draw(st.integers(0, days * 205))
+        )
         program["now"] = now.isoformat()
     busy = {}
     for m in members:
         rows = []
         for _ in range(draw(st.integers(0, 2))):
             a = datetime.combine(first, datetime.min.time(), UTC) + timedelta(
-                minutes=draw(st.integers(-600, days * 1440)))
+                minutes=draw(st.integers(-600, days * 1440))
+            )
             rows.append((a, a + timedelta(minutes=draw(st.integers(1, 300)))))
         busy[m["id"]] = rows
     return {"program": program, "members": members}, busy
@@ -116,11 +142,15 @@ def test_windows_round_inward_and_busy_rounds_outward(program_dict):
     ny = ZoneInfo("America/New_York")
     grid = build_availability(doc, calendars=False).grid
     assert grid.slot_start(int(day[0])).astimezone(ny).strftime("%H:%M") == "09:15"
-    doc = _doc(program_dict, weekly=[{"days": ["WE"], "start": "09:00", "end": "11:00"}],
-               unavailable=[{"start": "2027-01-06T09:50", "end": "2027-01-06T10:05"}])
+    doc = _doc(
+        program_dict,
+        weekly=[{"days": ["WE"], "start": "09:00", "end": "11:00"}],
+        unavailable=[{"start": "2027-01-06T09:50", "end": "2027-01-06T10:05"}],
+    )
     col = build_availability(doc, calendars=False).column("ben")
-    first_day = [grid.slot_start(int(i)).astimezone(ny).strftime("%H:%M")
-                 for i in np.flatnonzero(col)[:4]]
+    first_day = [
+        grid.slot_start(int(i)).astimezone(ny).strftime("%H:%M") for i in np.flatnonzero(col)[:4]
+    ]
     assert first_day == ["09:00", "09:15", "09:30", "10:15"]
 
 
@@ -129,9 +159,14 @@ def test_back_to_back_windows_join(program_dict):
     program_dict["program"]["timezone"] = "Asia/Kolkata"
     program_dict["program"]["granularity_minutes"] = 60
     program_dict["program"].pop("now")
-    doc = _doc(program_dict, timezone="Asia/Kathmandu",
-               weekly=[{"days": ["MO"], "start": "09:00", "end": "12:00"},
-                       {"days": ["MO"], "start": "12:00", "end": "15:00"}])
+    doc = _doc(
+        program_dict,
+        timezone="Asia/Kathmandu",
+        weekly=[
+            {"days": ["MO"], "start": "09:00", "end": "12:00"},
+            {"days": ["MO"], "start": "12:00", "end": "15:00"},
+        ],
+    )
     col = build_availability(doc, calendars=False).column("ben")
     # Kathmandu is 15 minutes off the Kolkata hour grid: 6 hours give 5 whole slots.
     assert col.sum() == 13 * 5
@@ -139,13 +174,14 @@ def test_back_to_back_windows_join(program_dict):
 
 def test_bookings_block_their_members(program_dict):
     """SPEC 6: bookings are busy time for every member of their match."""
-    program_dict["bookings"] = [{"match": "ana-ben", "start": "2027-01-05T09:00",
-                                 "end": "2027-01-05T10:00"}]
+    program_dict["bookings"] = [
+        {"match": "ana-ben", "start": "2027-01-05T09:00", "end": "2027-01-05T10:00"}
+    ]
     doc = parse_program(program_dict)
     avail = build_availability(doc, calendars=False)
     grid = avail.grid
     i = grid.index_of(datetime(2027, 1, 5, 14, tzinfo=UTC))
-    assert not avail.column("ben")[i:i + 4].any()
+    assert not avail.column("ben")[i : i + 4].any()
     assert avail.column("ben")[i + 4]
 
 

@@ -31,15 +31,18 @@ def test_applied_csv_changes_availability(program_dict):
     assert int(np.sum(col)) == 13 * 4 - 4 + 4
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("member,day,start\nben,WE,09:00\n", "line 1, header: missing column(s): end"),
-    ("member,day,start,end\nben,XX,09:00,10:00\n", 'line 2, day: expected MO..SU or a date'),
-    ("member,day,start,end\nben,WE,10:00,09:00\n", "line 2, end: must be after start"),
-    ("member,day,start,end\nben,WE,9am,10:00\n", "line 2, start: expected a time of day"),
-    ("member,day,start,end,type\nben,WE,09:00,10:00,busy\n", "line 2, type: must be"),
-    ("member,day,start,end,type\nben,WE,09:00,10:00,unavailable\n", "line 2, type: a weekly"),
-    ("member,day,start,end\n,WE,09:00,10:00\n", "line 2, member: is empty"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("member,day,start\nben,WE,09:00\n", "line 1, header: missing column(s): end"),
+        ("member,day,start,end\nben,XX,09:00,10:00\n", "line 2, day: expected MO..SU or a date"),
+        ("member,day,start,end\nben,WE,10:00,09:00\n", "line 2, end: must be after start"),
+        ("member,day,start,end\nben,WE,9am,10:00\n", "line 2, start: expected a time of day"),
+        ("member,day,start,end,type\nben,WE,09:00,10:00,busy\n", "line 2, type: must be"),
+        ("member,day,start,end,type\nben,WE,09:00,10:00,unavailable\n", "line 2, type: a weekly"),
+        ("member,day,start,end\n,WE,09:00,10:00\n", "line 2, member: is empty"),
+    ],
+)
 def test_bad_rows_name_line_and_column(text, message):
     """Every bad cell is reported with its line number and column name."""
     with pytest.raises(CsvError) as info:

@@ -56,10 +56,12 @@ def test_invalid_json_is_a_document_error():
 def test_required_defaults(program_dict):
     """SPEC 4: a group requires its organizer alone; `required` overrides."""
     program_dict["members"].append({"id": "cara"})
-    program_dict["matches"].append({"id": "g", "members": ["ana", "ben", "cara"],
-                                    "organizer": "cara"})
-    program_dict["matches"].append({"id": "h", "members": ["ana", "ben", "cara"],
-                                    "required": ["ana", "ben"]})
+    program_dict["matches"].append(
+        {"id": "g", "members": ["ana", "ben", "cara"], "organizer": "cara"}
+    )
+    program_dict["matches"].append(
+        {"id": "h", "members": ["ana", "ben", "cara"], "required": ["ana", "ben"]}
+    )
     doc = parse_program(program_dict)
     assert doc.required_members(doc.match("g")) == ["cara"]
     assert doc.required_members(doc.match("h")) == ["ana", "ben"]

@@ -13,9 +13,11 @@ from ingest.errors import CalendarError
 from ingest.ics_source import fetch_ics
 from tests.trickle import trickle_server
 
-BODY = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\n"
-        b"DTSTAMP:20261201T120000Z\r\nDTSTART:20270105T140000Z\r\nDTEND:20270105T150000Z\r\n"
-        b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+BODY = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\n"
+    b"DTSTAMP:20261201T120000Z\r\nDTSTART:20270105T140000Z\r\nDTEND:20270105T150000Z\r\n"
+    b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -111,6 +113,7 @@ def test_too_many_redirects(server):
 
 def test_guard_can_refuse(server):
     """Guards that a guard raising stops the fetch before connecting."""
+
     def refuse(url: str, addresses: list) -> None:
         raise CalendarError(f"refused {url}")
 
@@ -156,6 +159,7 @@ def test_one_deadline_covers_headers_that_trickle_in():
 
 def test_the_sync_fetch_works_inside_a_running_event_loop(server):
     """Guards fetch_ics in a notebook (an event loop already runs in the thread)."""
+
     async def notebook_cell() -> bytes:
         return fetch_ics(f"{server}/cal.ics")
 

@@ -38,8 +38,13 @@ from tests.conftest import BASE_PROGRAM
 
 DATA = Path(__file__).parent.parent / "data"
 GUARD_SECONDS = 10  # far above any honest example (< 1 s): only a hang trips it
-FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 class Hang(Exception):
@@ -49,6 +54,7 @@ class Hang(Exception):
 @contextmanager
 def time_guard(seconds: float = GUARD_SECONDS) -> Iterator[None]:
     """Raise Hang in the test (main thread) if the block runs longer than ``seconds``."""
+
     def alarm(*_: Any) -> None:
         raise Hang(f"no result after {seconds} s")
 
@@ -65,8 +71,9 @@ def time_guard(seconds: float = GUARD_SECONDS) -> Iterator[None]:
 
 
 @st.composite
-def mutated_lines(draw: st.DrawFn, texts: list[str], values: dict[str, list[str]],
-                  lines: list[str]) -> str:
+def mutated_lines(
+    draw: st.DrawFn, texts: list[str], values: dict[str, list[str]], lines: list[str]
+) -> str:
     """A text of ``texts`` after 1-4 line operations: delete, duplicate, swap, cut, insert
     one of ``lines``, or give a property named in ``values`` one of its hostile values."""
     out = draw(st.sampled_from(texts)).splitlines()
@@ -74,8 +81,11 @@ def mutated_lines(draw: st.DrawFn, texts: list[str], values: dict[str, list[str]
         if not out:
             out = [draw(st.sampled_from(lines))]
         i = draw(st.integers(0, len(out) - 1))
-        op = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "value",
-                                   "value", "value", "garble"]))
+        op = draw(
+            st.sampled_from(
+                ["delete", "duplicate", "swap", "insert", "value", "value", "value", "garble"]
+            )
+        )
         if op == "delete":
             del out[i]
         elif op == "duplicate":
@@ -108,14 +118,15 @@ def damaged(draw: st.DrawFn, text: str) -> bytes:
         if data:
             data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
     if draw(st.booleans()):
-        data = data[:draw(st.integers(0, len(data)))]
+        data = data[: draw(st.integers(0, len(data)))]
     return bytes(data)
 
 
 # -- ICS -------------------------------------------------------------------------------
 
-CALENDARS = [p.read_text(encoding="utf-8", errors="replace")
-             for p in sorted((DATA / "ics").glob("*.ics"))] + [
+CALENDARS = [
+    p.read_text(encoding="utf-8", errors="replace") for p in sorted((DATA / "ics").glob("*.ics"))
+] + [
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
     "UID:busy-1@test\r\nDTSTAMP:20270101T000000Z\r\n"
     "DTSTART;TZID=America/New_York:20270302T100000\r\n"
@@ -132,45 +143,117 @@ CALENDARS = [p.read_text(encoding="utf-8", errors="replace")
     "DTEND;TZID=Custom Eastern:20270105T110000\r\nRRULE:FREQ=WEEKLY;BYDAY=TU,TH\r\n"
     "END:VEVENT\r\nEND:VCALENDAR\r\n",
 ]
-_DATES = ["20270105T100000", "20270105T100000Z", "20270105", "2027-01-05 10:00",
-          "20271345T250000Z", "20270230T100000", "00010101T000000", "99991231T235959Z",
-          "99991231", "00010101", "19000101T000000Z", "", "garbage", "20270105T100000+0200"]
-_RULES = ["FREQ=SECONDLY", "FREQ=MINUTELY", "FREQ=MINUTELY;COUNT=999999999",
-          "FREQ=HOURLY;UNTIL=99991231T000000Z", "FREQ=DAILY;INTERVAL=0",
-          "FREQ=DAILY;INTERVAL=-3", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
-          "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=YEARLY;BYWEEKNO=53;BYMONTH=6",
-          "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6", "FREQ=DAILY;BYSETPOS=2",
-          "FREQ=DAILY;INTERVAL=7;BYDAY=SU", "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=9",
-          "FREQ=YEARLY;COUNT=-1", "FREQ=WEEKLY;UNTIL=20200101T000000Z",
-          "FREQ=DAILY;UNTIL=20270110", "FREQ=SOMETIMES", "FREQ=WEEKLY;BYDAY=XX",
-          "FREQ=MONTHLY;BYMONTHDAY=31;INTERVAL=12", "FREQ=YEARLY;BYYEARDAY=366;BYMONTH=1",
-          "FREQ=WEEKLY;COUNT=10;BYDAY=MO,TU,WE,TH,FR", "FREQ=MONTHLY;BYDAY=-1FR", ""]
-_ZONES = ["America/New_York", "Mars/Base", "W. Europe Standard Time", "", "a" * 300,
-          "../../etc/passwd", "Europe/Lisboa", "/freeassociation.sourceforge.net/Europe/Berlin"]
+_DATES = [
+    "20270105T100000",
+    "20270105T100000Z",
+    "20270105",
+    "2027-01-05 10:00",
+    "20271345T250000Z",
+    "20270230T100000",
+    "00010101T000000",
+    "99991231T235959Z",
+    "99991231",
+    "00010101",
+    "19000101T000000Z",
+    "",
+    "garbage",
+    "20270105T100000+0200",
+]
+_RULES = [
+    "FREQ=SECONDLY",
+    "FREQ=MINUTELY",
+    "FREQ=MINUTELY;COUNT=999999999",
+    "FREQ=HOURLY;UNTIL=99991231T000000Z",
+    "FREQ=DAILY;INTERVAL=0",
+    "FREQ=DAILY;INTERVAL=-3",
+    "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+    "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+    "FREQ=YEARLY;BYWEEKNO=53;BYMONTH=6",
+    "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6",
+    "FREQ=DAILY;BYSETPOS=2",
+    "FREQ=DAILY;INTERVAL=7;BYDAY=SU",
+    "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=9",
+    "FREQ=YEARLY;COUNT=-1",
+    "FREQ=WEEKLY;UNTIL=20200101T000000Z",
+    "FREQ=DAILY;UNTIL=20270110",
+    "FREQ=SOMETIMES",
+    "FREQ=WEEKLY;BYDAY=XX",
+    "FREQ=MONTHLY;BYMONTHDAY=31;INTERVAL=12",
+    "FREQ=YEARLY;BYYEARDAY=366;BYMONTH=1",
+    "FREQ=WEEKLY;COUNT=10;BYDAY=MO,TU,WE,TH,FR",
+    "FREQ=MONTHLY;BYDAY=-1FR",
+    "",
+]
+_ZONES = [
+    "America/New_York",
+    "Mars/Base",
+    "W. Europe Standard Time",
+    "",
+    "a" * 300,
+    "../../etc/passwd",
+    "Europe/Lisboa",
+    "/freeassociation.sourceforge.net/Europe/Berlin",
+]
 ICS_VALUES = {
-    "DTSTART": _DATES, "DTEND": _DATES, "RECURRENCE-ID": _DATES, "EXDATE": _DATES,
+    "DTSTART": _DATES,
+    "DTEND": _DATES,
+    "RECURRENCE-ID": _DATES,
+    "EXDATE": _DATES,
     "RDATE": [*_DATES, "20270110T100000Z/20270110T090000Z", "20270110T100000Z/PT1H"],
     "DURATION": ["PT1H", "-PT1H", "PT0S", "P99999999W", "P1D", "garbage", "-P1D"],
-    "RRULE": _RULES, "TZID": _ZONES, "X-WR-TIMEZONE": _ZONES,
-    "FREEBUSY": ["20270105T100000Z/PT1H", "20270105T100000Z/-PT1H",
-                 "99991231T230000/P2D", "00010101T000000/PT1H", "garbage",
-                 "20270105T100000Z/20270104T100000Z"],
-    "STATUS": ["CANCELLED", "TENTATIVE", ""], "TRANSP": ["TRANSPARENT", "OPAQUE", "x"],
-    "TZOFFSETFROM": ["-0500", "+9999", "garbage"], "TZOFFSETTO": ["-0400", "+2500", ""],
+    "RRULE": _RULES,
+    "TZID": _ZONES,
+    "X-WR-TIMEZONE": _ZONES,
+    "FREEBUSY": [
+        "20270105T100000Z/PT1H",
+        "20270105T100000Z/-PT1H",
+        "99991231T230000/P2D",
+        "00010101T000000/PT1H",
+        "garbage",
+        "20270105T100000Z/20270104T100000Z",
+    ],
+    "STATUS": ["CANCELLED", "TENTATIVE", ""],
+    "TRANSP": ["TRANSPARENT", "OPAQUE", "x"],
+    "TZOFFSETFROM": ["-0500", "+9999", "garbage"],
+    "TZOFFSETTO": ["-0400", "+2500", ""],
     "SEQUENCE": ["0", "3", "-1", "1.5", "x"],
     "BEGIN": ["VEVENT", "VCALENDAR", "VTIMEZONE", "STANDARD", "VALARM", "X-NESTED"],
     "END": ["VEVENT", "VCALENDAR", "VTIMEZONE", "DAYLIGHT", "X-OTHER"],
 }
-ICS_LINES = ["BEGIN:VEVENT", "END:VEVENT", "BEGIN:VCALENDAR", "END:VCALENDAR",
-             "BEGIN:VTIMEZONE", "BEGIN:VFREEBUSY", "FREEBUSY:20270105T100000Z/PT1H",
-             "DTSTART;TZID=Custom Eastern:20270112T100000", "RRULE:FREQ=SECONDLY",
-             "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "DURATION:-PT30M",
-             "DTSTART;VALUE=DATE:20270301", "X-WR-TIMEZONE:Europe/Berlin", ""]
+ICS_LINES = [
+    "BEGIN:VEVENT",
+    "END:VEVENT",
+    "BEGIN:VCALENDAR",
+    "END:VCALENDAR",
+    "BEGIN:VTIMEZONE",
+    "BEGIN:VFREEBUSY",
+    "FREEBUSY:20270105T100000Z/PT1H",
+    "DTSTART;TZID=Custom Eastern:20270112T100000",
+    "RRULE:FREQ=SECONDLY",
+    "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+    "DURATION:-PT30M",
+    "DTSTART;VALUE=DATE:20270301",
+    "X-WR-TIMEZONE:Europe/Berlin",
+    "",
+]
 WINDOW = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 5, 1, tzinfo=UTC))
 ZONES = [ZoneInfo(z) for z in ("America/New_York", "Asia/Tokyo", "UTC", "Pacific/Kiritimati")]
 # Words one of which a CalendarError without a line names: what could not be read.
-NAMED = ("UTF-8", "iCalendar", "VCALENDAR", "VEVENT", "VTIMEZONE", "VFREEBUSY", "RRULE",
-         "DTSTART", "DTEND", "DURATION", "time zone", "date", "expand")
+NAMED = (
+    "UTF-8",
+    "iCalendar",
+    "VCALENDAR",
+    "VEVENT",
+    "VTIMEZONE",
+    "VFREEBUSY",
+    "RRULE",
+    "DTSTART",
+    "DTEND",
+    "DURATION",
+    "time zone",
+    "date",
+    "expand",
+)
 
 
 def check_ics(data: str | bytes, zone: ZoneInfo) -> None:
@@ -227,14 +310,41 @@ EVERY_PROPERTY = (
     "END:VTODO\r\n"
     "BEGIN:VFREEBUSY\r\nUID:fb@test\r\nDTSTART:20270101T000000Z\r\nDTEND:20270201T000000Z\r\n"
     "FREEBUSY;FBTYPE=BUSY:20270126T140000Z/PT1H,20270127T140000Z/20270127T150000Z\r\n"
-    "END:VFREEBUSY\r\nEND:VCALENDAR\r\n")
+    "END:VFREEBUSY\r\nEND:VCALENDAR\r\n"
+)
 # One value of each kind iCalendar has (and a list mixing two).
-KIND_VALUES = ["20270105", "20270105T100000Z", "20270105T100000", "20270105T100000Z/PT1H",
-               "20270105T100000Z/20270105T110000Z", "PT1H", "-P1D", "100000", "-0500",
-               "FREQ=DAILY;COUNT=2", "3", "1.5", "TRUE", "text", "20270105,PT1H"]
-VALUE_TYPES = ["", "", "", ";VALUE=DATE", ";VALUE=DATE-TIME", ";VALUE=DURATION",
-               ";VALUE=PERIOD", ";VALUE=TIME", ";VALUE=UTC-OFFSET", ";VALUE=RECUR",
-               ";VALUE=INTEGER", ";VALUE=FLOAT", ";VALUE=TEXT"]
+KIND_VALUES = [
+    "20270105",
+    "20270105T100000Z",
+    "20270105T100000",
+    "20270105T100000Z/PT1H",
+    "20270105T100000Z/20270105T110000Z",
+    "PT1H",
+    "-P1D",
+    "100000",
+    "-0500",
+    "FREQ=DAILY;COUNT=2",
+    "3",
+    "1.5",
+    "TRUE",
+    "text",
+    "20270105,PT1H",
+]
+VALUE_TYPES = [
+    "",
+    "",
+    "",
+    ";VALUE=DATE",
+    ";VALUE=DATE-TIME",
+    ";VALUE=DURATION",
+    ";VALUE=PERIOD",
+    ";VALUE=TIME",
+    ";VALUE=UTC-OFFSET",
+    ";VALUE=RECUR",
+    ";VALUE=INTEGER",
+    ";VALUE=FLOAT",
+    ";VALUE=TEXT",
+]
 
 
 @st.composite
@@ -245,8 +355,10 @@ def swapped_kinds(draw: st.DrawFn) -> str:
     named = [k for k, line in enumerate(out) if _name(line) not in ("BEGIN", "END")]
     for _ in range(draw(st.integers(1, 2))):
         k = draw(st.sampled_from(named))
-        out[k] = (f"{out[k].split(':', 1)[0]}{draw(st.sampled_from(VALUE_TYPES))}:"
-                  f"{draw(st.sampled_from(KIND_VALUES))}")
+        out[k] = (
+            f"{out[k].split(':', 1)[0]}{draw(st.sampled_from(VALUE_TYPES))}:"
+            f"{draw(st.sampled_from(KIND_VALUES))}"
+        )
     return "\r\n".join(out) + "\r\n"
 
 
@@ -269,11 +381,40 @@ CSVS = [
     "member,day,start,end,type\nana,,2027-02-15T00:00,2027-02-20T00:00,unavailable\n"
     "ana,2027-03-02,09:00,24:00,available\n\n,,,,\nben,SU,00:00,24:00,available\n",
 ]
-_CELLS = ["", "ana", "ben", "zed", "a b", "MO", "mo", "XX", "2027-01-08", "2027-02-30",
-          "09:00", "24:00", "25:00", "9am", "-1:00", "10:60", "00:00", "23:59",
-          "2027-01-13T00:00", "2027-01-13T00:00+14:00", "9999-12-31T23:59", "0001-01-01",
-          "0001-01-01T00:00-12:00", "available", "unavailable", "busy", '"', '"a,b"',
-          "x" * 300, "\x00", "2027-01-13T25:00", "1e9"]
+_CELLS = [
+    "",
+    "ana",
+    "ben",
+    "zed",
+    "a b",
+    "MO",
+    "mo",
+    "XX",
+    "2027-01-08",
+    "2027-02-30",
+    "09:00",
+    "24:00",
+    "25:00",
+    "9am",
+    "-1:00",
+    "10:60",
+    "00:00",
+    "23:59",
+    "2027-01-13T00:00",
+    "2027-01-13T00:00+14:00",
+    "9999-12-31T23:59",
+    "0001-01-01",
+    "0001-01-01T00:00-12:00",
+    "available",
+    "unavailable",
+    "busy",
+    '"',
+    '"a,b"',
+    "x" * 300,
+    "\x00",
+    "2027-01-13T25:00",
+    "1e9",
+]
 
 
 @st.composite
@@ -282,8 +423,11 @@ def mutated_csv(draw: st.DrawFn) -> str:
     rows = [line.split(",") for line in draw(st.sampled_from(CSVS)).splitlines()]
     for _ in range(draw(st.integers(1, 4))):
         i = draw(st.integers(0, len(rows) - 1))
-        op = draw(st.sampled_from(["cell", "cell", "cell", "delete", "duplicate", "swap",
-                                   "column", "garble"]))
+        op = draw(
+            st.sampled_from(
+                ["cell", "cell", "cell", "delete", "duplicate", "swap", "column", "garble"]
+            )
+        )
         if op == "cell" and rows[i]:
             rows[i][draw(st.integers(0, len(rows[i]) - 1))] = draw(st.sampled_from(_CELLS))
         elif op == "delete" and len(rows) > 1:
@@ -298,7 +442,7 @@ def mutated_csv(draw: st.DrawFn) -> str:
         elif op == "garble":
             rows[i] = [draw(st.text(max_size=20))]
     text = "\n".join(",".join(r) for r in rows) + "\n"
-    return text[:draw(st.integers(0, len(text)))] if draw(st.booleans()) else text
+    return text[: draw(st.integers(0, len(text)))] if draw(st.booleans()) else text
 
 
 @FUZZ
@@ -320,8 +464,9 @@ def test_mutated_csv_applied_or_refused(text: str, replace: bool) -> None:
     assert CSV_DOC.model_dump() == before
     table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
     column = [h.strip().lower() for h in table[0]].index("member")
-    rows = Counter(r[column].strip() if column < len(r) else "" for r in table[1:]
-                   if any(c.strip() for c in r))
+    rows = Counter(
+        r[column].strip() if column < len(r) else "" for r in table[1:] if any(c.strip() for c in r)
+    )
     for old, m in zip(CSV_DOC.members, new.members, strict=True):
         if m.id in rows:  # every row of the member lands in one of its lists
             base = 0 if replace else _entries(old)
@@ -339,61 +484,158 @@ def _entries(member: Any) -> int:
 
 SPEC_EXAMPLE = {
     "version": 1,
-    "program": {"id": "spring-2027", "name": "Spring cohort", "timezone": "America/New_York",
-                "start": "2027-01-04", "end": "2027-04-05", "granularity_minutes": 15,
-                "working_hours": [{"days": ["MO", "TU", "WE", "TH", "FR"], "start": "09:00",
-                                   "end": "17:00"}], "now": "2027-01-04T14:00:00Z"},
-    "members": [{"id": "ana", "name": "Ana Silva", "email": "ana@example.org",
-                 "timezone": "Europe/Lisbon",
-                 "weekly": [{"days": ["TU", "TH"], "start": "14:00", "end": "18:30"}],
-                 "unavailable": [{"start": "2027-02-15T00:00", "end": "2027-02-20T00:00"}],
-                 "available": [], "calendars": [{"ics_text": CALENDARS[-1]}],
-                 "max_sessions_per_week": 4},
-                {"id": "ben", "timezone": "America/New_York"},
-                {"id": "cara"}, {"id": "dan", "timezone": "Asia/Kolkata"}],
-    "matches": [{"id": "ana-ben", "members": ["ana", "ben"], "organizer": "ana",
-                 "duration_minutes": 60, "sessions": 8, "frequency": "weekly",
-                 "preferred": {"days": ["TU"], "start": "09:00", "end": "12:00"},
-                 "earliest_start": "2027-01-11",
-                 "conferencing": {"video_url": "https://meet.example.org/ana-ben"},
-                 "agenda": "Goals for the term"},
-                {"id": "cara-dan", "members": ["cara", "dan"], "duration_minutes": 30}],
-    "bookings": [{"match": "cara-dan", "start": "2027-01-12T15:00:00Z",
-                  "end": "2027-01-12T16:00:00Z"}],
+    "program": {
+        "id": "spring-2027",
+        "name": "Spring cohort",
+        "timezone": "America/New_York",
+        "start": "2027-01-04",
+        "end": "2027-04-05",
+        "granularity_minutes": 15,
+        "working_hours": [
+            {"days": ["MO", "TU", "WE", "TH", "FR"], "start": "09:00", "end": "17:00"}
+        ],
+        "now": "2027-01-04T14:00:00Z",
+    },
+    "members": [
+        {
+            "id": "ana",
+            "name": "Ana Silva",
+            "email": "ana@example.org",
+            "timezone": "Europe/Lisbon",
+            "weekly": [{"days": ["TU", "TH"], "start": "14:00", "end": "18:30"}],
+            "unavailable": [{"start": "2027-02-15T00:00", "end": "2027-02-20T00:00"}],
+            "available": [],
+            "calendars": [{"ics_text": CALENDARS[-1]}],
+            "max_sessions_per_week": 4,
+        },
+        {"id": "ben", "timezone": "America/New_York"},
+        {"id": "cara"},
+        {"id": "dan", "timezone": "Asia/Kolkata"},
+    ],
+    "matches": [
+        {
+            "id": "ana-ben",
+            "members": ["ana", "ben"],
+            "organizer": "ana",
+            "duration_minutes": 60,
+            "sessions": 8,
+            "frequency": "weekly",
+            "preferred": {"days": ["TU"], "start": "09:00", "end": "12:00"},
+            "earliest_start": "2027-01-11",
+            "conferencing": {"video_url": "https://meet.example.org/ana-ben"},
+            "agenda": "Goals for the term",
+        },
+        {"id": "cara-dan", "members": ["cara", "dan"], "duration_minutes": 30},
+    ],
+    "bookings": [
+        {"match": "cara-dan", "start": "2027-01-12T15:00:00Z", "end": "2027-01-12T16:00:00Z"}
+    ],
 }
 DOCUMENTS = [BASE_PROGRAM, SPEC_EXAMPLE, demo_program(date(2027, 1, 1))]
-BAD_DOCUMENTS = [json.loads(p.read_text())
-                 for p in sorted((DATA / "bad_documents").glob("*.json"))]
-_HOSTILE = [None, True, 0, -1, 7, 1.5, 10**30, "", "x", "a b", [], {}, [None], {"x": 1},
-            "2027-02-30", "2027-01-04", "2027-01-04T10:00", "2027-01-04T10:00:00+14:00",
-            "0001-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31", "9999-12-31T23:59-12:00",
-            "24:00", "25:00", "09:00", "9am", "Mars/Base", "Europe/Lisboa", "a" * 300,
-            "../../etc/passwd", "Europe/Berlin", "MO", ["MO", "XX"], "weekly", "once",
-            "ana", "ben", ["ana", "ana"], ["ana", "nobody"], {"ics_path": "/etc/passwd"},
-            {"ics_text": "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"}, float("nan"), "\x00"]
-_EDGE_TIMES = ["0001-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31",
-               "9999-12-31T23:59:00-12:00", "2027-02-30", "2027-03-14T02:30", "25:00", "24:00"]
+BAD_DOCUMENTS = [json.loads(p.read_text()) for p in sorted((DATA / "bad_documents").glob("*.json"))]
+_HOSTILE = [
+    None,
+    True,
+    0,
+    -1,
+    7,
+    1.5,
+    10**30,
+    "",
+    "x",
+    "a b",
+    [],
+    {},
+    [None],
+    {"x": 1},
+    "2027-02-30",
+    "2027-01-04",
+    "2027-01-04T10:00",
+    "2027-01-04T10:00:00+14:00",
+    "0001-01-01",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31",
+    "9999-12-31T23:59-12:00",
+    "24:00",
+    "25:00",
+    "09:00",
+    "9am",
+    "Mars/Base",
+    "Europe/Lisboa",
+    "a" * 300,
+    "../../etc/passwd",
+    "Europe/Berlin",
+    "MO",
+    ["MO", "XX"],
+    "weekly",
+    "once",
+    "ana",
+    "ben",
+    ["ana", "ana"],
+    ["ana", "nobody"],
+    {"ics_path": "/etc/passwd"},
+    {"ics_text": "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"},
+    float("nan"),
+    "\x00",
+]
+_EDGE_TIMES = [
+    "0001-01-01",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31",
+    "9999-12-31T23:59:00-12:00",
+    "2027-02-30",
+    "2027-03-14T02:30",
+    "25:00",
+    "24:00",
+]
 _EDGE_ZONES = ["Mars/Base", "Europe/Lisboa", "a" * 300, "../../etc/passwd", "", "UTC"]
 # Values a field of that name could well have, and edge cases of its kind: mutations that
 # keep a document valid reach the checks after validation (references, grid, availability).
 _PLAUSIBLE: dict[str, list[Any]] = {
-    "timezone": ["Europe/Berlin", "Asia/Kathmandu", "Pacific/Chatham", "America/St_Johns",
-                 "UTC", "Australia/Lord_Howe"],
-    "start": ["2027-01-04", "2027-03-14", "2027-03-14T02:30", "2027-11-07T01:30", "00:00",
-              "09:15", "23:45", "2027-01-04T10:00:00+05:45"],
-    "end": ["2027-12-31", "2028-01-04", "2027-03-15", "2027-11-08T00:00", "24:00", "17:05",
-            "2027-01-05T10:00:00-03:30"],
+    "timezone": [
+        "Europe/Berlin",
+        "Asia/Kathmandu",
+        "Pacific/Chatham",
+        "America/St_Johns",
+        "UTC",
+        "Australia/Lord_Howe",
+    ],
+    "start": [
+        "2027-01-04",
+        "2027-03-14",
+        "2027-03-14T02:30",
+        "2027-11-07T01:30",
+        "00:00",
+        "09:15",
+        "23:45",
+        "2027-01-04T10:00:00+05:45",
+    ],
+    "end": [
+        "2027-12-31",
+        "2028-01-04",
+        "2027-03-15",
+        "2027-11-08T00:00",
+        "24:00",
+        "17:05",
+        "2027-01-05T10:00:00-03:30",
+    ],
     "now": ["2027-01-04T14:00:00Z", "2027-03-01T00:00:00Z", "2026-01-01", "2030-01-01"],
     "days": [["SU"], ["MO", "TU", "WE", "TH", "FR", "SA", "SU"], ["FR", "MO"]],
-    "granularity_minutes": [5, 10, 20, 30, 60], "duration_minutes": [5, 20, 45, 90, 1440],
-    "sessions": [1, 2, 52, 520], "frequency": ["once", "biweekly", "monthly"],
-    "max_sessions_per_week": [0, 1, 100], "earliest_start": ["2027-02-01", "2027-03-14T02:30"],
-    "unavailable": [[{"start": "2027-01-01", "end": "2027-12-31"}],
-                    [{"start": "2027-03-14T01:00", "end": "2027-03-14T04:00"}]],
+    "granularity_minutes": [5, 10, 20, 30, 60],
+    "duration_minutes": [5, 20, 45, 90, 1440],
+    "sessions": [1, 2, 52, 520],
+    "frequency": ["once", "biweekly", "monthly"],
+    "max_sessions_per_week": [0, 1, 100],
+    "earliest_start": ["2027-02-01", "2027-03-14T02:30"],
+    "unavailable": [
+        [{"start": "2027-01-01", "end": "2027-12-31"}],
+        [{"start": "2027-03-14T01:00", "end": "2027-03-14T04:00"}],
+    ],
     "available": [[{"start": "2027-01-09T10:00", "end": "2027-01-09T12:00"}]],
     "calendars": [[{"ics_text": c} for c in CALENDARS[:3]], [{"ics_text": CALENDARS[-1]}]],
     "weekly": [[], [{"days": ["SA"], "start": "22:00", "end": "24:00"}]],
-    "required": [["ana"], []], "organizer": ["ben", "ana"],
+    "required": [["ana"], []],
+    "organizer": ["ben", "ana"],
 }
 # Edge cases first: generation favours the first choices of a list.
 for _key in ("start", "end", "now", "earliest_start"):
@@ -406,8 +648,13 @@ def mutated_document(draw: st.DrawFn) -> Any:
     """A document of DOCUMENTS (or, a quarter of the time, of tests/data/bad_documents)
     with 1-3 values replaced by hostile or plausible ones, keys deleted or added, or list
     items duplicated; or its JSON text damaged."""
-    doc = copy.deepcopy(draw(st.sampled_from(DOCUMENTS) if draw(st.integers(0, 3))
-                             else st.sampled_from(BAD_DOCUMENTS)))
+    doc = copy.deepcopy(
+        draw(
+            st.sampled_from(DOCUMENTS)
+            if draw(st.integers(0, 3))
+            else st.sampled_from(BAD_DOCUMENTS)
+        )
+    )
     if draw(st.integers(0, 4)) == 0:  # the JSON text itself
         text = json.dumps(doc, indent=1)
         return draw(damaged(text)).decode("utf-8", "replace")
@@ -418,8 +665,11 @@ def mutated_document(draw: st.DrawFn) -> Any:
         names = sorted({k if isinstance(k, str) else "[]" for _, k in places})
         own = [n for n in names if n in _PLAUSIBLE]
         name = draw(st.sampled_from(own if own and draw(st.integers(0, 2)) else names))
-        parent, key = draw(st.sampled_from([(c, k) for c, k in places
-                                            if (k if isinstance(k, str) else "[]") == name]))
+        parent, key = draw(
+            st.sampled_from(
+                [(c, k) for c, k in places if (k if isinstance(k, str) else "[]") == name]
+            )
+        )
         op = draw(st.sampled_from(["value", "value", "value", "delete", "add", "duplicate"]))
         if op == "value":
             pool = _HOSTILE
@@ -429,8 +679,9 @@ def mutated_document(draw: st.DrawFn) -> Any:
         elif op == "delete":
             del parent[key]
         elif op == "add" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["emial", "timezone", "weekly", "now", "id"]))] = \
+            parent[draw(st.sampled_from(["emial", "timezone", "weekly", "now", "id"]))] = (
                 copy.deepcopy(draw(st.sampled_from(_HOSTILE)))
+            )
         elif op == "duplicate" and isinstance(parent, list):
             parent.append(copy.deepcopy(parent[key]))
     return doc
@@ -459,7 +710,7 @@ def check_availability(doc: ProgramDocument) -> None:
         return
     grid = program_grid(doc)
     assert avail.matrix.shape == (grid.n_slots, len(doc.members))
-    assert not np.any(avail.matrix[:grid.first_open_slot])
+    assert not np.any(avail.matrix[: grid.first_open_slot])
 
 
 @settings(FUZZ, max_examples=600)  # cheap examples; a document has many fields to hit
@@ -475,8 +726,12 @@ def test_mutated_documents_parse_or_name_the_field(data: Any) -> None:
         assert exc.errors, exc
         for problem in exc.errors:
             assert problem.message, exc
-            assert problem.path or isinstance(data, str) or "program" in problem.message \
-                or problem.message.startswith(("a program document", "Input should")), exc
+            assert (
+                problem.path
+                or isinstance(data, str)
+                or "program" in problem.message
+                or problem.message.startswith(("a program document", "Input should"))
+            ), exc
         return
     event("parsed")
     dumped = doc.model_dump(mode="json", exclude_none=True)

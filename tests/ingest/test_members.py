@@ -47,8 +47,7 @@ def test_utc_offset_of_a_member_without_zone_is_the_programs(program_dict):
 def test_free_hours_per_week_and_longest_stretch():
     """Free slots counted over the grid's weeks; the longest run of consecutive free slots
     wins, wherever it is; never free is 0 for both."""
-    avail = _week(a=[range(10, 14), range(20, 23)], b=[range(0, 1), range(160, 168)],
-                  c=[])
+    avail = _week(a=[range(10, 14), range(20, 23)], b=[range(0, 1), range(160, 168)], c=[])
     assert [free_hours_per_week(avail, m) for m in "abc"] == [7.0, 9.0, 0.0]
     assert [longest_free_hours(avail, m) for m in "abc"] == [4.0, 8.0, 0.0]
 
@@ -72,7 +71,8 @@ def test_with_weekly_cap_sets_or_removes_every_cap(program_dict):
     assert [m.max_sessions_per_week for m in doc.members] == [None, 4]
     assert capped.model_dump(exclude={"members"}) == doc.model_dump(exclude={"members"})
     assert [m.model_dump(exclude={"max_sessions_per_week"}) for m in capped.members] == [
-        m.model_dump(exclude={"max_sessions_per_week"}) for m in doc.members]
+        m.model_dump(exclude={"max_sessions_per_week"}) for m in doc.members
+    ]
     assert capped.member("ben").max_sessions_per_week == 2
 
 

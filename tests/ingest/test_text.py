@@ -6,13 +6,38 @@ import pytest
 
 from ingest.text import address_problem, check_line, check_name, check_text
 
-GOOD = ["ana@example.org", "o'brien+tag@sub.example.co.uk", "jörg@example.de",
-        "用户@例子.广告", "admin@localhost", "a!#$%&*/=?^_`{|}~-@x.org", "x.y.z@x-y.org"]
-BAD = ["a,b@example.org", "a b@example.org", '"quoted"@example.org', "a@[127.0.0.1]",
-       "a..b@example.org", ".a@example.org", "a.@example.org", "a@-x.org", "a@x-.org",
-       "a@x..org", "a@", "@example.org", "example.org", "a@example.org\n",
-       "a\u202e@example.org", "a@exa\u2028mple.org", "Ana <a@example.org>",
-       "a(comment)@example.org", "x" * 65 + "@example.org", "a@" + "x" * 64 + ".org", ""]
+GOOD = [
+    "ana@example.org",
+    "o'brien+tag@sub.example.co.uk",
+    "jörg@example.de",
+    "用户@例子.广告",
+    "admin@localhost",
+    "a!#$%&*/=?^_`{|}~-@x.org",
+    "x.y.z@x-y.org",
+]
+BAD = [
+    "a,b@example.org",
+    "a b@example.org",
+    '"quoted"@example.org',
+    "a@[127.0.0.1]",
+    "a..b@example.org",
+    ".a@example.org",
+    "a.@example.org",
+    "a@-x.org",
+    "a@x-.org",
+    "a@x..org",
+    "a@",
+    "@example.org",
+    "example.org",
+    "a@example.org\n",
+    "a\u202e@example.org",
+    "a@exa\u2028mple.org",
+    "Ana <a@example.org>",
+    "a(comment)@example.org",
+    "x" * 65 + "@example.org",
+    "a@" + "x" * 64 + ".org",
+    "",
+]
 
 
 @pytest.mark.parametrize("address", GOOD)
@@ -28,9 +53,21 @@ def test_non_addresses_are_refused_with_a_reason(address):
     assert address_problem(address)
 
 
-@pytest.mark.parametrize("text", ["a\nb", "a\rb", "a\u2028b", "a\u2029b", "a\x85b",
-                                  "a\x00b", "a\x1bb", "a\x0bb", "Ana\u202eavliS",
-                                  "a\u2066b\u2069"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a\nb",
+        "a\rb",
+        "a\u2028b",
+        "a\u2029b",
+        "a\x85b",
+        "a\x00b",
+        "a\x1bb",
+        "a\x0bb",
+        "Ana\u202eavliS",
+        "a\u2066b\u2069",
+    ],
+)
 def test_one_line_texts_refuse_breaks_and_controls(text):
     """A name or summary may hold no line break of any kind and no control character."""
     with pytest.raises(ValueError, match="U\\+"):

@@ -53,7 +53,8 @@ class _Collector:
         parsed = BytesParser(policy=policy.default).parsebytes(raw)
         with self.lock:
             self.server.messages.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed))
+                Received(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed)
+            )
         return "250 Message accepted for delivery"
 
 
@@ -62,8 +63,9 @@ def smtp_server() -> Iterator[SmtpServer]:
     """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port, collecting every message;
     it offers SMTPUTF8 (RFC 6531; aiosmtpd's Controller default, said here on purpose)."""
     server = SmtpServer("127.0.0.1", free_port())
-    controller = Controller(_Collector(server), hostname=server.host, port=server.port,
-                            enable_SMTPUTF8=True)
+    controller = Controller(
+        _Collector(server), hostname=server.host, port=server.port, enable_SMTPUTF8=True
+    )
     controller.start()
     try:
         yield server

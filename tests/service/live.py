@@ -35,9 +35,15 @@ def admin_token(db_url: str) -> str:
 class LiveServer:
     """``slotwise serve`` on a free port with its own database file and mail settings."""
 
-    def __init__(self, db_url: str, *, smtp_url: str | None = None,
-                 outbox: Path | None = None, workers: int = 1,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        *,
+        smtp_url: str | None = None,
+        outbox: Path | None = None,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.db_url, self.smtp_url, self.outbox, self.workers = db_url, smtp_url, outbox, workers
         self.extra_env = env or {}
         self.port = free_port()
@@ -63,12 +69,24 @@ class LiveServer:
         env["PYTHONUNBUFFERED"] = "1"
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port),
-             "--workers", str(self.workers)],
-            cwd=ROOT, env=env, stdout=self.log, stderr=self.log,
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
             # Its own process group: ``stop(kill=True)`` kills the workers too, as a
             # crash of the machine would, instead of leaving them serving as orphans.
-            start_new_session=True)
+            start_new_session=True,
+        )
         # Ready when every worker answered (X-Slotwise-Worker): all of them ran init_db.
         self.workers_seen: set[str] = set()
         deadline = time.monotonic() + 60
@@ -90,8 +108,10 @@ class LiveServer:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"server did not start within 60 s ({len(self.workers_seen)} of "
-                           f"{self.workers} workers answered)")
+        raise RuntimeError(
+            f"server did not start within 60 s ({len(self.workers_seen)} of "
+            f"{self.workers} workers answered)"
+        )
 
     def stop(self, kill: bool = False) -> None:
         """Stop the server (SIGTERM, workers shut down cleanly) or, with ``kill``, SIGKILL

@@ -37,50 +37,147 @@ BROKEN_ICS = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2027-03-02 10:00\nEND:VEVEN
 TABLE = [
     ("GET", "/api/me", EVERYONE, 200, lambda o: ("/api/me", {})),
     ("GET", "/api/programs", EVERYONE, 200, lambda o: ("/api/programs", {})),
-    ("POST", "/api/programs", SITE_ONLY, 409,
-     lambda o: ("/api/programs", {"json": program(o["pid"])})),
+    (
+        "POST",
+        "/api/programs",
+        SITE_ONLY,
+        409,
+        lambda o: ("/api/programs", {"json": program(o["pid"])}),
+    ),
     ("GET", "/api/programs/{pid}", EVERYONE, 200, lambda o: (f"/api/programs/{o['pid']}", {})),
-    ("PUT", "/api/programs/{pid}/members/{mid}", MEMBER_AL, 422,
-     lambda o: (f"/api/programs/{o['pid']}/members/al", {"json": {"timezone": "Mars/Base"}})),
-    ("PUT", "/api/programs/{pid}/members/{mid}/calendar", MEMBER_AL, 422,
-     lambda o: (f"/api/programs/{o['pid']}/members/al/calendar", {
-         "content": BROKEN_ICS, "headers": {"Content-Type": "text/calendar"}})),
-    ("POST", "/api/programs/{pid}/matches", ADMINS, 409,
-     lambda o: (f"/api/programs/{o['pid']}/matches",
-                {"json": {"id": "mia-al", "members": ["mia", "al"]}})),
-    ("GET", "/api/programs/{pid}/matches/{xid}/heatmap", SEES_MATCH, 200,
-     lambda o: (f"/api/programs/{o['pid']}/matches/mia-al/heatmap", {})),
-    ("POST", "/api/programs/{pid}/matches/{xid}/proposals", SEES_MATCH, 200,
-     lambda o: (f"/api/programs/{o['pid']}/matches/mia-al/proposals", {"json": {"limit": 1}})),
-    ("POST", "/api/programs/{pid}/matches/{xid}/series", ACTS_ON_MATCH, 422,
-     lambda o: (f"/api/programs/{o['pid']}/matches/mia-al/series",
-                {"json": {"first_start": PAST}})),
-    ("GET", "/api/programs/{pid}/matches/{xid}/series", SEES_MATCH, 200,
-     lambda o: (f"/api/programs/{o['pid']}/matches/mia-al/series", {})),
-    ("GET", "/api/programs/{pid}/series/{sid}", SEES_MATCH, 200,
-     lambda o: (f"/api/programs/{o['pid']}/series/{o['sid']}", {})),
-    ("GET", "/api/programs/{pid}/series/{sid}/invite.ics", SEES_MATCH, 200,
-     lambda o: (f"/api/programs/{o['pid']}/series/{o['sid']}/invite.ics", {})),
-    ("DELETE", "/api/programs/{pid}/series/{sid}", ACTS_ON_MATCH, 409,
-     lambda o: (f"/api/programs/{o['pid']}/series/{o['cancelled']}", {})),
-    ("POST", "/api/programs/{pid}/sessions/{oid}/complete", ACTS_ON_MATCH, 409,
-     lambda o: (f"/api/programs/{o['pid']}/sessions/{o['oid']}/complete", {})),
-    ("PATCH", "/api/programs/{pid}/sessions/{oid}", ACTS_ON_MATCH, 409,
-     lambda o: (f"/api/programs/{o['pid']}/sessions/{o['oid']}", {"json": {"start": PAST}})),
-    ("GET", "/api/programs/{pid}/members/{mid}/sessions.ics", MEMBER_AL, 200,
-     lambda o: (f"/api/programs/{o['pid']}/members/al/sessions.ics", {})),
-    ("POST", "/api/programs/{pid}/members/{mid}/feed-token", MEMBER_AL, 201,
-     lambda o: (f"/api/programs/{o['pid']}/members/al/feed-token", {})),
-    ("DELETE", "/api/programs/{pid}/members/{mid}/feed-token", MEMBER_AL, 204,
-     lambda o: (f"/api/programs/{o['pid']}/members/al/feed-token", {})),
-    ("GET", "/api/feeds/{feed}.ics", EVERYONE, 200,
-     lambda o: (f"/api/feeds/{o['feed']}.ics", {})),
-    ("POST", "/api/programs/{pid}/plans", ADMINS, 202,
-     lambda o: (f"/api/programs/{o['pid']}/plans",
-                {"json": {"time_limit": 1, "matches": ["mia-al"]}})),
+    (
+        "PUT",
+        "/api/programs/{pid}/members/{mid}",
+        MEMBER_AL,
+        422,
+        lambda o: (f"/api/programs/{o['pid']}/members/al", {"json": {"timezone": "Mars/Base"}}),
+    ),
+    (
+        "PUT",
+        "/api/programs/{pid}/members/{mid}/calendar",
+        MEMBER_AL,
+        422,
+        lambda o: (
+            f"/api/programs/{o['pid']}/members/al/calendar",
+            {"content": BROKEN_ICS, "headers": {"Content-Type": "text/calendar"}},
+        ),
+    ),
+    (
+        "POST",
+        "/api/programs/{pid}/matches",
+        ADMINS,
+        409,
+        lambda o: (
+            f"/api/programs/{o['pid']}/matches",
+            {"json": {"id": "mia-al", "members": ["mia", "al"]}},
+        ),
+    ),
+    (
+        "GET",
+        "/api/programs/{pid}/matches/{xid}/heatmap",
+        SEES_MATCH,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/matches/mia-al/heatmap", {}),
+    ),
+    (
+        "POST",
+        "/api/programs/{pid}/matches/{xid}/proposals",
+        SEES_MATCH,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/matches/mia-al/proposals", {"json": {"limit": 1}}),
+    ),
+    (
+        "POST",
+        "/api/programs/{pid}/matches/{xid}/series",
+        ACTS_ON_MATCH,
+        422,
+        lambda o: (
+            f"/api/programs/{o['pid']}/matches/mia-al/series",
+            {"json": {"first_start": PAST}},
+        ),
+    ),
+    (
+        "GET",
+        "/api/programs/{pid}/matches/{xid}/series",
+        SEES_MATCH,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/matches/mia-al/series", {}),
+    ),
+    (
+        "GET",
+        "/api/programs/{pid}/series/{sid}",
+        SEES_MATCH,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/series/{o['sid']}", {}),
+    ),
+    (
+        "GET",
+        "/api/programs/{pid}/series/{sid}/invite.ics",
+        SEES_MATCH,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/series/{o['sid']}/invite.ics", {}),
+    ),
+    (
+        "DELETE",
+        "/api/programs/{pid}/series/{sid}",
+        ACTS_ON_MATCH,
+        409,
+        lambda o: (f"/api/programs/{o['pid']}/series/{o['cancelled']}", {}),
+    ),
+    (
+        "POST",
+        "/api/programs/{pid}/sessions/{oid}/complete",
+        ACTS_ON_MATCH,
+        409,
+        lambda o: (f"/api/programs/{o['pid']}/sessions/{o['oid']}/complete", {}),
+    ),
+    (
+        "PATCH",
+        "/api/programs/{pid}/sessions/{oid}",
+        ACTS_ON_MATCH,
+        409,
+        lambda o: (f"/api/programs/{o['pid']}/sessions/{o['oid']}", {"json": {"start": PAST}}),
+    ),
+    (
+        "GET",
+        "/api/programs/{pid}/members/{mid}/sessions.ics",
+        MEMBER_AL,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/members/al/sessions.ics", {}),
+    ),
+    (
+        "POST",
+        "/api/programs/{pid}/members/{mid}/feed-token",
+        MEMBER_AL,
+        201,
+        lambda o: (f"/api/programs/{o['pid']}/members/al/feed-token", {}),
+    ),
+    (
+        "DELETE",
+        "/api/programs/{pid}/members/{mid}/feed-token",
+        MEMBER_AL,
+        204,
+        lambda o: (f"/api/programs/{o['pid']}/members/al/feed-token", {}),
+    ),
+    ("GET", "/api/feeds/{feed}.ics", EVERYONE, 200, lambda o: (f"/api/feeds/{o['feed']}.ics", {})),
+    (
+        "POST",
+        "/api/programs/{pid}/plans",
+        ADMINS,
+        202,
+        lambda o: (
+            f"/api/programs/{o['pid']}/plans",
+            {"json": {"time_limit": 1, "matches": ["mia-al"]}},
+        ),
+    ),
     ("GET", "/api/jobs/{jid}", ADMINS, 200, lambda o: (f"/api/jobs/{o['jid']}", {})),
-    ("POST", "/api/programs/{pid}/plans/{jid}/apply", ADMINS, 409,
-     lambda o: (f"/api/programs/{o['pid']}/plans/{o['jid']}/apply", {})),
+    (
+        "POST",
+        "/api/programs/{pid}/plans/{jid}/apply",
+        ADMINS,
+        409,
+        lambda o: (f"/api/programs/{o['pid']}/plans/{o['jid']}/apply", {}),
+    ),
 ]
 
 # Routes that do not name a program: the same answer whichever program is "own".
@@ -100,16 +197,24 @@ def _objects(api, pid: str) -> dict[str, str]:
         time.sleep(0.1)
     assert api.post(f"/api/programs/{pid}/plans/{jid}/apply").status_code == 200
     sid = api.get(f"/api/programs/{pid}/matches/mia-al/series").json()[0]["id"]
-    once = api.post(f"/api/programs/{pid}/matches/mia-al/series", json={
-        "first_start": "2027-04-24T06:00:00-04:00", "frequency": "once"})
+    once = api.post(
+        f"/api/programs/{pid}/matches/mia-al/series",
+        json={"first_start": "2027-04-24T06:00:00-04:00", "frequency": "once"},
+    )
     assert once.status_code == 201, once.text
     cancelled = once.json()["id"]
     assert api.delete(f"/api/programs/{pid}/series/{cancelled}").status_code == 200
     link = api.post(f"/api/programs/{pid}/members/bo/feed-token")
     assert link.status_code == 201, link.text
     feed = link.json()["url"].rsplit("/", 1)[1].removesuffix(".ics")
-    return {"pid": pid, "jid": jid, "sid": sid, "cancelled": cancelled,
-            "oid": once.json()["sessions"][0]["id"], "feed": feed}
+    return {
+        "pid": pid,
+        "jid": jid,
+        "sid": sid,
+        "cancelled": cancelled,
+        "oid": once.json()["sessions"][0]["id"],
+        "feed": feed,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -123,18 +228,24 @@ def world(tmp_path_factory):
     try:
         with server.client(site) as api:
             objects = {"own": _objects(api, "p1"), "other": _objects(api, "p2")}
-        tokens = {SITE: site, ADMIN: create_token(engine, "admin", "p1"),
-                  **{m: create_token(engine, "facilitator", "p1", m) for m in (MIA, BO)},
-                  **{m: create_token(engine, "member", "p1", m) for m in (AL, CY)}}
+        tokens = {
+            SITE: site,
+            ADMIN: create_token(engine, "admin", "p1"),
+            **{m: create_token(engine, "facilitator", "p1", m) for m in (MIA, BO)},
+            **{m: create_token(engine, "member", "p1", m) for m in (AL, CY)},
+        }
         engine.dispose()
         yield server, tokens, objects
     finally:
         server.stop()
 
 
-ROWS = [(method, route, who, where)
-        for method, route, *_ in TABLE for who in sorted(EVERYONE)
-        for where in (("own",) if route in UNSCOPED else ("own", "other"))]
+ROWS = [
+    (method, route, who, where)
+    for method, route, *_ in TABLE
+    for who in sorted(EVERYONE)
+    for where in (("own",) if route in UNSCOPED else ("own", "other"))
+]
 
 
 def _expected(method: str, route: str, who: str, where: str) -> int:
@@ -148,8 +259,9 @@ def _expected(method: str, route: str, who: str, where: str) -> int:
     return ok
 
 
-@pytest.mark.parametrize(("method", "route", "who", "where"), ROWS,
-                         ids=[f"{m} {r} {w} {o}" for m, r, w, o in ROWS])
+@pytest.mark.parametrize(
+    ("method", "route", "who", "where"), ROWS, ids=[f"{m} {r} {w} {o}" for m, r, w, o in ROWS]
+)
 def test_access_matrix(world, method, route, who, where):
     server, tokens, objects = world
     path, kwargs = next(r[4] for r in TABLE if r[:2] == (method, route))(objects[where])

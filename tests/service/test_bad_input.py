@@ -18,110 +18,259 @@ def live(tmp_path_factory):
     engine = make_engine(url)
     init_db(engine)
     admin = create_token(engine, "admin")
-    server = LiveServer(url, outbox=tmp / "outbox",
-                        env={"SLOTWISE_MAX_BODY_BYTES": "200000"}).start()
+    server = LiveServer(
+        url, outbox=tmp / "outbox", env={"SLOTWISE_MAX_BODY_BYTES": "200000"}
+    ).start()
     with server.client(admin) as api:
         assert api.post("/api/programs", json=program()).status_code == 201
         assert api.post("/api/programs", json=program("p2")).status_code == 201
-    tokens = {"admin": admin,
-              "mia": create_token(engine, "facilitator", "p1", "mia"),
-              "al": create_token(engine, "member", "p1", "al"),
-              "other": create_token(engine, "admin", "p2")}
+    tokens = {
+        "admin": admin,
+        "mia": create_token(engine, "facilitator", "p1", "mia"),
+        "al": create_token(engine, "member", "p1", "al"),
+        "other": create_token(engine, "admin", "p2"),
+    }
     engine.dispose()
     yield server, tokens
     server.stop()
 
 
 BROKEN_ICS = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2027-03-02 10:00\nEND:VEVENT\n"
-ENDLESS_ICS = ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:tick\r\nDTSTART:20270302T100000Z\r\n"
-               "DTEND:20270302T100001Z\r\nRRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+ENDLESS_ICS = (
+    "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:tick\r\nDTSTART:20270302T100000Z\r\n"
+    "DTEND:20270302T100001Z\r\nRRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 JSON = {"Content-Type": "application/json"}
 
 CASES = [
     # (method, path, kwargs, status, text expected in the message)
-    ("post", "/api/programs", {"content": b"{not json", "headers": {
-        "Content-Type": "application/json"}}, 422, "JSON"),
+    (
+        "post",
+        "/api/programs",
+        {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+        422,
+        "JSON",
+    ),
     ("post", "/api/programs", {"json": {"program": {"id": "x"}}}, 422, "program.timezone"),
     ("post", "/api/programs", {"json": program()}, 409, "already exists"),
-    ("put", "/api/programs/p1/members/al", {"json": {"timezone": "Europe/Lisboa"}}, 422,
-     'timezone: unknown time zone "Europe/Lisboa"'),
-    ("put", "/api/programs/p1/members/al", {"json": {"weekly": [
-        {"days": ["MO"], "start": "10:00", "end": "09:00"}]}}, 422, "weekly[0].end"),
+    (
+        "put",
+        "/api/programs/p1/members/al",
+        {"json": {"timezone": "Europe/Lisboa"}},
+        422,
+        'timezone: unknown time zone "Europe/Lisboa"',
+    ),
+    (
+        "put",
+        "/api/programs/p1/members/al",
+        {"json": {"weekly": [{"days": ["MO"], "start": "10:00", "end": "09:00"}]}},
+        422,
+        "weekly[0].end",
+    ),
     ("put", "/api/programs/p1/members/al", {"json": {"id": "zed"}}, 422, "does not match"),
-    ("put", "/api/programs/p1/members/al/calendar", {"content": BROKEN_ICS, "headers": {
-        "Content-Type": "text/calendar"}}, 422, "al"),
-    ("put", "/api/programs/p1/members/al/calendar", {"json": {"ics_url": "ftp://x"}}, 422,
-     "ics_url"),
+    (
+        "put",
+        "/api/programs/p1/members/al/calendar",
+        {"content": BROKEN_ICS, "headers": {"Content-Type": "text/calendar"}},
+        422,
+        "al",
+    ),
+    (
+        "put",
+        "/api/programs/p1/members/al/calendar",
+        {"json": {"ics_url": "ftp://x"}},
+        422,
+        "ics_url",
+    ),
     # Calendar URLs may not reach into the server's own network (issue 8).
-    ("put", "/api/programs/p1/members/al/calendar", {"json": {
-        "ics_url": "http://127.0.0.1:9/cal.ics"}}, 422, "private or local address"),
-    ("put", "/api/programs/p1/members/al/calendar", {"json": {
-        "ics_url": "http://169.254.169.254/latest/meta-data"}}, 422, "private or local"),
-    ("put", "/api/programs/p1/members/ghost/calendar", {"content": "", "headers": {
-        "Content-Type": "text/calendar"}}, 404, 'unknown member "ghost"'),
-    ("post", "/api/programs/p1/matches", {"json": {"id": "m", "members": ["mia", "nobody"]}},
-     422, 'members[1]: unknown member "nobody"'),
-    ("post", "/api/programs/p1/matches", {"json": {"id": "mia-al", "members": ["mia", "al"]}},
-     409, "already exists"),
+    (
+        "put",
+        "/api/programs/p1/members/al/calendar",
+        {"json": {"ics_url": "http://127.0.0.1:9/cal.ics"}},
+        422,
+        "private or local address",
+    ),
+    (
+        "put",
+        "/api/programs/p1/members/al/calendar",
+        {"json": {"ics_url": "http://169.254.169.254/latest/meta-data"}},
+        422,
+        "private or local",
+    ),
+    (
+        "put",
+        "/api/programs/p1/members/ghost/calendar",
+        {"content": "", "headers": {"Content-Type": "text/calendar"}},
+        404,
+        'unknown member "ghost"',
+    ),
+    (
+        "post",
+        "/api/programs/p1/matches",
+        {"json": {"id": "m", "members": ["mia", "nobody"]}},
+        422,
+        'members[1]: unknown member "nobody"',
+    ),
+    (
+        "post",
+        "/api/programs/p1/matches",
+        {"json": {"id": "mia-al", "members": ["mia", "al"]}},
+        409,
+        "already exists",
+    ),
     ("get", "/api/programs/p1/matches/nope/heatmap", {}, 404, 'unknown match "nope"'),
     ("get", "/api/programs/p1/matches/mia-al/heatmap?tz=Mars/Base", {}, 422, "Mars/Base"),
     ("get", "/api/programs/p1/matches/mia-al/heatmap?duration=7", {}, 422, "duration"),
     ("get", "/api/programs/p1/matches/mia-al/heatmap?duration=abc", {}, 422, "duration"),
     ("post", "/api/programs/p1/matches/mia-al/proposals", {"json": {"limit": 0}}, 422, "limit"),
-    ("post", "/api/programs/p1/matches/mia-al/proposals", {"json": {"frequency": "daily"}},
-     422, "frequency"),
-    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {}}, 422,
-     "first_start: is required"),
-    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
-        "first_start": "2027-03-02T10:07:00-05:00"}}, 422, "15-minute slot"),
-    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
-        "first_start": "2027-04-20T10:00:00-04:00"}}, 422, "occurrence"),
-    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
-        "first_start": "2026-03-02T10:00:00-05:00"}}, 422, "past"),
-    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
-        "first_start": "2027-03-02T10:00:00-05:00", "colour": "red"}}, 422,
-     "colour: unknown field"),
-    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
-        "first_start": "soon"}}, 422, "first_start"),
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/proposals",
+        {"json": {"frequency": "daily"}},
+        422,
+        "frequency",
+    ),
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"json": {}},
+        422,
+        "first_start: is required",
+    ),
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"json": {"first_start": "2027-03-02T10:07:00-05:00"}},
+        422,
+        "15-minute slot",
+    ),
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"json": {"first_start": "2027-04-20T10:00:00-04:00"}},
+        422,
+        "occurrence",
+    ),
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"json": {"first_start": "2026-03-02T10:00:00-05:00"}},
+        422,
+        "past",
+    ),
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"json": {"first_start": "2027-03-02T10:00:00-05:00", "colour": "red"}},
+        422,
+        "colour: unknown field",
+    ),
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"json": {"first_start": "soon"}},
+        422,
+        "first_start",
+    ),
     ("get", "/api/programs/p1/series/nope/invite.ics", {}, 404, "unknown series"),
     ("delete", "/api/programs/p1/series/nope", {}, 404, "unknown series"),
     ("post", "/api/programs/p1/sessions/nope/complete", {}, 404, "unknown session"),
-    ("patch", "/api/programs/p1/sessions/nope", {"json": {"status": "cancelled"}}, 404,
-     "unknown session"),
+    (
+        "patch",
+        "/api/programs/p1/sessions/nope",
+        {"json": {"status": "cancelled"}},
+        404,
+        "unknown session",
+    ),
     ("get", "/api/jobs/nope", {}, 404, "unknown job"),
     ("post", "/api/programs/p1/plans/nope/apply", {}, 404, "unknown plan job"),
     ("post", "/api/programs/p1/plans", {"json": {"time_limit": -1}}, 422, "time_limit"),
     ("get", "/api/programs/nope", {}, 404, 'unknown program "nope"'),
-    ("post", "/api/programs", {"content": b"[" * 300_000, "headers": {
-        "Content-Type": "application/json"}}, 413, "larger than"),
+    (
+        "post",
+        "/api/programs",
+        {"content": b"[" * 300_000, "headers": {"Content-Type": "application/json"}},
+        413,
+        "larger than",
+    ),
     # Regressions found by API fuzzing (tests/service/test_fuzz_api.py), each a 500 or an
     # undocumented 400 before:
-    ("put", "/api/programs/p1/members/al/calendar", {"content": b"[" * 50_000, "headers": JSON},
-     422, "nested too deeply"),  # RecursionError
-    ("post", "/api/programs", {"content": b'{"program": "\xff"}', "headers": JSON}, 422,
-     "not UTF-8"),  # a bare 400 "There was an error parsing the body"
-    ("post", "/api/programs/p1/matches/mia-al/proposals", {"content": b"[" * 50_000,
-                                                           "headers": JSON}, 422,
-     "nested too deeply"),  # the same bare 400
-    ("get", "/api/programs/p1/matches/mia-al/heatmap?tz=" + "a" * 300, {}, 422,
-     "unknown time zone"),  # OSError: file name too long
-    ("put", "/api/programs/p1/members/al", {"json": {"timezone": "a" * 300}}, 422,
-     "timezone: unknown time zone"),  # the same OSError, from the document model
-    ("put", "/api/programs/p1/members/al", {"json": {
-        "timezone": "Asia/Tokyo",
-        "unavailable": [{"start": "0001-01-01T00:00", "end": "0001-01-02T00:00"}]}}, 422,
-     "out of range"),  # stored, then every heat map of the program was a 500
-    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
-        "first_start": "9999-12-25T10:00:00-05:00"}}, 422, "15-minute slot"),  # OverflowError
-    ("post", "/api/programs/p1/matches/mia-al/series", {"json": {
-        "first_start": "0001-01-01T00:00:00+09:00"}}, 422, "out of range"),  # OverflowError
-    ("put", "/api/programs/p1/members/al/calendar", {"content": ENDLESS_ICS, "headers": {
-        "Content-Type": "text/calendar"}}, 422, "repeats too often"),  # hung the worker
+    (
+        "put",
+        "/api/programs/p1/members/al/calendar",
+        {"content": b"[" * 50_000, "headers": JSON},
+        422,
+        "nested too deeply",
+    ),  # RecursionError
+    (
+        "post",
+        "/api/programs",
+        {"content": b'{"program": "\xff"}', "headers": JSON},
+        422,
+        "not UTF-8",
+    ),  # a bare 400 "There was an error parsing the body"
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/proposals",
+        {"content": b"[" * 50_000, "headers": JSON},
+        422,
+        "nested too deeply",
+    ),  # the same bare 400
+    (
+        "get",
+        "/api/programs/p1/matches/mia-al/heatmap?tz=" + "a" * 300,
+        {},
+        422,
+        "unknown time zone",
+    ),  # OSError: file name too long
+    (
+        "put",
+        "/api/programs/p1/members/al",
+        {"json": {"timezone": "a" * 300}},
+        422,
+        "timezone: unknown time zone",
+    ),  # the same OSError, from the document model
+    (
+        "put",
+        "/api/programs/p1/members/al",
+        {
+            "json": {
+                "timezone": "Asia/Tokyo",
+                "unavailable": [{"start": "0001-01-01T00:00", "end": "0001-01-02T00:00"}],
+            }
+        },
+        422,
+        "out of range",
+    ),  # stored, then every heat map of the program was a 500
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"json": {"first_start": "9999-12-25T10:00:00-05:00"}},
+        422,
+        "15-minute slot",
+    ),  # OverflowError
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"json": {"first_start": "0001-01-01T00:00:00+09:00"}},
+        422,
+        "out of range",
+    ),  # OverflowError
+    (
+        "put",
+        "/api/programs/p1/members/al/calendar",
+        {"content": ENDLESS_ICS, "headers": {"Content-Type": "text/calendar"}},
+        422,
+        "repeats too often",
+    ),  # hung the worker
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs", "status", "text"), CASES,
-                         ids=[f"{c[0]} {c[1]} {c[3]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "text"),
+    CASES,
+    ids=[f"{c[0]} {c[1]} {c[3]}" for c in CASES],
+)
 def test_bad_input_is_a_clear_4xx_and_changes_nothing(live, method, path, kwargs, status, text):
     """A 4xx whose JSON body names the problem; the stored program is unchanged."""
     server, tokens = live
@@ -137,16 +286,21 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(live, method, path, kwargs
 
 
 def _one_event(*lines: str) -> str:
-    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:kind\r\n"
-            "DTSTART:20270302T100000Z\r\n" + "".join(f"{line}\r\n" for line in lines)
-            + "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:kind\r\n"
+        "DTSTART:20270302T100000Z\r\n"
+        + "".join(f"{line}\r\n" for line in lines)
+        + "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
 
 
 # Calendars with a property holding a value of another kind, and that property: each was
 # a 500 (AttributeError or TypeError from inside the expansion).
-WRONG_KIND = [(_one_event("DURATION:20270302T110000Z"), "DURATION"),
-              (_one_event("DURATION:PT1H", "RDATE:PT1H"), "RDATE"),
-              (_one_event("DURATION:PT1H", "SEQUENCE:x"), "SEQUENCE")]
+WRONG_KIND = [
+    (_one_event("DURATION:20270302T110000Z"), "DURATION"),
+    (_one_event("DURATION:PT1H", "RDATE:PT1H"), "RDATE"),
+    (_one_event("DURATION:PT1H", "SEQUENCE:x"), "SEQUENCE"),
+]
 
 
 @pytest.mark.parametrize(("ics", "prop"), WRONG_KIND, ids=[w[1] for w in WRONG_KIND])
@@ -156,8 +310,11 @@ def test_calendar_with_a_value_of_another_kind_is_a_422_naming_it(live, ics, pro
     server, tokens = live
     with server.client(tokens["admin"]) as api:
         before = api.get("/api/programs/p1").json()
-        r = api.put("/api/programs/p1/members/al/calendar", content=ics,
-                    headers={"Content-Type": "text/calendar"})
+        r = api.put(
+            "/api/programs/p1/members/al/calendar",
+            content=ics,
+            headers={"Content-Type": "text/calendar"},
+        )
         assert r.status_code == 422, r.text
         assert r.json()["field"] == "calendars[0]" and f"bad {prop}" in r.json()["detail"]
         assert api.get("/api/programs/p1").json() == before
@@ -191,17 +348,19 @@ ACCESS = [
 ]
 
 
-@pytest.mark.parametrize(("who", "method", "path", "status"), ACCESS,
-                         ids=[f"{a[0]} {a[1]} {a[2]}" for a in ACCESS])
+@pytest.mark.parametrize(
+    ("who", "method", "path", "status"), ACCESS, ids=[f"{a[0]} {a[1]} {a[2]}" for a in ACCESS]
+)
 def test_access_control(live, who, method, path, status):
     """No token or a wrong one: 401; another program or role: 403 and no data."""
     server, tokens = live
     token = tokens.get(who, who)
-    bodies = {"/api/programs": program("p3"),
-              "/api/programs/p1/matches": {"id": "new", "members": ["mia", "bo"]},
-              "/api/programs/p1/matches/mia-al/series": {
-                  "first_start": "2027-03-09T10:00:00-05:00"},
-              "/api/programs/p1/members/bo": {"timezone": "America/Chicago"}}
+    bodies = {
+        "/api/programs": program("p3"),
+        "/api/programs/p1/matches": {"id": "new", "members": ["mia", "bo"]},
+        "/api/programs/p1/matches/mia-al/series": {"first_start": "2027-03-09T10:00:00-05:00"},
+        "/api/programs/p1/members/bo": {"timezone": "America/Chicago"},
+    }
     kwargs = {"json": bodies.get(path, {})} if method in ("post", "put") else {}
     with server.client(token) as api:
         r = getattr(api, method)(path, **kwargs)
@@ -229,7 +388,8 @@ def test_another_programs_job_looks_like_no_job(live):
         real, fake = api.get(f"/api/jobs/{jid}"), api.get("/api/jobs/j0000000000000000")
     assert real.status_code == fake.status_code == 404
     assert real.json()["detail"].replace(jid, "ID") == fake.json()["detail"].replace(
-        "j0000000000000000", "ID")
+        "j0000000000000000", "ID"
+    )
     with server.client(tokens["mia"]) as api:
         assert api.get(f"/api/jobs/{jid}").status_code == 403
     with server.client(tokens["admin"]) as api:
@@ -241,8 +401,9 @@ def _mia_bo(api):
     series = api.get("/api/programs/p1/matches/mia-bo/series").json()
     if series:
         return series[0]
-    booked = api.post("/api/programs/p1/matches/mia-bo/series",
-                      json={"first_start": "2027-03-30T15:00:00-04:00"})
+    booked = api.post(
+        "/api/programs/p1/matches/mia-bo/series", json={"first_start": "2027-03-30T15:00:00-04:00"}
+    )
     assert booked.status_code == 201, booked.text
     return booked.json()
 
@@ -269,8 +430,10 @@ def test_a_session_moves_over_its_own_old_time(live):
     server, tokens = live
     with server.client(tokens["admin"]) as api:
         session = _mia_bo(api)["sessions"][1]
-        r = api.post("/api/programs/p1/matches/mia-cy/series", json={
-            "first_start": session["start"], "frequency": "once", "sessions": 1})
+        r = api.post(
+            "/api/programs/p1/matches/mia-cy/series",
+            json={"first_start": session["start"], "frequency": "once", "sessions": 1},
+        )
         assert r.status_code == 409, r.text
         clashes = r.json()["clashes"]
         assert len(clashes) == len({(c["member"], c["busy_start"]) for c in clashes}) == 1
@@ -281,8 +444,9 @@ def test_a_session_moves_over_its_own_old_time(live):
         assert r.json()["sessions"][1]["start"] == later
 
 
-@pytest.mark.parametrize("path", ["/api/programs", "/api/programs/p1/plans",
-                                  "/api/programs/p1/matches/mia-al/proposals"])
+@pytest.mark.parametrize(
+    "path", ["/api/programs", "/api/programs/p1/plans", "/api/programs/p1/matches/mia-al/proposals"]
+)
 def test_a_streamed_body_over_the_limit_is_413(live, path):
     """A chunked body (no Content-Length) past SLOTWISE_MAX_BODY_BYTES is 413 on routes
     whose body FastAPI reads itself, not FastAPI's bare 400."""
@@ -300,13 +464,24 @@ def test_a_streamed_body_over_the_limit_is_413(live, path):
     assert "larger than 200000 bytes" in r.json()["detail"]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "field"), [
-    ("get", "/api/programs/p1/matches/mia-al/heatmap?duration=7", None, "duration"),
-    ("post", "/api/programs/p1/matches/mia-al/proposals", {"duration_minutes": 7},
-     "duration_minutes"),
-    ("post", "/api/programs/p1/matches/mia-al/proposals",
-     {"frequency": "once", "sessions": 3}, "sessions"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("get", "/api/programs/p1/matches/mia-al/heatmap?duration=7", None, "duration"),
+        (
+            "post",
+            "/api/programs/p1/matches/mia-al/proposals",
+            {"duration_minutes": 7},
+            "duration_minutes",
+        ),
+        (
+            "post",
+            "/api/programs/p1/matches/mia-al/proposals",
+            {"frequency": "once", "sessions": 3},
+            "sessions",
+        ),
+    ],
+)
 def test_solver_refusals_name_their_field(live, method, path, body, field):
     """What the solver refuses comes back naming the field it carries (solver/errors.py),
     not one read off the message."""

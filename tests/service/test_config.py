@@ -11,38 +11,64 @@ from service.config import ENVIRONMENT, Settings
 
 
 def test_every_variable_reaches_its_setting(monkeypatch):
-    given = {"SLOTWISE_DB": "sqlite:///x.sqlite", "SLOTWISE_SMTP_URL": "smtp://mail:25",
-             "SLOTWISE_OUTBOX": "/tmp/out", "SLOTWISE_SENDER": "Programs <p@example.org>",
-             "SLOTWISE_MAX_BODY_BYTES": "1000", "SLOTWISE_SCHEDULER": "tcp://dask:8786",
-             "SLOTWISE_PLAN_PROCESSES": "3", "SLOTWISE_ALLOW_PRIVATE_URLS": "yes",
-             "SLOTWISE_RETRY_SECONDS": "0.5", "SLOTWISE_MAX_MEMBERS": "40",
-             "SLOTWISE_MAX_MATCHES": "30", "SLOTWISE_APPLY_CHUNK": "7",
-             "SLOTWISE_MAX_PLAN_JOBS": "2", "SLOTWISE_ICS_TIMEOUT": "2.5",
-             "SLOTWISE_ICS_MAX_FETCHES": "7", "SLOTWISE_DB_BUSY_SECONDS": "1.5",
-             "SLOTWISE_ICS_MAX_URLS": "4", "SLOTWISE_PLAN_TIME_LIMIT": "5",
-             "SLOTWISE_MAX_PLAN_TIME_LIMIT": "50", "SLOTWISE_ICS_MAX_BYTES": "1000000"}
+    given = {
+        "SLOTWISE_DB": "sqlite:///x.sqlite",
+        "SLOTWISE_SMTP_URL": "smtp://mail:25",
+        "SLOTWISE_OUTBOX": "/tmp/out",
+        "SLOTWISE_SENDER": "Programs <p@example.org>",
+        "SLOTWISE_MAX_BODY_BYTES": "1000",
+        "SLOTWISE_SCHEDULER": "tcp://dask:8786",
+        "SLOTWISE_PLAN_PROCESSES": "3",
+        "SLOTWISE_ALLOW_PRIVATE_URLS": "yes",
+        "SLOTWISE_RETRY_SECONDS": "0.5",
+        "SLOTWISE_MAX_MEMBERS": "40",
+        "SLOTWISE_MAX_MATCHES": "30",
+        "SLOTWISE_APPLY_CHUNK": "7",
+        "SLOTWISE_MAX_PLAN_JOBS": "2",
+        "SLOTWISE_ICS_TIMEOUT": "2.5",
+        "SLOTWISE_ICS_MAX_FETCHES": "7",
+        "SLOTWISE_DB_BUSY_SECONDS": "1.5",
+        "SLOTWISE_ICS_MAX_URLS": "4",
+        "SLOTWISE_PLAN_TIME_LIMIT": "5",
+        "SLOTWISE_MAX_PLAN_TIME_LIMIT": "50",
+        "SLOTWISE_ICS_MAX_BYTES": "1000000",
+    }
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
         monkeypatch.setenv(name, value)
     s = Settings.from_env(db_url="sqlite:///override.sqlite")
     assert (s.db_url, s.smtp_url, s.outbox, s.sender) == (
-        "sqlite:///override.sqlite", "smtp://mail:25", Path("/tmp/out"),
-        "Programs <p@example.org>")
-    assert (s.max_body_bytes, s.scheduler, s.plan_processes, s.allow_private_urls,
-            s.retry_seconds, s.ics_timeout, s.ics_max_fetches) == (
-        1000, "tcp://dask:8786", 3, True, 0.5, 2.5, 7)
-    assert (s.max_members, s.max_matches, s.db_busy_seconds, s.ics_max_urls) == (
-        40, 30, 1.5, 4)
+        "sqlite:///override.sqlite",
+        "smtp://mail:25",
+        Path("/tmp/out"),
+        "Programs <p@example.org>",
+    )
+    assert (
+        s.max_body_bytes,
+        s.scheduler,
+        s.plan_processes,
+        s.allow_private_urls,
+        s.retry_seconds,
+        s.ics_timeout,
+        s.ics_max_fetches,
+    ) == (1000, "tcp://dask:8786", 3, True, 0.5, 2.5, 7)
+    assert (s.max_members, s.max_matches, s.db_busy_seconds, s.ics_max_urls) == (40, 30, 1.5, 4)
     assert (s.apply_chunk, s.max_plan_jobs) == (7, 2)
     assert (s.plan_time_limit, s.max_plan_time_limit, s.ics_max_bytes) == (5, 50, 1_000_000)
     monkeypatch.setenv("SLOTWISE_ALLOW_PRIVATE_URLS", "0")
     assert Settings.from_env().allow_private_urls is False
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("SLOTWISE_MAX_BODY_BYTES", "2MB"), ("SLOTWISE_MAX_BODY_BYTES", "0"),
-    ("SLOTWISE_PLAN_PROCESSES", "-1"), ("SLOTWISE_RETRY_SECONDS", "soon"),
-    ("SLOTWISE_ALLOW_PRIVATE_URLS", "maybe")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SLOTWISE_MAX_BODY_BYTES", "2MB"),
+        ("SLOTWISE_MAX_BODY_BYTES", "0"),
+        ("SLOTWISE_PLAN_PROCESSES", "-1"),
+        ("SLOTWISE_RETRY_SECONDS", "soon"),
+        ("SLOTWISE_ALLOW_PRIVATE_URLS", "maybe"),
+    ],
+)
 def test_a_bad_value_names_the_variable(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=f"^{name}: .*{value!r}"):

@@ -15,8 +15,9 @@ def test_a_database_locked_past_the_busy_timeout_answers_503(tmp_path):
     path = tmp_path / "db.sqlite"
     url = f"sqlite:///{path}"
     token = admin_token(url)
-    server = LiveServer(url, outbox=tmp_path / "outbox",
-                        env={"SLOTWISE_DB_BUSY_SECONDS": "0.5"}).start()
+    server = LiveServer(
+        url, outbox=tmp_path / "outbox", env={"SLOTWISE_DB_BUSY_SECONDS": "0.5"}
+    ).start()
     try:
         with server.client(token) as api:
             assert api.post("/api/programs", json=program()).status_code == 201

@@ -24,19 +24,27 @@ ANA = Person("ana", "Ana Silva", "ana@example.org")
 BEN = Person("ben", "Bén Okafor", "ben@example.org")
 SENDER = "Slotwise <invites@slotwise.example>"
 SERIES = InviteSeries(
-    uid="series-7@slotwise.example", sequence=0, summary="Mentoring: Ana & Ben",
-    agenda="Goals for the term", zone="America/New_York",
-    first_start=datetime(2026, 3, 3, 9, tzinfo=NY), duration_minutes=60, frequency="weekly",
-    sessions=8, organizer=ANA, attendees=[ANA, BEN], required={"ana", "ben"},
-    video_url="https://meet.example.org/ana-ben")
+    uid="series-7@slotwise.example",
+    sequence=0,
+    summary="Mentoring: Ana & Ben",
+    agenda="Goals for the term",
+    zone="America/New_York",
+    first_start=datetime(2026, 3, 3, 9, tzinfo=NY),
+    duration_minutes=60,
+    frequency="weekly",
+    sessions=8,
+    organizer=ANA,
+    attendees=[ANA, BEN],
+    required={"ana", "ben"},
+    video_url="https://meet.example.org/ana-ben",
+)
 STAMP = datetime(2026, 1, 2, 12, tzinfo=UTC)
 
 
 def invite(method: str = "REQUEST") -> tuple[bytes, EmailMessage]:
     ics = series_calendar(SERIES, method, STAMP)  # type: ignore[arg-type]
     text = "Ana invites you to 8 weekly sessions.\nJoin: https://meet.example.org/ana-ben"
-    return ics, imip_message(SENDER, BEN, "Invitation: Mentoring: Ana & Ben", text, ics,
-                             method)
+    return ics, imip_message(SENDER, BEN, "Invitation: Mentoring: Ana & Ben", text, ics, method)
 
 
 def check_imip(msg: EmailMessage, ics: bytes, method: str) -> None:
@@ -113,8 +121,9 @@ def test_outbox_when_no_smtp(tmp_path):
     Mailer.from_settings("", outbox).send(invite()[1])
     files = sorted(outbox.iterdir())
     assert len(files) == 2
-    assert all(f.suffix == ".eml" and f.name[:8].isdigit() and len(f.stem.split("-")) == 2
-               for f in files)
+    assert all(
+        f.suffix == ".eml" and f.name[:8].isdigit() and len(f.stem.split("-")) == 2 for f in files
+    )
     parsed = BytesParser(policy=policy.default).parsebytes(files[0].read_bytes())
     check_imip(parsed, ics, "REQUEST")
 
@@ -145,8 +154,13 @@ def test_smtp_login_with_credentials(tmp_path):
         return AuthResult(success=auth_data.password == b"p@ss word", handled=False)
 
     server = SmtpServer("127.0.0.1", free_port())
-    controller = Controller(_Collector(server), hostname=server.host, port=server.port,
-                            authenticator=authenticator, auth_require_tls=False)
+    controller = Controller(
+        _Collector(server),
+        hostname=server.host,
+        port=server.port,
+        authenticator=authenticator,
+        auth_require_tls=False,
+    )
     controller.start()
     try:
         url = f"smtp://mailer:p%40ss%20word@{server.host}:{server.port}"
@@ -160,23 +174,30 @@ def test_smtp_login_with_credentials(tmp_path):
     assert len(server.messages) == 1
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("smtp://mail.example.org:2525",
-     SmtpSettings("smtp", "mail.example.org", 2525)),
-    ("smtp://mail.example.org", SmtpSettings("smtp", "mail.example.org", 25)),
-    ("smtps://u:secret@mail.example.org", SmtpSettings("smtps", "mail.example.org", 465, "u",
-                                                        "secret")),
-    ("smtp+starttls://me%40example.org:p%2Fw@mail.example.org",
-     SmtpSettings("smtp+starttls", "mail.example.org", 587, "me@example.org", "p/w")),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.example.org:2525", SmtpSettings("smtp", "mail.example.org", 2525)),
+        ("smtp://mail.example.org", SmtpSettings("smtp", "mail.example.org", 25)),
+        (
+            "smtps://u:secret@mail.example.org",
+            SmtpSettings("smtps", "mail.example.org", 465, "u", "secret"),
+        ),
+        (
+            "smtp+starttls://me%40example.org:p%2Fw@mail.example.org",
+            SmtpSettings("smtp+starttls", "mail.example.org", 587, "me@example.org", "p/w"),
+        ),
+    ],
+)
 def test_smtp_url_parsing(url, expected):
     """SLOTWISE_SMTP_URL schemes, default ports and percent-encoded credentials."""
     assert SmtpSettings.from_url(url) == expected
     assert Mailer.from_settings(url, "outbox").smtp == expected  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("url", ["http://mail.example.org", "smtp://", "smtp://h:99999",
-                                 "mail.example.org:25"])
+@pytest.mark.parametrize(
+    "url", ["http://mail.example.org", "smtp://", "smtp://h:99999", "mail.example.org:25"]
+)
 def test_bad_smtp_url_rejected(url):
     """A malformed SLOTWISE_SMTP_URL fails at start-up with a message naming the setting,
     without echoing a password."""

@@ -45,29 +45,37 @@ def test_facilitator_journey_survives_a_restart(backend, admin, smtp_server, tmp
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
             before = api.get("/api/programs/p1/matches/mia-cy/heatmap").json()
-            r = api.put("/api/programs/p1/members/cy/calendar", content=TUESDAY_BUSY,
-                        headers={"Content-Type": "text/calendar"})
+            r = api.put(
+                "/api/programs/p1/members/cy/calendar",
+                content=TUESDAY_BUSY,
+                headers={"Content-Type": "text/calendar"},
+            )
             assert r.status_code == 200, r.text
             after = api.get("/api/programs/p1/matches/mia-cy/heatmap?tz=Europe/London").json()
             # Tuesday 2027-03-02 10:00-11:00 New York: slots 40..43 of the second day.
-            busy = {s for s in range(len(before["counts"])) if before["counts"][s] != after[
-                "counts"][s]}
+            busy = {
+                s for s in range(len(before["counts"])) if before["counts"][s] != after["counts"][s]
+            }
             day = 24 * 4
             assert busy == set(range(day + 40 - 3, day + 44))  # 60-minute starts touching it
             assert after["view"]["timezone"] == "Europe/London"
 
-            props = api.post("/api/programs/p1/matches/mia-al/proposals",
-                             json={"limit": 3}).json()
+            props = api.post("/api/programs/p1/matches/mia-al/proposals", json={"limit": 3}).json()
             best = props["proposals"][0]
             assert best["score"]["held"] == 4
-            r = api.post("/api/programs/p1/matches/mia-al/series",
-                         json={"first_start": best["first_start"],
-                               "conferencing": {"video_url": "https://meet.example.org/x"},
-                               "agenda": "Goals"})
+            r = api.post(
+                "/api/programs/p1/matches/mia-al/series",
+                json={
+                    "first_start": best["first_start"],
+                    "conferencing": {"video_url": "https://meet.example.org/x"},
+                    "agenda": "Goals",
+                },
+            )
             assert r.status_code == 201, r.text
             booked = r.json()
             assert [s["start"] for s in booked["sessions"]] == [
-                o["start"] for o in best["occurrences"]]
+                o["start"] for o in best["occurrences"]
+            ]
             assert wait_for(lambda: len(smtp_server.messages) == 2)
             rcpt = sorted(m.rcpt_tos[0] for m in smtp_server.messages)
             assert rcpt == ["al@example.org", "mia@example.org"]
@@ -88,10 +96,10 @@ def test_facilitator_journey_survives_a_restart(backend, admin, smtp_server, tmp
             assert [s["status"] for s in gone["sessions"]] == ["completed"] + ["cancelled"] * 3
             assert wait_for(lambda: len(smtp_server.messages) == 4)
             # A session was held: the series ends after it instead of being called off.
-            assert {_calendar_of(m.message)[0] for m in smtp_server.messages[2:]} == {
-                "REQUEST"}
-            assert {str(m.message["Subject"]).split(":")[0]
-                    for m in smtp_server.messages[2:]} == {"Series ended"}
+            assert {_calendar_of(m.message)[0] for m in smtp_server.messages[2:]} == {"REQUEST"}
+            assert {str(m.message["Subject"]).split(":")[0] for m in smtp_server.messages[2:]} == {
+                "Series ended"
+            }
         server.stop()
         server.start()
         with server.client(admin) as api:
@@ -108,8 +116,7 @@ def _clients_on_each_worker(server, token, per_worker):
     pinned: dict[str, list] = {}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if len(pinned) == server.workers and all(len(c) == per_worker
-                                                 for c in pinned.values()):
+        if len(pinned) == server.workers and all(len(c) == per_worker for c in pinned.values()):
             return [c for cs in pinned.values() for c in cs]
         client = server.client(token)
         name = client.get("/api/me").headers["x-slotwise-worker"]
@@ -138,8 +145,9 @@ def test_parallel_clashing_bookings_have_exactly_one_winner(backend, admin, tmp_
         def book(i: int, first: str = start) -> tuple[int, str]:
             match = ("mia-al", "mia-bo", "mia-cy")[i % 3]
             together.wait(timeout=30)
-            r = clients[i].post(f"/api/programs/p1/matches/{match}/series",
-                                json={"first_start": first})
+            r = clients[i].post(
+                f"/api/programs/p1/matches/{match}/series", json={"first_start": first}
+            )
             return r.status_code, r.headers["x-slotwise-worker"]
 
         with ThreadPoolExecutor(len(clients)) as pool:
@@ -148,11 +156,16 @@ def test_parallel_clashing_bookings_have_exactly_one_winner(backend, admin, tmp_
         # Clashing bookings really were decided by different processes.
         assert len({worker for _, worker in answers}) == backend.workers
         with server.client(admin) as api:
-            total = sum(len(api.get(f"/api/programs/p1/matches/{m}/series").json())
-                        for m in ("mia-al", "mia-bo", "mia-cy"))
+            total = sum(
+                len(api.get(f"/api/programs/p1/matches/{m}/series").json())
+                for m in ("mia-al", "mia-bo", "mia-cy")
+            )
         assert total == 1
-        times = ["2027-03-03T10:00:00-05:00", "2027-03-03T12:00:00-05:00",
-                 "2027-03-04T10:00:00-05:00"]
+        times = [
+            "2027-03-03T10:00:00-05:00",
+            "2027-03-03T12:00:00-05:00",
+            "2027-03-04T10:00:00-05:00",
+        ]
         together = threading.Barrier(3)
         with ThreadPoolExecutor(3) as pool:
             codes = [code for code, _ in pool.map(book, range(3), times)]
@@ -177,8 +190,11 @@ def test_idempotency_key_books_once(backend, admin, tmp_path):
             assert a.status_code == b.status_code == 201
             assert a.json()["id"] == b.json()["id"]
             assert len(api.get("/api/programs/p1/matches/mia-bo/series").json()) == 1
-            other = api.post("/api/programs/p1/matches/mia-bo/series", headers=headers,
-                             json={"first_start": "2027-03-03T10:00:00-05:00"})
+            other = api.post(
+                "/api/programs/p1/matches/mia-bo/series",
+                headers=headers,
+                json={"first_start": "2027-03-03T10:00:00-05:00"},
+            )
             assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
             # The background sender writes them a moment after the booking answered.
             assert wait_for(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 2)
@@ -194,22 +210,29 @@ def test_idempotency_key_is_scoped_to_caller_route_and_match(backend, admin, tmp
     try:
         with server.client(admin) as api:
             api.post("/api/programs", json=program())
-            body = {"first_start": "2027-03-02T10:00:00-05:00",
-                    "conferencing": {"video_url": "https://meet.example.org/private-al"}}
+            body = {
+                "first_start": "2027-03-02T10:00:00-05:00",
+                "conferencing": {"video_url": "https://meet.example.org/private-al"},
+            }
             headers = {"Idempotency-Key": "k-1"}
-            first = api.post("/api/programs/p1/matches/mia-al/series", json=body,
-                             headers=headers)
+            first = api.post("/api/programs/p1/matches/mia-al/series", json=body, headers=headers)
             assert first.status_code == 201, first.text
-            other = api.post("/api/programs/p1/matches/mia-bo/series", headers=headers,
-                             json={"first_start": "2027-03-03T10:00:00-05:00"})
+            other = api.post(
+                "/api/programs/p1/matches/mia-bo/series",
+                headers=headers,
+                json={"first_start": "2027-03-03T10:00:00-05:00"},
+            )
             assert other.status_code == 422, other.text
             assert other.json()["field"] == "Idempotency-Key"
             assert "private-al" not in other.text
             assert api.get("/api/programs/p1/matches/mia-bo/series").json() == []
         second_admin = admin_token(backend.db_url)
         with server.client(second_admin) as api:
-            mine = api.post("/api/programs/p1/matches/mia-bo/series", headers=headers,
-                            json={"first_start": "2027-03-03T10:00:00-05:00"})
+            mine = api.post(
+                "/api/programs/p1/matches/mia-bo/series",
+                headers=headers,
+                json={"first_start": "2027-03-03T10:00:00-05:00"},
+            )
             assert mine.status_code == 201, mine.text
             assert mine.json()["id"] != first.json()["id"]
             assert mine.json()["match"] == "mia-bo"
@@ -227,8 +250,7 @@ def test_batch_plan_job_reports_progress_and_applies_all_or_nothing(backend, adm
             job = api.post("/api/programs/p1/plans", json={"time_limit": 10})
             assert job.status_code == 202
             jid = job.json()["job"]
-            assert wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done",
-                             60)
+            assert wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "done", 60)
             done = api.get(f"/api/jobs/{jid}").json()
             assert done["progress"] == 1.0 and done["plan"]["status"] == "optimal"
             planned = {s["match"] for s in done["plan"]["series"]}
@@ -252,9 +274,10 @@ def test_plan_that_now_clashes_books_nothing(backend, admin, tmp_path):
             plan = api.get(f"/api/jobs/{jid}").json()["plan"]
             s = next(x for x in plan["series"] if x["match"] == "mia-al")
             # Someone books mia with bo right on top of the plan's mia-al series.
-            r = api.post("/api/programs/p1/matches/mia-bo/series",
-                         json={"first_start": s["first_start"], "sessions": 1,
-                               "frequency": "once"})
+            r = api.post(
+                "/api/programs/p1/matches/mia-bo/series",
+                json={"first_start": s["first_start"], "sessions": 1, "frequency": "once"},
+            )
             assert r.status_code == 201, r.text
             refused = api.post(f"/api/programs/p1/plans/{jid}/apply")
             assert refused.status_code == 409
@@ -262,8 +285,11 @@ def test_plan_that_now_clashes_books_nothing(backend, admin, tmp_path):
             keys = [(c["match"], c["member"], c["start"], c["session"]) for c in clashes]
             assert len(keys) == len(set(keys))  # each clash listed once
             first = datetime.fromisoformat(s["first_start"])
-            at_first = [c for c in clashes if c["match"] == "mia-al"
-                        and datetime.fromisoformat(c["start"]) == first]
+            at_first = [
+                c
+                for c in clashes
+                if c["match"] == "mia-al" and datetime.fromisoformat(c["start"]) == first
+            ]
             assert [c["member"] for c in at_first] == ["mia"]  # bo is not in mia-al
             for m in ("mia-al", "mia-cy", "circle"):
                 assert api.get(f"/api/programs/p1/matches/{m}/series").json() == []
@@ -283,27 +309,27 @@ def test_plan_job_killed_mid_run_is_failed_after_a_restart(backend, admin, tmp_p
             assert api.post("/api/programs", json=doc).status_code == 201
             pid = doc["program"]["id"]
             jid = api.post(f"/api/programs/{pid}/plans", json={"time_limit": 60}).json()["job"]
-            assert wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "running",
-                             30)
+            assert wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["status"] == "running", 30)
         clients = _clients_on_each_worker(server, admin, 1)
         try:  # every worker sees that the job's owner is alive
-            assert [c.get(f"/api/jobs/{jid}").json()["status"] for c in clients] == \
-                ["running"] * backend.workers
+            assert [c.get(f"/api/jobs/{jid}").json()["status"] for c in clients] == [
+                "running"
+            ] * backend.workers
         finally:
             for client in clients:
                 client.close()
         server.stop(kill=True)
         engine = make_engine(backend.db_url)
         with engine.connect() as conn:  # the kill came mid-plan: nobody finished the job
-            assert conn.execute(select(jobs.c.status).where(jobs.c.id == jid)).scalar() \
-                == "running"
+            assert conn.execute(select(jobs.c.status).where(jobs.c.id == jid)).scalar() == "running"
         engine.dispose()
         server.start()
         with server.client(admin) as api:
             job = api.get(f"/api/jobs/{jid}").json()
         assert job["status"] == "failed"
-        assert job["error"] == ("interrupted: the server process running it stopped; start "
-                                "the plan again")
+        assert job["error"] == (
+            "interrupted: the server process running it stopped; start the plan again"
+        )
     finally:
         server.stop()
 

@@ -24,8 +24,10 @@ def _counts(db_url: str) -> dict[str, int]:
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                    for t in (series, sessions, session_members, deliveries)}
+            return {
+                t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (series, sessions, session_members, deliveries)
+            }
     finally:
         engine.dispose()
 
@@ -35,15 +37,28 @@ def _integrity(db_url: str) -> str:
         return db.execute("PRAGMA integrity_check").fetchone()[0]
 
 
-def _killed_mid_commit(db_url: str, tmp_path, admin: str, method: str, path: str,
-                       body: dict | None = None, failpoint: str = "series-commit",
-                       env: dict[str, str] | None = None) -> None:
+def _killed_mid_commit(
+    db_url: str,
+    tmp_path,
+    admin: str,
+    method: str,
+    path: str,
+    body: dict | None = None,
+    failpoint: str = "series-commit",
+    env: dict[str, str] | None = None,
+) -> None:
     """Send one request to a server armed to stop at ``failpoint`` (by default: just
     before it commits a series), kill it there with SIGKILL, and return once it is dead."""
     mark = tmp_path / "at-commit"
-    server = LiveServer(db_url, outbox=tmp_path / "outbox", env={
-        "SLOTWISE_FAILPOINT": f"{failpoint}=pause",
-        "SLOTWISE_FAILPOINT_MARK": str(mark), **(env or {})}).start()
+    server = LiveServer(
+        db_url,
+        outbox=tmp_path / "outbox",
+        env={
+            "SLOTWISE_FAILPOINT": f"{failpoint}=pause",
+            "SLOTWISE_FAILPOINT_MARK": str(mark),
+            **(env or {}),
+        },
+    ).start()
     outcome: list[object] = []
 
     def send() -> None:
@@ -94,8 +109,15 @@ def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp
         server.stop()
     assert planned == 4
 
-    _killed_mid_commit(db_url, tmp_path, admin, "POST", f"/api/programs/p1/plans/{jid}/apply",
-                       failpoint=KILL_POINTS[where], env={"SLOTWISE_APPLY_CHUNK": "1"})
+    _killed_mid_commit(
+        db_url,
+        tmp_path,
+        admin,
+        "POST",
+        f"/api/programs/p1/plans/{jid}/apply",
+        failpoint=KILL_POINTS[where],
+        env={"SLOTWISE_APPLY_CHUNK": "1"},
+    )
 
     assert _integrity(db_url) == "ok"
     engine = make_engine(db_url)
@@ -105,17 +127,23 @@ def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp
         left = {r.status for r in conn.execute(select(series.c.status))}
         held = {r.status for r in conn.execute(select(deliveries.c.status))}
     engine.dispose()
-    assert (left, held) == (({"pending"}, {"held"}) if where == "between-chunks"
-                            else (set(), set()))
+    assert (left, held) == (
+        ({"pending"}, {"held"}) if where == "between-chunks" else (set(), set())
+    )
     assert not list((tmp_path / "outbox").glob("*.eml"))
 
     server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
     try:
-        assert _counts(db_url) == {"series": 0, "sessions": 0, "session_members": 0,
-                                   "deliveries": 0}  # the restart rolled it back
+        assert _counts(db_url) == {
+            "series": 0,
+            "sessions": 0,
+            "session_members": 0,
+            "deliveries": 0,
+        }  # the restart rolled it back
         with server.client(admin) as api:
-            assert api.get("/api/programs/p1/members/mia/sessions.ics").text.count(
-                "BEGIN:VEVENT") == 0
+            assert (
+                api.get("/api/programs/p1/members/mia/sessions.ics").text.count("BEGIN:VEVENT") == 0
+            )
             applied = api.post(f"/api/programs/p1/plans/{jid}/apply")
             assert applied.status_code == 200, applied.text
             assert applied.json()["booked"] == planned
@@ -140,12 +168,12 @@ def test_server_killed_while_booking_a_series_keeps_nothing_of_it(db_url, admin,
         server.stop()
     body = {"first_start": "2027-03-02T10:00:00-05:00", "agenda": "Goals"}
 
-    _killed_mid_commit(db_url, tmp_path, admin, "POST",
-                       "/api/programs/p1/matches/mia-al/series", body)
+    _killed_mid_commit(
+        db_url, tmp_path, admin, "POST", "/api/programs/p1/matches/mia-al/series", body
+    )
 
     assert _integrity(db_url) == "ok"
-    assert _counts(db_url) == {"series": 0, "sessions": 0, "session_members": 0,
-                               "deliveries": 0}
+    assert _counts(db_url) == {"series": 0, "sessions": 0, "session_members": 0, "deliveries": 0}
     server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
     try:
         with server.client(admin) as api:
@@ -154,8 +182,7 @@ def test_server_killed_while_booking_a_series_keeps_nothing_of_it(db_url, admin,
             assert len(booked.json()["sessions"]) == 4
     finally:
         server.stop()
-    assert _counts(db_url) == {"series": 1, "sessions": 4, "session_members": 8,
-                               "deliveries": 2}
+    assert _counts(db_url) == {"series": 1, "sessions": 4, "session_members": 8, "deliveries": 2}
 
 
 def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin, tmp_path):
@@ -163,17 +190,24 @@ def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin,
     bookings are kept and their invites wait. When SMTP comes back, both workers' retry
     loops race for them, and every invite arrives exactly once."""
     port = free_port()
-    server = LiveServer(db_url, smtp_url=f"smtp://127.0.0.1:{port}", workers=2,
-                        env={"SLOTWISE_RETRY_SECONDS": "0.2"}).start()
+    server = LiveServer(
+        db_url,
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        workers=2,
+        env={"SLOTWISE_RETRY_SECONDS": "0.2"},
+    ).start()
     smtp = SmtpServer("127.0.0.1", port)
     controller = None
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
-            for match, start in (("mia-al", "2027-03-02T10:00:00-05:00"),
-                                 ("mia-bo", "2027-03-03T10:00:00-05:00")):
-                r = api.post(f"/api/programs/p1/matches/{match}/series",
-                             json={"first_start": start})
+            for match, start in (
+                ("mia-al", "2027-03-02T10:00:00-05:00"),
+                ("mia-bo", "2027-03-03T10:00:00-05:00"),
+            ):
+                r = api.post(
+                    f"/api/programs/p1/matches/{match}/series", json={"first_start": start}
+                )
                 assert r.status_code == 201, r.text
         engine = make_engine(db_url)
 
@@ -197,8 +231,9 @@ def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin,
             assert {r.status for r in conn.execute(select(deliveries))} == {"sent"}
         engine.dispose()
         got = Counter(tuple(m.rcpt_tos) for m in smtp.messages)
-        assert got == Counter({("mia@example.org",): 2, ("al@example.org",): 1,
-                               ("bo@example.org",): 1})
+        assert got == Counter(
+            {("mia@example.org",): 2, ("al@example.org",): 1, ("bo@example.org",): 1}
+        )
         assert len({m.message["Message-ID"] for m in smtp.messages}) == 4
     finally:
         server.stop()

@@ -35,25 +35,38 @@ from service.auth import create_token
 from service.config import Settings
 from service.demo import DEMO_ID, demo_program
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 ICS = Path(__file__).parents[1] / "data" / "ics"
 CALENDAR = (ICS / "google_xwr_timezone.ics").read_bytes()
 # Real calendars, good and broken, sent as text/calendar bodies some of the time.
 CALENDARS = [p.read_bytes() for p in sorted(ICS.glob("*.ics"))]
 SEED = 20270104
 # Series shapes that fit a demo program (the match's own, a one-off, a short monthly one).
-FITTING = [{}, {"frequency": "once", "sessions": 1},
-           {"frequency": "monthly", "sessions": 2, "duration_minutes": 30}]
+FITTING = [
+    {},
+    {"frequency": "once", "sessions": 1},
+    {"frequency": "monthly", "sessions": 2, "duration_minutes": 30},
+]
 
 
 def _config(phase: str) -> schemathesis.Config:
     """One phase: "examples" (the schema's own examples) or "fuzzing" (bounded by
     max_examples); a fixed seed, so CI reproduces a run."""
-    return schemathesis.Config.from_dict({
-        "seed": SEED, "generation": {"database": "none"},
-        "phases": {name: {"enabled": name == phase}
-                   for name in ("examples", "coverage", "fuzzing", "stateful")}})
+    return schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "generation": {"database": "none"},
+            "phases": {
+                name: {"enabled": name == phase}
+                for name in ("examples", "coverage", "fuzzing", "stateful")
+            },
+        }
+    )
 
 
 def _seed(client: ASGIClient, token: str) -> dict[str, list[str]]:
@@ -68,25 +81,36 @@ def _seed(client: ASGIClient, token: str) -> dict[str, list[str]]:
 def _seed_demo(client: ASGIClient) -> dict[str, list[str]]:
     doc = demo_program(date.today())
     assert client.post("/api/programs", json=doc).status_code == 201
-    starts = [p["first_start"] for x in ("ana-ben", "eve-fay", "circle-emea")
-              for p in client.post(f"/api/programs/{DEMO_ID}/matches/{x}/proposals",
-                                   json={"limit": 3}).json()["proposals"]]
-    booked = client.post(f"/api/programs/{DEMO_ID}/matches/ana-ben/series",
-                         json={"first_start": starts[0]})
+    starts = [
+        p["first_start"]
+        for x in ("ana-ben", "eve-fay", "circle-emea")
+        for p in client.post(
+            f"/api/programs/{DEMO_ID}/matches/{x}/proposals", json={"limit": 3}
+        ).json()["proposals"]
+    ]
+    booked = client.post(
+        f"/api/programs/{DEMO_ID}/matches/ana-ben/series", json={"first_start": starts[0]}
+    )
     assert booked.status_code == 201, booked.text
     series = booked.json()
-    job = client.post(f"/api/programs/{DEMO_ID}/plans",
-                      json={"time_limit": 1, "matches": ["eve-fay"]}).json()["job"]
+    job = client.post(
+        f"/api/programs/{DEMO_ID}/plans", json={"time_limit": 1, "matches": ["eve-fay"]}
+    ).json()["job"]
     deadline = time.monotonic() + 60
     while client.get(f"/api/jobs/{job}").json()["status"] not in ("done", "failed"):
         assert time.monotonic() < deadline, "the seed plan did not finish"
         time.sleep(0.1)
     link = client.post(f"/api/programs/{DEMO_ID}/members/ana/feed-token").json()["url"]
-    return {"pid": [DEMO_ID], "mid": [m["id"] for m in doc["members"]],
-            "feed": [link.rsplit("/", 1)[1].removesuffix(".ics")],
-            "xid": [x["id"] for x in doc["matches"]], "sid": [series["id"]],
-            "oid": [s["id"] for s in series["sessions"]], "jid": [job],
-            "start": starts + [s["start"] for s in series["sessions"]]}
+    return {
+        "pid": [DEMO_ID],
+        "mid": [m["id"] for m in doc["members"]],
+        "feed": [link.rsplit("/", 1)[1].removesuffix(".ics")],
+        "xid": [x["id"] for x in doc["matches"]],
+        "sid": [series["id"]],
+        "oid": [s["id"] for s in series["sessions"]],
+        "jid": [job],
+        "start": starts + [s["start"] for s in series["sessions"]],
+    }
 
 
 def _openapi() -> dict[str, Any]:
@@ -108,11 +132,19 @@ fuzzing = schemathesis.openapi.from_dict(OPENAPI, config=_config("fuzzing"))
 @contextmanager
 def _seeded_app(tmp: Path) -> Iterator[tuple[ASGIClient, str, dict[str, list[str]]]]:
     """(in-process client, admin token, real ids by path parameter) of a seeded app."""
-    app = create_app(Settings(db_url=f"sqlite:///{tmp / 'db.sqlite'}", outbox=tmp / "outbox",
-                              plan_time_limit=1, max_plan_time_limit=1, retry_seconds=3600))
+    app = create_app(
+        Settings(
+            db_url=f"sqlite:///{tmp / 'db.sqlite'}",
+            outbox=tmp / "outbox",
+            plan_time_limit=1,
+            max_plan_time_limit=1,
+            retry_seconds=3600,
+        )
+    )
     token = create_token(app.state.engine, "admin")
     # Calendar URLs are fetched; these tests stay off the network.
     mp = pytest.MonkeyPatch()
+
     async def fetch(url: str, **_: object) -> bytes:
         return CALENDAR
 
@@ -148,9 +180,14 @@ def _send(client: ASGIClient, case: Any, token: str | None) -> Any:
     return response
 
 
-@examples.include(name=["POST /api/programs", "PUT /api/programs/{pid}/members/{mid}",
-                         "PUT /api/programs/{pid}/members/{mid}/calendar",
-                         "POST /api/programs/{pid}/matches"]).parametrize()
+@examples.include(
+    name=[
+        "POST /api/programs",
+        "PUT /api/programs/{pid}/members/{mid}",
+        "PUT /api/programs/{pid}/members/{mid}/calendar",
+        "POST /api/programs/{pid}/matches",
+    ]
+).parametrize()
 @settings(deadline=None, database=None)
 def test_api_examples(case: Any, fuzz_target: Any) -> None:
     """The schema's own request examples, with real ids: accepted, and documented."""
@@ -162,8 +199,13 @@ def test_api_examples(case: Any, fuzz_target: Any) -> None:
 
 @fuzzing.parametrize()
 @fuzzing.given(data=st.data())
-@settings(max_examples=50, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_api_fuzz(case: Any, data: st.DataObject, fuzz_target: Any) -> None:
     """No 5xx; every status code, content type and body is the one the OpenAPI page names."""
     client, token, ids = fuzz_target
@@ -171,12 +213,16 @@ def test_api_fuzz(case: Any, data: st.DataObject, fuzz_target: Any) -> None:
         if name in ids:
             generated = case.path_parameters[name]
             case.path_parameters[name] = data.draw(
-                st.sampled_from(ids[name]) | st.just(generated), label=name)
+                st.sampled_from(ids[name]) | st.just(generated), label=name
+            )
     # Some of the time a grid-aligned start inside the program and a length and count that
     # fit it, so bookings and moves can succeed.
     body = case.body
-    if isinstance(body, dict) and {"first_start", "start"} & set(body) \
-            and data.draw(st.booleans(), label="real start"):
+    if (
+        isinstance(body, dict)
+        and {"first_start", "start"} & set(body)
+        and data.draw(st.booleans(), label="real start")
+    ):
         for key in {"first_start", "start"} & set(body):
             body[key] = data.draw(st.sampled_from(ids["start"]), label=key)
         for key in ("duration_minutes", "frequency", "sessions"):
@@ -186,14 +232,18 @@ def test_api_fuzz(case: Any, data: st.DataObject, fuzz_target: Any) -> None:
     if case.media_type == "text/calendar" and data.draw(st.booleans(), label="real calendar"):
         case.body = data.draw(st.sampled_from(CALENDARS), label="calendar")
     # Mostly the admin token (authorised paths); sometimes none or a wrong one.
-    _send(client, case, data.draw(st.sampled_from([token, token, token, None, "sw_bogus"]),
-                                  label="token"))
+    _send(
+        client,
+        case,
+        data.draw(st.sampled_from([token, token, token, None, "sw_bogus"]), label="token"),
+    )
 
 
 def test_api_happy_paths(tmp_path: Path) -> None:
     """Every operation once the way the web page uses it, on its own seeded app: a 2xx
     whose body is the documented one (random fuzzing seldom books a series that fits)."""
     with _seeded_app(tmp_path) as (client, token, _):
+
         def call(method: str, path: str, status: int, **parts: Any) -> Any:
             names = re.findall(r"\{(\w+)\}", path)  # also {feed}.ics
             values = {n: parts.pop(n) for n in names}
@@ -206,51 +256,105 @@ def test_api_happy_paths(tmp_path: Path) -> None:
         call("GET", "/api/me", 200)
         call("GET", "/api/programs", 200)
         call("GET", "/api/programs/{pid}", 200, **demo)
-        member = {"timezone": "Europe/Paris", "weekly": [{"days": ["MO"], "start": "09:00",
-                                                          "end": "12:00"}]}
+        member = {
+            "timezone": "Europe/Paris",
+            "weekly": [{"days": ["MO"], "start": "09:00", "end": "12:00"}],
+        }
         call("PUT", "/api/programs/{pid}/members/{mid}", 201, **demo, mid="zoe", body=member)
         call("PUT", "/api/programs/{pid}/members/{mid}", 200, **demo, mid="zoe", body=member)
-        call("PUT", "/api/programs/{pid}/members/{mid}/calendar", 200, **demo, mid="zoe",
-             body=CALENDAR.decode(), media_type="text/calendar")
-        call("PUT", "/api/programs/{pid}/members/{mid}/calendar", 200, **demo, mid="gus",
-             body={"ics_url": "https://calendar.example.org/gus.ics"},
-             media_type="application/json")
-        call("POST", "/api/programs/{pid}/matches", 201, **demo,
-             body={"id": "zoe-kai", "members": ["zoe", "kai"], "duration_minutes": 30})
-        call("GET", "/api/programs/{pid}/matches/{xid}/heatmap", 200, **demo, xid="zoe-kai",
-             query={"tz": "Asia/Tokyo", "duration": 60})
+        call(
+            "PUT",
+            "/api/programs/{pid}/members/{mid}/calendar",
+            200,
+            **demo,
+            mid="zoe",
+            body=CALENDAR.decode(),
+            media_type="text/calendar",
+        )
+        call(
+            "PUT",
+            "/api/programs/{pid}/members/{mid}/calendar",
+            200,
+            **demo,
+            mid="gus",
+            body={"ics_url": "https://calendar.example.org/gus.ics"},
+            media_type="application/json",
+        )
+        call(
+            "POST",
+            "/api/programs/{pid}/matches",
+            201,
+            **demo,
+            body={"id": "zoe-kai", "members": ["zoe", "kai"], "duration_minutes": 30},
+        )
+        call(
+            "GET",
+            "/api/programs/{pid}/matches/{xid}/heatmap",
+            200,
+            **demo,
+            xid="zoe-kai",
+            query={"tz": "Asia/Tokyo", "duration": 60},
+        )
         series = {}
-        for xid, shape in (("cara-dan", {"frequency": "once", "sessions": 1}),
-                           ("ian-jo", {"frequency": "monthly", "sessions": 2}),
-                           ("nia-oli", {})):
-            found = call("POST", "/api/programs/{pid}/matches/{xid}/proposals", 200, **demo,
-                         xid=xid, body={"limit": 2, **shape,
-                                        "preferred": {"days": ["TU", "WE"]}})
+        for xid, shape in (
+            ("cara-dan", {"frequency": "once", "sessions": 1}),
+            ("ian-jo", {"frequency": "monthly", "sessions": 2}),
+            ("nia-oli", {}),
+        ):
+            found = call(
+                "POST",
+                "/api/programs/{pid}/matches/{xid}/proposals",
+                200,
+                **demo,
+                xid=xid,
+                body={"limit": 2, **shape, "preferred": {"days": ["TU", "WE"]}},
+            )
             start = found["proposals"][0]["first_start"]
-            series[xid] = call("POST", "/api/programs/{pid}/matches/{xid}/series", 201, **demo,
-                               xid=xid, body={"first_start": start, **shape})
+            series[xid] = call(
+                "POST",
+                "/api/programs/{pid}/matches/{xid}/series",
+                201,
+                **demo,
+                xid=xid,
+                body={"first_start": start, **shape},
+            )
             call("GET", "/api/programs/{pid}/matches/{xid}/series", 200, **demo, xid=xid)
         sid = series["nia-oli"]["id"]
         call("GET", "/api/programs/{pid}/series/{sid}", 200, **demo, sid=sid)
         call("GET", "/api/programs/{pid}/series/{sid}/invite.ics", 200, **demo, sid=sid)
         first, second, third = series["nia-oli"]["sessions"][:3]
         later = (dt.fromisoformat(first["start"]) + timedelta(minutes=15)).isoformat()
-        call("PATCH", "/api/programs/{pid}/sessions/{oid}", 200, **demo, oid=first["id"],
-             body={"start": later})
-        call("PATCH", "/api/programs/{pid}/sessions/{oid}", 200, **demo, oid=second["id"],
-             body={"status": "cancelled"})
-        call("POST", "/api/programs/{pid}/sessions/{oid}/complete", 200, **demo,
-             oid=third["id"])
+        call(
+            "PATCH",
+            "/api/programs/{pid}/sessions/{oid}",
+            200,
+            **demo,
+            oid=first["id"],
+            body={"start": later},
+        )
+        call(
+            "PATCH",
+            "/api/programs/{pid}/sessions/{oid}",
+            200,
+            **demo,
+            oid=second["id"],
+            body={"status": "cancelled"},
+        )
+        call("POST", "/api/programs/{pid}/sessions/{oid}/complete", 200, **demo, oid=third["id"])
         call("GET", "/api/programs/{pid}/members/{mid}/sessions.ics", 200, **demo, mid="nia")
-        link = call("POST", "/api/programs/{pid}/members/{mid}/feed-token", 201, **demo,
-                    mid="nia")["url"]
-        call("GET", "/api/feeds/{feed}.ics", 200,
-             feed=link.rsplit("/", 1)[1].removesuffix(".ics"))
+        link = call("POST", "/api/programs/{pid}/members/{mid}/feed-token", 201, **demo, mid="nia")[
+            "url"
+        ]
+        call("GET", "/api/feeds/{feed}.ics", 200, feed=link.rsplit("/", 1)[1].removesuffix(".ics"))
         call("DELETE", "/api/programs/{pid}/members/{mid}/feed-token", 204, **demo, mid="nia")
-        call("DELETE", "/api/programs/{pid}/series/{sid}", 200, **demo,
-             sid=series["ian-jo"]["id"])
-        job = call("POST", "/api/programs/{pid}/plans", 202, **demo,
-                   body={"time_limit": 1, "matches": ["hana-oli"]})["job"]
+        call("DELETE", "/api/programs/{pid}/series/{sid}", 200, **demo, sid=series["ian-jo"]["id"])
+        job = call(
+            "POST",
+            "/api/programs/{pid}/plans",
+            202,
+            **demo,
+            body={"time_limit": 1, "matches": ["hana-oli"]},
+        )["job"]
         deadline = time.monotonic() + 60
         while call("GET", "/api/jobs/{jid}", 200, jid=job)["status"] not in ("done", "failed"):
             assert time.monotonic() < deadline, "the plan did not finish"

@@ -67,21 +67,29 @@ def test_year_long_group_heat_map_is_a_window_of_bounded_size(api, reference):
     hm = r.json()
     w = hm["window"]
     assert (w["first_slot"], w["first_date"], w["earlier"], w["later"]) == (
-        0, "2027-01-04", False, True)
+        0,
+        "2027-01-04",
+        False,
+        True,
+    )
     assert len(hm["view"]["dates"]) == 13 * 7 and w["last_date"] == "2027-04-04"
     lo, n = w["first_slot"], w["slots"]
-    assert hm["counts"] == reference.counts[lo:lo + n].tolist()
+    assert hm["counts"] == reference.counts[lo : lo + n].tolist()
     everyone = reference.everyone
     assert hm["everyone"] == everyone[(everyone >= lo) & (everyone < lo + n)].tolist()
     for j in (0, 7, GROUP - 1):
-        assert sorted(free_slots(hm, j)) == (
-            np.flatnonzero(reference.attend[lo:lo + n, j]) + lo).tolist()
+        assert (
+            sorted(free_slots(hm, j))
+            == (np.flatnonzero(reference.attend[lo : lo + n, j]) + lo).tolist()
+        )
 
 
 def test_heat_map_window_from_a_date_for_some_weeks(api, reference):
     """?from=&weeks= picks the window; its slots and cells are absolute and agree."""
-    r = api.get("/api/programs/year/matches/all/heatmap",
-                params={"tz": "America/New_York", "from": "2027-12-20", "weeks": 4})
+    r = api.get(
+        "/api/programs/year/matches/all/heatmap",
+        params={"tz": "America/New_York", "from": "2027-12-20", "weeks": 4},
+    )
     assert r.status_code == 200, r.text
     hm = r.json()
     w = hm["window"]

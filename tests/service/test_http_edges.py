@@ -23,9 +23,15 @@ HEADERS = {
     "x-frame-options": "DENY",
 }
 # The CSP directives the page relies on; none may allow inline script or style.
-CSP_MUST = ["default-src 'self'", "script-src 'self'", "style-src 'self'",
-            "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'",
-            "object-src 'none'"]
+CSP_MUST = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "object-src 'none'",
+]
 JSON = {"Content-Type": "application/json"}
 HUGE_INT = b'{"limit": ' + b"7" * 5000 + b"}"
 MALFORMED = b'{"limit": 3,'
@@ -37,8 +43,9 @@ def edge(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("edges")
     url = f"sqlite:///{tmp / 'db.sqlite'}"
     admin = admin_token(url)
-    server = LiveServer(url, outbox=tmp / "outbox",
-                        env={"SLOTWISE_MAX_BODY_BYTES": "100000"}).start()
+    server = LiveServer(
+        url, outbox=tmp / "outbox", env={"SLOTWISE_MAX_BODY_BYTES": "100000"}
+    ).start()
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
@@ -70,10 +77,12 @@ ROUTES: list[tuple[str, str, dict[str, Any], bool, int]] = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs", "auth", "status"), ROUTES,
-                         ids=[f"{r[0]} {r[1]} {r[4]}" for r in ROUTES])
-def test_every_response_carries_the_security_headers(edge, method, path, kwargs, auth,
-                                                     status):
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "auth", "status"),
+    ROUTES,
+    ids=[f"{r[0]} {r[1]} {r[4]}" for r in ROUTES],
+)
+def test_every_response_carries_the_security_headers(edge, method, path, kwargs, auth, status):
     """Page, static files, docs, API answers and every kind of error carry CSP, nosniff,
     Referrer-Policy and X-Frame-Options."""
     server, admin = edge
@@ -165,14 +174,19 @@ def test_pages_load_only_their_own_assets_and_have_no_inline_script(edge, page):
 
 
 def _json_operations(openapi: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(method.upper(), path) for path, ops in openapi["paths"].items()
-            for method, op in ops.items()
-            if "application/json" in op.get("requestBody", {}).get("content", {})]
+    return [
+        (method.upper(), path)
+        for path, ops in openapi["paths"].items()
+        for method, op in ops.items()
+        if "application/json" in op.get("requestBody", {}).get("content", {})
+    ]
 
 
-@pytest.mark.parametrize(("body", "problem"), [(HUGE_INT, "more than 4300 digits"),
-                                               (MALFORMED, "Expecting")],
-                         ids=["5000-digit integer", "malformed"])
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [(HUGE_INT, "more than 4300 digits"), (MALFORMED, "Expecting")],
+    ids=["5000-digit integer", "malformed"],
+)
 def test_unreadable_json_is_a_422_on_every_json_route(edge, body, problem):
     """Every route that takes a JSON body answers a 5,000-digit integer or broken JSON with
     422 and the standard error body saying "malformed JSON" and why (was a bare 400)."""

@@ -44,12 +44,23 @@ VIDEO = "https://meet.example.org/ana-ben"
 
 def make_series(**changes) -> InviteSeries:
     base = InviteSeries(
-        uid="series-42@slotwise.example", sequence=0, summary="Mentoring: Ana & Ben",
-        agenda="Goals for the term", zone="America/New_York",
-        first_start=datetime(2026, 3, 3, 9, 0, tzinfo=NY), duration_minutes=60,
-        frequency="weekly", sessions=8, organizer=ANA, attendees=[ANA, BEN, CARA],
-        video_url=VIDEO, location=None, overrides=[],
-        created=datetime(2026, 1, 1, 8, 0, tzinfo=UTC), status="confirmed")
+        uid="series-42@slotwise.example",
+        sequence=0,
+        summary="Mentoring: Ana & Ben",
+        agenda="Goals for the term",
+        zone="America/New_York",
+        first_start=datetime(2026, 3, 3, 9, 0, tzinfo=NY),
+        duration_minutes=60,
+        frequency="weekly",
+        sessions=8,
+        organizer=ANA,
+        attendees=[ANA, BEN, CARA],
+        video_url=VIDEO,
+        location=None,
+        overrides=[],
+        created=datetime(2026, 1, 1, 8, 0, tzinfo=UTC),
+        status="confirmed",
+    )
     return dataclasses.replace(base, **changes)
 
 
@@ -109,27 +120,48 @@ def test_master_event_core_properties():
 
 def test_every_tzid_has_its_vtimezone():
     """Every TZID used by any property has a VTIMEZONE in the same calendar."""
-    series = make_series(overrides=[
-        Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY)),
-        Override(datetime(2026, 3, 17, 9, tzinfo=NY), None)])
+    series = make_series(
+        overrides=[
+            Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY)),
+            Override(datetime(2026, 3, 17, 9, tzinfo=NY), None),
+        ]
+    )
     cal = parse(series_calendar(series, "REQUEST", STAMP))
-    used = {prop.params["TZID"] for event in events(cal) for values in event.values()
-            for prop in (values if isinstance(values, list) else [values])
-            if hasattr(prop, "params") and "TZID" in prop.params}
+    used = {
+        prop.params["TZID"]
+        for event in events(cal)
+        for values in event.values()
+        for prop in (values if isinstance(values, list) else [values])
+        if hasattr(prop, "params") and "TZID" in prop.params
+    }
     assert used == {"America/New_York"}
     assert {tz["TZID"] for tz in cal.walk("VTIMEZONE")} == used
 
 
-@pytest.mark.parametrize(("frequency", "first", "sessions", "expected"), [
-    ("weekly", datetime(2026, 3, 3, 9, tzinfo=NY), 8,
-     {"FREQ": ["WEEKLY"], "COUNT": [8]}),
-    ("biweekly", datetime(2026, 3, 3, 9, tzinfo=NY), 6,
-     {"FREQ": ["WEEKLY"], "INTERVAL": [2], "COUNT": [6]}),
-    ("monthly", datetime(2026, 3, 10, 9, tzinfo=NY), 5,  # 2nd Tuesday of March
-     {"FREQ": ["MONTHLY"], "BYDAY": ["2TU"], "COUNT": [5]}),
-    ("monthly", datetime(2026, 3, 31, 9, tzinfo=NY), 4,  # 5th Tuesday: the last one
-     {"FREQ": ["MONTHLY"], "BYDAY": ["-1TU"], "COUNT": [4]}),
-])
+@pytest.mark.parametrize(
+    ("frequency", "first", "sessions", "expected"),
+    [
+        ("weekly", datetime(2026, 3, 3, 9, tzinfo=NY), 8, {"FREQ": ["WEEKLY"], "COUNT": [8]}),
+        (
+            "biweekly",
+            datetime(2026, 3, 3, 9, tzinfo=NY),
+            6,
+            {"FREQ": ["WEEKLY"], "INTERVAL": [2], "COUNT": [6]},
+        ),
+        (
+            "monthly",
+            datetime(2026, 3, 10, 9, tzinfo=NY),
+            5,  # 2nd Tuesday of March
+            {"FREQ": ["MONTHLY"], "BYDAY": ["2TU"], "COUNT": [5]},
+        ),
+        (
+            "monthly",
+            datetime(2026, 3, 31, 9, tzinfo=NY),
+            4,  # 5th Tuesday: the last one
+            {"FREQ": ["MONTHLY"], "BYDAY": ["-1TU"], "COUNT": [4]},
+        ),
+    ],
+)
 def test_rrule_per_frequency(frequency, first, sessions, expected):
     """SPEC 4: weekly, biweekly (INTERVAL=2) and monthly n-th / last weekday RRULEs."""
     series = make_series(frequency=frequency, first_start=first, sessions=sessions)
@@ -169,15 +201,20 @@ def test_organizer_sent_by_the_service():
     """The service sends for the organizer: ORGANIZER;SENT-BY is the sender's mailto (not
     when the organizer is the sender itself)."""
     series = make_series(sent_by="slotwise@school.example")
-    for data in (series_calendar(series, "REQUEST", STAMP),
-                 occurrence_cancel(series, datetime(2026, 3, 10, 9, tzinfo=NY), STAMP)):
+    for data in (
+        series_calendar(series, "REQUEST", STAMP),
+        occurrence_cancel(series, datetime(2026, 3, 10, 9, tzinfo=NY), STAMP),
+    ):
         (event, *_) = events(parse(data))
         assert event["ORGANIZER"].params["SENT-BY"] == "mailto:slotwise@school.example"
         assert 'SENT-BY="mailto:slotwise@school.example"' in data.decode()
-    alone = make_series(organizer=dataclasses.replace(ANA, email="slotwise@school.example"),
-                        sent_by="slotwise@school.example")
-    assert "SENT-BY" not in master(parse(series_calendar(alone, "REQUEST", STAMP)))[
-        "ORGANIZER"].params
+    alone = make_series(
+        organizer=dataclasses.replace(ANA, email="slotwise@school.example"),
+        sent_by="slotwise@school.example",
+    )
+    assert (
+        "SENT-BY" not in master(parse(series_calendar(alone, "REQUEST", STAMP)))["ORGANIZER"].params
+    )
 
 
 def test_video_link_in_url_conference_location_and_description():
@@ -217,8 +254,7 @@ def test_reminders_a_day_and_fifteen_minutes_before():
     """Two DISPLAY VALARMs: a day and 15 minutes before the start."""
     event = master(parse(series_calendar(make_series(), "REQUEST", STAMP)))
     alarms = list(event.walk("VALARM"))
-    assert sorted(a["TRIGGER"].dt for a in alarms) == [timedelta(days=-1),
-                                                        timedelta(minutes=-15)]
+    assert sorted(a["TRIGGER"].dt for a in alarms) == [timedelta(days=-1), timedelta(minutes=-15)]
     assert {a["ACTION"] for a in alarms} == {"DISPLAY"}
     assert all(a.get("DESCRIPTION") for a in alarms)
 
@@ -226,14 +262,25 @@ def test_reminders_a_day_and_fifteen_minutes_before():
 def test_sequence_follows_series_and_overrides_never_lag():
     """SEQUENCE is the series' (raised by the caller on every change); an override never
     carries a lower one, since it repeats the master's properties."""
-    series = make_series(sequence=4, overrides=[
-        Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY),
-                 sequence=2)])
+    series = make_series(
+        sequence=4,
+        overrides=[
+            Override(
+                datetime(2026, 3, 10, 9, tzinfo=NY),
+                datetime(2026, 3, 11, 10, tzinfo=NY),
+                sequence=2,
+            )
+        ],
+    )
     cal = parse(series_calendar(series, "REQUEST", STAMP))
     assert master(cal)["SEQUENCE"] == 4
     assert [e["SEQUENCE"] for e in moved(cal)] == [4]
-    assert master(parse(series_calendar(dataclasses.replace(series, sequence=5), "REQUEST",
-                                        STAMP)))["SEQUENCE"] == 5
+    assert (
+        master(parse(series_calendar(dataclasses.replace(series, sequence=5), "REQUEST", STAMP)))[
+            "SEQUENCE"
+        ]
+        == 5
+    )
 
 
 # ----------------------------------------------------------------------------- changes
@@ -260,8 +307,13 @@ def test_moved_occurrence_is_a_recurrence_id_override():
 def test_moved_occurrence_keeps_given_end():
     """An override with an explicit end keeps it (a longer or shorter session)."""
     original = datetime(2026, 3, 10, 9, tzinfo=NY)
-    series = make_series(overrides=[Override(original, original + timedelta(hours=2),
-                                             original + timedelta(hours=2, minutes=45))])
+    series = make_series(
+        overrides=[
+            Override(
+                original, original + timedelta(hours=2), original + timedelta(hours=2, minutes=45)
+            )
+        ]
+    )
     (event,) = moved(parse(series_calendar(series, "REQUEST", STAMP)))
     assert event["DTEND"].dt - event["DTSTART"].dt == timedelta(minutes=45)
 
@@ -270,8 +322,7 @@ def test_cancelled_occurrence_is_an_exdate():
     """A cancelled single occurrence is an EXDATE on the master (original start, TZID) and
     no override component."""
     gone = datetime(2026, 3, 17, 9, tzinfo=NY)
-    cal = parse(series_calendar(make_series(overrides=[Override(gone, None)]), "REQUEST",
-                                STAMP))
+    cal = parse(series_calendar(make_series(overrides=[Override(gone, None)]), "REQUEST", STAMP))
     exdate = master(cal)["EXDATE"]
     assert exdate.params["TZID"] == "America/New_York"
     assert [d.dt for d in exdate.dts] == [gone]
@@ -288,8 +339,13 @@ def test_unknown_override_is_rejected():
 def test_cancel_series_same_uid():
     """DELETE of a series: METHOD:CANCEL, the same UID, STATUS:CANCELLED, the SEQUENCE
     given, attendees listed, no alarms and no overrides."""
-    series = make_series(sequence=2, status="cancelled", overrides=[
-        Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY))])
+    series = make_series(
+        sequence=2,
+        status="cancelled",
+        overrides=[
+            Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY))
+        ],
+    )
     cal = parse(series_calendar(series, "CANCEL", STAMP))
     assert cal["METHOD"] == "CANCEL"
     (event,) = events(cal)
@@ -335,9 +391,12 @@ def test_occurrence_cancel_rejects_a_time_not_in_the_series():
 
 def test_caldav_resource_has_no_method_and_one_uid():
     """method=None (CalDAV storage): no METHOD line, and every VEVENT has the same UID."""
-    series = make_series(overrides=[
-        Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY)),
-        Override(datetime(2026, 3, 17, 9, tzinfo=NY), None)])
+    series = make_series(
+        overrides=[
+            Override(datetime(2026, 3, 10, 9, tzinfo=NY), datetime(2026, 3, 11, 10, tzinfo=NY)),
+            Override(datetime(2026, 3, 17, 9, tzinfo=NY), None),
+        ]
+    )
     data = series_calendar(series, None, STAMP)
     assert b"METHOD" not in data
     cal = parse(data)
@@ -351,8 +410,10 @@ def test_fall_back_second_pass_is_written_in_utc():
     TZID wall-clock time would name the first pass, an hour earlier."""
     original = datetime(2026, 10, 27, 9, tzinfo=NY)
     second_pass = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST, after 01:30 EDT
-    series = make_series(first_start=datetime(2026, 10, 20, 9, tzinfo=NY), overrides=[
-        Override(original, second_pass)])
+    series = make_series(
+        first_start=datetime(2026, 10, 20, 9, tzinfo=NY),
+        overrides=[Override(original, second_pass)],
+    )
     (event,) = moved(parse(series_calendar(series, "REQUEST", STAMP)))
     assert event["DTSTART"].dt == second_pass
     assert "TZID" not in event["DTSTART"].params
@@ -361,10 +422,12 @@ def test_fall_back_second_pass_is_written_in_utc():
 def test_bad_input_rejected():
     """Naive times, unknown frequencies or statuses, and 'once' with several sessions are
     errors that name the field."""
-    cases = [({"first_start": datetime(2026, 3, 3, 9)}, "first_start"),
-             ({"frequency": "daily"}, "frequency"),
-             ({"frequency": "once", "sessions": 3}, "sessions"),
-             ({"status": "maybe"}, "status")]
+    cases = [
+        ({"first_start": datetime(2026, 3, 3, 9)}, "first_start"),
+        ({"frequency": "daily"}, "frequency"),
+        ({"frequency": "once", "sessions": 3}, "sessions"),
+        ({"status": "maybe"}, "status"),
+    ]
     for changes, field in cases:
         with pytest.raises(ValueError, match=field):
             series_calendar(make_series(**changes), "REQUEST", STAMP)
@@ -399,8 +462,16 @@ def _observances(tz) -> list[tuple[datetime, int, int]]:
     return sorted(out)
 
 
-@pytest.mark.parametrize("tzid", ["America/New_York", "Europe/London", "Australia/Sydney",
-                                  "Australia/Lord_Howe", "America/Santiago"])
+@pytest.mark.parametrize(
+    "tzid",
+    [
+        "America/New_York",
+        "Europe/London",
+        "Australia/Sydney",
+        "Australia/Lord_Howe",
+        "America/Santiago",
+    ],
+)
 def test_vtimezone_has_every_transition_of_the_window(tzid):
     """One observance per real UTC-offset change, from a year before the first occurrence to
     a year after the last, each at the right instant with the right offsets (checked
@@ -421,8 +492,9 @@ def test_vtimezone_has_every_transition_of_the_window(tzid):
 def test_zone_without_dst_has_a_single_standard_observance():
     """A zone without DST (Asia/Kolkata) gets exactly one STANDARD observance."""
     zone = ZoneInfo("Asia/Kolkata")
-    tz = vtimezone("Asia/Kolkata", datetime(2026, 5, 5, 10, tzinfo=zone),
-                   datetime(2027, 5, 5, 10, tzinfo=zone))
+    tz = vtimezone(
+        "Asia/Kolkata", datetime(2026, 5, 5, 10, tzinfo=zone), datetime(2027, 5, 5, 10, tzinfo=zone)
+    )
     assert [p.name for p in tz.subcomponents] == ["STANDARD"]
     (part,) = tz.subcomponents
     assert part["TZOFFSETFROM"].td == part["TZOFFSETTO"].td == timedelta(hours=5, minutes=30)
@@ -444,9 +516,12 @@ def test_feed_calendar():
     STATUS:CANCELLED) with its VTIMEZONE, and no organizer, attendees or alarms."""
     gone = datetime(2026, 3, 17, 9, tzinfo=NY)
     first = make_series(overrides=[Override(gone, None)])
-    second = make_series(uid="series-43@slotwise.example", status="cancelled",
-                         zone="Europe/London",
-                         first_start=datetime(2026, 4, 7, 18, tzinfo=ZoneInfo("Europe/London")))
+    second = make_series(
+        uid="series-43@slotwise.example",
+        status="cancelled",
+        zone="Europe/London",
+        first_start=datetime(2026, 4, 7, 18, tzinfo=ZoneInfo("Europe/London")),
+    )
     cal = parse(feed_calendar("Ben's sessions", [first, second], dtstamp=STAMP))
     assert cal["METHOD"] == "PUBLISH"
     assert cal["X-WR-CALNAME"] == "Ben's sessions"
@@ -457,10 +532,8 @@ def test_feed_calendar():
     assert [e["STATUS"] for e in got] == ["CONFIRMED", "CANCELLED"]
     assert [d.dt for d in got[0]["EXDATE"].dts] == [gone]
     assert dict(got[0]["RRULE"]) == {"FREQ": ["WEEKLY"], "COUNT": [8]}
-    assert all("ATTENDEE" not in e and "ORGANIZER" not in e and not e.walk("VALARM")
-               for e in got)
-    assert {tz["TZID"] for tz in cal.walk("VTIMEZONE")} == {"America/New_York",
-                                                            "Europe/London"}
+    assert all("ATTENDEE" not in e and "ORGANIZER" not in e and not e.walk("VALARM") for e in got)
+    assert {tz["TZID"] for tz in cal.walk("VTIMEZONE")} == {"America/New_York", "Europe/London"}
 
 
 def test_feed_ttl_is_a_duration():
@@ -478,10 +551,13 @@ def test_empty_feed_is_valid():
 
 def _instances(data: bytes) -> list[tuple[str, datetime, datetime]]:
     """(UID, RECURRENCE-ID, start) of every instance as recurring-ical-events expands it."""
-    found = recurring_ical_events.of(parse(data)).between(datetime(2020, 1, 1, tzinfo=UTC),
-                                                           datetime(2030, 1, 1, tzinfo=UTC))
-    return sorted((str(e["UID"]), e["RECURRENCE-ID"].dt.astimezone(UTC),
-                   e["DTSTART"].dt.astimezone(UTC)) for e in found)
+    found = recurring_ical_events.of(parse(data)).between(
+        datetime(2020, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC)
+    )
+    return sorted(
+        (str(e["UID"]), e["RECURRENCE-ID"].dt.astimezone(UTC), e["DTSTART"].dt.astimezone(UTC))
+        for e in found
+    )
 
 
 def test_feed_and_invite_are_one_event():
@@ -489,9 +565,12 @@ def test_feed_and_invite_are_one_event():
     time (recurring-ical-events and ical.js), so a member who accepted the invite and
     subscribes sees each session once."""
     moved_from = datetime(2026, 3, 10, 9, tzinfo=NY)
-    series = make_series(overrides=[
-        Override(moved_from, datetime(2026, 3, 12, 15, tzinfo=NY)),
-        Override(datetime(2026, 3, 17, 9, tzinfo=NY), None)])
+    series = make_series(
+        overrides=[
+            Override(moved_from, datetime(2026, 3, 12, 15, tzinfo=NY)),
+            Override(datetime(2026, 3, 17, 9, tzinfo=NY), None),
+        ]
+    )
     invite = series_calendar(series, "REQUEST", STAMP)
     feed = feed_calendar("Ben", [series], dtstamp=STAMP)
     assert _instances(feed) == _instances(invite)
@@ -510,11 +589,17 @@ def icaljs(ics: bytes) -> list[dict]:
         pytest.fail("node is not installed: the ical.js cross-check needs Node.js")
     if not (JS / "node_modules" / "ical.js").is_dir():
         pytest.fail("ical.js is not installed: run `npm ci --prefix tests/js` (make test does)")
-    result = subprocess.run([node, str(JS / "expand.mjs")], input=ics, capture_output=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [node, str(JS / "expand.mjs")], input=ics, capture_output=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr.decode()
-    return [{key: datetime.fromisoformat(value) if key != "status" else value
-             for key, value in item.items()} for item in json.loads(result.stdout)]
+    return [
+        {
+            key: datetime.fromisoformat(value) if key != "status" else value
+            for key, value in item.items()
+        }
+        for item in json.loads(result.stdout)
+    ]
 
 
 def plain_wall_clock(instant: datetime, zone: ZoneInfo) -> bool:
@@ -525,26 +610,38 @@ def plain_wall_clock(instant: datetime, zone: ZoneInfo) -> bool:
     return early.utcoffset() == late.utcoffset()
 
 
-ZONES = ["America/New_York", "Europe/London", "Australia/Sydney", "Australia/Lord_Howe",
-         "America/Santiago", "Asia/Kolkata", "Asia/Kathmandu"]
+ZONES = [
+    "America/New_York",
+    "Europe/London",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+]
 # (frequency, first local date, local time, sessions): each series runs a year or more, so
 # it crosses both DST changes of every zone that has them.
 PATTERNS = [
-    ("weekly", date(2026, 1, 4), time(10, 0), 60),     # Sundays: DST changes happen on them
+    ("weekly", date(2026, 1, 4), time(10, 0), 60),  # Sundays: DST changes happen on them
     ("biweekly", date(2026, 1, 6), time(18, 30), 30),
-    ("monthly", date(2026, 1, 13), time(9, 15), 15),   # 2nd Tuesday
-    ("monthly", date(2026, 3, 31), time(7, 45), 13),   # 5th Tuesday -> last Tuesday
+    ("monthly", date(2026, 1, 13), time(9, 15), 15),  # 2nd Tuesday
+    ("monthly", date(2026, 3, 31), time(7, 45), 13),  # 5th Tuesday -> last Tuesday
 ]
 # Sunday times just outside each zone's gap and fold, on the transition days themselves.
-NEAR_CHANGE = {"America/New_York": time(3, 0), "Europe/London": time(2, 0),
-               "Australia/Sydney": time(3, 0), "Australia/Lord_Howe": time(2, 30),
-               "America/Santiago": time(1, 0)}
+NEAR_CHANGE = {
+    "America/New_York": time(3, 0),
+    "Europe/London": time(2, 0),
+    "Australia/Sydney": time(3, 0),
+    "Australia/Lord_Howe": time(2, 30),
+    "America/Santiago": time(1, 0),
+}
 
 
 def _check_against_icaljs(series: InviteSeries) -> None:
     zone = ZoneInfo(series.zone)
-    expected = occurrence_starts(series.first_start.astimezone(zone), series.frequency,
-                                 series.sessions)
+    expected = occurrence_starts(
+        series.first_start.astimezone(zone), series.frequency, series.sessions
+    )
     assert all(plain_wall_clock(t, zone) for t in expected), "pick a time outside gaps/folds"
     got = icaljs(series_calendar(series, "REQUEST", STAMP))
     assert [o["start"] for o in got] == expected
@@ -559,8 +656,12 @@ def test_icaljs_reads_the_same_instants(tzid, pattern):
     UTC instants of solver.recurrence.occurrence_starts, across DST changes."""
     frequency, day, clock, sessions = pattern
     zone = ZoneInfo(tzid)
-    series = make_series(zone=tzid, frequency=frequency, sessions=sessions,
-                         first_start=datetime.combine(day, clock, zone))
+    series = make_series(
+        zone=tzid,
+        frequency=frequency,
+        sessions=sessions,
+        first_start=datetime.combine(day, clock, zone),
+    )
     _check_against_icaljs(series)
 
 
@@ -569,14 +670,16 @@ def test_icaljs_agrees_on_transition_days(tzid):
     """Weekly Sunday sessions just after the DST change hour, on the change days: ical.js
     and occurrence_starts agree (the observance onsets are at the right instants)."""
     zone = ZoneInfo(tzid)
-    series = make_series(zone=tzid, frequency="weekly", sessions=60,
-                         first_start=datetime.combine(date(2026, 1, 4), NEAR_CHANGE[tzid],
-                                                      zone))
+    series = make_series(
+        zone=tzid,
+        frequency="weekly",
+        sessions=60,
+        first_start=datetime.combine(date(2026, 1, 4), NEAR_CHANGE[tzid], zone),
+    )
     _check_against_icaljs(series)
 
 
-@pytest.mark.parametrize("tzid", ["America/New_York", "Australia/Lord_Howe",
-                                  "America/Santiago"])
+@pytest.mark.parametrize("tzid", ["America/New_York", "Australia/Lord_Howe", "America/Santiago"])
 def test_icaljs_applies_overrides_and_exdates(tzid):
     """ical.js sees a moved occurrence (across a DST change) at its new instant and drops a
     cancelled one, keeping every other occurrence where occurrence_starts puts it."""
@@ -585,11 +688,16 @@ def test_icaljs_applies_overrides_and_exdates(tzid):
     starts = occurrence_starts(first, "weekly", 52)
     # Move the 9th occurrence (3 March) by 45 days, across the March/April DST change of
     # each of these zones, and cancel the 20th.
-    new = datetime.combine(starts[8].astimezone(zone).date() + timedelta(days=45),
-                           time(16, 0), zone)
+    new = datetime.combine(
+        starts[8].astimezone(zone).date() + timedelta(days=45), time(16, 0), zone
+    )
     assert starts[8].astimezone(zone).utcoffset() != new.utcoffset()
-    series = make_series(zone=tzid, first_start=first, sessions=52, overrides=[
-        Override(starts[8], new), Override(starts[19], None)])
+    series = make_series(
+        zone=tzid,
+        first_start=first,
+        sessions=52,
+        overrides=[Override(starts[8], new), Override(starts[19], None)],
+    )
     got = icaljs(series_calendar(series, "REQUEST", STAMP))
     expected = [(s, s) for i, s in enumerate(starts) if i not in (8, 19)]
     expected[8:8] = [(starts[8], new.astimezone(UTC))]
@@ -618,20 +726,21 @@ def test_icalendar_generated_vtimezone_fails_the_crosscheck():
 # Weekly series (first local date, wall-clock time) whose third occurrence's wall-clock
 # start is in a DST gap or fold of the organizer's zone; the last starts in a fold itself.
 NOT_UNIQUE = [
-    ("Europe/Lisbon", date(2027, 3, 14), time(1, 30)),        # gap: 01:00-02:00 on 28 March
-    ("Europe/Lisbon", date(2027, 10, 17), time(1, 30)),       # fold: 01:00-02:00 on 31 October
+    ("Europe/Lisbon", date(2027, 3, 14), time(1, 30)),  # gap: 01:00-02:00 on 28 March
+    ("Europe/Lisbon", date(2027, 10, 17), time(1, 30)),  # fold: 01:00-02:00 on 31 October
     ("Australia/Lord_Howe", date(2027, 3, 21), time(1, 45)),  # 30-minute fold, 4 April
     ("Australia/Lord_Howe", date(2027, 9, 19), time(2, 15)),  # 30-minute gap, 3 October
-    ("America/New_York", date(2027, 2, 28), time(2, 30)),     # gap, 14 March
-    ("America/New_York", date(2027, 10, 24), time(1, 30)),    # fold, 7 November
-    ("America/New_York", date(2027, 11, 7), time(1, 30)),     # first start in the fold
+    ("America/New_York", date(2027, 2, 28), time(2, 30)),  # gap, 14 March
+    ("America/New_York", date(2027, 10, 24), time(1, 30)),  # fold, 7 November
+    ("America/New_York", date(2027, 11, 7), time(1, 30)),  # first start in the fold
 ]
 
 
 def _not_unique_series(tzid: str, day: date, clock: time, **changes) -> InviteSeries:
     zone = ZoneInfo(tzid)
-    return make_series(zone=tzid, first_start=datetime.combine(day, clock, zone),
-                       sessions=4, **changes)
+    return make_series(
+        zone=tzid, first_start=datetime.combine(day, clock, zone), sessions=4, **changes
+    )
 
 
 @pytest.mark.parametrize(("tzid", "day", "clock"), NOT_UNIQUE)
@@ -664,7 +773,8 @@ def test_gap_and_fold_occurrences_cancelled_or_moved(tzid, day, clock):
     odd = starts[2].astimezone(UTC)
     gone = dataclasses.replace(series, overrides=[Override(odd, None)])
     assert [o["start"] for o in icaljs(series_calendar(gone, "REQUEST", STAMP))] == [
-        s for i, s in enumerate(starts) if i != 2]
+        s for i, s in enumerate(starts) if i != 2
+    ]
     (event,) = events(parse(occurrence_cancel(gone, odd, STAMP)))
     assert event["RECURRENCE-ID"].dt.astimezone(UTC) == odd
     assert event["DTSTART"].dt.astimezone(UTC) == odd
@@ -680,8 +790,11 @@ def test_cancel_of_a_moved_occurrence_shows_where_it_was_moved():
     original = datetime(2026, 3, 10, 9, tzinfo=NY)
     new = datetime(2026, 3, 11, 15, tzinfo=NY)
     series = make_series(overrides=[Override(original, None)])  # cancelled now
-    (event,) = events(parse(occurrence_cancel(series, original, STAMP, start=new,
-                                              end=new + timedelta(minutes=60))))
+    (event,) = events(
+        parse(
+            occurrence_cancel(series, original, STAMP, start=new, end=new + timedelta(minutes=60))
+        )
+    )
     assert event["RECURRENCE-ID"].dt == original
     assert event["DTSTART"].dt == new
     assert event["DTEND"].dt == new + timedelta(minutes=60)
@@ -692,11 +805,13 @@ def test_second_pass_first_start_is_refused():
     first); an end never comes before its start either."""
     second_pass = datetime(2027, 11, 7, 6, 15, tzinfo=UTC)  # 01:15 EST, after 01:15 EDT
     with pytest.raises(ValueError, match="first_start"):
-        series_calendar(make_series(first_start=second_pass, duration_minutes=30),
-                        "REQUEST", STAMP)
+        series_calendar(make_series(first_start=second_pass, duration_minutes=30), "REQUEST", STAMP)
     first_pass = datetime(2027, 11, 7, 5, 15, tzinfo=UTC)
-    data = series_calendar(make_series(first_start=first_pass, duration_minutes=30,
-                                       frequency="once", sessions=1), "REQUEST", STAMP)
+    data = series_calendar(
+        make_series(first_start=first_pass, duration_minutes=30, frequency="once", sessions=1),
+        "REQUEST",
+        STAMP,
+    )
     (event,) = events(parse(data))
     assert event["DTEND"].dt - event["DTSTART"].dt == timedelta(minutes=30)
 
@@ -709,8 +824,10 @@ def test_series_ended_after_held_sessions():
     with UNTIL before the fourth, an occurrence cancelled before stays an EXDATE, and
     nothing is written about later ones (ical.js and recurring-ical-events agree)."""
     starts = occurrence_starts(datetime(2026, 3, 3, 9, tzinfo=NY), "weekly", 8)
-    series = make_series(ends_after=2, overrides=[
-        Override(starts[1], None), Override(starts[5], starts[5] + timedelta(hours=2))])
+    series = make_series(
+        ends_after=2,
+        overrides=[Override(starts[1], None), Override(starts[5], starts[5] + timedelta(hours=2))],
+    )
     data = series_calendar(series, "REQUEST", STAMP)
     rule = master(parse(data))["RRULE"]
     assert "COUNT" not in rule
@@ -726,35 +843,47 @@ def _radicale_instants(base: str, user: str, name: str, data: bytes) -> list[dat
     (REPORT calendar-query with C:expand)."""
     with httpx.Client(base_url=base, auth=(user, "any"), timeout=20) as dav:
         dav.request("MKCALENDAR", f"/{user}/invites/")
-        put = dav.put(f"/{user}/invites/{name}.ics", content=data,
-                      headers={"Content-Type": "text/calendar"})
+        put = dav.put(
+            f"/{user}/invites/{name}.ics", content=data, headers={"Content-Type": "text/calendar"}
+        )
         assert put.status_code in (201, 204), put.text
-        report = dav.request("REPORT", f"/{user}/invites/", headers={
-            "Depth": "1", "Content-Type": "application/xml"}, content=f"""<?xml version="1.0"?>
+        report = dav.request(
+            "REPORT",
+            f"/{user}/invites/",
+            headers={"Depth": "1", "Content-Type": "application/xml"},
+            content=f"""<?xml version="1.0"?>
 <C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>
 <C:calendar-data><C:expand start="20200101T000000Z" end="20300101T000000Z"/></C:calendar-data>
 </D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
 <C:prop-filter name="UID"><C:text-match collation="i;octet">{name}</C:text-match>
-</C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>""")
+</C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>""",
+        )
     assert report.status_code == 207, report.text
-    texts = [e.text or "" for e in ElementTree.fromstring(report.text).iter(
-        "{urn:ietf:params:xml:ns:caldav}calendar-data")]
-    return sorted(e["DTSTART"].dt.astimezone(UTC) for text in texts
-                  for e in parse(text.encode()).walk("VEVENT"))
+    texts = [
+        e.text or ""
+        for e in ElementTree.fromstring(report.text).iter(
+            "{urn:ietf:params:xml:ns:caldav}calendar-data"
+        )
+    ]
+    return sorted(
+        e["DTSTART"].dt.astimezone(UTC)
+        for text in texts
+        for e in parse(text.encode()).walk("VEVENT")
+    )
 
 
 # Europe/Lisbon is left out: Radicale (vobject) expands every series in a zone whose winter
 # offset is UTC an hour off after the spring change, gap or not (its bug, not the invite's).
 @pytest.mark.parametrize(("tzid", "day", "clock"), NOT_UNIQUE[2:])
-def test_radicale_expands_gap_and_fold_instances_to_the_booked_instant(radicale_url, tzid,
-                                                                       day, clock):
+def test_radicale_expands_gap_and_fold_instances_to_the_booked_instant(
+    radicale_url, tzid, day, clock
+):
     """Stored on Radicale (CalDAV), a series with occurrences in a gap or fold expands to
     the booked instants."""
     name = f"nu-{tzid.replace('/', '-')}-{day:%Y%m%d}"
     series = _not_unique_series(tzid, day, clock, uid=name)
     expected = occurrence_starts(series.first_start, "weekly", 4)
-    got = _radicale_instants(radicale_url, "invites", name,
-                             series_calendar(series, None, STAMP))
+    got = _radicale_instants(radicale_url, "invites", name, series_calendar(series, None, STAMP))
     assert got == expected
 
 
@@ -764,17 +893,37 @@ def test_radicale_expands_gap_and_fold_instances_to_the_booked_instant(radicale_
 # 31 October 2027 01:00-02:00 happens twice.
 DST_PROGRAM = {
     "version": 1,
-    "program": {"id": "dst", "name": "DST cohort", "timezone": "Europe/Lisbon",
-                "start": "2027-03-01", "end": "2027-11-29", "granularity_minutes": 15,
-                "now": "2027-03-01T00:00:00Z"},
-    "members": [{"id": m, "name": m.title(), "email": f"{m}@example.org", "timezone": z}
-                for m, z in (("ana", "Europe/Lisbon"), ("ben", "America/New_York"),
-                             ("cy", "Europe/Lisbon"))],
+    "program": {
+        "id": "dst",
+        "name": "DST cohort",
+        "timezone": "Europe/Lisbon",
+        "start": "2027-03-01",
+        "end": "2027-11-29",
+        "granularity_minutes": 15,
+        "now": "2027-03-01T00:00:00Z",
+    },
+    "members": [
+        {"id": m, "name": m.title(), "email": f"{m}@example.org", "timezone": z}
+        for m, z in (("ana", "Europe/Lisbon"), ("ben", "America/New_York"), ("cy", "Europe/Lisbon"))
+    ],
     "matches": [
-        {"id": "ana-ben", "members": ["ana", "ben"], "organizer": "ana",
-         "duration_minutes": 60, "frequency": "weekly", "sessions": 3},
-        {"id": "circle", "members": ["ana", "ben", "cy"], "organizer": "ana",
-         "duration_minutes": 60, "frequency": "weekly", "sessions": 3}],
+        {
+            "id": "ana-ben",
+            "members": ["ana", "ben"],
+            "organizer": "ana",
+            "duration_minutes": 60,
+            "frequency": "weekly",
+            "sessions": 3,
+        },
+        {
+            "id": "circle",
+            "members": ["ana", "ben", "cy"],
+            "organizer": "ana",
+            "duration_minutes": 60,
+            "frequency": "weekly",
+            "sessions": 3,
+        },
+    ],
 }
 
 
@@ -808,7 +957,8 @@ def _sent(smtp, since: int, to: str) -> list[tuple[str, str, bytes]]:
     once at least one has arrived (the background sender delivers after the request)."""
     deadline = clock.monotonic() + 10
     while clock.monotonic() < deadline and not any(
-            r.rcpt_tos == [to] for r in smtp.messages[since:]):
+        r.rcpt_tos == [to] for r in smtp.messages[since:]
+    ):
         clock.sleep(0.05)
     out = []
     for received in smtp.messages[since:]:
@@ -816,8 +966,13 @@ def _sent(smtp, since: int, to: str) -> list[tuple[str, str, bytes]]:
             continue
         for part in received.message.walk():
             if part.get_content_type() == "text/calendar":
-                out.append((str(received.message["Subject"]), part.get_param("method"),
-                            part.get_payload(decode=True)))
+                out.append(
+                    (
+                        str(received.message["Subject"]),
+                        part.get_param("method"),
+                        part.get_payload(decode=True),
+                    )
+                )
     return out
 
 
@@ -836,8 +991,11 @@ def _book(dst_api, match: str, first_start: str) -> dict:
         deadline = clock.monotonic() + 10
         while clock.monotonic() < deadline:
             with engine.connect() as conn:
-                waiting = conn.execute(select(func.count()).select_from(deliveries).where(
-                    deliveries.c.status.in_(("pending", "sending")))).scalar_one()
+                waiting = conn.execute(
+                    select(func.count())
+                    .select_from(deliveries)
+                    .where(deliveries.c.status.in_(("pending", "sending")))
+                ).scalar_one()
             if not waiting:
                 break
             clock.sleep(0.05)
@@ -865,7 +1023,8 @@ def test_api_cancels_an_occurrence_in_a_gap(dst_api):
     assert "Sun 28 Mar 2027 02:30" in subject
     invite = api.get(f"/api/programs/dst/series/{booked['id']}/invite.ics").content
     assert [o["start"] for o in icaljs(invite)] == [
-        datetime.fromisoformat(s["start"]) for s in booked["sessions"][:2]]
+        datetime.fromisoformat(s["start"]) for s in booked["sessions"][:2]
+    ]
 
 
 def test_api_moves_then_cancels_an_occurrence_in_a_fold(dst_api):
@@ -899,8 +1058,10 @@ def test_api_refuses_a_first_start_in_the_second_pass(dst_api):
     """A first_start in the second pass of Lisbon's fall-back hour is refused with 422
     naming first_start (the first pass is accepted)."""
     api, _, _ = dst_api
-    r = api.post("/api/programs/dst/matches/circle/series",
-                 json={"first_start": "2027-10-31T01:30:00+00:00", "duration_minutes": 30})
+    r = api.post(
+        "/api/programs/dst/matches/circle/series",
+        json={"first_start": "2027-10-31T01:30:00+00:00", "duration_minutes": 30},
+    )
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "first_start"
     assert "second pass" in r.json()["detail"]
@@ -922,8 +1083,7 @@ def test_api_group_invite_roles_sent_by_and_ending(dst_api):
     since = len(smtp.messages)
     r = api.delete(f"/api/programs/dst/series/{booked['id']}")
     assert r.status_code == 200, r.text
-    assert [s["status"] for s in r.json()["sessions"]] == ["completed", "cancelled",
-                                                           "cancelled"]
+    assert [s["status"] for s in r.json()["sessions"]] == ["completed", "cancelled", "cancelled"]
     ((subject, method, ics),) = _sent(smtp, since, "cy@example.org")
     assert method == "REQUEST" and subject.startswith("Series ended")
     assert "UNTIL" in master(parse(ics))["RRULE"]
@@ -941,8 +1101,11 @@ def test_api_feed_and_invites_share_uids(dst_api):
     found = api.get("/api/programs/dst/matches/ana-ben/series").json()
     found += api.get("/api/programs/dst/matches/circle/series").json()
     assert found
-    expected = sorted(i for s in found for i in _instances(
-        api.get(f"/api/programs/dst/series/{s['id']}/invite.ics").content))
+    expected = sorted(
+        i
+        for s in found
+        for i in _instances(api.get(f"/api/programs/dst/series/{s['id']}/invite.ics").content)
+    )
     assert _instances(feed) == expected
 
 
@@ -957,8 +1120,7 @@ def test_past_sessions_count_as_held_when_a_series_is_cancelled(dst_api):
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:
-            booking.cancel_series(conn, "dst", booked["id"],
-                                  now=datetime(2027, 5, 12, tzinfo=UTC))
+            booking.cancel_series(conn, "dst", booked["id"], now=datetime(2027, 5, 12, tzinfo=UTC))
             inv = notify.invite_series(conn, "dst", booked["id"])
     finally:
         engine.dispose()
@@ -966,4 +1128,5 @@ def test_past_sessions_count_as_held_when_a_series_is_cancelled(dst_api):
     assert [s["status"] for s in after["sessions"]] == ["scheduled", "scheduled", "cancelled"]
     assert inv.ends_after == 1 and inv.status == "confirmed"
     assert [o["start"] for o in icaljs(series_calendar(inv, "REQUEST", STAMP))] == [
-        datetime.fromisoformat(s["start"]) for s in booked["sessions"][:2]]
+        datetime.fromisoformat(s["start"]) for s in booked["sessions"][:2]
+    ]

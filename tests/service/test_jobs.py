@@ -21,10 +21,19 @@ from tests.service.live import ROOT
 def _job(engine, owner: str | None, *, age: int = 0, status: str = "running") -> str:
     jid = "j" + secrets.token_hex(6)
     with engine.begin() as conn:
-        conn.execute(jobs.insert().values(
-            id=jid, program_id="p1", status=status, progress=0.5, message="planning",
-            params="{}", created_at=now_epoch() - age, updated_at=now_epoch() - age,
-            owner=owner))
+        conn.execute(
+            jobs.insert().values(
+                id=jid,
+                program_id="p1",
+                status=status,
+                progress=0.5,
+                message="planning",
+                params="{}",
+                created_at=now_epoch() - age,
+                updated_at=now_epoch() - age,
+                owner=owner,
+            )
+        )
     return jid
 
 
@@ -42,9 +51,16 @@ def test_job_of_a_live_process_survives_another_start_and_fails_once_it_dies(eng
     """Another process starting (init_db, as every uvicorn worker does) leaves a job whose
     owner runs alone; once the owner is killed, reading the job reports it failed."""
     owner = subprocess.Popen(
-        [sys.executable, "-c", "from service import process; print(process.identity(), "
-         "flush=True); import time; time.sleep(60)"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "from service import process; print(process.identity(), "
+            "flush=True); import time; time.sleep(60)",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         jid = _job(engine, owner.stdout.readline().strip())
         init_db(engine)
@@ -55,8 +71,9 @@ def test_job_of_a_live_process_survives_another_start_and_fails_once_it_dies(eng
         owner.stdout.close()
     job = job_runner.get(engine, jid)
     assert job["status"] == "failed"
-    assert job["error"] == ("interrupted: the server process running it stopped; start "
-                            "the plan again")
+    assert job["error"] == (
+        "interrupted: the server process running it stopped; start the plan again"
+    )
 
 
 def test_owner_is_recognised_by_start_time_not_pid():
@@ -110,14 +127,32 @@ def test_old_database_gets_the_owner_column(db_url):
     """A database made before jobs had owners is upgraded; its running job is failed, as
     a restart always did."""
     old = MetaData()
-    Table("jobs", old, *(Column(c.name, c.type, primary_key=c.primary_key,
-                                nullable=c.nullable) for c in jobs.c if c.name != "owner"))
+    Table(
+        "jobs",
+        old,
+        *(
+            Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+            for c in jobs.c
+            if c.name != "owner"
+        ),
+    )
     engine = make_engine(db_url)
     old.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(old.tables["jobs"].insert().values(
-            id="j1", program_id="p1", status="running", progress=0.5, params="{}",
-            applied=0, created_at=now_epoch(), updated_at=now_epoch()))
+        conn.execute(
+            old.tables["jobs"]
+            .insert()
+            .values(
+                id="j1",
+                program_id="p1",
+                status="running",
+                progress=0.5,
+                params="{}",
+                applied=0,
+                created_at=now_epoch(),
+                updated_at=now_epoch(),
+            )
+        )
     init_db(engine)
     assert "owner" in {c["name"] for c in inspect(engine).get_columns("jobs")}
     assert _status(engine, "j1")[0] == "failed"

@@ -55,6 +55,7 @@ def _rows(db_url: str) -> list:
 
 # --- validation where names, addresses and texts enter ----------------------------------
 
+
 def _with_member(i: int, **fields: str) -> dict:
     doc = program("bad")
     doc["members"][i].update(fields)
@@ -63,22 +64,36 @@ def _with_member(i: int, **fields: str) -> dict:
 
 ENTRY_CASES = [
     ("post", "/api/programs", _with_member(2, email="a,b@example.org"), "members[2].email"),
-    ("post", "/api/programs", _with_member(1, name="Al\r\nBcc: x@example.org"),
-     "members[1].name"),
-    ("post", "/api/programs", _with_member(0, name="Mia\u2028Bcc: x@example.org"),
-     "members[0].name"),
+    ("post", "/api/programs", _with_member(1, name="Al\r\nBcc: x@example.org"), "members[1].name"),
+    (
+        "post",
+        "/api/programs",
+        _with_member(0, name="Mia\u2028Bcc: x@example.org"),
+        "members[0].name",
+    ),
     ("post", "/api/programs", _with_member(3, email="cy@[127.0.0.1]"), "members[3].email"),
     ("put", "/api/programs/p1/members/al", {"email": "al smith@example.org"}, "email"),
     ("put", "/api/programs/p1/members/al", {"email": "al\n@example.org"}, "email"),
     ("put", "/api/programs/p1/members/al", {"name": "Al\u2029Smith"}, "name"),
     ("put", "/api/programs/p1/members/al", {"name": "A" * 201}, "name"),
-    ("post", "/api/programs/p1/matches/mia-al/series",
-     {"first_start": FIRST["mia-al"], "summary": "Hi\r\nBcc: x@example.org"}, "summary"),
-    ("post", "/api/programs/p1/matches/mia-al/series",
-     {"first_start": FIRST["mia-al"], "agenda": "Goals\x1b[2J"}, "agenda"),
-    ("post", "/api/programs/p1/matches/mia-al/series",
-     {"first_start": FIRST["mia-al"], "conferencing": {"location": "Room 1\nX-Evil: 1"}},
-     "conferencing.location"),
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"first_start": FIRST["mia-al"], "summary": "Hi\r\nBcc: x@example.org"},
+        "summary",
+    ),
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"first_start": FIRST["mia-al"], "agenda": "Goals\x1b[2J"},
+        "agenda",
+    ),
+    (
+        "post",
+        "/api/programs/p1/matches/mia-al/series",
+        {"first_start": FIRST["mia-al"], "conferencing": {"location": "Room 1\nX-Evil: 1"}},
+        "conferencing.location",
+    ),
 ]
 
 
@@ -94,10 +109,12 @@ def entry_server(tmp_path_factory) -> Iterator[tuple[LiveServer, str]]:
     server.stop()
 
 
-@pytest.mark.parametrize(("method", "path", "body", "field"), ENTRY_CASES,
-                         ids=[c[3] + "-" + c[0] for c in ENTRY_CASES])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"), ENTRY_CASES, ids=[c[3] + "-" + c[0] for c in ENTRY_CASES]
+)
 def test_bad_names_addresses_and_texts_are_refused_naming_the_field(
-        entry_server, method, path, body, field):
+    entry_server, method, path, body, field
+):
     """A line break, U+2028, a control character or a non-address in a name, email,
     summary, agenda or location is a 422 naming the field, and nothing is stored."""
     server, token = entry_server
@@ -114,45 +131,66 @@ def test_international_names_addresses_and_multiline_agendas_are_accepted(entry_
     """RFC 6531 addresses, names in any script and an agenda with CR/LF enter fine."""
     server, token = entry_server
     with server.client(token) as api:
-        r = api.put("/api/programs/p1/members/cy", json={
-            "name": "Zoë Ünal-Łukasz 李", "email": "jörg.müller@bücher.example"})
+        r = api.put(
+            "/api/programs/p1/members/cy",
+            json={"name": "Zoë Ünal-Łukasz 李", "email": "jörg.müller@bücher.example"},
+        )
         assert r.status_code == 200, r.text
-        r = api.post("/api/programs/p1/matches/mia-cy/series", json={
-            "first_start": "2027-03-04T10:00:00-05:00", "agenda": "Goals\r\nNext steps"})
+        r = api.post(
+            "/api/programs/p1/matches/mia-cy/series",
+            json={"first_start": "2027-03-04T10:00:00-05:00", "agenda": "Goals\r\nNext steps"},
+        )
         assert r.status_code == 201, r.text
 
 
 # --- invites from data stored by older versions -------------------------------------------
 
+
 def _store_bad_data(db_url: str) -> None:
     """What an older version let in, written straight into the database."""
     engine = make_engine(db_url)
     with engine.begin() as conn:
+
         def patch_member(mid: str, **fields: str) -> None:
-            data = json.loads(conn.execute(select(members.c.data).where(
-                members.c.id == mid)).scalar_one())
-            conn.execute(update(members).where(members.c.id == mid).values(
-                data=json.dumps({**data, **fields})))
+            data = json.loads(
+                conn.execute(select(members.c.data).where(members.c.id == mid)).scalar_one()
+            )
+            conn.execute(
+                update(members)
+                .where(members.c.id == mid)
+                .values(data=json.dumps({**data, **fields}))
+            )
 
         patch_member("al", name="Al\r\nBcc: evil@example.org\u2028X-Evil: 1")
         patch_member("bo", email="a,b@example.org")
-        x = json.loads(conn.execute(select(matches.c.data).where(
-            matches.c.id == "mia-al")).scalar_one())
-        conn.execute(update(matches).where(matches.c.id == "mia-al").values(
-            data=json.dumps({**x, "agenda": "Goals\r\nBcc: evil@example.org\x00\u2028next"})))
+        x = json.loads(
+            conn.execute(select(matches.c.data).where(matches.c.id == "mia-al")).scalar_one()
+        )
+        conn.execute(
+            update(matches)
+            .where(matches.c.id == "mia-al")
+            .values(
+                data=json.dumps({**x, "agenda": "Goals\r\nBcc: evil@example.org\x00\u2028next"})
+            )
+        )
         header = json.loads(conn.execute(select(programs.c.header)).scalar_one())
-        conn.execute(update(programs).values(
-            header=json.dumps({**header, "name": "Cohort\nBcc: evil@example.org"})))
+        conn.execute(
+            update(programs).values(
+                header=json.dumps({**header, "name": "Cohort\nBcc: evil@example.org"})
+            )
+        )
     engine.dispose()
 
 
 def test_stored_bad_names_and_addresses_never_fail_a_booking_or_a_plan(
-        db_url, admin, smtp_server, tmp_path):
+    db_url, admin, smtp_server, tmp_path
+):
     """Bad names, addresses and agendas stored by an older version: bookings answer 201,
     applying a plan answers 200, every good address gets its invite (headers clean), and
     the bad address becomes a failed delivery with its reason."""
-    server = LiveServer(db_url, smtp_url=smtp_server.url,
-                        env={"SLOTWISE_RETRY_SECONDS": "0.3"}).start()
+    server = LiveServer(
+        db_url, smtp_url=smtp_server.url, env={"SLOTWISE_RETRY_SECONDS": "0.3"}
+    ).start()
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
@@ -161,8 +199,9 @@ def test_stored_bad_names_and_addresses_never_fail_a_booking_or_a_plan(
             r = api.put("/api/programs/p1/members/cy", json={"email": "cy@example.org"})
             assert r.status_code == 200, r.text
             for match, start in FIRST.items():
-                r = api.post(f"/api/programs/p1/matches/{match}/series",
-                             json={"first_start": start})
+                r = api.post(
+                    f"/api/programs/p1/matches/{match}/series", json={"first_start": start}
+                )
                 assert r.status_code == 201, r.text
             assert wait_for(lambda: len(smtp_server.messages) == 3, 20)
             jid = finished_plan(api, "p1", time_limit=5, matches=["circle"])
@@ -176,39 +215,44 @@ def test_stored_bad_names_and_addresses_never_fail_a_booking_or_a_plan(
     assert got == ["al@example.org"] * 2 + ["cy@example.org"] + ["mia@example.org"] * 3
     for m in smtp_server.messages:
         head = m.raw.split(b"\r\n\r\n", 1)[0]
-        assert not any(line.lower().startswith((b"bcc", b"x-evil"))
-                       for line in head.split(b"\r\n"))
+        assert not any(line.lower().startswith((b"bcc", b"x-evil")) for line in head.split(b"\r\n"))
         assert "Bcc" not in m.message and b"\xe2\x80\xa8" not in head
         assert m.rcpt_tos == [m.message["To"].addresses[0].addr_spec]
     al = next(m for m in smtp_server.messages if m.rcpt_tos == ["al@example.org"])
-    assert al.message["To"].addresses[0].display_name == \
-        "Al Bcc: evil@example.org X-Evil: 1"
+    assert al.message["To"].addresses[0].display_name == "Al Bcc: evil@example.org X-Evil: 1"
     failed = [r for r in _rows(db_url) if r.status == "failed"]
     assert [r.recipient for r in failed] == ["a,b@example.org"] * 2
     assert all("not an email address" in r.last_error for r in failed)
     assert {r.status for r in _rows(db_url)} == {"sent", "failed"}
 
 
-def test_a_stored_address_with_a_line_break_never_fails_an_invite(
-        db_url, admin, smtp_server):
+def test_a_stored_address_with_a_line_break_never_fails_an_invite(db_url, admin, smtp_server):
     """An attendee's and the organizer's stored address holding CR/LF (an older version
     let it in): booking 201, invite.ics 200, cancelling 200; each of their mails is a
     failed delivery with its reason."""
-    server = LiveServer(db_url, smtp_url=smtp_server.url,
-                        env={"SLOTWISE_RETRY_SECONDS": "0.3"}).start()
+    server = LiveServer(
+        db_url, smtp_url=smtp_server.url, env={"SLOTWISE_RETRY_SECONDS": "0.3"}
+    ).start()
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
             engine = make_engine(db_url)
             with engine.begin() as conn:
                 for mid in ("mia", "al"):
-                    data = json.loads(conn.execute(select(members.c.data).where(
-                        members.c.id == mid)).scalar_one())
-                    conn.execute(update(members).where(members.c.id == mid).values(
-                        data=json.dumps({**data, "email": f"{mid}@example.org\r\nBcc: x@y.org"})))
+                    data = json.loads(
+                        conn.execute(select(members.c.data).where(members.c.id == mid)).scalar_one()
+                    )
+                    conn.execute(
+                        update(members)
+                        .where(members.c.id == mid)
+                        .values(
+                            data=json.dumps({**data, "email": f"{mid}@example.org\r\nBcc: x@y.org"})
+                        )
+                    )
             engine.dispose()
-            r = api.post("/api/programs/p1/matches/mia-al/series",
-                         json={"first_start": FIRST["mia-al"]})
+            r = api.post(
+                "/api/programs/p1/matches/mia-al/series", json={"first_start": FIRST["mia-al"]}
+            )
             assert r.status_code == 201, r.text
             sid = r.json()["id"]
             ics = api.get(f"/api/programs/p1/series/{sid}/invite.ics")
@@ -224,8 +268,7 @@ def test_a_stored_address_with_a_line_break_never_fails_an_invite(
     assert all("not an email address" in r.last_error for r in _rows(db_url))
 
 
-def test_stored_line_breaks_in_a_name_or_video_link_never_fail_a_feed_or_invite(
-        db_url, admin):
+def test_stored_line_breaks_in_a_name_or_video_link_never_fail_a_feed_or_invite(db_url, admin):
     """A member name and a series' video link holding line breaks in the database (an
     older version let them in): the member's feed, the invite and cancelling answer 200,
     and no line break gets into a calendar line."""
@@ -235,22 +278,35 @@ def test_stored_line_breaks_in_a_name_or_video_link_never_fail_a_feed_or_invite(
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
-            r = api.post("/api/programs/p1/matches/mia-al/series", json={
-                "first_start": FIRST["mia-al"],
-                "conferencing": {"video_url": "https://meet.example.org/x"}})
+            r = api.post(
+                "/api/programs/p1/matches/mia-al/series",
+                json={
+                    "first_start": FIRST["mia-al"],
+                    "conferencing": {"video_url": "https://meet.example.org/x"},
+                },
+            )
             assert r.status_code == 201, r.text
             sid = r.json()["id"]
             engine = make_engine(db_url)
             with engine.begin() as conn:
-                data = json.loads(conn.execute(select(members.c.data).where(
-                    members.c.id == "al")).scalar_one())
-                conn.execute(update(members).where(members.c.id == "al").values(
-                    data=json.dumps({**data, "name": "Al\nX-EVIL:1\rY"})))
-                conn.execute(update(series_table).where(series_table.c.id == sid).values(
-                    video_url="https://meet.example.org/x\r\nX-EVIL:2"))
+                data = json.loads(
+                    conn.execute(select(members.c.data).where(members.c.id == "al")).scalar_one()
+                )
+                conn.execute(
+                    update(members)
+                    .where(members.c.id == "al")
+                    .values(data=json.dumps({**data, "name": "Al\nX-EVIL:1\rY"}))
+                )
+                conn.execute(
+                    update(series_table)
+                    .where(series_table.c.id == sid)
+                    .values(video_url="https://meet.example.org/x\r\nX-EVIL:2")
+                )
             engine.dispose()
-            answers = [api.get("/api/programs/p1/members/al/sessions.ics"),
-                       api.get(f"/api/programs/p1/series/{sid}/invite.ics")]
+            answers = [
+                api.get("/api/programs/p1/members/al/sessions.ics"),
+                api.get(f"/api/programs/p1/series/{sid}/invite.ics"),
+            ]
             feed = api.post("/api/programs/p1/members/al/feed-token")
             assert feed.status_code == 201, feed.text
             answers.append(httpx.get(feed.json()["url"]))
@@ -258,27 +314,31 @@ def test_stored_line_breaks_in_a_name_or_video_link_never_fail_a_feed_or_invite(
             for r in answers:
                 assert r.status_code == 200, r.text
             for r in answers[:3]:
-                assert not any(line.startswith("X-EVIL") or "\r" in line
-                               for line in r.text.split("\r\n"))
+                assert not any(
+                    line.startswith("X-EVIL") or "\r" in line for line in r.text.split("\r\n")
+                )
     finally:
         server.stop()
 
 
 # --- international addresses (RFC 6531) ----------------------------------------------------
 
-def test_an_international_address_gets_its_invite_over_smtputf8(
-        db_url, admin, smtp_server):
+
+def test_an_international_address_gets_its_invite_over_smtputf8(db_url, admin, smtp_server):
     """A member at jörg@example.de is booked and the invite arrives at the SMTP server
     with that recipient (SMTPUTF8) and that address in To."""
     server = LiveServer(db_url, smtp_url=smtp_server.url).start()
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
-            r = api.put("/api/programs/p1/members/al",
-                        json={"name": "Jörg Müller", "email": "jörg@example.de"})
+            r = api.put(
+                "/api/programs/p1/members/al",
+                json={"name": "Jörg Müller", "email": "jörg@example.de"},
+            )
             assert r.status_code == 200, r.text
-            r = api.post("/api/programs/p1/matches/mia-al/series",
-                         json={"first_start": FIRST["mia-al"]})
+            r = api.post(
+                "/api/programs/p1/matches/mia-al/series", json={"first_start": FIRST["mia-al"]}
+            )
             assert r.status_code == 201, r.text
             assert wait_for(lambda: len(smtp_server.messages) == 2, 20)
     finally:
@@ -295,13 +355,15 @@ def test_a_server_without_smtputf8_fails_that_delivery_for_good(tmp_path):
     """A server that does not offer SMTPUTF8 cannot take an international address: a
     permanent DeliveryError that says so (the delivery is recorded failed, not retried)."""
     server = SmtpServer("127.0.0.1", free_port())
-    controller = Controller(_Collector(server), hostname=server.host, port=server.port,
-                            enable_SMTPUTF8=False)
+    controller = Controller(
+        _Collector(server), hostname=server.host, port=server.port, enable_SMTPUTF8=False
+    )
     controller.start()
     try:
         ics, _ = invite()
-        msg = imip_message(SENDER, Person("jorg", "Jörg", "jörg@example.de"), "Invitation",
-                           "x", ics, "REQUEST")
+        msg = imip_message(
+            SENDER, Person("jorg", "Jörg", "jörg@example.de"), "Invitation", "x", ics, "REQUEST"
+        )
         with pytest.raises(DeliveryError, match="SMTPUTF8") as caught:
             Mailer.from_settings(server.url, tmp_path / "outbox").send(msg)
         assert caught.value.permanent
@@ -315,9 +377,14 @@ def test_imip_message_takes_any_stored_name_and_subject():
     """Names and subjects with CR/LF, U+2028, NEL or NUL build a message with one clean
     line per header; an international address makes it UTF-8."""
     ics, _ = invite()
-    msg = imip_message(SENDER, Person("x", "Al\r\nBcc: e@example.org\u2028\x85\x00",
-                                      "jörg@example.de"),
-                       "Hi\nBcc: e@example.org\u2029", "Agenda\r\n\u2028x\x00", ics, "REQUEST")
+    msg = imip_message(
+        SENDER,
+        Person("x", "Al\r\nBcc: e@example.org\u2028\x85\x00", "jörg@example.de"),
+        "Hi\nBcc: e@example.org\u2029",
+        "Agenda\r\n\u2028x\x00",
+        ics,
+        "REQUEST",
+    )
     text = msg.as_string()
     head = text.split("\n\n", 1)[0]
     assert "\nBcc" not in head and "\u2028" not in head and "\x00" not in text
@@ -326,6 +393,7 @@ def test_imip_message_takes_any_stored_name_and_subject():
 
 
 # --- the background sender ------------------------------------------------------------------
+
 
 class SilentSmtp:
     """A TCP server on 127.0.0.1 that accepts connections and never says a word."""
@@ -364,16 +432,18 @@ def test_a_booking_does_not_wait_for_a_silent_smtp_server(db_url, admin):
     there, the invites go out."""
     port = free_port()
     silent = SilentSmtp(port)
-    server = LiveServer(db_url, smtp_url=f"smtp://127.0.0.1:{port}",
-                        env={"SLOTWISE_RETRY_SECONDS": "0.3"}).start()
+    server = LiveServer(
+        db_url, smtp_url=f"smtp://127.0.0.1:{port}", env={"SLOTWISE_RETRY_SECONDS": "0.3"}
+    ).start()
     smtp, controller = SmtpServer("127.0.0.1", port), None
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
             for match, start in FIRST.items():
                 began = time.monotonic()
-                r = api.post(f"/api/programs/p1/matches/{match}/series",
-                             json={"first_start": start})
+                r = api.post(
+                    f"/api/programs/p1/matches/{match}/series", json={"first_start": start}
+                )
                 assert r.status_code == 201, r.text
                 assert time.monotonic() - began < 5
         assert wait_for(lambda: silent.held, 10)  # the sender is stuck talking to it
@@ -392,16 +462,29 @@ def test_a_booking_does_not_wait_for_a_silent_smtp_server(db_url, admin):
 
 # --- start-up: secrets and the sender --------------------------------------------------------
 
-@pytest.mark.parametrize("url", [
-    "smtp://user:secret@127.0.0.1:2525", "smtps://user:secret@mail.example.org",
-    "postgresql+psycopg://u:secret@db.example.org:5432/slotwise",
-    "postgresql+psycopg://u:se%2Fcret@db/x", "smtp://u:sec@ret/x@mail:25",
-    "postgresql://u@db/x?password=secret&sslmode=require", "smtp://secret@mail:25",
-    "smtp://u:sec?ret@127.0.0.1:8025", "smtp://u:sec#ret@127.0.0.1:8025",
-    "smtp://u:p@ss?secret@mail:25", "postgresql+psycopg://u:pw@h/db?sslpassword=secret",
-    "smtp:/u:secret@mail", "u:secret@db", "smtp://u:p@mail#password=secret",
-    "postgresql://db/x?auth=secret", "postgresql://db/x?credential=secret",
-    "postgresql://db/x?options=-c%20password%3Dsecret"])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://user:secret@127.0.0.1:2525",
+        "smtps://user:secret@mail.example.org",
+        "postgresql+psycopg://u:secret@db.example.org:5432/slotwise",
+        "postgresql+psycopg://u:se%2Fcret@db/x",
+        "smtp://u:sec@ret/x@mail:25",
+        "postgresql://u@db/x?password=secret&sslmode=require",
+        "smtp://secret@mail:25",
+        "smtp://u:sec?ret@127.0.0.1:8025",
+        "smtp://u:sec#ret@127.0.0.1:8025",
+        "smtp://u:p@ss?secret@mail:25",
+        "postgresql+psycopg://u:pw@h/db?sslpassword=secret",
+        "smtp:/u:secret@mail",
+        "u:secret@db",
+        "smtp://u:p@mail#password=secret",
+        "postgresql://db/x?auth=secret",
+        "postgresql://db/x?credential=secret",
+        "postgresql://db/x?options=-c%20password%3Dsecret",
+    ],
+)
 def test_redact_hides_every_password(url):
     """config.redact removes the password (user info, or a password= parameter)."""
     shown = redact(url)
@@ -410,8 +493,12 @@ def test_redact_hides_every_password(url):
 
 def test_startup_line_hides_database_and_smtp_passwords():
     """The line `slotwise serve` prints names both URLs without their passwords."""
-    line = startup_line(Settings(db_url="postgresql+psycopg://u:secret@db.example.org/x",
-                                 smtp_url="smtp+starttls://me:secret@mail.example.org"))
+    line = startup_line(
+        Settings(
+            db_url="postgresql+psycopg://u:secret@db.example.org/x",
+            smtp_url="smtp+starttls://me:secret@mail.example.org",
+        )
+    )
     assert "secret" not in line
     assert "postgresql+psycopg://u:***@db.example.org/x" in line
     assert "smtp+starttls://me:***@mail.example.org" in line
@@ -440,9 +527,22 @@ def test_serve_refuses_the_default_sender_when_smtp_is_set(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "SLOTWISE_SENDER"}
     env["SLOTWISE_SMTP_URL"] = "smtp://127.0.0.1:1"
     done = subprocess.run(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(free_port()), "--db",
-         f"sqlite:///{tmp_path / 'x.sqlite'}"], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=60)  # a server that started would be killed here: a failure
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "serve",
+            "--port",
+            str(free_port()),
+            "--db",
+            f"sqlite:///{tmp_path / 'x.sqlite'}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # a server that started would be killed here: a failure
     err = done.stderr.strip()
     assert done.returncode != 0 and "Traceback" not in err
     assert "\n" not in err and "SLOTWISE_SENDER" in err and "slotwise@localhost" in err

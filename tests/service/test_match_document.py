@@ -53,17 +53,20 @@ def test_match_slice_gives_the_same_heat_map_and_proposals(booked_program):
             part = solving_document(conn, pid, match=x["id"])
             assert len(part.members) <= len(whole.members)
             members = list(x["members"])
-            a = heatmap(build_availability(whole, members=members), members,
-                        x["duration_minutes"])
-            b = heatmap(build_availability(part, members=members), members,
-                        x["duration_minutes"])
+            a = heatmap(build_availability(whole, members=members), members, x["duration_minutes"])
+            b = heatmap(build_availability(part, members=members), members, x["duration_minutes"])
             assert np.array_equal(a.attend, b.attend), x["id"]
             pa, pb = propose(whole, x["id"], limit=3), propose(part, x["id"], limit=3)
             assert [s.first_start for s in pa.series] == [s.first_start for s in pb.series]
             assert [s.score for s in pa.series] == [s.score for s in pb.series]
     # The slices are small: a pair's slice holds its members and their partners only.
-    assert sum(len(solving_document(engine.connect(), pid, match=x["id"]).members)
-               for x in data["matches"]) < len(data["matches"]) * len(whole.members) / 4
+    assert (
+        sum(
+            len(solving_document(engine.connect(), pid, match=x["id"]).members)
+            for x in data["matches"]
+        )
+        < len(data["matches"]) * len(whole.members) / 4
+    )
 
 
 def test_unknown_match_is_not_found(booked_program):

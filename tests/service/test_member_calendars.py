@@ -24,10 +24,12 @@ BROKEN_ICS = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2027-03-02 10:00\nEND:VEVEN
 def _every_five_minutes(uid: str) -> str:
     """A calendar whose rule puts about 16,000 occurrences into the 8-week horizon: under
     the recurrence limit alone (20,000), over it together with a second one."""
-    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
-            f"UID:{uid}\r\nDTSTAMP:20270101T000000Z\r\nDTSTART:20270301T000000Z\r\n"
-            "DTEND:20270301T000100Z\r\nRRULE:FREQ=MINUTELY;INTERVAL=5\r\n"
-            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20270101T000000Z\r\nDTSTART:20270301T000000Z\r\n"
+        "DTEND:20270301T000100Z\r\nRRULE:FREQ=MINUTELY;INTERVAL=5\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
 
 
 @pytest.fixture
@@ -40,8 +42,11 @@ def client(tmp_path: Path, db_file: str) -> Iterator[httpx.Client]:
     """A live server on a SQLite file, limited to the 4 members and 4 matches of the test
     program, and a site admin's client."""
     token = admin_token(db_file)
-    server = LiveServer(db_file, outbox=tmp_path / "outbox",
-                        env={"SLOTWISE_MAX_MEMBERS": "4", "SLOTWISE_MAX_MATCHES": "4"}).start()
+    server = LiveServer(
+        db_file,
+        outbox=tmp_path / "outbox",
+        env={"SLOTWISE_MAX_MEMBERS": "4", "SLOTWISE_MAX_MATCHES": "4"},
+    ).start()
     try:
         with server.client(token) as c:
             yield c
@@ -132,10 +137,11 @@ def test_member_and_match_limits_hold_after_creation(client):
     assert r.status_code == 422, r.text
     assert "at most 4 members" in r.json()["detail"]
     # Replacing an existing member is not an addition.
-    assert client.put("/api/programs/p1/members/al",
-                      json={"timezone": "Europe/Berlin"}).status_code == 200
-    r = client.post("/api/programs/p1/matches",
-                    json={"id": "al-bo", "members": ["al", "bo"]})
+    assert (
+        client.put("/api/programs/p1/members/al", json={"timezone": "Europe/Berlin"}).status_code
+        == 200
+    )
+    r = client.post("/api/programs/p1/matches", json={"id": "al-bo", "members": ["al", "bo"]})
     assert r.status_code == 422, r.text
     assert "at most 4 matches" in r.json()["detail"]
     ids = [m["id"] for m in client.get("/api/programs/p1").json()["members"]]

@@ -84,7 +84,7 @@ class _Named(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.startswith("/to/"):  # a redirect to the URL after /to/
             self.send_response(302)
-            self.send_header("Location", self.path[len("/to/"):])
+            self.send_header("Location", self.path[len("/to/") :])
             self.end_headers()
             return
         body = f"{self.server.server_address[0]} {self.headers.get('Host')}".encode()
@@ -149,10 +149,29 @@ def tls_server(tmp_path) -> Iterator[tuple[int, Path, list[str]]]:
     (port, certificate file, server names clients asked for)."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     try:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-keyout", str(key), "-out", str(cert), "-subj", "/CN=calendar.test",
-                        "-addext", "subjectAltName=DNS:calendar.test"],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-subj",
+                "/CN=calendar.test",
+                "-addext",
+                "subjectAltName=DNS:calendar.test",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"openssl cannot make a certificate here: {exc}")
     names: list[str] = []
@@ -168,8 +187,7 @@ def tls_server(tmp_path) -> Iterator[tuple[int, Path, list[str]]]:
     httpd.server_close()
 
 
-def test_a_pinned_https_fetch_still_checks_the_certificate_for_the_name(tls_server,
-                                                                         monkeypatch):
+def test_a_pinned_https_fetch_still_checks_the_certificate_for_the_name(tls_server, monkeypatch):
     """Guards TLS under pinning: the connection goes to the checked address, but the TLS
     server name and the certificate check are the URL's host, not the address."""
     port, cert, names = tls_server
@@ -181,14 +199,16 @@ def test_a_pinned_https_fetch_still_checks_the_certificate_for_the_name(tls_serv
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
-    monkeypatch.setattr(ics_source, "_tls_context",
-                        lambda: ssl.create_default_context(cafile=str(cert)))
+    monkeypatch.setattr(
+        ics_source, "_tls_context", lambda: ssl.create_default_context(cafile=str(cert))
+    )
     guard = guard_for(Settings(), allowed=lambda a: a == ipaddress.ip_address("127.0.0.1"))
     body = fetch_ics(f"https://calendar.test:{port}/cal.ics", guard=guard, timeout=10)
     assert body == f"127.0.0.1 calendar.test:{port}".encode()
     assert names == ["calendar.test"]
-    with pytest.raises(CalendarError,
-                       match=r"cannot fetch from https://other\.test.*CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(
+        CalendarError, match=r"cannot fetch from https://other\.test.*CERTIFICATE_VERIFY_FAILED"
+    ):
         fetch_ics(f"https://other.test:{port}/cal.ics", guard=guard, timeout=10)
 
 
@@ -200,5 +220,8 @@ def test_a_redirect_target_is_checked_like_the_url(monkeypatch):
         url = f"http://127.0.0.2:{port}/to/http://127.0.0.2:{port}/cal.ics"
         assert fetch_ics(url, guard=guard, timeout=5) == f"127.0.0.2 127.0.0.2:{port}".encode()
         with pytest.raises(CalendarError, match=r"127\.0\.0\.3, a private or local address"):
-            fetch_ics(f"http://127.0.0.2:{port}/to/http://127.0.0.3:{port}/cal.ics",
-                      guard=guard, timeout=5)
+            fetch_ics(
+                f"http://127.0.0.2:{port}/to/http://127.0.0.3:{port}/cal.ics",
+                guard=guard,
+                timeout=5,
+            )

@@ -18,8 +18,15 @@ from tests.service.sample import program
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -38,7 +45,8 @@ def browser():
 
 
 def test_heat_map_matches_api_past_is_grey_and_booking_sends_invites(
-        tmp_path, smtp_server, browser):
+    tmp_path, smtp_server, browser
+):
     """The page shows the API's counts, greys the past, and a booking made on the page
     reaches every member as an invite email."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
@@ -49,11 +57,11 @@ def test_heat_map_matches_api_past_is_grey_and_booking_sends_invites(
     doc["program"]["now"] = "2027-03-03T17:00:00Z"  # Wednesday noon in New York
     server = LiveServer(url, smtp_url=smtp_server.url).start()
     try:
-        with httpx.Client(base_url=server.url,
-                          headers={"Authorization": f"Bearer {admin}"}) as api:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}) as api:
             assert api.post("/api/programs", json=doc).status_code == 201
-            heat = api.get("/api/programs/p1/matches/mia-al/heatmap",
-                           params={"tz": "America/New_York"}).json()
+            heat = api.get(
+                "/api/programs/p1/matches/mia-al/heatmap", params={"tz": "America/New_York"}
+            ).json()
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         page.goto(f"{server.url}/#token={admin}")
         page.wait_for_selector("#match option[value='mia-al']", state="attached")
@@ -62,12 +70,15 @@ def test_heat_map_matches_api_past_is_grey_and_booking_sends_invites(
         page.click("#setup-form button[type=submit]")
         page.wait_for_selector("#grid .cell")
         cells = page.eval_on_selector_all(
-            "#grid .cell", "els => els.map(e => [+e.dataset.slot, +e.dataset.count, "
-            "e.classList.contains('past')])")
+            "#grid .cell",
+            "els => els.map(e => [+e.dataset.slot, +e.dataset.count, "
+            "e.classList.contains('past')])",
+        )
         assert len(cells) > 50
         past = heat["view"]["cells"][0][0]["slot"]  # a slot on Monday: in the past
-        first_open = next(c["slot"] for row in heat["view"]["cells"] for c in row
-                          if c and not c["past"])
+        first_open = next(
+            c["slot"] for row in heat["view"]["cells"] for c in row if c and not c["past"]
+        )
         for slot, count, grey in cells:
             assert count == heat["counts"][slot]
             assert grey == (slot < first_open)
@@ -91,7 +102,9 @@ def test_heat_map_matches_api_past_is_grey_and_booking_sends_invites(
         while len(smtp_server.messages) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [
-            "al@example.org", "mia@example.org"]
+            "al@example.org",
+            "mia@example.org",
+        ]
         body = smtp_server.messages[0].message.get_body(("plain",)).get_content()
         assert "https://meet.example.org/mia-al" in body and "First goals" in body
         assert page.locator("#series-list [data-session]").count() == 3
@@ -107,8 +120,7 @@ def test_page_is_usable_at_phone_width_with_the_keyboard(tmp_path, browser):
     admin = create_token(engine, "admin")
     server = LiveServer(url, outbox=tmp_path / "outbox").start()
     try:
-        with httpx.Client(base_url=server.url,
-                          headers={"Authorization": f"Bearer {admin}"}) as api:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}) as api:
             api.post("/api/programs", json=program())
         page = browser.new_page(viewport={"width": 390, "height": 800})
         page.goto(f"{server.url}/#token={admin}")
@@ -135,8 +147,7 @@ def test_page_and_docs_render_offline_with_no_csp_violation(tmp_path, browser):
     admin = admin_token(url)
     server = LiveServer(url, outbox=tmp_path / "outbox").start()
     try:
-        with httpx.Client(base_url=server.url,
-                          headers={"Authorization": f"Bearer {admin}"}) as api:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
         context = browser.new_context()
         blocked: list[str] = []
@@ -150,9 +161,11 @@ def test_page_and_docs_render_offline_with_no_csp_violation(tmp_path, browser):
 
         context.route("**/*", offline)
         # Init scripts run before the page's own and are not subject to its CSP.
-        context.add_init_script("window.__csp = []; document.addEventListener("
-                                "'securitypolicyviolation', e => window.__csp.push("
-                                "e.violatedDirective + ' ' + e.blockedURI));")
+        context.add_init_script(
+            "window.__csp = []; document.addEventListener("
+            "'securitypolicyviolation', e => window.__csp.push("
+            "e.violatedDirective + ' ' + e.blockedURI));"
+        )
         page = context.new_page()
         console: list[str] = []
         page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)

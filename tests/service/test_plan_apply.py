@@ -28,8 +28,7 @@ from tests.service.sample import program
 
 def _add(engine, pid: str) -> None:
     with engine.begin() as conn:
-        insert_program(conn, validated(program(pid)).model_dump(mode="json",
-                                                                exclude_none=True))
+        insert_program(conn, validated(program(pid)).model_dump(mode="json", exclude_none=True))
 
 
 def _planned(engine, settings: Settings, pid: str = "p1") -> str:
@@ -61,10 +60,14 @@ def test_plan_jobs_per_program_are_bounded_and_say_how_many_are_ahead(engine, tm
                 jobs.submit(executor, engine, settings, "p1", 10.0, None)
             assert refused.value.status == 429
             assert refused.value.message.startswith(
-                'program "p1" already has 2 plan job(s) queued or running (at most 2)')
+                'program "p1" already has 2 plan job(s) queued or running (at most 2)'
+            )
             other = jobs.submit(executor, engine, settings, "p2", 10.0, None)
             assert [jobs.get(engine, j)["message"] for j in (first, second, other)] == [
-                "queued", "queued behind 1 plan job(s)", "queued behind 2 plan job(s)"]
+                "queued",
+                "queued behind 1 plan job(s)",
+                "queued behind 2 plan job(s)",
+            ]
         finally:
             gate.set()
     assert {jobs.get(engine, j)["status"] for j in (first, second, other)} == {"done"}
@@ -76,19 +79,26 @@ def test_a_match_listed_twice_is_planned_once(engine, tmp_path):
     """A plan request naming a match twice gets one series for it, not two."""
     _add(engine, "p1")
     with ThreadPoolExecutor(max_workers=1) as executor:
-        jid = jobs.submit(executor, engine, Settings(outbox=tmp_path), "p1", 10.0,
-                          ["mia-al", "mia-al", "mia-bo"])
+        jid = jobs.submit(
+            executor, engine, Settings(outbox=tmp_path), "p1", 10.0, ["mia-al", "mia-al", "mia-bo"]
+        )
     plan = jobs.get(engine, jid)["plan"]
     assert sorted(s["match"] for s in plan["series"]) == ["mia-al", "mia-bo"]
 
 
 def _shifted(s: dict, days: int) -> dict:
     """The same series, ``days`` later."""
+
     def later(t: str) -> str:
         return (datetime.fromisoformat(t) + timedelta(days=days)).isoformat()
-    return {**s, "first_start": later(s["first_start"]),
-            "occurrences": [{**o, "start": later(o["start"]), "end": later(o["end"])}
-                            for o in s["occurrences"]]}
+
+    return {
+        **s,
+        "first_start": later(s["first_start"]),
+        "occurrences": [
+            {**o, "start": later(o["start"]), "end": later(o["end"])} for o in s["occurrences"]
+        ],
+    }
 
 
 def test_apply_refuses_a_plan_that_books_a_match_twice(engine, tmp_path):
@@ -98,12 +108,14 @@ def test_apply_refuses_a_plan_that_books_a_match_twice(engine, tmp_path):
     settings = Settings(outbox=tmp_path)
     jid = _planned(engine, settings)
     with engine.begin() as conn:
-        plan = json.loads(conn.execute(select(jobs_table.c.result).where(
-            jobs_table.c.id == jid)).scalar_one())
+        plan = json.loads(
+            conn.execute(select(jobs_table.c.result).where(jobs_table.c.id == jid)).scalar_one()
+        )
         twice = next(s for s in plan["series"] if s["match"] == "mia-al")
         plan["series"].append(_shifted(twice, 1))
-        conn.execute(update(jobs_table).where(jobs_table.c.id == jid).values(
-            result=json.dumps(plan)))
+        conn.execute(
+            update(jobs_table).where(jobs_table.c.id == jid).values(result=json.dumps(plan))
+        )
     with pytest.raises(Conflict) as refused:
         jobs.apply(engine, settings, "p1", jid)
     assert refused.value.details["repeated"] == ["mia-al"]
@@ -123,8 +135,10 @@ def test_apply_refuses_a_match_booked_by_hand_since_planning(tmp_path):
             assert api.post("/api/programs", json=program()).status_code == 201
             jid = finished_plan(api, "p1", time_limit=10)
             # A Sunday morning: the plan books working hours only, so nothing collides.
-            hand = api.post("/api/programs/p1/matches/mia-bo/series", json={
-                "first_start": "2027-03-07T08:00:00-05:00", "frequency": "once"})
+            hand = api.post(
+                "/api/programs/p1/matches/mia-bo/series",
+                json={"first_start": "2027-03-07T08:00:00-05:00", "frequency": "once"},
+            )
             assert hand.status_code == 201, hand.text
             refused = api.post(f"/api/programs/p1/plans/{jid}/apply")
             assert refused.status_code == 409, refused.text
@@ -133,8 +147,9 @@ def test_apply_refuses_a_match_booked_by_hand_since_planning(tmp_path):
             assert body["clashes"] == []
             assert 'match "mia-bo" already booked' in body["detail"]
             assert api.get("/api/programs/p1/matches/mia-al/series").json() == []
-            assert [s["id"] for s in api.get(
-                "/api/programs/p1/matches/mia-bo/series").json()] == [hand.json()["id"]]
+            assert [s["id"] for s in api.get("/api/programs/p1/matches/mia-bo/series").json()] == [
+                hand.json()["id"]
+            ]
             assert api.get(f"/api/jobs/{jid}").json()["applied"] is False
     finally:
         server.stop()
@@ -155,8 +170,9 @@ def test_an_apply_whose_process_died_is_undone_and_applied_again_whole(engine, t
     with engine.begin() as conn:
         conn.execute(update(jobs_table).where(jobs_table.c.id == jid).values(apply_owner=dead))
     assert _count(engine, series, series.c.status == "pending") == 1
-    assert _count(engine, deliveries) == _count(engine, deliveries,
-                                                deliveries.c.status == "held") > 0
+    assert (
+        _count(engine, deliveries) == _count(engine, deliveries, deliveries.c.status == "held") > 0
+    )
     with engine.connect() as conn:  # hidden: no series page, no feed
         with pytest.raises(NotFound, match="unknown series"):
             booking.series_row(conn, "p1", conn.execute(select(series.c.id)).scalar_one())
@@ -179,8 +195,9 @@ def test_bookings_of_other_programs_go_through_while_a_big_plan_applies(tmp_path
     admin = admin_token(db_url)
     big = generate_program({"matches": 150, "sessions": 4}, seed=1)
     pid = big["program"]["id"]
-    server = LiveServer(db_url, outbox=tmp_path / "outbox",
-                        env={"SLOTWISE_APPLY_CHUNK": "5"}).start()
+    server = LiveServer(
+        db_url, outbox=tmp_path / "outbox", env={"SLOTWISE_APPLY_CHUNK": "5"}
+    ).start()
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=big).status_code == 201
@@ -199,8 +216,13 @@ def test_bookings_of_other_programs_go_through_while_a_big_plan_applies(tmp_path
 
             applying = threading.Thread(target=apply)
             applying.start()
-            assert wait_for(lambda: api.get(f"/api/jobs/{jid}").json()["message"]
-                             .startswith("applying: ") and not applied, 30)
+            assert wait_for(
+                lambda: (
+                    api.get(f"/api/jobs/{jid}").json()["message"].startswith("applying: ")
+                    and not applied
+                ),
+                30,
+            )
             hidden = api.get(f"/api/programs/{pid}/matches/{first}/series").json()
             still_applying = not applied
             waits: list[float] = []
@@ -210,8 +232,10 @@ def test_bookings_of_other_programs_go_through_while_a_big_plan_applies(tmp_path
                     break
                 at = start + timedelta(days=i // 8, hours=i % 8)
                 began = time.monotonic()
-                r = api.post("/api/programs/p2/matches/mia-al/series",
-                             json={"first_start": at.isoformat(), "frequency": "once"})
+                r = api.post(
+                    "/api/programs/p2/matches/mia-al/series",
+                    json={"first_start": at.isoformat(), "frequency": "once"},
+                )
                 assert r.status_code == 201, r.text
                 if not applied:  # ended while the apply ran (its invites not yet sent)
                     waits.append(time.monotonic() - began)

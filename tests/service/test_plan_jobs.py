@@ -26,15 +26,15 @@ def _run_job(tmp_path, program_dict, settings: Settings) -> dict:
     engine = make_engine(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
     init_db(engine)
     with engine.begin() as conn:
-        insert_program(conn, validated(program_dict).model_dump(mode="json",
-                                                                exclude_none=True))
+        insert_program(conn, validated(program_dict).model_dump(mode="json", exclude_none=True))
     with ThreadPoolExecutor(max_workers=1) as executor:
         jid = jobs.submit(executor, engine, settings, "spring-2027", 10.0, None)
     return jobs.get(engine, jid)
 
 
 def test_plan_job_with_an_unreachable_scheduler_fails_with_a_readable_reason(
-        tmp_path, program_dict):
+    tmp_path, program_dict
+):
     """The job fails, saying which scheduler it could not reach; no internal error."""
     port = free_port()
     job = _run_job(tmp_path, program_dict, Settings(scheduler=f"tcp://127.0.0.1:{port}"))

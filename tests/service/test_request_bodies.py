@@ -20,17 +20,25 @@ from service.schemas import CalendarUpdate
 
 # Calendar URLs the API's calendar body (PUT …/calendar) has always refused and a program
 # document used to take: too long, white space inside, nothing after the scheme.
-REFUSED_URLS = ["https://calendar.example.org/" + "a" * 2000 + ".ics",
-                "https://calendar.example.org/my calendar.ics",
-                "webcal://"]
+REFUSED_URLS = [
+    "https://calendar.example.org/" + "a" * 2000 + ".ics",
+    "https://calendar.example.org/my calendar.ics",
+    "webcal://",
+]
 
 
 def program() -> dict:
-    return {"version": 1,
-            "program": {"id": "p1", "timezone": "America/New_York", "start": "2027-03-01",
-                        "end": "2027-04-26"},
-            "members": [{"id": "mia"}, {"id": "al", "timezone": "Europe/London"}],
-            "matches": [{"id": "mia-al", "members": ["mia", "al"]}]}
+    return {
+        "version": 1,
+        "program": {
+            "id": "p1",
+            "timezone": "America/New_York",
+            "start": "2027-03-01",
+            "end": "2027-04-26",
+        },
+        "members": [{"id": "mia"}, {"id": "al", "timezone": "Europe/London"}],
+        "matches": [{"id": "mia-al", "members": ["mia", "al"]}],
+    }
 
 
 def _with_calendar(url: str) -> dict:
@@ -59,10 +67,12 @@ def test_a_stored_document_keeps_a_calendar_url_older_versions_let_in(url):
 
 
 @pytest.mark.parametrize("url", REFUSED_URLS, ids=["too-long", "white-space", "empty"])
-def test_a_member_with_a_refused_calendar_url_is_a_422_before_any_fetch(url, tmp_path: Path,
-                                                                        monkeypatch):
+def test_a_member_with_a_refused_calendar_url_is_a_422_before_any_fetch(
+    url, tmp_path: Path, monkeypatch
+):
     """PUT …/members/{id} with such a URL is a 422 naming calendars[0].ics_url, and nothing
     is fetched."""
+
     async def no_fetch(wanted: dict[str, str], _settings: Settings) -> dict[str, str]:
         assert not wanted, "a refused URL was fetched"
         return {}
@@ -74,8 +84,9 @@ def test_a_member_with_a_refused_calendar_url_is_a_422_before_any_fetch(url, tmp
 
     async def put() -> httpx.Response:
         transport = httpx.ASGITransport(app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t",
-                                     headers={"Authorization": f"Bearer {token}"}) as api:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {token}"}
+        ) as api:
             assert (await api.post("/api/programs", json=program())).status_code == 201
             return await api.put("/api/programs/p1/members/mia", json=member)
 

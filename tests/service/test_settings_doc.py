@@ -36,6 +36,11 @@ def test_with_table_replaces_only_the_generated_block():
 
 def test_the_module_prints_the_table():
     """`python -m service.config --markdown` prints markdown_table()."""
-    done = subprocess.run([sys.executable, "-m", "service.config", "--markdown"],
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "service.config", "--markdown"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert done.stdout == markdown_table()

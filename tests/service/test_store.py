@@ -32,8 +32,11 @@ def test_lock_waits_for_its_holder_then_reads_what_it_committed(engine):
         with locked(engine, "p1") as conn:
             inside.set()
             time.sleep(0.5)
-            conn.execute(update(programs).where(programs.c.id == "p1")
-                         .values(bookings='["written by the holder"]'))
+            conn.execute(
+                update(programs)
+                .where(programs.c.id == "p1")
+                .values(bookings='["written by the holder"]')
+            )
 
     first = threading.Thread(target=holder)
     first.start()
@@ -55,15 +58,19 @@ def test_sessions_after_2038_are_stored(engine):
     with locked(engine, "p1") as conn:
         doc = solving_document(conn, "p1")
         match = doc.match("mia-al")
-        req = booking.request_for(doc, match, {
-            "first_start": datetime.fromisoformat("2040-03-06T10:00:00-05:00")})
+        req = booking.request_for(
+            doc, match, {"first_start": datetime.fromisoformat("2040-03-06T10:00:00-05:00")}
+        )
         wanted = booking.occurrences(doc, match, req, document_now(doc))
         sid = booking.insert_series(conn, doc, "p1", match, req, wanted)
     with engine.connect() as conn:
         sessions = booking.series_public(conn, "p1", sid)["sessions"]
     assert [s["start"] for s in sessions] == [
-        "2040-03-06T10:00:00-05:00", "2040-03-13T10:00:00-04:00",
-        "2040-03-20T10:00:00-04:00", "2040-03-27T10:00:00-04:00"]
+        "2040-03-06T10:00:00-05:00",
+        "2040-03-13T10:00:00-04:00",
+        "2040-03-20T10:00:00-04:00",
+        "2040-03-27T10:00:00-04:00",
+    ]
 
 
 def test_nul_in_text_is_bad_input_on_postgresql(engine, db_url):

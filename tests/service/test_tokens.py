@@ -30,8 +30,11 @@ def world(tmp_path_factory):
     try:
         with server.client(site) as api:
             assert api.post("/api/programs", json=program("p1")).status_code == 201
-        tokens = {"site": site, "al": create_token(engine, "member", "p1", "al"),
-                  "cy": create_token(engine, "member", "p1", "cy")}
+        tokens = {
+            "site": site,
+            "al": create_token(engine, "member", "p1", "al"),
+            "cy": create_token(engine, "member", "p1", "cy"),
+        }
         yield server, engine, url, tokens
     finally:
         server.stop()
@@ -86,8 +89,7 @@ def test_an_api_token_in_a_feed_url_opens_nothing(world):
     server, _, _, tokens = world
     with server.client() as anyone:
         assert anyone.get(f"/api/feeds/{tokens['site']}.ics").status_code == 401
-        r = anyone.get("/api/programs/p1/members/al/sessions.ics",
-                       params={"token": tokens["site"]})
+        r = anyone.get("/api/programs/p1/members/al/sessions.ics", params={"token": tokens["site"]})
         assert r.status_code == 401
 
 
@@ -151,8 +153,26 @@ def test_token_list_and_revoke(world, capsys):
     secret; ``revoke`` by id or by the token itself ends it, feed tokens included."""
     _, engine, url, _ = world
     cli = ["--db", url]
-    assert main(["token", "create", "--role", "member", "--program", "p1", "--member", "al",
-                 "--label", "phone", "--expires-days", "30", *cli]) == 0
+    assert (
+        main(
+            [
+                "token",
+                "create",
+                "--role",
+                "member",
+                "--program",
+                "p1",
+                "--member",
+                "al",
+                "--label",
+                "phone",
+                "--expires-days",
+                "30",
+                *cli,
+            ]
+        )
+        == 0
+    )
     secret = capsys.readouterr().out.strip()
     feed = issue_feed_token(engine, "p1", "cy")
     assert main(["token", "list", "--json", *cli]) == 0
@@ -173,8 +193,9 @@ def test_token_list_and_revoke(world, capsys):
     assert main(["token", "revoke", feed, *cli]) == 0
     capsys.readouterr()
     assert main(["token", "list", "--json", *cli]) == 0
-    assert not any(t["member"] == "cy" and t["role"] == "feed"
-                   for t in json.loads(capsys.readouterr().out))
+    assert not any(
+        t["member"] == "cy" and t["role"] == "feed" for t in json.loads(capsys.readouterr().out)
+    )
 
 
 def test_a_database_from_before_token_expiry_still_starts(tmp_path):

@@ -80,8 +80,9 @@ def test_private_calendar_url_in_an_uploaded_program_is_refused(tmp_path, calend
             assert r.status_code == 422, r.text
             assert r.json()["field"] == "members[0].calendars[0].ics_url"
             assert "private or local address" in r.json()["detail"]
-            r = api.post("/api/programs", json=_with_calendar(
-                {"caldav": {"url": "http://10.0.0.1/dav/"}}))
+            r = api.post(
+                "/api/programs", json=_with_calendar({"caldav": {"url": "http://10.0.0.1/dav/"}})
+            )
             assert r.status_code == 422 and r.json()["field"] == "members[0].calendars[0].caldav"
             assert api.get("/api/programs").json() == []
             # The same through PUT of one member.
@@ -123,8 +124,9 @@ def test_slow_calendar_servers_hold_no_worker_thread(tmp_path):
     """Guards the service against slow-loris calendar servers: while 45 calendar fetches
     (from all three routes that fetch) hang on trickling headers, other requests are
     answered at once; each fetch ends at one total deadline with a 422 naming the field."""
-    server, token = _server(tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1",
-                            SLOTWISE_ICS_TIMEOUT=str(DEADLINE))
+    server, token = _server(
+        tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1", SLOTWISE_ICS_TIMEOUT=str(DEADLINE)
+    )
     try:
         with server.client(token) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
@@ -137,20 +139,25 @@ def test_slow_calendar_servers_hold_no_worker_thread(tmp_path):
 async def _hang_and_probe(base: str, token: str, slow: TrickleServer) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=IN_FLIGHT + 10)
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30,
-                                 limits=limits) as api:
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as api:
         doc = _with_calendar({"ics_url": slow.url})
         doc["program"]["id"] = "p2"
         member = {**program()["members"][0], "calendars": [{"ics_url": slow.url}]}
         t0 = time.monotonic()
-        uploads = [asyncio.create_task(api.post("/api/programs", json=doc)),
-                   asyncio.create_task(api.put("/api/programs/p1/members/mia", json=member))]
-        uploads += [asyncio.create_task(api.put("/api/programs/p1/members/mia/calendar",
-                                                json={"ics_url": slow.url}))
-                    for _ in range(IN_FLIGHT - 2)]
+        uploads = [
+            asyncio.create_task(api.post("/api/programs", json=doc)),
+            asyncio.create_task(api.put("/api/programs/p1/members/mia", json=member)),
+        ]
+        uploads += [
+            asyncio.create_task(
+                api.put("/api/programs/p1/members/mia/calendar", json={"ics_url": slow.url})
+            )
+            for _ in range(IN_FLIGHT - 2)
+        ]
         # More fetches at once than the thread pool has threads: none of them holds one.
-        assert await asyncio.to_thread(slow.wait_open, 41, DEADLINE - 1), \
+        assert await asyncio.to_thread(slow.wait_open, 41, DEADLINE - 1), (
             f"only {slow.open} calendar fetches ran at once"
+        )
         t = time.monotonic()
         me = await api.get("/api/me")
         assert me.status_code == 200 and time.monotonic() - t < 2
@@ -226,8 +233,10 @@ def internal() -> Iterator[tuple[str, str]]:
 
     greeter = threading.Thread(target=greet, daemon=True)
     greeter.start()
-    yield (f"http://127.0.0.1:{httpd.server_address[1]}",
-           f"http://127.0.0.1:{banner.getsockname()[1]}/cal.ics")
+    yield (
+        f"http://127.0.0.1:{httpd.server_address[1]}",
+        f"http://127.0.0.1:{banner.getsockname()[1]}/cal.ics",
+    )
     stop.set()
     greeter.join(5)
     banner.close()
@@ -244,14 +253,17 @@ def test_what_a_calendar_url_answers_is_never_echoed(tmp_path, internal):
     try:
         with server.client(token) as api:
             r = api.post("/api/programs", json=_with_calendar({"ics_url": f"{base}/page"}))
-            assert (r.status_code, r.json()["field"]) == (
-                422, "members[0].calendars[0].ics_url"), r.text
+            assert (r.status_code, r.json()["field"]) == (422, "members[0].calendars[0].ics_url"), (
+                r.text
+            )
             assert "not an iCalendar file" in r.text and "(at line 1)" in r.text
             assert SECRET not in r.text
             assert api.post("/api/programs", json=program()).status_code == 201
-            for url, problem in ((f"{base}/page", "(at line 1)"),
-                                 (f"{base}/gone", "HTTP 404 Not Found"),
-                                 (banner, "no valid HTTP answer")):
+            for url, problem in (
+                (f"{base}/page", "(at line 1)"),
+                (f"{base}/gone", "HTTP 404 Not Found"),
+                (banner, "no valid HTTP answer"),
+            ):
                 r = api.put("/api/programs/p1/members/mia/calendar", json={"ics_url": url})
                 assert r.status_code == 422 and problem in r.text, r.text
                 assert SECRET not in r.text
@@ -273,13 +285,14 @@ def test_a_requests_calendar_urls_are_fetched_together_and_capped(tmp_path, slow
     """Five calendar URLs that each take 1.5 s are fetched together (well under 7.5 s);
     a request naming more than SLOTWISE_ICS_MAX_URLS is 422 naming the first one over,
     before anything is fetched."""
-    server, token = _server(tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1",
-                            SLOTWISE_ICS_MAX_URLS="5")
+    server, token = _server(tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1", SLOTWISE_ICS_MAX_URLS="5")
     try:
         with server.client(token) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
-            member = {**program()["members"][0],
-                      "calendars": [{"ics_url": f"{slow_base}/c{i}.ics"} for i in range(5)]}
+            member = {
+                **program()["members"][0],
+                "calendars": [{"ics_url": f"{slow_base}/c{i}.ics"} for i in range(5)],
+            }
             t = time.monotonic()
             r = api.put("/api/programs/p1/members/mia", json=member)
             assert r.status_code == 200, r.text
@@ -296,8 +309,12 @@ def test_a_requests_calendar_urls_are_fetched_together_and_capped(tmp_path, slow
         server.stop()
     # Fewer fetches at once than URLs allowed: the request could never succeed, so it is
     # refused (422), not told to come back (503) forever.
-    server, token = _server(tmp_path, SLOTWISE_ALLOW_PRIVATE_URLS="1",
-                            SLOTWISE_ICS_MAX_URLS="5", SLOTWISE_ICS_MAX_FETCHES="2")
+    server, token = _server(
+        tmp_path,
+        SLOTWISE_ALLOW_PRIVATE_URLS="1",
+        SLOTWISE_ICS_MAX_URLS="5",
+        SLOTWISE_ICS_MAX_FETCHES="2",
+    )
     try:
         with server.client(token) as api:
             r = api.put("/api/programs/p1/members/mia", json=member)

@@ -10,8 +10,9 @@ from solver.attend import attend_counts, can_attend
 
 def reference(free, k):
     n, m = len(free), len(free[0])
-    return [[i + k <= n and all(free[i + d][j] for d in range(k)) for j in range(m)]
-            for i in range(n)]
+    return [
+        [i + k <= n and all(free[i + d][j] for d in range(k)) for j in range(m)] for i in range(n)
+    ]
 
 
 @settings(max_examples=300, deadline=None)

@@ -12,13 +12,22 @@ def _program(program_dict):
     """Ana (Lisbon, Tue/Thu 14:00-18:30), Ben (New York, working hours), Cy (New York,
     Mondays 09:00-10:00 only) and Dee (no match); pairs ana-ben and ben-cy."""
     program_dict["members"] += [
-        {"id": "cy", "timezone": "America/New_York",
-         "weekly": [{"days": ["MO"], "start": "09:00", "end": "10:00"}]},
+        {
+            "id": "cy",
+            "timezone": "America/New_York",
+            "weekly": [{"days": ["MO"], "start": "09:00", "end": "10:00"}],
+        },
         {"id": "dee", "timezone": "Asia/Tokyo"},
     ]
     program_dict["matches"].append(
-        {"id": "ben-cy", "members": ["ben", "cy"], "duration_minutes": 60, "sessions": 4,
-         "frequency": "weekly"})
+        {
+            "id": "ben-cy",
+            "members": ["ben", "cy"],
+            "duration_minutes": 60,
+            "sessions": 4,
+            "frequency": "weekly",
+        }
+    )
     doc = parse_program(program_dict)
     return doc, build_availability(doc, calendars=False)
 
@@ -35,8 +44,7 @@ def test_each_member_is_judged_by_the_tightest_match(program_dict):
     assert 0 < with_cy < with_ana
     assert (hard.loc["ben", "match"], hard.loc["ben", "with"]) == ("ben-cy", "cy")
     assert hard.loc["ben", "mutual_h_per_week"] == with_cy
-    assert (hard.loc["ana", "match"], hard.loc["ana", "mutual_h_per_week"]) == (
-        "ana-ben", with_ana)
+    assert (hard.loc["ana", "match"], hard.loc["ana", "mutual_h_per_week"]) == ("ana-ben", with_ana)
 
 
 def test_hardest_first_and_a_member_in_no_match_last(program_dict):
@@ -62,8 +70,7 @@ def test_reasons_name_what_a_coordinator_can_act_on(program_dict):
 def test_never_free_together_is_said(program_dict):
     """A pair with no common start time: 0 mutual hours, and the reason names the partner
     and the match."""
-    program_dict["members"][1]["weekly"] = [{"days": ["MO"], "start": "09:00",
-                                             "end": "17:00"}]
+    program_dict["members"][1]["weekly"] = [{"days": ["MO"], "start": "09:00", "end": "17:00"}]
     doc = parse_program(program_dict)
     hard = hardest_to_schedule(doc, build_availability(doc, calendars=False))
     assert hard.loc["ana", "mutual_h_per_week"] == 0
@@ -73,5 +80,6 @@ def test_never_free_together_is_said(program_dict):
 def test_availability_is_built_when_not_given(program_dict):
     """Without ``avail`` the document's own availability is used."""
     doc = parse_program(program_dict)
-    pd.testing.assert_frame_equal(hardest_to_schedule(doc),
-                                  hardest_to_schedule(doc, build_availability(doc)))
+    pd.testing.assert_frame_equal(
+        hardest_to_schedule(doc), hardest_to_schedule(doc, build_availability(doc))
+    )

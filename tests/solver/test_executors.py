@@ -67,11 +67,14 @@ def test_plan_on_a_local_dask_cluster_equals_the_in_process_plan(program):
     assert expected.stats.models >= 10
     # Not dashboard_address=None: its HTTP server would then try port 8787 and warn when
     # another cluster on the machine has it.
-    with (LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                       dashboard_address=":0") as cluster,
-          Client(cluster, set_as_default=False) as observer,
-          get_task_stream(observer) as stream,
-          executor_for(cluster.scheduler_address) as executor):
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster, set_as_default=False) as observer,
+        get_task_stream(observer) as stream,
+        executor_for(cluster.scheduler_address) as executor,
+    ):
         got = plan(doc, avail, time_limit=TIME_LIMIT, executor=executor)
         workers = set(cluster.scheduler_info["workers"])
     ran = [t for t in stream.data if key_split(t["key"]) == "solve_tasks"]
@@ -132,10 +135,18 @@ def not_dask() -> Iterator[int]:
         thread.join(5)
 
 
-@pytest.mark.parametrize("address", ["tcp://127.0.0.1:{closed}", "http://127.0.0.1:{closed}",
-                                     "tcp://127.0.0.1", "tcp://127.0.0.1:{not_dask}"])
-def test_unreachable_scheduler_is_a_clear_cli_error(address, program_dict, tmp_path, capsys,
-                                                    not_dask):
+@pytest.mark.parametrize(
+    "address",
+    [
+        "tcp://127.0.0.1:{closed}",
+        "http://127.0.0.1:{closed}",
+        "tcp://127.0.0.1",
+        "tcp://127.0.0.1:{not_dask}",
+    ],
+)
+def test_unreachable_scheduler_is_a_clear_cli_error(
+    address, program_dict, tmp_path, capsys, not_dask
+):
     """`slotwise plan --scheduler` that cannot connect (nothing listens, a bad address,
     something that is not Dask answers): one line, exit 2, no traceback."""
     from service.cli import main
@@ -153,10 +164,13 @@ def test_a_plain_plan_never_imports_dask(program_dict, tmp_path):
     """Dask is imported only for a scheduler: the CLI's plan of a small program skips it."""
     path = tmp_path / "program.json"
     path.write_text(json.dumps(program_dict))
-    code = ("import sys; from service.cli import main; "
-            f"assert main(['plan', {str(path)!r}, '-o', {str(tmp_path / 'plan.json')!r}]) == 0; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    code = (
+        "import sys; from service.cli import main; "
+        f"assert main(['plan', {str(path)!r}, '-o', {str(tmp_path / 'plan.json')!r}]) == 0; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

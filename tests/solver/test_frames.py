@@ -75,8 +75,7 @@ def test_date_frame_leaves_the_dst_gap_empty(two):
 def test_fall_back_shows_the_first_of_two_slots(program_dict):
     """At a fall-back fold two slots share a wall-clock time: the frame shows the first."""
     program_dict["program"].update(start="2027-10-25", end="2027-11-15", now=None)
-    program_dict["members"][1]["weekly"] = [
-        {"days": ["SU"], "start": "01:00", "end": "01:30"}]
+    program_dict["members"][1]["weekly"] = [{"days": ["SU"], "start": "01:00", "end": "01:30"}]
     program_dict["members"][0].pop("unavailable")
     avail = build_availability(parse_program(program_dict))
     hm = heatmap(avail, ["ben"], 15)
@@ -129,7 +128,7 @@ def _can_come(avail, member, start, minutes):
     """Whether ``member`` is free for every slot of a session from ``start`` (brute force)."""
     g = avail.grid.granularity_minutes
     slot = avail.grid.index_of(start.astimezone(UTC))
-    return bool(avail.column(member)[slot:slot + minutes // g].all())
+    return bool(avail.column(member)[slot : slot + minutes // g].all())
 
 
 def test_occurrence_rows_agree_with_availability(two):
@@ -147,8 +146,11 @@ def test_occurrence_rows_agree_with_availability(two):
         assert row.attending == len(free)
         assert row.missing == ", ".join(m for m in ("ana", "ben") if m not in free)
         assert row.holds == (len(free) == 2)
-        assert pd.isna(row.alternative) or (not row.holds and _can_come(
-            avail, "ana", row.alternative, 60) and _can_come(avail, "ben", row.alternative, 60))
+        assert pd.isna(row.alternative) or (
+            not row.holds
+            and _can_come(avail, "ana", row.alternative, 60)
+            and _can_come(avail, "ben", row.alternative, 60)
+        )
     assert list(frame.groupby("match", sort=False).occurrence.max()) == [8]
     assert str(frame.start.dtype) == "datetime64[ns, UTC]"
 
@@ -168,8 +170,9 @@ def test_series_rows_agree_with_their_occurrences(two):
         assert row.held == mine.holds.sum()
         assert row.attendance == mine.attending[mine.holds].sum()
         assert row.rrule == "FREQ=WEEKLY;COUNT=8"
-    keys = list(zip(-series.held, -series.attendance, -series.preferred, series.first_start,
-                    strict=True))
+    keys = list(
+        zip(-series.held, -series.attendance, -series.preferred, series.first_start, strict=True)
+    )
     assert keys == sorted(keys)
 
 
@@ -186,8 +189,9 @@ def test_proposals_top_is_the_single_match_plan(two):
     assert {s.duration_minutes for s in once} == {30} and once[0].rrule is None
 
 
-@pytest.mark.parametrize("overrides", [{"duration_minutes": 50},
-                                       {"frequency": "once", "sessions": 2}])
+@pytest.mark.parametrize(
+    "overrides", [{"duration_minutes": 50}, {"frequency": "once", "sessions": 2}]
+)
 def test_proposals_refuse_overrides_the_wizard_refuses(two, overrides):
     """Durations off the grid and several one-off sessions are errors, as in the API."""
     with pytest.raises(ValueError):
@@ -198,19 +202,32 @@ def test_plan_frames_cover_series_occurrences_and_unscheduled(program_dict):
     """plan_frames: one series row per planned series, all their occurrences, and each
     unscheduled match with its reason, in the plan's order."""
     # Sunday 03:00 in Tokyo is Saturday afternoon in New York, when ben does not work.
-    program_dict["members"].append({"id": "cy", "timezone": "Asia/Tokyo",
-                                    "weekly": [{"days": ["SU"], "start": "03:00",
-                                                "end": "04:00"}]})
-    program_dict["matches"].append({"id": "ben-cy", "members": ["ben", "cy"],
-                                    "duration_minutes": 60, "sessions": 2,
-                                    "frequency": "weekly"})
+    program_dict["members"].append(
+        {
+            "id": "cy",
+            "timezone": "Asia/Tokyo",
+            "weekly": [{"days": ["SU"], "start": "03:00", "end": "04:00"}],
+        }
+    )
+    program_dict["matches"].append(
+        {
+            "id": "ben-cy",
+            "members": ["ben", "cy"],
+            "duration_minutes": 60,
+            "sessions": 2,
+            "frequency": "weekly",
+        }
+    )
     doc = parse_program(program_dict)
     result = plan(doc, time_limit=10)
     series, occ, unscheduled = plan_frames(result)
     assert list(series.match) == [s.match for s in result.series] == ["ana-ben"]
     assert len(occ) == sum(len(s.occurrences) for s in result.series)
-    assert list(unscheduled.itertuples(index=False, name=None)) == [
-        (u.match, u.reason) for u in result.unscheduled] != []
+    assert (
+        list(unscheduled.itertuples(index=False, name=None))
+        == [(u.match, u.reason) for u in result.unscheduled]
+        != []
+    )
     assert series.held.sum() == result.objective.held
     assert series.attendance.sum() == result.objective.attendance
 
@@ -232,8 +249,9 @@ def test_best_weekly_time_is_the_one_common_start_in_the_viewers_zone(program_di
     """Ana free only on Wednesdays 10:00-11:00 in New York, Ben all working day: the one
     time both can attend 60 minutes is Wed 10:00 there, Wed 15:00 in Lisbon (winter; in
     the DST weeks it is 14:00, in fewer weeks)."""
-    program_dict["members"][0].update(timezone="America/New_York", weekly=[
-        {"days": ["WE"], "start": "10:00", "end": "11:00"}])
+    program_dict["members"][0].update(
+        timezone="America/New_York", weekly=[{"days": ["WE"], "start": "10:00", "end": "11:00"}]
+    )
     avail = build_availability(parse_program(program_dict))
     hm = heatmap(avail, ["ana", "ben"], 60)
     assert best_weekly_time(hm, "America/New_York") == "Wed 10:00"
@@ -242,8 +260,7 @@ def test_best_weekly_time_is_the_one_common_start_in_the_viewers_zone(program_di
 
 def test_best_weekly_time_is_none_when_they_never_meet(program_dict):
     """Ana free only on Saturdays, Ben on weekdays: None."""
-    program_dict["members"][0]["weekly"] = [{"days": ["SA"], "start": "10:00",
-                                             "end": "12:00"}]
+    program_dict["members"][0]["weekly"] = [{"days": ["SA"], "start": "10:00", "end": "12:00"}]
     avail = build_availability(parse_program(program_dict))
     assert best_weekly_time(heatmap(avail, ["ana", "ben"], 60), "America/New_York") is None
 
@@ -253,15 +270,22 @@ def test_first_come_first_served_frame_is_the_peer_per_match(program_dict):
     that got nothing (Ana's weekly cap of one is taken by the first) has 0 and 0."""
     program_dict["members"][0]["max_sessions_per_week"] = 1
     program_dict["members"].append({"id": "cy", "timezone": "America/New_York"})
-    program_dict["matches"].append({"id": "ana-cy", "members": ["ana", "cy"],
-                                    "duration_minutes": 60, "sessions": 4,
-                                    "frequency": "weekly"})
+    program_dict["matches"].append(
+        {
+            "id": "ana-cy",
+            "members": ["ana", "cy"],
+            "duration_minutes": 60,
+            "sessions": 4,
+            "frequency": "weekly",
+        }
+    )
     doc = parse_program(program_dict)
     avail = build_availability(doc)
     peer = first_come_first_served(doc, avail)
     frame = first_come_first_served_frame(doc, avail)
     assert frame.index.name == "match" and list(frame.columns) == ["held", "attendance"]
     assert list(frame.itertuples(name=None)) == [
-        (m, s.held if s else 0, s.attendance if s else 0) for m, s in peer]
+        (m, s.held if s else 0, s.attendance if s else 0) for m, s in peer
+    ]
     assert frame.loc["ana-ben", "held"] > 0
     assert tuple(frame.loc["ana-cy"]) == (0, 0)

@@ -31,8 +31,9 @@ def bm(people, slots, k=2, held=None, attendance=None):
     c = len(slots)
     held = np.asarray(held if held is not None else [slots.shape[1]] * c)
     att = np.asarray(attendance if attendance is not None else held * len(people))
-    return BatchMatch(np.asarray(people), k, slots, held, att, np.zeros(c, np.int64),
-                      np.arange(c, dtype=np.int64))
+    return BatchMatch(
+        np.asarray(people), k, slots, held, att, np.zeros(c, np.int64), np.arange(c, dtype=np.int64)
+    )
 
 
 def status_with(inst, forced, *adders):
@@ -99,9 +100,11 @@ def brute_force(inst):
                         weeks[WEEK[s]] = weeks.get(WEEK[s], 0) + 1
             ok &= all(v <= cap for v in weeks.values())
         if ok:
-            value = sum(int(inst.matches[m].held[c]) * inst.weight
-                        + int(inst.matches[m].attendance[c])
-                        for m, c in enumerate(combo) if c is not None)
+            value = sum(
+                int(inst.matches[m].held[c]) * inst.weight + int(inst.matches[m].attendance[c])
+                for m, c in enumerate(combo)
+                if c is not None
+            )
             best = max(best, value)
     return best
 
@@ -111,13 +114,14 @@ def instances(draw):
     n_people = draw(st.integers(2, 4))
     matches = []
     for _ in range(draw(st.integers(1, 4))):
-        people = draw(st.lists(st.integers(0, n_people - 1), min_size=2, max_size=2,
-                               unique=True))
+        people = draw(st.lists(st.integers(0, n_people - 1), min_size=2, max_size=2, unique=True))
         n = draw(st.integers(1, 2))
         c = draw(st.integers(1, 3))
         # A series never overlaps itself: occurrences are a "week" (12 slots) apart.
-        slots = [[s0 + 12 * j for j in range(n)]
-                 for s0 in draw(st.lists(st.integers(0, 13), min_size=c, max_size=c))]
+        slots = [
+            [s0 + 12 * j for j in range(n)]
+            for s0 in draw(st.lists(st.integers(0, 13), min_size=c, max_size=c))
+        ]
         held = [draw(st.integers(1, n)) for _ in range(c)]
         att = [h * 2 - draw(st.integers(0, h)) for h in held]
         matches.append(bm(people, slots, k=draw(st.integers(1, 3)), held=held, attendance=att))
@@ -152,8 +156,9 @@ def _clashes(inst, a, b):
     x, y = inst.matches[ma], inst.matches[mb]
     if not set(x.people.tolist()) & set(y.people.tolist()):
         return False
-    return any(s < t + y.k and t < s + x.k for s in x.slots[ca].tolist()
-               for t in y.slots[cb].tolist())
+    return any(
+        s < t + y.k and t < s + x.k for s in x.slots[ca].tolist() for t in y.slots[cb].tolist()
+    )
 
 
 @settings(max_examples=80, deadline=None)

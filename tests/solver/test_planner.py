@@ -12,11 +12,23 @@ from solver.planner import first_come_first_served, plan
 from solver.validate import validate
 from tests.reference import CODES, reference_availability, reference_best, reference_candidates
 
-ZONES = ["America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Sydney",
-         "America/Santiago", "Australia/Adelaide"]
+ZONES = [
+    "America/New_York",
+    "Europe/London",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "America/Santiago",
+    "Australia/Adelaide",
+]
 # Program starts that put a DST change inside a short horizon, for some zone above.
-STARTS = [date(2027, 3, 1), date(2027, 3, 22), date(2027, 3, 29), date(2027, 9, 27),
-          date(2027, 10, 25), date(2027, 11, 1)]
+STARTS = [
+    date(2027, 3, 1),
+    date(2027, 3, 22),
+    date(2027, 3, 29),
+    date(2027, 9, 27),
+    date(2027, 10, 25),
+    date(2027, 11, 1),
+]
 
 
 def _clock(m):
@@ -27,8 +39,11 @@ def _clock(m):
 def window(draw):
     start = draw(st.integers(6, 20)) * 60 + draw(st.sampled_from([0, 30]))
     end = min(start + draw(st.integers(1, 4)) * 60, 24 * 60)
-    return {"days": draw(st.lists(st.sampled_from(CODES[:5]), min_size=1, max_size=2,
-                                  unique=True)), "start": _clock(start), "end": _clock(end)}
+    return {
+        "days": draw(st.lists(st.sampled_from(CODES[:5]), min_size=1, max_size=2, unique=True)),
+        "start": _clock(start),
+        "end": _clock(end),
+    }
 
 
 @st.composite
@@ -38,34 +53,61 @@ def programs(draw, n_matches=1):
     n_people = draw(st.integers(2, 4))
     members = []
     for i in range(n_people):
-        m = {"id": f"p{i}", "timezone": draw(st.sampled_from(ZONES)),
-             "weekly": draw(st.lists(window(), min_size=1, max_size=2))}
+        m = {
+            "id": f"p{i}",
+            "timezone": draw(st.sampled_from(ZONES)),
+            "weekly": draw(st.lists(window(), min_size=1, max_size=2)),
+        }
         if draw(st.booleans()):
             a = first + timedelta(days=draw(st.integers(0, weeks * 7)))
-            m["unavailable"] = [{"start": a.isoformat(),
-                                 "end": (a + timedelta(days=draw(st.integers(1, 8)))).isoformat()}]
+            m["unavailable"] = [
+                {
+                    "start": a.isoformat(),
+                    "end": (a + timedelta(days=draw(st.integers(1, 8)))).isoformat(),
+                }
+            ]
         members.append(m)
     matches = []
     for x in range(n_matches):
         size = draw(st.integers(2, min(3, n_people)))
-        who = draw(st.lists(st.sampled_from([m["id"] for m in members]), min_size=size,
-                            max_size=size, unique=True))
+        who = draw(
+            st.lists(
+                st.sampled_from([m["id"] for m in members]),
+                min_size=size,
+                max_size=size,
+                unique=True,
+            )
+        )
         if x > 0 and matches and draw(st.booleans()):
             shared = matches[0]["members"][0]  # a mentor shared with the first match
             if shared not in who:
                 who[0] = shared
         freq = draw(st.sampled_from(["once", "weekly", "weekly", "biweekly", "monthly"]))
         sessions = 1 if freq == "once" else draw(st.integers(1, 3 if freq != "monthly" else 2))
-        match = {"id": f"x{x}", "members": who, "organizer": who[0], "frequency": freq,
-                 "sessions": sessions, "duration_minutes": draw(st.sampled_from([60, 120]))}
+        match = {
+            "id": f"x{x}",
+            "members": who,
+            "organizer": who[0],
+            "frequency": freq,
+            "sessions": sessions,
+            "duration_minutes": draw(st.sampled_from([60, 120])),
+        }
         if draw(st.booleans()):
-            match["preferred"] = {"days": draw(st.lists(st.sampled_from(CODES[:5]), min_size=1,
-                                                        max_size=3, unique=True))}
+            match["preferred"] = {
+                "days": draw(
+                    st.lists(st.sampled_from(CODES[:5]), min_size=1, max_size=3, unique=True)
+                )
+            }
         if size > 2 and draw(st.booleans()):
             match["required"] = who[:2]
         matches.append(match)
-    program = {"id": "p", "timezone": draw(st.sampled_from(ZONES)), "start": first.isoformat(),
-               "end": (first + timedelta(weeks=weeks)).isoformat(), "granularity_minutes": 60}
+    program = {
+        "id": "p",
+        "timezone": draw(st.sampled_from(ZONES)),
+        "start": first.isoformat(),
+        "end": (first + timedelta(weeks=weeks)).isoformat(),
+        "granularity_minutes": 60,
+    }
     return {"program": program, "members": members, "matches": matches}
 
 
@@ -83,8 +125,12 @@ def test_single_match_optimum_equals_brute_force(data):
         assert result.unscheduled[0].reason
         return
     (series,) = result.series
-    assert (series.first_slot, series.score.held, series.score.attendance,
-            series.score.preferred) == best
+    assert (
+        series.first_slot,
+        series.score.held,
+        series.score.attendance,
+        series.score.preferred,
+    ) == best
     assert result.status == "optimal"
 
 
@@ -106,6 +152,7 @@ def _brute_batch(doc, ref):
                 continue
             x, k, (first, held, att, _) = item
             from tests.reference import reference_occurrence_naives  # noqa: F401
+
             score[0] += held
             score[1] += att
             for s in _occurrence_slots(doc, x, first):
@@ -127,8 +174,10 @@ def _occurrence_slots(doc, x, first):
     slots = reference_slots(doc)
     index = {s: i for i, s in enumerate(slots)}
     zone = ZoneInfo(doc.member(x.organizer).timezone)
-    return [index[n.replace(tzinfo=zone).astimezone(UTC)] for n in
-            reference_occurrence_naives(slots[first].astimezone(zone), x.frequency, x.sessions)]
+    return [
+        index[n.replace(tzinfo=zone).astimezone(UTC)]
+        for n in reference_occurrence_naives(slots[first].astimezone(zone), x.frequency, x.sessions)
+    ]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -166,7 +215,9 @@ def test_first_come_first_served_plan_validates_and_is_not_better():
     result = plan(doc, avail, time_limit=10)
     assert validate(doc, avail, result) == []
     assert (result.objective.held, result.objective.attendance) >= (
-        peer.objective.held, peer.objective.attendance)
+        peer.objective.held,
+        peer.objective.attendance,
+    )
 
 
 def test_plan_falls_back_to_first_come_when_the_solver_finds_nothing(monkeypatch):
@@ -206,11 +257,31 @@ def test_plan_stats_to_dict_keeps_the_keys_benchmarks_have_written():
     doc, avail = _generated()
     stats = plan(doc, avail, time_limit=10).stats.to_dict()
     assert list(stats) == [
-        "score_seconds", "fcfs_seconds", "prune_seconds", "build_seconds", "solve_seconds",
-        "assemble_seconds", "models", "solver_runs", "unproven_after_first_pass",
-        "components", "variables", "constraints", "total_seconds", "parallel_slots",
-        "chunks"]
-    counts = ["models", "solver_runs", "unproven_after_first_pass", "components",
-              "variables", "constraints", "parallel_slots", "chunks"]
+        "score_seconds",
+        "fcfs_seconds",
+        "prune_seconds",
+        "build_seconds",
+        "solve_seconds",
+        "assemble_seconds",
+        "models",
+        "solver_runs",
+        "unproven_after_first_pass",
+        "components",
+        "variables",
+        "constraints",
+        "total_seconds",
+        "parallel_slots",
+        "chunks",
+    ]
+    counts = [
+        "models",
+        "solver_runs",
+        "unproven_after_first_pass",
+        "components",
+        "variables",
+        "constraints",
+        "parallel_slots",
+        "chunks",
+    ]
     assert all(type(stats[k]) is int for k in counts)
     assert all(type(v) is float for k, v in stats.items() if k not in counts)

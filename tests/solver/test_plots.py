@@ -10,8 +10,11 @@ from solver.plots import plot_frame, show
 def test_plot_frame_draws_every_cell_and_labels_the_axes():
     """The image holds the frame's values (NaN masked), from 0 to vmax; about a dozen row
     and column labels, from the frame's index and columns; a colour bar with the label."""
-    table = pd.DataFrame([[1.0, np.nan, 3.0]] * 30, index=[f"{h:02d}:00" for h in range(30)],
-                         columns=["Mon", "Tue", "Wed"])
+    table = pd.DataFrame(
+        [[1.0, np.nan, 3.0]] * 30,
+        index=[f"{h:02d}:00" for h in range(30)],
+        columns=["Mon", "Tue", "Wed"],
+    )
     fig = Figure()
     ax = fig.add_subplot()
     image = plot_frame(ax, table, "title", "members", vmax=4)

@@ -15,11 +15,14 @@ def overlaps(a_slots, k_a, b_slots, k_b):
 def series_sets(draw):
     period = draw(st.integers(5, 30))
     n = draw(st.integers(1, 4))
-    firsts = sorted(draw(st.lists(st.integers(0, period - 1), min_size=1, max_size=period,
-                                  unique=True)))
+    firsts = sorted(
+        draw(st.lists(st.integers(0, period - 1), min_size=1, max_size=period, unique=True))
+    )
     jitter = draw(st.lists(st.integers(-2, 2), min_size=n, max_size=n))
-    slots = np.array([[f + j * period + (jitter[j] if j else 0) for j in range(n)]
-                      for f in firsts], dtype=np.int64)
+    slots = np.array(
+        [[f + j * period + (jitter[j] if j else 0) for j in range(n)] for f in firsts],
+        dtype=np.int64,
+    )
     return np.array(firsts, dtype=np.int64), slots, draw(st.integers(1, 4))
 
 
@@ -30,8 +33,7 @@ def test_blocking_is_an_upper_bound(own, other):
     f, s, k = own
     of, os_, ok = other
     bound = blocking(f, s, k, of, os_, ok)
-    worst = max(sum(overlaps(s[c], k, os_[c2], ok) for c in range(len(f)))
-                for c2 in range(len(of)))
+    worst = max(sum(overlaps(s[c], k, os_[c2], ok) for c in range(len(f))) for c2 in range(len(of)))
     assert worst <= bound
 
 

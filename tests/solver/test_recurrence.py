@@ -32,18 +32,28 @@ def test_weekly_tuesday_nine_keeps_local_time_across_both_dst_changes():
 def test_biweekly_steps_fourteen_days():
     starts = occurrence_starts(datetime(2027, 1, 5, 9, tzinfo=NY), "biweekly", 4)
     assert [s.astimezone(NY).date() for s in starts] == [
-        date(2027, 1, 5), date(2027, 1, 19), date(2027, 2, 2), date(2027, 2, 16)]
+        date(2027, 1, 5),
+        date(2027, 1, 19),
+        date(2027, 2, 2),
+        date(2027, 2, 16),
+    ]
     assert rrule_text(starts[0], "biweekly", 4) == "FREQ=WEEKLY;INTERVAL=2;COUNT=4"
 
 
 def test_monthly_repeats_nth_weekday_and_fifth_week_means_last():
     second = datetime(2027, 1, 12, 9, tzinfo=NY)  # 2nd Tuesday of January 2027
     assert [s.astimezone(NY).date() for s in occurrence_starts(second, "monthly", 3)] == [
-        date(2027, 1, 12), date(2027, 2, 9), date(2027, 3, 9)]
+        date(2027, 1, 12),
+        date(2027, 2, 9),
+        date(2027, 3, 9),
+    ]
     assert rrule_text(second, "monthly", 3) == "FREQ=MONTHLY;BYDAY=2TU;COUNT=3"
     fifth = datetime(2027, 3, 30, 9, tzinfo=NY)  # 5th Tuesday of March 2027
     assert [s.astimezone(NY).date() for s in occurrence_starts(fifth, "monthly", 3)] == [
-        date(2027, 3, 30), date(2027, 4, 27), date(2027, 5, 25)]
+        date(2027, 3, 30),
+        date(2027, 4, 27),
+        date(2027, 5, 25),
+    ]
     assert rrule_text(fifth, "monthly", 3) == "FREQ=MONTHLY;BYDAY=-1TU;COUNT=3"
 
 
@@ -60,18 +70,32 @@ def test_time_in_spring_forward_gap_shifts_by_the_gap():
     assert starts[1].astimezone(lord_howe).replace(tzinfo=None) == datetime(2027, 10, 3, 2, 45)
 
 
-ZONES = ["America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe",
-         "America/Santiago", "Asia/Kathmandu", "Pacific/Chatham"]
+ZONES = [
+    "America/New_York",
+    "Europe/London",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+]
 
 
 @settings(max_examples=80, deadline=None)
-@given(zone=st.sampled_from(ZONES), organizer=st.sampled_from(ZONES),
-       start=st.dates(date(2027, 1, 1), date(2027, 12, 1)),
-       weeks=st.integers(1, 10), g=st.sampled_from([15, 30, 60]),
-       frequency=st.sampled_from(["once", "weekly", "biweekly", "monthly"]),
-       sessions=st.integers(1, 4), k=st.integers(1, 3), delay=st.integers(0, 6 * 24 * 60))
-def test_candidate_table_equals_calendar_arithmetic(zone, organizer, start, weeks, g,
-                                                    frequency, sessions, k, delay):
+@given(
+    zone=st.sampled_from(ZONES),
+    organizer=st.sampled_from(ZONES),
+    start=st.dates(date(2027, 1, 1), date(2027, 12, 1)),
+    weeks=st.integers(1, 10),
+    g=st.sampled_from([15, 30, 60]),
+    frequency=st.sampled_from(["once", "weekly", "biweekly", "monthly"]),
+    sessions=st.integers(1, 4),
+    k=st.integers(1, 3),
+    delay=st.integers(0, 6 * 24 * 60),
+)
+def test_candidate_table_equals_calendar_arithmetic(
+    zone, organizer, start, weeks, g, frequency, sessions, k, delay
+):
     """Every candidate (and only those) by brute force: all first slots of the first
     period whose occurrences all start on the grid and end inside the horizon."""
     if frequency == "once":
@@ -89,17 +113,25 @@ def test_candidate_table_equals_calendar_arithmetic(zone, organizer, start, week
     for i, s in enumerate(slots):
         if not earliest <= s < end:
             continue
-        occ = [index.get(n.replace(tzinfo=oz).astimezone(UTC))
-               for n in reference_occurrence_naives(s.astimezone(oz), frequency, sessions)]
+        occ = [
+            index.get(n.replace(tzinfo=oz).astimezone(UTC))
+            for n in reference_occurrence_naives(s.astimezone(oz), frequency, sessions)
+        ]
         if occ[0] == i and all(o is not None and o + k <= len(slots) for o in occ):
             expected[i] = occ
     assert got == expected
 
 
-@pytest.mark.parametrize("frequency,first", [
-    ("weekly", datetime(2027, 3, 2, 9, 0)), ("biweekly", datetime(2027, 10, 19, 1, 30)),
-    ("monthly", datetime(2027, 1, 29, 9, 0)), ("monthly", datetime(2027, 2, 9, 2, 30)),
-    ("weekly", datetime(2027, 3, 7, 2, 30))])
+@pytest.mark.parametrize(
+    "frequency,first",
+    [
+        ("weekly", datetime(2027, 3, 2, 9, 0)),
+        ("biweekly", datetime(2027, 10, 19, 1, 30)),
+        ("monthly", datetime(2027, 1, 29, 9, 0)),
+        ("monthly", datetime(2027, 2, 9, 2, 30)),
+        ("weekly", datetime(2027, 3, 7, 2, 30)),
+    ],
+)
 @pytest.mark.parametrize("zone", ["America/New_York", "Australia/Lord_Howe", "Europe/Paris"])
 def test_rrule_text_expands_to_the_same_instants(frequency, first, zone):
     """The RRULE we write, expanded by dateutil (an independent implementation), gives the

@@ -24,15 +24,33 @@ def _program(cap: int | None = None) -> dict[str, Any]:
     if cap is not None:
         ana["max_sessions_per_week"] = cap
     return {
-        "program": {"id": "p", "timezone": "Europe/Berlin", "start": "2027-01-04",
-                    "end": "2027-01-25", "granularity_minutes": 60},
-        "members": [ana, {"id": "ben", "timezone": "Europe/Berlin", "weekly": [MORNINGS]},
-                    {"id": "cara", "timezone": "Europe/Berlin", "weekly": [MORNINGS]}],
+        "program": {
+            "id": "p",
+            "timezone": "Europe/Berlin",
+            "start": "2027-01-04",
+            "end": "2027-01-25",
+            "granularity_minutes": 60,
+        },
+        "members": [
+            ana,
+            {"id": "ben", "timezone": "Europe/Berlin", "weekly": [MORNINGS]},
+            {"id": "cara", "timezone": "Europe/Berlin", "weekly": [MORNINGS]},
+        ],
         "matches": [
-            {"id": "ana-ben", "members": ["ana", "ben"], "frequency": "weekly", "sessions": 2,
-             "duration_minutes": 60},
-            {"id": "ana-cara", "members": ["ana", "cara"], "frequency": "weekly",
-             "sessions": 2, "duration_minutes": 60},
+            {
+                "id": "ana-ben",
+                "members": ["ana", "ben"],
+                "frequency": "weekly",
+                "sessions": 2,
+                "duration_minutes": 60,
+            },
+            {
+                "id": "ana-cara",
+                "members": ["ana", "cara"],
+                "frequency": "weekly",
+                "sessions": 2,
+                "duration_minutes": 60,
+            },
         ],
     }
 
@@ -51,8 +69,7 @@ def _series(p: Plan, match: str) -> Series:
 
 def _with_series(p: Plan, series: Series) -> Plan:
     """``p`` with the series of ``series.match`` replaced by ``series``."""
-    return replace(p, series=tuple(series if s.match == series.match else s
-                                   for s in p.series))
+    return replace(p, series=tuple(series if s.match == series.match else s for s in p.series))
 
 
 def _with_occurrence(p: Plan, match: str, occurrence: Occurrence) -> Plan:
@@ -79,10 +96,15 @@ def test_a_missing_occurrence(planned):
     """SPEC 4: a series has as many occurrences as its match has sessions."""
     doc, avail, p = planned
     s = _series(p, "ana-ben")
-    broken = _with_series(p, replace(s, occurrences=s.occurrences[:1],
-                                     score=Score(1, 2, s.score.preferred)))
-    broken = replace(broken, objective=replace(p.objective, held=p.objective.held - 1,
-                                               attendance=p.objective.attendance - 2))
+    broken = _with_series(
+        p, replace(s, occurrences=s.occurrences[:1], score=Score(1, 2, s.score.preferred))
+    )
+    broken = replace(
+        broken,
+        objective=replace(
+            p.objective, held=p.objective.held - 1, attendance=p.objective.attendance - 2
+        ),
+    )
     assert validate(doc, avail, broken) == ["ana-ben: 1 occurrences, not 2"]
 
 
@@ -101,15 +123,17 @@ def test_an_occurrence_of_the_wrong_length(planned):
     o = _series(p, "ana-ben").occurrences[0]
     longer = replace(o, end=o.end + timedelta(minutes=60))
     assert validate(doc, avail, _with_occurrence(p, "ana-ben", longer)) == [
-        f"ana-ben: occurrence {o.start} has the wrong length"]
+        f"ana-ben: occurrence {o.start} has the wrong length"
+    ]
 
 
 def test_attending_someone_who_cannot(planned):
     """SPEC 3: those said to attend are those who can (ben is left out here)."""
     doc, avail, p = planned
     o = _series(p, "ana-ben").occurrences[0]
-    assert validate(doc, avail, _with_occurrence(p, "ana-ben", replace(o, attending=("ana",)))
-                    ) == [f"ana-ben: {o.start} attending ('ana',), truly ['ana', 'ben']"]
+    assert validate(doc, avail, _with_occurrence(p, "ana-ben", replace(o, attending=("ana",)))) == [
+        f"ana-ben: {o.start} attending ('ana',), truly ['ana', 'ben']"
+    ]
 
 
 def test_holds_when_it_does_not(planned):
@@ -117,7 +141,8 @@ def test_holds_when_it_does_not(planned):
     doc, avail, p = planned
     o = _series(p, "ana-ben").occurrences[0]
     assert validate(doc, avail, _with_occurrence(p, "ana-ben", replace(o, holds=False))) == [
-        f"ana-ben: {o.start} holds=False, truly True"]
+        f"ana-ben: {o.start} holds=False, truly True"
+    ]
 
 
 def test_a_series_in_which_nothing_holds(planned):
@@ -126,13 +151,26 @@ def test_a_series_in_which_nothing_holds(planned):
     doc, avail, p = planned
     s = _series(p, "ana-ben")
     saturday = timedelta(days=5 - s.occurrences[0].start.weekday())
-    occurrences = tuple(replace(o, start=o.start + saturday, end=o.end + saturday,
-                                holds=False, attending=(), missing=("ana", "ben"))
-                        for o in s.occurrences)
+    occurrences = tuple(
+        replace(
+            o,
+            start=o.start + saturday,
+            end=o.end + saturday,
+            holds=False,
+            attending=(),
+            missing=("ana", "ben"),
+        )
+        for o in s.occurrences
+    )
     broken = _with_series(p, replace(s, occurrences=occurrences, score=Score()))
-    broken = replace(broken, objective=replace(
-        p.objective, held=p.objective.held - s.score.held,
-        attendance=p.objective.attendance - s.score.attendance))
+    broken = replace(
+        broken,
+        objective=replace(
+            p.objective,
+            held=p.objective.held - s.score.held,
+            attendance=p.objective.attendance - s.score.attendance,
+        ),
+    )
     assert validate(doc, avail, broken) == ["ana-ben: no occurrence holds"]
 
 
@@ -141,22 +179,29 @@ def test_a_score_that_does_not_add_up(planned):
     doc, avail, p = planned
     s = _series(p, "ana-ben")
     better = replace(s.score, attendance=s.score.attendance + 1)
-    broken = replace(_with_series(p, replace(s, score=better)),
-                     objective=replace(p.objective, attendance=p.objective.attendance + 1),
-                     bound=replace(p.bound, attendance=p.bound.attendance + 1))
+    broken = replace(
+        _with_series(p, replace(s, score=better)),
+        objective=replace(p.objective, attendance=p.objective.attendance + 1),
+        bound=replace(p.bound, attendance=p.bound.attendance + 1),
+    )
     assert validate(doc, avail, broken) == [
-        f"ana-ben: score {better} but truly held={s.score.held} "
-        f"attendance={s.score.attendance}"]
+        f"ana-ben: score {better} but truly held={s.score.held} attendance={s.score.attendance}"
+    ]
 
 
 def test_a_member_in_two_sessions_at_once(planned):
     """SPEC 5: no member is booked into two overlapping sessions (ana's two matches
     moved to the same times)."""
     doc, avail, p = planned
-    same = replace(_series(p, "ana-cara"), occurrences=tuple(
-        replace(o, start=b.start, end=b.end)
-        for o, b in zip(_series(p, "ana-cara").occurrences,
-                        _series(p, "ana-ben").occurrences, strict=True)))
+    same = replace(
+        _series(p, "ana-cara"),
+        occurrences=tuple(
+            replace(o, start=b.start, end=b.end)
+            for o, b in zip(
+                _series(p, "ana-cara").occurrences, _series(p, "ana-ben").occurrences, strict=True
+            )
+        ),
+    )
     problems = validate(doc, avail, _with_series(p, same))
     assert problems == ["ana is double-booked: ana-ben and ana-cara"] * 2
 
@@ -167,8 +212,9 @@ def test_more_sessions_in_a_week_than_the_cap(planned):
     _, avail, p = planned
     capped = parse_program(_program(cap=1))
     problems = validate(capped, avail, p)
-    assert problems and all(x.startswith("ana has 2 sessions in week ") and
-                            x.endswith(", cap 1") for x in problems)
+    assert problems and all(
+        x.startswith("ana has 2 sessions in week ") and x.endswith(", cap 1") for x in problems
+    )
 
 
 def test_an_objective_that_is_not_the_sum(planned):
@@ -177,7 +223,8 @@ def test_an_objective_that_is_not_the_sum(planned):
     broken = replace(p, objective=replace(p.objective, held=p.objective.held - 1))
     total = (p.objective.held, p.objective.attendance)
     assert validate(doc, avail, broken) == [
-        f"objective {broken.objective} does not add up to {total}"]
+        f"objective {broken.objective} does not add up to {total}"
+    ]
 
 
 def test_an_objective_above_the_bound(planned):
@@ -185,7 +232,8 @@ def test_an_objective_above_the_bound(planned):
     doc, avail, p = planned
     broken = replace(p, bound=replace(p.bound, held=p.bound.held - 1))
     assert validate(doc, avail, broken) == [
-        f"objective {p.objective} exceeds the bound {broken.bound}"]
+        f"objective {p.objective} exceeds the bound {broken.bound}"
+    ]
 
 
 def test_a_match_both_scheduled_and_unscheduled(planned):

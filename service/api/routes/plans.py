@@ -15,10 +15,15 @@ from ..deps import READ, WRITE, Config, Db, Who
 router = APIRouter(tags=["plans"])
 
 
-@router.post("/programs/{pid}/plans", status_code=202, response_model=JobStarted,
-             responses={**READ, **error_responses(429)})
-def start_plan(pid: str, request: Request, who: Who, db: Db, cfg: Config,
-               body: PlanCreate | None = None) -> dict[str, Any]:
+@router.post(
+    "/programs/{pid}/plans",
+    status_code=202,
+    response_model=JobStarted,
+    responses={**READ, **error_responses(429)},
+)
+def start_plan(
+    pid: str, request: Request, who: Who, db: Db, cfg: Config, body: PlanCreate | None = None
+) -> dict[str, Any]:
     """Plan every match that has no series yet, in the background → ``{"job": id}``.
     429 when the program already has SLOTWISE_MAX_PLAN_JOBS plans queued or running."""
     who.admin(pid)
@@ -44,8 +49,7 @@ def get_job(jid: str, who: Who, db: Db) -> dict[str, Any]:
     return job
 
 
-@router.post("/programs/{pid}/plans/{jid}/apply", response_model=PlanApplied,
-             responses=WRITE)
+@router.post("/programs/{pid}/plans/{jid}/apply", response_model=PlanApplied, responses=WRITE)
 def apply_plan(pid: str, jid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
     """Book every series of a finished plan, all or nothing. 409 naming what stands in the
     way: matches the plan lists twice (``repeated``), matches booked since it was made

@@ -51,8 +51,9 @@ def me(who: Who) -> dict[str, Any]:
     return {"role": who.role, "program": who.program_id, "member": who.member_id}
 
 
-@router.post("/programs", status_code=201, response_model=Created,
-             responses=error_responses(403, 409, 503))
+@router.post(
+    "/programs", status_code=201, response_model=Created, responses=error_responses(403, 409, 503)
+)
 async def create_program(doc: ProgramCreate, who: Who, db: Db, cfg: Config) -> dict[str, str]:
     """Create a program from a program document."""
     # async: calendar URLs are fetched on the event loop (no worker thread waits on the
@@ -61,8 +62,10 @@ async def create_program(doc: ProgramCreate, who: Who, db: Db, cfg: Config) -> d
     if not who.site_admin:
         raise Forbidden("only a site admin may create programs")
     if len(parsed.members) > cfg.max_members or len(parsed.matches) > cfg.max_matches:
-        raise Invalid(f"at most {cfg.max_members} members and {cfg.max_matches} matches "
-                      "per program", field="members")
+        raise Invalid(
+            f"at most {cfg.max_members} members and {cfg.max_matches} matches per program",
+            field="members",
+        )
     where = {m.id: f"members[{i}]" for i, m in enumerate(parsed.members)}
     ids = [m.id for m in parsed.members]
     fetched = await fetch_uploaded(parsed, ids, cfg, where)
@@ -76,8 +79,11 @@ def list_programs(who: Who, db: Db) -> list[dict[str, Any]]:
     """The programs this token can see."""
     with db.connect() as conn:
         rows = conn.execute(select(programs.c.id, programs.c.header)).all()
-    return [{"id": r.id, "name": json.loads(r.header).get("name")} for r in rows
-            if who.program_id in (None, r.id)]
+    return [
+        {"id": r.id, "name": json.loads(r.header).get("name")}
+        for r in rows
+        if who.program_id in (None, r.id)
+    ]
 
 
 @router.get("/programs/{pid}", response_model=DocumentPublic, responses=READ)
@@ -89,11 +95,18 @@ def get_program(pid: str, who: Who, db: Db) -> dict[str, Any]:
     return who.visible_part(data)
 
 
-@router.put("/programs/{pid}/members/{mid}", response_model=MemberPublic,
-            responses={201: {"model": MemberPublic, "description": "Created"}, **READ,
-                       **error_responses(503)})
-async def put_member(pid: str, mid: str, member: MemberUpdate, who: Who, db: Db, cfg: Config,
-                     response: Response) -> dict[str, Any]:
+@router.put(
+    "/programs/{pid}/members/{mid}",
+    response_model=MemberPublic,
+    responses={
+        201: {"model": MemberPublic, "description": "Created"},
+        **READ,
+        **error_responses(503),
+    },
+)
+async def put_member(
+    pid: str, mid: str, member: MemberUpdate, who: Who, db: Db, cfg: Config, response: Response
+) -> dict[str, Any]:
     """Create or replace one member, availability included."""
     who.is_member(pid, mid)
     if member.get("id", mid) != mid:
@@ -110,13 +123,22 @@ async def put_member(pid: str, mid: str, member: MemberUpdate, who: Who, db: Db,
     return stored
 
 
-@router.put("/programs/{pid}/members/{mid}/calendar", response_model=CalendarSet,
-            responses={**READ, **error_responses(503)}, openapi_extra={"requestBody": {
-                "content": {
-                    "text/calendar": {"schema": {"type": "string"}, "example": EXAMPLE_ICS},
-                    "application/json": {"schema": CalendarUpdate.model_json_schema()}}}})
-async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
-                       cfg: Config) -> dict[str, Any]:
+@router.put(
+    "/programs/{pid}/members/{mid}/calendar",
+    response_model=CalendarSet,
+    responses={**READ, **error_responses(503)},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/calendar": {"schema": {"type": "string"}, "example": EXAMPLE_ICS},
+                "application/json": {"schema": CalendarUpdate.model_json_schema()},
+            }
+        }
+    },
+)
+async def put_calendar(
+    pid: str, mid: str, request: Request, who: Who, db: Db, cfg: Config
+) -> dict[str, Any]:
     """Replace the member's calendar: an iCalendar body, or ``{"ics_url": ...}``."""
     who.is_member(pid, mid)
     raw = await request.body()
@@ -133,8 +155,7 @@ async def put_calendar(pid: str, mid: str, request: Request, who: Who, db: Db,
     return await run_in_threadpool(store_calendar, db, doc, pid, mid, source, fetched)
 
 
-@router.post("/programs/{pid}/matches", status_code=201, response_model=Created,
-             responses=WRITE)
+@router.post("/programs/{pid}/matches", status_code=201, response_model=Created, responses=WRITE)
 def add_match(pid: str, match: MatchCreate, who: Who, db: Db, cfg: Config) -> dict[str, str]:
     """Add a match (a pair or a group) to the program."""
     who.admin(pid)
@@ -144,20 +165,26 @@ def add_match(pid: str, match: MatchCreate, who: Who, db: Db, cfg: Config) -> di
 # The feed token is the file name: calendar apps subscribe to a plain URL ending in .ics
 # (some refuse or mangle query strings), and the URL is all the credential there is. The
 # access log shows it as /api/feeds/swf_…redacted.ics (service/redact.py).
-@router.get("/feeds/{feed}.ics", name="feed", responses={**ICS, **error_responses(404)},
-            response_class=Response)
+@router.get(
+    "/feeds/{feed}.ics",
+    name="feed",
+    responses={**ICS, **error_responses(404)},
+    response_class=Response,
+)
 def feed(feed: str, db: Db) -> Response:
     """A member's booked sessions as a subscribable calendar feed. The feed token in the
     URL opens this and nothing else; rotating or revoking it ends the old link (401)."""
     pid, mid = feed_member(db, feed)
-    return Response(notify.member_calendar(db, pid, mid),
-                    media_type="text/calendar; charset=utf-8")
+    return Response(notify.member_calendar(db, pid, mid), media_type="text/calendar; charset=utf-8")
 
 
-@router.post("/programs/{pid}/members/{mid}/feed-token", status_code=201,
-             response_model=FeedLink, responses=READ)
-def rotate_feed_token(pid: str, mid: str, request: Request, who: Who,
-                      db: Db) -> dict[str, Any]:
+@router.post(
+    "/programs/{pid}/members/{mid}/feed-token",
+    status_code=201,
+    response_model=FeedLink,
+    responses=READ,
+)
+def rotate_feed_token(pid: str, mid: str, request: Request, who: Who, db: Db) -> dict[str, Any]:
     """A new calendar feed link for the member (the member or an admin); the previous
     link stops working. The link is shown once."""
     who.is_member(pid, mid)
@@ -165,8 +192,12 @@ def rotate_feed_token(pid: str, mid: str, request: Request, who: Who,
     return {"member": mid, "url": str(request.url_for("feed", feed=token))}
 
 
-@router.delete("/programs/{pid}/members/{mid}/feed-token", status_code=204,
-               response_class=Response, responses=READ)
+@router.delete(
+    "/programs/{pid}/members/{mid}/feed-token",
+    status_code=204,
+    response_class=Response,
+    responses=READ,
+)
 def delete_feed_token(pid: str, mid: str, who: Who, db: Db) -> Response:
     """Revoke the member's calendar feed link (the member or an admin)."""
     who.is_member(pid, mid)

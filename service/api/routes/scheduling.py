@@ -24,17 +24,26 @@ from ..deps import READ, Db, Who, match_context
 router = APIRouter(tags=["scheduling"])
 
 
-@router.get("/programs/{pid}/matches/{xid}/heatmap", response_model=HeatmapPublic,
-            responses=READ)
-def get_heatmap(pid: str, xid: str, who: Who, db: Db,
-                duration: Annotated[int | None, Query(gt=0, le=1440)] = None,
-                tz: Annotated[str | None, Query(description="viewer's IANA zone")] = None,
-                first_day: Annotated[date | None, Query(
-                    alias="from", description="first date of the window, in the viewer's "
-                    "zone (default: the program's first)")] = None,
-                weeks: Annotated[int, Query(ge=1, le=MAX_HEATMAP_WEEKS, description=(
-                    "weeks of dates in the window"))] = HEATMAP_WEEKS,
-                ) -> dict[str, Any]:
+@router.get("/programs/{pid}/matches/{xid}/heatmap", response_model=HeatmapPublic, responses=READ)
+def get_heatmap(
+    pid: str,
+    xid: str,
+    who: Who,
+    db: Db,
+    duration: Annotated[int | None, Query(gt=0, le=1440)] = None,
+    tz: Annotated[str | None, Query(description="viewer's IANA zone")] = None,
+    first_day: Annotated[
+        date | None,
+        Query(
+            alias="from",
+            description="first date of the window, in the viewer's "
+            "zone (default: the program's first)",
+        ),
+    ] = None,
+    weeks: Annotated[
+        int, Query(ge=1, le=MAX_HEATMAP_WEEKS, description=("weeks of dates in the window"))
+    ] = HEATMAP_WEEKS,
+) -> dict[str, Any]:
     """How many members can attend a session starting at each slot of a window of weeks:
     SPEC 7's JSON for the window (``window`` says which slots), the viewer-zone
     day × time grid (``view``) and, per member, a base64 bitmap of the window's start
@@ -57,10 +66,12 @@ def get_heatmap(pid: str, xid: str, who: Who, db: Db,
     return out
 
 
-@router.post("/programs/{pid}/matches/{xid}/proposals", response_model=ProposalsPublic,
-             responses=READ)
-def proposals(pid: str, xid: str, who: Who, db: Db,
-              body: ProposalsCreate | None = None) -> dict[str, Any]:
+@router.post(
+    "/programs/{pid}/matches/{xid}/proposals", response_model=ProposalsPublic, responses=READ
+)
+def proposals(
+    pid: str, xid: str, who: Who, db: Db, body: ProposalsCreate | None = None
+) -> dict[str, Any]:
     """Ranked candidate series for one match (SPEC 5), with who can come to each
     occurrence and, where one does not hold, the best one-off alternative that week."""
     body = body or ProposalsCreate()
@@ -75,15 +86,26 @@ def proposals(pid: str, xid: str, who: Who, db: Db,
             raise Invalid(str(exc), field="preferred") from None
         if start is not None and end is not None and end <= start:
             raise Invalid("must be after start", field="preferred.end")
-        pref = Preference(frozenset(DAYS.index(d) for d in p.days) if p.days else None,
-                          start, end)
+        pref = Preference(frozenset(DAYS.index(d) for d in p.days) if p.days else None, start, end)
     try:
-        found = propose(doc, match.id, limit=body.limit, duration_minutes=body.duration_minutes,
-                        frequency=body.frequency, sessions=body.sessions, preferred=pref)
+        found = propose(
+            doc,
+            match.id,
+            limit=body.limit,
+            duration_minutes=body.duration_minutes,
+            frequency=body.frequency,
+            sessions=body.sessions,
+            preferred=pref,
+        )
     except SolverError as exc:
         raise Invalid(str(exc), field=exc.field) from None
     spec = found.spec
-    return {"match": match.id, "duration_minutes": spec.duration_minutes,
-            "frequency": spec.frequency, "sessions": spec.sessions,
-            "candidates": found.candidates,
-            "proposals": [series_dict(s) for s in found.series], "reason": found.reason}
+    return {
+        "match": match.id,
+        "duration_minutes": spec.duration_minutes,
+        "frequency": spec.frequency,
+        "sessions": spec.sessions,
+        "candidates": found.candidates,
+        "proposals": [series_dict(s) for s in found.series],
+        "reason": found.reason,
+    }

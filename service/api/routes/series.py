@@ -19,11 +19,21 @@ from ..deps import ICS, READ, WRITE, Config, Db, Who, match_context
 router = APIRouter(tags=["series"])
 
 
-@router.post("/programs/{pid}/matches/{xid}/series", status_code=201,
-             response_model=SeriesPublic, responses=WRITE)
-def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: Config,
-                idempotency_key: Annotated[str | None, Header(max_length=255)] = None
-                ) -> dict[str, Any]:
+@router.post(
+    "/programs/{pid}/matches/{xid}/series",
+    status_code=201,
+    response_model=SeriesPublic,
+    responses=WRITE,
+)
+def book_series(
+    pid: str,
+    xid: str,
+    body: SeriesCreate,
+    who: Who,
+    db: Db,
+    cfg: Config,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> dict[str, Any]:
     """Book a series; every member gets an invite. 409 with the clashes if any member is
     already booked at any occurrence. A retried request with the same Idempotency-Key
     (same caller, match and body) returns the first result and books nothing twice; the
@@ -37,8 +47,11 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
         match = find_match(doc, xid)
         who.in_match(pid, list(match.members))
         req = booking.request_for(doc, match, body.model_dump(exclude_none=True))
-        key = (booking.Idempotency.of(who.token_id, idempotency_key, match, req)
-               if idempotency_key else None)
+        key = (
+            booking.Idempotency.of(who.token_id, idempotency_key, match, req)
+            if idempotency_key
+            else None
+        )
         if key is not None:
             sid = booking.find_idempotent(conn, pid, key)
             if sid is not None:
@@ -50,16 +63,26 @@ def book_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db, cfg: C
     return out
 
 
-@router.get("/programs/{pid}/matches/{xid}/series", response_model=list[SeriesPublic],
-            responses=READ)
+@router.get(
+    "/programs/{pid}/matches/{xid}/series", response_model=list[SeriesPublic], responses=READ
+)
 def list_series(pid: str, xid: str, who: Who, db: Db) -> list[dict[str, Any]]:
     """Series booked for a match, newest first, with sessions and progress."""
     match_context(db, who, pid, xid)
     with db.connect() as conn:
-        ids = conn.execute(select(series.c.id).where(
-            (series.c.program_id == pid) & (series.c.match_id == xid)
-            & (series.c.status != PENDING))  # a plan still being applied
-            .order_by(series.c.created_at.desc())).scalars().all()
+        ids = (
+            conn.execute(
+                select(series.c.id)
+                .where(
+                    (series.c.program_id == pid)
+                    & (series.c.match_id == xid)
+                    & (series.c.status != PENDING)
+                )  # a plan still being applied
+                .order_by(series.c.created_at.desc())
+            )
+            .scalars()
+            .all()
+        )
         return [booking.series_public(conn, pid, s) for s in ids]
 
 
@@ -72,21 +95,22 @@ def get_series(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
         return booking.series_public(conn, pid, sid)
 
 
-@router.get("/programs/{pid}/series/{sid}/invite.ics", responses={**ICS, **READ},
-            response_class=Response)
+@router.get(
+    "/programs/{pid}/series/{sid}/invite.ics", responses={**ICS, **READ}, response_class=Response
+)
 def invite(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> Response:
     """The series' invite (``METHOD:REQUEST``, or ``CANCEL`` once cancelled)."""
     who.program(pid)
     with db.connect() as conn:
         row, members = booking.series_members(conn, pid, sid)
         who.sees_match(pid, members)
-        data = notify.series_ics(conn, cfg, pid, sid,
-                                 "CANCEL" if row.status == "cancelled" else "REQUEST")
+        data = notify.series_ics(
+            conn, cfg, pid, sid, "CANCEL" if row.status == "cancelled" else "REQUEST"
+        )
     return Response(data, media_type="text/calendar; charset=utf-8")
 
 
-@router.delete("/programs/{pid}/series/{sid}", response_model=SeriesPublic,
-               responses=WRITE)
+@router.delete("/programs/{pid}/series/{sid}", response_model=SeriesPublic, responses=WRITE)
 def cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
     """Cancel a series: sessions not yet held are cancelled, members get METHOD:CANCEL."""
     who.program(pid)
@@ -100,8 +124,9 @@ def cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
     return out
 
 
-@router.post("/programs/{pid}/sessions/{oid}/complete", response_model=SeriesPublic,
-             responses=WRITE)
+@router.post(
+    "/programs/{pid}/sessions/{oid}/complete", response_model=SeriesPublic, responses=WRITE
+)
 def complete(pid: str, oid: str, who: Who, db: Db) -> dict[str, Any]:
     """Mark one occurrence as held (also for sessions held outside slotwise)."""
     who.program(pid)
@@ -113,10 +138,10 @@ def complete(pid: str, oid: str, who: Who, db: Db) -> dict[str, Any]:
         return booking.series_public(conn, pid, row.series_id)
 
 
-@router.patch("/programs/{pid}/sessions/{oid}", response_model=SeriesPublic,
-              responses=WRITE)
-def patch_session(pid: str, oid: str, body: SessionUpdate, who: Who, db: Db,
-                  cfg: Config) -> dict[str, Any]:
+@router.patch("/programs/{pid}/sessions/{oid}", response_model=SeriesPublic, responses=WRITE)
+def patch_session(
+    pid: str, oid: str, body: SessionUpdate, who: Who, db: Db, cfg: Config
+) -> dict[str, Any]:
     """Move one occurrence (``{"start": ...}``) or cancel it alone
     (``{"status": "cancelled"}``); the invite is updated with a RECURRENCE-ID override."""
     if (body.start is None) == (body.status is None):
@@ -132,8 +157,9 @@ def patch_session(pid: str, oid: str, body: SessionUpdate, who: Who, db: Db,
             notify.queue_occurrence_cancel(conn, cfg, pid, oid)
         else:
             assert body.start is not None
-            doc = solving_document(conn, pid, now, match=srow.match_id,
-                                   sessions=False)  # see book_series
+            doc = solving_document(
+                conn, pid, now, match=srow.match_id, sessions=False
+            )  # see book_series
             booking.move_session(conn, doc, pid, oid, body.start, document_now(doc))
             notify.queue_series(conn, cfg, pid, row.series_id, "REQUEST")
         out = booking.series_public(conn, pid, row.series_id)
@@ -141,11 +167,11 @@ def patch_session(pid: str, oid: str, body: SessionUpdate, who: Who, db: Db,
     return out
 
 
-@router.get("/programs/{pid}/members/{mid}/sessions.ics", responses={**ICS, **READ},
-            response_class=Response)
+@router.get(
+    "/programs/{pid}/members/{mid}/sessions.ics", responses={**ICS, **READ}, response_class=Response
+)
 def member_feed(pid: str, mid: str, who: Who, db: Db) -> Response:
     """A member's booked sessions as a calendar (with the Authorization header; calendar
     apps subscribe to the feed link instead, see ``POST …/feed-token``)."""
     who.is_member(pid, mid)
-    return Response(notify.member_calendar(db, pid, mid),
-                    media_type="text/calendar; charset=utf-8")
+    return Response(notify.member_calendar(db, pid, mid), media_type="text/calendar; charset=utf-8")
