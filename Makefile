@@ -28,6 +28,7 @@ $(JS_STAMP): tests/js/package-lock.json
 
 test: $(STAMP) $(JS_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
