@@ -6,10 +6,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
 from ingest.errors import IngestError
 
 from .errors import ServiceError
+
+if TYPE_CHECKING:  # imported inside the commands, so `slotwise --help` stays quick
+    from sqlalchemy import Engine
+
+    from .config import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_DOCUMENT = 0, 1, 2
 
@@ -143,13 +149,13 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace) -> Settings:
     from .config import Settings
 
     return Settings.from_env(db_url=getattr(args, "db", None))
 
 
-def startup_line(settings) -> str:  # type: ignore[no-untyped-def]
+def startup_line(settings: Settings) -> str:
     """Where the database and the invites are, without any password (config.redact)."""
     from .config import redact
 
@@ -229,7 +235,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _token_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _token_engine(args: argparse.Namespace) -> Engine:
     from .store import init_db, make_engine
 
     engine = make_engine(_settings(args).db_url)
