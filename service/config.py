@@ -13,11 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ingest.text import address_problem
 
@@ -74,8 +74,10 @@ def _doc(what: str, default: str | None = None) -> Any:
 class Settings(BaseSettings):
     """Everything the service can be told; defaults make ``make run`` work anywhere.
 
-    ``Settings(...)`` reads ``SLOTWISE_*`` too; keyword arguments win. A bad value is a
-    ValueError that names the variable (one line: the CLI prints it as it is).
+    Only ``Settings.from_env(...)`` reads ``SLOTWISE_*``; ``Settings(...)`` is exactly
+    what its arguments and the defaults say, whatever the shell that runs it has set. A
+    bad value is a ValueError that names the variable (one line: the CLI prints it as it
+    is).
     """
 
     model_config = SettingsConfigDict(
@@ -85,6 +87,20 @@ class Settings(BaseSettings):
         validate_by_name=True,
         validate_by_alias=True,
     )
+    _reads_environment: ClassVar[bool] = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if cls._reads_environment:
+            return (init_settings, env_settings)  # arguments win over the environment
+        return (init_settings,)
 
     db_url: Annotated[
         str,
@@ -173,7 +189,7 @@ class Settings(BaseSettings):
     def from_env(cls, **overrides: object) -> Settings:
         """Settings from ``SLOTWISE_*`` variables (see ``ENVIRONMENT``) and ``overrides``
         (None: not given); a bad value is a ValueError that names the variable."""
-        return cls(**{k: v for k, v in overrides.items() if v is not None})
+        return _FromEnvironment(**{k: v for k, v in overrides.items() if v is not None})
 
     def check_mail(self) -> None:
         """Refuse mail settings that cannot work: a SLOTWISE_SENDER that is no address, or
@@ -196,6 +212,12 @@ class Settings(BaseSettings):
                 f"is set), so set the address they come from; the default "
                 f"{address} cannot be replied to"
             )
+
+
+class _FromEnvironment(Settings):
+    """Settings that also read ``SLOTWISE_*``: what ``Settings.from_env`` returns."""
+
+    _reads_environment: ClassVar[bool] = True
 
 
 def redact(url: str) -> str:

@@ -80,3 +80,15 @@ def test_cli_reports_a_bad_setting_without_a_traceback(monkeypatch, capsys, tmp_
     code = main(["serve", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}", "--port", "1"])
     err = capsys.readouterr().err
     assert code != 0 and "SLOTWISE_RETRY_SECONDS" in err and "Traceback" not in err
+
+
+def test_only_from_env_reads_the_environment(monkeypatch):
+    """Settings(...) in code and tests is what its arguments say, whatever the shell has
+    set; Settings.from_env reads SLOTWISE_*, and its arguments win over them."""
+    monkeypatch.setenv("SLOTWISE_SMTP_URL", "smtp://mail.example.org:25")
+    monkeypatch.setenv("SLOTWISE_MAX_MEMBERS", "7")
+    plain = Settings(max_matches=5)
+    assert (plain.smtp_url, plain.max_members, plain.max_matches) == (None, 20_000, 5)
+    read = Settings.from_env(max_members=9)
+    assert isinstance(read, Settings)
+    assert (read.smtp_url, read.max_members) == ("smtp://mail.example.org:25", 9)
