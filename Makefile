@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Every optional part (the `all` extra) and the dev tools (the PEP 735 group `dev`, which
 # needs pip >= 25.1: hence the upgrade first).
 $(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[all]' --group dev
 	touch $(STAMP)
