@@ -19,9 +19,12 @@ _EXPORTS = {
     "Score": "result",
     "Series": "result",
     "plan": "planner",
-    "first_come_first_served": "planner",
-    "first_come_first_served_plan": "planner",
-    "per_match_upper_bound": "planner",
+    "SolveParams": "model",
+    "PlanStats": "result",
+    "propose": "proposals",
+    "first_come_first_served": "peers",
+    "first_come_first_served_plan": "peers",
+    "per_match_upper_bound": "peers",
     "executor_for": "executors",
     "best_weekly_time": "frames",
     "first_come_first_served_frame": "frames",
@@ -45,13 +48,16 @@ if TYPE_CHECKING:  # `X as X`: re-exported, for type checkers and editors
     from .frames import plan_frames as plan_frames
     from .frames import series_frame as series_frame
     from .heatmap import Heatmap as Heatmap
-    from .planner import first_come_first_served as first_come_first_served
-    from .planner import first_come_first_served_plan as first_come_first_served_plan
-    from .planner import per_match_upper_bound as per_match_upper_bound
+    from .model import SolveParams as SolveParams
+    from .peers import first_come_first_served as first_come_first_served
+    from .peers import first_come_first_served_plan as first_come_first_served_plan
+    from .peers import per_match_upper_bound as per_match_upper_bound
     from .planner import plan as plan
     from .plots import plot_frame as plot_frame
     from .plots import show as show
+    from .proposals import propose as propose
     from .result import Plan as Plan
+    from .result import PlanStats as PlanStats
     from .result import Score as Score
     from .result import Series as Series
 

@@ -211,10 +211,10 @@ def best_weekly_time(hm: Heatmap, zone: ZoneInfo | str) -> str | None:
 def first_come_first_served_frame(
     doc: ProgramDocument, avail: Availability | None = None
 ) -> pd.DataFrame:
-    """``solver.planner.first_come_first_served`` as a frame: one row per match (index
+    """``solver.peers.first_come_first_served`` as a frame: one row per match (index
     ``match``, document order), its series' ``held`` and ``attendance`` (0 when it got
     none)."""
-    from .planner import first_come_first_served
+    from .peers import first_come_first_served
 
     return pd.DataFrame(
         [

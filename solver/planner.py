@@ -25,25 +25,13 @@ from .matches import (
 )
 from .model import SolveParams
 from .passes import InProcess, Runner, Runs, first_pass, second_pass
-from .peers import (
-    fcfs_choice,
-    first_come_first_served,
-    first_come_first_served_plan,
-    per_match_upper_bound,
-)
+from .peers import fcfs_choice
 from .progress import SCORING, Progress, Reporter
 from .prune import components
 from .result import Plan, PlanStats, Score, Status
 from .spec import match_spec
 
-# Re-exported: notebooks and scripts import the peers from here, next to plan().
-__all__ = [
-    "SolveParams",
-    "first_come_first_served",
-    "first_come_first_served_plan",
-    "per_match_upper_bound",
-    "plan",
-]
+__all__ = ["SolveParams", "plan"]
 
 log = logging.getLogger(__name__)
 

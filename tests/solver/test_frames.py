@@ -24,7 +24,8 @@ from solver.frames import (
     series_frame,
 )
 from solver.heatmap import heatmap
-from solver.planner import first_come_first_served, plan
+from solver.peers import first_come_first_served
+from solver.planner import plan
 from solver.result import Plan, Score
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]

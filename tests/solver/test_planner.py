@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from ingest.availability import build_availability
 from ingest.document import parse_program
-from solver.planner import first_come_first_served, plan
+from solver.peers import first_come_first_served
+from solver.planner import plan
 from solver.validate import validate
 from tests.reference import CODES, reference_availability, reference_best, reference_candidates
 
@@ -205,7 +206,7 @@ def _generated(matches=40, seed=0):
 
 def test_first_come_first_served_plan_validates_and_is_not_better():
     """SPEC 5: the peer's plan is valid, and plan() holds at least as many occurrences."""
-    from solver.planner import first_come_first_served_plan
+    from solver.peers import first_come_first_served_plan
 
     doc, avail = _generated()
     peer = first_come_first_served_plan(doc, avail)
@@ -224,7 +225,7 @@ def test_plan_falls_back_to_first_come_when_the_solver_finds_nothing(monkeypatch
     """When CP-SAT returns no solution within its limit, the plan is still the
     first-come-first-served one, never an empty plan."""
     import solver.passes as passes
-    import solver.planner as planner
+    import solver.peers as peers
     from solver.model import ModelResult
 
     def nothing(inst, **kwargs):
@@ -235,7 +236,7 @@ def test_plan_falls_back_to_first_come_when_the_solver_finds_nothing(monkeypatch
     result = plan(doc, avail, time_limit=10)
     assert result.stats.models > 0
     assert validate(doc, avail, result) == []
-    peer = planner.first_come_first_served_plan(doc, avail)
+    peer = peers.first_come_first_served_plan(doc, avail)
     assert result.objective.held >= peer.objective.held
     assert result.status == "feasible"
 

@@ -7,7 +7,8 @@ import pytest
 from benchmarks.generate import generate_program
 from ingest.availability import build_availability
 from ingest.document import parse_program
-from solver.planner import first_come_first_served_plan, plan
+from solver.peers import first_come_first_served_plan
+from solver.planner import plan
 from solver.validate import validate
 
 
