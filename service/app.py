@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest.errors import CalendarError, DocumentError, IngestError
+from solver.errors import SolverError
 
 from . import redact
 from .config import Settings
@@ -104,6 +105,12 @@ async def _ingest_error(_: Request, exc: IngestError) -> JSONResponse:
     if isinstance(exc, CalendarError):
         return error_body(422, str(exc), exc.field or "calendar")
     return error_body(422, str(exc))
+
+
+async def _solver_error(_: Request, exc: SolverError) -> JSONResponse:
+    # What the solver refuses of a request (a duration off the grid, a frequency that does
+    # not fit): the caller's mistake, with the field the error names.
+    return error_body(422, str(exc), exc.field)
 
 
 class BodyLimit:
@@ -199,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(IngestError, _ingest_error)  # type: ignore[arg-type]
+    app.add_exception_handler(SolverError, _solver_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _database_busy)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     # Which of several worker processes answered.

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query
 
 from ingest.availability import build_availability
 from ingest.document import DAYS, check_zone, parse_clock
-from solver.errors import SolverError
 from solver.heatmap import heatmap
 from solver.proposals import propose
 from solver.spec import Preference
@@ -56,10 +55,7 @@ def get_heatmap(
         raise Invalid(str(exc), field="tz") from None
     duration = duration or match.duration_minutes
     avail = build_availability(doc, members=list(match.members))
-    try:
-        hm = heatmap(avail, list(match.members), duration)
-    except SolverError as exc:
-        raise Invalid(str(exc), field=exc.field) from None
+    hm = heatmap(avail, list(match.members), duration)  # SolverError: 422 (app.py)
     out = heatmap_window(hm, zone, first_day, weeks)
     out["match"] = match.id
     out["names"] = {m: doc.member(m).name or m for m in match.members}
@@ -87,18 +83,15 @@ def proposals(
         if start is not None and end is not None and end <= start:
             raise Invalid("must be after start", field="preferred.end")
         pref = Preference(frozenset(DAYS.index(d) for d in p.days) if p.days else None, start, end)
-    try:
-        found = propose(
-            doc,
-            match.id,
-            limit=body.limit,
-            duration_minutes=body.duration_minutes,
-            frequency=body.frequency,
-            sessions=body.sessions,
-            preferred=pref,
-        )
-    except SolverError as exc:
-        raise Invalid(str(exc), field=exc.field) from None
+    found = propose(  # SolverError: 422 naming the field (app.py)
+        doc,
+        match.id,
+        limit=body.limit,
+        duration_minutes=body.duration_minutes,
+        frequency=body.frequency,
+        sessions=body.sessions,
+        preferred=pref,
+    )
     spec = found.spec
     return {
         "match": match.id,
