@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ingest.availability import Availability
-from ingest.document import ProgramDocument, format_clock
+from ingest.document import Frequency, ProgramDocument, format_clock
 
 from .heatmap import Heatmap
 from .proposals import propose
@@ -180,7 +180,7 @@ def proposals(
     limit: int = 5,
     *,
     duration_minutes: int | None = None,
-    frequency: str | None = None,
+    frequency: Frequency | None = None,
     sessions: int | None = None,
     preferred: Preference | None = None,
 ) -> list[Series]:

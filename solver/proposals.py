@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingest.availability import Availability, build_availability, program_grid
-from ingest.document import ProgramDocument
+from ingest.document import Frequency, ProgramDocument
 
 from .candidates import member_attend, score
 from .errors import SolverError
@@ -33,7 +33,7 @@ def propose(
     limit: int = 5,
     *,
     duration_minutes: int | None = None,
-    frequency: str | None = None,
+    frequency: Frequency | None = None,
     sessions: int | None = None,
     preferred: Preference | None = None,
 ) -> Proposals:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ingest.document import DAYS, Match, ProgramDocument
+from ingest.document import DAYS, Frequency, Match, ProgramDocument
 from ingest.grid import SlotGrid, as_instant
 
 
@@ -28,7 +28,7 @@ class MatchSpec:
     required: tuple[str, ...]
     quorum: int
     zone: ZoneInfo
-    frequency: str
+    frequency: Frequency
     sessions: int
     duration_minutes: int
     earliest: datetime
@@ -54,7 +54,7 @@ def match_spec(
     grid: SlotGrid,
     *,
     duration_minutes: int | None = None,
-    frequency: str | None = None,
+    frequency: Frequency | None = None,
     sessions: int | None = None,
     preferred: Preference | None = None,
 ) -> MatchSpec:
