@@ -41,6 +41,25 @@ CLOCK_PATTERN = r"^\d{1,2}:\d{2}$"  # a time of day, "HH:MM" (see parse_clock)
 YEARS = range(1900, 3000)
 
 
+def sessions_problem(frequency: str, sessions: int) -> str | None:
+    """What is wrong with ``sessions`` for ``frequency`` (SPEC 4: a one-off is one
+    session), or None; the one place for the rule (documents, proposals, bookings)."""
+    if frequency == "once" and sessions != 1:
+        return "must be 1 when frequency is 'once'"
+    return None
+
+
+def duration_problem(minutes: int, granularity_minutes: int) -> str | None:
+    """What is wrong with a session of ``minutes`` on the program's grid (SPEC 1: whole
+    slots), or None; the one place for the rule (documents, heat maps, proposals,
+    bookings)."""
+    if minutes <= 0:
+        return "must be above 0 minutes"
+    if minutes % granularity_minutes:
+        return f"must be a multiple of the {granularity_minutes}-minute grid"
+    return None
+
+
 def check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
@@ -294,8 +313,9 @@ class Match(_Model):
     @field_validator("sessions")
     @classmethod
     def _once_has_one_session(cls, v: int, info: Any) -> int:
-        if info.data.get("frequency") == "once" and v != 1:
-            raise ValueError("must be 1 when frequency is 'once'")
+        problem = sessions_problem(info.data.get("frequency", ""), v)
+        if problem:
+            raise ValueError(problem)
         return v
 
 
@@ -462,12 +482,9 @@ def _cross_check(doc: ProgramDocument) -> list[FieldError]:
                 errors.append(
                     FieldError(f"{where}.required[{j}]", f'"{mid}" is not a member of this match')
                 )
-        if x.duration_minutes % g:
-            errors.append(
-                FieldError(
-                    f"{where}.duration_minutes", f"must be a multiple of the {g}-minute grid"
-                )
-            )
+        problem = duration_problem(x.duration_minutes, g)
+        if problem:
+            errors.append(FieldError(f"{where}.duration_minutes", problem))
     for i, b in enumerate(doc.bookings):
         if b.match not in match_ids:
             errors.append(FieldError(f"bookings[{i}].match", f'unknown match "{b.match}"'))

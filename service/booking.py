@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 from ingest.availability import program_grid
-from ingest.document import Match, Program, ProgramDocument
+from ingest.document import (
+    Match,
+    Program,
+    ProgramDocument,
+    duration_problem,
+    sessions_problem,
+)
 from ingest.grid import as_instant, from_epoch, to_epoch
 from solver.recurrence import occurrence_starts, rrule_text
 
@@ -60,12 +66,13 @@ def request_for(doc: ProgramDocument, match: Match, body: dict[str, Any]) -> Ser
     )
     frequency = body.get("frequency") or match.frequency
     n = body.get("sessions") or (1 if frequency == "once" else match.sessions)
-    if frequency == "once" and n != 1:
-        raise Invalid("must be 1 when frequency is 'once'", field="sessions")
+    problem = sessions_problem(frequency, n)
+    if problem:
+        raise Invalid(problem, field="sessions")
     duration = body.get("duration_minutes") or match.duration_minutes
-    g = doc.program.granularity_minutes
-    if duration % g:
-        raise Invalid(f"must be a multiple of the {g}-minute grid", field="duration_minutes")
+    problem = duration_problem(duration, doc.program.granularity_minutes)
+    if problem:
+        raise Invalid(problem, field="duration_minutes")
     return SeriesRequest(
         first_start=_instant(body["first_start"], zone, "first_start"),
         duration_minutes=duration,

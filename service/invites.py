@@ -48,6 +48,7 @@ from icalendar import (
     vUri,
 )
 
+from ingest.document import sessions_problem
 from ingest.text import one_line
 from solver.recurrence import FREQUENCIES, occurrence_dates, rrule_text
 
@@ -222,7 +223,7 @@ def occurrence_cancel(
 def _check(series: InviteSeries) -> None:
     if series.frequency not in FREQUENCIES:
         raise ValueError(f"frequency: unknown frequency {series.frequency!r}")
-    if series.sessions < 1 or (series.frequency == "once" and series.sessions != 1):
+    if series.sessions < 1 or sessions_problem(series.frequency, series.sessions):
         raise ValueError(f"sessions: {series.sessions} does not fit {series.frequency!r}")
     if series.first_start.tzinfo is None:
         raise ValueError("first_start: naive datetime, an aware one is needed")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from ingest.availability import Availability
+from ingest.document import duration_problem
 
 from .attend import can_attend, row_counts
 from .errors import SolverError
@@ -96,10 +97,9 @@ def heatmap(
 ) -> Heatmap:
     """Heat map of ``members`` for sessions of ``duration_minutes`` (a multiple of the grid)."""
     g = avail.grid.granularity_minutes
-    if duration_minutes <= 0 or duration_minutes % g:
-        raise SolverError(
-            f"duration must be a positive multiple of the {g}-minute grid", field="duration"
-        )
+    problem = duration_problem(duration_minutes, g)
+    if problem:
+        raise SolverError(f"duration {problem}", field="duration")
     cols = avail.indices(list(members))
     attend = can_attend(avail.matrix[:, cols], duration_minutes // g)
     return Heatmap(avail, tuple(members), duration_minutes, attend)

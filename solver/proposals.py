@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingest.availability import Availability, build_availability, program_grid
-from ingest.document import Frequency, ProgramDocument
+from ingest.document import Frequency, ProgramDocument, duration_problem, sessions_problem
 
 from .candidates import member_attend, score
 from .errors import SolverError
@@ -48,13 +48,12 @@ def propose(
     match = doc.match(match_id)
     grid = avail.grid if avail is not None else program_grid(doc)
     g = grid.granularity_minutes
-    if duration_minutes is not None and (duration_minutes <= 0 or duration_minutes % g):
-        raise SolverError(
-            f"duration_minutes must be a positive multiple of the {g}-minute grid",
-            field="duration_minutes",
-        )
-    if frequency == "once" and (sessions or 1) != 1:
-        raise SolverError("sessions must be 1 when frequency is 'once'", field="sessions")
+    problem = duration_problem(duration_minutes, g) if duration_minutes is not None else None
+    if problem:
+        raise SolverError(f"duration_minutes {problem}", field="duration_minutes")
+    problem = sessions_problem(frequency or "", sessions or 1)
+    if problem:
+        raise SolverError(f"sessions {problem}", field="sessions")
     sessions = sessions or (1 if frequency == "once" else None)
     spec = match_spec(
         doc,
