@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from .errors import DocumentError, FieldError
-from .grid import GRANULARITIES
+from .grid import GRANULARITIES, as_instant
 from .text import check_address, check_line, check_link, check_name, check_text
 
 # Weekday codes (RFC 5545's BYDAY), Monday first as date.weekday() counts: the one list.
@@ -363,6 +363,11 @@ class Program(_Model):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def now_instant(self) -> datetime:
+        """The instant before which nothing may be booked: ``now`` when the document
+        fixes it (naive: wall-clock in the program's zone), else the current time."""
+        return as_instant(self.now, self.zone) if self.now is not None else datetime.now(UTC)
 
 
 class ProgramDocument(_Model):

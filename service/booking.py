@@ -421,10 +421,8 @@ def cancel_series(
 
 
 def program_now(conn: Connection, program_id: str) -> datetime:
-    """The program's ``now`` when its document fixes one, else the current time (as
-    ``programs.document_now``, reading only the program's header)."""
-    p = Program.model_validate(json.loads(program_row(conn, program_id).header))
-    return as_instant(p.now, p.zone) if p.now is not None else datetime.now(UTC)
+    """The program's ``now`` (``Program.now_instant``), reading only its header."""
+    return Program.model_validate(json.loads(program_row(conn, program_id).header)).now_instant()
 
 
 def _set_session_status(conn: Connection, ids: list[str], status: str) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine
 from ingest.availability import program_grid
 from ingest.document import CalendarSource, Match, ProgramDocument, check_entered, parse_program
 from ingest.errors import DocumentError
-from ingest.grid import as_instant, from_epoch
+from ingest.grid import from_epoch
 
 from .config import Settings
 from .errors import Conflict, Invalid, NotFound
@@ -193,8 +193,7 @@ def _complete(conn: Connection, program_id: str, data: dict[str, Any]) -> None:
 def document_now(doc: ProgramDocument) -> datetime:
     """The instant before which nothing may be booked: the document's ``now`` (always set
     by :func:`solving_document`)."""
-    p = doc.program
-    return as_instant(p.now, p.zone) if p.now is not None else datetime.now(UTC)
+    return doc.program.now_instant()
 
 
 def find_match(doc: ProgramDocument, match_id: str) -> Match:
