@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         Count | None, _doc("local processes for large batch plans (1: in process)", "one per core")
     ] = None
     # Applying a plan books this many series per transaction, so it never holds the
-    # database (SQLite: every program's writes) for long (service/jobs.py).
+    # database (SQLite: every program's writes) for long (service/plan_apply.py).
     apply_chunk: Annotated[Count, _doc("series an applied plan books per transaction")] = 50
     # Plan jobs one program may have queued or running at once (1 running + 2 waiting);
     # one more is refused with 429.
