@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from benchmarks.generate import generate_program
-from service import booking, jobs, notify, plan_apply, process
+from service import booking, feeds, jobs, plan_apply, process
 from service.config import Settings
 from service.errors import Conflict, NotFound, TooMany
 from service.programs import validated
@@ -176,7 +176,7 @@ def test_an_apply_whose_process_died_is_undone_and_applied_again_whole(engine, t
     with engine.connect() as conn:  # hidden: no series page, no feed
         with pytest.raises(NotFound, match="unknown series"):
             booking.series_row(conn, "p1", conn.execute(select(series.c.id)).scalar_one())
-        assert b"BEGIN:VEVENT" not in notify.member_feed(conn, "p1", "mia", "Mia")
+        assert b"BEGIN:VEVENT" not in feeds.member_feed(conn, "p1", "mia", "Mia")
 
     out = plan_apply.apply(engine, settings, "p1", jid)
     assert out["booked"] == len(document["series"]) == 4
