@@ -26,7 +26,8 @@ def calendar_busy(
 
     ``budget`` bounds what ICS recurrence rules may cost (shared by a member's calendars).
     """
-    from .ics_source import busy_from_ics, fetch_ics
+    from .fetch import fetch_ics
+    from .ics_source import busy_from_ics
 
     if source.ics_text is not None:
         return busy_from_ics(source.ics_text, zone, start, end, budget)

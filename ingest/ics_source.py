@@ -1,4 +1,4 @@
-"""ICS calendars (text, files, URLs) as busy time (SPEC 2), and fetching them over HTTP.
+"""ICS calendars (text, files, URLs) as busy time (SPEC 2); fetching them is ``fetch.py``.
 
 Rules, in one place for every calendar source (CalDAV feeds its data through here too):
 
@@ -22,20 +22,10 @@ does one that would take too long to read: recurrence rules are checked first
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import ipaddress
 import re
-import socket
-import ssl
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import anyio
-import httpx
 import recurring_ical_events
 import x_wr_timezone
 
@@ -103,7 +93,6 @@ ONCE = {
 # Floating and all-day times are local to the member, up to 14 h from UTC either way; the
 # expansion is asked for a wider window and the result is cut to [start, end) exactly.
 _MARGIN = timedelta(days=2)
-MAX_REDIRECTS = 5
 _FOLD = re.compile(r"\r?\n[ \t]")
 # A TZID parameter (quoted or not) or a VTIMEZONE's TZID property line.
 _TZID = re.compile(r';TZID=(?:"([^"]*)"|([^;:]*))|^TZID:([^\r\n]*)', re.MULTILINE)
@@ -462,179 +451,3 @@ def _line_with(text: str, *needles: str) -> str | None:
         if all(n in line for n in needles):
             return line.strip()
     return None
-
-
-# -- fetching --------------------------------------------------------------------------
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-# Network policy: called with each URL to fetch (redirect targets too) and every address
-# its host resolves to, before connecting; raises CalendarError to refuse.
-Guard = Callable[[str, list[IPAddress]], None]
-
-
-def fetch_ics(
-    url: str, *, timeout: float = 10, max_bytes: int = 5_000_000, guard: Guard | None = None
-) -> bytes:
-    """:func:`fetch_ics_async` for synchronous callers (the CLI, notebooks, threads)."""
-    fetch = functools.partial(
-        fetch_ics_async, url, timeout=timeout, max_bytes=max_bytes, guard=guard
-    )
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return anyio.run(fetch)
-    # An event loop runs in this thread (a notebook): ours runs in a thread of its own.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(anyio.run, fetch).result()
-
-
-async def fetch_ics_async(
-    url: str, *, timeout: float = 10, max_bytes: int = 5_000_000, guard: Guard | None = None
-) -> bytes:
-    """The body of an ICS URL (http, https, webcal): redirects followed (at most 5).
-
-    ``timeout`` is one deadline for the whole fetch: resolving, connecting, headers and
-    body, redirects included (a server that trickles bytes cannot hold it longer). A
-    body over ``max_bytes`` is refused while streaming. With a ``guard``, each host is
-    resolved here, the guard checks every address, and the connection goes to a checked
-    address, never to the name again (a DNS answer that changes in between cannot lead
-    elsewhere); the Host header and TLS (server name, certificate) still use the name,
-    and proxies from the environment are not used. Messages name the host only: private
-    calendar URLs carry their secret in the path.
-    """
-    where = [url]  # the URL being fetched, for the timeout message
-    try:
-        with anyio.fail_after(timeout):
-            return await _follow(url, max_bytes, guard, where)
-    except (TimeoutError, httpx.TimeoutException):
-        raise CalendarError(
-            f"timed out after {timeout:g} s fetching from {_host(where[-1])}"
-        ) from None
-
-
-async def _follow(url: str, max_bytes: int, guard: Guard | None, where: list[str]) -> bytes:
-    current = _http_url(url)
-    # A guarded fetch must reach the checked address itself: no proxy from the environment.
-    async with httpx.AsyncClient(
-        follow_redirects=False, trust_env=guard is None, timeout=None, verify=_tls_context()
-    ) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            where.append(current)
-            addresses: list[IPAddress | None] = [None]
-            if guard is not None:
-                found = await _resolve(current)
-                guard(current, found)
-                addresses = list(found)
-            try:
-                response = await _connect(client, current, addresses)
-                try:
-                    if response.is_redirect and "location" in response.headers:
-                        current = _http_url(urljoin(current, response.headers["location"]))
-                        continue
-                    if not response.is_success:  # the standard phrase, not the server's
-                        status = response.status_code
-                        raise CalendarError(
-                            f"HTTP {status} {httpx.codes.get_reason_phrase(status)}"
-                            f" from {_host(current)}"
-                        )
-                    return await _read_limited(response, max_bytes, current)
-                finally:
-                    await response.aclose()
-            except httpx.TimeoutException:
-                raise
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise CalendarError(f"cannot fetch from {_host(current)}: {_why(exc)}") from None
-    raise CalendarError(f"more than {MAX_REDIRECTS} redirects fetching from {_host(url)}")
-
-
-def _why(exc: Exception) -> str:
-    """What went wrong, quoting nothing the server sent: the messages of network errors
-    come from the system or TLS; those of protocol errors quote the bytes received (an
-    SSH banner, say), so only their kind is told."""
-    if isinstance(exc, httpx.NetworkError | httpx.InvalidURL):
-        return f"{exc.__class__.__name__} {exc}".rstrip()
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "no valid HTTP answer (RemoteProtocolError)"
-    return exc.__class__.__name__
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One TLS context for every fetch (CA bundle: certifi, or SSL_CERT_FILE/SSL_CERT_DIR):
-    loading it takes ~0.1 s of CPU, which would stall the event loop for each fetch (and
-    every other request with it)."""
-    return httpx.create_ssl_context(trust_env=True)
-
-
-async def _resolve(url: str) -> list[IPAddress]:
-    """Every address the URL's host resolves to (resolved off the event loop's thread)."""
-    parts = urlsplit(url)
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        raise CalendarError(f"bad port in URL to {_host(url)}") from None
-    if not host:
-        raise CalendarError("not a URL with a host")
-    port = port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):  # socket.gaierror is an OSError
-        raise CalendarError(f"cannot resolve host {host!r}") from None
-    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
-
-
-async def _connect(
-    client: httpx.AsyncClient, url: str, addresses: list[IPAddress | None]
-) -> httpx.Response:
-    """GET ``url`` (streamed) from the first of ``addresses`` that takes the connection
-    (None: let the client resolve the name)."""
-    for i, address in enumerate(addresses):
-        try:
-            return await client.send(_request(client, url, address), stream=True)
-        except httpx.ConnectError:
-            if i == len(addresses) - 1:
-                raise
-    raise CalendarError(f"no address to connect to for {_host(url)}")
-
-
-def _request(client: httpx.AsyncClient, url: str, address: IPAddress | None) -> httpx.Request:
-    """A GET of ``url`` sent to ``address``: the URL names the address, the Host header and
-    the TLS server name (SNI, and so the certificate check) the host."""
-    headers = {"Accept": "text/calendar"}
-    if address is None:
-        return client.build_request("GET", url, headers=headers)
-    named = httpx.URL(url)
-    headers["Host"] = named.netloc.decode("ascii")
-    extensions = {"sni_hostname": named.raw_host.decode("ascii")} if named.scheme == "https" else {}
-    return client.build_request(
-        "GET", named.copy_with(host=str(address)), headers=headers, extensions=extensions
-    )
-
-
-async def _read_limited(response: httpx.Response, max_bytes: int, url: str) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise CalendarError(f"calendar from {_host(url)} is larger than {max_bytes:,} bytes")
-    chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise CalendarError(f"calendar from {_host(url)} is larger than {max_bytes:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _http_url(url: str) -> str:
-    scheme = urlsplit(url).scheme.lower()
-    if scheme == "webcal":
-        return "https" + url[len("webcal") :]
-    if scheme not in ("http", "https"):
-        raise CalendarError(
-            f"unsupported URL scheme {scheme or '(none)'!r} (http, https or webcal)"
-        )
-    return url
-
-
-def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"

@@ -156,11 +156,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def startup_line(settings: Settings) -> str:
-    """Where the database and the invites are, without any password (config.redact)."""
-    from .config import redact
+    """Where the database and the invites are, without any password (redact.redact_url)."""
+    from .redact import redact_url
 
-    invites = f"via {redact(settings.smtp_url)}" if settings.smtp_url else f"to {settings.outbox}"
-    return f"database {redact(settings.db_url)}; invites {invites}"
+    invites = (
+        f"via {redact_url(settings.smtp_url)}" if settings.smtp_url else f"to {settings.outbox}"
+    )
+    return f"database {redact_url(settings.db_url)}; invites {invites}"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

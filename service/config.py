@@ -8,7 +8,6 @@ prints it, ``--write docs/rules.md`` puts it in place.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Sequence
 from email.utils import parseaddr
@@ -20,6 +19,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ingest.text import address_problem
+
+from .redact import redact_url
 
 DEFAULT_DB = "sqlite:///slotwise.sqlite"
 DEFAULT_SENDER = "slotwise <slotwise@localhost>"
@@ -171,7 +172,7 @@ class Settings(BaseSettings):
         Count | None, _doc("local processes for large batch plans (1: in process)", "one per core")
     ] = None
     # Applying a plan books this many series per transaction, so it never holds the
-    # database (SQLite: every program's writes) for long (service/jobs.py).
+    # database (SQLite: every program's writes) for long (service/plan_apply.py).
     apply_chunk: Annotated[Count, _doc("series an applied plan books per transaction")] = 50
     # Plan jobs one program may have queued or running at once (1 running + 2 waiting);
     # one more is refused with 429.
@@ -196,7 +197,7 @@ class Settings(BaseSettings):
         the default one (``slotwise@localhost``, which no recipient can reply to) while
         invites really go out by SMTP, or a SLOTWISE_SMTP_URL that cannot be read.
         ValueError naming the variable."""
-        from .email import SmtpSettings  # email uses redact from here
+        from .email import SmtpSettings  # only check_mail needs email
 
         if self.smtp_url and self.smtp_url.strip():
             SmtpSettings.from_url(self.smtp_url)  # raises naming SLOTWISE_SMTP_URL
@@ -204,7 +205,7 @@ class Settings(BaseSettings):
         problem = address_problem(address) if address else "no address in it"
         if problem is not None:
             raise ValueError(
-                f"SLOTWISE_SENDER: {redact(self.sender)!r} is not a sender address: {problem}"
+                f"SLOTWISE_SENDER: {redact_url(self.sender)!r} is not a sender address: {problem}"
             )
         if self.smtp_url and self.smtp_url.strip() and address == parseaddr(DEFAULT_SENDER)[1]:
             raise ValueError(
@@ -218,30 +219,6 @@ class _FromEnvironment(Settings):
     """Settings that also read ``SLOTWISE_*``: what ``Settings.from_env`` returns."""
 
     _reads_environment: ClassVar[bool] = True
-
-
-def redact(url: str) -> str:
-    """``url`` fit to print or log: the password of ``user:password@`` (and a
-    ``password=`` query parameter) replaced by ``***``. Every URL slotwise shows goes
-    through here (SMTP and database URLs)."""
-    # The user info ends at the last @: a password may hold @, /, ?, # or : (unencoded,
-    # the URL does not even parse, and must not be printed all the same). Redacting too
-    # much (an @ later in a path or query) is harmless; too little is not. A file path
-    # (sqlite:///path) has no user info.
-    found = _USERINFO.match(url)
-    if found and not found.group(1).endswith("///"):
-        user, colon, _ = found.group(2).partition(":")
-        url = found.group(1) + (f"{user}:***" if colon else "***") + url[found.end(2) :]
-    return _SECRET_PARAM.sub(r"\1***", url)
-
-
-# A scheme (or a bare user: ahead of host), its slashes, then everything up to the last @.
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:/*)?(.*)@")
-# A query, fragment or option that names a secret, its = sign plain or %-encoded.
-_SECRET_PARAM = re.compile(
-    r"(?i)((?:password|passwd|pwd|pass|secret|token|key|auth|"
-    r"credential)[^=&#;/@\s]*?(?:=|%3D))[^&#;%\s]*"
-)
 
 
 def env_name(field: str) -> str:

@@ -37,8 +37,8 @@ from urllib.parse import unquote, urlsplit
 
 from ingest.text import is_international, one_line
 
-from .config import redact
 from .invites import Person
+from .redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +174,11 @@ class SmtpSettings:
                 f"{', '.join(_DEFAULT_PORTS)}"
             )
         if not parts.hostname:
-            raise ValueError(f"SLOTWISE_SMTP_URL: no host in {redact(url)!r}")
+            raise ValueError(f"SLOTWISE_SMTP_URL: no host in {redact_url(url)!r}")
         try:
             port = parts.port or _DEFAULT_PORTS[scheme]
         except ValueError as exc:
-            raise ValueError(f"SLOTWISE_SMTP_URL: bad port in {redact(url)!r}") from exc
+            raise ValueError(f"SLOTWISE_SMTP_URL: bad port in {redact_url(url)!r}") from exc
         user = unquote(parts.username) if parts.username else None
         password = unquote(parts.password) if parts.password is not None else None
         return cls(scheme, parts.hostname, port, user, password)

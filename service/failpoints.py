@@ -6,7 +6,7 @@ Inert unless ``SLOTWISE_FAILPOINT`` is set (only the tests set it). The failpoin
   of a batch plan being applied) stops just before it commits, with every row written but
   nothing committed;
 - ``apply-chunk``: a plan being applied stops after a chunk of its series has committed
-  and before the next one starts (``reached("apply-chunk")`` in service/jobs.py).
+  and before the next one starts (``reached("apply-chunk")`` in service/plan_apply.py).
 
 With ``NAME=pause`` the server writes ``SLOTWISE_FAILPOINT_MARK`` (a file path) and waits
 there for the test to kill it with SIGKILL; with ``NAME=exit`` it ends itself at once

@@ -1,7 +1,7 @@
 """Calendar URLs must not become a way into the server's own network.
 
 Every URL the service fetches for a member (and every redirect target) is resolved by
-``ingest.ics_source.fetch_ics_async`` and this guard checks every address the host
+``ingest.fetch.fetch_ics_async`` and this guard checks every address the host
 resolves to; the fetch then connects to a checked address, never to the name again (so a
 DNS answer that changes between check and connect, "DNS rebinding", cannot lead inside).
 Addresses are judged by an allow-list, not a deny-list: only global unicast addresses
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ingest.errors import CalendarError
-from ingest.ics_source import Guard, IPAddress
+from ingest.fetch import Guard, IPAddress
 
 from .config import Settings
 

@@ -28,24 +28,20 @@ from ingest.text import address_problem
 
 from .config import Settings
 from .email import DeliveryError, Mailer, imip_message
-from .errors import NotFound
 from .invites import (
     InviteSeries,
     Override,
     Person,
-    feed_calendar,
     occurrence_cancel,
     series_calendar,
 )
 from .store import (
-    PENDING,
     deliveries,
     matches_data,
     members_data,
     now_epoch,
     program_row,
     series,
-    session_members,
     sessions,
 )
 
@@ -397,33 +393,3 @@ class RetryLoop:
                 flush(self.engine, self.settings, stop=self._stop)
             except Exception:  # keep going; the next round may work
                 log.exception("invite send round failed")
-
-
-def member_feed(conn: Connection, program_id: str, member_id: str, name: str) -> bytes:
-    """Every series of one member as a subscribable feed: the same recurring events, with
-    the same UIDs, as the invites (cancelled sessions and series marked so)."""
-    ids = conn.execute(
-        select(sessions.c.series_id, series.c.first_start)
-        .join(session_members, session_members.c.session_id == sessions.c.id)
-        .join(series, series.c.id == sessions.c.series_id)
-        .where(
-            (session_members.c.program_id == program_id)
-            & (session_members.c.member_id == member_id)
-            & (series.c.status != PENDING)
-        )  # a plan still being applied
-        .distinct()
-        .order_by(series.c.first_start, sessions.c.series_id)
-    ).all()
-    return feed_calendar(
-        f"slotwise: {name}", [invite_series(conn, program_id, r.series_id) for r in ids]
-    )
-
-
-def member_calendar(engine: Engine, program_id: str, member_id: str) -> bytes:
-    """:func:`member_feed` of a member given by id (NotFound if there is none)."""
-    with engine.connect() as conn:
-        found = members_data(conn, program_id, {member_id})
-        if not found:
-            program_row(conn, program_id)  # an unknown program is named before the member
-            raise NotFound(f'unknown member "{member_id}"')
-        return member_feed(conn, program_id, member_id, found[0].get("name") or member_id)

@@ -1,4 +1,5 @@
-"""Secrets never reach a log: a filter that blanks tokens out of log records.
+"""Secrets never reach a log: a filter that blanks tokens out of log records, and
+``redact_url``, which takes the password out of a URL before it is shown.
 
 Uvicorn's access log prints each request's path and query string. A calendar feed's URL
 holds its feed token, and an old client may still send ``?token=…``, so the filter on
@@ -58,3 +59,27 @@ def install() -> None:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to print or log: the password of ``user:password@`` (and a
+    ``password=`` query parameter) replaced by ``***``. Every URL slotwise shows goes
+    through here (SMTP and database URLs)."""
+    # The user info ends at the last @: a password may hold @, /, ?, # or : (unencoded,
+    # the URL does not even parse, and must not be printed all the same). Redacting too
+    # much (an @ later in a path or query) is harmless; too little is not. A file path
+    # (sqlite:///path) has no user info.
+    found = _USERINFO.match(url)
+    if found and not found.group(1).endswith("///"):
+        user, colon, _ = found.group(2).partition(":")
+        url = found.group(1) + (f"{user}:***" if colon else "***") + url[found.end(2) :]
+    return _SECRET_PARAM.sub(r"\1***", url)
+
+
+# A scheme (or a bare user: ahead of host), its slashes, then everything up to the last @.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:/*)?(.*)@")
+# A query, fragment or option that names a secret, its = sign plain or %-encoded.
+_SECRET_PARAM = re.compile(
+    r"(?i)((?:password|passwd|pwd|pass|secret|token|key|auth|"
+    r"credential)[^=&#;/@\s]*?(?:=|%3D))[^&#;%\s]*"
+)

@@ -170,7 +170,7 @@ jobs = Table(
 ACTIVE_JOB = ("queued", "running")
 # A series written by a plan application that has not finished: it holds its members'
 # time (clash checks see it) but no page, feed or listing shows it, and its invites are
-# HELD (not sent) until the whole plan is booked (service/jobs.py).
+# HELD (not sent) until the whole plan is booked (service/plan_apply.py).
 PENDING = "pending"
 HELD = "held"
 JOB_HEARTBEAT_SECONDS = 10

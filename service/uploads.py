@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException
 
-from ingest import ics_source
+from ingest import fetch
 from ingest.availability import calendar_span, program_grid
 from ingest.calendars import member_busy
 from ingest.document import CalendarSource, ProgramDocument
@@ -106,7 +106,7 @@ async def fetch_text(url: str, settings: Settings) -> str:
     service's time and size limits (CalendarError otherwise; 503 when too many fetches
     are under way)."""
     with _FETCHES.slot(settings):
-        data = await ics_source.fetch_ics_async(
+        data = await fetch.fetch_ics_async(
             url,
             timeout=settings.ics_timeout,
             max_bytes=settings.ics_max_bytes,

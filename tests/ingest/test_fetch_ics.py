@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ingest.errors import CalendarError
-from ingest.ics_source import fetch_ics
+from ingest.fetch import fetch_ics
 from tests.trickle import trickle_server
 
 BODY = (

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-import ingest.ics_source
+import ingest.fetch
 from service.app import create_app
 from service.auth import create_token
 from service.config import Settings
@@ -148,7 +148,7 @@ def _seeded_app(tmp: Path) -> Iterator[tuple[ASGIClient, str, dict[str, list[str
     async def fetch(url: str, **_: object) -> bytes:
         return CALENDAR
 
-    mp.setattr(ingest.ics_source, "fetch_ics_async", fetch)
+    mp.setattr(ingest.fetch, "fetch_ics_async", fetch)
     # Requests over ASGI, in process. Not entered, so it starts no lifespan: schemathesis
     # ends every lifespan after each test, and the app's executor does not outlive one.
     client = ASGIClient(app)

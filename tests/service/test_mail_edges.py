@@ -21,9 +21,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from service.cli import startup_line
-from service.config import Settings, redact
+from service.config import Settings
 from service.email import DeliveryError, Mailer, imip_message
 from service.invites import Person
+from service.redact import redact_url
 from service.store import deliveries, make_engine, matches, members, programs
 from tests.helpers import wait_for
 from tests.service.conftest import SmtpServer, _Collector, free_port
@@ -486,8 +487,8 @@ def test_a_booking_does_not_wait_for_a_silent_smtp_server(db_url, admin):
     ],
 )
 def test_redact_hides_every_password(url):
-    """config.redact removes the password (user info, or a password= parameter)."""
-    shown = redact(url)
+    """redact_url removes the password (user info, or a password= parameter)."""
+    shown = redact_url(url)
     assert "secret" not in shown and "cret" not in shown and "***" in shown
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import ics_source
+from ingest import fetch
 from ingest.errors import CalendarError
-from ingest.ics_source import fetch_ics
+from ingest.fetch import fetch_ics
 from service.config import Settings
 from service.netguard import guard_for, is_public
 
@@ -199,9 +199,7 @@ def test_a_pinned_https_fetch_still_checks_the_certificate_for_the_name(tls_serv
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
-    monkeypatch.setattr(
-        ics_source, "_tls_context", lambda: ssl.create_default_context(cafile=str(cert))
-    )
+    monkeypatch.setattr(fetch, "_tls_context", lambda: ssl.create_default_context(cafile=str(cert)))
     guard = guard_for(Settings(), allowed=lambda a: a == ipaddress.ip_address("127.0.0.1"))
     body = fetch_ics(f"https://calendar.test:{port}/cal.ics", guard=guard, timeout=10)
     assert body == f"127.0.0.1 calendar.test:{port}".encode()

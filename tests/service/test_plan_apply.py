@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from benchmarks.generate import generate_program
-from service import booking, jobs, notify, process
+from service import booking, feeds, jobs, plan_apply, process
 from service.config import Settings
 from service.errors import Conflict, NotFound, TooMany
 from service.programs import validated
@@ -117,7 +117,7 @@ def test_apply_refuses_a_plan_that_books_a_match_twice(engine, tmp_path):
             update(jobs_table).where(jobs_table.c.id == jid).values(result=json.dumps(plan))
         )
     with pytest.raises(Conflict) as refused:
-        jobs.apply(engine, settings, "p1", jid)
+        plan_apply.apply(engine, settings, "p1", jid)
     assert refused.value.details["repeated"] == ["mia-al"]
     assert 'match "mia-al" more than once' in refused.value.message
     assert _count(engine, series) == 0 and _count(engine, deliveries) == 0
@@ -163,9 +163,9 @@ def test_an_apply_whose_process_died_is_undone_and_applied_again_whole(engine, t
     jid = _planned(engine, settings)
     # One chunk written by "another process" that then died (a PID start time no process
     # has), as a server killed between chunks leaves it.
-    document = jobs._claim(engine, "p1", jid)
-    doc, planned = jobs._check(engine, "p1", jid, document)
-    jobs._write_chunk(engine, settings, doc, "p1", jid, planned[:1], 0)
+    document = plan_apply._claim(engine, "p1", jid)
+    doc, planned = plan_apply._check(engine, "p1", jid, document)
+    plan_apply._write_chunk(engine, settings, doc, "p1", jid, planned[:1], 0)
     dead = json.dumps({**json.loads(process.identity()), "start": "1"})
     with engine.begin() as conn:
         conn.execute(update(jobs_table).where(jobs_table.c.id == jid).values(apply_owner=dead))
@@ -176,9 +176,9 @@ def test_an_apply_whose_process_died_is_undone_and_applied_again_whole(engine, t
     with engine.connect() as conn:  # hidden: no series page, no feed
         with pytest.raises(NotFound, match="unknown series"):
             booking.series_row(conn, "p1", conn.execute(select(series.c.id)).scalar_one())
-        assert b"BEGIN:VEVENT" not in notify.member_feed(conn, "p1", "mia", "Mia")
+        assert b"BEGIN:VEVENT" not in feeds.member_feed(conn, "p1", "mia", "Mia")
 
-    out = jobs.apply(engine, settings, "p1", jid)
+    out = plan_apply.apply(engine, settings, "p1", jid)
     assert out["booked"] == len(document["series"]) == 4
     with engine.connect() as conn:
         booked = conn.execute(select(series.c.match_id, series.c.status)).all()

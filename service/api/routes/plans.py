@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ... import jobs, notify
+from ... import jobs, notify, plan_apply
 from ...errors import NotFound, error_responses
 from ...programs import find_match, solving_document
 from ...schemas import JobPublic, JobStarted, PlanApplied, PlanCreate
@@ -55,6 +55,6 @@ def apply_plan(pid: str, jid: str, who: Who, db: Db, cfg: Config) -> dict[str, A
     way: matches the plan lists twice (``repeated``), matches booked since it was made
     (``booked``), occurrences that now collide with other sessions (``clashes``)."""
     who.admin(pid)
-    out = jobs.apply(db, cfg, pid, jid)
+    out = plan_apply.apply(db, cfg, pid, jid)
     notify.wake(db)  # the background sender delivers; the request never waits for SMTP
     return out

@@ -1,5 +1,4 @@
-"""Routes for programs, their members and members' calendars, matches, and the links
-to members' calendar feeds."""
+"""Routes for programs, their members and members' calendars, and matches."""
 
 from __future__ import annotations
 
@@ -12,8 +11,6 @@ from starlette.concurrency import run_in_threadpool
 
 from ingest.errors import CalendarError
 
-from ... import notify
-from ...auth import feed_member, issue_feed_token, revoke_feed_token
 from ...errors import Forbidden, Invalid, error_responses
 from ...programs import (
     member_document,
@@ -30,7 +27,6 @@ from ...schemas import (
     CalendarUpdate,
     Created,
     DocumentPublic,
-    FeedLink,
     MatchCreate,
     Me,
     MemberPublic,
@@ -40,7 +36,7 @@ from ...schemas import (
 )
 from ...store import document_data, programs
 from ...uploads import busy_on_upload, calendar_source, fetch_text, fetch_uploaded
-from ..deps import ICS, READ, WRITE, Config, Db, Who
+from ..deps import READ, WRITE, Config, Db, Who
 
 router = APIRouter(tags=["programs"])
 
@@ -160,46 +156,3 @@ def add_match(pid: str, match: MatchCreate, who: Who, db: Db, cfg: Config) -> di
     """Add a match (a pair or a group) to the program."""
     who.admin(pid)
     return {"id": store_match(db, cfg, pid, match)}
-
-
-# The feed token is the file name: calendar apps subscribe to a plain URL ending in .ics
-# (some refuse or mangle query strings), and the URL is all the credential there is. The
-# access log shows it as /api/feeds/swf_…redacted.ics (service/redact.py).
-@router.get(
-    "/feeds/{feed}.ics",
-    name="feed",
-    responses={**ICS, **error_responses(404)},
-    response_class=Response,
-)
-def feed(feed: str, db: Db) -> Response:
-    """A member's booked sessions as a subscribable calendar feed. The feed token in the
-    URL opens this and nothing else; rotating or revoking it ends the old link (401)."""
-    pid, mid = feed_member(db, feed)
-    return Response(notify.member_calendar(db, pid, mid), media_type="text/calendar; charset=utf-8")
-
-
-@router.post(
-    "/programs/{pid}/members/{mid}/feed-token",
-    status_code=201,
-    response_model=FeedLink,
-    responses=READ,
-)
-def rotate_feed_token(pid: str, mid: str, request: Request, who: Who, db: Db) -> dict[str, Any]:
-    """A new calendar feed link for the member (the member or an admin); the previous
-    link stops working. The link is shown once."""
-    who.is_member(pid, mid)
-    token = issue_feed_token(db, pid, mid)
-    return {"member": mid, "url": str(request.url_for("feed", feed=token))}
-
-
-@router.delete(
-    "/programs/{pid}/members/{mid}/feed-token",
-    status_code=204,
-    response_class=Response,
-    responses=READ,
-)
-def delete_feed_token(pid: str, mid: str, who: Who, db: Db) -> Response:
-    """Revoke the member's calendar feed link (the member or an admin)."""
-    who.is_member(pid, mid)
-    revoke_feed_token(db, pid, mid)
-    return Response(status_code=204)

@@ -1,5 +1,5 @@
 """Routes for booked series and their sessions: booking, invites, moving, cancelling,
-marking held, and a member's sessions as a calendar."""
+marking held."""
 
 from __future__ import annotations
 
@@ -165,13 +165,3 @@ def patch_session(
         out = booking.series_public(conn, pid, row.series_id)
     notify.wake(db)  # the background sender delivers; the request never waits for SMTP
     return out
-
-
-@router.get(
-    "/programs/{pid}/members/{mid}/sessions.ics", responses={**ICS, **READ}, response_class=Response
-)
-def member_feed(pid: str, mid: str, who: Who, db: Db) -> Response:
-    """A member's booked sessions as a calendar (with the Authorization header; calendar
-    apps subscribe to the feed link instead, see ``POST …/feed-token``)."""
-    who.is_member(pid, mid)
-    return Response(notify.member_calendar(db, pid, mid), media_type="text/calendar; charset=utf-8")
