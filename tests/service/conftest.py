@@ -3,12 +3,8 @@ databases a live server can run on (a SQLite file; PostgreSQL with several worke
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,45 +13,7 @@ from aiosmtpd.controller import Controller
 
 from tests.helpers import free_port
 from tests.service.live import LiveServer
-
-
-@dataclass
-class Received:
-    """One message as the SMTP server got it: envelope and parsed content."""
-
-    mail_from: str
-    rcpt_tos: list[str]
-    raw: bytes
-    message: EmailMessage
-
-
-@dataclass
-class SmtpServer:
-    """A running aiosmtpd server: connect to ``host:port`` (``url``); ``messages`` fills
-    up as mail arrives (before the server acknowledges the DATA command)."""
-
-    host: str
-    port: int
-    messages: list[Received] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"smtp://{self.host}:{self.port}"
-
-
-class _Collector:
-    def __init__(self, server: SmtpServer) -> None:
-        self.server = server
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        raw = envelope.original_content or envelope.content
-        parsed = BytesParser(policy=policy.default).parsebytes(raw)
-        with self.lock:
-            self.server.messages.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed)
-            )
-        return "250 Message accepted for delivery"
+from tests.service.smtp import Collector, SmtpServer
 
 
 @pytest.fixture
@@ -64,7 +22,7 @@ def smtp_server() -> Iterator[SmtpServer]:
     it offers SMTPUTF8 (RFC 6531; aiosmtpd's Controller default, said here on purpose)."""
     server = SmtpServer("127.0.0.1", free_port())
     controller = Controller(
-        _Collector(server), hostname=server.host, port=server.port, enable_SMTPUTF8=True
+        Collector(server), hostname=server.host, port=server.port, enable_SMTPUTF8=True
     )
     controller.start()
     try:

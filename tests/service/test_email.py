@@ -16,8 +16,8 @@ from icalendar import Calendar
 
 from service.email import DeliveryError, Mailer, SmtpSettings, imip_message
 from service.invites import InviteSeries, Person, series_calendar
-
-from .conftest import SmtpServer, _Collector, free_port
+from tests.helpers import free_port
+from tests.service.smtp import Collector, SmtpServer
 
 NY = ZoneInfo("America/New_York")
 ANA = Person("ana", "Ana Silva", "ana@example.org")
@@ -155,7 +155,7 @@ def test_smtp_login_with_credentials(tmp_path):
 
     server = SmtpServer("127.0.0.1", free_port())
     controller = Controller(
-        _Collector(server),
+        Collector(server),
         hostname=server.host,
         port=server.port,
         authenticator=authenticator,

@@ -14,10 +14,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from service.store import deliveries, jobs, make_engine, series, session_members, sessions
-from tests.helpers import wait_for
-from tests.service.conftest import SmtpServer, _Collector, free_port
+from tests.helpers import free_port, wait_for
 from tests.service.live import LiveServer, admin_token, finished_plan
 from tests.service.sample import program
+from tests.service.smtp import Collector, SmtpServer
 
 
 def _counts(db_url: str) -> dict[str, int]:
@@ -223,7 +223,7 @@ def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin,
         assert "sent" not in {r.status for r in rows}  # pending, or being retried now
         assert all(r.attempts >= 2 and r.last_error for r in rows)
 
-        controller = Controller(_Collector(smtp), hostname=smtp.host, port=port)
+        controller = Controller(Collector(smtp), hostname=smtp.host, port=port)
         controller.start()  # SMTP is back
         assert wait_for(lambda: len(smtp.messages) >= 4, 30)
         time.sleep(1.5)  # more rounds of both loops: nothing may be sent again

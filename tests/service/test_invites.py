@@ -933,14 +933,15 @@ def dst_api(tmp_path_factory):
     (client, SMTP server, database URL)."""
     from aiosmtpd.controller import Controller
 
-    from tests.service.conftest import SmtpServer, _Collector, free_port
+    from tests.helpers import free_port
     from tests.service.live import LiveServer, admin_token
+    from tests.service.smtp import Collector, SmtpServer
 
     tmp = tmp_path_factory.mktemp("dst")
     url = f"sqlite:///{tmp / 'db.sqlite'}"
     token = admin_token(url)
     smtp = SmtpServer("127.0.0.1", free_port())
-    controller = Controller(_Collector(smtp), hostname=smtp.host, port=smtp.port)
+    controller = Controller(Collector(smtp), hostname=smtp.host, port=smtp.port)
     controller.start()
     server = LiveServer(url, smtp_url=smtp.url, outbox=tmp / "outbox").start()
     try:

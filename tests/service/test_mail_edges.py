@@ -26,10 +26,10 @@ from service.email import DeliveryError, Mailer, imip_message
 from service.invites import Person
 from service.redact import redact_url
 from service.store import deliveries, make_engine, matches, members, programs
-from tests.helpers import wait_for
-from tests.service.conftest import SmtpServer, _Collector, free_port
+from tests.helpers import free_port, wait_for
 from tests.service.live import ROOT, LiveServer, admin_token, finished_plan
 from tests.service.sample import program
+from tests.service.smtp import Collector, SmtpServer
 from tests.service.test_email import SENDER, invite
 
 FIRST = {"mia-al": "2027-03-02T10:00:00-05:00", "mia-bo": "2027-03-03T10:00:00-05:00"}
@@ -357,7 +357,7 @@ def test_a_server_without_smtputf8_fails_that_delivery_for_good(tmp_path):
     permanent DeliveryError that says so (the delivery is recorded failed, not retried)."""
     server = SmtpServer("127.0.0.1", free_port())
     controller = Controller(
-        _Collector(server), hostname=server.host, port=server.port, enable_SMTPUTF8=False
+        Collector(server), hostname=server.host, port=server.port, enable_SMTPUTF8=False
     )
     controller.start()
     try:
@@ -450,7 +450,7 @@ def test_a_booking_does_not_wait_for_a_silent_smtp_server(db_url, admin):
         assert wait_for(lambda: silent.held, 10)  # the sender is stuck talking to it
         assert {r.status for r in _rows(db_url)} <= {"pending", "sending"}
         silent.close()
-        controller = Controller(_Collector(smtp), hostname=smtp.host, port=port)
+        controller = Controller(Collector(smtp), hostname=smtp.host, port=port)
         controller.start()
         assert wait_for(lambda: len(smtp.messages) == 4, 20)
         assert wait_for(lambda: {r.status for r in _rows(db_url)} == {"sent"}, 10)
