@@ -62,58 +62,58 @@ def component_model(
     return ComponentModel(comp, kept, inst, hint, "feasible", top)
 
 
-def value(job: ComponentModel, choice: list[int | None]) -> int:
+def value(model: ComponentModel, choice: list[int | None]) -> int:
     return sum(
-        int(bm.held[c]) * job.weight + int(bm.attendance[c])
-        for bm, c in zip(job.inst.matches, choice, strict=True)
+        int(bm.held[c]) * model.weight + int(bm.attendance[c])
+        for bm, c in zip(model.inst.matches, choice, strict=True)
         if c is not None
     )
 
 
-def _full_value(matches: list[ScoredMatch], job: ComponentModel, picked: list[int | None]) -> int:
+def _full_value(matches: list[ScoredMatch], model: ComponentModel, picked: list[int | None]) -> int:
     """held * weight + attendance of a choice given as indices into each match's cands."""
     return sum(
-        int(matches[i].cands.held[c]) * job.weight + int(matches[i].cands.attendance[c])
-        for i, c in zip(job.comp, picked, strict=True)
+        int(matches[i].cands.held[c]) * model.weight + int(matches[i].cands.attendance[c])
+        for i, c in zip(model.comp, picked, strict=True)
         if c is not None
     )
 
 
-def absorb(job: ComponentModel, res: ModelResult) -> None:
-    """Take a run's answer and bound when they are better than the job's."""
+def absorb(model: ComponentModel, res: ModelResult) -> None:
+    """Take a run's answer and bound when they are better than the model's."""
     if res.status in ("optimal", "feasible"):
-        job.bound = min(job.bound, res.primary_bound)
-        if value(job, res.choice) >= value(job, job.choice):
-            job.choice = res.choice
-        job.status = "optimal" if value(job, job.choice) >= job.bound else "feasible"
+        model.bound = min(model.bound, res.primary_bound)
+        if value(model, res.choice) >= value(model, model.choice):
+            model.choice = res.choice
+        model.status = "optimal" if value(model, model.choice) >= model.bound else "feasible"
 
 
 def collect(
     matches: list[ScoredMatch],
     comps: list[list[int]],
-    jobs: list[ComponentModel],
+    models: list[ComponentModel],
     fcfs: dict[int, int | None],
 ) -> tuple[dict[int, int | None], tuple[int, int]]:
     """Each match's candidate (index into its cands) and the (held, attendance) bound."""
     choice: dict[int, int | None] = {i: 0 for comp in comps for i in comp}
     held = sum(int(matches[i].cands.held[0]) for i in choice)
     attendance = sum(int(matches[i].cands.attendance[0]) for i in choice)
-    for job in jobs:
-        # The job's bound replaces its matches' own best.
-        held += job.bound // job.weight - sum(int(matches[i].cands.held[0]) for i in job.comp)
-        attendance += job.bound % job.weight - sum(
-            int(matches[i].cands.attendance[0]) for i in job.comp
+    for model in models:
+        # The model's bound replaces its matches' own best.
+        held += model.bound // model.weight - sum(int(matches[i].cands.held[0]) for i in model.comp)
+        attendance += model.bound % model.weight - sum(
+            int(matches[i].cands.attendance[0]) for i in model.comp
         )
         picked = [
             None
             if c is None
-            else int(np.flatnonzero(matches[i].cands.first == job.kept[i].first[c])[0])
-            for i, c in zip(job.comp, job.choice, strict=True)
+            else int(np.flatnonzero(matches[i].cands.first == model.kept[i].first[c])[0])
+            for i, c in zip(model.comp, model.choice, strict=True)
         ]
-        peer = [fcfs[i] for i in job.comp]
-        if _full_value(matches, job, peer) > _full_value(matches, job, picked):
+        peer = [fcfs[i] for i in model.comp]
+        if _full_value(matches, model, peer) > _full_value(matches, model, picked):
             picked = peer  # only after a time limit; FCFS may use a pruned candidate
-        choice.update(zip(job.comp, picked, strict=True))
+        choice.update(zip(model.comp, picked, strict=True))
     return choice, (held, attendance)
 
 

@@ -65,27 +65,27 @@ class Runs:
     ) -> Iterator[ComponentModel]:
         """Each model's run: keep whichever answer is better, count what it cost; yields the
         model as its result is taken."""
-        for job, res in results:
-            absorb(job, res)
+        for model, res in results:
+            absorb(model, res)
             self.runs += 1
             self.constraints += res.constraints
             self.build_s += res.build_seconds
             self.solve_s += res.solve_seconds
-            yield job
+            yield model
 
-    def first(self, job: ComponentModel, time_limit: float) -> SolveTask:
+    def first(self, model: ComponentModel, time_limit: float) -> SolveTask:
         """A first-pass run: small models are solved faster by one worker than by a
         portfolio that has to start threads; what they leave unproven gets every worker
         later."""
-        size = sum(len(k) for k in job.kept.values())
+        size = sum(len(k) for k in model.kept.values())
         workers = self.params.workers if size >= SMALL_MODEL else 1
         return SolveTask(
-            job.inst, job.choice, replace(self.params, time_limit=time_limit, workers=workers)
+            model.inst, model.choice, replace(self.params, time_limit=time_limit, workers=workers)
         )
 
-    def again(self, job: ComponentModel, time_limit: float) -> SolveTask:
+    def again(self, model: ComponentModel, time_limit: float) -> SolveTask:
         """A second-pass run, with every worker, from the best answer so far."""
-        return SolveTask(job.inst, job.choice, replace(self.params, time_limit=time_limit))
+        return SolveTask(model.inst, model.choice, replace(self.params, time_limit=time_limit))
 
 
 def component_models(
@@ -99,14 +99,14 @@ def component_models(
     """Each component, in order, with the model it needs (None when it has a single
     match or pruning leaves every match its best)."""
     for comp in comps:
-        job = None
+        model = None
         if len(comp) > 1:
             t = time.perf_counter()
             kept = prune(matches, comp, week, caps)
             runs.prune_s += time.perf_counter() - t
             if kept is not None:
-                job = component_model(matches, comp, kept, week, caps, fcfs)
-        yield comp, job
+                model = component_model(matches, comp, kept, week, caps, fcfs)
+        yield comp, model
 
 
 def first_pass(
@@ -126,7 +126,7 @@ def first_pass(
     74-match model of independent components: 14 s). On an executor every model is sent
     as soon as it is built, and the results are taken as they come."""
     total = sum(len(c) for c in comps)
-    jobs: list[ComponentModel] = []
+    models: list[ComponentModel] = []
     done = 0
 
     def planned(matches_done: int, note: str = "") -> None:
@@ -137,24 +137,24 @@ def first_pass(
             f"planned {done} of {total} schedulable matches{note}",
         )
 
-    for comp, job in component_models(matches, comps, week, caps, fcfs, runs):
-        limit = None if job is None else budget.first(len(comp))
+    for comp, model in component_models(matches, comps, week, caps, fcfs, runs):
+        limit = None if model is None else budget.first(len(comp))
         budget.passed(len(comp))
-        if job is not None:
-            jobs.append(job)
+        if model is not None:
+            models.append(model)
             if limit is not None:
-                runner.add(job, runs.first(job, limit))
+                runner.add(model, runs.first(model, limit))
         if runner.eager:  # solved already: the component is planned
             for _ in runs.absorb(runner.completed()):
                 pass
             planned(len(comp))
-        elif job is None or limit is None:
+        elif model is None or limit is None:
             done += len(comp)  # planned without a model; reported once the models are sent
     if not runner.eager:
-        planned(0, f"; solving {len(jobs)} models")
-    for job in runs.absorb(runner.completed()):
-        planned(len(job.comp))
-    return jobs
+        planned(0, f"; solving {len(models)} models")
+    for model in runs.absorb(runner.completed()):
+        planned(len(model.comp))
+    return models
 
 
 def second_pass(
@@ -167,18 +167,18 @@ def second_pass(
 
     def settle(results: Iterator[tuple[ComponentModel, ModelResult]]) -> None:
         nonlocal left
-        for job in runs.absorb(results):
-            left -= len(job.comp)
+        for model in runs.absorb(results):
+            left -= len(model.comp)
             report(
                 SECOND_PASS + (1 - SECOND_PASS) * (1 - left / max(total, 1)),
                 f"improving {len(unproven)} components not yet proven optimal",
             )
 
-    for job in unproven:
-        limit = budget.second(len(job.comp))
+    for model in unproven:
+        limit = budget.second(len(model.comp))
         if limit is None:
             break
-        runner.add(job, runs.again(job, limit), alone=True)
+        runner.add(model, runs.again(model, limit), alone=True)
         if runner.eager:
             settle(runner.completed())
     settle(runner.completed())

@@ -90,17 +90,17 @@ def plan(
         if executor is None
         else ExecutorBudget(deadline, comps, runner.slots)
     )
-    jobs = first_pass(matches, comps, week, caps, fcfs, runs, runner, budget, report)
-    unproven = [j for j in jobs if j.status != "optimal"]
+    models = first_pass(matches, comps, week, caps, fcfs, runs, runner, budget, report)
+    unproven = [j for j in models if j.status != "optimal"]
     second_pass(unproven, runs, runner, budget, report)
-    choice, bound = collect(matches, comps, jobs, fcfs)
+    choice, bound = collect(matches, comps, models, fcfs)
     total = sum(len(c) for c in comps)
     report(1.0, f"planned {total} of {total} schedulable matches")
     t_solved = time.perf_counter()
 
     series, unscheduled = assemble(doc, avail, matches, choice, caps, attend)
     objective = sum((s.score for s in series), Score())
-    status: Status = "optimal" if all(j.status == "optimal" for j in jobs) else "feasible"
+    status: Status = "optimal" if all(j.status == "optimal" for j in models) else "feasible"
     pref_b = sum(int(m.cands.preferred.max()) for m in matches if len(m.cands))
     t_end = time.perf_counter()
     return Plan(
@@ -117,11 +117,11 @@ def plan(
             build_seconds=runs.build_s,
             solve_seconds=runs.solve_s,
             assemble_seconds=t_end - t_solved,
-            models=len(jobs),
+            models=len(models),
             solver_runs=runs.runs,
             unproven_after_first_pass=len(unproven),
             components=len(comps),
-            variables=sum(len(k) for j in jobs for k in j.kept.values()),
+            variables=sum(len(k) for j in models for k in j.kept.values()),
             constraints=runs.constraints,
             total_seconds=t_end - t_start,
             parallel_slots=runner.slots,
