@@ -357,7 +357,13 @@ class SessionUpdate(_Body):
 
 
 class PlanCreate(_Body):
-    time_limit: float | None = Field(default=None, gt=0, le=3600)
+    # Capped by SLOTWISE_MAX_PLAN_TIME_LIMIT, the one limit (no second one here).
+    time_limit: float | None = Field(
+        default=None,
+        gt=0,
+        description="seconds the plan may take (default SLOTWISE_PLAN_TIME_LIMIT; at most "
+        "SLOTWISE_MAX_PLAN_TIME_LIMIT)",
+    )
     matches: list[str] | None = None
 
 

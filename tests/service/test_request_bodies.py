@@ -97,3 +97,38 @@ def test_a_member_with_a_refused_calendar_url_is_a_422_before_any_fetch(
         app.state.engine.dispose()
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "calendars[0].ics_url"
+
+
+def test_a_plan_time_limit_has_one_cap_the_setting(tmp_path):
+    """A plan may ask for any time: SLOTWISE_MAX_PLAN_TIME_LIMIT caps it (the request body
+    had a second, fixed cap of 3,600 s that refused what a raised setting allowed)."""
+    from sqlalchemy import select
+
+    from service.store import jobs
+
+    app = create_app(
+        Settings(
+            db_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+            plan_time_limit=1,
+            max_plan_time_limit=7200,
+        )
+    )
+    token = create_token(app.state.engine, "admin")
+
+    async def start() -> httpx.Response:
+        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {token}"}
+        ) as api:
+            assert (await api.post("/api/programs", json=program())).status_code == 201
+            return await api.post("/api/programs/p1/plans", json={"time_limit": 5000})
+
+    try:
+        r = asyncio.run(start())
+        assert r.status_code == 202, r.text
+        with app.state.engine.connect() as conn:
+            params = conn.execute(select(jobs.c.params)).scalar_one()
+    finally:
+        app.state.executor.shutdown()
+        app.state.engine.dispose()
+    assert '"time_limit":5000' in params.replace(" ", "")
