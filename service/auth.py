@@ -40,9 +40,13 @@ class Principal:
     def site_admin(self) -> bool:
         return self.role == "admin" and self.program_id is None
 
+    def sees_program(self, program_id: str) -> bool:
+        """Whether the token is for ``program_id`` (a site admin's is for every program)."""
+        return self.program_id is None or self.program_id == program_id
+
     def program(self, program_id: str) -> None:
         """Refuse any program but the token's own."""
-        if self.program_id is not None and self.program_id != program_id:
+        if not self.sees_program(program_id):
             raise Forbidden("this token is for another program")
 
     def admin(self, program_id: str) -> None:

@@ -352,6 +352,21 @@ def session_row(conn: Connection, program_id: str, session_id: str) -> Any:
     return row
 
 
+def match_series(conn: Connection, program_id: str, match_id: str) -> list[dict[str, Any]]:
+    """The match's series as ``series_public`` shows them, newest first; not those of a
+    plan still being applied (PENDING)."""
+    ids = conn.execute(
+        select(series.c.id)
+        .where(
+            (series.c.program_id == program_id)
+            & (series.c.match_id == match_id)
+            & (series.c.status != PENDING)
+        )
+        .order_by(series.c.created_at.desc())
+    ).scalars()
+    return [series_public(conn, program_id, s) for s in ids.all()]
+
+
 def series_public(conn: Connection, program_id: str, series_id: str) -> dict[str, Any]:
     """A booked series as the API shows it, with its sessions and progress."""
     row = series_row(conn, program_id, series_id)

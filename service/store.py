@@ -487,6 +487,12 @@ def document_data(conn: Connection, program_id: str) -> dict[str, Any]:
     }
 
 
+def program_summaries(conn: Connection) -> list[dict[str, Any]]:
+    """Every program's id and name (``ProgramSummary``)."""
+    rows = conn.execute(select(programs.c.id, programs.c.header)).all()
+    return [{"id": r.id, "name": json.loads(r.header).get("name")} for r in rows]
+
+
 def program_row(conn: Connection, program_id: str) -> Any:
     """The program's stored header and document bookings (JSON text)."""
     row = conn.execute(

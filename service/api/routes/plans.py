@@ -41,7 +41,7 @@ def start_plan(
 def get_job(jid: str, who: Who, db: Db) -> dict[str, Any]:
     """Job status, progress (0-1) and, when done, the plan document."""
     job = jobs.get(db, jid)
-    if who.program_id not in (None, job["program"]):
+    if not who.sees_program(job["program"]):
         # Another program's job is answered like one that does not exist: a token must
         # not learn which job ids exist elsewhere.
         raise NotFound(f'unknown job "{jid}"')

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from ingest.errors import CalendarError
@@ -34,7 +32,7 @@ from ...schemas import (
     ProgramCreate,
     ProgramSummary,
 )
-from ...store import document_data, programs
+from ...store import document_data, program_summaries
 from ...uploads import busy_on_upload, calendar_source, fetch_text, fetch_uploaded
 from ..deps import READ, WRITE, Config, Db, Who
 
@@ -74,12 +72,7 @@ async def create_program(doc: ProgramCreate, who: Who, db: Db, cfg: Config) -> d
 def list_programs(who: Who, db: Db) -> list[dict[str, Any]]:
     """The programs this token can see."""
     with db.connect() as conn:
-        rows = conn.execute(select(programs.c.id, programs.c.header)).all()
-    return [
-        {"id": r.id, "name": json.loads(r.header).get("name")}
-        for r in rows
-        if who.program_id in (None, r.id)
-    ]
+        return [p for p in program_summaries(conn) if who.sees_program(p["id"])]
 
 
 @router.get("/programs/{pid}", response_model=DocumentPublic, responses=READ)

@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
-from sqlalchemy import select
 
 from ... import booking, notify
 from ...errors import Invalid
 from ...programs import document_now, find_match, solving_document
 from ...schemas import SeriesCreate, SeriesPublic, SessionUpdate
-from ...store import PENDING, locked, series
+from ...store import locked
 from ..deps import ICS, READ, WRITE, Config, Db, Who, match_context
 
 router = APIRouter(tags=["series"])
@@ -70,20 +69,7 @@ def list_series(pid: str, xid: str, who: Who, db: Db) -> list[dict[str, Any]]:
     """Series booked for a match, newest first, with sessions and progress."""
     match_context(db, who, pid, xid)
     with db.connect() as conn:
-        ids = (
-            conn.execute(
-                select(series.c.id)
-                .where(
-                    (series.c.program_id == pid)
-                    & (series.c.match_id == xid)
-                    & (series.c.status != PENDING)
-                )  # a plan still being applied
-                .order_by(series.c.created_at.desc())
-            )
-            .scalars()
-            .all()
-        )
-        return [booking.series_public(conn, pid, s) for s in ids]
+        return booking.match_series(conn, pid, xid)
 
 
 @router.get("/programs/{pid}/series/{sid}", response_model=SeriesPublic, responses=READ)
