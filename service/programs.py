@@ -261,6 +261,16 @@ def store_match(engine: Engine, settings: Settings, program_id: str, match: dict
     return new.id
 
 
+def within_limits(doc: ProgramDocument, settings: Settings) -> None:
+    """Refuse a new program with more members or matches than the settings allow."""
+    if len(doc.members) > settings.max_members or len(doc.matches) > settings.max_matches:
+        raise Invalid(
+            f"at most {settings.max_members} members and {settings.max_matches} matches "
+            "per program",
+            field="members",
+        )
+
+
 def within_limit(conn: Connection, table: Any, program_id: str, limit: int, what: str) -> None:
     """Refuse one more member or match past the program's limit (checked under the
     program's lock, so concurrent additions cannot pass it together)."""

@@ -18,6 +18,7 @@ from ...programs import (
     store_member,
     store_program,
     validated,
+    within_limits,
 )
 from ...schemas import (
     EXAMPLE_ICS,
@@ -55,11 +56,7 @@ async def create_program(doc: ProgramCreate, who: Who, db: Db, cfg: Config) -> d
     parsed = await run_in_threadpool(validated, doc)
     if not who.site_admin:
         raise Forbidden("only a site admin may create programs")
-    if len(parsed.members) > cfg.max_members or len(parsed.matches) > cfg.max_matches:
-        raise Invalid(
-            f"at most {cfg.max_members} members and {cfg.max_matches} matches per program",
-            field="members",
-        )
+    within_limits(parsed, cfg)
     where = {m.id: f"members[{i}]" for i, m in enumerate(parsed.members)}
     ids = [m.id for m in parsed.members]
     fetched = await fetch_uploaded(parsed, ids, cfg, where)
