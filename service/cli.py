@@ -377,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except (IngestError, ServiceError) as exc:
         print(f"slotwise: {exc}", file=sys.stderr)
         return EXIT_BAD_DOCUMENT

@@ -187,7 +187,7 @@ class Settings(BaseSettings):
             raise ValueError(_one_line(exc)) from None
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
+    def from_env(cls, **overrides: Any) -> Settings:
         """Settings from ``SLOTWISE_*`` variables (see ``ENVIRONMENT``) and ``overrides``
         (None: not given); a bad value is a ValueError that names the variable."""
         return _FromEnvironment(**{k: v for k, v in overrides.items() if v is not None})

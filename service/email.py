@@ -31,8 +31,10 @@ from email import errors as email_errors
 from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from ingest.text import is_international, one_line
@@ -210,7 +212,7 @@ class Mailer:
         self.ssl_context = ssl_context
 
     @classmethod
-    def from_settings(cls, smtp_url: str | None, outbox: Path, **options) -> Mailer:
+    def from_settings(cls, smtp_url: str | None, outbox: Path, **options: Any) -> Mailer:
         """A mailer for ``smtp_url`` (``SLOTWISE_SMTP_URL``; None or empty = outbox)."""
         smtp = SmtpSettings.from_url(smtp_url) if smtp_url and smtp_url.strip() else None
         return cls(smtp, outbox, **options)
@@ -288,7 +290,7 @@ class Mailer:
         try:
             self.outbox.mkdir(parents=True, exist_ok=True)
             tmp.write_bytes(
-                msg.as_bytes(policy=msg.policy.clone(utf8=True))
+                msg.as_bytes(policy=cast(EmailPolicy, msg.policy).clone(utf8=True))
                 if needs_smtputf8(msg)
                 else msg.as_bytes()
             )

@@ -123,7 +123,7 @@ def series_calendar(series: InviteSeries, method: Method | None, dtstamp: dateti
     cal.add_component(vtimezone(series.zone, *span))
     for event in events:
         cal.add_component(event)
-    return cal.to_ical()
+    return bytes(cal.to_ical())
 
 
 def _series_events(
@@ -217,7 +217,7 @@ def occurrence_cancel(
     event.add("recurrence-id", nominal[index])
     event.add("sequence", series.sequence)
     cal.add_component(event)
-    return cal.to_ical()
+    return bytes(cal.to_ical())
 
 
 def _check(series: InviteSeries) -> None:
@@ -481,7 +481,7 @@ def transitions(zone: ZoneInfo, lo: datetime, hi: datetime) -> Iterable[tuple[da
     abbreviation, found by scanning UTC at a fixed step and bisecting to the second.
     Yields (transition instant, the second before it)."""
 
-    def key(t: datetime) -> tuple:
+    def key(t: datetime) -> tuple[timedelta | None, timedelta | None, str | None]:
         local = t.astimezone(zone)
         return local.utcoffset(), local.dst(), local.tzname()
 
@@ -545,4 +545,4 @@ def feed_calendar(
         cal.add_component(vtimezone(tzid, lo, hi))
     for event in events:
         cal.add_component(event)
-    return cal.to_ical()
+    return bytes(cal.to_ical())

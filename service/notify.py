@@ -313,7 +313,10 @@ def _claim(engine: Engine, did: str) -> str | None:
         ).rowcount
         if not claimed:
             return None
-        return conn.execute(select(deliveries.c.message).where(deliveries.c.id == did)).scalar_one()
+        message: str = conn.execute(
+            select(deliveries.c.message).where(deliveries.c.id == did)
+        ).scalar_one()
+        return message
 
 
 def _settle(engine: Engine, did: str, status: str, error: str | None = None) -> None:

@@ -115,7 +115,8 @@ def _claim(engine: Engine, program_id: str, jid: str) -> dict[str, Any]:
             .where(jobs.c.id == jid)
             .values(apply_owner=process.identity(), apply_done=0, apply_at=now_epoch())
         )
-        return json.loads(row.result)
+        document: dict[str, Any] = json.loads(row.result)
+        return document
 
 
 def _check(

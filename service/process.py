@@ -77,7 +77,7 @@ def owner_alive(owner: str) -> bool | None:
         return None
     if any(them.get(k) != me[k] for k in ("host", "boot", "pidns")):
         return None
-    return _start_time(int(them["pid"])) == them["start"]
+    return bool(_start_time(int(them["pid"])) == them["start"])
 
 
 @lru_cache(maxsize=8)

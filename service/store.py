@@ -622,4 +622,4 @@ def active_busy(
     )
     if member_ids is not None:
         q = q.where(session_members.c.member_id.in_(member_ids))
-    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+    return [tuple(r) for r in conn.execute(q)]

@@ -29,11 +29,13 @@ ICS: dict[int | str, dict[str, Any]] = {
 
 
 def engine_of(request: Request) -> Engine:
-    return request.app.state.engine
+    engine: Engine = request.app.state.engine
+    return engine
 
 
 def settings_of(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
