@@ -30,6 +30,7 @@ from .config import Settings
 from .email import DeliveryError, Mailer, imip_message
 from .invites import (
     InviteSeries,
+    Method,
     Override,
     Person,
     occurrence_cancel,
@@ -118,26 +119,26 @@ def invite_series(
     )
 
 
-def _method(inv: InviteSeries, method: str | None) -> str | None:
+def _method(inv: InviteSeries, method: Method | None) -> Method | None:
     """A series that ends after its held sessions is updated (REQUEST with UNTIL), not
     cancelled: a CANCEL would take the held sessions out of everyone's calendar."""
     return "REQUEST" if method == "CANCEL" and inv.ends_after is not None else method
 
 
 def series_ics(
-    conn: Connection, settings: Settings, program_id: str, series_id: str, method: str | None
+    conn: Connection, settings: Settings, program_id: str, series_id: str, method: Method | None
 ) -> bytes:
     inv = invite_series(conn, program_id, series_id, sender=settings.sender)
-    return series_calendar(inv, _method(inv, method), datetime.now(UTC))  # type: ignore[arg-type]
+    return series_calendar(inv, _method(inv, method), datetime.now(UTC))
 
 
 def queue_series(
-    conn: Connection, settings: Settings, program_id: str, series_id: str, method: str
+    conn: Connection, settings: Settings, program_id: str, series_id: str, method: Method
 ) -> int:
     """Queue the series' invite (REQUEST) or cancellation (CANCEL) for every member."""
     inv = invite_series(conn, program_id, series_id, sender=settings.sender)
     method = _method(inv, method) or method
-    ics = series_calendar(inv, method, datetime.now(UTC))  # type: ignore[arg-type]
+    ics = series_calendar(inv, method, datetime.now(UTC))
     if inv.ends_after is not None:
         subject = f"Series ended: {inv.summary}"
     else:

@@ -63,8 +63,10 @@ def validated(data: dict[str, Any], focus: str | None = None) -> ProgramDocument
 
 def _focus(focus: str) -> tuple[Literal["members", "matches"], int]:
     kind, _, index = focus.rstrip("]").partition("[")
-    assert kind in ("members", "matches"), focus
-    return kind, int(index)  # type: ignore[return-value]
+    if kind == "members":
+        return "members", int(index)
+    assert kind == "matches", focus
+    return "matches", int(index)
 
 
 def _relative(path: str, focus: str | None) -> str:
