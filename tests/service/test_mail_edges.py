@@ -28,9 +28,9 @@ from service.redact import redact_url
 from service.store import deliveries, make_engine, matches, members, programs
 from tests.helpers import free_port, wait_for
 from tests.service.live import ROOT, LiveServer, admin_token, finished_plan
+from tests.service.mail_sample import SENDER, invite
 from tests.service.sample import program
 from tests.service.smtp import Collector, SmtpServer
-from tests.service.test_email import SENDER, invite
 
 FIRST = {"mia-al": "2027-03-02T10:00:00-05:00", "mia-bo": "2027-03-03T10:00:00-05:00"}
 
