@@ -60,11 +60,13 @@ _SCAN_STEP = timedelta(hours=6)  # shorter than any gap between two transitions 
 
 @dataclass(frozen=True)
 class Person:
-    """A calendar user: a member id, a display name and an email address."""
+    """A calendar user: a member id, a display name, an email address and, where known,
+    the IANA zone they read times in (their mail gives times there)."""
 
     id: str
     name: str
     email: str
+    zone: str | None = None
 
 
 @dataclass(frozen=True)

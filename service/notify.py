@@ -69,7 +69,10 @@ def invite_series(
 
     def person(mid: str) -> Person:
         m = people.get(mid, {"id": mid})
-        return Person(mid, m.get("name") or mid, m.get("email") or "")
+        # A member without a zone of their own reads times in the program's (SPEC 6).
+        return Person(
+            mid, m.get("name") or mid, m.get("email") or "", m.get("timezone") or header["timezone"]
+        )
 
     sender_address = parseaddr(sender)[1]
     # With no organizer the program itself invites, from the service's sender address.
@@ -174,7 +177,7 @@ def queue_occurrence_cancel(
         inv,
         ics,
         "CANCEL",
-        f"Cancelled: {inv.summary} on {when:%a %d %b %Y %H:%M}",
+        f"Cancelled: {inv.summary} on {when:%a %d %b %Y %H:%M} ({inv.zone})",
     )
 
 
@@ -188,9 +191,9 @@ def _queue(
     method: str,
     subject: str,
 ) -> int:
-    text = _text(inv, method)
     rows = []
     for person in inv.attendees:
+        text = _text(inv, method, person.zone)
         message, problem = _build(settings, person, subject, text, ics, method)
         rows.append(
             {
@@ -232,7 +235,9 @@ def _build(
         return "", f"the message could not be built: {exc}"
 
 
-def _text(inv: InviteSeries, method: str) -> str:
+def _text(inv: InviteSeries, method: str, reader_zone: str | None = None) -> str:
+    """The plain-text part: what the invite says, with times in the reader's own zone and,
+    when it is another, the organizer's beside them."""
     zone = ZoneInfo(inv.zone)
     lines = [inv.summary, ""]
     if inv.ends_after is not None:
@@ -244,10 +249,13 @@ def _text(inv: InviteSeries, method: str) -> str:
         lines.append("This session (or series) has been cancelled.")
     else:
         first = inv.first_start.astimezone(zone)
+        when = f"{first:%A %d %B %Y, %H:%M} ({inv.zone})"
+        if reader_zone and reader_zone != inv.zone:
+            mine = inv.first_start.astimezone(ZoneInfo(reader_zone))
+            when = f"{mine:%A %d %B %Y, %H:%M} your time ({reader_zone}); {when}"
         lines.append(
-            f"First session: {first:%A %d %B %Y, %H:%M} ({inv.zone}), "
-            f"{inv.duration_minutes} minutes, {inv.sessions} session(s), "
-            f"{inv.frequency}."
+            f"First session: {when}, {inv.duration_minutes} minutes, "
+            f"{inv.sessions} session(s), {inv.frequency}."
         )
         if inv.video_url:
             lines.append(f"Join: {inv.video_url}")
