@@ -7,8 +7,9 @@ load_program, build_availability``. Each name is loaded from its module on first
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .exports import lazy_exports
 
 # name -> the module of this package that defines it
 _EXPORTS = {
@@ -40,13 +41,4 @@ if TYPE_CHECKING:  # `X as X`: re-exported, for type checkers and editors
     from .members import with_weekly_cap as with_weekly_cap
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value  # found directly from now on
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,8 +9,9 @@ one solver module) loads nothing it does not use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ingest.exports import lazy_exports
 
 # name -> the module of this package that defines it
 _EXPORTS = {
@@ -62,13 +63,4 @@ if TYPE_CHECKING:  # `X as X`: re-exported, for type checkers and editors
     from .result import Series as Series
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value  # found directly from now on
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
