@@ -192,9 +192,11 @@ def _queue(
     subject: str,
 ) -> int:
     rows = []
+    texts: dict[str | None, str] = {}  # one text per zone the attendees read in
     for person in inv.attendees:
-        text = _text(inv, method, person.zone)
-        message, problem = _build(settings, person, subject, text, ics, method)
+        if person.zone not in texts:
+            texts[person.zone] = _text(inv, method, person.zone)
+        message, problem = _build(settings, person, subject, texts[person.zone], ics, method)
         rows.append(
             {
                 "id": "d" + secrets.token_hex(8),

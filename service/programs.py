@@ -263,7 +263,7 @@ def store_match(engine: Engine, settings: Settings, program_id: str, match: dict
     return new.id
 
 
-def within_limits(doc: ProgramDocument, settings: Settings) -> None:
+def program_size_within_limits(doc: ProgramDocument, settings: Settings) -> None:
     """Refuse a new program with more members or matches than the settings allow."""
     if len(doc.members) > settings.max_members or len(doc.matches) > settings.max_matches:
         raise Invalid(

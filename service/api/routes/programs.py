@@ -13,12 +13,12 @@ from ...errors import Forbidden, Invalid, error_responses
 from ...programs import (
     member_document,
     member_program,
+    program_size_within_limits,
     store_calendar,
     store_match,
     store_member,
     store_program,
     validated,
-    within_limits,
 )
 from ...schemas import (
     EXAMPLE_ICS,
@@ -56,7 +56,7 @@ async def create_program(doc: ProgramCreate, who: Who, db: Db, cfg: Config) -> d
     parsed = await run_in_threadpool(validated, doc)
     if not who.site_admin:
         raise Forbidden("only a site admin may create programs")
-    within_limits(parsed, cfg)
+    program_size_within_limits(parsed, cfg)
     where = {m.id: f"members[{i}]" for i, m in enumerate(parsed.members)}
     ids = [m.id for m in parsed.members]
     fetched = await fetch_uploaded(parsed, ids, cfg, where)
