@@ -3,40 +3,30 @@ the organizer's beside them."""
 
 from __future__ import annotations
 
-import asyncio
 from email import message_from_string, policy
 
 import httpx
 from sqlalchemy import select
 
-from service.app import create_app
-from service.auth import create_token
 from service.config import Settings
 from service.store import deliveries
+from tests.service.inprocess import admin_app, call
 from tests.service.sample import program
 
 
 def _texts(tmp_path, book: dict) -> dict[str, str]:
     """Book mia-al as ``book`` says; the plain-text part of each queued invite, by address."""
-    app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", outbox=tmp_path))
-    token = create_token(app.state.engine, "admin")
 
-    async def run() -> None:
-        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {token}"}
-        ) as api:
-            assert (await api.post("/api/programs", json=program())).status_code == 201
-            r = await api.post("/api/programs/p1/matches/mia-al/series", json=book)
-            assert r.status_code == 201, r.text
+    async def run(api: httpx.AsyncClient) -> None:
+        assert (await api.post("/api/programs", json=program())).status_code == 201
+        r = await api.post("/api/programs/p1/matches/mia-al/series", json=book)
+        assert r.status_code == 201, r.text
 
-    try:
-        asyncio.run(run())
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", outbox=tmp_path)
+    with admin_app(settings) as (app, token):
+        call(app, token, run)
         with app.state.engine.connect() as conn:
             rows = conn.execute(select(deliveries.c.recipient, deliveries.c.message)).all()
-    finally:
-        app.state.executor.shutdown()
-        app.state.engine.dispose()
     out = {}
     for recipient, raw in rows:
         msg = message_from_string(raw, policy=policy.default)

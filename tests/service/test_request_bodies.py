@@ -3,7 +3,6 @@ place (ingest/document.py), so the document refuses what the API refuses."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import httpx
@@ -13,10 +12,9 @@ from pydantic import ValidationError
 from ingest.document import parse_program
 from ingest.errors import DocumentError
 from service import uploads
-from service.app import create_app
-from service.auth import create_token
 from service.config import Settings
 from service.schemas import CalendarUpdate
+from tests.service.inprocess import admin_app, call
 
 # Calendar URLs the API's calendar body (PUT …/calendar) has always refused and a program
 # document used to take: too long, white space inside, nothing after the scheme.
@@ -78,23 +76,14 @@ def test_a_member_with_a_refused_calendar_url_is_a_422_before_any_fetch(
         return {}
 
     monkeypatch.setattr(uploads, "_fetch_all", no_fetch)
-    app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
-    token = create_token(app.state.engine, "admin")
     member = {**program()["members"][0], "calendars": [{"ics_url": url}]}
 
-    async def put() -> httpx.Response:
-        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {token}"}
-        ) as api:
-            assert (await api.post("/api/programs", json=program())).status_code == 201
-            return await api.put("/api/programs/p1/members/mia", json=member)
+    async def put(api: httpx.AsyncClient) -> httpx.Response:
+        assert (await api.post("/api/programs", json=program())).status_code == 201
+        return await api.put("/api/programs/p1/members/mia", json=member)
 
-    try:
-        r = asyncio.run(put())
-    finally:
-        app.state.executor.shutdown()
-        app.state.engine.dispose()
+    with admin_app(Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}")) as (app, token):
+        r = call(app, token, put)
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "calendars[0].ics_url"
 
@@ -106,29 +95,17 @@ def test_a_plan_time_limit_has_one_cap_the_setting(tmp_path):
 
     from service.store import jobs
 
-    app = create_app(
-        Settings(
-            db_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-            plan_time_limit=1,
-            max_plan_time_limit=7200,
-        )
+    settings = Settings(
+        db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", plan_time_limit=1, max_plan_time_limit=7200
     )
-    token = create_token(app.state.engine, "admin")
 
-    async def start() -> httpx.Response:
-        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://t", headers={"Authorization": f"Bearer {token}"}
-        ) as api:
-            assert (await api.post("/api/programs", json=program())).status_code == 201
-            return await api.post("/api/programs/p1/plans", json={"time_limit": 5000})
+    async def start(api: httpx.AsyncClient) -> httpx.Response:
+        assert (await api.post("/api/programs", json=program())).status_code == 201
+        return await api.post("/api/programs/p1/plans", json={"time_limit": 5000})
 
-    try:
-        r = asyncio.run(start())
+    with admin_app(settings) as (app, token):
+        r = call(app, token, start)
         assert r.status_code == 202, r.text
         with app.state.engine.connect() as conn:
             params = conn.execute(select(jobs.c.params)).scalar_one()
-    finally:
-        app.state.executor.shutdown()
-        app.state.engine.dispose()
     assert '"time_limit":5000' in params.replace(" ", "")
