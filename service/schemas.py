@@ -96,6 +96,22 @@ class Me(TypedDict):
 
 
 @with_config(_OPEN)
+class HomePublic(TypedDict):
+    """A person's home page: their matches (an admin: every match, a page at a time), each
+    with its live series and what the caller may do, the next sessions and, for an admin,
+    the program's counts."""
+
+    program: dict[str, Any]
+    role: str
+    member: str | None
+    matches: list[dict[str, Any]]
+    total: int
+    offset: int
+    upcoming: list[dict[str, Any]]
+    counts: NotRequired[dict[str, int]]
+
+
+@with_config(_OPEN)
 class FeedLink(TypedDict):
     """A member's calendar feed link; the feed token in it opens only that feed."""
 

@@ -8,7 +8,7 @@ CP-SAT are plain ``def`` so they run in the thread pool.
 from fastapi import APIRouter
 
 from ..errors import error_responses
-from .routes import feeds, plans, programs, scheduling, series
+from .routes import feeds, home, plans, programs, scheduling, series
 
 # Every route needs a token and reads its parameters; any request body may be too large.
 router = APIRouter(prefix="/api", responses=error_responses(401, 413, 422, 503))
@@ -17,3 +17,4 @@ router.include_router(scheduling.router)
 router.include_router(series.router)
 router.include_router(plans.router)
 router.include_router(feeds.router)
+router.include_router(home.router)
