@@ -30,6 +30,8 @@ from .store import init_db, make_engine
 
 log = logging.getLogger("slotwise")
 STATIC = Path(__file__).parent / "static"
+# The web app's paths (service/static/app/main.js routes them); each answers the same page.
+PAGES = ("/", "/signin", "/book/{xid}", "/matches/{xid}", "/plan", "/availability")
 
 
 def error_body(status: int, message: str, field: str | None = None, **extra: Any) -> JSONResponse:
@@ -217,10 +219,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
-        """The web page: heat map, proposals, booking, batch plans."""
-        return FileResponse(STATIC / "index.html")
+        """The web app's one HTML page; its modules pick the view from the path."""
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    for path in PAGES:
+        app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> FileResponse:

@@ -1,0 +1,122 @@
+// @ts-check
+// The web app: who is signed in, the header, and which view a path shows. Every view
+// reads and writes through the JSON API with the same rules as scripts have.
+
+import { api, ApiError, setCsrf } from "./api.js";
+import { el, viewerZone, setViewerZone, zoneIsValid, allZones } from "./ui.js";
+
+/** @typedef {{role: string, program: string|null, member: string|null, name?: string|null,
+ *   email?: string|null, csrf?: string|null, via?: string,
+ *   identities?: {program: string, program_name?: string|null, role: string, member: string|null, name?: string|null}[]}} Me */
+
+/** What every view gets: who is signed in, which program, and how to move on. */
+export const ctx = {
+  /** @type {Me|null} */ me: null,
+  /** @type {string|null} */ program: null,
+  /** @param {string} path */
+  go(path) { history.pushState({}, "", path); render(); },
+  render: () => render(),
+};
+
+const main = /** @type {HTMLElement} */ (document.getElementById("main"));
+const nav = /** @type {HTMLElement} */ (document.getElementById("nav"));
+
+/** @type {[RegExp, (m: RegExpMatchArray) => Promise<(root: HTMLElement) => Promise<void>|void>][]} */
+const ROUTES = [
+  [/^\/signin\/?$/, async () => (await import("./signin.js")).signin],
+  [/^\/?$/, async () => (await import("./home.js")).home],
+  [/^\/book\/([^/]+)\/?$/, async (m) => { const w = await import("./wizard.js"); return (root) => w.wizard(root, decodeURIComponent(m[1])); }],
+  [/^\/matches\/([^/]+)\/?$/, async (m) => { const s = await import("./sessions.js"); return (root) => s.manage(root, decodeURIComponent(m[1])); }],
+  [/^\/plan\/?$/, async () => (await import("./plan.js")).plan],
+  [/^\/availability\/?$/, async () => (await import("./availability.js")).availability],
+];
+
+async function loadMe() {
+  try {
+    ctx.me = await api("GET", "/api/me");
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) { ctx.me = null; return; }
+    throw e;
+  }
+  setCsrf(ctx.me?.csrf ?? null);
+  ctx.program = ctx.me?.program ?? ctx.me?.identities?.[0]?.program ?? null;
+}
+
+function header() {
+  const me = ctx.me;
+  if (!me) { nav.replaceChildren(); return; }
+  const zone = el("button", { type: "button", class: "link zone-button", "aria-haspopup": "dialog",
+    onclick: pickZone }, `Times in ${viewerZone().replaceAll("_", " ")}`);
+  const ids = me.identities || [];
+  let switcher = null;
+  if (ids.length > 1) {
+    const select = /** @type {HTMLSelectElement} */ (el("select", { id: "program-switch", onchange: async () => {
+      const me2 = await api("PUT", "/api/auth/session/program", { program: select.value });
+      ctx.me = me2; setCsrf(me2.csrf ?? null); ctx.program = me2.program; ctx.go("/");
+    } }, ...ids.map((i) => el("option", { value: i.program, selected: i.program === ctx.program },
+      `${i.program_name || i.program} (${roleName(i.role)})`))));
+    switcher = el("label", { class: "inline" }, "Program ", select);
+  }
+  const out = me.via === "session"
+    ? el("button", { type: "button", class: "link", onclick: signOut }, "Sign out") : null;
+  nav.replaceChildren(...[
+    el("span", { class: "who" }, me.name || me.email || roleName(me.role)),
+    switcher, zone, out].filter((x) => x !== null));
+}
+
+/** @param {string} role */
+export function roleName(role) {
+  return { admin: "admin", facilitator: "facilitator", member: "member" }[role] || role;
+}
+
+async function signOut() {
+  await api("DELETE", "/api/auth/session");
+  ctx.me = null; setCsrf(null);
+  ctx.go("/signin");
+}
+
+function pickZone() {
+  const input = /** @type {HTMLInputElement} */ (el("input", { id: "zone-input", list: "zone-list", value: viewerZone(), autocomplete: "off" }));
+  const error = el("p", { class: "field-error", hidden: true });
+  const dialog = /** @type {HTMLDialogElement} */ (el("dialog", { class: "confirm", "aria-labelledby": "zone-title" },
+    el("h2", { id: "zone-title" }, "Show times in"),
+    el("label", { for: "zone-input" }, "Time zone (for example Europe/Lisbon)"), input,
+    el("datalist", { id: "zone-list" }, ...allZones().map((z) => el("option", { value: z }))), error,
+    el("div", { class: "actions" },
+      el("button", { type: "button", class: "button primary", onclick: () => {
+        if (!zoneIsValid(input.value.trim())) { error.hidden = false; error.textContent = `"${input.value}" is not a time zone`; input.setAttribute("aria-invalid", "true"); return; }
+        setViewerZone(input.value.trim()); dialog.close(); dialog.remove(); render();
+      } }, "Use this zone"),
+      el("button", { type: "button", class: "button secondary", onclick: () => { dialog.close(); dialog.remove(); } }, "Cancel"))));
+  document.body.append(dialog);
+  dialog.showModal();
+  input.focus();
+}
+
+async function render() {
+  const path = location.pathname;
+  try {
+    if (path !== "/signin" || !location.hash) await loadMe();
+    if (!ctx.me && path !== "/signin") { history.replaceState({}, "", "/signin"); return render(); }
+    header();
+    const hit = ROUTES.find(([re]) => re.test(path));
+    if (!hit) { main.replaceChildren(el("h1", {}, "Page not found"), el("p", {}, el("a", { href: "/", "data-link": "" }, "Go to your home page"))); return; }
+    const view = await hit[1](/** @type {RegExpMatchArray} */ (path.match(hit[0])));
+    main.replaceChildren(el("p", { class: "loading", role: "status" }, "Loading…"));
+    await view(main);
+  } catch (e) {
+    main.replaceChildren(el("div", { class: "notice error", role: "alert" },
+      el("p", { class: "notice-heading" }, "Something went wrong"),
+      el("p", {}, e instanceof Error ? e.message : String(e)),
+      el("p", {}, el("a", { href: "/", "data-link": "" }, "Back to your home page"))));
+  }
+}
+
+document.addEventListener("click", (ev) => {
+  const a = /** @type {HTMLElement} */ (ev.target).closest?.("a[data-link]");
+  if (!a || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+  ev.preventDefault();
+  ctx.go(/** @type {HTMLAnchorElement} */ (a).getAttribute("href") || "/");
+});
+window.addEventListener("popstate", () => render());
+render();
