@@ -31,13 +31,20 @@ UPCOMING = 8
 
 
 def home(
-    conn: Connection, who: Principal, program_id: str, now: datetime, offset: int, limit: int
+    conn: Connection,
+    who: Principal,
+    program_id: str,
+    now: datetime,
+    offset: int,
+    limit: int,
+    match_id: str | None = None,
 ) -> dict[str, Any]:
     """The caller's home in ``program_id``: matches (all of them, a page at a time, for an
-    admin; their own otherwise), each with its live series, and the next sessions."""
+    admin; their own otherwise; only ``match_id`` when given), each with its live series,
+    and the next sessions."""
     header = json.loads(program_row(conn, program_id).header)
     mine = who.role != "admin"
-    rows = _match_rows(conn, program_id, who.member_id if mine else None)
+    rows = _match_rows(conn, program_id, who.member_id if mine else None, match_id)
     total = len(rows)
     page = rows if mine else rows[offset : offset + limit]
     people = {m for x in page for m in x["members"]}
@@ -62,8 +69,12 @@ def home(
     return out
 
 
-def _match_rows(conn: Connection, program_id: str, member_id: str | None) -> list[dict[str, Any]]:
+def _match_rows(
+    conn: Connection, program_id: str, member_id: str | None, match_id: str | None
+) -> list[dict[str, Any]]:
     q = select(matches.c.data).where(matches.c.program_id == program_id)
+    if match_id is not None:
+        q = q.where(matches.c.id == match_id)
     if member_id is not None:
         # A cheap filter in the database; the exact test is below.
         q = q.where(matches.c.data.contains(json.dumps(member_id)))

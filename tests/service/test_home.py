@@ -92,3 +92,24 @@ def test_home_of_another_program_is_refused(tmp_path):
 
 async def _status(api, path):
     return (await api.get(path)).status_code
+
+
+def test_home_of_one_match(tmp_path):
+    """``match=`` narrows the home to that match (the wizard's and the sessions page's
+    read), and to nothing when the caller is not in it."""
+    with admin_app(_settings(tmp_path)) as (app, admin):
+
+        async def steps(api):
+            assert (await api.post("/api/programs", json=program())).status_code == 201
+
+        call(app, admin, steps)
+        al = create_token(app.state.engine, "member", "p1", "al")
+
+        async def one(api):
+            mine = (await api.get("/api/programs/p1/home?match=mia-al")).json()
+            other = (await api.get("/api/programs/p1/home?match=mia-bo")).json()
+            return mine, other
+
+        mine, other = call(app, al, one)
+        assert [x["id"] for x in mine["matches"]] == ["mia-al"]
+        assert other["matches"] == []
