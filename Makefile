@@ -19,7 +19,8 @@ run: $(STAMP)
 	$(BIN)/slotwise demo
 	$(BIN)/slotwise serve
 
-# ical.js (tests/js) cross-checks invites in the test suite; installed from the lock file.
+# tests/js: ical.js cross-checks invites, axe-core checks the web page's accessibility;
+# installed from the lock file (again whenever it changes).
 JS_STAMP := tests/js/node_modules/.installed
 
 $(JS_STAMP): tests/js/package-lock.json

@@ -22,6 +22,7 @@ sys.path.insert(0, sys.argv[1])
 import httpx, ingest, service, solver
 from service.app import create_app
 from service.config import Settings
+MODULES = ["/static/app/heatmap.js", "/static/app/heatmap.css"]
 
 print("FILES", service.__file__, ingest.__file__, solver.__file__)
 app = create_app(Settings(db_url="sqlite:///" + sys.argv[2]))
@@ -31,7 +32,7 @@ async def get_all():
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         docs = await client.get("/docs")
         assets = re.findall(r'(?:src|href)="(/[^"]*)"', docs.text)
-        for path in ["/", "/static/app.js", "/static/style.css", "/docs", *assets]:
+        for path in ["/", "/static/app.js", "/static/style.css", *MODULES, "/docs", *assets]:
             r = await client.get(path)
             print("GET", path, r.status_code, len(r.content))
 

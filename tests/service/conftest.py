@@ -1,5 +1,6 @@
-"""Service fixtures: a real SMTP server on 127.0.0.1 that keeps what it receives, and the
-databases a live server can run on (a SQLite file; PostgreSQL with several workers)."""
+"""Service fixtures: a real SMTP server on 127.0.0.1 that keeps what it receives, the
+databases a live server can run on (a SQLite file; PostgreSQL with several workers), and
+the browser ones (tests/service/browser.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.helpers import free_port
+from tests.service.browser import browser, no_console_errors  # noqa: F401 (fixtures)
 from tests.service.live import LiveServer
 from tests.service.smtp import Collector, SmtpServer
 
