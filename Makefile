@@ -19,7 +19,8 @@ run: $(STAMP)
 	$(BIN)/slotwise demo
 	$(BIN)/slotwise serve
 
-# tests/js: ical.js cross-checks invites, axe-core checks the web page's accessibility;
+# tests/js: ical.js cross-checks invites, axe-core checks the web page's accessibility,
+# TypeScript type-checks its modules;
 # installed from the lock file (again whenever it changes).
 JS_STAMP := tests/js/node_modules/.installed
 

@@ -228,12 +228,22 @@ export async function wizard(root, xid) {
         : el("p", {}, "No time on this day suits anyone.")) : el("p", { class: "muted" }, "Dates with a ● suit everyone."),
       more);
 
+    // The week as a heat map: who is free at every time, for those who want to see it all.
+    const week = Math.max(0, Math.floor(v.dates.indexOf(st.date || v.dates.find((/** @type {string} */ d) => byDate[d]?.best) || v.dates[0]) / 7));
+    const mapBox = el("div", { class: "heatmap-box" });
+    const map = el("details", { class: "card", ontoggle: async (/** @type {Event} */ ev) => {
+      if (!(/** @type {HTMLDetailsElement} */ (ev.target).open) || mapBox.childElementCount) return;
+      const { renderHeatmap } = await import("./heatmap.js");
+      renderHeatmap(mapBox, heat, { zone: v.timezone, week, selected: st.start,
+        onPick: (iso) => { st.start = iso; st.date = ymdIn(iso, st.zone); show(2); } });
+    } }, el("summary", {}, "See the whole week: who is free when"), mapBox);
     body.replaceChildren(
       el("h2", {}, st.kind === "once" ? "When?" : "When does the series start?"),
       el("p", { class: "hint" }, `Times in ${st.zone.replaceAll("_", " ")}, ${duration(st.duration)}`,
         st.kind === "series" ? `, ${st.sessions} sessions ${FREQUENCY[st.frequency]}.` : "."),
       el("section", { class: "card", "aria-labelledby": "rec-h" }, el("h3", { id: "rec-h" }, "Recommended"), rec),
       el("div", { class: "booker" }, calendar, times),
+      map,
       el("div", { class: "actions" }, el("button", { type: "button", class: "button secondary", onclick: () => show(0) }, "Back")));
   };
 
