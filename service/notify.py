@@ -359,11 +359,12 @@ def recall(conn: Connection, series_id: str) -> int:
     Deleting first and looking after is what makes this safe against a sender claiming
     at the same moment: once deleted a row cannot be claimed, and a row claimed before is
     no longer ``pending``, so it is still there to be seen."""
+    never_tried = (deliveries.c.series_id == series_id) & (deliveries.c.attempts == 0)
     deleted = conn.execute(
-        deliveries.delete().where(
-            (deliveries.c.series_id == series_id) & (deliveries.c.status == "pending")
-        )
+        deliveries.delete().where(never_tried & (deliveries.c.status == "pending"))
     ).rowcount
+    # Failed before any attempt (an unusable address) is the one thing left that nobody
+    # got; anything else was claimed, tried or sent.
     went = conn.execute(
         select(func.count())
         .select_from(deliveries)
@@ -374,7 +375,6 @@ def recall(conn: Connection, series_id: str) -> int:
     ).scalar_one()
     if went:
         raise Conflict(TOO_LATE_TO_UNDO)
-    # Failed before any attempt (an unusable address): nothing was sent; it goes too.
     conn.execute(deliveries.delete().where(deliveries.c.series_id == series_id))
     return int(deleted)
 
