@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from ingest.availability import program_grid
 from ingest.document import (
@@ -39,6 +41,9 @@ from .store import (
     session_members,
     sessions,
 )
+
+# What undo answers once the window is over or any invite went out (docs/rules.md).
+TOO_LATE_TO_UNDO = "the invites have gone out; cancel the series instead"
 
 
 @dataclass(frozen=True)
@@ -226,9 +231,12 @@ def book(
     match: Match,
     req: SeriesRequest,
     idempotency: Idempotency | None = None,
+    undo_seconds: int = 0,
 ) -> str:
     """Book ``req`` for ``match`` unless a member is booked at one of its occurrences
-    (``Conflict`` listing every clash); inside the program's lock, like every booking."""
+    (``Conflict`` listing every clash); inside the program's lock, like every booking.
+    With ``undo_seconds``, the booking can be undone (:func:`withdraw_series`) for at
+    least that long, and its invites wait until then."""
     wanted = occurrences(doc, match, req, document_now(doc))
     found = clashes(conn, doc, program_id, list(match.members), wanted)
     if found:
@@ -236,7 +244,11 @@ def book(
             f"{len(found)} occurrence(s) collide with sessions already booked",
             details={"clashes": found},
         )
-    return insert_series(conn, doc, program_id, match, req, wanted, idempotency=idempotency)
+    # Whole seconds, rounded up: the window is never shorter than promised.
+    undo_until = math.ceil(time.time()) + undo_seconds if undo_seconds > 0 else None
+    return insert_series(
+        conn, doc, program_id, match, req, wanted, idempotency=idempotency, undo_until=undo_until
+    )
 
 
 def insert_series(
@@ -250,13 +262,14 @@ def insert_series(
     idempotency: Idempotency | None = None,
     plan_job: str | None = None,
     pending: bool = False,
+    undo_until: int | None = None,
 ) -> str:
     """Write a series, its sessions and who is booked; the caller checked clashes. A
     ``pending`` series (of a plan being applied) holds its time but is shown nowhere."""
     sid = "s" + secrets.token_hex(6)
     zone = doc.organizer_zone(match)
     who = list(match.members)
-    summary = req.summary or _summary(doc, match)
+    summary = req.summary or default_summary(doc, match)
     conn.execute(
         series.insert().values(
             id=sid,
@@ -279,6 +292,7 @@ def insert_series(
             idempotency_key=idempotency.scoped_key if idempotency else None,
             request_hash=idempotency.request_hash if idempotency else None,
             plan_job=plan_job,
+            undo_until=undo_until,
         )
     )
     rows, member_rows = [], []
@@ -314,7 +328,8 @@ def insert_series(
     return sid
 
 
-def _summary(doc: ProgramDocument, match: Match) -> str:
+def default_summary(doc: ProgramDocument, match: Match) -> str:
+    """The invite's title when the booking gives none."""
     names = [doc.member(m).name or m for m in match.members]
     if len(names) == 2:
         return f"Mentoring: {names[0]} & {names[1]}"
@@ -404,7 +419,26 @@ def series_public(conn: Connection, program_id: str, series_id: str) -> dict[str
             "completed": sum(o.status == "completed" for o in occ),
             "planned": sum(o.status != "cancelled" for o in occ),
         },
+        "undo_until": (
+            from_epoch(row.undo_until).isoformat()
+            if row.undo_until is not None and time.time() < row.undo_until
+            else None
+        ),
     }
+
+
+def withdraw_series(conn: Connection, program_id: str, series_id: str) -> None:
+    """Undo a booking inside its window: delete the series, its sessions and who is
+    booked, as if it had never been made (docs/rules.md, "Undoing a booking"); 409 once
+    its window is over, before writing anything. The caller takes its invites back
+    (``notify.recall``) in the same transaction."""
+    row = series_row(conn, program_id, series_id)
+    if row.undo_until is None or time.time() >= row.undo_until:
+        raise Conflict(TOO_LATE_TO_UNDO)
+    theirs = select(sessions.c.id).where(sessions.c.series_id == series_id)
+    conn.execute(delete(session_members).where(session_members.c.session_id.in_(theirs)))
+    conn.execute(delete(sessions).where(sessions.c.series_id == series_id))
+    conn.execute(delete(series).where(series.c.id == series_id))
 
 
 def cancel_series(
@@ -451,10 +485,24 @@ def _set_session_status(conn: Connection, ids: list[str], status: str) -> None:
     )
 
 
-def complete_session(conn: Connection, program_id: str, session_id: str) -> None:
+def complete_session(
+    conn: Connection, program_id: str, session_id: str, now: datetime | None = None
+) -> None:
+    """Mark a session held; only once it has started at ``now`` (by default the program's
+    ``now``)."""
     row = session_row(conn, program_id, session_id)
     if row.status == "cancelled":
         raise Conflict(f'session "{session_id}" was cancelled; it cannot be completed')
+    now = now or program_now(conn, program_id)
+    if row.start > to_epoch(now):
+        zone = conn.execute(
+            select(series.c.timezone).where(series.c.id == row.series_id)
+        ).scalar_one()
+        start = from_epoch(row.start).astimezone(ZoneInfo(zone))
+        raise Conflict(
+            f'session "{session_id}" starts on {start:%Y-%m-%d at %H:%M} ({zone}); '
+            "it can be marked complete once it has started"
+        )
     _set_session_status(conn, [session_id], "completed")
 
 

@@ -30,6 +30,7 @@ _EXPECTED = {
     "count": "must be a whole number above 0",
     "seconds": "must be a number of seconds above 0",
     "flag": "must be 1, true, yes, 0, false or no",
+    "whole seconds": "must be a whole number of seconds, 0 or more",
 }
 _FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
@@ -59,7 +60,19 @@ def _flag(value: object) -> object:
     return value
 
 
+def _whole_seconds(value: object) -> object:
+    """A whole number of seconds, 0 or more (from the environment: text)."""
+    try:
+        number = int(value) if isinstance(value, str) else value
+    except ValueError:
+        number = None
+    if isinstance(number, int) and not isinstance(number, bool) and number >= 0:
+        return number
+    raise ValueError(_EXPECTED["whole seconds"])
+
+
 Count = Annotated[int, _above_zero("count", int)]
+WholeSeconds = Annotated[int, BeforeValidator(_whole_seconds)]
 Seconds = Annotated[float, _above_zero("seconds", float)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 
@@ -159,6 +172,12 @@ class Settings(BaseSettings):
     ics_max_urls: Annotated[
         Count, _doc("calendar URLs one request may name (fetched together); more is 422")
     ] = 20
+    # A new booking's invites wait this long, so that "undo" can take it back before
+    # anybody is told (docs/rules.md, "Undoing a booking").
+    undo_seconds: Annotated[
+        WholeSeconds,
+        _doc("seconds a new booking can be undone before its invites go out (0: no undo)"),
+    ] = 10
     retry_seconds: Annotated[
         Seconds, _doc("how often invites that could not be sent are retried")
     ] = 30.0

@@ -109,6 +109,9 @@ class InviteSeries:
     # A series cut short after some of it was held: the index of the last occurrence kept.
     # The RRULE then ends with UNTIL, and no later occurrence is written.
     ends_after: int | None = None
+    # What the person who cancelled wrote to the attendees: a COMMENT of every component
+    # (RFC 5545 3.8.1.4; RFC 5546 allows it in a CANCEL and a REQUEST).
+    note: str | None = None
 
 
 # ----------------------------------------------------------------------------- series
@@ -348,6 +351,8 @@ def _event(
         event.add("dtend", _zoned(end, zone))
     event.add("summary", series.summary)
     event.add("description", _description(series))
+    if series.note and series.note.strip():
+        event.add("comment", series.note.strip())
     # A stored link may predate the checks on entry: URI values are not escaped, so a line
     # break in one would make icalendar refuse the whole invite.
     video_url = one_line(series.video_url) if series.video_url else None

@@ -14,6 +14,8 @@ import json
 import logging
 import secrets
 import threading
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
 from email.errors import MessageError
@@ -21,13 +23,15 @@ from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from ingest.grid import from_epoch
 from ingest.text import address_problem
 
+from .booking import TOO_LATE_TO_UNDO
 from .config import Settings
 from .email import DeliveryError, Mailer, imip_message
+from .errors import Conflict
 from .invites import (
     InviteSeries,
     Method,
@@ -136,10 +140,16 @@ def series_ics(
 
 
 def queue_series(
-    conn: Connection, settings: Settings, program_id: str, series_id: str, method: Method
+    conn: Connection,
+    settings: Settings,
+    program_id: str,
+    series_id: str,
+    method: Method,
+    note: str | None = None,
 ) -> int:
-    """Queue the series' invite (REQUEST) or cancellation (CANCEL) for every member."""
-    inv = invite_series(conn, program_id, series_id, sender=settings.sender)
+    """Queue the series' invite (REQUEST) or cancellation (CANCEL, with the canceller's
+    ``note`` if any) for every member."""
+    inv = replace(invite_series(conn, program_id, series_id, sender=settings.sender), note=note)
     method = _method(inv, method) or method
     ics = series_calendar(inv, method, datetime.now(UTC))
     if inv.ends_after is not None:
@@ -154,11 +164,16 @@ def queue_series(
 
 
 def queue_occurrence_cancel(
-    conn: Connection, settings: Settings, program_id: str, session_id: str
+    conn: Connection,
+    settings: Settings,
+    program_id: str,
+    session_id: str,
+    note: str | None = None,
 ) -> int:
-    """Tell every member that one occurrence is cancelled (METHOD:CANCEL + RECURRENCE-ID)."""
+    """Tell every member that one occurrence is cancelled (METHOD:CANCEL + RECURRENCE-ID),
+    with the canceller's ``note`` if any."""
     o = conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
-    inv = invite_series(conn, program_id, o.series_id, sender=settings.sender)
+    inv = replace(invite_series(conn, program_id, o.series_id, sender=settings.sender), note=note)
     # Named by its original start (RECURRENCE-ID), shown at the time the attendees last
     # saw: where it was moved to, if it was.
     ics = occurrence_cancel(
@@ -191,6 +206,10 @@ def _queue(
     method: str,
     subject: str,
 ) -> int:
+    # While a new booking can still be undone, everything about it waits with its invites
+    # (an update must not arrive before the invitation it updates).
+    undo_until = conn.execute(select(series.c.undo_until).where(series.c.id == series_id)).scalar()
+    not_before = undo_until if undo_until is not None and undo_until > now_epoch() else None
     rows = []
     texts: dict[str | None, str] = {}  # one text per zone the attendees read in
     for person in inv.attendees:
@@ -209,6 +228,7 @@ def _queue(
                 "last_error": problem,
                 "attempts": 0,
                 "created_at": now_epoch(),
+                "not_before": not_before,
             }
         )
     if rows:
@@ -265,6 +285,8 @@ def _text(inv: InviteSeries, method: str, reader_zone: str | None = None) -> str
             lines.append(f"Where: {inv.location}")
         if inv.agenda:
             lines += ["", "Agenda:", inv.agenda]  # line breaks made LF by imip_message
+    if inv.note and inv.note.strip():
+        lines += ["", "Note:", inv.note.strip()]
     return "\n".join(lines) + "\n"
 
 
@@ -280,7 +302,7 @@ def flush(
         ids = (
             conn.execute(
                 select(deliveries.c.id)
-                .where(deliveries.c.status == "pending")
+                .where((deliveries.c.status == "pending") & _due(now_epoch()))
                 .order_by(deliveries.c.created_at)
                 .limit(limit)
             )
@@ -313,13 +335,59 @@ def flush(
     return sent
 
 
+def _due(now: int) -> Any:
+    """Deliveries whose undo window (``not_before``) is over, or that never had one."""
+    return deliveries.c.not_before.is_(None) | (deliveries.c.not_before <= now)
+
+
+def next_due(engine: Engine) -> int | None:
+    """When (epoch seconds) the next delivery still in an undo window becomes due."""
+    with engine.connect() as conn:
+        due: int | None = conn.execute(
+            select(func.min(deliveries.c.not_before)).where(
+                (deliveries.c.status == "pending") & (deliveries.c.not_before > now_epoch())
+            )
+        ).scalar()
+    return due
+
+
+def recall(conn: Connection, series_id: str) -> int:
+    """Take back a series' invites before any went out (undo): delete those still
+    waiting; ``Conflict`` when any was claimed or sent already. In the caller's
+    transaction, which a Conflict rolls back. Returns how many were deleted.
+
+    Deleting first and looking after is what makes this safe against a sender claiming
+    at the same moment: once deleted a row cannot be claimed, and a row claimed before is
+    no longer ``pending``, so it is still there to be seen."""
+    never_tried = (deliveries.c.series_id == series_id) & (deliveries.c.attempts == 0)
+    deleted = conn.execute(
+        deliveries.delete().where(never_tried & (deliveries.c.status == "pending"))
+    ).rowcount
+    # Failed before any attempt (an unusable address) is the one thing left that nobody
+    # got; anything else was claimed, tried or sent.
+    went = conn.execute(
+        select(func.count())
+        .select_from(deliveries)
+        .where(
+            (deliveries.c.series_id == series_id)
+            & ((deliveries.c.status != "failed") | (deliveries.c.attempts > 0))
+        )
+    ).scalar_one()
+    if went:
+        raise Conflict(TOO_LATE_TO_UNDO)
+    conn.execute(deliveries.delete().where(deliveries.c.series_id == series_id))
+    return int(deleted)
+
+
 def _claim(engine: Engine, did: str) -> str | None:
     """Mark a delivery as being sent (so no other worker sends it too); its message, or
-    None when another worker got it first."""
+    None when another worker got it first (or it is not due: undo took it back)."""
     with engine.begin() as conn:
         claimed = conn.execute(
             update(deliveries)
-            .where((deliveries.c.id == did) & (deliveries.c.status == "pending"))
+            .where(
+                (deliveries.c.id == did) & (deliveries.c.status == "pending") & _due(now_epoch())
+            )
             .values(status="sending", attempts=deliveries.c.attempts + 1, sent_at=now_epoch())
         ).rowcount
         if not claimed:
@@ -397,13 +465,19 @@ class RetryLoop:
         self._wake.set()
 
     def _run(self) -> None:
+        wait = self.settings.retry_seconds
         while not self._stop.is_set():
-            self._wake.wait(self.settings.retry_seconds)
+            self._wake.wait(wait)
             self._wake.clear()  # before the round: a wake during it means one more round
             if self._stop.is_set():
                 break
+            wait = self.settings.retry_seconds
             try:
                 release_stale(self.engine)
                 flush(self.engine, self.settings, stop=self._stop)
+                # Invites held for an undo window go out when it closes, not a retry later.
+                due = next_due(self.engine)
+                if due is not None:
+                    wait = min(wait, max(due - time.time(), 0.05))
             except Exception:  # keep going; the next round may work
                 log.exception("invite send round failed")

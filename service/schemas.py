@@ -26,8 +26,11 @@ from ingest.document import (
     Line,
     Location,
     SessionCount,
+    Text,
     VideoUrl,
 )
+
+from .errors import Clash
 
 _OPEN = ConfigDict(extra="allow")
 
@@ -283,6 +286,43 @@ class SeriesPublic(TypedDict):
     summary: str
     sessions: list[SessionPublic]
     progress: Progress
+    # Until when ``POST …/series/{sid}/undo`` can take the booking back (no invite has gone
+    # out before it); None when it cannot (no window, or it is over).
+    undo_until: str | None
+
+
+@with_config(_OPEN)
+class MemberZone(TypedDict):
+    """A member as the booking review shows them: the zone they read times in (their own,
+    else the program's)."""
+
+    id: str
+    name: str
+    timezone: str
+
+
+@with_config(_OPEN)
+class SeriesPreview(TypedDict):
+    """A series as booking it would make it, before anything is written: its occurrences
+    evaluated as proposals are (who can come, ``alternative`` where one does not hold),
+    what the invite would say, the members with their zones, and the clashes a booking
+    would be refused for (``bookable`` is false when there are any)."""
+
+    match: str
+    timezone: str
+    frequency: str
+    rrule: str | None
+    first_start: str
+    duration_minutes: int
+    sessions: int
+    score: Score
+    occurrences: list[OccurrencePlan]
+    members: list[MemberZone]
+    conferencing: ConferencingPublic
+    agenda: str | None
+    summary: str
+    clashes: list[Clash]
+    bookable: bool
 
 
 @with_config(_OPEN)
@@ -367,9 +407,21 @@ class SeriesCreate(_Body):
     summary: Line | None = Field(default=None, max_length=500)
 
 
+# What the person who cancels writes to the attendees (mail text and iCalendar COMMENT):
+# multi-line text like an agenda, shorter.
+CancelNote = Annotated[Text, Field(max_length=2_000)]
+
+
 class SessionUpdate(_Body):
     start: datetime | None = None
     status: Literal["cancelled"] | None = None
+    note: CancelNote | None = Field(default=None, description="only with a cancellation")
+
+
+class CancelCreate(_Body):
+    """``POST …/series/{sid}/cancel``: an optional note to the attendees."""
+
+    note: CancelNote | None = None
 
 
 class PlanCreate(_Body):

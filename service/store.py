@@ -105,6 +105,10 @@ series = Table(
     Column("idempotency_key", String(255)),
     Column("request_hash", String(64)),
     Column("plan_job", String(64)),
+    # Until when (epoch seconds) a new booking may still be undone: its invites wait
+    # until then (deliveries.not_before). NULL: no window (a plan's series, or
+    # SLOTWISE_UNDO_SECONDS=0).
+    Column("undo_until", BigInteger),
     UniqueConstraint("program_id", "idempotency_key", name="uq_series_idempotency"),
 )
 
@@ -204,17 +208,6 @@ feed_tokens = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
-# Columns added to tables after their first release: create_all adds only whole tables.
-LATER_COLUMNS = [
-    (jobs, "owner"),
-    (jobs, "queued_at"),
-    (jobs, "apply_owner"),
-    (jobs, "apply_done"),
-    (jobs, "apply_at"),
-    (tokens, "expires_at"),
-    (members, "busy"),
-]
-
 deliveries = Table(
     "deliveries",
     metadata,
@@ -230,7 +223,22 @@ deliveries = Table(
     Column("last_error", Text),
     Column("created_at", BigInteger, nullable=False),
     Column("sent_at", BigInteger),
+    # Not sent before this instant (epoch seconds): a new booking's undo window. NULL: now.
+    Column("not_before", BigInteger),
 )
+
+# Columns added to tables after their first release: create_all adds only whole tables.
+LATER_COLUMNS = [
+    (jobs, "owner"),
+    (jobs, "queued_at"),
+    (jobs, "apply_owner"),
+    (jobs, "apply_done"),
+    (jobs, "apply_at"),
+    (tokens, "expires_at"),
+    (members, "busy"),
+    (series, "undo_until"),
+    (deliveries, "not_before"),
+]
 
 
 def now_epoch() -> int:

@@ -73,29 +73,31 @@ def score(avail: Availability, spec: MatchSpec, attend_all: np.ndarray | None = 
     grid = avail.grid
     k = spec.slots(grid)
     table = candidate_table(grid, spec.zone, spec.frequency, spec.sessions, k, spec.earliest)
-    can = member_attend(avail, spec, k, attend_all)
-    attend = can[table.slots]  # (C, n, m)
+    found = evaluate(
+        avail, spec, table.first, table.slots, member_attend(avail, spec, k, attend_all)
+    )
+    return found.take(np.lexsort((found.first, -found.preferred, -found.attendance, -found.held)))
+
+
+def evaluate(
+    avail: Availability, spec: MatchSpec, first: np.ndarray, slots: np.ndarray, can: np.ndarray
+) -> Candidates:
+    """The series whose occurrences start at ``slots[c, j]`` (first slot ``first[c]``),
+    scored, in the order given; ``can`` is the match's can-attend matrix
+    (:func:`member_attend`). ``score`` runs it on every candidate; a series a facilitator
+    asks for (the booking preview) is one row."""
+    k = spec.slots(avail.grid)
+    attend = can[slots]  # (C, n, m)
     # Who comes and whether a session holds depend only on its start slot: reduce per slot
     # once, then gather per occurrence.
     count_at = can.sum(axis=1, dtype=np.int64)
     req = [spec.members.index(r) for r in spec.required]
     holds_at = can[:, req].all(axis=1) & (count_at >= spec.quorum)
-    count, holds = count_at[table.slots], holds_at[table.slots]
+    count, holds = count_at[slots], holds_at[slots]
     held = holds.sum(axis=1, dtype=np.int64)
     attendance = (count * holds).sum(axis=1)
-    preferred = (fits_preference(avail, spec, k, table.slots) & holds).sum(axis=1, dtype=np.int64)
-    order = np.lexsort((table.first, -preferred, -attendance, -held))
-    return Candidates(
-        spec,
-        k,
-        table.first[order],
-        table.slots[order],
-        attend[order],
-        holds[order],
-        held[order],
-        attendance[order],
-        preferred[order],
-    )
+    preferred = (fits_preference(avail, spec, k, slots) & holds).sum(axis=1, dtype=np.int64)
+    return Candidates(spec, k, first, slots, attend, holds, held, attendance, preferred)
 
 
 def fits_preference(avail: Availability, spec: MatchSpec, k: int, slots: np.ndarray) -> np.ndarray:

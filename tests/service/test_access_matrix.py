@@ -97,6 +97,16 @@ TABLE = [
         ),
     ),
     (
+        "POST",
+        "/api/programs/{pid}/matches/{xid}/series/preview",
+        SEES_MATCH,
+        422,
+        lambda o: (
+            f"/api/programs/{o['pid']}/matches/mia-al/series/preview",
+            {"json": {"first_start": PAST}},
+        ),
+    ),
+    (
         "GET",
         "/api/programs/{pid}/matches/{xid}/series",
         SEES_MATCH,
@@ -123,6 +133,23 @@ TABLE = [
         ACTS_ON_MATCH,
         409,
         lambda o: (f"/api/programs/{o['pid']}/series/{o['cancelled']}", {}),
+    ),
+    (
+        "POST",
+        "/api/programs/{pid}/series/{sid}/cancel",
+        ACTS_ON_MATCH,
+        409,
+        lambda o: (
+            f"/api/programs/{o['pid']}/series/{o['cancelled']}/cancel",
+            {"json": {"note": "Sorry — désolé"}},
+        ),
+    ),
+    (
+        "POST",
+        "/api/programs/{pid}/series/{sid}/undo",
+        ACTS_ON_MATCH,
+        409,
+        lambda o: (f"/api/programs/{o['pid']}/series/{o['cancelled']}/undo", {}),
     ),
     (
         "POST",

@@ -34,6 +34,7 @@ from service.app import create_app
 from service.auth import create_token
 from service.config import Settings
 from service.demo import DEMO_ID, demo_program
+from tests.service.clock import program_now
 
 CHECKS = [
     not_a_server_error,
@@ -130,8 +131,12 @@ fuzzing = schemathesis.openapi.from_dict(OPENAPI, config=_config("fuzzing"))
 
 
 @contextmanager
-def _seeded_app(tmp: Path) -> Iterator[tuple[ASGIClient, str, dict[str, list[str]]]]:
-    """(in-process client, admin token, real ids by path parameter) of a seeded app."""
+def _seeded_app(
+    tmp: Path, undo_seconds: int = 0
+) -> Iterator[tuple[ASGIClient, str, dict[str, list[str]]]]:
+    """(in-process client, admin token, real ids by path parameter) of a seeded app; its
+    bookings can be undone for ``undo_seconds`` (none by default: fuzzed undos would
+    remove the seeded series)."""
     app = create_app(
         Settings(
             db_url=f"sqlite:///{tmp / 'db.sqlite'}",
@@ -139,6 +144,7 @@ def _seeded_app(tmp: Path) -> Iterator[tuple[ASGIClient, str, dict[str, list[str
             plan_time_limit=1,
             max_plan_time_limit=1,
             retry_seconds=3600,
+            undo_seconds=undo_seconds,
         )
     )
     token = create_token(app.state.engine, "admin")
@@ -242,7 +248,7 @@ def test_api_fuzz(case: Any, data: st.DataObject, fuzz_target: Any) -> None:
 def test_api_happy_paths(tmp_path: Path) -> None:
     """Every operation once the way the web page uses it, on its own seeded app: a 2xx
     whose body is the documented one (random fuzzing seldom books a series that fits)."""
-    with _seeded_app(tmp_path) as (client, token, _):
+    with _seeded_app(tmp_path, undo_seconds=600) as (client, token, _):
 
         def call(method: str, path: str, status: int, **parts: Any) -> Any:
             names = re.findall(r"\{(\w+)\}", path)  # also {feed}.ics
@@ -310,6 +316,14 @@ def test_api_happy_paths(tmp_path: Path) -> None:
                 body={"limit": 2, **shape, "preferred": {"days": ["TU", "WE"]}},
             )
             start = found["proposals"][0]["first_start"]
+            call(
+                "POST",
+                "/api/programs/{pid}/matches/{xid}/series/preview",
+                200,
+                **demo,
+                xid=xid,
+                body={"first_start": start, **shape},
+            )
             series[xid] = call(
                 "POST",
                 "/api/programs/{pid}/matches/{xid}/series",
@@ -340,14 +354,31 @@ def test_api_happy_paths(tmp_path: Path) -> None:
             oid=second["id"],
             body={"status": "cancelled"},
         )
-        call("POST", "/api/programs/{pid}/sessions/{oid}/complete", 200, **demo, oid=third["id"])
+        # The program's time moves past the third session, so it can be marked held.
+        with program_now(f"sqlite:///{tmp_path / 'db.sqlite'}", DEMO_ID, third["end"]):
+            call(
+                "POST", "/api/programs/{pid}/sessions/{oid}/complete", 200, **demo, oid=third["id"]
+            )
         call("GET", "/api/programs/{pid}/members/{mid}/sessions.ics", 200, **demo, mid="nia")
         link = call("POST", "/api/programs/{pid}/members/{mid}/feed-token", 201, **demo, mid="nia")[
             "url"
         ]
         call("GET", "/api/feeds/{feed}.ics", 200, feed=link.rsplit("/", 1)[1].removesuffix(".ics"))
         call("DELETE", "/api/programs/{pid}/members/{mid}/feed-token", 204, **demo, mid="nia")
-        call("DELETE", "/api/programs/{pid}/series/{sid}", 200, **demo, sid=series["ian-jo"]["id"])
+        call(
+            "POST", "/api/programs/{pid}/series/{sid}/undo", 200, **demo, sid=series["ian-jo"]["id"]
+        )
+        call(
+            "DELETE", "/api/programs/{pid}/series/{sid}", 200, **demo, sid=series["cara-dan"]["id"]
+        )
+        call(
+            "POST",
+            "/api/programs/{pid}/series/{sid}/cancel",
+            200,
+            **demo,
+            sid=sid,
+            body={"note": "Désolé, 来週に"},
+        )
         job = call(
             "POST",
             "/api/programs/{pid}/plans",

@@ -1,5 +1,5 @@
-"""Routes for booked series and their sessions: booking, invites, moving, cancelling,
-marking held."""
+"""Routes for booked series and their sessions: reviewing a booking, booking, undoing
+it, invites, moving, cancelling, marking held."""
 
 from __future__ import annotations
 
@@ -8,14 +8,60 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 
+from ingest.grid import from_epoch
+from solver.proposals import requested_series
+
 from ... import booking, notify
 from ...errors import Invalid
 from ...programs import document_now, find_match, solving_document
-from ...schemas import SeriesCreate, SeriesPublic, SessionUpdate
+from ...schemas import CancelCreate, SeriesCreate, SeriesPreview, SeriesPublic, SessionUpdate
+from ...serialize import series_dict
 from ...store import locked
 from ..deps import ICS, READ, WRITE, Config, Db, Who, match_context
 
 router = APIRouter(tags=["series"])
+
+
+@router.post(
+    "/programs/{pid}/matches/{xid}/series/preview", response_model=SeriesPreview, responses=READ
+)
+def preview_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db) -> dict[str, Any]:
+    """What booking this body would make, with nothing written or sent: the occurrences
+    (who can come to each, and where one does not hold, its best ``alternative`` that
+    week), the invite's details as the match fills them in, each member's zone, and the
+    ``clashes`` a booking would be refused for (``bookable`` false). Refused with 422
+    exactly as booking refuses it (a past or off-grid first_start, a duration...)."""
+    who.program(pid)
+    now = datetime.now(UTC)
+    with db.connect() as conn:
+        doc = solving_document(conn, pid, now, match=xid, sessions=False)  # see book_series
+        match = find_match(doc, xid)
+        who.sees_match(pid, list(match.members))
+        req = booking.request_for(doc, match, body.model_dump(exclude_none=True))
+        wanted = booking.occurrences(doc, match, req, document_now(doc))
+        found = booking.clashes(conn, doc, pid, list(match.members), wanted)
+        # Who can come is read as proposals read it: booked sessions are busy time.
+        seen = solving_document(conn, pid, now, match=xid)
+    planned = requested_series(  # SolverError: 422 naming the field (app.py)
+        seen,
+        xid,
+        [from_epoch(start) for start, _ in wanted],
+        duration_minutes=req.duration_minutes,
+        frequency=req.frequency,  # type: ignore[arg-type]  # checked by request_for
+    )
+    return {
+        **series_dict(planned),
+        "sessions": req.sessions,
+        "members": [
+            {"id": m, "name": doc.member(m).name or m, "timezone": doc.member_zone(m).key}
+            for m in match.members
+        ],
+        "conferencing": {"video_url": req.video_url, "location": req.location},
+        "agenda": req.agenda,
+        "summary": req.summary or booking.default_summary(doc, match),
+        "clashes": found,
+        "bookable": not found,
+    }
 
 
 @router.post(
@@ -33,10 +79,11 @@ def book_series(
     cfg: Config,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> dict[str, Any]:
-    """Book a series; every member gets an invite. 409 with the clashes if any member is
-    already booked at any occurrence. A retried request with the same Idempotency-Key
-    (same caller, match and body) returns the first result and books nothing twice; the
-    key sent again for another match or body is 422."""
+    """Book a series; every member gets an invite, once ``undo_until`` has passed (until
+    then ``POST …/series/{sid}/undo`` takes the booking back). 409 with the clashes if any
+    member is already booked at any occurrence. A retried request with the same
+    Idempotency-Key (same caller, match and body) returns the first result and books
+    nothing twice; the key sent again for another match or body is 422."""
     who.program(pid)
     now = datetime.now(UTC)
     with locked(db, pid) as conn:
@@ -55,7 +102,9 @@ def book_series(
             sid = booking.find_idempotent(conn, pid, key)
             if sid is not None:
                 return booking.series_public(conn, pid, sid)
-        sid = booking.book(conn, doc, pid, match, req, idempotency=key)
+        sid = booking.book(
+            conn, doc, pid, match, req, idempotency=key, undo_seconds=cfg.undo_seconds
+        )
         notify.queue_series(conn, cfg, pid, sid, "REQUEST")
         out = booking.series_public(conn, pid, sid)
     notify.wake(db)  # the background sender delivers; the request never waits for SMTP
@@ -96,25 +145,56 @@ def invite(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> Response:
     return Response(data, media_type="text/calendar; charset=utf-8")
 
 
-@router.delete("/programs/{pid}/series/{sid}", response_model=SeriesPublic, responses=WRITE)
-def cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
-    """Cancel a series: sessions not yet held are cancelled, members get METHOD:CANCEL."""
+@router.post("/programs/{pid}/series/{sid}/undo", response_model=SeriesPublic, responses=WRITE)
+def undo(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
+    """Take a new booking back before its ``undo_until``: its invites are deleted unsent
+    and the series is removed, so its time is free again. Answers the series as it was,
+    with status ``withdrawn``. 409 once the window is over or any invite went out
+    (cancel the series instead)."""
+    who.program(pid)
+    with locked(db, pid) as conn:
+        _, members = booking.series_members(conn, pid, sid)
+        who.in_match(pid, members)
+        out = booking.series_public(conn, pid, sid)
+        booking.withdraw_series(conn, pid, sid)  # 409 past the window, before any write
+        notify.recall(conn, sid)  # 409 if any invite went: the transaction rolls back
+    return {**out, "status": "withdrawn", "undo_until": None}
+
+
+def _cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config, note: str | None) -> dict[str, Any]:
     who.program(pid)
     with locked(db, pid) as conn:
         _, members = booking.series_members(conn, pid, sid)
         who.in_match(pid, members)
         booking.cancel_series(conn, pid, sid)
-        notify.queue_series(conn, cfg, pid, sid, "CANCEL")
+        notify.queue_series(conn, cfg, pid, sid, "CANCEL", note=note)
         out = booking.series_public(conn, pid, sid)
     notify.wake(db)  # the background sender delivers; the request never waits for SMTP
     return out
+
+
+@router.delete("/programs/{pid}/series/{sid}", response_model=SeriesPublic, responses=WRITE)
+def cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config) -> dict[str, Any]:
+    """Cancel a series: sessions not yet held are cancelled, members get METHOD:CANCEL.
+    The series stays listed, with its sessions' history."""
+    return _cancel(pid, sid, who, db, cfg, None)
+
+
+@router.post("/programs/{pid}/series/{sid}/cancel", response_model=SeriesPublic, responses=WRITE)
+def cancel_with_note(
+    pid: str, sid: str, who: Who, db: Db, cfg: Config, body: CancelCreate | None = None
+) -> dict[str, Any]:
+    """Cancel a series as ``DELETE`` does, with an optional ``note`` to the attendees: it
+    goes into the cancellation mail's text and the iCalendar COMMENT."""
+    return _cancel(pid, sid, who, db, cfg, body.note if body else None)
 
 
 @router.post(
     "/programs/{pid}/sessions/{oid}/complete", response_model=SeriesPublic, responses=WRITE
 )
 def complete(pid: str, oid: str, who: Who, db: Db) -> dict[str, Any]:
-    """Mark one occurrence as held (also for sessions held outside slotwise)."""
+    """Mark one occurrence as held (also for sessions held outside slotwise); 409 before
+    it has started (by the program's ``now``)."""
     who.program(pid)
     with locked(db, pid) as conn:
         row = booking.session_row(conn, pid, oid)
@@ -129,9 +209,12 @@ def patch_session(
     pid: str, oid: str, body: SessionUpdate, who: Who, db: Db, cfg: Config
 ) -> dict[str, Any]:
     """Move one occurrence (``{"start": ...}``) or cancel it alone
-    (``{"status": "cancelled"}``); the invite is updated with a RECURRENCE-ID override."""
+    (``{"status": "cancelled"}``, with an optional ``note`` to the attendees); the invite
+    is updated with a RECURRENCE-ID override."""
     if (body.start is None) == (body.status is None):
         raise Invalid("give either start or status", field="start")
+    if body.note is not None and body.status is None:
+        raise Invalid("a note goes with a cancellation (status cancelled)", field="note")
     who.program(pid)
     now = datetime.now(UTC)
     with locked(db, pid) as conn:
@@ -140,7 +223,7 @@ def patch_session(
         who.in_match(pid, members)
         if body.status == "cancelled":
             booking.cancel_session(conn, pid, oid)
-            notify.queue_occurrence_cancel(conn, cfg, pid, oid)
+            notify.queue_occurrence_cancel(conn, cfg, pid, oid, note=body.note)
         else:
             assert body.start is not None
             doc = solving_document(
