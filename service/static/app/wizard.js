@@ -289,7 +289,7 @@ export async function wizard(root, xid) {
     /** @type {Record<string, any>} */
     const byId = Object.fromEntries(people.map((/** @type {any} */ p) => [p.id, p]));
     const nameOf = (/** @type {string} */ id) => byId[id]?.name || id;
-    const occ = pv.series.occurrences;
+    const occ = pv.occurrences;
     const columns = people.length <= 4;
     const rows = occ.map((/** @type {any} */ o, /** @type {number} */ i) => el("tr", { class: o.missing.length ? "short" : "" },
       el("th", { scope: "row" }, String(i + 1)),
@@ -318,7 +318,10 @@ export async function wizard(root, xid) {
         row("Agenda", st.agenda.trim() || "None", 2)),
       clashes,
       el("h3", {}, count === 1 ? "The session" : `All ${count} sessions`),
-      el("p", { class: "hint" }, short ? `Someone cannot come to ${short} of ${count}.` : "Everyone can come to every session."),
+      short === count && count > 1 ? el("div", { class: "notice", role: "status" },
+        el("p", { class: "notice-heading" }, "Someone cannot come to any of these sessions"),
+        el("p", {}, "The recommended times on the previous step suit more people."))
+        : el("p", { class: "hint" }, short ? `Someone cannot come to ${short} of ${count}.` : "Everyone can come to every session."),
       el("div", { class: "scroll" }, el("table", { class: "table occurrences" },
         el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "#"), el("th", { scope: "col" }, "Your time"),
           ...(columns ? people.map((/** @type {any} */ p) => el("th", { scope: "col" }, `${p.name}'s time`)) : [el("th", { scope: "col" }, "Each person's time")]),
