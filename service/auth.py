@@ -60,7 +60,11 @@ class Principal:
     def program(self, program_id: str) -> None:
         """Refuse any program but the token's own."""
         if not self.sees_program(program_id):
-            raise Forbidden("this token is for another program")
+            raise Forbidden(
+                "you are signed in to another program; switch program first"
+                if self.via == "session"
+                else "this token is for another program"
+            )
 
     def admin(self, program_id: str) -> None:
         self.program(program_id)

@@ -325,8 +325,8 @@ def test_an_expired_session_says_so(world: World):
 
 
 def test_a_bearer_token_wins_over_the_cookie(world: World):
-    """With an Authorization header the cookie is ignored: the token's principal, and no
-    CSRF token asked for."""
+    """With an Authorization header the cookie is ignored: the token's principal, no CSRF
+    token asked for, and no session ended by DELETE /api/auth/session."""
     token = new_link(world.engine, world.settings, "al@example.org").split("#token=")[1]
 
     async def steps(c: httpx.AsyncClient) -> None:
@@ -339,6 +339,8 @@ def test_a_bearer_token_wins_over_the_cookie(world: World):
         ]
         r = await c.post("/api/programs/p1/members/al/feed-token", headers=headers)
         assert r.status_code == 201
+        assert (await c.delete("/api/auth/session", headers=headers)).status_code == 204
+        assert (await c.get("/api/me")).json()["via"] == "session"  # not signed out
 
     world.call(steps)
 

@@ -79,11 +79,14 @@ def sign_in(body: SessionCreate, db: Db, cfg: Config, response: Response) -> dic
 )
 def sign_out(request: Request, db: Db, cfg: Config, csrf: CsrfHeader = None) -> Response:
     """Sign out: the session ends and its cookie is cleared (204 also when there was none).
-    A live session needs its CSRF token."""
+    A live session needs its CSRF token. A request with an Authorization header is an API
+    token's, as everywhere: it ends no session and leaves the cookie alone."""
+    response = Response(status_code=204)
+    if "authorization" in request.headers:
+        return response
     cookie = request.cookies.get(signin.SESSION_COOKIE)
     if cookie:
         signin.sign_out(db, cookie, csrf)
-    response = Response(status_code=204)
     _clear_cookie(response, cfg)
     return response
 
