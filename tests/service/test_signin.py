@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -117,14 +118,16 @@ def test_email_key_is_one_person_however_spelled():
     assert email_key(None) == ""
 
 
-def test_the_whole_loop(world: World):
-    """Ask for a link, find it in the outbox, exchange it: the cookie works for reads,
-    writes need the CSRF token, sign-out kills the cookie."""
+def test_the_whole_loop(world: World, caplog: pytest.LogCaptureFixture):
+    """Ask for a link, find it in the outbox (and, without SMTP, the log), exchange it:
+    the cookie works for reads, writes need the CSRF token, sign-out kills the cookie."""
 
     async def steps(c: httpx.AsyncClient) -> None:
-        r = await c.post("/api/auth/link", json={"email": "al@example.org"})
+        with caplog.at_level(logging.INFO, logger="slotwise.signin"):
+            r = await c.post("/api/auth/link", json={"email": "al@example.org"})
         assert (r.status_code, r.json()) == (202, {"detail": ACCEPTED})
         (token,) = world.mailed_links()["Al <al@example.org>"]
+        assert f"sign-in link for al@example.org: {PUBLIC}/signin#token={token}" in caplog.text
         r = await c.post("/api/auth/session", json={"token": token})
         assert r.status_code == 200, r.text
         me = r.json()
