@@ -74,7 +74,7 @@ members = Table(
     Column("busy", Text),
     # Who the member's address is (ingest.text.email_key); "" for a member without one, NULL
     # for a member stored before it was kept (init_db fills those in).
-    Column("email_key", String(320)),
+    Column("email_key", Text),
 )
 Index("ix_members_email_key", members.c.email_key)
 
@@ -213,7 +213,7 @@ feed_tokens = Table(
 admins = Table(
     "admins",
     metadata,
-    Column("email_key", String(320), nullable=False),
+    Column("email_key", Text, nullable=False),
     Column("program_id", String(128), ForeignKey("programs.id")),
     Column("email", Text, nullable=False),  # as it was typed, to mail it
     Column("created_at", BigInteger, nullable=False),
@@ -225,7 +225,7 @@ signin_links = Table(
     "signin_links",
     metadata,
     Column("hash", String(64), primary_key=True),
-    Column("email_key", String(320), nullable=False),
+    Column("email_key", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("used_at", BigInteger),
@@ -238,7 +238,7 @@ web_sessions = Table(
     metadata,
     Column("hash", String(64), primary_key=True),
     Column("id", String(32), nullable=False, unique=True),
-    Column("email_key", String(320), nullable=False),
+    Column("email_key", Text, nullable=False),
     Column("email", Text, nullable=False),  # as recorded when they signed in
     Column("program_id", String(128)),  # the program the page is working in
     Column("csrf_hash", String(64), nullable=False),
