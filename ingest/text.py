@@ -136,6 +136,29 @@ def check_address(address: str) -> str:
     return address
 
 
+def email_key(address: str | None) -> str:
+    """Who an address is: two spellings of one mailbox have the same key (NFC, trimmed,
+    the domain IDNA-decoded to Unicode, everything casefolded); "" for no address.
+    ``JÖRG@Example.DE`` and ``jörg@example.de`` are one person, and so are a domain
+    written in Unicode and in punycode (``xn--…``)."""
+    if not address:
+        return ""
+    text = unicodedata.normalize("NFC", address).strip()
+    local, at, domain = text.rpartition("@")
+    if at:
+        text = f"{local}@{'.'.join(_unicode_label(label) for label in domain.split('.'))}"
+    return unicodedata.normalize("NFC", text.casefold())
+
+
+def _unicode_label(label: str) -> str:
+    if label.lower().startswith("xn--"):
+        try:
+            return label.encode("ascii").decode("idna")
+        except UnicodeError:
+            return label  # not valid punycode: compared as written
+    return label
+
+
 def is_international(address: str) -> bool:
     """Whether delivering to ``address`` needs SMTPUTF8 (RFC 6531)."""
     return not address.isascii()

@@ -4,7 +4,9 @@ Tokens are random and shown once; the database keeps only their SHA-256. Roles:
 ``admin`` manages a program (or every program when the token names none),
 ``facilitator`` sees and books the matches they belong to, ``member`` edits only their
 own availability and sees their own sessions. API tokens travel only in the
-``Authorization`` header and may expire.
+``Authorization`` header and may expire. People sign in by email instead
+(``service/signin.py``): their principal is derived from their address on every request
+(``service/people.py``), with ``email`` and ``session_id`` set.
 
 A member's calendar feed has a token of its own (``swf_…``, table ``feed_tokens``): it
 sits in the feed's URL, because calendar apps cannot send headers, so it is made to open
@@ -33,8 +35,19 @@ class Principal:
     role: str
     program_id: str | None
     member_id: str | None
-    # Which token is calling: scopes what the caller's requests may share (Idempotency-Key).
+    # Which token (or person) is calling: scopes what the caller's requests may share
+    # (Idempotency-Key).
     token_id: str | None = None
+    # Set for a signed-in person (a session cookie), None for an API token.
+    email: str | None = None
+    session_id: str | None = None
+    # The program a signed-in person works in (a site admin's principal names none).
+    current_program: str | None = None
+
+    @property
+    def via(self) -> str:
+        """How the caller authenticated: ``"token"`` or ``"session"``."""
+        return "token" if self.session_id is None else "session"
 
     @property
     def site_admin(self) -> bool:
@@ -47,7 +60,11 @@ class Principal:
     def program(self, program_id: str) -> None:
         """Refuse any program but the token's own."""
         if not self.sees_program(program_id):
-            raise Forbidden("this token is for another program")
+            raise Forbidden(
+                "you are signed in to another program; switch program first"
+                if self.via == "session"
+                else "this token is for another program"
+            )
 
     def admin(self, program_id: str) -> None:
         self.program(program_id)
@@ -55,13 +72,21 @@ class Principal:
             raise Forbidden("only a program admin may do this")
 
     def in_match(self, program_id: str, match_members: list[str]) -> None:
-        """Admins, or a facilitator who is a member of the match."""
+        """Admins; a facilitator who is a member of the match; a member of a pair (a match
+        of exactly two members) they belong to: mentors and mentees book for themselves.
+        A group stays with its facilitators and the admins (docs/rules.md, "Who may do
+        what")."""
         self.program(program_id)
         if self.role == "admin":
             return
-        if self.role == "facilitator" and self.member_id in match_members:
+        if self.member_id in match_members and (
+            self.role == "facilitator" or len(set(match_members)) == 2
+        ):
             return
-        raise Forbidden("this token may not act on this match")
+        raise Forbidden(
+            "only the match's facilitator, its two members (a pair) or an admin may act "
+            "on this match"
+        )
 
     def sees_match(self, program_id: str, match_members: list[str]) -> None:
         """Admins and any member of the match (facilitator or member) may read it."""
@@ -139,7 +164,9 @@ def create_token(
 def authenticate(engine: Engine, token: str | None) -> Principal:
     """The principal of an API token (from the Authorization header; never a feed token)."""
     if not token:
-        raise Unauthorized("an API token is required: Authorization: Bearer <token>")
+        raise Unauthorized(
+            "sign in (POST /api/auth/link), or send an API token: Authorization: Bearer <token>"
+        )
     if token.startswith(FEED_PREFIX):
         raise Unauthorized("a calendar feed token opens only its feed; send an API token")
     with engine.connect() as conn:

@@ -233,8 +233,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f'slotwise demo: program "{DEMO_ID}" is already loaded', file=sys.stderr)
     token = create_token(engine, "admin", DEMO_ID, label="demo")
     print(f'slotwise demo: admin token for "{DEMO_ID}" (shown once):\n{token}', file=sys.stderr)
+    _demo_links(engine, settings)
     print(token)
     return EXIT_OK
+
+
+def _demo_links(engine: Engine, settings: Settings) -> None:
+    """Make the demo's admin by email and print a sign-in link (24 hours) for the admin, a
+    group's facilitator and a mentee."""
+    from .demo import DEMO_ADMIN, DEMO_ID, demo_people
+    from .people import add_admin
+    from .signin import new_link
+
+    add_admin(engine, DEMO_ADMIN, DEMO_ID)
+    print("slotwise demo: sign-in links (each works once, for 24 hours):", file=sys.stderr)
+    for role, name, email in demo_people():
+        link = new_link(engine, settings, email, minutes=24 * 60)
+        print(f"  {role}, {name} <{email}>:\n    {link}", file=sys.stderr)
 
 
 def _token_engine(args: argparse.Namespace) -> Engine:
@@ -290,6 +305,63 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
         return EXIT_BAD_DOCUMENT
     print("revoked", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_admin_add(args: argparse.Namespace) -> int:
+    from .people import add_admin
+
+    row, created = add_admin(_token_engine(args), args.email, args.program)
+    where = f'program "{args.program}"' if args.program else "every program (site admin)"
+    print(f"{row['email']}: admin of {where}{'' if created else ' (already)'}", file=sys.stderr)
+    return EXIT_OK
+
+
+ADMIN_COLUMNS = ("email", "program", "created")
+
+
+def cmd_admin_list(args: argparse.Namespace) -> int:
+    """One line per admin (tab-separated, with a header; program "-": a site admin)."""
+    from datetime import UTC, datetime
+
+    from .people import list_admins
+
+    print("\t".join(ADMIN_COLUMNS))
+    for a in list_admins(_token_engine(args), every=True):
+        created = datetime.fromtimestamp(a["created_at"], UTC).isoformat()
+        print(f"{a['email']}\t{a['program'] or '-'}\t{created}")
+    return EXIT_OK
+
+
+def cmd_admin_remove(args: argparse.Namespace) -> int:
+    from .people import remove_admin
+
+    if not remove_admin(_token_engine(args), args.email, args.program):
+        where = f'program "{args.program}"' if args.program else "the site"
+        print(f"slotwise: {args.email} is not an admin of {where}", file=sys.stderr)
+        return EXIT_BAD_DOCUMENT
+    print("removed", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_signin_link(args: argparse.Namespace) -> int:
+    """A working sign-in link for an address, printed and not mailed."""
+    from .signin import new_link
+
+    settings = _settings(args)
+    print(new_link(_token_engine(args), settings, args.email, minutes=args.minutes))
+    return EXIT_OK
+
+
+def _minutes(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 0 < n <= 60 * 24 * 30:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of minutes from 1 to 43200 (30 days), got {text!r}"
+        )
+    return n
 
 
 def _days(text: str) -> float:
@@ -371,6 +443,34 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("token", help="its id (slotwise token list), or the token itself")
     revoke.add_argument("--db")
     revoke.set_defaults(func=cmd_token_revoke)
+
+    admin = sub.add_parser("admin", help="admins by email (they sign in with a mailed link)")
+    admin_sub = admin.add_subparsers(dest="action", required=True)
+    add = admin_sub.add_parser("add", help="make an address an admin (idempotent)")
+    add.add_argument("email")
+    add.add_argument("--program", help="the program (omit for a site admin)")
+    add.add_argument("--db")
+    add.set_defaults(func=cmd_admin_add)
+    alist = admin_sub.add_parser("list", help="list every admin (program - : site admin)")
+    alist.add_argument("--db")
+    alist.set_defaults(func=cmd_admin_list)
+    remove = admin_sub.add_parser("remove", help="an address is no longer an admin")
+    remove.add_argument("email")
+    remove.add_argument("--program", help="the program (omit for a site admin)")
+    remove.add_argument("--db")
+    remove.set_defaults(func=cmd_admin_remove)
+
+    link = sub.add_parser(
+        "signin-link", help="print a sign-in link for an address (not mailed; works once)"
+    )
+    link.add_argument("email")
+    link.add_argument(
+        "--minutes",
+        type=_minutes,
+        help="how long it works (default SLOTWISE_SIGNIN_LINK_MINUTES)",
+    )
+    link.add_argument("--db")
+    link.set_defaults(func=cmd_signin_link)
     return parser
 
 

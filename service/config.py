@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -71,8 +72,22 @@ def _whole_seconds(value: object) -> object:
     raise ValueError(_EXPECTED["whole seconds"])
 
 
+def _public_url(value: object) -> object:
+    """An http(s) URL with a host and nothing after the path (no query, no fragment); the
+    trailing slash is dropped."""
+    if not isinstance(value, str):
+        return value
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("must have no user, query or fragment")
+    return value.strip().rstrip("/")
+
+
 Count = Annotated[int, _above_zero("count", int)]
 WholeSeconds = Annotated[int, BeforeValidator(_whole_seconds)]
+PublicUrl = Annotated[str, BeforeValidator(_public_url)]
 Seconds = Annotated[float, _above_zero("seconds", float)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 
@@ -198,6 +213,17 @@ class Settings(BaseSettings):
     max_plan_jobs: Annotated[
         Count, _doc("plan jobs one program may have queued or running (429 beyond)")
     ] = 3
+
+    # Sign-in links are mailed pointing here: never derived from a request's Host header,
+    # which an attacker sets (a link to their host would carry a working token).
+    public_url: Annotated[
+        PublicUrl,
+        _doc("the address people open slotwise at; sign-in links in mail point here"),
+    ] = "http://127.0.0.1:8000"
+    signin_link_minutes: Annotated[Count, _doc("minutes a mailed sign-in link works (once)")] = 15
+    session_days: Annotated[
+        Count, _doc("days a sign-in lasts in the browser (the session cookie)")
+    ] = 14
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -11,6 +11,8 @@ from datetime import date, timedelta
 from typing import Any
 
 DEMO_ID = "demo"
+# The demo program's admin by email (signs in with a link the demo prints).
+DEMO_ADMIN = "admin@demo.example"
 
 _PEOPLE = [
     # id, name, zone, (days, start, end) windows or None for working hours
@@ -130,3 +132,18 @@ def demo_program(today: date, weeks: int = 12, seed: int = 7) -> dict[str, Any]:
         "matches": matches,
         "bookings": [],
     }
+
+
+def demo_people() -> list[tuple[str, str, str]]:
+    """(role, name, email) of three people to sign in as: the program admin, the
+    facilitator of the first group, and a mentee (a member of a pair who organizes
+    nothing)."""
+    names = {pid: name for pid, name, _, _ in _PEOPLE}
+    organizers = {who[0] for _, who, *_ in _MATCHES} | {lead for _, lead, *_ in _GROUPS}
+    lead = _GROUPS[0][1]
+    mentee = next(m for _, who, *_ in _MATCHES for m in who if m not in organizers)
+    return [
+        ("program admin", "Demo admin", DEMO_ADMIN),
+        (f"facilitator of {_GROUPS[0][0]}", names[lead], f"{lead}@example.org"),
+        ("mentee", names[mentee], f"{mentee}@example.org"),
+    ]

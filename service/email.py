@@ -98,21 +98,7 @@ def imip_message(
     if found is None or found.group(1).decode().upper() != method:
         named = found.group(1).decode() if found else "no METHOD"
         raise ValueError(f"method: {method} does not match the calendar's {named}")
-    international = any(is_international(_email(who)) for who in (sender, to))
-    # Policy default, but with UTF-8 headers when an address needs it: RFC 2047 encoded
-    # words are not allowed in an address, and Address() refuses a non-ASCII local part.
-    msg = EmailMessage(
-        policy=email_policy.default.clone(utf8=True) if international else email_policy.default
-    )
-    msg["From"] = _address(sender)
-    try:
-        msg["To"] = _address(to)
-    except (ValueError, email_errors.HeaderParseError) as exc:
-        raise ValueError(f"to: {to.email!r} is not an address: {exc}") from None
-    msg["Subject"] = header_text(subject)
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = make_msgid(domain=_domain(sender))
-    msg.set_content(body_text(text), subtype="plain", charset="utf-8")
+    msg = text_message(sender, to, subject, text)
     # Bytes, base64: the calendar arrives exactly as written (CRLF, folded lines).
     msg.add_alternative(
         ics,
@@ -133,6 +119,28 @@ def imip_message(
     for part in msg.walk():
         if part is not msg:
             del part["MIME-Version"]  # set_content adds one to every part; once is enough
+    return msg
+
+
+def text_message(sender: Person | str, to: Person, subject: str, text: str) -> EmailMessage:
+    """A plain-text message (a sign-in link), with the same address handling as an
+    invite: names and subject cleaned, an international address made UTF-8 (SMTPUTF8).
+    ValueError naming ``to`` when its address is none."""
+    international = any(is_international(_email(who)) for who in (sender, to))
+    # Policy default, but with UTF-8 headers when an address needs it: RFC 2047 encoded
+    # words are not allowed in an address, and Address() refuses a non-ASCII local part.
+    msg = EmailMessage(
+        policy=email_policy.default.clone(utf8=True) if international else email_policy.default
+    )
+    msg["From"] = _address(sender)
+    try:
+        msg["To"] = _address(to)
+    except (ValueError, email_errors.HeaderParseError) as exc:
+        raise ValueError(f"to: {to.email!r} is not an address: {exc}") from None
+    msg["Subject"] = header_text(subject)
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain=_domain(sender))
+    msg.set_content(body_text(text), subtype="plain", charset="utf-8")
     return msg
 
 

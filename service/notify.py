@@ -1,5 +1,7 @@
 """Invites out of the database: build them, queue them, deliver them, retry them.
 
+Sign-in links (``service/signin.py``, method ``SIGNIN``) take the same path.
+
 A booking writes its invite emails into ``deliveries`` in the same transaction as the
 sessions, so a booking is never kept without its invites nor an invite sent for a booking
 that was rolled back. After the commit the request wakes the background sender
@@ -406,6 +408,13 @@ def _settle(engine: Engine, did: str, status: str, error: str | None = None) -> 
         values["last_error"] = (error or "")[:500]
     with engine.begin() as conn:
         conn.execute(update(deliveries).where(deliveries.c.id == did).values(**values))
+        if status != "pending":
+            # A sign-in message holds a working link: kept only until it is handed over.
+            conn.execute(
+                update(deliveries)
+                .where((deliveries.c.id == did) & (deliveries.c.method == "SIGNIN"))
+                .values(message="")
+            )
 
 
 def release_stale(engine: Engine) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
 from fastapi import Body
-from pydantic import BaseModel, ConfigDict, Field, with_config
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
 
 from ingest.document import (
@@ -29,6 +29,7 @@ from ingest.document import (
     Text,
     VideoUrl,
 )
+from ingest.text import address_problem
 
 from .errors import Clash
 
@@ -92,10 +93,49 @@ class Created(TypedDict):
 
 
 @with_config(_OPEN)
+class Identity(TypedDict):
+    """Who an address (or a token) is in one program (``program`` None: a site admin's
+    token, for every program)."""
+
+    program: str | None
+    program_name: str | None
+    role: str
+    member: str | None
+    name: str | None
+
+
+@with_config(_OPEN)
 class Me(TypedDict):
+    """Who is asking. ``via`` says how: an API token, or a sign-in session, which also
+    gives the ``email``, the ``csrf`` token its writes must send as ``X-CSRF-Token`` and
+    every program the address has an ``identities`` entry in (a token: its own only).
+    ``program`` is the session's current program (a site admin's token: None)."""
+
     role: str
     program: str | None
     member: str | None
+    via: Literal["token", "session"]
+    site_admin: bool
+    email: str | None
+    name: str | None
+    csrf: str | None
+    identities: list[Identity]
+
+
+@with_config(_OPEN)
+class SignInAccepted(TypedDict):
+    """The same answer whether or not the address is anyone's."""
+
+    detail: str
+
+
+@with_config(_OPEN)
+class AdminPublic(TypedDict):
+    """An admin by email; ``program`` None is a site admin."""
+
+    email: str
+    program: str | None
+    created: str
 
 
 @with_config(_OPEN)
@@ -439,3 +479,28 @@ class CalendarUpdate(_Body):
     """``PUT …/calendar`` as JSON (otherwise its body is an iCalendar)."""
 
     ics_url: IcsUrl
+
+
+def _address(value: str) -> str:
+    problem = address_problem(value.strip())
+    if problem is not None:
+        raise ValueError(f"not an email address: {problem}")
+    return value.strip()
+
+
+class SignInLinkCreate(_Body):
+    """``POST /api/auth/link``: the address to mail a sign-in link to."""
+
+    email: Annotated[str, Field(max_length=320), AfterValidator(_address)]
+
+
+class SessionCreate(_Body):
+    """``POST /api/auth/session``: the token of a sign-in link (from its ``#token=``)."""
+
+    token: str = Field(min_length=1, max_length=200)
+
+
+class ProgramSwitch(_Body):
+    """``PUT /api/auth/session/program``: the program to work in."""
+
+    program: str = Field(min_length=1, max_length=128)

@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from ingest.extras import import_extra
+from ingest.text import email_key
 
 from . import failpoints, process
 from .errors import Conflict, Invalid, NotFound
@@ -71,7 +72,11 @@ members = Table(
     # The busy time of the member's calendars, read once when they were uploaded:
     # JSON [[start, end], ...] in epoch seconds. NULL for members stored before it was kept.
     Column("busy", Text),
+    # Who the member's address is (ingest.text.email_key); "" for a member without one, NULL
+    # for a member stored before it was kept (init_db fills those in).
+    Column("email_key", Text),
 )
+Index("ix_members_email_key", members.c.email_key)
 
 matches = Table(
     "matches",
@@ -208,6 +213,43 @@ feed_tokens = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
+# Admins by email (service/people.py): a row without a program is a site admin.
+admins = Table(
+    "admins",
+    metadata,
+    Column("email_key", Text, nullable=False),
+    Column("program_id", String(128), ForeignKey("programs.id")),
+    Column("email", Text, nullable=False),  # as it was typed, to mail it
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_admins_email_key", admins.c.email_key, admins.c.program_id)
+
+# One-time sign-in links (service/signin.py): only the SHA-256 of the token is kept.
+signin_links = Table(
+    "signin_links",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("email_key", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger),
+)
+Index("ix_signin_links_email_key", signin_links.c.email_key)
+
+# Signed-in browsers (service/signin.py): the SHA-256 of the cookie and of its CSRF token.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("email_key", Text, nullable=False),
+    Column("email", Text, nullable=False),  # as recorded when they signed in
+    Column("program_id", String(128)),  # the program the page is working in
+    Column("csrf_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
 deliveries = Table(
     "deliveries",
     metadata,
@@ -236,9 +278,12 @@ LATER_COLUMNS = [
     (jobs, "apply_at"),
     (tokens, "expires_at"),
     (members, "busy"),
+    (members, "email_key"),
     (series, "undo_until"),
     (deliveries, "not_before"),
 ]
+# Indexes on those columns: create_all makes an index only with its table.
+LATER_INDEXES = [idx for idx in members.indexes if idx.name == "ix_members_email_key"]
 
 
 def now_epoch() -> int:
@@ -321,9 +366,33 @@ def init_db(engine: Engine) -> None:
             if name not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
                 kind = table.c[name].type.compile(conn.dialect)
                 conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+        for index in LATER_INDEXES:
+            index.create(conn, checkfirst=True)
+        backfill_email_keys(conn)
         fail_orphaned_jobs(conn)
         roll_back_orphaned_applies(conn)
         conn.commit()
+
+
+def _member_email_key(data: dict[str, Any]) -> str:
+    email = data.get("email")
+    return email_key(email) if isinstance(email, str) else ""
+
+
+def backfill_email_keys(conn: Connection) -> int:
+    """Fill ``members.email_key`` of members stored before it was kept; how many."""
+    rows = conn.execute(
+        select(members.c.program_id, members.c.id, members.c.data).where(
+            members.c.email_key.is_(None)
+        )
+    ).all()
+    for r in rows:
+        conn.execute(
+            update(members)
+            .where((members.c.program_id == r.program_id) & (members.c.id == r.id))
+            .values(email_key=_member_email_key(json.loads(r.data)))
+        )
+    return len(rows)
 
 
 def fail_orphaned_jobs(
@@ -459,6 +528,7 @@ def insert_program(
                     "data": dump_json(m),
                     "fetched": "{}",
                     "busy": None if busy is None else dump_json(busy.get(m["id"], [])),
+                    "email_key": _member_email_key(m),
                 }
                 for i, m in enumerate(data["members"])
             ],
@@ -584,10 +654,16 @@ def upsert_member(
                 data=dump_json(data),
                 fetched="{}",
                 busy=dump_json(busy),
+                email_key=_member_email_key(data),
             )
         )
         return True
-    values: dict[str, Any] = {"data": dump_json(data), "fetched": "{}", "busy": dump_json(busy)}
+    values: dict[str, Any] = {
+        "data": dump_json(data),
+        "fetched": "{}",
+        "busy": dump_json(busy),
+        "email_key": _member_email_key(data),
+    }
     conn.execute(
         update(members)
         .where((members.c.program_id == program_id) & (members.c.id == mid))

@@ -8,9 +8,10 @@ CP-SAT are plain ``def`` so they run in the thread pool.
 from fastapi import APIRouter
 
 from ..errors import error_responses
-from .routes import feeds, home, plans, programs, scheduling, series
+from .routes import auth, feeds, home, plans, programs, scheduling, series
 
-# Every route needs a token and reads its parameters; any request body may be too large.
+# Every route needs a token or a sign-in (but those that sign in) and reads its
+# parameters; any request body may be too large.
 router = APIRouter(prefix="/api", responses=error_responses(401, 413, 422, 503))
 router.include_router(programs.router)
 router.include_router(scheduling.router)
@@ -18,3 +19,4 @@ router.include_router(series.router)
 router.include_router(plans.router)
 router.include_router(feeds.router)
 router.include_router(home.router)
+router.include_router(auth.router)

@@ -1,6 +1,6 @@
-"""What the routes depend on: the caller (:data:`Who`), the database (:data:`Db`), the
-settings (:data:`Config`), a match with the caller's right to see it, and the error
-responses most routes document."""
+"""What the routes depend on: the caller (:data:`Who`, by API token or sign-in session),
+the database (:data:`Db`), the settings (:data:`Config`), a match with the caller's right
+to see it, and the error responses most routes document."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..auth import Principal, authenticate
 from ..config import Settings
 from ..errors import error_responses
 from ..programs import find_match, solving_document
+from ..signin import CSRF_HEADER, SESSION_COOKIE, session_principal
 
 READ = error_responses(403, 404)
 WRITE = error_responses(403, 404, 409)
@@ -39,8 +40,15 @@ def settings_of(request: Request) -> Settings:
 
 
 def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    """The caller, from the Authorization header only: a token in the URL (``?token=``)
-    is ignored, since URLs end up in logs, browser history and Referer headers."""
+    """The caller: an ``Authorization`` header wins (an API token, as scripts send it);
+    otherwise the sign-in session cookie, whose writes need the ``X-CSRF-Token`` header. A
+    token in the URL (``?token=``) is ignored, since URLs end up in logs, browser history
+    and Referer headers."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if authorization is None and cookie:
+        return session_principal(
+            engine_of(request), cookie, request.method, request.headers.get(CSRF_HEADER)
+        )
     bearer = None
     if authorization and authorization.lower().startswith("bearer "):
         bearer = authorization[7:].strip()

@@ -339,7 +339,9 @@ ACCESS = [
     ("mia", "get", "/api/programs/p1/matches/mia-al/heatmap", 200),
     ("al", "get", "/api/programs/p1/matches/mia-al/heatmap", 200),
     ("al", "get", "/api/programs/p1/matches/mia-bo/heatmap", 403),
-    ("al", "post", "/api/programs/p1/matches/mia-al/series", 403),
+    # A member acts on their own pair (test_access_matrix.py), not on a group or another pair.
+    ("al", "post", "/api/programs/p1/matches/circle/series", 403),
+    ("al", "post", "/api/programs/p1/matches/mia-bo/series", 403),
     ("al", "put", "/api/programs/p1/members/bo", 403),
     ("al", "get", "/api/programs/p1/members/bo/sessions.ics", 403),
     ("al", "get", "/api/programs/p1/members/al/sessions.ics", 200),
@@ -358,7 +360,8 @@ def test_access_control(live, who, method, path, status):
     bodies = {
         "/api/programs": program("p3"),
         "/api/programs/p1/matches": {"id": "new", "members": ["mia", "bo"]},
-        "/api/programs/p1/matches/mia-al/series": {"first_start": "2027-03-09T10:00:00-05:00"},
+        "/api/programs/p1/matches/circle/series": {"first_start": "2027-03-09T10:00:00-05:00"},
+        "/api/programs/p1/matches/mia-bo/series": {"first_start": "2027-03-09T10:00:00-05:00"},
         "/api/programs/p1/members/bo": {"timezone": "America/Chicago"},
     }
     kwargs = {"json": bodies.get(path, {})} if method in ("post", "put") else {}

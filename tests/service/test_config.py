@@ -33,6 +33,9 @@ def test_every_variable_reaches_its_setting(monkeypatch):
         "SLOTWISE_MAX_PLAN_TIME_LIMIT": "50",
         "SLOTWISE_ICS_MAX_BYTES": "1000000",
         "SLOTWISE_UNDO_SECONDS": "0",
+        "SLOTWISE_PUBLIC_URL": "https://mentoring.example.org/",
+        "SLOTWISE_SIGNIN_LINK_MINUTES": "30",
+        "SLOTWISE_SESSION_DAYS": "7",
     }
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
@@ -57,6 +60,11 @@ def test_every_variable_reaches_its_setting(monkeypatch):
     assert (s.apply_chunk, s.max_plan_jobs) == (7, 2)
     assert (s.plan_time_limit, s.max_plan_time_limit, s.ics_max_bytes) == (5, 50, 1_000_000)
     assert s.undo_seconds == 0
+    assert (s.public_url, s.signin_link_minutes, s.session_days) == (
+        "https://mentoring.example.org",
+        30,
+        7,
+    )
     monkeypatch.setenv("SLOTWISE_ALLOW_PRIVATE_URLS", "0")
     assert Settings.from_env().allow_private_urls is False
 
@@ -71,6 +79,9 @@ def test_every_variable_reaches_its_setting(monkeypatch):
         ("SLOTWISE_ALLOW_PRIVATE_URLS", "maybe"),
         ("SLOTWISE_UNDO_SECONDS", "-1"),
         ("SLOTWISE_UNDO_SECONDS", "2.5"),
+        ("SLOTWISE_PUBLIC_URL", "mentoring.example.org"),
+        ("SLOTWISE_PUBLIC_URL", "https://user@mentoring.example.org"),
+        ("SLOTWISE_SESSION_DAYS", "0"),
     ],
 )
 def test_a_bad_value_names_the_variable(monkeypatch, name, value):

@@ -34,6 +34,7 @@ from service.app import create_app
 from service.auth import create_token
 from service.config import Settings
 from service.demo import DEMO_ID, demo_program
+from service.signin import new_link
 from tests.service.clock import program_now
 
 CHECKS = [
@@ -391,3 +392,12 @@ def test_api_happy_paths(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the plan did not finish"
             time.sleep(0.1)
         call("POST", "/api/programs/{pid}/plans/{jid}/apply", 200, **demo, jid=job)
+        call("PUT", "/api/programs/{pid}/admins/{email}", 201, **demo, email="jörg@example.de")
+        call("PUT", "/api/programs/{pid}/admins/{email}", 200, **demo, email="JÖRG@example.de")
+        call("GET", "/api/programs/{pid}/admins", 200, **demo)
+        call("POST", "/api/auth/link", 202, body={"email": "jörg@example.de"})
+        engine = client.app.state.engine
+        link = new_link(engine, Settings(), "jörg@example.de").split("#token=")[1]
+        call("POST", "/api/auth/session", 200, body={"token": link})
+        call("DELETE", "/api/auth/session", 204)
+        call("DELETE", "/api/programs/{pid}/admins/{email}", 204, **demo, email="jörg@example.de")

@@ -1,8 +1,10 @@
 """The store behaves the same on SQLite and PostgreSQL: the program lock serialises
-writers across connections, instants past 2038 fit, bad text is bad input."""
+writers across connections, instants past 2038 fit, bad text is bad input, members of
+older databases get their email keys."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from datetime import datetime
@@ -10,10 +12,12 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select, update
 
+from ingest.text import email_key
 from service import booking
 from service.errors import Invalid
+from service.people import identities
 from service.programs import document_now, solving_document, validated
-from service.store import insert_program, locked, programs
+from service.store import init_db, insert_program, locked, make_engine, members, programs
 from tests.service.sample import program
 
 
@@ -86,3 +90,46 @@ def test_nul_in_text_is_bad_input_on_postgresql(engine, db_url):
         conn.execute(write)
     with engine.connect() as conn:  # the connection is fine afterwards
         assert conn.execute(select(programs.c.bookings)).scalar() == "[]"
+
+
+def test_members_stored_before_email_keys_get_them_at_start(engine):
+    """Members written before ``members.email_key`` existed (NULL) are given their key by
+    init_db, so they can sign in (``JÖRG@…`` finds ``jörg@…``); the organizer lookup
+    (a LIKE on the match JSON) finds facilitators on every database."""
+    data = program()
+    data["members"][1]["email"] = "jörg@example.de"
+    _create(engine, data)
+    with engine.begin() as conn:
+        conn.execute(update(members).values(email_key=None))
+    init_db(engine)
+    with engine.connect() as conn:
+        keys = dict(conn.execute(select(members.c.id, members.c.email_key)).all())
+        assert keys["al"] == "jörg@example.de" and keys["mia"] == "mia@example.org"
+        mine = identities(conn, email_key("JÖRG@EXAMPLE.DE"))
+        assert [(i["program"], i["role"], i["member"]) for i in mine] == [("p1", "member", "al")]
+        assert identities(conn, "mia@example.org")[0]["role"] == "facilitator"
+
+
+def test_a_database_from_before_sign_in_still_starts(tmp_path):
+    """A SQLite database without the sign-in tables and ``members.email_key`` is upgraded
+    at start: the column, its index and the keys of the members already there."""
+    path = tmp_path / "old.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    init_db(engine)
+    _create(engine, program())
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX ix_members_email_key")
+        db.execute("ALTER TABLE members DROP COLUMN email_key")
+        for table in ("admins", "signin_links", "web_sessions"):
+            db.execute(f"DROP TABLE {table}")
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        init_db(engine)
+        with engine.connect() as conn:
+            assert identities(conn, "cy@example.org")[0]["member"] == "cy"
+        with sqlite3.connect(path) as db:
+            indexes = {r[1] for r in db.execute("PRAGMA index_list(members)")}
+        assert "ix_members_email_key" in indexes
+    finally:
+        engine.dispose()

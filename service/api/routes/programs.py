@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ingest.errors import CalendarError
 
+from ... import signin
 from ...errors import Forbidden, Invalid, error_responses
 from ...programs import (
     member_document,
@@ -41,9 +42,10 @@ router = APIRouter(tags=["programs"])
 
 
 @router.get("/me", response_model=Me)
-def me(who: Who) -> dict[str, Any]:
-    """Who this token is: role, program (None = every program) and member."""
-    return {"role": who.role, "program": who.program_id, "member": who.member_id}
+def me(who: Who, db: Db, request: Request) -> dict[str, Any]:
+    """Who is asking: role, program (None = every program) and member; for a sign-in
+    session also the email, the CSRF token and every program the address is someone in."""
+    return signin.me(db, who, request.cookies.get(signin.SESSION_COOKIE))
 
 
 @router.post(
