@@ -123,6 +123,14 @@ class Me(TypedDict):
 
 
 @with_config(_OPEN)
+class SessionState(TypedDict):
+    """Whether the browser asking is signed in (a live session cookie), and who it is."""
+
+    signed_in: bool
+    me: Me | None
+
+
+@with_config(_OPEN)
 class SignInAccepted(TypedDict):
     """The same answer whether or not the address is anyone's."""
 

@@ -239,6 +239,7 @@ TABLE = [
         401,  # an unknown link token, whoever asks
         lambda o: ("/api/auth/session", {"json": {"token": "swl_not-a-link"}}),
     ),
+    ("GET", "/api/auth/session", EVERYONE, 200, lambda o: ("/api/auth/session", {})),
     ("DELETE", "/api/auth/session", EVERYONE, 204, lambda o: ("/api/auth/session", {})),
     (
         "PUT",

@@ -404,3 +404,27 @@ def test_a_live_link_arrives_by_smtp_and_signs_in(tmp_path: Path, smtp_server: S
         assert token not in server.log_text()  # over SMTP the link is not logged
     finally:
         server.stop()
+
+
+def test_the_page_asks_whether_it_is_signed_in_without_a_401(world: World):
+    """GET /api/auth/session answers 200 signed out (no cookie, a dead cookie) and the me
+    body signed in, so the page's first request is never an error."""
+
+    async def steps(c: httpx.AsyncClient) -> tuple[Any, Any, Any]:
+        out = (await c.get("/api/auth/session")).json()
+        await c.post("/api/auth/link", json={"email": "al@example.org"})
+        (token,) = world.mailed_links()["Al <al@example.org>"]
+        me = await _sign_in(c, token)
+        r = await c.get("/api/auth/session")
+        assert r.status_code == 200
+        inside = r.json()
+        assert inside["me"]["csrf"] == me["csrf"]
+        await c.delete("/api/auth/session", headers={"X-CSRF-Token": me["csrf"]})
+        c.cookies.set(SESSION_COOKIE, "sws_dead", domain="slotwise.example.org")
+        r = await c.get("/api/auth/session")
+        assert r.status_code == 200
+        return out, inside, r.json()
+
+    before, inside, after = world.call(steps)
+    assert before == after == {"signed_in": False, "me": None}
+    assert inside["signed_in"] is True and inside["me"]["member"] == "al"

@@ -10,16 +10,17 @@ from fastapi import APIRouter, Header, Path, Request, Response
 
 from ... import people, signin
 from ...config import Settings
-from ...errors import Forbidden, NotFound, error_responses
+from ...errors import Forbidden, NotFound, Unauthorized, error_responses
 from ...schemas import (
     AdminPublic,
     Me,
     ProgramSwitch,
     SessionCreate,
+    SessionState,
     SignInAccepted,
     SignInLinkCreate,
 )
-from ..deps import READ, Config, Db, Who
+from ..deps import READ, Config, Db, Who, principal
 
 router = APIRouter(tags=["sign-in"])
 
@@ -72,6 +73,20 @@ def sign_in(body: SessionCreate, db: Db, cfg: Config, response: Response) -> dic
     new = signin.sign_in(db, cfg, body.token)
     _set_cookie(response, cfg, new.token)
     return signin.me(db, new.principal, new.token)
+
+
+@router.get("/auth/session", response_model=SessionState)
+def session_state(request: Request, db: Db) -> dict[str, Any]:
+    """Whether this browser is signed in, and if so who it is (as GET /api/me): the page
+    asks this first, so that a visitor who is not signed in gets an answer, not a 401."""
+    cookie = request.cookies.get(signin.SESSION_COOKIE)
+    if not cookie:
+        return {"signed_in": False, "me": None}
+    try:
+        who = principal(request)
+    except Unauthorized:
+        return {"signed_in": False, "me": None}
+    return {"signed_in": True, "me": signin.me(db, who, cookie)}
 
 
 @router.delete(

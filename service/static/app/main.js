@@ -2,7 +2,7 @@
 // The web app: who is signed in, the header, and which view a path shows. Every view
 // reads and writes through the JSON API with the same rules as scripts have.
 
-import { api, ApiError, setCsrf } from "./api.js";
+import { api, setCsrf } from "./api.js";
 import { el, viewerZone, setViewerZone, zoneIsValid, allZones } from "./ui.js";
 
 /** @typedef {{role: string, program: string|null, member: string|null, name?: string|null,
@@ -32,12 +32,8 @@ const ROUTES = [
 ];
 
 async function loadMe() {
-  try {
-    ctx.me = await api("GET", "/api/me");
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 401) { ctx.me = null; return; }
-    throw e;
-  }
+  const state = await api("GET", "/api/auth/session");
+  ctx.me = state.signed_in ? state.me : null;
   setCsrf(ctx.me?.csrf ?? null);
   ctx.program = ctx.me?.program ?? ctx.me?.identities?.[0]?.program ?? null;
 }
