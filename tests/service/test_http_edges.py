@@ -58,8 +58,8 @@ def edge(tmp_path_factory: pytest.TempPathFactory):
 # response the server can give.
 ROUTES: list[tuple[str, str, dict[str, Any], bool, int]] = [
     ("GET", "/", {}, False, 200),  # the page
-    ("GET", "/static/app.js", {}, False, 200),
-    ("GET", "/static/style.css", {}, False, 200),
+    ("GET", "/static/app/main.js", {}, False, 200),
+    ("GET", "/static/app/app.css", {}, False, 200),
     ("GET", "/docs", {}, False, 200),
     ("GET", "/static/docs/swagger-ui-bundle.js", {}, False, 200),
     ("GET", "/openapi.json", {}, False, 200),
@@ -135,7 +135,8 @@ class _Refs(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        self.refs += [v for k, v in attrs if k in ("src", "href") and v]
+        if tag in ("script", "link", "img"):  # what loads (an <a> is only a link)
+            self.refs += [v for k, v in attrs if k in ("src", "href") and v]
         self.inline += [f"<{tag} {k}=…>" for k, _ in attrs if k == "style" or k.startswith("on")]
         if tag == "style":
             self.inline.append("<style>")
@@ -167,7 +168,9 @@ def test_pages_load_only_their_own_assets_and_have_no_inline_script(edge, page):
             assert ref.startswith("/") and not ref.startswith("//"), ref
             asset = api.get(ref)
             assert asset.status_code == 200, ref
-            assert re.match(r"text/(css|javascript)", asset.headers["content-type"]), ref
+            assert re.match(
+                r"text/(css|javascript)|image/svg\+xml", asset.headers["content-type"]
+            ), ref
     if page == "/docs":
         assert "/static/docs/swagger-ui-bundle.js" in refs.refs
         assert "/static/docs/swagger-ui.css" in refs.refs
@@ -191,7 +194,7 @@ def test_unreadable_json_is_a_422_on_every_json_route(edge, body, problem):
     """Every route that takes a JSON body answers a 5,000-digit integer or broken JSON with
     422 and the standard error body saying "malformed JSON" and why (was a bare 400)."""
     server, admin = edge
-    ids = {"pid": "p1", "mid": "al", "xid": "mia-al", "oid": "nope", "jid": "nope"}
+    ids = {"pid": "p1", "mid": "al", "xid": "mia-al", "oid": "nope", "jid": "nope", "sid": "nope"}
     with server.client(admin) as api:
         operations = _json_operations(api.get("/openapi.json").json())
         assert ("PUT", "/api/programs/{pid}/members/{mid}/calendar") in operations
