@@ -147,6 +147,15 @@ class AdminPublic(TypedDict):
 
 
 @with_config(_OPEN)
+class AttendancePublic(TypedDict):
+    """Who can come to each session of a series still ahead, from today's availability."""
+
+    series: str
+    match: str
+    sessions: list[dict[str, Any]]
+
+
+@with_config(_OPEN)
 class HomePublic(TypedDict):
     """A person's home page: their matches (an admin: every match, a page at a time), each
     with its live series and what the caller may do, the next sessions and, for an admin,

@@ -142,6 +142,13 @@ TABLE = [
     ),
     (
         "GET",
+        "/api/programs/{pid}/series/{sid}/attendance",
+        SEES_MATCH,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/series/{o['sid']}/attendance", {}),
+    ),
+    (
+        "GET",
         "/api/programs/{pid}/series/{sid}/invite.ics",
         SEES_MATCH,
         200,

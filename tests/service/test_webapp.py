@@ -175,6 +175,7 @@ def test_a_mentee_signs_in_books_moves_cancels_and_marks_done(world: World, no_c
     _check(page)
     sessions = page.locator("tr[data-session]")
     assert sessions.count() == 4
+    assert "everyone" in sessions.first.inner_text()  # who can come, from availability now
     assert page.locator("button:has-text('Mark done')").count() == 0  # none has started
     before = len(world.smtp.messages)
     sessions.nth(1).get_by_role("button", name="Move").click()
@@ -240,14 +241,28 @@ def test_an_admin_plans_and_applies_after_a_confirmation(world: World, no_consol
 
 
 def test_a_facilitator_picks_on_the_heat_map_at_phone_width(world: World, no_console_errors):
-    """Mia (facilitator) sees her groups and pairs; at 390 px nothing overflows sideways and
+    """Mia (facilitator) sees her groups and pairs and who cannot come to which booked
+    session (Bo's time away, added after booking); at 390 px nothing overflows sideways and
     every button is at least 44 px tall; in the wizard she opens the week's heat map and
     picks a time on it, which takes her to the details."""
+    with world.server.client(admin_token(world.url)) as api:
+        found = api.post("/api/programs/p1/matches/mia-bo/proposals", json={}).json()
+        r = api.post(
+            "/api/programs/p1/matches/mia-bo/series",
+            json={"first_start": found["proposals"][0]["first_start"]},
+        )
+        second = r.json()["sessions"][1]["start"][:10]
+        bo = api.get("/api/programs/p1").json()["members"][2]
+        bo["unavailable"] = [{"start": f"{second}T00:00", "end": f"{second}T23:45"}]
+        assert api.put("/api/programs/p1/members/bo", json=bo).status_code == 200
     page = world.page(no_console_errors)
     page.set_viewport_size({"width": PHONE, "height": 800})
     world.sign_in(page, "mia@example.org")
     page.wait_for_selector("text=Your groups and pairs")
     assert page.locator(".cards > li").count() == 4
+    # Who is missing where: Bo's time away after the booking shows on Mia's home.
+    page.wait_for_selector("[data-match='mia-bo'] .missing-line.missing")
+    assert "Bo cannot come on" in page.inner_text("[data-match='mia-bo'] .missing-line")
     _check(page)
     screenshots(page, world.shots, "home-facilitator")
     page.set_viewport_size({"width": PHONE, "height": 800})

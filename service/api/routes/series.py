@@ -12,9 +12,17 @@ from ingest.grid import from_epoch
 from solver.proposals import requested_series
 
 from ... import booking, notify
+from ...attendance import series_attendance
 from ...errors import Invalid
 from ...programs import document_now, find_match, solving_document
-from ...schemas import CancelCreate, SeriesCreate, SeriesPreview, SeriesPublic, SessionUpdate
+from ...schemas import (
+    AttendancePublic,
+    CancelCreate,
+    SeriesCreate,
+    SeriesPreview,
+    SeriesPublic,
+    SessionUpdate,
+)
 from ...serialize import series_dict
 from ...store import locked
 from ..deps import ICS, READ, WRITE, Config, Db, Who, match_context
@@ -128,6 +136,19 @@ def get_series(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
         _, members = booking.series_members(conn, pid, sid)
         who.sees_match(pid, members)
         return booking.series_public(conn, pid, sid)
+
+
+@router.get(
+    "/programs/{pid}/series/{sid}/attendance", response_model=AttendancePublic, responses=READ
+)
+def get_attendance(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
+    """Who can come to each scheduled session still ahead, read from everyone's
+    availability as it is now, with the start that week where everyone could."""
+    who.program(pid)
+    with db.connect() as conn:
+        _, members = booking.series_members(conn, pid, sid)
+        who.sees_match(pid, members)
+        return series_attendance(conn, pid, sid, booking.program_now(conn, pid))
 
 
 @router.get(

@@ -64,6 +64,8 @@ function matchCard(x, data) {
   const who = x.kind === "pair" ? "1-on-1" : `Group of ${x.members.length}`;
   const plan = `${duration(x.duration_minutes)}, ${x.sessions > 1 ? `${x.sessions} sessions ${FREQUENCY[x.frequency] || x.frequency}` : "one session"}`;
   const organizer = x.members.find((/** @type {any} */ m) => m.id === x.organizer);
+  const missing = el("p", { class: "missing-line" });
+  if (s && data.role === "facilitator") void shortfall(data.program.id, s.id, x, missing);
   const status = s
     ? el("p", { class: "status booked" },
       el("strong", {}, `${s.done} of ${s.planned} done`),
@@ -76,6 +78,7 @@ function matchCard(x, data) {
     el("h3", {}, matchTitle(x, data.member)),
     el("p", { class: "muted" }, `${who} · ${plan}`),
     status,
+    missing,
     el("div", { class: "actions" },
       !s && x.can_book ? el("a", { class: "button primary", href: book, "data-link": "" }, "Book sessions") : null,
       s ? el("a", { class: "button secondary", href, "data-link": "" }, x.can_book ? "Manage sessions" : "See sessions") : null));
@@ -110,4 +113,18 @@ function adminHome(root, data) {
       el("div", { class: "scroll" }, el("table", { class: "table" },
         el("thead", {}, el("tr", {}, ...["Match", "Kind", "Sessions", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, ...rows))), pager));
+}
+
+/** For a facilitator: the next sessions someone cannot come to, from availability now.
+ * @param {string} pid @param {string} sid @param {any} x @param {HTMLElement} where */
+async function shortfall(pid, sid, x, where) {
+  const a = await api("GET", `${programPath(pid)}/series/${encodeURIComponent(sid)}/attendance`);
+  /** @type {Record<string, string>} */
+  const nameOf = Object.fromEntries(x.members.map((/** @type {any} */ m) => [m.id, m.name]));
+  const short = a.sessions.filter((/** @type {any} */ o) => o.missing.length);
+  if (!short.length) { where.textContent = "Everyone can come to every session ahead."; return; }
+  where.classList.add("missing");
+  where.textContent = short.slice(0, 2).map((/** @type {any} */ o) =>
+    `${o.missing.map((/** @type {string} */ m) => nameOf[m] || m).join(", ")} cannot come on ${dateTime(o.start)}`).join("; ")
+    + (short.length > 2 ? `; and ${short.length - 2} more` : "");
 }

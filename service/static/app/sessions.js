@@ -33,10 +33,17 @@ export async function manage(root, xid) {
     el("p", { class: "lead" }, names(match.members.map((/** @type {any} */ m) => m.name))),
     messages, list);
 
+  /** @type {Record<string, any>} */
+  const ahead = {};
   const load = async () => {
     const all = await api("GET", `${base}/series`);
     const live = all.filter((/** @type {any} */ s) => s.status === "scheduled");
     const past = all.filter((/** @type {any} */ s) => s.status !== "scheduled");
+    // Who can come to each session ahead, from everyone's availability as it is now.
+    for (const s of live) {
+      const a = await api("GET", `${programPath(pid)}/series/${encodeURIComponent(s.id)}/attendance`);
+      for (const o of a.sessions) ahead[o.id] = o;
+    }
     list.replaceChildren(
       ...(live.length ? live.map(seriesBlock) : [el("p", {}, "No sessions booked.",
         match.can_book ? el("span", {}, " ", el("a", { class: "button primary", href: `/book/${encodeURIComponent(xid)}`, "data-link": "" }, "Book sessions")) : null)]),
@@ -56,6 +63,7 @@ export async function manage(root, xid) {
       return el("tr", { "data-session": o.id },
         el("td", {}, dateTime(o.start), moved ? el("span", { class: "hint" }, ` (moved from ${dateTime(o.original_start)})`) : null),
         el("td", {}, o.status === "scheduled" && started ? "Started" : STATUS[o.status] || o.status),
+        el("td", {}, who(ahead[o.id])),
         el("td", { class: "row-actions" },
           can && o.status === "scheduled" && started ? el("button", { type: "button", class: "button small", onclick: () => complete(o) }, "Mark done") : null,
           can && o.status === "scheduled" && !started ? el("button", { type: "button", class: "button small secondary", onclick: () => move(s, o) }, "Move") : null,
@@ -68,11 +76,19 @@ export async function manage(root, xid) {
       where.length ? el("p", {}, ...where.flatMap((w, i) => i ? [" · ", w] : [w])) : null,
       s.agenda ? el("p", { class: "agenda" }, s.agenda) : null,
       el("div", { class: "scroll" }, el("table", { class: "table" },
-        el("thead", {}, el("tr", {}, ...["When (your time)", "Status", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, ...["When (your time)", "Status", "Who can come", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, ...rows))),
       el("p", { class: "actions" },
         el("a", { href: `${programPath(pid)}/series/${encodeURIComponent(s.id)}/invite.ics`, download: "sessions.ics" }, "Add to my calendar (.ics)"),
         can ? el("button", { type: "button", class: "button secondary danger-text", onclick: () => cancelSeries(s) }, "Cancel the remaining sessions") : null));
+  };
+
+  /** What a session ahead looks like for its people. @param {any} a */
+  const who = (a) => {
+    if (!a) return "";
+    if (!a.missing.length) return "everyone";
+    return el("span", {}, el("span", { class: "missing" }, `${names(a.missing.map((/** @type {string} */ m) => nameOf[m] || m))} cannot come`),
+      a.alternative ? el("span", { class: "alt" }, ` · everyone could on ${dateTime(a.alternative)}`) : "");
   };
 
   /** @param {() => Promise<any>} act @param {string} done */

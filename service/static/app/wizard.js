@@ -186,9 +186,10 @@ export async function wizard(root, xid) {
       const text = !info ? "not in the program" : best === 0 ? "no time suits" : everyone ? "everyone can come" : `at best ${best} of ${n} can come`;
       cells.push(el("button", {
         type: "button", class: `day${everyone ? " all" : best ? " some" : ""}`, disabled: !best,
-        "aria-pressed": st.date === ymd ? "true" : "false", "aria-label": `${day(ymd, { weekday: "long", day: "numeric", month: "long" })}: ${text}`,
+        "aria-pressed": st.date === ymd ? "true" : "false",
         "data-date": ymd, onclick: () => { st.date = ymd; st.start = null; st.allTimes = false; show(1); },
       }, el("span", { class: "num" }, String(dnum)),
+      el("span", { class: "sr-only" }, ` ${day(ymd, { weekday: "long", day: "numeric", month: "long" })}: ${text}`),
       everyone ? el("span", { class: "mark", "aria-hidden": "true" }, "●")
         : best && n > 2 ? el("span", { class: "mark", "aria-hidden": "true" }, `${best}/${n}`) : null));
     }
