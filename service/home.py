@@ -17,6 +17,7 @@ from .errors import Forbidden
 from .store import (
     PENDING,
     count_rows,
+    jobs,
     matches,
     members_data,
     program_row,
@@ -66,6 +67,7 @@ def home(
     }
     if not mine:
         out["counts"] = _counts(conn, program_id)
+        out["last_plan"] = _last_plan(conn, program_id)
     return out
 
 
@@ -215,3 +217,30 @@ def _counts(conn: Connection, program_id: str) -> dict[str, int]:
         )
     ).scalar_one()
     return {"matches": total, "booked": booked, "not_booked": total - booked}
+
+
+# How many of the last plan's unplanned matches the admin's home lists.
+UNPLANNED = 50
+
+
+def _last_plan(conn: Connection, program_id: str) -> dict[str, Any] | None:
+    """The newest finished batch plan: when, how many matches it planned, whether it was
+    applied, and the matches it could not plan, each with the reason."""
+    row = conn.execute(
+        select(jobs.c.id, jobs.c.result, jobs.c.applied, jobs.c.updated_at)
+        .where((jobs.c.program_id == program_id) & (jobs.c.status == "done"))
+        .order_by(jobs.c.created_at.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.result is None:
+        return None
+    plan = json.loads(row.result)
+    unplanned = plan.get("unscheduled", [])
+    return {
+        "job": row.id,
+        "finished": from_epoch(row.updated_at).isoformat(),
+        "applied": bool(row.applied),
+        "planned": len(plan.get("series", [])),
+        "unplanned": len(unplanned),
+        "unscheduled": unplanned[:UNPLANNED],
+    }

@@ -169,6 +169,7 @@ class HomePublic(TypedDict):
     offset: int
     upcoming: list[dict[str, Any]]
     counts: NotRequired[dict[str, int]]
+    last_plan: NotRequired[dict[str, Any] | None]
 
 
 @with_config(_OPEN)

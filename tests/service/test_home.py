@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from service.auth import create_token
@@ -113,3 +114,32 @@ def test_home_of_one_match(tmp_path):
         mine, other = call(app, al, one)
         assert [x["id"] for x in mine["matches"]] == ["mia-al"]
         assert other["matches"] == []
+
+
+def test_admin_home_says_what_the_last_plan_could_not_place_and_why(tmp_path):
+    """After a batch plan, the admin's home names each match the plan could not place with
+    the plan's own reason (Cy is away the whole term: mia-cy cannot be planned)."""
+    doc = program()
+    doc["members"][3]["unavailable"] = [{"start": "2027-02-20T00:00", "end": "2027-05-01T00:00"}]
+    with admin_app(_settings(tmp_path)) as (app, admin):
+
+        async def steps(api):
+            assert (await api.post("/api/programs", json=doc)).status_code == 201
+            assert (await api.get("/api/programs/p1/home")).json()["last_plan"] is None
+            job = (await api.post("/api/programs/p1/plans", json={"time_limit": 10})).json()
+            for _ in range(600):
+                state = (await api.get(f"/api/jobs/{job['job']}")).json()
+                if state["status"] not in ("queued", "running"):
+                    break
+                await asyncio.sleep(0.05)
+            home = (await api.get("/api/programs/p1/home")).json()
+            return state, home
+
+        state, home = call(app, admin, steps)
+        assert state["status"] == "done", state
+        last = home["last_plan"]
+        assert last["job"] == state["id"] and last["applied"] is False
+        assert last["planned"] == len(state["plan"]["series"])
+        assert last["unscheduled"] == state["plan"]["unscheduled"]
+        assert "mia-cy" in [u["match"] for u in last["unscheduled"]]
+        assert all(u["reason"] for u in last["unscheduled"])

@@ -209,8 +209,8 @@ def test_a_mentee_signs_in_books_moves_cancels_and_marks_done(world: World, no_c
 
 def test_an_admin_plans_and_applies_after_a_confirmation(world: World, no_console_errors):
     """A program admin signs in, sees the overview, plans every match not yet booked,
-    is shown who will get invites before anything is booked, applies, and the invites
-    go out."""
+    is shown who will get invites before anything is booked, applies, the invites go out,
+    and the overview then says what the last plan booked and what it could not place."""
     page = world.page(no_console_errors)
     world.sign_in(page, "boss@example.org")
     page.wait_for_selector("h1:has-text('Test cohort')")
@@ -238,6 +238,16 @@ def test_an_admin_plans_and_applies_after_a_confirmation(world: World, no_consol
     page.get_by_role("link", name="Back to the overview").click()
     page.wait_for_selector(".stats")
     assert f"{planned} booked" in " ".join(page.locator(".stats").inner_text().split())
+    # The last plan: what it planned, that it is booked, and each match it could not
+    # place with the reason, as the job says.
+    section = page.locator("[data-last-plan]")
+    with world.server.client(admin_token(world.url)) as api:
+        job = api.get(f"/api/jobs/{section.get_attribute('data-last-plan')}").json()
+    text = section.inner_text()
+    assert f"{len(job['plan']['series'])} matches planned, booked" in text
+    for u in job["plan"]["unscheduled"]:
+        assert u["reason"] in text
+    _check(page)
 
 
 def test_a_facilitator_picks_on_the_heat_map_at_phone_width(world: World, no_console_errors):

@@ -87,12 +87,16 @@ function matchCard(x, data) {
 /** @param {HTMLElement} root @param {any} data */
 function adminHome(root, data) {
   const c = data.counts;
+  const plan = data.last_plan;
+  /** @type {Record<string, string>} */
+  const why = Object.fromEntries((plan?.unscheduled || []).map((/** @type {any} */ u) => [u.match, u.reason]));
   const rows = data.matches.map((/** @type {any} */ x) => {
     const s = x.series;
     return el("tr", { "data-match": x.id },
       el("td", {}, el("a", { href: `/matches/${encodeURIComponent(x.id)}`, "data-link": "" }, matchTitle(x, null))),
       el("td", {}, x.kind === "pair" ? "1-on-1" : `group of ${x.members.length}`),
-      el("td", {}, s ? `Booked: ${s.done} of ${s.planned} done${s.next ? `, next ${dateTime(s.next.start)}` : ""}` : "Not booked yet"),
+      el("td", {}, s ? `Booked: ${s.done} of ${s.planned} done${s.next ? `, next ${dateTime(s.next.start)}` : ""}`
+        : why[x.id] ? el("span", {}, "Not booked; the last plan could not place it: ", el("span", { class: "missing" }, why[x.id])) : "Not booked yet"),
       el("td", {}, s ? el("a", { href: `/matches/${encodeURIComponent(x.id)}`, "data-link": "" }, "Manage")
         : el("a", { href: `/book/${encodeURIComponent(x.id)}`, "data-link": "" }, "Book")));
   });
@@ -109,6 +113,12 @@ function adminHome(root, data) {
       el("li", {}, el("strong", {}, String(c.not_booked)), " not booked yet")),
     el("p", {}, el("a", { class: "button primary", href: "/plan", "data-link": "" },
       c.not_booked ? `Plan the ${c.not_booked} matches not booked yet` : "Plan the program")),
+    plan ? el("section", { class: "card", "aria-labelledby": "plan-h", "data-last-plan": plan.job },
+      el("h2", { id: "plan-h" }, "The last plan"),
+      el("p", {}, `Finished ${dateTime(plan.finished)}: ${plan.planned} matches planned, ${plan.applied ? "booked" : "not booked yet"}.`,
+        plan.unplanned ? ` ${plan.unplanned} could not be planned:` : " Every match could be planned."),
+      plan.unplanned ? el("ul", {}, ...plan.unscheduled.map((/** @type {any} */ u) => el("li", {},
+        el("strong", {}, titleOf(data, u.match)), `: ${u.reason}`))) : "") : "",
     el("section", { "aria-labelledby": "all-h" }, el("h2", { id: "all-h" }, "Matches"),
       el("div", { class: "scroll" }, el("table", { class: "table" },
         el("thead", {}, el("tr", {}, ...["Match", "Kind", "Sessions", ""].map((h) => el("th", { scope: "col" }, h)))),
@@ -127,4 +137,10 @@ async function shortfall(pid, sid, x, where) {
   where.textContent = short.slice(0, 2).map((/** @type {any} */ o) =>
     `${o.missing.map((/** @type {string} */ m) => nameOf[m] || m).join(", ")} cannot come on ${dateTime(o.start)}`).join("; ")
     + (short.length > 2 ? `; and ${short.length - 2} more` : "");
+}
+
+/** A match's title if it is on this page, else its id. @param {any} data @param {string} id */
+function titleOf(data, id) {
+  const x = data.matches.find((/** @type {any} */ m) => m.id === id);
+  return x ? matchTitle(x, null) : id;
 }
