@@ -92,12 +92,15 @@ function pickZone() {
 async function render() {
   const path = location.pathname;
   try {
-    if (path !== "/signin" || !location.hash) await loadMe();
+    const hit = ROUTES.find(([re]) => re.test(path));
+    // Who is signed in and the view's module, fetched at the same time.
+    const [, view] = await Promise.all([
+      path !== "/signin" || !location.hash ? loadMe() : null,
+      hit ? hit[1](/** @type {RegExpMatchArray} */ (path.match(hit[0]))) : null,
+    ]);
     if (!ctx.me && path !== "/signin") { history.replaceState({}, "", "/signin"); return render(); }
     header();
-    const hit = ROUTES.find(([re]) => re.test(path));
-    if (!hit) { main.replaceChildren(el("h1", {}, "Page not found"), el("p", {}, el("a", { href: "/", "data-link": "" }, "Go to your home page"))); return; }
-    const view = await hit[1](/** @type {RegExpMatchArray} */ (path.match(hit[0])));
+    if (!hit || !view) { main.replaceChildren(el("h1", {}, "Page not found"), el("p", {}, el("a", { href: "/", "data-link": "" }, "Go to your home page"))); return; }
     main.replaceChildren(el("p", { class: "loading", role: "status" }, "Loading…"));
     await view(main);
   } catch (e) {

@@ -136,7 +136,7 @@ export async function wizard(root, xid) {
     if (!st.month) st.month = ymdIn(st.now, st.zone).slice(0, 7);
     const from = `${st.month}-01`;
     if (!st.heat || st.heat.from !== from || st.heat.zone !== st.zone) {
-      const q = new URLSearchParams({ duration: String(st.duration), tz: st.zone, from, weeks: "6" });
+      const q = new URLSearchParams({ duration: String(st.duration), tz: st.zone, from, weeks: "5" });
       st.heat = { ...(await api("GET", `${base}/heatmap?${q}`)), from, zone: st.zone };
     }
     if (!st.recommended) {
