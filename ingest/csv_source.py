@@ -40,8 +40,10 @@ class MemberRows:
     first_line: int = 0
 
 
-def read_availability_csv(text: str) -> dict[str, MemberRows]:
-    """Parse the CSV; raise CsvError naming the line and column of the first bad cell."""
+def read_availability_csv(text: str, errors: list[CsvError] | None = None) -> dict[str, MemberRows]:
+    """Parse the CSV; raise CsvError naming the line and column of the first bad cell.
+    With ``errors``, a bad row is added to it and skipped instead, so every bad row is
+    found in one reading (a bad header still raises: no row can be read without it)."""
     # newline="": the csv module reads line ends itself (also inside quoted cells).
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     header = [h.strip().lower() for h in _read(reader, lambda: reader.fieldnames) or []]
@@ -51,20 +53,28 @@ def read_availability_csv(text: str) -> dict[str, MemberRows]:
     reader.fieldnames = header
     out: dict[str, MemberRows] = defaultdict(MemberRows)
     while (row := _read(reader, lambda: next(reader, None))) is not None:
-        line = reader.line_num
-        cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
-        if not any(cells.values()):
-            continue
-        member = cells["member"]
-        if not member:
-            raise CsvError(line, "member", "is empty")
-        if member not in out:
-            out[member].first_line = line
-        kind = cells.get("type") or "available"
-        if kind not in ("available", "unavailable"):
-            raise CsvError(line, "type", f'must be "available" or "unavailable", got "{kind}"')
-        _add_row(out[member], cells, kind, line)
+        try:
+            _read_row(out, row, reader.line_num)
+        except CsvError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
     return dict(out)
+
+
+def _read_row(out: dict[str, MemberRows], row: dict[str | None, str | None], line: int) -> None:
+    cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
+    if not any(cells.values()):
+        return
+    member = cells["member"]
+    if not member:
+        raise CsvError(line, "member", "is empty")
+    kind = cells.get("type") or "available"
+    if kind not in ("available", "unavailable"):
+        raise CsvError(line, "type", f'must be "available" or "unavailable", got "{kind}"')
+    rows = out[member] if member in out else MemberRows(first_line=line)
+    _add_row(rows, cells, kind, line)
+    out[member] = rows
 
 
 def _read(reader: csv.DictReader[str], step: Callable[[], T]) -> T:
@@ -116,14 +126,26 @@ def _validated(model: type[M], data: dict[str, object], line: int) -> M:
         raise CsvError(line, column, err["msg"].removeprefix("Value error, ")) from None
 
 
-def apply_csv(doc: ProgramDocument, text: str, *, replace: bool = False) -> ProgramDocument:
+def apply_csv(
+    doc: ProgramDocument,
+    text: str,
+    *,
+    replace: bool = False,
+    errors: list[CsvError] | None = None,
+) -> ProgramDocument:
     """A copy of ``doc`` with the CSV's rows added to (or, with ``replace``, replacing)
-    each named member's weekly / available / unavailable lists."""
-    rows = read_availability_csv(text)
+    each named member's weekly / available / unavailable lists. With ``errors``, every
+    bad row is added to it (see :func:`read_availability_csv`) and the copy is of the
+    good rows only."""
+    rows = read_availability_csv(text, errors)
     known = {m.id for m in doc.members}
-    for member, given in rows.items():
+    for member, given in list(rows.items()):
         if member not in known:
-            raise CsvError(given.first_line, "member", f'unknown member "{member}"')
+            problem = CsvError(given.first_line, "member", f'unknown member "{member}"')
+            if errors is None:
+                raise problem
+            errors.append(problem)
+            del rows[member]
     members: list[Member] = []
     for m in doc.members:
         r = rows.get(m.id)

@@ -31,7 +31,7 @@ from .store import init_db, make_engine
 log = logging.getLogger("slotwise")
 STATIC = Path(__file__).parent / "static"
 # The web app's paths (service/static/app/main.js routes them); each answers the same page.
-PAGES = ("/", "/signin", "/book/{xid}", "/matches/{xid}", "/plan", "/availability")
+PAGES = ("/", "/signin", "/book/{xid}", "/matches/{xid}", "/plan", "/availability", "/people")
 
 
 def error_body(status: int, message: str, field: str | None = None, **extra: Any) -> JSONResponse:

@@ -69,10 +69,12 @@ def json_problem(exc: BaseException | None) -> str | None:
 
 
 class FieldProblem(TypedDict):
-    """One problem of a request: where (``members[3].timezone``; empty: the whole body)."""
+    """One problem of a request: where (``members[3].timezone``; empty: the whole body);
+    in a CSV, the ``line`` and the column (``field``)."""
 
     field: str
     message: str
+    line: NotRequired[int]
 
 
 class Clash(TypedDict):

@@ -522,3 +522,45 @@ class ProgramSwitch(_Body):
     """``PUT /api/auth/session/program``: the program to work in."""
 
     program: str = Field(min_length=1, max_length=128)
+
+
+@with_config(_OPEN)
+class MemberRow(TypedDict):
+    """One member as the admin's people list shows it: ``timezone`` is the member's own
+    (None: the program's), ``matches`` how many matches they are in, ``calendars`` how
+    many calendars they gave."""
+
+    id: str
+    name: str | None
+    email: str | None
+    timezone: str | None
+    matches: int
+    weekly: list[dict[str, Any]]
+    calendars: int
+
+
+@with_config(_OPEN)
+class MembersPage(TypedDict):
+    """``limit`` members from ``offset`` of the ``total`` that match the search."""
+
+    program: dict[str, Any]
+    total: int
+    offset: int
+    limit: int
+    members: list[MemberRow]
+
+
+@with_config(_OPEN)
+class ImportResult(TypedDict):
+    """What an import changed: the ids added and replaced, how many it sent unchanged."""
+
+    kind: Literal["csv", "document"]
+    members_added: list[str]
+    members_replaced: list[str]
+    members_unchanged: int
+    matches_added: list[str]
+    matches_replaced: list[str]
+    matches_unchanged: int
+
+
+EXAMPLE_CSV = "member,day,start,end,type\nana,TU,14:00,18:30,available\n"

@@ -68,3 +68,14 @@ def test_old_mac_line_ends_are_read():
     (_csv.Error "new-line character seen in unquoted field")."""
     rows = read_availability_csv("member,day,start,end\rben,WE,09:00,10:00\r")["ben"]
     assert [(w.days, w.start, w.end) for w in rows.weekly] == [(["WE"], 540, 600)]
+
+
+def test_every_bad_row_is_collected_when_asked(program_dict):
+    """With an errors list, each bad row (and unknown member) is reported, in one reading,
+    and only the good rows are applied."""
+    text = GOOD + "ben,XX,09:00,10:00,\nzed,MO,09:00,10:00,\nben,TH,11:00,10:00,\n"
+    errors: list[CsvError] = []
+    doc = apply_csv(parse_program(program_dict), text, replace=True, errors=errors)
+    assert [(e.line, e.column) for e in errors] == [(5, "day"), (7, "end"), (6, "member")]
+    ben = doc.member("ben")
+    assert [(w.days, w.start) for w in ben.weekly] == [(["WE"], 540)]

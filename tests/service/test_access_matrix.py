@@ -257,6 +257,33 @@ TABLE = [
     ),
     (
         "GET",
+        "/api/programs/{pid}/members",
+        ADMINS,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/members?q=a&limit=2", {}),
+    ),
+    (
+        "GET",
+        "/api/programs/{pid}/members/{mid}",
+        MEMBER_AL,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/members/al", {}),
+    ),
+    (
+        "POST",
+        "/api/programs/{pid}/import",
+        ADMINS,
+        422,  # a bad row: nothing is imported
+        lambda o: (
+            f"/api/programs/{o['pid']}/import",
+            {
+                "content": "member,day,start,end\nal,XX,09:00,10:00\n",
+                "headers": {"Content-Type": "text/csv"},
+            },
+        ),
+    ),
+    (
+        "GET",
         "/api/programs/{pid}/admins",
         ADMINS,
         200,

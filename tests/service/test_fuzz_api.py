@@ -392,6 +392,24 @@ def test_api_happy_paths(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the plan did not finish"
             time.sleep(0.1)
         call("POST", "/api/programs/{pid}/plans/{jid}/apply", 200, **demo, jid=job)
+        call("GET", "/api/programs/{pid}/members", 200, **demo, query={"q": "ö", "limit": 5})
+        zoe = call("GET", "/api/programs/{pid}/members/{mid}", 200, **demo, mid="zoe")
+        call(
+            "POST",
+            "/api/programs/{pid}/import",
+            200,
+            **demo,
+            body="member,day,start,end\nzoe,WE,09:00,11:00\n",
+            media_type="text/csv",
+        )
+        call(
+            "POST",
+            "/api/programs/{pid}/import",
+            200,
+            **demo,
+            body={"members": [{**zoe, "name": "Zoë Ångström"}]},
+            media_type="application/json",
+        )
         call("PUT", "/api/programs/{pid}/admins/{email}", 201, **demo, email="jörg@example.de")
         call("PUT", "/api/programs/{pid}/admins/{email}", 200, **demo, email="JÖRG@example.de")
         call("GET", "/api/programs/{pid}/admins", 200, **demo)

@@ -26,18 +26,19 @@ export class ApiError extends Error {
 /**
  * @param {string} method
  * @param {string} path
- * @param {any} [body]
+ * @param {any} [body] sent as JSON, or as it is when ``type`` is given
+ * @param {string} [type] the body's content type (e.g. "text/csv")
  * @returns {Promise<any>}
  */
-export async function api(method, path, body) {
+export async function api(method, path, body, type) {
   /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
   if (method !== "GET" && session.csrf) headers["X-CSRF-Token"] = session.csrf;
   /** @type {RequestInit} */
   const opts = { method, headers, credentials: "same-origin" };
   if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
+    headers["Content-Type"] = type || "application/json";
+    opts.body = type ? body : JSON.stringify(body);
   }
   let r;
   try {

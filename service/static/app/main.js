@@ -29,6 +29,7 @@ const ROUTES = [
   [/^\/matches\/([^/]+)\/?$/, async (m) => { const s = await import("./sessions.js"); return (root) => s.manage(root, decodeURIComponent(m[1])); }],
   [/^\/plan\/?$/, async () => (await import("./plan.js")).plan],
   [/^\/availability\/?$/, async () => (await import("./availability.js")).availability],
+  [/^\/people\/?$/, async () => (await import("./people.js")).people],
 ];
 
 async function loadMe() {
