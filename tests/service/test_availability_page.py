@@ -329,12 +329,18 @@ def test_a_member_paints_with_a_finger_at_phone_width(
         is_mobile=True,
     )
     no_sideways_overflow(page)
+    # Bo has no weekly windows: the program's working hours count, and the page says so.
+    defaults = page.locator(".wg-defaults")
+    assert "Mon–Fri 09:00–17:00" in defaults.inner_text()
+    screenshots(page, tmp_path, "availability-empty")
+    page.set_viewport_size({"width": PHONE, "height": 844})
     heights = page.eval_on_selector_all(
         "td[role=gridcell]", "els => els.map(e => e.getBoundingClientRect().height)"
     )
     assert min(heights) >= 44
     cell(page, "SA", "10:00").tap()
     assert cell(page, "SA", "10:00").get_attribute("aria-label") == "Saturday 10:00–10:30, free"
+    assert defaults.is_hidden()
     cell(page, "SA", "11:00").tap()
     cell(page, "SA", "11:00").tap()
     assert cell(page, "SA", "11:00").get_attribute("aria-label") == "Saturday 11:00–11:30, not free"
