@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from ingest.availability import program_grid
 from ingest.document import CalendarSource, Match, ProgramDocument, check_entered, parse_program
@@ -231,6 +231,18 @@ def member_document(
     else:
         data["members"][i] = member
     return validated(data, focus=f"members[{i}]"), i
+
+
+def stored_email_key(engine: Engine, program_id: str, member_id: str) -> str | None:
+    """The stored member's address key (``ingest.text.email_key``; "" without one), None
+    for a member not stored yet."""
+    with engine.connect() as conn:
+        key: str | None = conn.execute(
+            select(members_table.c.email_key).where(
+                (members_table.c.program_id == program_id) & (members_table.c.id == member_id)
+            )
+        ).scalar()
+    return key
 
 
 def store_member(

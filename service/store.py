@@ -517,6 +517,16 @@ def insert_program(
         )
     except IntegrityError:
         raise Conflict(f'program "{pid}" already exists', field="program.id") from None
+    seen: dict[str, int] = {}
+    for i, m in enumerate(data["members"]):
+        key = _member_email_key(m)
+        if key and key in seen:
+            raise Invalid(
+                f"{m['email']} is also the address of members[{seen[key]}]; each person in "
+                "a program has an address of their own",
+                field=f"members[{i}].email",
+            )
+        seen.setdefault(key, i)
     if data["members"]:
         conn.execute(
             members.insert(),
@@ -629,11 +639,37 @@ def count_rows(conn: Connection, table: Table, program_id: str) -> int:
     ).scalar_one()
 
 
+def email_owner(conn: Connection, program_id: str, key: str, other_than: str) -> str | None:
+    """Which member of the program, other than ``other_than``, has the address whose
+    ``email_key`` is ``key`` (None when nobody, or for a member without an address)."""
+    if not key:
+        return None
+    found: str | None = conn.execute(
+        select(members.c.id)
+        .where(
+            (members.c.program_id == program_id)
+            & (members.c.email_key == key)
+            & (members.c.id != other_than)
+        )
+        .limit(1)
+    ).scalar()
+    return found
+
+
 def upsert_member(
     conn: Connection, program_id: str, data: dict[str, Any], busy: list[list[int]]
 ) -> bool:
-    """Create or replace one member and its calendars' busy time; True if it was created."""
+    """Create or replace one member and its calendars' busy time; True if it was created.
+    An address is one person's in a program (sign-in finds people by it; invites go to
+    it): one another member has is refused."""
     mid = data["id"]
+    other = email_owner(conn, program_id, _member_email_key(data), mid)
+    if other is not None:
+        raise Invalid(
+            f'{data["email"]} is already the address of member "{other}"; '
+            "each person in a program has an address of their own",
+            field="email",
+        )
     found = conn.execute(
         select(members.c.position).where(
             (members.c.program_id == program_id) & (members.c.id == mid)

@@ -428,3 +428,53 @@ def test_the_page_asks_whether_it_is_signed_in_without_a_401(world: World):
     before, inside, after = world.call(steps)
     assert before == after == {"signed_in": False, "me": None}
     assert inside["signed_in"] is True and inside["me"]["member"] == "al"
+
+
+def test_a_member_cannot_take_another_persons_address(world: World):
+    """Review finding: Al put Mia's address on his own record and so became "Mia" at her
+    next request. A member may not change their own address at all (an admin may), and no
+    two members of a program share one (a PUT, a new program, however it is spelled)."""
+    links = {}
+    for who in ("al@example.org", "mia@example.org"):
+        links[who] = new_link(world.engine, world.settings, who)
+
+    async def steps(c: httpx.AsyncClient) -> None:
+        me = await _sign_in(c, links["al@example.org"].split("#token=")[1])
+        csrf = {"X-CSRF-Token": me["csrf"]}
+        al = (await c.get("/api/programs/p1/members/al")).json()
+        for address in ("mia@example.org", "someone@elsewhere.example"):
+            r = await c.put(
+                "/api/programs/p1/members/al", json={**al, "email": address}, headers=csrf
+            )
+            assert r.status_code == 403, r.text
+            assert "only a program admin may change a member's email" in r.json()["detail"]
+        # Everything else of his own record he may still change; the same address, spelled
+        # otherwise, is the same address.
+        r = await c.put(
+            "/api/programs/p1/members/al",
+            json={**al, "email": "AL@Example.org", "name": "Al Ng"},
+            headers=csrf,
+        )
+        assert r.status_code == 200, r.text
+
+    world.call(steps)
+
+    async def admin_steps(c: httpx.AsyncClient) -> None:
+        al = (await c.get("/api/programs/p1/members/al")).json()
+        r = await c.put("/api/programs/p1/members/al", json={**al, "email": "MIA@example.org"})
+        assert r.status_code == 422 and r.json()["field"] == "email", r.text
+        assert 'already the address of member "mia"' in r.json()["detail"]
+        doc = program("p9")
+        doc["members"][1]["email"] = "Mia@Example.org"
+        r = await c.post("/api/programs", json=doc)
+        assert r.status_code == 422 and r.json()["field"] == "members[1].email", r.text
+        assert (await c.get("/api/programs/p9")).status_code == 404  # nothing half-written
+
+    world.call(admin_steps, token=world.site)
+
+    async def mia_steps(c: httpx.AsyncClient) -> dict[str, Any]:
+        await _sign_in(c, links["mia@example.org"].split("#token=")[1])
+        return (await c.get("/api/me")).json()
+
+    mia = world.call(mia_steps)
+    assert (mia["member"], mia["role"]) == ("mia", "facilitator")

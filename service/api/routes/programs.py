@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ingest.errors import CalendarError
+from ingest.text import email_key
 
 from ... import signin
 from ...errors import Forbidden, Invalid, error_responses
@@ -19,6 +20,7 @@ from ...programs import (
     store_match,
     store_member,
     store_program,
+    stored_email_key,
     validated,
 )
 from ...schemas import (
@@ -103,6 +105,11 @@ async def put_member(
     # checked, and its calendar URLs fetched (guarded, on the event loop: see
     # create_program), before the program's lock is taken.
     doc, i = await run_in_threadpool(member_document, db, pid, {**member, "id": mid})
+    if who.role != "admin":
+        # The address is who signs in as this member and where their invites go.
+        before = await run_in_threadpool(stored_email_key, db, pid, mid)
+        if before is not None and email_key(doc.members[i].email) != before:
+            raise Forbidden("only a program admin may change a member's email address")
     fetched = await fetch_uploaded(doc, [mid], cfg, {mid: ""})
     busy = await run_in_threadpool(busy_on_upload, doc, [mid], fetched, {mid: ""})
     stored = doc.members[i].model_dump(mode="json", exclude_none=True)
