@@ -6,7 +6,9 @@ Inert unless ``SLOTWISE_FAILPOINT`` is set (only the tests set it). The failpoin
   of a batch plan being applied) stops just before it commits, with every row written but
   nothing committed;
 - ``apply-chunk``: a plan being applied stops after a chunk of its series has committed
-  and before the next one starts (``reached("apply-chunk")`` in service/plan_apply.py).
+  and before the next one starts (``reached("apply-chunk")`` in service/plan_apply.py);
+- ``invites-queued``: a booking, move or cancellation has committed with its invite job
+  and not built the invites yet (``notify.build_now``).
 
 With ``NAME=pause`` the server writes ``SLOTWISE_FAILPOINT_MARK`` (a file path) and waits
 there for the test to kill it with SIGKILL; with ``NAME=exit`` it ends itself at once
@@ -26,7 +28,7 @@ ENV = "SLOTWISE_FAILPOINT"
 MARK_ENV = "SLOTWISE_FAILPOINT_MARK"
 
 
-NAMES = ("series-commit", "apply-chunk")
+NAMES = ("series-commit", "apply-chunk", "invites-queued")
 
 
 def _armed() -> tuple[str, str] | None:
@@ -38,7 +40,7 @@ def _armed() -> tuple[str, str] | None:
     if name not in NAMES or action not in ("pause", "exit"):
         raise ValueError(
             f'{ENV}: unknown failpoint "{spec}" '
-            "(series-commit=pause|exit or apply-chunk=pause|exit)"
+            "(series-commit, apply-chunk or invites-queued, =pause or =exit)"
         )
     return name, action
 

@@ -2,12 +2,17 @@
 
 Sign-in links (``service/signin.py``, method ``SIGNIN``) take the same path.
 
-A booking writes its invite emails into ``deliveries`` in the same transaction as the
-sessions, so a booking is never kept without its invites nor an invite sent for a booking
-that was rolled back. After the commit the request wakes the background sender
-(:class:`RetryLoop`), which sends them; what fails for now (SMTP down) stays pending and is
-retried, what can never be delivered is marked failed with the reason. A delivery is
-claimed before sending, so two workers never send the same one.
+A change to a series (a booking, a move, a cancellation) writes one small invite job
+(``invite_jobs``) in its own transaction, inside the program's lock, so a change is never
+kept without what it owes its attendees nor anything sent for a change that was rolled
+back. Building the invites (the iCalendar once, the text once per reader zone, a message
+per attendee) happens after the commit, outside the lock: the request builds its own job
+on its way out (:func:`build_now`) and the background sender (:class:`RetryLoop`) builds
+whatever is left (a process that died after its commit, a job another worker held up).
+A plan's apply builds its invites itself, held (``service/plan_apply.py``). The sender
+then sends the deliveries; what fails for now (SMTP down) stays pending and is retried,
+what can never be delivered is marked failed with the reason. Jobs and deliveries are
+claimed before they are built or sent, so two workers never do the same one.
 """
 
 from __future__ import annotations
@@ -25,11 +30,12 @@ from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, exists, func, select, update
 
 from ingest.grid import from_epoch
 from ingest.text import address_problem
 
+from . import failpoints
 from .booking import TOO_LATE_TO_UNDO
 from .config import Settings
 from .email import DeliveryError, Mailer, imip_message
@@ -44,6 +50,7 @@ from .invites import (
 )
 from .store import (
     deliveries,
+    invite_jobs,
     matches_data,
     members_data,
     now_epoch,
@@ -54,6 +61,7 @@ from .store import (
 
 log = logging.getLogger("slotwise.notify")
 STALE_CLAIM = timedelta(minutes=10)
+JOB_ATTEMPTS = 5  # an invite job that fails to build this often is marked failed
 
 
 def invite_series(
@@ -150,7 +158,38 @@ def queue_series(
     note: str | None = None,
 ) -> int:
     """Queue the series' invite (REQUEST) or cancellation (CANCEL, with the canceller's
-    ``note`` if any) for every member."""
+    ``note`` if any) for every member, built now (a plan's apply, outside the program's
+    lock; a booking writes an invite job instead: :func:`enqueue_series`)."""
+    return _insert(conn, _series_rows(conn, settings, program_id, series_id, method, note))
+
+
+def queue_occurrence_cancel(
+    conn: Connection,
+    settings: Settings,
+    program_id: str,
+    session_id: str,
+    note: str | None = None,
+) -> int:
+    """Tell every member that one occurrence is cancelled (METHOD:CANCEL + RECURRENCE-ID),
+    with the canceller's ``note`` if any; built now."""
+    return _insert(conn, _occurrence_rows(conn, settings, program_id, session_id, note))
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    if rows:
+        conn.execute(deliveries.insert(), rows)
+    return len(rows)
+
+
+def _series_rows(
+    conn: Connection,
+    settings: Settings,
+    program_id: str,
+    series_id: str,
+    method: Method,
+    note: str | None = None,
+) -> list[dict[str, Any]]:
+    """The delivery rows of the series' invite or cancellation, as it is stored now."""
     inv = replace(invite_series(conn, program_id, series_id, sender=settings.sender), note=note)
     method = _method(inv, method) or method
     ics = series_calendar(inv, method, datetime.now(UTC))
@@ -162,18 +201,17 @@ def queue_series(
             "CANCEL": "Cancelled",
         }[method]
         subject = f"{verb}: {inv.summary}"
-    return _queue(conn, settings, program_id, series_id, inv, ics, method, subject)
+    return _rows(conn, settings, program_id, series_id, inv, ics, method, subject)
 
 
-def queue_occurrence_cancel(
+def _occurrence_rows(
     conn: Connection,
     settings: Settings,
     program_id: str,
     session_id: str,
     note: str | None = None,
-) -> int:
-    """Tell every member that one occurrence is cancelled (METHOD:CANCEL + RECURRENCE-ID),
-    with the canceller's ``note`` if any."""
+) -> list[dict[str, Any]]:
+    """The delivery rows telling every member that one occurrence is cancelled."""
     o = conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
     inv = replace(invite_series(conn, program_id, o.series_id, sender=settings.sender), note=note)
     # Named by its original start (RECURRENCE-ID), shown at the time the attendees last
@@ -186,7 +224,7 @@ def queue_occurrence_cancel(
         end=from_epoch(o.end),
     )
     when = from_epoch(o.start).astimezone(ZoneInfo(inv.zone))
-    return _queue(
+    return _rows(
         conn,
         settings,
         program_id,
@@ -198,7 +236,7 @@ def queue_occurrence_cancel(
     )
 
 
-def _queue(
+def _rows(
     conn: Connection,
     settings: Settings,
     program_id: str,
@@ -207,7 +245,7 @@ def _queue(
     ics: bytes,
     method: str,
     subject: str,
-) -> int:
+) -> list[dict[str, Any]]:
     # While a new booking can still be undone, everything about it waits with its invites
     # (an update must not arrive before the invitation it updates).
     undo_until = conn.execute(select(series.c.undo_until).where(series.c.id == series_id)).scalar()
@@ -233,9 +271,183 @@ def _queue(
                 "not_before": not_before,
             }
         )
-    if rows:
-        conn.execute(deliveries.insert(), rows)
-    return len(rows)
+    return rows
+
+
+# --- invite jobs: what a change owes its attendees, built after its commit -----------------
+
+
+def enqueue_series(
+    conn: Connection, program_id: str, series_id: str, method: Method, note: str | None = None
+) -> None:
+    """Record, in the caller's (locked) transaction, that the series' invite (REQUEST) or
+    cancellation (CANCEL, with ``note``) is owed to its members. One small row: the
+    invites are built from the series as it is then, after the commit
+    (:func:`build_jobs`), so the program's lock is never held while building them."""
+    _enqueue(conn, program_id, series_id, None, method, note)
+
+
+def enqueue_occurrence_cancel(
+    conn: Connection, program_id: str, session_id: str, note: str | None = None
+) -> None:
+    """Record that one occurrence's cancellation is owed (see :func:`enqueue_series`)."""
+    sid = conn.execute(select(sessions.c.series_id).where(sessions.c.id == session_id)).scalar_one()
+    _enqueue(conn, program_id, sid, session_id, "CANCEL", note)
+
+
+def _enqueue(
+    conn: Connection,
+    program_id: str,
+    series_id: str,
+    session_id: str | None,
+    method: Method,
+    note: str | None,
+) -> None:
+    # The caller holds the program's lock: no other job of this series is being enqueued.
+    last = conn.execute(
+        select(func.max(invite_jobs.c.position)).where(invite_jobs.c.series_id == series_id)
+    ).scalar()
+    conn.execute(
+        invite_jobs.insert().values(
+            id="j" + secrets.token_hex(8),
+            program_id=program_id,
+            series_id=series_id,
+            session_id=session_id,
+            method=method,
+            note=note,
+            position=(last or 0) + 1,
+            status="pending",
+            attempts=0,
+            created_at=now_epoch(),
+        )
+    )
+
+
+def build_now(engine: Engine, settings: Settings, series_id: str) -> None:
+    """After a change committed (the program's lock released): build the series' owed
+    invites now, so they are in ``deliveries`` when the request answers, and wake the
+    sender. What is not built here (an earlier job of the series still being built by
+    another worker, an error, a process that died after its commit) the sender builds."""
+    failpoints.reached("invites-queued")
+    try:
+        build_jobs(engine, settings, series_id=series_id)
+    except Exception:  # the job is kept: the sender builds it
+        log.exception("building the invites of series %s failed; the sender will", series_id)
+    wake(engine)
+
+
+def build_jobs(
+    engine: Engine,
+    settings: Settings,
+    series_id: str | None = None,
+    limit: int = 200,
+    stop: threading.Event | None = None,
+) -> int:
+    """Turn pending invite jobs (of ``series_id``, or all) into delivery rows; returns how
+    many jobs were built. Each job is claimed first, and only when no earlier job of its
+    series is left, so a series' invites are built one change after the other, each from
+    the series as it is then, whichever worker builds them."""
+    built = 0
+    tried: set[str] = set()
+    while True:
+        query = select(invite_jobs.c.id).where(invite_jobs.c.status == "pending")
+        if series_id is not None:
+            query = query.where(invite_jobs.c.series_id == series_id)
+        with engine.connect() as conn:
+            ids = (
+                conn.execute(
+                    query.order_by(
+                        invite_jobs.c.created_at, invite_jobs.c.series_id, invite_jobs.c.position
+                    ).limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+        progress = False
+        for jid in ids:
+            if stop is not None and stop.is_set():
+                return built
+            if jid in tried:
+                continue  # failed once this round: the next round retries it
+            claim = _claim_job(engine, jid)
+            if claim is None:
+                continue  # another worker's, or an earlier job of its series is not built
+            tried.add(jid)
+            progress = True
+            built += _build_job(engine, settings, jid, claim)
+        if not progress:
+            return built
+
+
+def _claim_job(engine: Engine, jid: str) -> str | None:
+    """Mark a job as being built by us; our claim, or None (another worker's, or an
+    earlier job of the same series is still to be built)."""
+    earlier = invite_jobs.alias("earlier")
+    claim = secrets.token_hex(8)
+    with engine.begin() as conn:
+        claimed = conn.execute(
+            update(invite_jobs)
+            .where(
+                (invite_jobs.c.id == jid)
+                & (invite_jobs.c.status == "pending")
+                & ~exists()
+                .where(
+                    (earlier.c.series_id == invite_jobs.c.series_id)
+                    & (earlier.c.position < invite_jobs.c.position)
+                    & (earlier.c.status != "failed")
+                )
+                .correlate(invite_jobs)
+            )
+            .values(
+                status="building",
+                claim=claim,
+                claimed_at=now_epoch(),
+                attempts=invite_jobs.c.attempts + 1,
+            )
+        ).rowcount
+    return claim if claimed else None
+
+
+def _build_job(engine: Engine, settings: Settings, jid: str, claim: str) -> int:
+    """Build a claimed job's deliveries (reading only: no lock, no write transaction open
+    while building), then write them and drop the job in one transaction, if the job is
+    still ours (an undo deletes it with its series). 1 when built, else 0."""
+    mine = (invite_jobs.c.id == jid) & (invite_jobs.c.claim == claim)
+    try:
+        with engine.connect() as conn:
+            job = conn.execute(select(invite_jobs).where(mine)).one_or_none()
+            if job is None:
+                return 0
+            there = conn.execute(select(series.c.id).where(series.c.id == job.series_id)).first()
+            if there is None:
+                rows: list[dict[str, Any]] = []  # withdrawn: nothing is owed
+            elif job.session_id is not None:
+                rows = _occurrence_rows(conn, settings, job.program_id, job.session_id, job.note)
+            else:
+                rows = _series_rows(
+                    conn, settings, job.program_id, job.series_id, job.method, job.note
+                )
+    except Exception as exc:
+        log.exception("invite job %s could not be built", jid)
+        with engine.begin() as conn:
+            attempts = conn.execute(select(invite_jobs.c.attempts).where(mine)).scalar() or 0
+            conn.execute(
+                update(invite_jobs)
+                .where(mine)
+                .values(
+                    status="failed" if attempts >= JOB_ATTEMPTS else "pending",
+                    claim=None,
+                    last_error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+            )
+        return 0
+    with engine.begin() as conn:
+        # Deleting first takes the write lock: an undo either ran before (nothing left to
+        # delete: the rows are dropped) or waits and then recalls these deliveries.
+        if not conn.execute(invite_jobs.delete().where(mine)).rowcount:
+            return 0
+        _insert(conn, rows)
+    return 1
 
 
 def _build(
@@ -295,10 +507,12 @@ def _text(inv: InviteSeries, method: str, reader_zone: str | None = None) -> str
 def flush(
     engine: Engine, settings: Settings, limit: int = 500, stop: threading.Event | None = None
 ) -> int:
-    """Send pending deliveries; returns how many were sent. What failed for now stays
+    """Build the invite jobs left (:func:`build_jobs`), then send pending deliveries;
+    returns how many were sent. What failed for now stays
     pending; what can never be delivered becomes ``failed`` with the reason. When the
     server did not answer in time the round ends there: the rest would only wait out the
     same timeout, one by one. Runs in the background sender, never in a request."""
+    build_jobs(engine, settings, stop=stop)  # invites owed by changes committed meanwhile
     mailer = Mailer.from_settings(settings.smtp_url, settings.outbox)
     with engine.connect() as conn:
         ids = (
@@ -361,6 +575,8 @@ def recall(conn: Connection, series_id: str) -> int:
     Deleting first and looking after is what makes this safe against a sender claiming
     at the same moment: once deleted a row cannot be claimed, and a row claimed before is
     no longer ``pending``, so it is still there to be seen."""
+    # Invites owed but not built yet (or being built: the builder then finds its job gone).
+    conn.execute(invite_jobs.delete().where(invite_jobs.c.series_id == series_id))
     never_tried = (deliveries.c.series_id == series_id) & (deliveries.c.attempts == 0)
     deleted = conn.execute(
         deliveries.delete().where(never_tried & (deliveries.c.status == "pending"))
@@ -418,13 +634,19 @@ def _settle(engine: Engine, did: str, status: str, error: str | None = None) -> 
 
 
 def release_stale(engine: Engine) -> None:
-    """A worker that died while sending leaves a claim; after a while it is retried."""
+    """A worker that died while sending (or building an invite job) leaves a claim; after
+    a while it is retried."""
     cutoff = now_epoch() - int(STALE_CLAIM.total_seconds())
     with engine.begin() as conn:
         conn.execute(
             update(deliveries)
             .where((deliveries.c.status == "sending") & (deliveries.c.sent_at < cutoff))
             .values(status="pending")
+        )
+        conn.execute(
+            update(invite_jobs)
+            .where((invite_jobs.c.status == "building") & (invite_jobs.c.claimed_at < cutoff))
+            .values(status="pending", claim=None)
         )
 
 

@@ -1,4 +1,5 @@
-"""The database: programs, members, matches, series, sessions, jobs, tokens, deliveries.
+"""The database: programs, members, matches, series, sessions, jobs, tokens, deliveries,
+invite jobs.
 
 SQLAlchemy Core on any URL (a SQLite file by default, PostgreSQL by URL). Instants are
 stored as integer epoch seconds (64-bit) so every database compares them the same way.
@@ -268,6 +269,30 @@ deliveries = Table(
     # Not sent before this instant (epoch seconds): a new booking's undo window. NULL: now.
     Column("not_before", BigInteger),
 )
+
+# What a change to a series owes its attendees, written in the change's own (locked)
+# transaction: building the invites takes far longer than the change, so it happens after
+# the commit (notify.build_jobs turns each job into its ``deliveries``). Jobs of one series
+# are built one at a time in ``position`` order, so what attendees get keeps that order.
+invite_jobs = Table(
+    "invite_jobs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("program_id", String(128), nullable=False),
+    Column("series_id", String(64), nullable=False),
+    Column("session_id", String(80)),  # a single occurrence cancelled; NULL: the series
+    Column("method", String(16), nullable=False),  # REQUEST or CANCEL
+    Column("note", Text),  # the canceller's note to the attendees
+    Column("position", Integer, nullable=False),  # order among the series' jobs
+    # pending, building (claimed: ``claim`` says by whom), failed (never buildable)
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("claim", String(32)),
+    Column("claimed_at", BigInteger),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_invite_jobs_series", invite_jobs.c.series_id, invite_jobs.c.position)
 
 # Columns added to tables after their first release: create_all adds only whole tables.
 LATER_COLUMNS = [

@@ -13,7 +13,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from service.store import deliveries, jobs, make_engine, series, session_members, sessions
+from service.store import (
+    deliveries,
+    invite_jobs,
+    jobs,
+    make_engine,
+    series,
+    session_members,
+    sessions,
+)
 from tests.helpers import free_port, wait_for
 from tests.service.live import LiveServer, admin_token, finished_plan
 from tests.service.sample import program
@@ -183,6 +191,46 @@ def test_server_killed_while_booking_a_series_keeps_nothing_of_it(db_url, admin,
     finally:
         server.stop()
     assert _counts(db_url) == {"series": 1, "sessions": 4, "session_members": 8, "deliveries": 2}
+
+
+def test_invite_job_outlives_a_crash_between_commit_and_building(db_url, admin, tmp_path):
+    """A server SIGKILLed right after a booking committed, before its invites were built:
+    the booking and its invite job are kept, and the next server's sender builds and
+    sends the invites, each member's once."""
+    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    try:
+        with server.client(admin) as api:
+            assert api.post("/api/programs", json=program()).status_code == 201
+    finally:
+        server.stop()
+    body = {"first_start": "2027-03-02T10:00:00-05:00"}
+
+    _killed_mid_commit(
+        db_url,
+        tmp_path,
+        admin,
+        "POST",
+        "/api/programs/p1/matches/mia-al/series",
+        body,
+        failpoint="invites-queued",
+        env={"SLOTWISE_UNDO_SECONDS": "0"},
+    )
+
+    counts = _counts(db_url)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        owed = conn.execute(select(func.count()).select_from(invite_jobs)).scalar_one()
+    assert (counts["series"], counts["deliveries"], owed) == (1, 0, 1)
+    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
+    try:
+        assert wait_for(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 2)
+    finally:
+        server.stop()
+    with engine.connect() as conn:
+        owed = conn.execute(select(func.count()).select_from(invite_jobs)).scalar_one()
+        sent = [r.status for r in conn.execute(select(deliveries))]
+    engine.dispose()
+    assert (owed, sent) == (0, ["sent", "sent"])
 
 
 def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin, tmp_path):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
+from sqlalchemy import Engine
 
 from ingest.grid import from_epoch
 from solver.proposals import requested_series
@@ -113,10 +114,17 @@ def book_series(
         sid = booking.book(
             conn, doc, pid, match, req, idempotency=key, undo_seconds=cfg.undo_seconds
         )
-        notify.queue_series(conn, cfg, pid, sid, "REQUEST")
-        out = booking.series_public(conn, pid, sid)
-    notify.wake(db)  # the background sender delivers; the request never waits for SMTP
-    return out
+        notify.enqueue_series(conn, pid, sid, "REQUEST")  # built after the lock
+    # The lock is held for the clash check and the writes only (docs/rules.md, "Invite
+    # jobs"): the answer is read, and the invites built, after the commit.
+    notify.build_now(db, cfg, sid)  # the background sender delivers; never waits for SMTP
+    return _answer(db, pid, sid)
+
+
+def _answer(db: Engine, pid: str, sid: str) -> dict[str, Any]:
+    """The series as committed, read after the program's lock is released."""
+    with db.connect() as conn:
+        return booking.series_public(conn, pid, sid)
 
 
 @router.get(
@@ -188,10 +196,9 @@ def _cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config, note: str | None)
         _, members = booking.series_members(conn, pid, sid)
         who.in_match(pid, members)
         booking.cancel_series(conn, pid, sid)
-        notify.queue_series(conn, cfg, pid, sid, "CANCEL", note=note)
-        out = booking.series_public(conn, pid, sid)
-    notify.wake(db)  # the background sender delivers; the request never waits for SMTP
-    return out
+        notify.enqueue_series(conn, pid, sid, "CANCEL", note=note)
+    notify.build_now(db, cfg, sid)  # the background sender delivers; never waits for SMTP
+    return _answer(db, pid, sid)
 
 
 @router.delete("/programs/{pid}/series/{sid}", response_model=SeriesPublic, responses=WRITE)
@@ -244,14 +251,13 @@ def patch_session(
         who.in_match(pid, members)
         if body.status == "cancelled":
             booking.cancel_session(conn, pid, oid)
-            notify.queue_occurrence_cancel(conn, cfg, pid, oid, note=body.note)
+            notify.enqueue_occurrence_cancel(conn, pid, oid, note=body.note)
         else:
             assert body.start is not None
             doc = solving_document(
                 conn, pid, now, match=srow.match_id, sessions=False
             )  # see book_series
             booking.move_session(conn, doc, pid, oid, body.start, document_now(doc))
-            notify.queue_series(conn, cfg, pid, row.series_id, "REQUEST")
-        out = booking.series_public(conn, pid, row.series_id)
-    notify.wake(db)  # the background sender delivers; the request never waits for SMTP
-    return out
+            notify.enqueue_series(conn, pid, row.series_id, "REQUEST")
+    notify.build_now(db, cfg, row.series_id)  # the sender delivers; never waits for SMTP
+    return _answer(db, pid, row.series_id)
