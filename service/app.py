@@ -50,11 +50,40 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _plain(error: Any) -> str | None:
+    """Pydantic's wording of a broken limit ("String should match pattern '^https?://...'",
+    "Value should have at most 500 items after validation") said as people read it."""
+    kind, ctx = error.get("type"), error.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        if str(ctx.get("pattern", "")).startswith("^https?://"):
+            return "must be a web address starting with https:// (or http://)"
+        return "is not in the expected form"
+    if kind in ("string_too_long", "too_long") and "max_length" in ctx:
+        unit = "characters" if isinstance(error.get("input"), str) else "items"
+        return f"is too long: at most {ctx['max_length']} {unit}"
+    if kind in ("string_too_short", "too_short") and "min_length" in ctx:
+        return (
+            "must not be empty"
+            if ctx["min_length"] == 1
+            else f"is too short: at least {ctx['min_length']}"
+        )
+    bounds = {
+        "less_than_equal": "le",
+        "greater_than_equal": "ge",
+        "less_than": "lt",
+        "greater_than": "gt",
+    }
+    if kind in bounds and bounds[kind] in ctx:
+        words = {"le": "at most", "ge": "at least", "lt": "below", "gt": "above"}[bounds[kind]]
+        return f"must be {words} {ctx[bounds[kind]]}"
+    return None
+
+
 async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     errors = []
     for e in exc.errors():
         field = _loc(tuple(e.get("loc", ())))
-        msg = e.get("msg", "invalid").removeprefix("Value error, ")
+        msg = _plain(e) or e.get("msg", "invalid").removeprefix("Value error, ")
         if e.get("type") == "json_invalid":
             field, msg = "", f"malformed JSON: {e.get('ctx', {}).get('error', msg)}"
         elif e.get("type") == "missing":

@@ -109,3 +109,42 @@ def test_a_plan_time_limit_has_one_cap_the_setting(tmp_path):
         with app.state.engine.connect() as conn:
             params = conn.execute(select(jobs.c.params)).scalar_one()
     assert '"time_limit":5000' in params.replace(" ", "")
+
+
+def test_broken_limits_are_said_in_plain_words(tmp_path):
+    """A bad video link, an over-long place and a count out of range are explained as
+    people read them, not in pydantic's wording (review finding)."""
+    from service.config import Settings
+    from tests.service.inprocess import admin_app, call
+    from tests.service.sample import program
+
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", outbox=tmp_path / "out")
+    with admin_app(settings) as (app, admin):
+
+        async def steps(api):
+            assert (await api.post("/api/programs", json=program())).status_code == 201
+            url = "/api/programs/p1/matches/mia-al/series/preview"
+            out = {}
+            for name, body in {
+                "video": {
+                    "first_start": "2027-03-02T10:00:00-05:00",
+                    "conferencing": {"video_url": "ftp://meet.example.org/x"},
+                },
+                "place": {
+                    "first_start": "2027-03-02T10:00:00-05:00",
+                    "conferencing": {"location": "x" * 501},
+                },
+                "count": {"first_start": "2027-03-02T10:00:00-05:00", "sessions": 900},
+            }.items():
+                r = await api.post(url, json=body)
+                assert r.status_code == 422, r.text
+                out[name] = r.json()["detail"]
+            return out
+
+        said = call(app, admin, steps)
+    assert said["video"] == (
+        "conferencing.video_url: must be a web address starting with https:// (or http://)"
+    )
+    assert said["place"] == "conferencing.location: is too long: at most 500 characters"
+    assert said["count"].startswith("sessions: must be at most ")
+    assert not any("should" in text for text in said.values())

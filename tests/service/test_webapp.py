@@ -153,11 +153,22 @@ def test_a_mentee_signs_in_books_moves_cancels_and_marks_done(world: World, no_c
     rows = page.locator("table.occurrences tbody tr")
     assert rows.count() == 4
     headers = page.locator("table.occurrences thead th").all_inner_texts()
-    assert "Mia's time" in headers and "Al's time" in headers
+    assert "Mia (New York)" in headers and "Your own time (London)" in headers
     # Mia is in New York: her column differs from Al's London time.
     first = rows.first.locator("td").all_inner_texts()
     assert first[1] != first[2]
     screenshots(page, world.shots, "wizard-review")
+    # Another zone redraws the review in it; nothing chosen is lost (review finding).
+    london = rows.first.locator("td").first.inner_text()
+    page.get_by_role("button", name=re.compile("^Times in")).click()
+    page.fill("#zone-input", "Asia/Kolkata")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("button:has-text('Times in Asia/Kolkata')")
+    page.wait_for_selector("text=Check before you send")
+    rows = page.locator("table.occurrences tbody tr")
+    assert rows.count() == 4 and rows.first.locator("td").first.inner_text() != london
+    assert "première séance" in page.inner_text("main")
+    assert page.locator("dialog").count() == 0
     time.sleep(0.5)
     assert len(world.smtp.messages) == sent_before  # nothing before Confirm
     page.get_by_role("button", name=re.compile("Book and send invites")).click()

@@ -49,6 +49,11 @@ export async function api(method, path, body, type) {
   if (r.status === 204) return null;
   const json = (r.headers.get("content-type") || "").includes("json");
   const data = json ? await r.json() : await r.text();
+  if (r.status === 401 && session.csrf && !path.startsWith("/api/auth/")) {
+    // The sign-in ended (expired, signed out elsewhere): sign in again, not a raw error.
+    session.csrf = null;
+    location.assign("/signin?ended=1");
+  }
   if (!r.ok) throw new ApiError(r.status, json ? data : { detail: `The server answered ${r.status}.` });
   return data;
 }

@@ -15,6 +15,8 @@ export const ctx = {
   /** @type {string|null} */ program: null,
   /** @param {string} path */
   go(path) { history.pushState({}, "", path); render(); },
+  /** Set by a view that re-draws itself when the viewer's zone changes. @type {null | (() => void)} */
+  onZone: null,
   render: () => render(),
 };
 
@@ -73,21 +75,35 @@ async function signOut() {
 }
 
 function pickZone() {
+  document.getElementById("zone-dialog")?.remove();
   const input = /** @type {HTMLInputElement} */ (el("input", { id: "zone-input", list: "zone-list", value: viewerZone(), autocomplete: "off" }));
-  const error = el("p", { class: "field-error", hidden: true });
-  const dialog = /** @type {HTMLDialogElement} */ (el("dialog", { class: "confirm", "aria-labelledby": "zone-title" },
+  const error = el("p", { class: "field-error", hidden: true, id: "zone-error" });
+  const form = el("form", { novalidate: true },
     el("h2", { id: "zone-title" }, "Show times in"),
     el("label", { for: "zone-input" }, "Time zone (for example Europe/Lisbon)"), input,
     el("datalist", { id: "zone-list" }, ...allZones().map((z) => el("option", { value: z }))), error,
     el("div", { class: "actions" },
-      el("button", { type: "button", class: "button primary", onclick: () => {
-        if (!zoneIsValid(input.value.trim())) { error.hidden = false; error.textContent = `"${input.value}" is not a time zone`; input.setAttribute("aria-invalid", "true"); return; }
-        setViewerZone(input.value.trim()); dialog.close(); dialog.remove(); render();
-      } }, "Use this zone"),
-      el("button", { type: "button", class: "button secondary", onclick: () => { dialog.close(); dialog.remove(); } }, "Cancel"))));
+      el("button", { type: "submit", class: "button primary" }, "Use this zone"),
+      el("button", { type: "button", class: "button secondary", onclick: () => dialog.close() }, "Cancel")));
+  const dialog = /** @type {HTMLDialogElement} */ (el("dialog", { class: "confirm", id: "zone-dialog", "aria-labelledby": "zone-title" }, form));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();  // Enter in the field submits too
+    const zone = input.value.trim();
+    if (!zoneIsValid(zone)) {
+      error.hidden = false; error.textContent = `"${input.value}" is not a time zone`;
+      input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-describedby", "zone-error");
+      return;
+    }
+    setViewerZone(zone);
+    dialog.close();
+    header();
+    // The view re-draws itself in the new zone if it can (the wizard keeps its choices).
+    if (ctx.onZone) ctx.onZone(); else render();
+  });
+  dialog.addEventListener("close", () => dialog.remove());  // Escape and Cancel alike
   document.body.append(dialog);
   dialog.showModal();
-  input.focus();
+  input.select();
 }
 
 async function render() {
@@ -103,6 +119,7 @@ async function render() {
     header();
     if (!hit || !view) { main.replaceChildren(el("h1", {}, "Page not found"), el("p", {}, el("a", { href: "/", "data-link": "" }, "Go to your home page"))); return; }
     main.replaceChildren(el("p", { class: "loading", role: "status" }, "Loading…"));
+    ctx.onZone = null;
     await view(main);
   } catch (e) {
     main.replaceChildren(el("div", { class: "notice error", role: "alert" },

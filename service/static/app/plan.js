@@ -80,12 +80,20 @@ export async function plan(root) {
         if (!r.ok) return;
         try {
           const a = await api("POST", `${programPath(pid)}/plans/${encodeURIComponent(jid)}/apply`);
-          notice(messages, "success", `${a.booked} series booked`, "The invites are on their way.");
-          result.replaceChildren(el("p", {}, el("a", { href: "/", "data-link": "" }, "Back to the overview")));
+          // Drawn again from the server, so the counts say what is booked now.
+          await plan(root);
+          notice(/** @type {HTMLElement} */ (root.querySelector(".messages")), "success", `${a.booked} series booked`,
+            "The invites are on their way.", el("p", {}, el("a", { href: "/", "data-link": "" }, "Back to the overview")));
         } catch (e) { notice(messages, "error", "Nothing was booked", e instanceof Error ? e.message : String(e)); }
       } }, "Book these and send invites…")) : "");
     focusHeading(result);
   };
+  // A finished plan not yet booked is still there to look at and apply.
+  const last = home.last_plan;
+  if (last && !last.applied && last.planned) {
+    const job = await api("GET", `/api/jobs/${encodeURIComponent(last.job)}`);
+    if (job.status === "done" && !job.applied) show(last.job, job.plan);
+  }
 }
 
 /** @param {string} mid @param {Record<string, any>} matches */

@@ -88,7 +88,7 @@ export async function manage(root, xid) {
     if (!a) return "";
     if (!a.missing.length) return "everyone";
     return el("span", {}, el("span", { class: "missing" }, `${names(a.missing.map((/** @type {string} */ m) => nameOf[m] || m))} cannot come`),
-      a.alternative ? el("span", { class: "alt" }, ` · everyone could on ${dateTime(a.alternative)}`) : "");
+      a.alternative ? el("span", { class: "alt" }, ` · a better time that week: ${dateTime(a.alternative)}`) : "");
   };
 
   /** @param {() => Promise<any>} act @param {string} done */
@@ -143,22 +143,32 @@ export async function manage(root, xid) {
     const panel = el("section", { class: "card move", "aria-labelledby": "move-h" },
       el("h2", { id: "move-h" }, `Move the session of ${dateTime(o.start)}`),
       el("p", { class: "hint" }, `Times that week in ${zone.replaceAll("_", " ")}; ● everyone can come.`));
-    const days = heat.view.dates.map((/** @type {string} */ ymd, /** @type {number} */ di) => {
-      const times = heat.view.cells[di].filter((/** @type {any} */ c) => c && !c.past && c.count > 0);
+    // The week's best times first (the most people can come); every time on request.
+    const open = heat.view.cells.flat().filter((/** @type {any} */ c) => c && !c.past && c.count > 0);
+    const top = Math.max(0, ...open.map((/** @type {any} */ c) => c.count));
+    const every = el("button", { type: "button", class: "link", onclick: () => { showAll = true; draw(); } },
+      `Show every time that week (${open.length})`);
+    let showAll = false;
+    const week = el("div", { class: "move-week" });
+    const draw = () => week.replaceChildren(...heat.view.dates.map((/** @type {string} */ ymd, /** @type {number} */ di) => {
+      const times = heat.view.cells[di].filter((/** @type {any} */ c) => c && !c.past && c.count > 0 && (showAll || c.count === top));
       return el("div", { class: "move-day" }, el("h3", {}, day(ymd)),
         times.length ? el("ul", {}, ...times.map((/** @type {any} */ c) => {
           const iso = new Date(t0 + c.slot * g).toISOString();
           return el("li", {}, el("button", { type: "button", class: `time${c.count === n ? " all" : ""}`, "data-start": iso, onclick: async () => {
             const r = await confirmDialog({ title: "Move this session?", confirm: "Move and send updated invites",
-              body: [`From ${dateTime(o.start)} to ${dateTime(iso)}.`, `${names(Object.values(nameOf))} get an updated invite.`] });
+              body: [`From ${dateTime(o.start)} to ${dateTime(iso)}.`,
+                c.count === n ? "Everyone can come then." : `${n - c.count} of ${n} cannot come then.`,
+                `${names(Object.values(nameOf))} get an updated invite.`] });
             if (!r.ok) return;
             panel.remove();
             await run(() => api("PATCH", `${programPath(pid)}/sessions/${encodeURIComponent(o.id)}`, { start: iso }),
               `The session is moved to ${dateTime(iso)}.`);
           } }, el("span", {}, time(iso)), el("span", { class: "count" }, c.count === n ? "● everyone" : `${c.count} of ${n}`)));
         })) : el("p", { class: "muted" }, "—"));
-    });
-    panel.append(el("div", { class: "move-week" }, ...days),
+    }), showAll || open.length === open.filter((/** @type {any} */ c) => c.count === top).length ? "" : every);
+    draw();
+    panel.append(week,
       el("button", { type: "button", class: "button secondary", onclick: () => panel.remove() }, "Keep the session where it is"));
     list.querySelector(".move")?.remove();
     list.prepend(panel);

@@ -4,13 +4,22 @@
 
 import { api, ApiError, setCsrf } from "./api.js";
 import { ctx } from "./main.js";
-import { el, errorSummary, notice } from "./ui.js";
+import { el, errorSummary, notice, confirmDialog } from "./ui.js";
 
 /** @param {HTMLElement} root */
 export async function signin(root) {
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
   if (token) {
     history.replaceState({}, "", "/signin");  // the token is single-use: drop it from the address
+    const now = await api("GET", "/api/auth/session");
+    if (now.signed_in) {
+      // A link from anywhere must not silently make this browser someone else.
+      const who = now.me.name || now.me.email || "someone";
+      const ok = await confirmDialog({ title: "Sign in as someone else?",
+        body: [`You are signed in as ${who}. This link signs you in as the person it was sent to instead.`],
+        confirm: "Sign in with this link" });
+      if (!ok.ok) { ctx.go("/"); return; }
+    }
     try {
       const me = await api("POST", "/api/auth/session", { token });
       ctx.me = me; setCsrf(me.csrf ?? null); ctx.program = me.program;
@@ -23,6 +32,9 @@ export async function signin(root) {
   }
   if (ctx.me) { ctx.go("/"); return; }
   form(root, null);
+  if (new URLSearchParams(location.search).get("ended")) {
+    notice(/** @type {HTMLElement} */ (root.querySelector(".messages")), "info", "Your sign-in has ended", "Sign in again to go on.");
+  }
 }
 
 /** @param {HTMLElement} root @param {string|null} problem */

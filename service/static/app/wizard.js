@@ -65,8 +65,8 @@ export async function wizard(root, xid) {
     return b;
   };
 
-  /** @param {number} step */
-  const show = async (step) => {
+  /** @param {number} step @param {string} [focus] the id to focus once drawn (else the heading) */
+  const show = async (step, focus) => {
     st.step = step;
     messages.replaceChildren();
     progress.replaceChildren(...STEPS.map((s, i) => el("li", {
@@ -77,8 +77,11 @@ export async function wizard(root, xid) {
     } catch (e) {
       failed(e);
     }
-    focusHeading(body);
+    const target = focus ? document.getElementById(focus) : null;
+    if (target) { target.tabIndex = -1; target.focus(); } else focusHeading(body);
   };
+  // A new zone re-draws this step in it; every choice stays (instants do not move).
+  ctx.onZone = () => { st.zone = viewerZone(); st.heat = null; void show(st.step); };
 
   /** @param {unknown} e @param {Record<string, string>} [ids] */
   const failed = (e, ids = {}) => {
@@ -166,10 +169,18 @@ export async function wizard(root, xid) {
         return el("li", {}, el("button", { type: "button", class: "choice", onclick: () => {
           st.start = p.first_start; st.date = ymdIn(p.first_start, st.zone); show(2);
         } }, el("strong", {}, label),
-        el("span", {}, total === 1 ? (all ? "everyone can come" : `${p.occurrences[0].attending.length} of ${n} can come`)
-          : all === total ? `everyone can come to all ${total}` : `everyone can come to ${all} of ${total}`)));
+        el("span", {}, recommendation(p, n))));
       }))
       : el("p", { class: "muted" }, st.recommended.reason || "No series fits everyone's availability.");
+    if (!st.recommended.proposals.length && st.recommended.reason) {
+      // A series that cannot fit the program (too many sessions, too late a start): say
+      // so here, not after the details.
+      body.replaceChildren(
+        el("h2", {}, "This series does not fit"),
+        el("div", { class: "notice error", role: "alert" }, el("p", {}, st.recommended.reason)),
+        el("div", { class: "actions" }, el("button", { type: "button", class: "button primary", onclick: () => show(0) }, "Change what to book")));
+      return;
+    }
 
     // The month: Monday-first weeks covering it.
     const [y, m] = /** @type {string} */ (st.month).split("-").map(Number);
@@ -187,7 +198,7 @@ export async function wizard(root, xid) {
       cells.push(el("button", {
         type: "button", class: `day${everyone ? " all" : best ? " some" : ""}`, disabled: !best,
         "aria-pressed": st.date === ymd ? "true" : "false",
-        "data-date": ymd, onclick: () => { st.date = ymd; st.start = null; st.allTimes = false; show(1); },
+        "data-date": ymd, onclick: () => { st.date = ymd; st.start = null; st.allTimes = false; show(1, "times-h"); },
       }, el("span", { class: "num" }, String(dnum)),
       el("span", { class: "sr-only" }, ` ${day(ymd, { weekday: "long", day: "numeric", month: "long" })}: ${text}`),
       everyone ? el("span", { class: "mark", "aria-hidden": "true" }, "●")
@@ -264,9 +275,9 @@ export async function wizard(root, xid) {
     el("label", { for: "video_url" }, "Video link (optional)"),
     el("input", { id: "video_url", name: "video_url", type: "url", inputmode: "url", value: st.video_url, placeholder: "https://meet.example.org/…" }),
     el("label", { for: "location" }, "Place (optional)"),
-    el("input", { id: "location", name: "location", value: st.location, placeholder: "Room 4.2, Main building" }),
+    el("input", { id: "location", name: "location", value: st.location, placeholder: "Room 4.2, Main building", maxlength: "500" }),
     el("label", { for: "agenda" }, "Agenda (optional)"),
-    el("textarea", { id: "agenda", name: "agenda", rows: "4" }, st.agenda),
+    el("textarea", { id: "agenda", name: "agenda", rows: "4", maxlength: "10000" }, st.agenda),
     el("div", { class: "actions" },
       el("button", { type: "submit", class: "button primary" }, "Review"),
       el("button", { type: "button", class: "button secondary", onclick: () => show(1) }, "Back")));
@@ -292,14 +303,18 @@ export async function wizard(root, xid) {
     const nameOf = (/** @type {string} */ id) => byId[id]?.name || id;
     const occ = pv.occurrences;
     const columns = people.length <= 4;
+    const me = ctx.me?.member;
     const rows = occ.map((/** @type {any} */ o, /** @type {number} */ i) => el("tr", { class: o.missing.length ? "short" : "" },
       el("th", { scope: "row" }, String(i + 1)),
       el("td", {}, dateTime(o.start)),
       ...(columns ? people.map((/** @type {any} */ p) => el("td", {}, localTime(o.start, p.timezone, st.zone)))
         : [el("td", {}, people.map((/** @type {any} */ p) => `${p.name}: ${localTime(o.start, p.timezone, st.zone)}`).join(" · "))]),
       el("td", {}, o.missing.length ? el("span", { class: "missing" }, `${names(o.missing.map(nameOf))} cannot come`) : "everyone can come",
-        o.alternative ? el("span", { class: "alt" }, ` · everyone could on ${dateTime(o.alternative)}`) : null)));
+        o.alternative ? el("span", { class: "alt" }, ` · a better time that week: ${dateTime(o.alternative)}`) : null)));
     const short = occ.filter((/** @type {any} */ o) => o.missing.length).length;
+    // Only when a recommendation really has fewer sessions someone misses.
+    const better = (st.recommended?.proposals || []).some((/** @type {any} */ p) =>
+      p.occurrences.filter((/** @type {any} */ o) => o.missing.length).length < short);
     const clashes = pv.clashes.length ? el("div", { class: "notice error", role: "alert" },
       el("p", { class: "notice-heading" }, "Already booked at these times"),
       el("ul", {}, ...pv.clashes.map((/** @type {any} */ c) => el("li", {}, `${nameOf(c.member)} has another session at ${dateTime(c.start)}`))),
@@ -319,16 +334,16 @@ export async function wizard(root, xid) {
         row("Agenda", st.agenda.trim() || "None", 2)),
       clashes,
       el("h3", {}, count === 1 ? "The session" : `All ${count} sessions`),
-      short === count && count > 1 ? el("div", { class: "notice", role: "status" },
+      short === count && count > 1 && better ? el("div", { class: "notice", role: "status" },
         el("p", { class: "notice-heading" }, "Someone cannot come to any of these sessions"),
         el("p", {}, "The recommended times on the previous step suit more people."))
         : el("p", { class: "hint" }, short ? `Someone cannot come to ${short} of ${count}.` : "Everyone can come to every session."),
       el("div", { class: "scroll" }, el("table", { class: "table occurrences" },
         el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "#"), el("th", { scope: "col" }, "Your time"),
-          ...(columns ? people.map((/** @type {any} */ p) => el("th", { scope: "col" }, `${p.name}'s time`)) : [el("th", { scope: "col" }, "Each person's time")]),
+          ...(columns ? people.map((/** @type {any} */ p) => el("th", { scope: "col" }, p.id === me ? `Your own time (${city(p.timezone)})` : `${p.name} (${city(p.timezone)})`)) : [el("th", { scope: "col" }, "Each person's time")]),
           el("th", { scope: "col" }, "Who can come"))),
         el("tbody", {}, ...rows))),
-      el("p", {}, `Invites go to ${names(people.map((/** @type {any} */ p) => p.name))} when you book.`),
+      el("p", {}, `Invites go to ${names(people.map((/** @type {any} */ p) => (p.id === me ? "you" : p.name)))} when you book.`),
       el("div", { class: "actions" },
         el("button", { type: "button", class: "button primary", id: "confirm", disabled: !pv.bookable, onclick: confirm },
           `Book and send invites to ${people.length} people`),
@@ -394,3 +409,18 @@ function localTime(iso, zone, viewer) {
   const same = ymdIn(iso, zone) === ymdIn(iso, viewer);
   return same ? time(iso, zone) : `${time(iso, zone)} (${new Intl.DateTimeFormat(undefined, { weekday: "short", timeZone: zone }).format(new Date(iso))})`;
 }
+
+/** What a recommended series offers: everyone at how many sessions, or at worst how many.
+ * @param {any} p @param {number} n */
+function recommendation(p, n) {
+  const occ = p.occurrences, total = occ.length;
+  const all = occ.filter((/** @type {any} */ o) => o.missing.length === 0).length;
+  if (total === 1) return all ? "everyone can come" : `${occ[0].attending.length} of ${n} can come`;
+  if (all === total) return `everyone can come to all ${total}`;
+  if (all > 0) return `everyone can come to ${all} of ${total}`;
+  const least = Math.min(...occ.map((/** @type {any} */ o) => o.attending.length));
+  return `at least ${least} of ${n} can come to each`;
+}
+
+/** "Lisbon" for Europe/Lisbon. @param {string} zone */
+function city(zone) { return (zone || "").split("/").pop()?.replaceAll("_", " ") || zone; }
