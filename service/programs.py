@@ -37,6 +37,7 @@ from .store import (
 )
 from .store import matches as matches_table
 from .store import members as members_table
+from .store import sessions as sessions_table
 from .uploads import needs_network, read_busy
 
 
@@ -85,9 +86,11 @@ def solving_document(
     now: datetime | None = None,
     match: str | None = None,
     sessions: bool = True,
+    ignore: str | None = None,
 ) -> ProgramDocument:
     """The stored document plus booked sessions (unless ``sessions`` is false: bookings
-    check those themselves), fetched calendars and ``now``.
+    check those themselves; session ``ignore`` is left out, as when it is being moved),
+    fetched calendars and ``now``.
 
     With ``match``, only the part of the program that match needs: its members, the
     bookings and sessions that touch them, and the matches those belong to (with their
@@ -101,7 +104,8 @@ def solving_document(
         data, focus = _match_data(conn, program_id, match)
     booked: dict[tuple[str, str, int, int], list[str]] = defaultdict(list)
     for member, start, end, session, x in active_busy(conn, program_id, focus) if sessions else []:
-        booked[session, x, start, end].append(member)
+        if session != ignore:
+            booked[session, x, start, end].append(member)
     for (_, x, start, end), who in booked.items():
         data["bookings"].append(
             {
@@ -231,6 +235,16 @@ def member_document(
     else:
         data["members"][i] = member
     return validated(data, focus=f"members[{i}]"), i
+
+
+def session_match(conn: Connection, program_id: str, session_id: str) -> str | None:
+    """The match a booked session belongs to (None for no such session)."""
+    found: str | None = conn.execute(
+        select(sessions_table.c.match_id).where(
+            (sessions_table.c.program_id == program_id) & (sessions_table.c.id == session_id)
+        )
+    ).scalar()
+    return found
 
 
 def stored_email_key(engine: Engine, program_id: str, member_id: str) -> str | None:

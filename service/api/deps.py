@@ -13,8 +13,8 @@ from ingest.document import Match, ProgramDocument
 
 from ..auth import Principal, authenticate
 from ..config import Settings
-from ..errors import error_responses
-from ..programs import find_match, solving_document
+from ..errors import Invalid, error_responses
+from ..programs import find_match, session_match, solving_document
 from ..signin import CSRF_HEADER, SESSION_COOKIE, session_principal
 
 READ = error_responses(403, 404)
@@ -60,12 +60,17 @@ Db = Annotated[Engine, Depends(engine_of)]
 Config = Annotated[Settings, Depends(settings_of)]
 
 
-def match_context(db: Engine, who: Principal, pid: str, xid: str) -> tuple[ProgramDocument, Match]:
+def match_context(
+    db: Engine, who: Principal, pid: str, xid: str, ignore: str | None = None
+) -> tuple[ProgramDocument, Match]:
     """The part of the program match ``xid`` needs (for solving) and the match, once the
-    caller is checked to see it."""
+    caller is checked to see it; booked session ``ignore`` (one of the match's) is not busy
+    time."""
     who.program(pid)
     with db.connect() as conn:
-        doc = solving_document(conn, pid, match=xid)
+        if ignore is not None and session_match(conn, pid, ignore) != xid:
+            raise Invalid(f'session "{ignore}" is not one of this match\'s', field="ignore_session")
+        doc = solving_document(conn, pid, match=xid, ignore=ignore)
     match = find_match(doc, xid)
     who.sees_match(pid, list(match.members))
     return doc, match

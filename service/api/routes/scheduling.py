@@ -42,13 +42,20 @@ def get_heatmap(
     weeks: Annotated[
         int, Query(ge=1, le=MAX_HEATMAP_WEEKS, description=("weeks of dates in the window"))
     ] = HEATMAP_WEEKS,
+    ignore_session: Annotated[
+        str | None,
+        Query(
+            max_length=80,
+            description="a session of this match whose time counts as free (the one being moved)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """How many members can attend a session starting at each slot of a window of weeks:
     SPEC 7's JSON for the window (``window`` says which slots), the viewer-zone
     day × time grid (``view``) and, per member, a base64 bitmap of the window's start
     slots they can attend (``free``: bit ``i``, little-endian within each byte, is slot
     ``window.first_slot + i``)."""
-    doc, match = match_context(db, who, pid, xid)
+    doc, match = match_context(db, who, pid, xid, ignore_session)
     try:
         zone = ZoneInfo(check_zone(tz or doc.organizer_zone(match).key))
     except ValueError as exc:

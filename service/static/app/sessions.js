@@ -137,7 +137,8 @@ export async function manage(root, xid) {
     const d = new Date(ymdIn(o.start, zone) + "T12:00:00Z");
     d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
     const from = d.toISOString().slice(0, 10);
-    const q = new URLSearchParams({ duration: String(s.duration_minutes), tz: zone, from, weeks: "1" });
+    // The session being moved does not make its own people busy.
+    const q = new URLSearchParams({ duration: String(s.duration_minutes), tz: zone, from, weeks: "1", ignore_session: o.id });
     const heat = await api("GET", `${base}/heatmap?${q}`);
     const t0 = new Date(heat.start).getTime(), g = heat.granularity_minutes * 60000, n = heat.members.length;
     const panel = el("section", { class: "card move", "aria-labelledby": "move-h" },
