@@ -136,7 +136,7 @@ def main() -> None:
                     context = browser.new_context()
                     page = context.new_page()
                     page.goto(link)
-                    page.wait_for_selector("#nav .who")
+                    page.wait_for_selector("#nav .who", state="attached")
                     storage = context.storage_state()
                     context.close()
                     pages.append((f"home ({role})", storage, f"{server.url}/", None))

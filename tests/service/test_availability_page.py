@@ -116,7 +116,7 @@ def signed_in(browser: Any, site: Site, watch: Any, email: str, **context: Any) 
     page = ctx.new_page()
     watch(page)
     page.goto(link)
-    page.wait_for_selector("#nav .who")
+    page.wait_for_selector("#nav .who", state="attached")
     page.goto(f"{site.server.url}/availability")
     page.wait_for_selector("table.wg-grid td[role=gridcell]")
     return page

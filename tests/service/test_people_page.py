@@ -49,7 +49,7 @@ def _signed_in(browser: Any, server: Any, email: str, watch: Any) -> Any:
     page = context.new_page()
     watch(page)
     page.goto(f"{server.url}/signin#token={token}")
-    page.wait_for_selector("#nav .who")
+    page.wait_for_selector("#nav .who", state="attached")
     return page
 
 

@@ -64,7 +64,7 @@ class World:
         (mail,) = self.mail_to(address or email, since)
         (link,) = LINK.findall(mail.message.get_body(("plain",)).get_content())
         page.goto(link)
-        page.wait_for_selector("#nav .who")
+        page.wait_for_selector("#nav .who", state="attached")
         assert "token" not in page.url  # the single-use token leaves the address bar
 
 
@@ -163,7 +163,7 @@ def test_a_mentee_signs_in_books_moves_cancels_and_marks_done(world: World, no_c
     page.get_by_role("button", name=re.compile("^Times in")).click()
     page.fill("#zone-input", "Asia/Kolkata")
     page.keyboard.press("Enter")
-    page.wait_for_selector("button:has-text('Times in Asia/Kolkata')")
+    page.wait_for_selector("button:has-text('Times in Kolkata')")
     page.wait_for_selector("text=Check before you send")
     rows = page.locator("table.occurrences tbody tr")
     assert rows.count() == 4 and rows.first.locator("td").first.inner_text() != london

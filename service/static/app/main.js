@@ -44,8 +44,9 @@ async function loadMe() {
 function header() {
   const me = ctx.me;
   if (!me) { nav.replaceChildren(); return; }
+  const place = viewerZone().split("/").pop()?.replaceAll("_", " ") || viewerZone();
   const zone = el("button", { type: "button", class: "link zone-button", "aria-haspopup": "dialog",
-    onclick: pickZone }, `Times in ${viewerZone().replaceAll("_", " ")}`);
+    title: viewerZone(), onclick: pickZone }, `Times in ${place}`);
   const ids = me.identities || [];
   let switcher = null;
   if (ids.length > 1) {

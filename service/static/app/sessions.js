@@ -145,14 +145,16 @@ export async function manage(root, xid) {
       el("h2", { id: "move-h" }, `Move the session of ${dateTime(o.start)}`),
       el("p", { class: "hint" }, `Times that week in ${zone.replaceAll("_", " ")}; ● everyone can come.`));
     // The week's best times first (the most people can come); every time on request.
-    const open = heat.view.cells.flat().filter((/** @type {any} */ c) => c && !c.past && c.count > 0);
+    const here = new Date(o.start).getTime();
+    // Where it is now is not a move.
+    const open = heat.view.cells.flat().filter((/** @type {any} */ c) => c && !c.past && c.count > 0 && t0 + c.slot * g !== here);
     const top = Math.max(0, ...open.map((/** @type {any} */ c) => c.count));
     const every = el("button", { type: "button", class: "link", onclick: () => { showAll = true; draw(); } },
       `Show every time that week (${open.length})`);
     let showAll = false;
     const week = el("div", { class: "move-week" });
     const draw = () => week.replaceChildren(...heat.view.dates.map((/** @type {string} */ ymd, /** @type {number} */ di) => {
-      const times = heat.view.cells[di].filter((/** @type {any} */ c) => c && !c.past && c.count > 0 && (showAll || c.count === top));
+      const times = heat.view.cells[di].filter((/** @type {any} */ c) => c && !c.past && c.count > 0 && t0 + c.slot * g !== here && (showAll || c.count === top));
       return el("div", { class: "move-day" }, el("h3", {}, day(ymd)),
         times.length ? el("ul", {}, ...times.map((/** @type {any} */ c) => {
           const iso = new Date(t0 + c.slot * g).toISOString();
