@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -103,6 +104,29 @@ def assert_accessible(page: Any, context: str | None = None) -> None:
                 for v in bad
             )
         )
+
+
+def offline_context(browser: Any, **options: Any) -> tuple[Any, list[str]]:
+    """A browser context that may reach 127.0.0.1 only (a clinic's network without
+    internet) and records every Content-Security-Policy violation in ``window.__csp``;
+    also the list that fills with each request to another host (aborted)."""
+    context = browser.new_context(**options)
+    blocked: list[str] = []
+
+    def offline(route: Any) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", offline)
+    # Init scripts run before the page's own and are not subject to its CSP.
+    context.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    return context, blocked
 
 
 def screenshot(page: Any, folder: Path, name: str, width: int = DESKTOP) -> Path:

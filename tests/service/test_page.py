@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from tests.service.browser import PHONE, assert_accessible
+from tests.service.browser import PHONE, assert_accessible, offline_context
 from tests.service.live import LiveServer
 
 
@@ -44,23 +44,7 @@ def test_docs_render_offline_with_no_csp_violation(tmp_path, browser):
     Content-Security-Policy violation, nothing asked elsewhere."""
     server = LiveServer(f"sqlite:///{tmp_path / 'db.sqlite'}", outbox=tmp_path / "outbox").start()
     try:
-        context = browser.new_context()
-        blocked: list[str] = []
-
-        def offline(route) -> None:
-            if urlsplit(route.request.url).hostname == "127.0.0.1":
-                route.continue_()
-            else:
-                blocked.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", offline)
-        # Init scripts run before the page's own and are not subject to its CSP.
-        context.add_init_script(
-            "window.__csp = []; document.addEventListener("
-            "'securitypolicyviolation', e => window.__csp.push("
-            "e.violatedDirective + ' ' + e.blockedURI));"
-        )
+        context, blocked = offline_context(browser)
         page = context.new_page()
         console: list[str] = []
         page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)

@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.service.browser import PHONE, assert_accessible, screenshots
+from tests.service.browser import PHONE, assert_accessible, offline_context, screenshots
 from tests.service.clock import program_now
 from tests.service.live import LiveServer, admin_token
 from tests.service.sample import program
@@ -80,23 +79,11 @@ def world(tmp_path: Path, smtp_server: SmtpServer, browser: Any) -> Iterator[Wor
             assert api.post("/api/programs", json=program()).status_code == 201
             r = api.put("/api/programs/p1/admins/boss@example.org")
             assert r.status_code == 201, r.text
-        context = browser.new_context(
-            viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="Europe/London"
-        )
-        blocked: list[str] = []
-
-        def offline(route: Any) -> None:
-            if urlsplit(route.request.url).hostname == "127.0.0.1":
-                route.continue_()
-            else:
-                blocked.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", offline)
-        # Not subject to the page's CSP: init scripts run before the page's own.
-        context.add_init_script(
-            "window.__csp = []; document.addEventListener('securitypolicyviolation',"
-            " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+        context, blocked = offline_context(
+            browser,
+            viewport={"width": 1280, "height": 900},
+            locale="en-GB",
+            timezone_id="Europe/London",
         )
         # The README's pictures are refreshed on request only.
         shots = DOCS if os.environ.get("SLOTWISE_UPDATE_SCREENSHOT") else tmp_path / "shots"
