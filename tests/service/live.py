@@ -102,7 +102,7 @@ class LiveServer:
                 raise RuntimeError("server exited: " + text)
             try:
                 # A fresh connection each time, so every worker gets a turn to answer.
-                r = httpx.get(self.url + "/openapi.json", timeout=1)
+                r = httpx.get(self.url + "/api/auth/session", timeout=1)
                 if r.status_code == 200:
                     self.workers_seen.add(r.headers["x-slotwise-worker"])
                     if len(self.workers_seen) >= self.workers:
