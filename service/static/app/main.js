@@ -3,7 +3,7 @@
 // reads and writes through the JSON API with the same rules as scripts have.
 
 import { api, setCsrf } from "./api.js";
-import { el, viewerZone, setViewerZone, zoneIsValid, allZones } from "./ui.js";
+import { el, viewerZone, setViewerZone, zoneIsValid, allZones, zoneCity } from "./ui.js";
 
 /** @typedef {{role: string, program: string|null, member: string|null, name?: string|null,
  *   email?: string|null, csrf?: string|null, via?: string,
@@ -44,7 +44,7 @@ async function loadMe() {
 function header() {
   const me = ctx.me;
   if (!me) { nav.replaceChildren(); return; }
-  const place = viewerZone().split("/").pop()?.replaceAll("_", " ") || viewerZone();
+  const place = zoneCity(viewerZone());
   const zone = el("button", { type: "button", class: "link zone-button", "aria-haspopup": "dialog",
     title: viewerZone(), onclick: pickZone }, `Times in ${place}`);
   const ids = me.identities || [];

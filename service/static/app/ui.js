@@ -35,6 +35,9 @@ export function viewerZone() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }
 
+/** A zone as people name it: "Lisbon" for Europe/Lisbon. @param {string} zone */
+export function zoneCity(zone) { return (zone || "").split("/").pop()?.replaceAll("_", " ") || zone; }
+
 /** @param {string} zone */
 export function setViewerZone(zone) { localStorage.setItem(ZONE_KEY, zone); }
 

@@ -8,7 +8,7 @@ import { api, ApiError, programPath } from "./api.js";
 import { ctx } from "./main.js";
 import {
   el, dateTime, longDate, time, day, ymdIn, viewerZone, duration, FREQUENCY, names, matchTitle,
-  notice, errorSummary, focusHeading,
+  notice, errorSummary, focusHeading, zoneCity,
 } from "./ui.js";
 
 const STEPS = ["What", "Date and time", "Details", "Review"];
@@ -340,7 +340,7 @@ export async function wizard(root, xid) {
         : el("p", { class: "hint" }, short ? `Someone cannot come to ${short} of ${count}.` : "Everyone can come to every session."),
       el("div", { class: "scroll" }, el("table", { class: "table occurrences" },
         el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "#"), el("th", { scope: "col" }, "Your time"),
-          ...(columns ? people.map((/** @type {any} */ p) => el("th", { scope: "col" }, p.id === me ? `Your own time (${city(p.timezone)})` : `${p.name} (${city(p.timezone)})`)) : [el("th", { scope: "col" }, "Each person's time")]),
+          ...(columns ? people.map((/** @type {any} */ p) => el("th", { scope: "col" }, p.id === me ? `Your own time (${zoneCity(p.timezone)})` : `${p.name} (${zoneCity(p.timezone)})`)) : [el("th", { scope: "col" }, "Each person's time")]),
           el("th", { scope: "col" }, "Who can come"))),
         el("tbody", {}, ...rows))),
       el("p", {}, `Invites go to ${names(people.map((/** @type {any} */ p) => (p.id === me ? "you" : p.name)))} when you book.`),
@@ -421,6 +421,3 @@ function recommendation(p, n) {
   const least = Math.min(...occ.map((/** @type {any} */ o) => o.attending.length));
   return `at least ${least} of ${n} can come to each`;
 }
-
-/** "Lisbon" for Europe/Lisbon. @param {string} zone */
-function city(zone) { return (zone || "").split("/").pop()?.replaceAll("_", " ") || zone; }
