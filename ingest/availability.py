@@ -154,10 +154,18 @@ def build_availability(
         [expand_weekly(grid, z, r) for z, r in rules.items()] + [Intervals.from_rows(open_rows)]
     )
     free = cover(grid, windows, len(ids), inward=True)
-    # free & ~busy, in place: for booleans that is free > busy.
-    np.greater(free, cover(grid, Intervals.from_rows(busy_rows), len(ids), inward=False), out=free)
+    subtract_busy(grid, free, Intervals.from_rows(busy_rows))
     free[: grid.first_open_slot] = False
     return Availability(grid, tuple(ids), free)
+
+
+def subtract_busy(grid: SlotGrid, free: np.ndarray, busy: Intervals) -> None:
+    """Take ``busy`` (intervals per column of ``free``) out of the (slots, members)
+    matrix ``free``, in place: a slot any busy interval touches is not free (SPEC 2
+    rounds busy time outward)."""
+    if len(busy):
+        # free & ~busy, in place: for booleans that is free > busy.
+        np.greater(free, cover(grid, busy, free.shape[1], inward=False), out=free)
 
 
 def _booking_rows(

@@ -22,6 +22,7 @@ from ingest.errors import CalendarError, DocumentError, IngestError
 from solver.errors import SolverError
 
 from . import redact
+from .cache import cache_of
 from .config import Settings
 from .errors import ServiceError, json_problem
 from .headers import SECURITY_HEADERS, ResponseHeaders
@@ -202,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     redact.install()  # before any request is logged: feed links hold tokens
     engine = make_engine(settings.db_url, settings.db_busy_seconds)
+    cache_of(engine, settings.availability_cache_mb << 20)  # service/cache.py
     init_db(engine)
 
     @asynccontextmanager

@@ -15,7 +15,7 @@ from solver.errors import SolverError
 from solver.proposals import requested_series
 
 from .booking import series_members
-from .programs import solving_document
+from .cache import cached
 from .store import sessions
 
 
@@ -39,7 +39,7 @@ def series_attendance(
         return out
     # Without booked sessions as busy time: the series' own sessions would be its members'
     # busy time, and a clash with another session is refused when booking or moving.
-    doc = solving_document(conn, program_id, now, match=row.match_id, sessions=False)
+    doc = cached(conn).document(conn, program_id, row.match_id, now)
     frequency: Frequency = row.frequency
     try:
         planned = requested_series(

@@ -159,6 +159,10 @@ class Settings(BaseSettings):
             "with Retry-After"
         ),
     ] = 30.0
+    availability_cache_mb: Annotated[
+        Count,
+        _doc("MB of availability (matches' slices, members' rows) each process keeps cached"),
+    ] = 256
     max_members: Annotated[Count, _doc("most members a program may have")] = 20_000
     max_matches: Annotated[Count, _doc("most matches a program may have")] = 20_000
     plan_time_limit: Annotated[

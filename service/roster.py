@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, select
 
 from ingest.csv_source import apply_csv
 from ingest.document import ProgramDocument, check_entered, parse_program
@@ -26,13 +26,14 @@ from .errors import Conflict, Invalid, NotFound
 from .store import (
     PENDING,
     document_data,
-    dump_json,
     insert_match,
     locked,
     matches,
     members,
     members_data,
     program_row,
+    replace_match_data,
+    replace_member_data,
     series,
     upsert_member,
 )
@@ -149,11 +150,7 @@ def import_csv(engine: Engine, program_id: str, text: str) -> dict[str, Any]:
             if dumped == before:
                 out["members_unchanged"] += 1
                 continue
-            conn.execute(
-                update(members)
-                .where((members.c.program_id == program_id) & (members.c.id == after.id))
-                .values(data=dump_json(dumped))
-            )
+            replace_member_data(conn, program_id, after.id, dumped)
             out["members_replaced"].append(after.id)
     return out
 
@@ -337,11 +334,7 @@ def store_document(
         replaced = set(p.result["matches_replaced"])
         for x in p.matches:
             if x["id"] in replaced:
-                conn.execute(
-                    update(matches)
-                    .where((matches.c.program_id == program_id) & (matches.c.id == x["id"]))
-                    .values(data=dump_json(x))
-                )
+                replace_match_data(conn, program_id, x)
             else:
                 insert_match(conn, program_id, x)
     return p.result

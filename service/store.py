@@ -59,6 +59,10 @@ programs = Table(
     Column("bookings", Text, nullable=False, default="[]"),  # the document's own bookings
     Column("lock", Integer, nullable=False, default=0),
     Column("created_at", BigInteger, nullable=False),
+    # Bumped by every change to the program's members or matches (:func:`roster_changed`):
+    # what the availability cache (service/cache.py) is stamped with. NULL for programs
+    # stored before it was kept.
+    Column("roster", Integer, default=0),
 )
 
 members = Table(
@@ -296,6 +300,7 @@ Index("ix_invite_jobs_series", invite_jobs.c.series_id, invite_jobs.c.position)
 
 # Columns added to tables after their first release: create_all adds only whole tables.
 LATER_COLUMNS = [
+    (programs, "roster"),
     (jobs, "owner"),
     (jobs, "queued_at"),
     (jobs, "apply_owner"),
@@ -606,6 +611,50 @@ def program_summaries(conn: Connection) -> list[dict[str, Any]]:
     return [{"id": r.id, "name": json.loads(r.header).get("name")} for r in rows]
 
 
+def roster_changed(conn: Connection, program_id: str) -> None:
+    """Say that the program's members or matches changed (in the writing transaction):
+    every process's cached availability of the program is stale from its commit on."""
+    conn.execute(
+        update(programs)
+        .where(programs.c.id == program_id)
+        .values(roster=func.coalesce(programs.c.roster, 0) + 1)
+    )
+
+
+def program_stamp(conn: Connection, program_id: str) -> tuple[int, int, str]:
+    """What a program's cached availability is good for: (created_at, roster, header)."""
+    row = conn.execute(
+        select(programs.c.created_at, programs.c.roster, programs.c.header).where(
+            programs.c.id == program_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f'unknown program "{program_id}"')
+    return int(row.created_at), int(row.roster or 0), str(row.header)
+
+
+def replace_member_data(
+    conn: Connection, program_id: str, member_id: str, data: dict[str, Any]
+) -> None:
+    """Replace a stored member's object (its calendars' busy time stays)."""
+    conn.execute(
+        update(members)
+        .where((members.c.program_id == program_id) & (members.c.id == member_id))
+        .values(data=dump_json(data))
+    )
+    roster_changed(conn, program_id)
+
+
+def replace_match_data(conn: Connection, program_id: str, data: dict[str, Any]) -> None:
+    """Replace a stored match's object."""
+    conn.execute(
+        update(matches)
+        .where((matches.c.program_id == program_id) & (matches.c.id == data["id"]))
+        .values(data=dump_json(data))
+    )
+    roster_changed(conn, program_id)
+
+
 def program_row(conn: Connection, program_id: str) -> Any:
     """The program's stored header and document bookings (JSON text)."""
     row = conn.execute(
@@ -718,6 +767,7 @@ def upsert_member(
                 email_key=_member_email_key(data),
             )
         )
+        roster_changed(conn, program_id)
         return True
     values: dict[str, Any] = {
         "data": dump_json(data),
@@ -730,6 +780,7 @@ def upsert_member(
         .where((members.c.program_id == program_id) & (members.c.id == mid))
         .values(**values)
     )
+    roster_changed(conn, program_id)
     return False
 
 
@@ -748,6 +799,7 @@ def insert_match(conn: Connection, program_id: str, data: dict[str, Any]) -> Non
         )
     except IntegrityError:
         raise Conflict(f'match "{data["id"]}" already exists', field="id") from None
+    roster_changed(conn, program_id)
 
 
 def active_busy(

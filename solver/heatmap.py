@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,6 +12,7 @@ import numpy as np
 
 from ingest.availability import Availability
 from ingest.document import duration_problem
+from ingest.grid import SlotGrid
 
 from .attend import can_attend, row_counts
 from .errors import SolverError
@@ -61,23 +64,8 @@ class Heatmap:
         return free, [m for m, ok in zip(self.members, row, strict=True) if not ok]
 
     def day_grid(self, zone: ZoneInfo) -> DayGrid:
-        from .wallclock import wall_clock
-
-        clock = wall_clock(self.availability.grid, zone)
-        days, day_idx = np.unique(clock.day, return_inverse=True)
-        times, time_idx = np.unique(clock.minute, return_inverse=True)
-        slot = np.full((len(days), len(times)), -1, dtype=np.int64)
-        # At a fall-back fold two slots share a wall-clock time; the first one is shown.
-        order = np.arange(len(clock.day))[::-1]
-        slot[day_idx[order], time_idx[order]] = order
-        from datetime import date
-
-        return DayGrid(
-            str(zone.key),
-            [date.fromordinal(int(d)).isoformat() for d in days],
-            [int(t) for t in times],
-            slot,
-        )
+        grid = self.availability.grid
+        return day_grid(grid.zone, grid.start, grid.end, grid.granularity_minutes, zone)
 
     def to_dict(self) -> dict[str, Any]:
         """SPEC 7's heat map JSON."""
@@ -90,6 +78,31 @@ class Heatmap:
             "counts": self.counts.tolist(),
             "everyone": self.everyone.tolist(),
         }
+
+
+@lru_cache(maxsize=64)
+def day_grid(
+    program_zone: ZoneInfo, start: date, end: date, granularity_minutes: int, zone: ZoneInfo
+) -> DayGrid:
+    """The days x times of day of a program's grid in ``zone``. It depends on neither
+    ``now`` nor anybody's availability, so it is built once per grid and zone (the
+    arrays are read-only)."""
+    from .wallclock import wall_clock
+
+    clock = wall_clock(SlotGrid(program_zone, start, end, granularity_minutes), zone)
+    days, day_idx = np.unique(clock.day, return_inverse=True)
+    times, time_idx = np.unique(clock.minute, return_inverse=True)
+    slot = np.full((len(days), len(times)), -1, dtype=np.int64)
+    # At a fall-back fold two slots share a wall-clock time; the first one is shown.
+    order = np.arange(len(clock.day))[::-1]
+    slot[day_idx[order], time_idx[order]] = order
+    slot.flags.writeable = False
+    return DayGrid(
+        str(zone.key),
+        [date.fromordinal(int(d)).isoformat() for d in days],
+        [int(t) for t in times],
+        slot,
+    )
 
 
 def heatmap(

@@ -9,13 +9,16 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from sqlalchemy import Engine
 
+from ingest.availability import Availability
 from ingest.document import Match, ProgramDocument
 
 from ..auth import Principal, authenticate
+from ..cache import cached
 from ..config import Settings
 from ..errors import Invalid, error_responses
-from ..programs import find_match, session_match, solving_document
+from ..programs import find_match, session_match
 from ..signin import CSRF_HEADER, SESSION_COOKIE, session_principal
+from ..store import program_stamp
 
 READ = error_responses(403, 404)
 WRITE = error_responses(403, 404, 409)
@@ -60,17 +63,29 @@ Db = Annotated[Engine, Depends(engine_of)]
 Config = Annotated[Settings, Depends(settings_of)]
 
 
-def match_context(
-    db: Engine, who: Principal, pid: str, xid: str, ignore: str | None = None
-) -> tuple[ProgramDocument, Match]:
-    """The part of the program match ``xid`` needs (for solving) and the match, once the
-    caller is checked to see it; booked session ``ignore`` (one of the match's) is not busy
-    time."""
+def match_context(db: Engine, who: Principal, pid: str, xid: str) -> tuple[ProgramDocument, Match]:
+    """The part of the program match ``xid`` needs (without sessions) and the match, once
+    the caller is checked to see it."""
     who.program(pid)
     with db.connect() as conn:
-        if ignore is not None and session_match(conn, pid, ignore) != xid:
-            raise Invalid(f'session "{ignore}" is not one of this match\'s', field="ignore_session")
-        doc = solving_document(conn, pid, match=xid, ignore=ignore)
+        doc = cached(conn).document(conn, pid, xid)
     match = find_match(doc, xid)
     who.sees_match(pid, list(match.members))
     return doc, match
+
+
+def match_availability(
+    db: Engine, who: Principal, pid: str, xid: str, ignore: str | None = None
+) -> tuple[ProgramDocument, Match, Availability]:
+    """As :func:`match_context`, with the match's members' availability now (booked
+    sessions busy, the past closed; service/cache.py); booked session ``ignore`` (one of
+    the match's) is not busy time."""
+    who.program(pid)
+    with db.connect() as conn:  # one transaction: the stamp and the sessions agree
+        cache, stamp = cached(conn), program_stamp(conn, pid)
+        match = find_match(cache.document(conn, pid, xid, stamp=stamp), xid)
+        who.sees_match(pid, list(match.members))
+        if ignore is not None and session_match(conn, pid, ignore) != xid:
+            raise Invalid(f'session "{ignore}" is not one of this match\'s', field="ignore_session")
+        doc, avail = cache.availability(conn, pid, xid, ignore=ignore, stamp=stamp)
+    return doc, match, avail

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
-from ingest.availability import build_availability
 from ingest.document import DAYS, check_zone, parse_clock
 from solver.heatmap import heatmap
 from solver.proposals import propose
@@ -18,7 +17,7 @@ from solver.spec import Preference
 from ...errors import Invalid
 from ...schemas import HeatmapPublic, ProposalsCreate, ProposalsPublic
 from ...serialize import HEATMAP_WEEKS, MAX_HEATMAP_WEEKS, heatmap_window, series_dict
-from ..deps import READ, Db, Who, match_context
+from ..deps import READ, Db, Who, match_availability
 
 router = APIRouter(tags=["scheduling"])
 
@@ -55,13 +54,12 @@ def get_heatmap(
     day × time grid (``view``) and, per member, a base64 bitmap of the window's start
     slots they can attend (``free``: bit ``i``, little-endian within each byte, is slot
     ``window.first_slot + i``)."""
-    doc, match = match_context(db, who, pid, xid, ignore_session)
+    doc, match, avail = match_availability(db, who, pid, xid, ignore_session)
     try:
         zone = ZoneInfo(check_zone(tz or doc.organizer_zone(match).key))
     except ValueError as exc:
         raise Invalid(str(exc), field="tz") from None
     duration = duration or match.duration_minutes
-    avail = build_availability(doc, members=list(match.members))
     hm = heatmap(avail, list(match.members), duration)  # SolverError: 422 (app.py)
     out = heatmap_window(hm, zone, first_day, weeks)
     out["match"] = match.id
@@ -78,7 +76,7 @@ def proposals(
     """Ranked candidate series for one match (SPEC 5), with who can come to each
     occurrence and, where one does not hold, the best one-off alternative that week."""
     body = body or ProposalsCreate()
-    doc, match = match_context(db, who, pid, xid)
+    doc, match, avail = match_availability(db, who, pid, xid)
     pref = None
     if body.preferred is not None:
         p = body.preferred
@@ -93,6 +91,7 @@ def proposals(
     found = propose(  # SolverError: 422 naming the field (app.py)
         doc,
         match.id,
+        avail,
         limit=body.limit,
         duration_minutes=body.duration_minutes,
         frequency=body.frequency,

@@ -14,8 +14,9 @@ from solver.proposals import requested_series
 
 from ... import booking, notify
 from ...attendance import series_attendance
+from ...cache import cached
 from ...errors import Invalid
-from ...programs import document_now, find_match, solving_document
+from ...programs import document_now, find_match
 from ...schemas import (
     AttendancePublic,
     CancelCreate,
@@ -25,7 +26,7 @@ from ...schemas import (
     SessionUpdate,
 )
 from ...serialize import series_dict
-from ...store import locked
+from ...store import locked, program_stamp
 from ..deps import ICS, READ, WRITE, Config, Db, Who, match_context
 
 router = APIRouter(tags=["series"])
@@ -43,18 +44,20 @@ def preview_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db) -> 
     who.program(pid)
     now = datetime.now(UTC)
     with db.connect() as conn:
-        doc = solving_document(conn, pid, now, match=xid, sessions=False)  # see book_series
+        cache, stamp = cached(conn), program_stamp(conn, pid)
+        doc = cache.document(conn, pid, xid, now, stamp=stamp)  # see book_series
         match = find_match(doc, xid)
         who.sees_match(pid, list(match.members))
         req = booking.request_for(doc, match, body.model_dump(exclude_none=True))
         wanted = booking.occurrences(doc, match, req, document_now(doc))
         found = booking.clashes(conn, doc, pid, list(match.members), wanted)
         # Who can come is read as proposals read it: booked sessions are busy time.
-        seen = solving_document(conn, pid, now, match=xid)
+        _, seen = cache.availability(conn, pid, xid, now, stamp=stamp)
     planned = requested_series(  # SolverError: 422 naming the field (app.py)
-        seen,
+        doc,
         xid,
         [from_epoch(start) for start, _ in wanted],
+        seen,
         duration_minutes=req.duration_minutes,
         frequency=req.frequency,  # type: ignore[arg-type]  # checked by request_for
     )
@@ -95,10 +98,13 @@ def book_series(
     nothing twice; the key sent again for another match or body is 422."""
     who.program(pid)
     now = datetime.now(UTC)
+    with db.connect() as conn:  # warm the cache outside the lock: inside, a stamp check
+        cached(conn).document(conn, pid, xid, now)
     with locked(db, pid) as conn:
         # Without this service's sessions as document bookings: booking.clashes reads them
-        # itself (a session being moved must not clash with its own old time).
-        doc = solving_document(conn, pid, now, match=xid, sessions=False)
+        # itself (a session being moved must not clash with its own old time). From the
+        # availability cache: its stamp is read in this transaction, under the lock.
+        doc = cached(conn).document(conn, pid, xid, now)
         match = find_match(doc, xid)
         who.in_match(pid, list(match.members))
         req = booking.request_for(doc, match, body.model_dump(exclude_none=True))
@@ -254,9 +260,7 @@ def patch_session(
             notify.enqueue_occurrence_cancel(conn, pid, oid, note=body.note)
         else:
             assert body.start is not None
-            doc = solving_document(
-                conn, pid, now, match=srow.match_id, sessions=False
-            )  # see book_series
+            doc = cached(conn).document(conn, pid, srow.match_id, now)  # see book_series
             booking.move_session(conn, doc, pid, oid, body.start, document_now(doc))
             notify.enqueue_series(conn, pid, row.series_id, "REQUEST")
     notify.build_now(db, cfg, row.series_id)  # the sender delivers; never waits for SMTP
