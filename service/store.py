@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     BigInteger,
@@ -508,14 +510,34 @@ def roll_back_apply(conn: Connection, job_id: str) -> None:
 
 @contextmanager
 def locked(engine: Engine, program_id: str) -> Iterator[Connection]:
-    """A transaction holding the program's write lock (see the module docstring)."""
-    with engine.begin() as conn:
+    """A transaction holding the program's write lock (see the module docstring).
+
+    Requests of this process queue for it on a lock of their own first: they take turns
+    at once, in order, instead of each polling the database (SQLite's busy handler sleeps
+    up to 100 ms between tries, so under load a waiter could lose turn after turn) and
+    instead of each holding a pooled connection while PostgreSQL makes it wait. The
+    database lock still orders processes."""
+    with _process_lock(engine, program_id), engine.begin() as conn:
         hit = conn.execute(
             update(programs).where(programs.c.id == program_id).values(lock=programs.c.lock + 1)
         )
         if hit.rowcount == 0:
             raise NotFound(f'unknown program "{program_id}"')
         yield conn
+
+
+_locks: WeakKeyDictionary[Engine, dict[str, threading.RLock]] = WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def _process_lock(engine: Engine, program_id: str) -> threading.RLock:
+    """This process's lock for the program's writes (one per engine and program)."""
+    with _locks_guard:
+        per_engine = _locks.setdefault(engine, {})
+        lock = per_engine.get(program_id)
+        if lock is None:
+            lock = per_engine[program_id] = threading.RLock()
+        return lock
 
 
 def dump_json(value: Any) -> str:
