@@ -212,20 +212,15 @@ class CalendarSet(TypedDict):
 
 
 @with_config(_OPEN)
-class HeatmapCell(TypedDict):
-    slot: int
-    count: int
-    past: bool
-
-
-@with_config(_OPEN)
 class HeatmapView(TypedDict):
-    """The viewer-zone grid: one row per time of day, one cell per date (None: no slot)."""
+    """The viewer-zone grid: ``slots[d][t]`` is the slot starting at ``dates[d]``,
+    ``times[t]`` (an index into the horizon; its count is ``counts[slot -
+    window.first_slot]``), or -1 where none starts then (a DST gap)."""
 
     timezone: str
     dates: list[str]
     times: list[str]
-    cells: list[list[HeatmapCell | None]]
+    slots: list[list[int]]
 
 
 @with_config(_OPEN)
@@ -254,6 +249,7 @@ class HeatmapPublic(TypedDict):
     members: list[str]
     counts: list[int]
     everyone: list[int]
+    past: int
     view: HeatmapView
     match: str
     names: dict[str, str]

@@ -77,9 +77,11 @@ def heatmap_window(
     ``first_day`` (default: the horizon's first), as the API answers it.
 
     SPEC 7's fields, with ``counts`` for the window's slots only (``counts[i]`` is slot
-    ``window.first_slot + i``; every other slot index is absolute), the viewer-zone day x
-    time grid (``view``) and, per member, the start slots they can attend as runs
-    ``[first, end)`` (``free``): compact however many members and slots.
+    ``window.first_slot + i``; every other slot index is absolute), the first slot not in
+    the past (``past``), the viewer-zone day x time grid (``view.slots[d][t]``: the slot
+    starting at date ``d`` and time ``t``, -1 for none) and, per member, a bitmap of the
+    start slots they can attend (``free``). Each number is sent once: the page looks a
+    cell's count up in ``counts``, so the answer does not grow by an object per cell.
     """
     grid = hm.day_grid(zone)
     d0 = 0 if first_day is None else bisect_left(grid.dates, first_day.isoformat())
@@ -107,14 +109,12 @@ def heatmap_window(
             "later": d0 + 7 * weeks < len(grid.dates),
         },
     }
+    out["past"] = past
     out["view"] = {
         "timezone": grid.zone,
         "dates": dates,
         "times": [format_clock(t) for t in grid.times],
-        "cells": [
-            [None if s < 0 else {"slot": s, "count": counts[s - lo], "past": s < past} for s in row]
-            for row in rows.tolist()
-        ],
+        "slots": rows.tolist(),
     }
     return out
 

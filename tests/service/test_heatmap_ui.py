@@ -168,7 +168,7 @@ def test_every_count_shown_is_the_apis_and_the_past_is_grey_and_not_pickable(
             assert c["count"] == heat["counts"][c["slot"] - first]
             assert c["start"] == slot_start(heat, c["slot"])
             assert f", {c['count']} of {n} free" in c["label"]
-            api_past = c["slot"] < first_open_slot(heat)
+            api_past = c["slot"] < heat["past"]
             assert c["past"] == api_past and (c["disabled"] == "true") == api_past
             shown = (
                 "" if api_past or c["count"] == 0 else "✓" if c["count"] == n else str(c["count"])
@@ -187,10 +187,6 @@ def test_every_count_shown_is_the_apis_and_the_past_is_grey_and_not_pickable(
 def shots_dir(tmp_path: Path) -> Path:
     """Where screenshots go: the test's tmp dir, or SLOTWISE_SCREENSHOTS to look at them."""
     return Path(os.environ.get("SLOTWISE_SCREENSHOTS") or tmp_path)
-
-
-def first_open_slot(heat: dict[str, Any]) -> int:
-    return next(c["slot"] for day in heat["view"]["cells"] for c in day if c and not c["past"])
 
 
 def focused(page) -> dict[str, Any]:
@@ -278,11 +274,7 @@ def test_selected_start_is_highlighted_and_is_the_tab_stop(browser, site, no_con
         xid="circle",
         tz="America/New_York",
         selected=slot_start(heat, slot),
-        week=next(
-            i // 7
-            for i, day in enumerate(heat["view"]["cells"])
-            if any(c and c["slot"] == slot for c in day)
-        ),
+        week=next(i // 7 for i, day in enumerate(heat["view"]["slots"]) if slot in day),
     )
     cell = page.locator(".hm-cell.hm-selected")
     assert cell.count() == 1 and int(cell.get_attribute("data-slot") or -1) == slot
@@ -293,12 +285,12 @@ def test_hours_collapsed_are_exactly_those_nobody_is_free(browser, site, no_cons
     """Across the window's weeks, the hours shown are the hours with someone free at some
     date, and the collapse markers name exactly the other hours."""
     heat = site.heat("p1", "mia-al", tz="America/New_York")
-    view = heat["view"]
+    view, first = heat["view"], heat["window"]["first_slot"]
     hours = {int(t[:2]) for t in view["times"]}
     busy = {
         int(t[:2])
         for ti, t in enumerate(view["times"])
-        if any(day[ti] and day[ti]["count"] > 0 for day in view["cells"])
+        if any(day[ti] >= 0 and heat["counts"][day[ti] - first] > 0 for day in view["slots"])
     }
     assert hours - busy, "the sample must have hours nobody is free"
     page = open_map(browser, site, no_console_errors, pid="p1", xid="mia-al", tz="America/New_York")

@@ -98,10 +98,18 @@ def test_heat_map_window_from_a_date_for_some_weeks(api, reference):
     grid = reference.availability.grid
     first = grid.slot_start(w["first_slot"]).astimezone(zone)
     assert first.date().isoformat() == "2027-12-20" and (first.hour, first.minute) == (0, 0)
-    cells = [c for row in hm["view"]["cells"] for c in row if c]
+    slots = [s for row in hm["view"]["slots"] for s in row if s >= 0]
     counts = reference.counts  # a property: computed on each access
-    assert all(c["count"] == counts[c["slot"]] for c in cells)
+    assert slots and all(hm["counts"][s - w["first_slot"]] == counts[s] for s in slots)
     assert len(hm["counts"]) == w["slots"]
+    # Each slot sits at its own date and time of day in the viewer's zone.
+    sample = [(d, t, s) for d, row in enumerate(hm["view"]["slots"]) for t, s in enumerate(row)]
+    for d, t, s in sample[:: max(1, len(sample) // 200)]:
+        if s < 0:
+            continue
+        at = grid.slot_start(s).astimezone(zone)
+        assert at.date().isoformat() == hm["view"]["dates"][d]
+        assert f"{at:%H:%M}" == hm["view"]["times"][t]
 
 
 @pytest.mark.parametrize("query", [{"weeks": 27}, {"weeks": 0}, {"from": "20271220"}])

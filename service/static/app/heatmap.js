@@ -7,13 +7,14 @@
 // whose values are CSS custom properties in heatmap.css, so the page can theme them.
 
 /**
- * @typedef {{slot: number, count: number, past: boolean}} HeatCell
+ * @typedef {{slot: number, count: number, past: boolean}} HeatCell  see cellAt
  * @typedef {{timezone: string, dates: string[], times: string[],
- *   cells: (HeatCell | null)[][]}} HeatView  cells[d][t]: date d, time of day t
+ *   slots: number[][]}} HeatView  slots[d][t]: the slot starting at date d, time of day t
+ *   (an index into the horizon), or -1 where none does (a DST gap)
  * @typedef {{first_slot: number, slots: number, first_date: string | null,
  *   last_date: string | null, earlier: boolean, later: boolean}} HeatWindow
  * @typedef {{start: string, granularity_minutes: number, duration_minutes: number,
- *   members: string[], counts: number[], everyone: number[], view: HeatView,
+ *   members: string[], counts: number[], everyone: number[], past: number, view: HeatView,
  *   match?: string, names: Record<string, string>, free: string[],
  *   window: HeatWindow}} Heat
  * @typedef {{zone: string, locale?: string, week?: number,
@@ -48,10 +49,10 @@ export function renderHeatmap(container, heat, options) {
   const fmt = formatters(options.locale, zone);
   const bits = heat.free.map(decodeBitmap);
   const weeks = Math.max(1, Math.ceil(view.dates.length / 7));
-  const hours = visibleHours(view);
+  const hours = visibleHours(heat);
   /** @type {number | null} */
   let selected = options.selected ? Date.parse(options.selected) : null;
-  let week = clamp(options.week ?? firstOpenWeek(view), 0, weeks - 1);
+  let week = clamp(options.week ?? firstOpenWeek(heat), 0, weeks - 1);
   /** @type {(Shown | null)[][]} rows x 7 */
   let grid = [];
   /** @type {Map<HTMLTableCellElement, Shown>} */
@@ -150,7 +151,7 @@ export function renderHeatmap(container, heat, options) {
       el("strong", {}, dates.length ? fmt.range(dates[0], dates[dates.length - 1]) : "No dates"),
       el("span", { class: "hm-zone" }, ` · times in ${zone}`),
     );
-    const best = bestCount(view, first, dates.length);
+    const best = bestCount(heat, first, dates.length);
     grid = [];
     byEl = new Map();
     const body = [];
@@ -168,7 +169,7 @@ export function renderHeatmap(container, heat, options) {
       /** @type {(Shown | null)[]} */
       const row = [];
       const tds = dates.map((date, di) => {
-        const cell = view.cells[first + di][ti];
+        const cell = cellAt(heat, first + di, ti);
         if (!cell) {
           row.push(null);
           return el("td", { class: "hm-none", "aria-label": `${fmt.day(date)} ${fmt.clock(minutes)}, no such time` });
@@ -353,12 +354,40 @@ function legend(n) {
   );
 }
 
+/**
+ * The cell of ``heat``'s view at date ``d`` and time of day ``t``: its slot (an index into
+ * the horizon), how many members are free then and whether it is past; null where no slot
+ * starts then (a DST gap).
+ * @param {Heat} heat @param {number} d @param {number} t
+ * @returns {HeatCell | null}
+ */
+export function cellAt(heat, d, t) {
+  const slot = heat.view.slots[d][t];
+  return slot < 0 ? null : { slot, count: heat.counts[slot - heat.window.first_slot], past: slot < heat.past };
+}
+
+/**
+ * The cells of date ``d`` (view order) that can still be picked and suit someone: the
+ * times the wizard and the move dialog offer.
+ * @param {Heat} heat @param {number} d
+ * @returns {HeatCell[]}
+ */
+export function openCells(heat, d) {
+  /** @type {HeatCell[]} */
+  const open = [];
+  for (let t = 0; t < heat.view.times.length; t++) {
+    const c = cellAt(heat, d, t);
+    if (c && !c.past && c.count > 0) open.push(c);
+  }
+  return open;
+}
+
 /** Hours of the day (0-23, viewer's zone) in which someone is free at some date of the
- * window; the others are collapsed. @param {HeatView} view */
-function visibleHours(view) {
+ * window; the others are collapsed. @param {Heat} heat */
+function visibleHours(heat) {
   const hours = new Set();
-  for (const [ti, time] of view.times.entries()) {
-    if (view.cells.some((day) => (day[ti]?.count ?? 0) > 0)) hours.add(Math.floor(clockMinutes(time) / 60));
+  for (const [ti, time] of heat.view.times.entries()) {
+    if (heat.view.dates.some((_, d) => (cellAt(heat, d, ti)?.count ?? 0) > 0)) hours.add(Math.floor(clockMinutes(time) / 60));
   }
   return hours;
 }
@@ -368,19 +397,19 @@ function hasHour(view, hour) {
   return view.times.some((t) => Math.floor(clockMinutes(t) / 60) === hour);
 }
 
-/** The highest count among the week's cells that can still be picked. @param {HeatView} view
+/** The highest count among the week's cells that can still be picked. @param {Heat} heat
  * @param {number} first @param {number} days */
-function bestCount(view, first, days) {
+function bestCount(heat, first, days) {
   let best = 0;
   for (let d = first; d < first + days; d++) {
-    for (const c of view.cells[d]) if (c && !c.past && c.count > best) best = c.count;
+    for (const c of openCells(heat, d)) if (c.count > best) best = c.count;
   }
   return best;
 }
 
-/** The first week with a cell that is not past. @param {HeatView} view */
-function firstOpenWeek(view) {
-  const d = view.cells.findIndex((day) => day.some((c) => c && !c.past));
+/** The first week with a cell that is not past. @param {Heat} heat */
+function firstOpenWeek(heat) {
+  const d = heat.view.slots.findIndex((day) => day.some((s) => s >= 0 && s >= heat.past));
   return Math.max(0, Math.floor(d / 7));
 }
 

@@ -10,6 +10,9 @@ import {
   viewerZone, ymdIn, day, names, errorSummary,
 } from "./ui.js";
 import { ApiError } from "./api.js";
+import { openCells } from "./heatmap.js";
+
+/** @typedef {import("./heatmap.js").HeatCell} HeatCell */
 
 const STATUS = /** @type {Record<string, string>} */ ({
   scheduled: "Upcoming", completed: "Done", cancelled: "Cancelled",
@@ -147,16 +150,19 @@ export async function manage(root, xid) {
     // The week's best times first (the most people can come); every time on request.
     const here = new Date(o.start).getTime();
     // Where it is now is not a move.
-    const open = heat.view.cells.flat().filter((/** @type {any} */ c) => c && !c.past && c.count > 0 && t0 + c.slot * g !== here);
-    const top = Math.max(0, ...open.map((/** @type {any} */ c) => c.count));
+    /** @param {number} di */
+    const openOn = (di) => openCells(heat, di).filter((c) => t0 + c.slot * g !== here);
+    /** @type {HeatCell[]} */
+    const open = heat.view.dates.flatMap((/** @type {string} */ _, /** @type {number} */ di) => openOn(di));
+    const top = Math.max(0, ...open.map((c) => c.count));
     const every = el("button", { type: "button", class: "link", onclick: () => { showAll = true; draw(); } },
       `Show every time that week (${open.length})`);
     let showAll = false;
     const week = el("div", { class: "move-week" });
     const draw = () => week.replaceChildren(...heat.view.dates.map((/** @type {string} */ ymd, /** @type {number} */ di) => {
-      const times = heat.view.cells[di].filter((/** @type {any} */ c) => c && !c.past && c.count > 0 && t0 + c.slot * g !== here && (showAll || c.count === top));
+      const times = openOn(di).filter((c) => showAll || c.count === top);
       return el("div", { class: "move-day" }, el("h3", {}, day(ymd)),
-        times.length ? el("ul", {}, ...times.map((/** @type {any} */ c) => {
+        times.length ? el("ul", {}, ...times.map((c) => {
           const iso = new Date(t0 + c.slot * g).toISOString();
           return el("li", {}, el("button", { type: "button", class: `time${c.count === n ? " all" : ""}`, "data-start": iso, onclick: async () => {
             const r = await confirmDialog({ title: "Move this session?", confirm: "Move and send updated invites",
@@ -169,7 +175,7 @@ export async function manage(root, xid) {
               `The session is moved to ${dateTime(iso)}.`);
           } }, el("span", {}, time(iso)), el("span", { class: "count" }, c.count === n ? "● everyone" : `${c.count} of ${n}`)));
         })) : el("p", { class: "muted" }, "—"));
-    }), showAll || open.length === open.filter((/** @type {any} */ c) => c.count === top).length ? "" : every);
+    }), showAll || open.length === open.filter((c) => c.count === top).length ? "" : every);
     draw();
     panel.append(week,
       el("button", { type: "button", class: "button secondary", onclick: () => panel.remove() }, "Keep the session where it is"));

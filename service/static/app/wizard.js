@@ -10,6 +10,7 @@ import {
   el, dateTime, longDate, time, day, ymdIn, viewerZone, duration, FREQUENCY, names, matchTitle,
   notice, errorSummary, focusHeading, zoneCity,
 } from "./ui.js";
+import { openCells, renderHeatmap } from "./heatmap.js";
 
 const STEPS = ["What", "Date and time", "Details", "Review"];
 const DURATIONS = [30, 45, 60];
@@ -156,7 +157,7 @@ export async function wizard(root, xid) {
     const byDate = {};
     v.dates.forEach((/** @type {string} */ d, /** @type {number} */ di) => {
       const times = [];
-      for (const c of v.cells[di]) if (c && !c.past && c.count > 0) times.push({ iso: startOf(c.slot), count: c.count, slot: c.slot });
+      for (const c of openCells(heat, di)) times.push({ iso: startOf(c.slot), count: c.count, slot: c.slot });
       byDate[d] = { best: Math.max(0, ...times.map((t) => t.count)), times };
     });
 
@@ -243,9 +244,8 @@ export async function wizard(root, xid) {
     // The week as a heat map: who is free at every time, for those who want to see it all.
     const week = Math.max(0, Math.floor(v.dates.indexOf(st.date || v.dates.find((/** @type {string} */ d) => byDate[d]?.best) || v.dates[0]) / 7));
     const mapBox = el("div", { class: "heatmap-box" });
-    const map = el("details", { class: "card", ontoggle: async (/** @type {Event} */ ev) => {
+    const map = el("details", { class: "card", ontoggle: (/** @type {Event} */ ev) => {
       if (!(/** @type {HTMLDetailsElement} */ (ev.target).open) || mapBox.childElementCount) return;
-      const { renderHeatmap } = await import("./heatmap.js");
       renderHeatmap(mapBox, heat, { zone: v.timezone, week, selected: st.start,
         onPick: (iso) => { st.start = iso; st.date = ymdIn(iso, st.zone); show(2); } });
     } }, el("summary", {}, "See the whole week: who is free when"), mapBox);
