@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.models import Schema
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
@@ -24,7 +26,7 @@ from solver.errors import SolverError
 from . import redact
 from .cache import cache_of
 from .config import Settings
-from .errors import ServiceError, json_problem
+from .errors import ServiceError, error_body_schemas, json_problem
 from .headers import SECURITY_HEADERS, ResponseHeaders
 from .process import worker_tag
 from .store import init_db, make_engine
@@ -197,6 +199,20 @@ class _App(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         return ResponseHeaders(super().build_middleware_stack(), lambda: SECURITY_HEADERS)
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document with the :class:`errors.ErrorBody` schema that every error
+        response refers to (``errors.error_responses``), in its place among the others."""
+        if self.openapi_schema is None:
+            doc = super().openapi()
+            # Through FastAPI's own model of a schema, as its components went (key order).
+            added = {
+                name: jsonable_encoder(Schema(**schema), by_alias=True, exclude_none=True)
+                for name, schema in error_body_schemas().items()
+            }
+            schemas = {**doc.get("components", {}).get("schemas", {}), **added}
+            doc.setdefault("components", {})["schemas"] = dict(sorted(schemas.items()))
+        return self.openapi_schema  # type: ignore[return-value]  # set by super().openapi()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -22,8 +22,6 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from ingest.availability import build_availability
 from ingest.errors import IngestError
-from solver.executors import SchedulerUnreachable, executor_for
-from solver.planner import SolveParams, plan
 
 from . import process
 from .config import Settings
@@ -161,6 +159,11 @@ def run(engine: Engine, jid: str, settings: Settings | None = None) -> None:
     """Plan the job's program: every match without a live series (or the chosen ones).
     The models are solved where ``settings`` say: on the Dask cluster of
     ``settings.scheduler``, or in local processes when the plan is large enough."""
+    # Here, not at the top: the planner brings OR-Tools and pandas (~0.8 s), which a
+    # server start does not need.
+    from solver.executors import SchedulerUnreachable, executor_for
+    from solver.planner import SolveParams, plan
+
     settings = settings or Settings()
     try:
         with engine.connect() as conn:

@@ -100,6 +100,11 @@ class LiveServer:
                 self.log.close()
                 self.proc = None
                 raise RuntimeError("server exited: " + text)
+            if not self._listening():
+                # Still importing and building the app: look again soon (a refused
+                # connection costs microseconds; an HTTP client, milliseconds).
+                time.sleep(0.02)
+                continue
             try:
                 # A fresh connection each time, so every worker gets a turn to answer.
                 r = httpx.get(self.url + "/api/auth/session", timeout=1)
@@ -115,6 +120,12 @@ class LiveServer:
             f"server did not start within 60 s ({len(self.workers_seen)} of "
             f"{self.workers} workers answered)"
         )
+
+    def _listening(self) -> bool:
+        """Whether anything accepts connections on the server's port yet."""
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
     def stop(self, kill: bool = False) -> None:
         """Stop the server (SIGTERM, workers shut down cleanly) or, with ``kill``, SIGKILL

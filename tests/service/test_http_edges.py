@@ -11,9 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
 from service.app import create_app
 from service.config import Settings
+from service.errors import ErrorBody
 from tests.service.live import LiveServer, admin_token
 from tests.service.sample import program
 
@@ -207,3 +209,23 @@ def test_unreadable_json_is_a_422_on_every_json_route(edge, body, problem):
             detail = r.json()["detail"]
             assert detail.startswith("malformed JSON: "), where
             assert problem in detail, f"{where}: {detail}"
+
+
+def test_every_documented_error_refers_to_the_error_body_schema(tmp_path):
+    """Every error response in the OpenAPI document refers to an ErrorBody component that
+    exists and is pydantic's schema of errors.ErrorBody (it is added once, not per route)."""
+    doc = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}")).openapi()
+    schemas = doc["components"]["schemas"]
+    body = TypeAdapter(ErrorBody).json_schema(mode="serialization")
+    assert schemas["ErrorBody"]["required"] == body["required"] == ["detail"]
+    assert set(schemas["ErrorBody"]["properties"]) == set(body["properties"])
+    assert {"FieldProblem", "Clash"} <= set(schemas)
+    errors = [
+        response["content"]["application/json"]["schema"]
+        for ops in doc["paths"].values()
+        for op in ops.values()
+        for status, response in op["responses"].items()
+        if status.startswith(("4", "5"))
+    ]
+    assert len(errors) > 100
+    assert all(schema == {"$ref": "#/components/schemas/ErrorBody"} for schema in errors)
