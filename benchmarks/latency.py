@@ -10,7 +10,7 @@ first (their best proposal), times one request after another:
   was stored: nothing of it cached) and **warm** (the same requests again).
 
 Reports the median (p50) and p90 of each, the ratio of each p50 to ``/api/me``'s, and the
-answers' sizes. Every timing is the whole request through the ASGI app (routing,
+answers' median sizes. Every timing is the whole request through the ASGI app (routing,
 authentication, the database, the work, JSON), as ``httpx.ASGITransport`` sends it.
 
     python -m benchmarks.latency                 # 300 matches, 60 sampled, 5 runs
@@ -84,12 +84,12 @@ def run_once(matches: int, booked: int, sample: int) -> dict[str, Any]:
                             )
                             made += b.status_code == 201
                     times: dict[str, list[float]] = {}
-                    sizes: dict[str, int] = {}
+                    sizes: dict[str, list[int]] = {}
 
                     async def measure(name: str, send: Any) -> None:
                         ms, size = await _timed(send)
                         times.setdefault(name, []).append(ms)
-                        sizes[name] = size
+                        sizes.setdefault(name, []).append(size)
 
                     for _ in range(3):  # the app's first requests build what it keeps
                         await api.get("/api/me")
@@ -120,7 +120,7 @@ def run(matches: int, booked: int, sample: int, runs: int) -> dict[str, Any]:
             "p50_ms": round(statistics.median(p50s), 2),
             "p50_range_ms": [round(min(p50s), 2), round(max(p50s), 2)],
             "p90_ms": round(statistics.median([_pct(r["times"][name], 90) for r in rounds]), 2),
-            "bytes": rounds[0]["sizes"][name],
+            "bytes": int(statistics.median(rounds[0]["sizes"][name])),
         }
     me = rows["me"]["p50_ms"]
     for row in rows.values():

@@ -213,14 +213,15 @@ class CalendarSet(TypedDict):
 
 @with_config(_OPEN)
 class HeatmapView(TypedDict):
-    """The viewer-zone grid: ``slots[d][t]`` is the slot starting at ``dates[d]``,
-    ``times[t]`` (an index into the horizon; its count is ``counts[slot -
-    window.first_slot]``), or -1 where none starts then (a DST gap)."""
+    """The viewer-zone grid. The slot starting at ``dates[d]``, ``times[t]`` (an index
+    into the horizon; its count is ``counts[slot - window.first_slot]``) is
+    ``slots[d] + t`` where ``slots[d]`` is a number (the date's times are consecutive
+    slots), else ``slots[d][t]``, -1 where none starts then (a DST gap)."""
 
     timezone: str
     dates: list[str]
     times: list[str]
-    slots: list[list[int]]
+    slots: list[int | list[int]]
 
 
 @with_config(_OPEN)

@@ -78,8 +78,8 @@ def heatmap_window(
 
     SPEC 7's fields, with ``counts`` for the window's slots only (``counts[i]`` is slot
     ``window.first_slot + i``; every other slot index is absolute), the first slot not in
-    the past (``past``), the viewer-zone day x time grid (``view.slots[d][t]``: the slot
-    starting at date ``d`` and time ``t``, -1 for none) and, per member, a bitmap of the
+    the past (``past``), the viewer-zone day x time grid (``view.slots``, see
+    :func:`_day_rows`) and, per member, a bitmap of the
     start slots they can attend (``free``). Each number is sent once: the page looks a
     cell's count up in ``counts``, so the answer does not grow by an object per cell.
     """
@@ -114,9 +114,21 @@ def heatmap_window(
         "timezone": grid.zone,
         "dates": dates,
         "times": [format_clock(t) for t in grid.times],
-        "slots": rows.tolist(),
+        "slots": _day_rows(rows),
     }
     return out
+
+
+def _day_rows(rows: np.ndarray) -> list[int | list[int]]:
+    """Each date's slots (one per time of day), compactly: a date whose times are
+    consecutive slots (every date but those of a DST change or the horizon's ends) is the
+    slot of its first time, an int; any other date is the list of its slots (-1: none).
+    A 13-week answer holds about a hundred numbers instead of nine thousand."""
+    if rows.size == 0:
+        return [[] for _ in range(len(rows))]
+    first = rows[:, 0]
+    regular = (first >= 0) & (rows == first[:, None] + np.arange(rows.shape[1])).all(axis=1)
+    return [int(f) if ok else row.tolist() for f, ok, row in zip(first, regular, rows, strict=True)]
 
 
 def _bitmaps(attend: np.ndarray) -> list[str]:

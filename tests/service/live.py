@@ -181,6 +181,13 @@ def free_slots(heat: dict, j: int) -> set[int]:
     return {first + i for i in range(n) if bits[i >> 3] >> (i & 7) & 1}
 
 
+def view_rows(heat: dict) -> list[list[int]]:
+    """A heat-map answer's viewer grid as one list of slots per date (-1: none), from its
+    compact ``view.slots`` (a date whose times are consecutive slots is its first one)."""
+    n = len(heat["view"]["times"])
+    return [list(range(r, r + n)) if isinstance(r, int) else r for r in heat["view"]["slots"]]
+
+
 def finished_plan(api: httpx.Client, pid: str, seconds: float = 60, **body: object) -> str:
     """Start a batch plan of program ``pid`` and wait (at most ``seconds``) until it is
     done; its job id."""

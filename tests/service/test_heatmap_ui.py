@@ -17,7 +17,7 @@ import pytest
 
 from service.headers import CSP
 from tests.service.browser import PHONE, assert_accessible, screenshot, screenshots
-from tests.service.live import LiveServer, admin_token, free_slots
+from tests.service.live import LiveServer, admin_token, free_slots, view_rows
 from tests.service.sample import program
 
 HARNESS = Path(__file__).parent / "harness"
@@ -274,7 +274,7 @@ def test_selected_start_is_highlighted_and_is_the_tab_stop(browser, site, no_con
         xid="circle",
         tz="America/New_York",
         selected=slot_start(heat, slot),
-        week=next(i // 7 for i, day in enumerate(heat["view"]["slots"]) if slot in day),
+        week=next(i // 7 for i, day in enumerate(view_rows(heat)) if slot in day),
     )
     cell = page.locator(".hm-cell.hm-selected")
     assert cell.count() == 1 and int(cell.get_attribute("data-slot") or -1) == slot
@@ -290,7 +290,7 @@ def test_hours_collapsed_are_exactly_those_nobody_is_free(browser, site, no_cons
     busy = {
         int(t[:2])
         for ti, t in enumerate(view["times"])
-        if any(day[ti] >= 0 and heat["counts"][day[ti] - first] > 0 for day in view["slots"])
+        if any(day[ti] >= 0 and heat["counts"][day[ti] - first] > 0 for day in view_rows(heat))
     }
     assert hours - busy, "the sample must have hours nobody is free"
     page = open_map(browser, site, no_console_errors, pid="p1", xid="mia-al", tz="America/New_York")

@@ -20,7 +20,7 @@ from ingest.availability import build_availability
 from ingest.document import parse_program
 from service.serialize import _bitmaps
 from solver.heatmap import heatmap
-from tests.service.live import LiveServer, admin_token, free_slots
+from tests.service.live import LiveServer, admin_token, free_slots, view_rows
 
 GROUP = 120
 
@@ -73,6 +73,20 @@ def test_year_long_group_heat_map_is_a_window_of_bounded_size(api, reference):
         True,
     )
     assert len(hm["view"]["dates"]) == 13 * 7 and w["last_date"] == "2027-04-04"
+    # The grid is sent compactly: a number per date, a list only where the times of day
+    # are not consecutive slots (Berlin's spring-forward date) and each is at its time.
+    rows = zip(hm["view"]["dates"], hm["view"]["slots"], strict=True)
+    lists = [d for d, r in rows if isinstance(r, list)]
+    assert lists == ["2027-03-28"]
+    grid, zone = reference.availability.grid, ZoneInfo("Europe/Berlin")
+    day = hm["view"]["dates"].index("2027-03-28")
+    for t, s in enumerate(view_rows(hm)[day]):
+        clock = hm["view"]["times"][t]
+        if s < 0:
+            assert "02:00" <= clock < "03:00"  # the hour that does not exist that night
+        else:
+            at = grid.slot_start(s).astimezone(zone)
+            assert (at.date().isoformat(), f"{at:%H:%M}") == ("2027-03-28", clock)
     lo, n = w["first_slot"], w["slots"]
     assert hm["counts"] == reference.counts[lo : lo + n].tolist()
     everyone = reference.everyone
@@ -98,12 +112,12 @@ def test_heat_map_window_from_a_date_for_some_weeks(api, reference):
     grid = reference.availability.grid
     first = grid.slot_start(w["first_slot"]).astimezone(zone)
     assert first.date().isoformat() == "2027-12-20" and (first.hour, first.minute) == (0, 0)
-    slots = [s for row in hm["view"]["slots"] for s in row if s >= 0]
+    slots = [s for row in view_rows(hm) for s in row if s >= 0]
     counts = reference.counts  # a property: computed on each access
     assert slots and all(hm["counts"][s - w["first_slot"]] == counts[s] for s in slots)
     assert len(hm["counts"]) == w["slots"]
     # Each slot sits at its own date and time of day in the viewer's zone.
-    sample = [(d, t, s) for d, row in enumerate(hm["view"]["slots"]) for t, s in enumerate(row)]
+    sample = [(d, t, s) for d, row in enumerate(view_rows(hm)) for t, s in enumerate(row)]
     for d, t, s in sample[:: max(1, len(sample) // 200)]:
         if s < 0:
             continue

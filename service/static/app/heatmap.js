@@ -9,8 +9,9 @@
 /**
  * @typedef {{slot: number, count: number, past: boolean}} HeatCell  see cellAt
  * @typedef {{timezone: string, dates: string[], times: string[],
- *   slots: number[][]}} HeatView  slots[d][t]: the slot starting at date d, time of day t
- *   (an index into the horizon), or -1 where none does (a DST gap)
+ *   slots: (number | number[])[]}} HeatView  the slot starting at date d, time of day t
+ *   (an index into the horizon) is slots[d] + t where slots[d] is a number (the date's
+ *   times are consecutive slots), else slots[d][t], -1 where none does (a DST gap)
  * @typedef {{first_slot: number, slots: number, first_date: string | null,
  *   last_date: string | null, earlier: boolean, later: boolean}} HeatWindow
  * @typedef {{start: string, granularity_minutes: number, duration_minutes: number,
@@ -362,7 +363,8 @@ function legend(n) {
  * @returns {HeatCell | null}
  */
 export function cellAt(heat, d, t) {
-  const slot = heat.view.slots[d][t];
+  const row = heat.view.slots[d];
+  const slot = typeof row === "number" ? row + t : row[t];
   return slot < 0 ? null : { slot, count: heat.counts[slot - heat.window.first_slot], past: slot < heat.past };
 }
 
@@ -409,7 +411,8 @@ function bestCount(heat, first, days) {
 
 /** The first week with a cell that is not past. @param {Heat} heat */
 function firstOpenWeek(heat) {
-  const d = heat.view.slots.findIndex((day) => day.some((s) => s >= 0 && s >= heat.past));
+  const d = heat.view.dates.findIndex((_, di) =>
+    heat.view.times.some((_, t) => { const c = cellAt(heat, di, t); return c !== null && !c.past; }));
   return Math.max(0, Math.floor(d / 7));
 }
 
