@@ -308,18 +308,19 @@ def _enqueue(
         select(func.max(invite_jobs.c.position)).where(invite_jobs.c.series_id == series_id)
     ).scalar()
     conn.execute(
-        invite_jobs.insert().values(
-            id="j" + secrets.token_hex(8),
-            program_id=program_id,
-            series_id=series_id,
-            session_id=session_id,
-            method=method,
-            note=note,
-            position=(last or 0) + 1,
-            status="pending",
-            attempts=0,
-            created_at=now_epoch(),
-        )
+        invite_jobs.insert(),  # parameters, not .values(): see booking.insert_series
+        {
+            "id": "j" + secrets.token_hex(8),
+            "program_id": program_id,
+            "series_id": series_id,
+            "session_id": session_id,
+            "method": method,
+            "note": note,
+            "position": (last or 0) + 1,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now_epoch(),
+        },
     )
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     func,
@@ -828,17 +829,25 @@ def active_busy(
     conn: Connection, program_id: str, member_ids: list[str] | None = None
 ) -> list[tuple[str, int, int, str, str]]:
     """(member, start, end, session id, match id) of every scheduled or completed session."""
-    q = (
-        select(
-            session_members.c.member_id,
-            session_members.c.start,
-            session_members.c.end,
-            session_members.c.session_id,
-            sessions.c.match_id,
-        )
-        .join(sessions, sessions.c.id == session_members.c.session_id)
-        .where((session_members.c.program_id == program_id) & (session_members.c.active == 1))
+    if member_ids is None:
+        return [tuple(r) for r in conn.execute(_ACTIVE_BUSY, {"program": program_id})]
+    found = conn.execute(_ACTIVE_BUSY_OF, {"program": program_id, "members": member_ids})
+    return [tuple(r) for r in found]
+
+
+# Built once, with parameters: a heat map, proposals and every booking run one of these,
+# and building the statement each time cost more than running it.
+_ACTIVE_BUSY = (
+    select(
+        session_members.c.member_id,
+        session_members.c.start,
+        session_members.c.end,
+        session_members.c.session_id,
+        sessions.c.match_id,
     )
-    if member_ids is not None:
-        q = q.where(session_members.c.member_id.in_(member_ids))
-    return [tuple(r) for r in conn.execute(q)]
+    .join(sessions, sessions.c.id == session_members.c.session_id)
+    .where((session_members.c.program_id == bindparam("program")) & (session_members.c.active == 1))
+)
+_ACTIVE_BUSY_OF = _ACTIVE_BUSY.where(
+    session_members.c.member_id.in_(bindparam("members", expanding=True))
+)
