@@ -9,7 +9,8 @@ back. Building the invites (the iCalendar once, the text once per reader zone, a
 per attendee) happens after the commit, outside the lock: the request builds its own job
 on its way out (:func:`build_now`) and the background sender (:class:`RetryLoop`) builds
 whatever is left (a process that died after its commit, a job another worker held up).
-A plan's apply builds its invites itself, held (``service/plan_apply.py``). The sender
+A plan's apply writes its series' jobs in the transaction that shows them
+(:func:`enqueue_plan`) and leaves them all to the sender. The sender
 then sends the deliveries; what fails for now (SMTP down) stays pending and is retried,
 what can never be delivered is marked failed with the reason. Jobs and deliveries are
 claimed before they are built or sent, so two workers never do the same one.
@@ -30,7 +31,7 @@ from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, exists, func, select, update
+from sqlalchemy import Connection, Engine, exists, func, literal, select, update
 
 from ingest.grid import from_epoch
 from ingest.text import address_problem
@@ -49,6 +50,7 @@ from .invites import (
     series_calendar,
 )
 from .store import (
+    PENDING,
     deliveries,
     invite_jobs,
     matches_data,
@@ -147,20 +149,6 @@ def series_ics(
 ) -> bytes:
     inv = invite_series(conn, program_id, series_id, sender=settings.sender)
     return series_calendar(inv, _method(inv, method), datetime.now(UTC))
-
-
-def queue_series(
-    conn: Connection,
-    settings: Settings,
-    program_id: str,
-    series_id: str,
-    method: Method,
-    note: str | None = None,
-) -> int:
-    """Queue the series' invite (REQUEST) or cancellation (CANCEL, with the canceller's
-    ``note`` if any) for every member, built now (a plan's apply, outside the program's
-    lock; a booking writes an invite job instead: :func:`enqueue_series`)."""
-    return _insert(conn, _series_rows(conn, settings, program_id, series_id, method, note))
 
 
 def queue_occurrence_cancel(
@@ -285,6 +273,39 @@ def enqueue_series(
     invites are built from the series as it is then, after the commit
     (:func:`build_jobs`), so the program's lock is never held while building them."""
     _enqueue(conn, program_id, series_id, None, method, note)
+
+
+def enqueue_plan(conn: Connection, job_id: str) -> None:
+    """Record, in the caller's (locked) transaction, that the invitation (REQUEST) is owed
+    to the members of every series the apply of plan ``job_id`` wrote and has not shown
+    yet (``PENDING``): one statement, whatever the plan's size. A hidden series was owed
+    nothing before, so each gets its first job."""
+    hidden = (series.c.plan_job == job_id) & (series.c.status == PENDING)
+    owed = select(
+        literal("j") + series.c.id,  # "j" and the series id: unique, like a job's own
+        series.c.program_id,
+        series.c.id,
+        literal("REQUEST"),
+        literal(1),
+        literal("pending"),
+        literal(0),
+        literal(now_epoch()),
+    ).where(hidden)
+    conn.execute(
+        invite_jobs.insert().from_select(
+            [
+                "id",
+                "program_id",
+                "series_id",
+                "method",
+                "position",
+                "status",
+                "attempts",
+                "created_at",
+            ],
+            owed,
+        )
+    )
 
 
 def enqueue_occurrence_cancel(
