@@ -363,11 +363,12 @@ def build_jobs(
     series_id: str | None = None,
     limit: int = 200,
     stop: threading.Event | None = None,
+    most: int | None = None,
 ) -> int:
-    """Turn pending invite jobs (of ``series_id``, or all) into delivery rows; returns how
-    many jobs were built. Each job is claimed first, and only when no earlier job of its
-    series is left, so a series' invites are built one change after the other, each from
-    the series as it is then, whichever worker builds them."""
+    """Turn pending invite jobs (of ``series_id``, or all; at most ``most``) into delivery
+    rows; returns how many jobs were built. Each job is claimed first, and only when no
+    earlier job of its series is left, so a series' invites are built one change after the
+    other, each from the series as it is then, whichever worker builds them."""
     built = 0
     tried: set[str] = set()
     while True:
@@ -396,6 +397,8 @@ def build_jobs(
             tried.add(jid)
             progress = True
             built += _build_job(engine, settings, jid, claim)
+            if most is not None and built >= most:
+                return built
         if not progress:
             return built
 
@@ -525,15 +528,34 @@ def _text(inv: InviteSeries, method: str, reader_zone: str | None = None) -> str
     return "\n".join(lines) + "\n"
 
 
+# What one round of the sender does at most: a plan's hundreds of invite jobs are built
+# and sent a round at a time, so other programs' invites go out between its rounds.
+BUILD_PER_ROUND = 100  # invite jobs built
+SEND_PER_ROUND = 500  # deliveries sent
+
+
 def flush(
-    engine: Engine, settings: Settings, limit: int = 500, stop: threading.Event | None = None
+    engine: Engine,
+    settings: Settings,
+    limit: int | None = None,
+    stop: threading.Event | None = None,
 ) -> int:
-    """Build the invite jobs left (:func:`build_jobs`), then send pending deliveries;
-    returns how many were sent. What failed for now stays
+    """One round of the sender: build invite jobs left (:func:`build_jobs`, at most
+    BUILD_PER_ROUND), then send pending deliveries (at most ``limit``, by default
+    SEND_PER_ROUND); returns how many were sent. See :func:`_round`."""
+    return _round(engine, settings, limit or SEND_PER_ROUND, stop)[0]
+
+
+def _round(
+    engine: Engine, settings: Settings, limit: int, stop: threading.Event | None
+) -> tuple[int, bool]:
+    """(how many were sent, whether more may be waiting: the round built or sent all it
+    may). What failed for now stays
     pending; what can never be delivered becomes ``failed`` with the reason. When the
     server did not answer in time the round ends there: the rest would only wait out the
     same timeout, one by one. Runs in the background sender, never in a request."""
-    build_jobs(engine, settings, stop=stop)  # invites owed by changes committed meanwhile
+    # Invites owed by changes committed meanwhile.
+    built = build_jobs(engine, settings, stop=stop, most=BUILD_PER_ROUND)
     mailer = Mailer.from_settings(settings.smtp_url, settings.outbox)
     with engine.connect() as conn:
         ids = (
@@ -569,7 +591,7 @@ def flush(
             continue
         _settle(engine, did, "sent")
         sent += 1
-    return sent
+    return sent, built >= BUILD_PER_ROUND or sent >= limit
 
 
 def _due(now: int) -> Any:
@@ -688,7 +710,8 @@ def wake(engine: Engine) -> None:
 class RetryLoop:
     """The invite sender: a daemon thread that sends pending deliveries as soon as it is
     woken (:func:`wake`, after a request commits invites) and retries what is left every
-    ``settings.retry_seconds``."""
+    ``settings.retry_seconds``. A round that built or sent all one round may (a plan's
+    invites) is followed by the next at once."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine, self.settings = engine, settings
@@ -726,7 +749,9 @@ class RetryLoop:
             wait = self.settings.retry_seconds
             try:
                 release_stale(self.engine)
-                flush(self.engine, self.settings, stop=self._stop)
+                _, more = _round(self.engine, self.settings, SEND_PER_ROUND, self._stop)
+                if more:  # a full round: the next one at once, not a retry later
+                    wait = 0
                 # Invites held for an undo window go out when it closes, not a retry later.
                 due = next_due(self.engine)
                 if due is not None:
