@@ -9,8 +9,8 @@ then times ``POST …/plans/{jid}/apply`` and reports:
 
 - the series booked and the apply request's wall time;
 - how long from sending the apply until every invite of the plan is built into
-  ``deliveries`` (an invite per member of each series; checked to be exactly one each);
-- while the apply runs, and then until its invites are built, the p50 and max latency of
+  ``deliveries`` (an invite per member of each series), and until every one is sent;
+- while the apply runs, then until its invites are built and sent, the p50 and max of
   ``GET /api/me`` and of a heat map of the *other* program, sent by another client every
   ``--interval`` seconds (the same requests before the apply give the idle baseline).
 
@@ -71,12 +71,12 @@ def run(
             engine = app.state.engine
             sender = notify.RetryLoop(engine, settings)
 
-            def built() -> int:
+            def built(*where: Any) -> int:
                 with engine.connect() as conn:
                     n: int = conn.execute(
                         select(func.count())
                         .select_from(deliveries)
-                        .where(deliveries.c.program_id == pid)
+                        .where(deliveries.c.program_id == pid, *where)
                     ).scalar_one()
                     return n
 
@@ -139,6 +139,11 @@ def run(
                         await probe("until invites built")
                         await asyncio.sleep(interval)
                     built_s = time.perf_counter() - start
+                    sent = deliveries.c.status == "sent"
+                    while await asyncio.to_thread(built, sent) < owed:
+                        await probe("until invites sent")
+                        await asyncio.sleep(interval)
+                    sent_s = time.perf_counter() - start
                     return {
                         "plan_seconds": round(plan_seconds, 2),
                         "planned": len(planned),
@@ -148,6 +153,7 @@ def run(
                         "invites_built_at_answer": at_answer,
                         "invites_built": n,
                         "invites_built_s": round(built_s, 3),
+                        "invites_sent_s": round(sent_s, 3),
                         "probes": {
                             phase: {name: _summary(t) for name, t in by.items()}
                             for phase, by in probes.items()
@@ -175,7 +181,8 @@ def _text(out: dict[str, Any]) -> str:
         f"of {out['chunk']}; plan job {out['plan_seconds']} s): apply request "
         f"{out['apply_s']} s; every invite built into deliveries ({out['invites_built']} of "
         f"{out['invites_owed']}; {out['invites_built_at_answer']} when the apply answered) "
-        f"{out['invites_built_s']} s after the apply was sent. Load {out['load']}.",
+        f"{out['invites_built_s']} s after the apply was sent, all sent (outbox) after "
+        f"{out['invites_sent_s']} s. Load {out['load']}.",
         "Another client, one request of each every "
         f"{out['interval_s'] * 1000:.0f} ms (p50 / max, ms):",
     ]
