@@ -11,6 +11,7 @@ import json
 import math
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -147,6 +148,41 @@ def occurrences(
     return out
 
 
+# Per member: (start, end, what) of each span they are booked for.
+Busy = dict[str, list[tuple[int, int, str]]]
+
+# Above this many members one query reads the program's booked sessions whole and keeps
+# theirs, instead of naming every member in it (SQLite caps a statement's parameters).
+MEMBERS_PER_QUERY = 500
+
+
+def busy_of(
+    conn: Connection, doc: ProgramDocument, program_id: str, member_ids: Iterable[str]
+) -> Busy:
+    """What ``member_ids`` are booked for, in one query: every scheduled or completed
+    session here (a plan's hidden series included) and the document's bookings."""
+    wanted = set(member_ids)
+    out: Busy = {m: [] for m in wanted}
+    named = sorted(wanted) if len(wanted) <= MEMBERS_PER_QUERY else None
+    for m, s, e, sid, _ in active_busy(conn, program_id, named):
+        if m in wanted:
+            out[m].append((s, e, sid))
+    zone = doc.program.zone
+    for b in doc.bookings:
+        for m in b.members or doc.match(b.match).members:
+            if m in wanted:
+                out[m].append(
+                    (
+                        to_epoch(as_instant(b.start, zone)),
+                        to_epoch(as_instant(b.end, zone)),
+                        f"booking of {b.match}",
+                    )
+                )
+    for spans in out.values():
+        spans.sort()
+    return out
+
+
 def clashes(
     conn: Connection,
     doc: ProgramDocument,
@@ -156,36 +192,33 @@ def clashes(
     ignore: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every (member, occurrence) that overlaps a session booked here or a document booking."""
-    busy = [
-        (m, s, e, sid)
-        for m, s, e, sid, _ in active_busy(conn, program_id, member_ids)
-        if not ignore or sid not in ignore
-    ]
-    zone = doc.program.zone
-    for b in doc.bookings:
-        for m in b.members or doc.match(b.match).members:
-            if m in member_ids:
-                busy.append(
-                    (
-                        m,
-                        to_epoch(as_instant(b.start, zone)),
-                        to_epoch(as_instant(b.end, zone)),
-                        f"booking of {b.match}",
-                    )
-                )
+    return clashes_with(busy_of(conn, doc, program_id, member_ids), member_ids, wanted, ignore)
+
+
+def clashes_with(
+    busy: Busy,
+    member_ids: list[str],
+    wanted: list[tuple[int, int]],
+    ignore: set[str] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`clashes` against what :func:`busy_of` read (for these members or more): a
+    plan's apply reads it once for many series."""
     out = []
-    for m, s, e, sid in busy:
-        for start, end in wanted:
-            if s < end and start < e:
-                out.append(
-                    {
-                        "member": m,
-                        "start": from_epoch(start).isoformat(),
-                        "busy_start": from_epoch(s).isoformat(),
-                        "busy_end": from_epoch(e).isoformat(),
-                        "session": sid,
-                    }
-                )
+    for m in dict.fromkeys(member_ids):
+        for s, e, sid in busy.get(m, ()):
+            if ignore and sid in ignore:
+                continue
+            for start, end in wanted:
+                if s < end and start < e:
+                    out.append(
+                        {
+                            "member": m,
+                            "start": from_epoch(start).isoformat(),
+                            "busy_start": from_epoch(s).isoformat(),
+                            "busy_end": from_epoch(e).isoformat(),
+                            "session": sid,
+                        }
+                    )
     return sorted(out, key=lambda c: (c["start"], c["member"]))
 
 
@@ -251,8 +284,17 @@ def book(
     )
 
 
-def insert_series(
-    conn: Connection,
+@dataclass(frozen=True)
+class NewSeries:
+    """The rows of one series to write: the series, its sessions and who is booked."""
+
+    id: str
+    series: dict[str, Any]
+    sessions: list[dict[str, Any]]
+    members: list[dict[str, Any]]
+
+
+def new_series(
     doc: ProgramDocument,
     program_id: str,
     match: Match,
@@ -263,41 +305,34 @@ def insert_series(
     plan_job: str | None = None,
     pending: bool = False,
     undo_until: int | None = None,
-) -> str:
-    """Write a series, its sessions and who is booked; the caller checked clashes. A
+) -> NewSeries:
+    """The rows of a series booked for ``req`` at ``wanted``; nothing is written. A
     ``pending`` series (of a plan being applied) holds its time but is shown nowhere."""
     sid = "s" + secrets.token_hex(6)
-    zone = doc.organizer_zone(match)
     who = list(match.members)
-    summary = req.summary or default_summary(doc, match)
-    # Parameters, not .values(...): a statement with literal values is built and keyed
-    # anew on every booking (~1 ms), one with parameters is compiled once.
-    conn.execute(
-        series.insert(),
-        {
-            "id": sid,
-            "program_id": program_id,
-            "match_id": match.id,
-            "uid": f"{sid}-{secrets.token_hex(4)}@slotwise",
-            "first_start": wanted[0][0],
-            "timezone": zone.key,
-            "duration_minutes": req.duration_minutes,
-            "frequency": req.frequency,
-            "sessions": req.sessions,
-            "members": json.dumps(who),
-            "video_url": req.video_url,
-            "location": req.location,
-            "agenda": req.agenda,
-            "summary": summary,
-            "status": PENDING if pending else "scheduled",
-            "sequence": 0,
-            "created_at": now_epoch(),
-            "idempotency_key": idempotency.scoped_key if idempotency else None,
-            "request_hash": idempotency.request_hash if idempotency else None,
-            "plan_job": plan_job,
-            "undo_until": undo_until,
-        },
-    )
+    row = {
+        "id": sid,
+        "program_id": program_id,
+        "match_id": match.id,
+        "uid": f"{sid}-{secrets.token_hex(4)}@slotwise",
+        "first_start": wanted[0][0],
+        "timezone": doc.organizer_zone(match).key,
+        "duration_minutes": req.duration_minutes,
+        "frequency": req.frequency,
+        "sessions": req.sessions,
+        "members": json.dumps(who),
+        "video_url": req.video_url,
+        "location": req.location,
+        "agenda": req.agenda,
+        "summary": req.summary or default_summary(doc, match),
+        "status": PENDING if pending else "scheduled",
+        "sequence": 0,
+        "created_at": now_epoch(),
+        "idempotency_key": idempotency.scoped_key if idempotency else None,
+        "request_hash": idempotency.request_hash if idempotency else None,
+        "plan_job": plan_job,
+        "undo_until": undo_until,
+    }
     rows, member_rows = [], []
     for j, (s, e) in enumerate(wanted):
         oid = f"{sid}.{j + 1}"
@@ -326,9 +361,35 @@ def insert_series(
             }
             for m in who
         ]
-    conn.execute(sessions.insert(), rows)
-    conn.execute(session_members.insert(), member_rows)
-    return sid
+    return NewSeries(sid, row, rows, member_rows)
+
+
+def insert_all(conn: Connection, many: list[NewSeries]) -> list[str]:
+    """Write series (:func:`new_series`) in three statements, however many; the caller
+    checked clashes. Their ids."""
+    if many:
+        conn.execute(series.insert(), [n.series for n in many])
+        conn.execute(sessions.insert(), [r for n in many for r in n.sessions])
+        conn.execute(session_members.insert(), [r for n in many for r in n.members])
+    return [n.id for n in many]
+
+
+def insert_series(
+    conn: Connection,
+    doc: ProgramDocument,
+    program_id: str,
+    match: Match,
+    req: SeriesRequest,
+    wanted: list[tuple[int, int]],
+    *,
+    idempotency: Idempotency | None = None,
+    undo_until: int | None = None,
+) -> str:
+    """Write a series, its sessions and who is booked; the caller checked clashes."""
+    made = new_series(
+        doc, program_id, match, req, wanted, idempotency=idempotency, undo_until=undo_until
+    )
+    return insert_all(conn, [made])[0]
 
 
 def default_summary(doc: ProgramDocument, match: Match) -> str:

@@ -9,7 +9,8 @@ back. Building the invites (the iCalendar once, the text once per reader zone, a
 per attendee) happens after the commit, outside the lock: the request builds its own job
 on its way out (:func:`build_now`) and the background sender (:class:`RetryLoop`) builds
 whatever is left (a process that died after its commit, a job another worker held up).
-A plan's apply builds its invites itself, held (``service/plan_apply.py``). The sender
+A plan's apply writes its series' jobs in the transaction that shows them
+(:func:`enqueue_plan`) and leaves them all to the sender. The sender
 then sends the deliveries; what fails for now (SMTP down) stays pending and is retried,
 what can never be delivered is marked failed with the reason. Jobs and deliveries are
 claimed before they are built or sent, so two workers never do the same one.
@@ -30,7 +31,7 @@ from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, exists, func, select, update
+from sqlalchemy import Connection, Engine, exists, func, literal, select, update
 
 from ingest.grid import from_epoch
 from ingest.text import address_problem
@@ -49,6 +50,7 @@ from .invites import (
     series_calendar,
 )
 from .store import (
+    PENDING,
     deliveries,
     invite_jobs,
     matches_data,
@@ -147,20 +149,6 @@ def series_ics(
 ) -> bytes:
     inv = invite_series(conn, program_id, series_id, sender=settings.sender)
     return series_calendar(inv, _method(inv, method), datetime.now(UTC))
-
-
-def queue_series(
-    conn: Connection,
-    settings: Settings,
-    program_id: str,
-    series_id: str,
-    method: Method,
-    note: str | None = None,
-) -> int:
-    """Queue the series' invite (REQUEST) or cancellation (CANCEL, with the canceller's
-    ``note`` if any) for every member, built now (a plan's apply, outside the program's
-    lock; a booking writes an invite job instead: :func:`enqueue_series`)."""
-    return _insert(conn, _series_rows(conn, settings, program_id, series_id, method, note))
 
 
 def queue_occurrence_cancel(
@@ -287,6 +275,39 @@ def enqueue_series(
     _enqueue(conn, program_id, series_id, None, method, note)
 
 
+def enqueue_plan(conn: Connection, job_id: str) -> None:
+    """Record, in the caller's (locked) transaction, that the invitation (REQUEST) is owed
+    to the members of every series the apply of plan ``job_id`` wrote and has not shown
+    yet (``PENDING``): one statement, whatever the plan's size. A hidden series was owed
+    nothing before, so each gets its first job."""
+    hidden = (series.c.plan_job == job_id) & (series.c.status == PENDING)
+    owed = select(
+        literal("j") + series.c.id,  # "j" and the series id: unique, like a job's own
+        series.c.program_id,
+        series.c.id,
+        literal("REQUEST"),
+        literal(1),
+        literal("pending"),
+        literal(0),
+        literal(now_epoch()),
+    ).where(hidden)
+    conn.execute(
+        invite_jobs.insert().from_select(
+            [
+                "id",
+                "program_id",
+                "series_id",
+                "method",
+                "position",
+                "status",
+                "attempts",
+                "created_at",
+            ],
+            owed,
+        )
+    )
+
+
 def enqueue_occurrence_cancel(
     conn: Connection, program_id: str, session_id: str, note: str | None = None
 ) -> None:
@@ -343,11 +364,12 @@ def build_jobs(
     series_id: str | None = None,
     limit: int = 200,
     stop: threading.Event | None = None,
+    most: int | None = None,
 ) -> int:
-    """Turn pending invite jobs (of ``series_id``, or all) into delivery rows; returns how
-    many jobs were built. Each job is claimed first, and only when no earlier job of its
-    series is left, so a series' invites are built one change after the other, each from
-    the series as it is then, whichever worker builds them."""
+    """Turn pending invite jobs (of ``series_id``, or all; at most ``most``) into delivery
+    rows; returns how many jobs were built. Each job is claimed first, and only when no
+    earlier job of its series is left, so a series' invites are built one change after the
+    other, each from the series as it is then, whichever worker builds them."""
     built = 0
     tried: set[str] = set()
     while True:
@@ -376,6 +398,8 @@ def build_jobs(
             tried.add(jid)
             progress = True
             built += _build_job(engine, settings, jid, claim)
+            if most is not None and built >= most:
+                return built
         if not progress:
             return built
 
@@ -505,15 +529,34 @@ def _text(inv: InviteSeries, method: str, reader_zone: str | None = None) -> str
     return "\n".join(lines) + "\n"
 
 
+# What one round of the sender does at most: a plan's hundreds of invite jobs are built
+# and sent a round at a time, so other programs' invites go out between its rounds.
+BUILD_PER_ROUND = 100  # invite jobs built
+SEND_PER_ROUND = 500  # deliveries sent
+
+
 def flush(
-    engine: Engine, settings: Settings, limit: int = 500, stop: threading.Event | None = None
+    engine: Engine,
+    settings: Settings,
+    limit: int | None = None,
+    stop: threading.Event | None = None,
 ) -> int:
-    """Build the invite jobs left (:func:`build_jobs`), then send pending deliveries;
-    returns how many were sent. What failed for now stays
+    """One round of the sender: build invite jobs left (:func:`build_jobs`, at most
+    BUILD_PER_ROUND), then send pending deliveries (at most ``limit``, by default
+    SEND_PER_ROUND); returns how many were sent. See :func:`_round`."""
+    return _round(engine, settings, limit or SEND_PER_ROUND, stop)[0]
+
+
+def _round(
+    engine: Engine, settings: Settings, limit: int, stop: threading.Event | None
+) -> tuple[int, bool]:
+    """(how many were sent, whether more may be waiting: the round built or sent all it
+    may). What failed for now stays
     pending; what can never be delivered becomes ``failed`` with the reason. When the
     server did not answer in time the round ends there: the rest would only wait out the
     same timeout, one by one. Runs in the background sender, never in a request."""
-    build_jobs(engine, settings, stop=stop)  # invites owed by changes committed meanwhile
+    # Invites owed by changes committed meanwhile.
+    built = build_jobs(engine, settings, stop=stop, most=BUILD_PER_ROUND)
     mailer = Mailer.from_settings(settings.smtp_url, settings.outbox)
     with engine.connect() as conn:
         ids = (
@@ -549,7 +592,7 @@ def flush(
             continue
         _settle(engine, did, "sent")
         sent += 1
-    return sent
+    return sent, built >= BUILD_PER_ROUND or sent >= limit
 
 
 def _due(now: int) -> Any:
@@ -668,7 +711,8 @@ def wake(engine: Engine) -> None:
 class RetryLoop:
     """The invite sender: a daemon thread that sends pending deliveries as soon as it is
     woken (:func:`wake`, after a request commits invites) and retries what is left every
-    ``settings.retry_seconds``."""
+    ``settings.retry_seconds``. A round that built or sent all one round may (a plan's
+    invites) is followed by the next at once."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine, self.settings = engine, settings
@@ -706,7 +750,9 @@ class RetryLoop:
             wait = self.settings.retry_seconds
             try:
                 release_stale(self.engine)
-                flush(self.engine, self.settings, stop=self._stop)
+                _, more = _round(self.engine, self.settings, SEND_PER_ROUND, self._stop)
+                if more:  # a full round: the next one at once, not a retry later
+                    wait = 0
                 # Invites held for an undo window go out when it closes, not a retry later.
                 due = next_due(self.engine)
                 if due is not None:

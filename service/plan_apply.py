@@ -20,9 +20,7 @@ from .config import Settings
 from .errors import Conflict, NotFound
 from .programs import document_now, find_match, solving_document
 from .store import (
-    HELD,
     PENDING,
-    deliveries,
     jobs,
     locked,
     now_epoch,
@@ -33,11 +31,26 @@ from .store import (
 
 log = logging.getLogger("slotwise.jobs")
 
-# SQLite lets one writer in at a time and does not queue the others: they poll, at most
-# 100 ms apart (its busy handler). A pause longer than that between chunks lets the
-# requests waiting meanwhile (any program's) in, instead of the apply taking the lock back
-# at once, chunk after chunk, until they give up.
-SQLITE_YIELD_SECONDS = 0.15
+# SQLite lets one writer in at a time and does not queue the others: each polls, sleeping
+# these many milliseconds between tries, then 100 ms for good (its default busy handler,
+# sqliteDefaultBusyCallback). A writer that has waited t ms sleeps at most the step it is
+# in before it tries again.
+SQLITE_BUSY_SLEEPS_MS = (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100)
+SQLITE_YIELD_MARGIN_MS = 15  # sleeps overshoot on a busy machine
+
+
+def sqlite_yield(held: float) -> float:
+    """The pause between two chunks after one held SQLite's write lock for ``held``
+    seconds: a little longer than any writer that waited meanwhile (any program's) can
+    sleep before it tries again, so it gets in instead of the apply taking the lock back
+    at once, chunk after chunk. 35 ms after a chunk of 50 ms, never above 115 ms (it was
+    a fixed 150 ms: 2.2 s of a 752-series apply)."""
+    waited = 0
+    for sleep in SQLITE_BUSY_SLEEPS_MS:
+        if waited + sleep > held * 1000:
+            break
+        waited += sleep
+    return (sleep + SQLITE_YIELD_MARGIN_MS) / 1000
 
 
 @dataclass(frozen=True)
@@ -56,9 +69,10 @@ def apply(engine: Engine, settings: Settings, program_id: str, jid: str) -> dict
     since the plan was made (409 naming them), a series that now collides with sessions
     booked since (409 with the clashes). The series are then written
     ``settings.apply_chunk`` at a time, each chunk in its own short transaction (so no
-    other request waits long for the database), hidden; their invites are queued held,
-    outside the chunk's transaction. One small last transaction shows them all and
-    releases the invites. An apply that fails on the way is rolled back at once; one
+    other request waits long for the database), hidden. One small last transaction shows
+    them all and writes what they owe their members, one invite job each; the background
+    sender builds the invites (nothing is built here, and nobody is invited to a plan that
+    may still be rolled back). An apply that fails on the way is rolled back at once; one
     whose process died is rolled back when a server starts or the plan is applied again,
     which then books it whole (``store.roll_back_orphaned_applies``).
     """
@@ -66,20 +80,22 @@ def apply(engine: Engine, settings: Settings, program_id: str, jid: str) -> dict
     try:
         doc, planned = _check(engine, program_id, jid, document)
         written: list[str] = []
+        held = 0.0
         for k in range(0, len(planned), settings.apply_chunk):
             if k:
                 failpoints.reached("apply-chunk")
                 if engine.dialect.name == "sqlite":
-                    time.sleep(SQLITE_YIELD_SECONDS)
+                    time.sleep(sqlite_yield(held))
+            began = time.perf_counter()
             written += _write_chunk(
                 engine,
-                settings,
                 doc,
                 program_id,
                 jid,
                 planned[k : k + settings.apply_chunk],
                 len(written),
             )
+            held = time.perf_counter() - began
         _finish(engine, program_id, jid)
     except BaseException:
         _release(engine, program_id, jid)
@@ -132,7 +148,7 @@ def _check(
             details={"repeated": repeated},
         )
     with engine.connect() as conn:
-        # Sessions booked here are checked by booking.clashes itself, once each.
+        # Sessions booked here are read by _clashes, once for the whole plan.
         doc = solving_document(conn, program_id, sessions=False)
         now = document_now(doc)
         planned = [_planned(doc, s, now) for s in document["series"]]
@@ -180,11 +196,12 @@ def _clashes(
     conn: Connection, doc: ProgramDocument, program_id: str, planned: list[Planned]
 ) -> list[dict[str, Any]]:
     """Occurrences of the plan that collide with sessions booked here (or the document's
-    bookings)."""
+    bookings). One query for every member of ``planned``, not one per series."""
+    busy = booking.busy_of(conn, doc, program_id, {m for p in planned for m in p.match.members})
     return [
         {**c, "match": p.match.id}
         for p in planned
-        for c in booking.clashes(conn, doc, program_id, list(p.match.members), p.wanted)
+        for c in booking.clashes_with(busy, list(p.match.members), p.wanted)
     ]
 
 
@@ -245,7 +262,6 @@ def _names(match_ids: list[str]) -> str:
 
 def _write_chunk(
     engine: Engine,
-    settings: Settings,
     doc: ProgramDocument,
     program_id: str,
     jid: str,
@@ -253,44 +269,28 @@ def _write_chunk(
     done: int,
 ) -> list[str]:
     """Book one chunk of the plan, hidden, in one transaction (checked again first: others
-    may have booked since), then queue its invites, held."""
+    may have booked since): a few statements, whatever the chunk's size."""
     with locked(engine, program_id) as conn:
         _still_ours(conn, jid)
         _refuse_problems(
             _booked(conn, program_id, jid, {p.match.id for p in chunk}),
             _clashes(conn, doc, program_id, chunk),
         )
-        sids = [
-            booking.insert_series(
-                conn, doc, program_id, p.match, p.req, p.wanted, plan_job=jid, pending=True
-            )
-            for p in chunk
-        ]
+        sids = booking.insert_all(
+            conn,
+            [
+                booking.new_series(
+                    doc, program_id, p.match, p.req, p.wanted, plan_job=jid, pending=True
+                )
+                for p in chunk
+            ],
+        )
         conn.execute(
             update(jobs)
             .where(jobs.c.id == jid)
             .values(apply_done=done + len(sids), apply_at=now_epoch())
         )
-    for sid in sids:
-        _queue_held(engine, settings, program_id, jid, sid)
     return sids
-
-
-def _queue_held(engine: Engine, settings: Settings, program_id: str, jid: str, sid: str) -> None:
-    """Queue a hidden series' invites, held back: nobody is invited to a plan that may
-    still be rolled back. A transaction of its own, after the chunk's: building an invite
-    takes far longer than writing it, and on SQLite only the writing holds the database
-    (the transaction begins at the first write)."""
-    with engine.begin() as conn:
-        _still_ours(conn, jid)
-        notify.queue_series(conn, settings, program_id, sid, "REQUEST")
-        conn.execute(
-            update(deliveries)
-            .where((deliveries.c.series_id == sid) & (deliveries.c.status == "pending"))
-            .values(status=HELD)
-        )
-        # Building invites of a large chunk on a busy machine takes a while: say we live.
-        conn.execute(update(jobs).where(jobs.c.id == jid).values(apply_at=now_epoch()))
 
 
 def _still_ours(conn: Connection, jid: str) -> None:
@@ -301,17 +301,11 @@ def _still_ours(conn: Connection, jid: str) -> None:
 
 
 def _finish(engine: Engine, program_id: str, jid: str) -> None:
-    """Show every series of the plan and release their invites, at once."""
+    """Show every series of the plan and record the invitations they owe (one invite job
+    each, built by the background sender), at once."""
     with locked(engine, program_id) as conn:
         _still_ours(conn, jid)
-        hidden = select(series.c.id).where(
-            (series.c.plan_job == jid) & (series.c.status == PENDING)
-        )
-        conn.execute(
-            update(deliveries)
-            .where(deliveries.c.series_id.in_(hidden) & (deliveries.c.status == HELD))
-            .values(status="pending")
-        )
+        notify.enqueue_plan(conn, jid)
         conn.execute(
             update(series)
             .where((series.c.plan_job == jid) & (series.c.status == PENDING))

@@ -186,9 +186,11 @@ jobs = Table(
 
 ACTIVE_JOB = ("queued", "running")
 # A series written by a plan application that has not finished: it holds its members'
-# time (clash checks see it) but no page, feed or listing shows it, and its invites are
-# HELD (not sent) until the whole plan is booked (service/plan_apply.py).
+# time (clash checks see it) but no page, feed or listing shows it, and it owes nobody an
+# invite until the whole plan is booked (service/plan_apply.py).
 PENDING = "pending"
+# Deliveries of such a series, as applies before invite jobs queued them: not sent, and
+# removed when that apply is rolled back.
 HELD = "held"
 JOB_HEARTBEAT_SECONDS = 10
 # A job whose owner has not touched it for this long is orphaned, wherever its owner ran.
@@ -472,7 +474,7 @@ def _orphaned(owner: str | None, touched: int | None) -> str | None:
 
 def roll_back_orphaned_applies(conn: Connection, program_id: str | None = None) -> int:
     """Undo every unfinished plan application (of ``program_id``) whose process is gone:
-    the series it wrote are still hidden ("pending") and their invites held, so removing
+    the series it wrote are still hidden ("pending") and owe no invite yet, so removing
     them leaves the program as it was before the apply began. Returns how many."""
     q = select(jobs.c.id, jobs.c.apply_owner, jobs.c.apply_at).where(
         jobs.c.apply_owner.is_not(None) & (jobs.c.applied == 0)
@@ -492,6 +494,9 @@ def roll_back_apply(conn: Connection, job_id: str) -> None:
     statements whatever the plan's size) and release it, so it can be applied again."""
     hidden = select(series.c.id).where((series.c.plan_job == job_id) & (series.c.status == PENDING))
     their_sessions = select(sessions.c.id).where(sessions.c.series_id.in_(hidden))
+    # The apply writes invite jobs only with the transaction that shows its series, so
+    # none should be here; whatever is, goes with its series.
+    conn.execute(invite_jobs.delete().where(invite_jobs.c.series_id.in_(hidden)))
     conn.execute(
         deliveries.delete().where(
             deliveries.c.series_id.in_(hidden) & (deliveries.c.status == HELD)

@@ -3,6 +3,7 @@ one invite job; the invites are built after the commit (docs/rules.md, "Invite j
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,9 +13,10 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 import service.api.routes.series as routes
-from service import notify
+from service import notify, plan_apply
 from service.config import Settings
 from service.store import deliveries, invite_jobs
+from tests.helpers import wait_for
 from tests.service.inprocess import admin_app, call
 from tests.service.sample import program
 
@@ -144,3 +146,34 @@ def test_jobs_of_one_series_are_built_one_after_the_other(tmp_path, monkeypatch)
         assert notify._claim_job(engine, second) is None  # the first is still being built
         assert notify._build_job(engine, settings, first, claim) == 1
         assert notify._claim_job(engine, second) is not None
+
+
+def test_the_sender_works_through_a_plan_a_round_at_a_time(tmp_path, monkeypatch):
+    """A plan's invite jobs, more than one sender round builds or sends, all go out
+    without waiting for the retry interval: a full round is followed by the next at once."""
+    monkeypatch.setattr(notify, "BUILD_PER_ROUND", 1)
+    monkeypatch.setattr(notify, "SEND_PER_ROUND", 1)
+    settings = Settings(
+        db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", outbox=tmp_path / "out", retry_seconds=3600
+    )
+    with admin_app(settings) as (app, token):
+        engine = app.state.engine
+
+        async def steps(api: httpx.AsyncClient) -> str:
+            assert (await api.post("/api/programs", json=program())).status_code == 201
+            r = await api.post("/api/programs/p1/plans", json={"time_limit": 10})
+            jid = r.json()["job"]
+            while (await api.get(f"/api/jobs/{jid}")).json()["status"] != "done":
+                await asyncio.sleep(0.1)
+            return jid
+
+        jid = call(app, token, steps)
+        sender = notify.RetryLoop(engine, settings)
+        sender.start()
+        try:
+            assert plan_apply.apply(engine, settings, "p1", jid)["booked"] == 4
+            notify.wake(engine)
+            assert wait_for(lambda: len(list((tmp_path / "out").glob("*.eml"))) == 10, 60)
+        finally:
+            sender.stop()
+        assert _count(engine, invite_jobs) == 0

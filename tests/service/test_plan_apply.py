@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from benchmarks.generate import generate_program
-from service import booking, feeds, jobs, plan_apply, process
+from service import booking, feeds, jobs, notify, plan_apply, process
 from service.config import Settings
 from service.errors import Conflict, NotFound, TooMany
 from service.programs import validated
-from service.store import deliveries, insert_program, series
+from service.store import deliveries, insert_program, invite_jobs, series
 from service.store import jobs as jobs_table
 from tests.helpers import wait_for
 from tests.service.live import LiveServer, admin_token, finished_plan
@@ -165,14 +165,12 @@ def test_an_apply_whose_process_died_is_undone_and_applied_again_whole(engine, t
     # has), as a server killed between chunks leaves it.
     document = plan_apply._claim(engine, "p1", jid)
     doc, planned = plan_apply._check(engine, "p1", jid, document)
-    plan_apply._write_chunk(engine, settings, doc, "p1", jid, planned[:1], 0)
+    plan_apply._write_chunk(engine, doc, "p1", jid, planned[:1], 0)
     dead = json.dumps({**json.loads(process.identity()), "start": "1"})
     with engine.begin() as conn:
         conn.execute(update(jobs_table).where(jobs_table.c.id == jid).values(apply_owner=dead))
     assert _count(engine, series, series.c.status == "pending") == 1
-    assert (
-        _count(engine, deliveries) == _count(engine, deliveries, deliveries.c.status == "held") > 0
-    )
+    assert _count(engine, deliveries) == _count(engine, invite_jobs) == 0  # nobody is owed
     with engine.connect() as conn:  # hidden: no series page, no feed
         with pytest.raises(NotFound, match="unknown series"):
             booking.series_row(conn, "p1", conn.execute(select(series.c.id)).scalar_one())
@@ -183,6 +181,7 @@ def test_an_apply_whose_process_died_is_undone_and_applied_again_whole(engine, t
     with engine.connect() as conn:
         booked = conn.execute(select(series.c.match_id, series.c.status)).all()
     assert sorted(booked) == sorted((s["match"], "scheduled") for s in document["series"])
+    assert notify.build_jobs(engine, settings) == 4  # the sender's work
     assert _count(engine, deliveries, deliveries.c.status != "pending") == 0
     assert _count(engine, deliveries) == 3 * 2 + 4  # an invite per member of each series
 
@@ -247,3 +246,67 @@ def test_bookings_of_other_programs_go_through_while_a_big_plan_applies(tmp_path
     assert still_applying and hidden == []  # seen mid-apply: nothing of the plan shows
     assert len(waits) >= 3, waits  # the bookings really met the apply
     assert max(waits) < 3.0, waits  # each waited a chunk at most, never the whole plan
+
+
+def test_apply_owes_invite_jobs_and_builds_no_invite_itself(engine, tmp_path, monkeypatch):
+    """Issue 15: the apply builds no invite (one invite job per series, written as the plan
+    is shown); the sender then queues exactly one REQUEST per member of each series."""
+    _add(engine, "p1")
+    settings = Settings(outbox=tmp_path, apply_chunk=2)
+    jid = _planned(engine, settings)
+    built: list[str] = []  # to whom a message was built
+    original = notify._build
+
+    def build(settings, person, *rest):
+        built.append(person.email)
+        return original(settings, person, *rest)
+
+    monkeypatch.setattr(notify, "_build", build)
+    out = plan_apply.apply(engine, settings, "p1", jid)
+    assert out["booked"] == 4 and built == []
+    assert _count(engine, deliveries) == 0
+    with engine.connect() as conn:
+        owed = conn.execute(
+            select(invite_jobs.c.series_id, invite_jobs.c.method, invite_jobs.c.position)
+        ).all()
+    assert sorted(owed) == sorted((sid, "REQUEST", 1) for sid in out["series"])
+
+    assert notify.build_jobs(engine, settings) == 4
+    with engine.connect() as conn:
+        queued = conn.execute(
+            select(deliveries.c.series_id, deliveries.c.recipient, deliveries.c.method)
+        ).all()
+        members = dict(conn.execute(select(series.c.id, series.c.members)).all())
+    expected = [
+        (sid, f"{m}@example.org", "REQUEST")
+        for sid in out["series"]
+        for m in json.loads(members[sid])
+    ]
+    assert sorted(queued) == sorted(expected)  # each member of each series, once
+    assert len(built) == len(expected) == 3 * 2 + 4
+    assert _count(engine, invite_jobs) == 0
+
+
+def test_an_apply_rolled_back_as_it_finishes_leaves_no_invite_job(engine, tmp_path, monkeypatch):
+    """An apply that fails in its last transaction, after writing its invite jobs, keeps
+    none of them (nor any series): nobody is invited to a plan that was rolled back, and
+    applying again books it and owes each series' invite once."""
+    _add(engine, "p1")
+    settings = Settings(outbox=tmp_path, apply_chunk=1)
+    jid = _planned(engine, settings)
+    original = notify.enqueue_plan
+
+    def then_fail(conn, job_id):
+        original(conn, job_id)
+        assert conn.execute(select(func.count()).select_from(invite_jobs)).scalar_one() == 4
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(notify, "enqueue_plan", then_fail)
+    with pytest.raises(RuntimeError):
+        plan_apply.apply(engine, settings, "p1", jid)
+    assert [_count(engine, t) for t in (series, invite_jobs, deliveries)] == [0, 0, 0]
+    assert not jobs.get(engine, jid)["applied"]
+
+    monkeypatch.setattr(notify, "enqueue_plan", original)
+    assert plan_apply.apply(engine, settings, "p1", jid)["booked"] == 4
+    assert _count(engine, invite_jobs) == 4
