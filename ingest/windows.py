@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -82,18 +83,7 @@ def expand_weekly(grid: SlotGrid, zone: ZoneInfo, rules: list[WeeklyRule]) -> In
     """
     if not rules:
         return Intervals.empty()
-    days = local_dates(grid, zone)
-    naive_midnight = np.array([(d - _EPOCH_DAY).days * 86400 for d in days], np.int64)
-    utc_midnight = np.array(
-        [
-            to_epoch(local_to_utc(datetime.combine(d, time()), zone))
-            for d in [*days, days[-1] + timedelta(days=1)]
-        ],
-        np.int64,
-    )
-    offset = np.concatenate([naive_midnight, [naive_midnight[-1] + 86400]]) - utc_midnight
-    changing = offset[:-1] != offset[1:]
-    weekday = np.array([d.weekday() for d in days])
+    days, naive_midnight, offset, changing, weekday = _local_days(grid.t0, grid.t_end, zone)
 
     member = np.array([r.member for r in rules], np.int64)
     wd = np.array([r.weekday for r in rules])
@@ -114,6 +104,33 @@ def expand_weekly(grid: SlotGrid, zone: ZoneInfo, rules: list[WeeklyRule]) -> In
             starts[i], ends[i] = _exact(days[d[i]], int(start_min[r[i]]), int(end_min[r[i]]), zone)
         parts.append(Intervals(member[r], starts, ends))
     return Intervals.concat(parts)
+
+
+@lru_cache(maxsize=256)
+def _local_days(
+    t0: datetime, t_end: datetime, zone: ZoneInfo
+) -> tuple[tuple[date, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The local dates of a horizon in ``zone`` (:func:`local_dates`), their naive
+    midnights (epoch seconds), UTC offsets (one more: the day after), which days change
+    offset, and their weekdays. The same for every member in that zone, whatever the
+    request: built once per horizon and zone (arrays read-only)."""
+    first = t0.astimezone(zone).date() - timedelta(days=1)
+    last = t_end.astimezone(zone).date() + timedelta(days=1)
+    days = tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
+    naive_midnight = np.array([(d - _EPOCH_DAY).days * 86400 for d in days], np.int64)
+    utc_midnight = np.array(
+        [
+            to_epoch(local_to_utc(datetime.combine(d, time()), zone))
+            for d in [*days, days[-1] + timedelta(days=1)]
+        ],
+        np.int64,
+    )
+    offset = np.concatenate([naive_midnight, [naive_midnight[-1] + 86400]]) - utc_midnight
+    changing = offset[:-1] != offset[1:]
+    weekday = np.array([d.weekday() for d in days])
+    for a in (naive_midnight, offset, changing, weekday):
+        a.flags.writeable = False
+    return days, naive_midnight, offset, changing, weekday
 
 
 def _exact(day: date, start_min: int, end_min: int, zone: ZoneInfo) -> tuple[int, int]:

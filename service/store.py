@@ -651,14 +651,36 @@ def roster_changed(conn: Connection, program_id: str) -> None:
 
 def program_stamp(conn: Connection, program_id: str) -> tuple[int, int, str]:
     """What a program's cached availability is good for: (created_at, roster, header)."""
-    row = conn.execute(
-        select(programs.c.created_at, programs.c.roster, programs.c.header).where(
-            programs.c.id == program_id
-        )
-    ).first()
+    row = conn.execute(_STAMP, {"program": program_id}).first()
     if row is None:
         raise NotFound(f'unknown program "{program_id}"')
     return int(row.created_at), int(row.roster or 0), str(row.header)
+
+
+# Statements every heat map, proposals or booking runs, built once with parameters:
+# building one (and its cache key) cost about as much as running it.
+_STAMP = select(programs.c.created_at, programs.c.roster, programs.c.header).where(
+    programs.c.id == bindparam("program")
+)
+_PROGRAM_ROW = select(programs.c.header, programs.c.bookings).where(
+    programs.c.id == bindparam("program")
+)
+_MATCHES_OF = select(matches.c.data).where(
+    (matches.c.program_id == bindparam("program"))
+    & matches.c.id.in_(bindparam("ids", expanding=True))
+)
+_MEMBERS_OF = (
+    select(members.c.data)
+    .where(
+        (members.c.program_id == bindparam("program"))
+        & members.c.id.in_(bindparam("ids", expanding=True))
+    )
+    .order_by(members.c.position)
+)
+_BUSY = select(members.c.id, members.c.busy, members.c.fetched).where(
+    members.c.program_id == bindparam("program")
+)
+_BUSY_OF = _BUSY.where(members.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def replace_member_data(
@@ -685,9 +707,7 @@ def replace_match_data(conn: Connection, program_id: str, data: dict[str, Any]) 
 
 def program_row(conn: Connection, program_id: str) -> Any:
     """The program's stored header and document bookings (JSON text)."""
-    row = conn.execute(
-        select(programs.c.header, programs.c.bookings).where(programs.c.id == program_id)
-    ).first()
+    row = conn.execute(_PROGRAM_ROW, {"program": program_id}).first()
     if row is None:
         raise NotFound(f'unknown program "{program_id}"')
     return row
@@ -697,11 +717,7 @@ def matches_data(conn: Connection, program_id: str, ids: set[str]) -> dict[str, 
     """Some matches' stored objects, by id (unknown ids are left out)."""
     if not ids:
         return {}
-    rows = conn.execute(
-        select(matches.c.data).where(
-            (matches.c.program_id == program_id) & matches.c.id.in_(sorted(ids))
-        )
-    ).scalars()
+    rows = conn.execute(_MATCHES_OF, {"program": program_id, "ids": sorted(ids)}).scalars()
     return {x["id"]: x for x in map(json.loads, rows)}
 
 
@@ -709,11 +725,7 @@ def members_data(conn: Connection, program_id: str, ids: set[str]) -> list[dict[
     """Some members' stored objects, in document order (unknown ids are left out)."""
     if not ids:
         return []
-    rows = conn.execute(
-        select(members.c.data)
-        .where((members.c.program_id == program_id) & members.c.id.in_(sorted(ids)))
-        .order_by(members.c.position)
-    ).scalars()
+    rows = conn.execute(_MEMBERS_OF, {"program": program_id, "ids": sorted(ids)}).scalars()
     return [json.loads(r) for r in rows]
 
 
@@ -723,14 +735,13 @@ def stored_busy(
     """Per member (of ``member_ids``), the busy time read from its calendars at upload
     (a list of [start, end]); for members stored before that was kept, the stored copies
     of their calendar URLs (``{url: text}``) instead."""
-    q = select(members.c.id, members.c.busy, members.c.fetched).where(
-        members.c.program_id == program_id
-    )
-    if member_ids is not None:
-        q = q.where(members.c.id.in_(member_ids))
+    if member_ids is None:
+        found = conn.execute(_BUSY, {"program": program_id})
+    else:
+        found = conn.execute(_BUSY_OF, {"program": program_id, "ids": list(member_ids)})
     return {
         r.id: json.loads(r.busy) if r.busy is not None else json.loads(r.fetched or "{}")
-        for r in conn.execute(q)
+        for r in found
     }
 
 

@@ -60,13 +60,11 @@ def test_match_slice_gives_the_same_heat_map_and_proposals(booked_program):
             assert [s.first_start for s in pa.series] == [s.first_start for s in pb.series]
             assert [s.score for s in pa.series] == [s.score for s in pb.series]
     # The slices are small: a pair's slice holds its members and their partners only.
-    assert (
-        sum(
-            len(solving_document(engine.connect(), pid, match=x["id"]).members)
-            for x in data["matches"]
-        )
-        < len(data["matches"]) * len(whole.members) / 4
-    )
+    # (One connection, closed: a dropped one goes back to the pool only when the garbage
+    # collector gets to it, and 40 of them outlast the pool.)
+    with engine.connect() as conn:
+        sizes = [len(solving_document(conn, pid, match=x["id"]).members) for x in data["matches"]]
+    assert sum(sizes) < len(data["matches"]) * len(whole.members) / 4
 
 
 def test_unknown_match_is_not_found(booked_program):
