@@ -88,4 +88,8 @@ def match_availability(
         if ignore is not None and session_match(conn, pid, ignore) != xid:
             raise Invalid(f'session "{ignore}" is not one of this match\'s', field="ignore_session")
         doc, avail = cache.availability(conn, pid, xid, ignore=ignore, stamp=stamp)
+    # The match as the availability was built from it: a request with a newer stamp may
+    # have replaced the cache's entry between the two lookups (a match changed meanwhile).
+    match = find_match(doc, xid)
+    who.sees_match(pid, list(match.members))
     return doc, match, avail

@@ -48,11 +48,15 @@ def preview_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db) -> 
         doc = cache.document(conn, pid, xid, now, stamp=stamp)  # see book_series
         match = find_match(doc, xid)
         who.sees_match(pid, list(match.members))
+        # Who can come is read as proposals read it: booked sessions are busy time. Its
+        # document is the one the availability was built from (the cache's entry may have
+        # been replaced since the lookup above, by a request with a newer stamp).
+        doc, seen = cache.availability(conn, pid, xid, now, stamp=stamp)
+        match = find_match(doc, xid)
+        who.sees_match(pid, list(match.members))
         req = booking.request_for(doc, match, body.model_dump(exclude_none=True))
         wanted = booking.occurrences(doc, match, req, document_now(doc))
         found = booking.clashes(conn, doc, pid, list(match.members), wanted)
-        # Who can come is read as proposals read it: booked sessions are busy time.
-        _, seen = cache.availability(conn, pid, xid, now, stamp=stamp)
     planned = requested_series(  # SolverError: 422 naming the field (app.py)
         doc,
         xid,
