@@ -36,6 +36,7 @@ def test_every_variable_reaches_its_setting(monkeypatch):
         "SLOTWISE_PUBLIC_URL": "https://mentoring.example.org/",
         "SLOTWISE_SIGNIN_LINK_MINUTES": "30",
         "SLOTWISE_SESSION_DAYS": "7",
+        "SLOTWISE_AVAILABILITY_CACHE_MB": "64",
     }
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
@@ -60,6 +61,7 @@ def test_every_variable_reaches_its_setting(monkeypatch):
     assert (s.apply_chunk, s.max_plan_jobs) == (7, 2)
     assert (s.plan_time_limit, s.max_plan_time_limit, s.ics_max_bytes) == (5, 50, 1_000_000)
     assert s.undo_seconds == 0
+    assert s.availability_cache_mb == 64
     assert (s.public_url, s.signin_link_minutes, s.session_days) == (
         "https://mentoring.example.org",
         30,
