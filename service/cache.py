@@ -11,12 +11,14 @@ This cache keeps, per program:
   busy time and the document's own bookings), before sessions and the past are taken out.
 
 Both are stamped with the program's ``(created_at, roster, header)``
-(:func:`service.store.program_stamp`), read in the request's own transaction: every write
-to a member or match bumps ``roster`` in the writing transaction
-(:func:`service.store.roster_changed`), so an entry is used only while the database still
-holds what it was built from, in every server process. Sessions (bookings, moves,
-cancellations, plans) are never cached: each request reads its members' sessions (one
-indexed query) and takes them out, and the past is taken out at the request's ``now``.
+(:func:`service.store.program_stamp`), read before the data an entry is built from: every
+write to a member or match bumps ``roster`` in the writing transaction
+(:func:`service.store.roster_changed`), and each later read sees at least what the stamp
+says, so an entry never holds data older than its stamp and is used only while the
+database still holds at least what it was built from, in every server process.
+Sessions (bookings, moves, cancellations, plans) are never cached: each request reads
+its members' sessions (one indexed query) and takes them out, and the past is taken out
+at the request's ``now``.
 The result is exactly :func:`ingest.availability.build_availability` of
 ``solving_document(...)`` (``tests/service/test_cache.py`` checks both).
 

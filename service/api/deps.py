@@ -81,7 +81,7 @@ def match_availability(
     sessions busy, the past closed; service/cache.py); booked session ``ignore`` (one of
     the match's) is not busy time."""
     who.program(pid)
-    with db.connect() as conn:  # one transaction: the stamp and the sessions agree
+    with db.connect() as conn:  # the stamp first, then the data (service/cache.py)
         cache, stamp = cached(conn), program_stamp(conn, pid)
         match = find_match(cache.document(conn, pid, xid, stamp=stamp), xid)
         who.sees_match(pid, list(match.members))
