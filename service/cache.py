@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from weakref import WeakKeyDictionary
@@ -39,7 +40,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine
 
 from ingest.availability import Availability, build_availability, program_grid, subtract_busy
-from ingest.document import ProgramDocument
+from ingest.document import Match, ProgramDocument
 from ingest.windows import Intervals
 
 from .store import active_busy, program_stamp
@@ -52,6 +53,7 @@ Stamp = tuple[int, int, str]
 @dataclass
 class _Program:
     stamp: Stamp
+    own_now: bool  # the program's header fixes ``now`` (else each request's clock)
     docs: dict[str, ProgramDocument] = field(default_factory=dict)
     rows: dict[str, np.ndarray] = field(default_factory=dict)
     nbytes: int = 0
@@ -67,12 +69,15 @@ class ProgramCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def _entry(self, program_id: str, stamp: Stamp) -> _Program:
+    def _entry(self, conn: Connection, program_id: str) -> _Program:
+        """The program's entry for its stamp as the database holds it now (read first:
+        whatever is built into the entry afterwards is at least that recent)."""
+        stamp = program_stamp(conn, program_id)
         with self._lock:
             entry = self._programs.get(program_id)
             if entry is None or entry.stamp != stamp:
-                entry = _Program(stamp)
-                self._programs[program_id] = entry
+                own_now = json.loads(stamp[2]).get("now") is not None
+                entry = self._programs[program_id] = _Program(stamp, own_now)
             self._programs.move_to_end(program_id)
             return entry
 
@@ -86,26 +91,11 @@ class ProgramCache:
                 _, dropped = self._programs.popitem(last=False)
                 total -= dropped.nbytes
 
-    def document(
-        self,
-        conn: Connection,
-        program_id: str,
-        match_id: str,
-        now: datetime | None = None,
-        stamp: Stamp | None = None,
+    def _part(
+        self, entry: _Program, conn: Connection, program_id: str, match_id: str
     ) -> ProgramDocument:
-        """The match's part of the program without sessions, with ``now`` (the program's
-        own, else ``now``, else the clock): ``solving_document(conn, program_id, now,
-        match=match_id, sessions=False)``, from the cache while it holds. ``stamp``: the
-        program's, if the caller read it in this transaction already."""
-        stamp = stamp or program_stamp(conn, program_id)
-        doc = self._document(conn, program_id, match_id, stamp)
-        return with_now(doc, stamp, now)
-
-    def _document(
-        self, conn: Connection, program_id: str, match_id: str, stamp: Stamp
-    ) -> ProgramDocument:
-        entry = self._entry(program_id, stamp)
+        """The match's part of the program, without sessions or ``now`` (so that it holds
+        whatever the clock says): built once per entry."""
         doc = entry.docs.get(match_id)
         if doc is not None:
             self.hits += 1
@@ -113,14 +103,19 @@ class ProgramCache:
         self.misses += 1
         from .programs import solving_document  # programs imports this module's users
 
-        # No ``now``: the cached part must not depend on the clock. A program without
-        # ``now`` gets the clock's in with_now; its grid here has no past.
-        doc = solving_document(conn, program_id, match=match_id, sessions=False, now=None)
-        if json.loads(stamp[2]).get("now") is None:
-            doc = doc.model_copy(update={"program": doc.program.model_copy(update={"now": None})})
+        doc = solving_document(conn, program_id, match=match_id, sessions=False, clock=False)
         entry.docs[match_id] = doc
         self._added(entry, _document_bytes(doc))
         return doc
+
+    def document(
+        self, conn: Connection, program_id: str, match_id: str, now: datetime | None = None
+    ) -> ProgramDocument:
+        """The match's part of the program without sessions, with ``now`` (the program's
+        own, else ``now``, else the clock): ``solving_document(conn, program_id, now,
+        match=match_id, sessions=False)``, from the cache while it holds."""
+        entry = self._entry(conn, program_id)
+        return _with_now(self._part(entry, conn, program_id, match_id), entry, now)
 
     def availability(
         self,
@@ -129,17 +124,20 @@ class ProgramCache:
         match_id: str,
         now: datetime | None = None,
         ignore: str | None = None,
-        stamp: Stamp | None = None,
+        check: Callable[[Match], None] | None = None,
     ) -> tuple[ProgramDocument, Availability]:
         """The match's part of the program (as :meth:`document`) and its members'
         availability with every session but ``ignore`` busy and the past closed:
         ``build_availability(solving_document(conn, program_id, now, match=match_id,
-        ignore=ignore), members=match.members)``."""
-        stamp = stamp or program_stamp(conn, program_id)
-        base = self._document(conn, program_id, match_id, stamp)
-        doc = with_now(base, stamp, now)
-        ids = list(doc.match(match_id).members)
-        entry = self._entry(program_id, stamp)
+        ignore=ignore), members=match.members)``. ``check`` sees the match first (a
+        refusal comes before any rasterising), from the same entry as the rest."""
+        entry = self._entry(conn, program_id)
+        base = self._part(entry, conn, program_id, match_id)
+        match = base.match(match_id)
+        if check is not None:
+            check(match)
+        doc = _with_now(base, entry, now)
+        ids = list(match.members)
         missing = [m for m in ids if m not in entry.rows]
         if missing:
             built = build_availability(base, members=missing)  # no now: nothing closed yet
@@ -175,12 +173,11 @@ def _document_bytes(doc: ProgramDocument) -> int:
     return 4096 + 600 * intervals + 1024 * (len(doc.members) + len(doc.matches) + len(doc.bookings))
 
 
-def with_now(doc: ProgramDocument, stamp: Stamp, now: datetime | None) -> ProgramDocument:
+def _with_now(doc: ProgramDocument, entry: _Program, now: datetime | None) -> ProgramDocument:
     """``doc`` with the program's ``now``: its own (SPEC 6), else ``now``, else the clock."""
-    if json.loads(stamp[2]).get("now") is not None:
+    if entry.own_now:
         return doc
-    at = (now or datetime.now(UTC)).isoformat()
-    program = doc.program.model_copy(update={"now": datetime.fromisoformat(at)})
+    program = doc.program.model_copy(update={"now": now or datetime.now(UTC)})
     return doc.model_copy(update={"program": program})
 
 

@@ -87,10 +87,12 @@ def solving_document(
     match: str | None = None,
     sessions: bool = True,
     ignore: str | None = None,
+    clock: bool = True,
 ) -> ProgramDocument:
     """The stored document plus booked sessions (unless ``sessions`` is false: bookings
     check those themselves; session ``ignore`` is left out, as when it is being moved),
-    fetched calendars and ``now``.
+    fetched calendars and ``now`` (the program's own, else ``now``, else the clock; with
+    ``clock`` false a program without one is left without, as the cache keeps it).
 
     With ``match``, only the part of the program that match needs: its members, the
     bookings and sessions that touch them, and the matches those belong to (with their
@@ -123,7 +125,7 @@ def solving_document(
             conn, program_id, None if focus is None else [m["id"] for m in data["members"]]
         ),
     )
-    if data["program"].get("now") is None:
+    if clock and data["program"].get("now") is None:
         data["program"]["now"] = (now or datetime.now(UTC)).isoformat()
     return parse_program(data, stored=True)
 

@@ -18,7 +18,6 @@ from ..config import Settings
 from ..errors import Invalid, error_responses
 from ..programs import find_match, session_match
 from ..signin import CSRF_HEADER, SESSION_COOKIE, session_principal
-from ..store import program_stamp
 
 READ = error_responses(403, 404)
 WRITE = error_responses(403, 404, 409)
@@ -81,15 +80,14 @@ def match_availability(
     sessions busy, the past closed; service/cache.py); booked session ``ignore`` (one of
     the match's) is not busy time."""
     who.program(pid)
-    with db.connect() as conn:  # the stamp first, then the data (service/cache.py)
-        cache, stamp = cached(conn), program_stamp(conn, pid)
-        match = find_match(cache.document(conn, pid, xid, stamp=stamp), xid)
-        who.sees_match(pid, list(match.members))
-        if ignore is not None and session_match(conn, pid, ignore) != xid:
-            raise Invalid(f'session "{ignore}" is not one of this match\'s', field="ignore_session")
-        doc, avail = cache.availability(conn, pid, xid, ignore=ignore, stamp=stamp)
-    # The match as the availability was built from it: a request with a newer stamp may
-    # have replaced the cache's entry between the two lookups (a match changed meanwhile).
-    match = find_match(doc, xid)
-    who.sees_match(pid, list(match.members))
-    return doc, match, avail
+    with db.connect() as conn:
+
+        def allowed(match: Match) -> None:
+            who.sees_match(pid, list(match.members))
+            if ignore is not None and session_match(conn, pid, ignore) != xid:
+                raise Invalid(
+                    f'session "{ignore}" is not one of this match\'s', field="ignore_session"
+                )
+
+        doc, avail = cached(conn).availability(conn, pid, xid, ignore=ignore, check=allowed)
+    return doc, find_match(doc, xid), avail

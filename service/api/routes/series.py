@@ -26,7 +26,7 @@ from ...schemas import (
     SessionUpdate,
 )
 from ...serialize import series_dict
-from ...store import locked, program_stamp
+from ...store import locked
 from ..deps import ICS, READ, WRITE, Config, Db, Who, match_context
 
 router = APIRouter(tags=["series"])
@@ -44,16 +44,12 @@ def preview_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db) -> 
     who.program(pid)
     now = datetime.now(UTC)
     with db.connect() as conn:
-        cache, stamp = cached(conn), program_stamp(conn, pid)
-        doc = cache.document(conn, pid, xid, now, stamp=stamp)  # see book_series
+        # Without sessions in the document (see book_series); who can come is read as
+        # proposals read it, booked sessions being busy time (``seen``).
+        doc, seen = cached(conn).availability(
+            conn, pid, xid, now, check=lambda m: who.sees_match(pid, list(m.members))
+        )
         match = find_match(doc, xid)
-        who.sees_match(pid, list(match.members))
-        # Who can come is read as proposals read it: booked sessions are busy time. Its
-        # document is the one the availability was built from (the cache's entry may have
-        # been replaced since the lookup above, by a request with a newer stamp).
-        doc, seen = cache.availability(conn, pid, xid, now, stamp=stamp)
-        match = find_match(doc, xid)
-        who.sees_match(pid, list(match.members))
         req = booking.request_for(doc, match, body.model_dump(exclude_none=True))
         wanted = booking.occurrences(doc, match, req, document_now(doc))
         found = booking.clashes(conn, doc, pid, list(match.members), wanted)
