@@ -68,13 +68,6 @@ class WeeklyRule:
     end_min: int
 
 
-def local_dates(grid: SlotGrid, zone: ZoneInfo) -> list[date]:
-    """Every local date in ``zone`` that touches the horizon, with a day's margin each side."""
-    first = grid.t0.astimezone(zone).date() - timedelta(days=1)
-    last = grid.t_end.astimezone(zone).date() + timedelta(days=1)
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
 def expand_weekly(grid: SlotGrid, zone: ZoneInfo, rules: list[WeeklyRule]) -> Intervals:
     """Absolute intervals of weekly rules in one zone over the horizon.
 
@@ -110,10 +103,10 @@ def expand_weekly(grid: SlotGrid, zone: ZoneInfo, rules: list[WeeklyRule]) -> In
 def _local_days(
     t0: datetime, t_end: datetime, zone: ZoneInfo
 ) -> tuple[tuple[date, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The local dates of a horizon in ``zone`` (:func:`local_dates`), their naive
-    midnights (epoch seconds), UTC offsets (one more: the day after), which days change
-    offset, and their weekdays. The same for every member in that zone, whatever the
-    request: built once per horizon and zone (arrays read-only)."""
+    """Every local date in ``zone`` that touches the horizon, with a day's margin each
+    side; their naive midnights (epoch seconds), UTC offsets (one more: the day after),
+    which days change offset, and their weekdays. The same for every member in that
+    zone, whatever the request: built once per horizon and zone (arrays read-only)."""
     first = t0.astimezone(zone).date() - timedelta(days=1)
     last = t_end.astimezone(zone).date() + timedelta(days=1)
     days = tuple(first + timedelta(days=i) for i in range((last - first).days + 1))

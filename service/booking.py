@@ -279,9 +279,10 @@ def book(
         )
     # Whole seconds, rounded up: the window is never shorter than promised.
     undo_until = math.ceil(time.time()) + undo_seconds if undo_seconds > 0 else None
-    return insert_series(
-        conn, doc, program_id, match, req, wanted, idempotency=idempotency, undo_until=undo_until
+    made = new_series(
+        doc, program_id, match, req, wanted, idempotency=idempotency, undo_until=undo_until
     )
+    return insert_all(conn, [made])[0]
 
 
 @dataclass(frozen=True)
@@ -372,24 +373,6 @@ def insert_all(conn: Connection, many: list[NewSeries]) -> list[str]:
         conn.execute(sessions.insert(), [r for n in many for r in n.sessions])
         conn.execute(session_members.insert(), [r for n in many for r in n.members])
     return [n.id for n in many]
-
-
-def insert_series(
-    conn: Connection,
-    doc: ProgramDocument,
-    program_id: str,
-    match: Match,
-    req: SeriesRequest,
-    wanted: list[tuple[int, int]],
-    *,
-    idempotency: Idempotency | None = None,
-    undo_until: int | None = None,
-) -> str:
-    """Write a series, its sessions and who is booked; the caller checked clashes."""
-    made = new_series(
-        doc, program_id, match, req, wanted, idempotency=idempotency, undo_until=undo_until
-    )
-    return insert_all(conn, [made])[0]
 
 
 def default_summary(doc: ProgramDocument, match: Match) -> str:

@@ -151,18 +151,6 @@ def series_ics(
     return series_calendar(inv, _method(inv, method), datetime.now(UTC))
 
 
-def queue_occurrence_cancel(
-    conn: Connection,
-    settings: Settings,
-    program_id: str,
-    session_id: str,
-    note: str | None = None,
-) -> int:
-    """Tell every member that one occurrence is cancelled (METHOD:CANCEL + RECURRENCE-ID),
-    with the canceller's ``note`` if any; built now."""
-    return _insert(conn, _occurrence_rows(conn, settings, program_id, session_id, note))
-
-
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
     if rows:
         conn.execute(deliveries.insert(), rows)
@@ -329,7 +317,7 @@ def _enqueue(
         select(func.max(invite_jobs.c.position)).where(invite_jobs.c.series_id == series_id)
     ).scalar()
     conn.execute(
-        invite_jobs.insert(),  # parameters, not .values(): see booking.insert_series
+        invite_jobs.insert(),  # parameters, not .values(): built and keyed once
         {
             "id": "j" + secrets.token_hex(8),
             "program_id": program_id,

@@ -681,6 +681,20 @@ _BUSY = select(members.c.id, members.c.busy, members.c.fetched).where(
     members.c.program_id == bindparam("program")
 )
 _BUSY_OF = _BUSY.where(members.c.id.in_(bindparam("ids", expanding=True)))
+_ACTIVE_BUSY = (
+    select(
+        session_members.c.member_id,
+        session_members.c.start,
+        session_members.c.end,
+        session_members.c.session_id,
+        sessions.c.match_id,
+    )
+    .join(sessions, sessions.c.id == session_members.c.session_id)
+    .where((session_members.c.program_id == bindparam("program")) & (session_members.c.active == 1))
+)
+_ACTIVE_BUSY_OF = _ACTIVE_BUSY.where(
+    session_members.c.member_id.in_(bindparam("members", expanding=True))
+)
 
 
 def replace_member_data(
@@ -849,21 +863,3 @@ def active_busy(
         return [tuple(r) for r in conn.execute(_ACTIVE_BUSY, {"program": program_id})]
     found = conn.execute(_ACTIVE_BUSY_OF, {"program": program_id, "members": member_ids})
     return [tuple(r) for r in found]
-
-
-# Built once, with parameters: a heat map, proposals and every booking run one of these,
-# and building the statement each time cost more than running it.
-_ACTIVE_BUSY = (
-    select(
-        session_members.c.member_id,
-        session_members.c.start,
-        session_members.c.end,
-        session_members.c.session_id,
-        sessions.c.match_id,
-    )
-    .join(sessions, sessions.c.id == session_members.c.session_id)
-    .where((session_members.c.program_id == bindparam("program")) & (session_members.c.active == 1))
-)
-_ACTIVE_BUSY_OF = _ACTIVE_BUSY.where(
-    session_members.c.member_id.in_(bindparam("members", expanding=True))
-)

@@ -66,7 +66,7 @@ def test_sessions_after_2038_are_stored(engine):
             doc, match, {"first_start": datetime.fromisoformat("2040-03-06T10:00:00-05:00")}
         )
         wanted = booking.occurrences(doc, match, req, document_now(doc))
-        sid = booking.insert_series(conn, doc, "p1", match, req, wanted)
+        sid = booking.insert_all(conn, [booking.new_series(doc, "p1", match, req, wanted)])[0]
     with engine.connect() as conn:
         sessions = booking.series_public(conn, "p1", sid)["sessions"]
     assert [s["start"] for s in sessions] == [
