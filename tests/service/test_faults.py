@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -168,13 +169,18 @@ def test_server_killed_while_applying_a_plan_books_none_of_it(db_url, admin, tmp
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == counts["deliveries"]
 
 
-def test_server_killed_while_booking_a_series_keeps_nothing_of_it(db_url, admin, tmp_path):
+def _store_program(db_url: str, admin: str, tmp_path: Path) -> None:
+    """The sample program stored through a server that is then stopped."""
     server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
     finally:
         server.stop()
+
+
+def test_server_killed_while_booking_a_series_keeps_nothing_of_it(db_url, admin, tmp_path):
+    _store_program(db_url, admin, tmp_path)
     body = {"first_start": "2027-03-02T10:00:00-05:00", "agenda": "Goals"}
 
     _killed_mid_commit(
@@ -198,12 +204,7 @@ def test_invite_job_outlives_a_crash_between_commit_and_building(db_url, admin, 
     """A server SIGKILLed right after a booking committed, before its invites were built:
     the booking and its invite job are kept, and the next server's sender builds and
     sends the invites, each member's once."""
-    server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
-    try:
-        with server.client(admin) as api:
-            assert api.post("/api/programs", json=program()).status_code == 201
-    finally:
-        server.stop()
+    _store_program(db_url, admin, tmp_path)
     body = {"first_start": "2027-03-02T10:00:00-05:00"}
 
     _killed_mid_commit(
