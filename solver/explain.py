@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.availability import Availability
-
 from .candidates import Candidates
 from .recurrence import FREQUENCIES
+from .spec import MatchSpec
 
 # Each frequency in words: its own name, but for these two.
 FREQ_WORDS = {f: {"once": "one-off", "biweekly": "bi-weekly"}.get(f, f) for f in FREQUENCIES}
@@ -18,11 +17,10 @@ def _names(ids: list[str] | tuple[str, ...]) -> str:
     return ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
 
 
-def no_candidate_reason(avail: Availability, cands: Candidates, can: np.ndarray) -> str:
-    """Why no series of this match holds even once."""
-    spec = cands.spec
+def no_candidate_reason(spec: MatchSpec, candidates: int, can: np.ndarray) -> str:
+    """Why no series of this match holds even once, of its ``candidates`` series."""
     d = spec.duration_minutes
-    if len(cands) == 0:
+    if candidates == 0:
         what = (
             f"a {d}-minute session"
             if spec.frequency == "once"

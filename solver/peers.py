@@ -20,8 +20,9 @@ def fcfs_choice(
 ) -> dict[int, int | None]:
     """First come, first served: each match in turn takes its best candidate that fits what
     is already booked (no member double-booked, no weekly cap exceeded)."""
-    # Occupancy per person as a slot bitmap keeps this linear in the program's size.
-    taken = np.zeros((n_slots + 1, n_people), dtype=bool)
+    # Occupancy per person as a packed slot bitmap (a bit per slot, a row per person)
+    # keeps this linear in the program's size and small next to the availability matrix.
+    taken = np.zeros((n_people, n_slots // 8 + 1), dtype=np.uint8)
     n_weeks = int(week.max()) + 1
     per_week = {p: np.zeros(n_weeks, np.int64) for p in caps}
     out: dict[int, int | None] = {}
@@ -31,7 +32,10 @@ def fcfs_choice(
         if not len(c):
             continue
         span = (c.slots[:, :, None] + np.arange(c.k)).reshape(len(c), -1)
-        clash = taken[:, m.people][span].any(axis=(1, 2))
+        byte, bit = span >> 3, (span & 7).astype(np.uint8)
+        clash = np.zeros(len(c), bool)
+        for p in m.people.tolist():
+            clash |= ((taken[p][byte] >> bit) & 1).any(axis=1)
         capped = [p for p in m.people.tolist() if p in caps]
         for idx in np.flatnonzero(~clash).tolist():
             weeks = np.bincount(week[c.slots[idx]], minlength=n_weeks)
@@ -41,8 +45,8 @@ def fcfs_choice(
             break
         if out[i] is None:
             continue
-        for s in c.slots[out[i]].tolist():
-            taken[s : s + c.k, m.people] = True
+        for p in m.people.tolist():
+            np.bitwise_or.at(taken[p], byte[out[i]], np.left_shift(1, bit[out[i]], dtype=np.uint8))
         for p in capped:
             per_week[p] += np.bincount(week[c.slots[out[i]]], minlength=n_weeks)
     return out

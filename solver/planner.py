@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
-
-import numpy as np
 
 from ingest.availability import Availability, build_availability
 from ingest.document import ProgramDocument
 
 from .assemble import assemble
 from .budget import Budget, ExecutorBudget, InProcessBudget
+from .candidates import Attend
 from .component_model import ComponentModel, collect
 from .executors import Dispatcher
 from .matches import (
@@ -134,7 +133,7 @@ def _scored(
     doc: ProgramDocument,
     avail: Availability,
     match_ids: Sequence[str] | None,
-    attend: Callable[[int], np.ndarray],
+    attend: Attend,
     report: Reporter,
 ) -> list[ScoredMatch]:
     """The matches to plan, scored in chunks (to report progress on large programs)."""

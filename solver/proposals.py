@@ -11,7 +11,7 @@ import numpy as np
 from ingest.availability import Availability, build_availability, program_grid
 from ingest.document import Frequency, ProgramDocument, duration_problem, sessions_problem
 
-from .candidates import evaluate, member_attend, score
+from .candidates import evaluate, member_attend, score_viable
 from .errors import SolverError
 from .explain import no_candidate_reason
 from .result import Series
@@ -70,11 +70,9 @@ def propose(
     )
     if avail is None:
         avail = build_availability(doc, members=list(match.members))
-    scored = score(avail, spec)
-    cands = scored.viable()
-    can = member_attend(avail, spec, cands.k)
+    cands, can, total = score_viable(avail, spec)
     series = [build_series(avail, cands, c, can=can) for c in range(min(limit, len(cands)))]
-    reason = None if series else no_candidate_reason(avail, scored, can)
+    reason = None if series else no_candidate_reason(spec, total, can)
     return Proposals(spec, series, len(cands), reason)
 
 

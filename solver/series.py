@@ -22,10 +22,12 @@ def build_series(
     spec, grid = cands.spec, avail.grid
     length = timedelta(minutes=spec.duration_minutes)
     occurrences = []
-    for j, slot in enumerate(cands.slots[c].tolist()):
-        who = cands.attend[c, j]
+    # Plain lists: numpy's per-element indexing would cost more than the rest of the loop.
+    rows = zip(
+        cands.slots[c].tolist(), cands.attend[c].tolist(), cands.holds[c].tolist(), strict=True
+    )
+    for slot, who, holds in rows:
         start = grid.slot_start(slot).astimezone(spec.zone)
-        holds = bool(cands.holds[c, j])
         alternative = None
         if not holds and can is not None:
             alt = best_alternative(avail, cands, can, slot)
