@@ -97,6 +97,33 @@ EXPECTED = {
         _iv("01-11 14:00", "01-11 15:00"),
         _iv("01-12 00:00", "01-13 00:00"),
     ],
+    # Providers' real exports (docs/calendars.md), each read the way it is published.
+    # Google's secret address: X-WR-TIMEZONE and its VTIMEZONE; the weekly Berlin standup
+    # at 09:30 (CET, 08:30Z; CEST from 03-28, 07:30Z) until 04-05, 03-29 an EXDATE, 03-22
+    # moved to Tue 03-23 14:00 CET; a one-off in UTC; all-day (New York days, EDT) busy only
+    # when set to busy (TRANSP:OPAQUE); "show as available" (TRANSPARENT) is free.
+    "google_secret_address.ics": [
+        _iv("03-15 08:30", "03-15 09:00"),
+        _iv("03-18 04:00", "03-20 04:00"),
+        _iv("03-23 13:00", "03-23 13:30"),
+        _iv("03-24 15:00", "03-24 16:00"),
+        _iv("04-05 07:30", "04-05 08:00"),
+    ],
+    # Outlook's published ICS link (Exchange): Windows zones with their VTIMEZONEs. The
+    # Tuesday "Jour fixe" 10:00 CET (09:00Z) until 02-09, 01-19 an EXDATE, 01-26 moved to
+    # 15:00 CET; TENTATIVE at 09:00 EST (14:00Z) is busy; FREE (TRANSPARENT) is not; the
+    # all-day OOF covers New York's 02-01 and 02-02 (EST); "Customized Time Zone" is the
+    # file's own Lord Howe definition: 09:00 is +11 on 04-03, +10:30 on 04-04.
+    "outlook_published.ics": [
+        _iv("01-12 09:00", "01-12 10:00"),
+        _iv("01-13 14:00", "01-13 14:30"),
+        _iv("01-26 14:00", "01-26 15:00"),
+        _iv("02-01 05:00", "02-03 05:00"),
+        _iv("02-02 09:00", "02-02 10:00"),
+        _iv("02-09 09:00", "02-09 10:00"),
+        _iv("04-02 22:00", "04-02 23:00"),
+        _iv("04-03 22:30", "04-03 23:30"),
+    ],
 }
 
 # Broken calendars: the problem and the offending line the error must name.
