@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from icalendar import Calendar, Component, InvalidCalendar, vBroken, vDDDTypes
+from icalendar import Calendar, Component, InvalidCalendar, vBroken, vDDDTypes, vDuration
 from icalendar import vRecur as Recur
 from icalendar.error import GloballyUniqueTZIDGuessed
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
@@ -26,6 +26,7 @@ from .errors import CalendarError
 
 __all__ = [
     "KINDS",
+    "TRAVEL",
     "Calendar",
     "Component",
     "InvalidCalendar",
@@ -45,6 +46,7 @@ __all__ = [
     "rules",
     "set_rules",
     "text",
+    "travel",
     "value",
 ]
 
@@ -109,6 +111,26 @@ def duration(component: Component) -> timedelta:
     found = value(component, "DURATION")
     if not isinstance(found, timedelta):
         raise CalendarError("DURATION is not a duration: {value!r}", value=found)
+    return found
+
+
+TRAVEL = "X-APPLE-TRAVEL-DURATION"
+
+
+def travel(component: Component) -> timedelta | None:
+    """Apple Calendar's travel time before an event (``X-APPLE-TRAVEL-DURATION``): zero if
+    absent, None if it is no duration of zero or more. Apple types it
+    (``;VALUE=DURATION:PT30M``); tools that copy it may not, so its text is read too."""
+    if TRAVEL not in component:
+        return timedelta(0)
+    found = value(component, TRAVEL)
+    if isinstance(found, str):
+        try:
+            found = vDuration.from_ical(found.strip())
+        except ValueError:
+            return None
+    if not isinstance(found, timedelta) or found < timedelta(0):
+        return None
     return found
 
 

@@ -12,6 +12,8 @@ Rules, in one place for every calendar source (CalDAV feeds its data through her
   names in TZID (Outlook) are mapped to IANA zones by icalendar.
 - An event without DTEND and DURATION lasts one day if it starts on a DATE, no time
   (and so is not busy) if it starts at a date-time.
+- Apple's travel time (``X-APPLE-TRAVEL-DURATION``, zero or more) is busy before the
+  event: the member is on the road then.
 - VFREEBUSY: every FREEBUSY period of type BUSY, BUSY-TENTATIVE, BUSY-UNAVAILABLE (or with
   no FBTYPE) is busy; FREE is not.
 
@@ -87,6 +89,7 @@ ONCE = {
         "STATUS",
         "TRANSP",
         "X-MICROSOFT-CDO-BUSYSTATUS",
+        ical.TRAVEL,
     ),
     "VFREEBUSY": ("UID", "DTSTART", "DTEND"),
 }
@@ -310,6 +313,13 @@ def _check_event(event: ical.Component, text: str) -> None:
             uid=uid,
             line=_line_with(text, "DURATION", ical.as_ical(event, "DURATION")),
         )
+    if ical.travel(event) is None:
+        raise CalendarError(
+            "VEVENT {uid!r} has a bad X-APPLE-TRAVEL-DURATION: not a duration of zero or more",
+            uid=uid,
+            line=_line_with(text, ical.TRAVEL, ical.as_ical(event, ical.TRAVEL))
+            or _line_with(text, ical.TRAVEL),
+        )
 
 
 def _event_busy(
@@ -364,7 +374,9 @@ def _span(event: ical.Component, zone: ZoneInfo) -> tuple[datetime, datetime]:
         finish = begin
     else:
         finish = begin + timedelta(days=1)
-    return _instant(begin, zone), _instant(finish, zone)
+    # Checked in _check_event; the time on the road before the event is busy too.
+    on_the_road = ical.travel(event) or timedelta(0)
+    return _instant(begin, zone) - on_the_road, _instant(finish, zone)
 
 
 def _freebusy_busy(

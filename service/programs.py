@@ -88,6 +88,7 @@ def solving_document(
     sessions: bool = True,
     ignore: str | None = None,
     clock: bool = True,
+    member: str | None = None,
 ) -> ProgramDocument:
     """The stored document plus booked sessions (unless ``sessions`` is false: bookings
     check those themselves; session ``ignore`` is left out, as when it is being moved),
@@ -97,13 +98,17 @@ def solving_document(
     With ``match``, only the part of the program that match needs: its members, the
     bookings and sessions that touch them, and the matches those belong to (with their
     members, so the document stays whole). A heat map, proposals or a booking then costs
-    the same in a program of ten matches as in one of ten thousand.
+    the same in a program of ten matches as in one of ten thousand. With ``member``
+    instead, the part one member needs (their free/busy): the member, the bookings and
+    sessions that touch them, and the matches those belong to.
     """
-    if match is None:
+    if match is not None:
+        data, focus = _match_data(conn, program_id, match)
+    elif member is not None:
+        data, focus = _member_data(conn, program_id, member)
+    else:
         data = document_data(conn, program_id)
         focus = None
-    else:
-        data, focus = _match_data(conn, program_id, match)
     booked: dict[tuple[str, str, int, int], list[str]] = defaultdict(list)
     for member, start, end, session, x in active_busy(conn, program_id, focus) if sessions else []:
         if session != ignore:
@@ -118,7 +123,7 @@ def solving_document(
             }
         )
     if focus is not None:
-        _complete(conn, program_id, data)
+        _complete(conn, program_id, data, focus)
     _calendars_as_busy(
         data,
         stored_busy(
@@ -187,15 +192,41 @@ def _match_data(
     return data, focus
 
 
-def _complete(conn: Connection, program_id: str, data: dict[str, Any]) -> None:
-    """Add the matches the bookings name and every member those matches list."""
+def _member_data(
+    conn: Connection, program_id: str, member_id: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The program header and the document bookings touching one member (no match: the
+    bookings' matches are added by :func:`_complete`)."""
+    row = program_row(conn, program_id)
+    if not members_data(conn, program_id, {member_id}):
+        raise NotFound(f'unknown member "{member_id}"')
+    bookings = json.loads(row.bookings)
+    whole = matches_data(conn, program_id, {b["match"] for b in bookings if not b.get("members")})
+    touching = [
+        b
+        for b in bookings
+        if member_id in (b.get("members") or whole.get(b["match"], {}).get("members", []))
+    ]
+    data = {
+        "version": 1,
+        "program": json.loads(row.header),
+        "members": [],
+        "matches": [],
+        "bookings": touching,
+    }
+    return data, [member_id]
+
+
+def _complete(conn: Connection, program_id: str, data: dict[str, Any], focus: list[str]) -> None:
+    """Add the matches the bookings name and every member those matches list (and the
+    members of ``focus``, who may be in none of them)."""
     have = {x["id"] for x in data["matches"]}
     data["matches"] += matches_data(
         conn, program_id, {b["match"] for b in data["bookings"]} - have
     ).values()
     wanted = {m for x in data["matches"] for m in x["members"]}
     wanted |= {m for b in data["bookings"] for m in b.get("members") or []}
-    data["members"] = members_data(conn, program_id, wanted)
+    data["members"] = members_data(conn, program_id, wanted | set(focus))
 
 
 def document_now(doc: ProgramDocument) -> datetime:

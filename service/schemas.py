@@ -174,10 +174,12 @@ class HomePublic(TypedDict):
 
 @with_config(_OPEN)
 class FeedLink(TypedDict):
-    """A member's calendar feed link; the feed token in it opens only that feed."""
+    """A member's calendar feed link; the feed token in it opens only that feed (``url``)
+    and the member's free/busy (``freebusy_url``, the same token)."""
 
     member: str
     url: str
+    freebusy_url: str
 
 
 @with_config(_OPEN)

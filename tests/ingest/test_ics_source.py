@@ -97,6 +97,47 @@ EXPECTED = {
         _iv("01-11 14:00", "01-11 15:00"),
         _iv("01-12 00:00", "01-13 00:00"),
     ],
+    # Providers' real exports (docs/calendars.md), each read the way it is published.
+    # Google's secret address: X-WR-TIMEZONE and its VTIMEZONE; the weekly Berlin standup
+    # at 09:30 (CET, 08:30Z; CEST from 03-28, 07:30Z) until 04-05, 03-29 an EXDATE, 03-22
+    # moved to Tue 03-23 14:00 CET; a one-off in UTC; all-day (New York days, EDT) busy only
+    # when set to busy (TRANSP:OPAQUE); "show as available" (TRANSPARENT) is free.
+    "google_secret_address.ics": [
+        _iv("03-15 08:30", "03-15 09:00"),
+        _iv("03-18 04:00", "03-20 04:00"),
+        _iv("03-23 13:00", "03-23 13:30"),
+        _iv("03-24 15:00", "03-24 16:00"),
+        _iv("04-05 07:30", "04-05 08:00"),
+    ],
+    # Outlook's published ICS link (Exchange): Windows zones with their VTIMEZONEs. The
+    # Tuesday "Jour fixe" 10:00 CET (09:00Z) until 02-09, 01-19 an EXDATE, 01-26 moved to
+    # 15:00 CET; TENTATIVE at 09:00 EST (14:00Z) is busy; FREE (TRANSPARENT) is not; the
+    # all-day OOF covers New York's 02-01 and 02-02 (EST); "Customized Time Zone" is the
+    # file's own Lord Howe definition: 09:00 is +11 on 04-03, +10:30 on 04-04.
+    "outlook_published.ics": [
+        _iv("01-12 09:00", "01-12 10:00"),
+        _iv("01-13 14:00", "01-13 14:30"),
+        _iv("01-26 14:00", "01-26 15:00"),
+        _iv("02-01 05:00", "02-03 05:00"),
+        _iv("02-02 09:00", "02-02 10:00"),
+        _iv("02-09 09:00", "02-09 10:00"),
+        _iv("04-02 22:00", "04-02 23:00"),
+        _iv("04-03 22:30", "04-03 23:30"),
+    ],
+    # iCloud's public calendar: Apple's VTIMEZONEs (localised TZNAMEs, its own property
+    # order) and X-APPLE properties. The daily 06:30 run in Lord Howe: +11 on 04-02, 04-03
+    # an EXDATE, +10:30 from 04-04; 01:45 on 04-04 is the first pass of the repeated half
+    # hour (+11) and 02:45 is +10:30; an all-day holiday (busy) on New York's 04-12..04-14
+    # (EDT); a birthday (TRANSPARENT) is free; the Berlin choir 18:00 CEST (16:00Z) has 30
+    # minutes of Apple travel time before it, busy too.
+    "icloud_public.ics": [
+        _iv("04-01 19:30", "04-01 20:30"),
+        _iv("04-03 14:45", "04-03 16:15"),
+        _iv("04-03 20:00", "04-03 21:00"),
+        _iv("04-04 20:00", "04-04 21:00"),
+        _iv("04-12 04:00", "04-15 04:00"),
+        _iv("04-20 15:30", "04-20 17:30"),
+    ],
 }
 
 # Broken calendars: the problem and the offending line the error must name.
@@ -567,3 +608,38 @@ def test_events_of_all_of_a_members_calendars_count_together(monkeypatch):
             *WINDOW,
         )
     assert err.value.field == "calendars[1]"
+
+
+@pytest.mark.parametrize(
+    "travel",
+    [
+        "X-APPLE-TRAVEL-DURATION;VALUE=DURATION:PT30M",  # as Apple writes it
+        "X-APPLE-TRAVEL-DURATION:PT30M",  # untyped, as other tools copy it
+    ],
+)
+@pytest.mark.parametrize("rule", [[], ["RRULE:FREQ=DAILY;COUNT=2"]])
+def test_apple_travel_time_is_busy_before_the_event(travel, rule):
+    """Regression: Apple Calendar's travel time (X-APPLE-TRAVEL-DURATION) was free time;
+    the member is on the road, so it is busy before the event, each occurrence too."""
+    text = _calendar("DTSTART:20270105T100000Z", "DTEND:20270105T110000Z", *rule, travel)
+    busy = busy_from_ics(text, NEW_YORK, *WINDOW)
+    expected = [_iv("01-05 09:30", "01-05 11:00"), _iv("01-06 09:30", "01-06 11:00")]
+    assert busy == expected[: 1 + len(rule)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "X-APPLE-TRAVEL-DURATION;VALUE=DURATION:-PT30M",
+        "X-APPLE-TRAVEL-DURATION:half an hour",
+        "X-APPLE-TRAVEL-DURATION;VALUE=DATE:20270105",
+    ],
+)
+def test_bad_apple_travel_time_is_refused(line):
+    """A travel time that is not a duration of zero or more names the event and its line
+    (it changes busy time, so it is not skipped)."""
+    err = _refused(_calendar("DTSTART:20270105T100000Z", "DTEND:20270105T110000Z", line))
+    assert err.problem == (
+        "VEVENT 'e@test' has a bad X-APPLE-TRAVEL-DURATION: not a duration of zero or more"
+    )
+    assert err.line == line

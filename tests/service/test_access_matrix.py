@@ -215,6 +215,21 @@ TABLE = [
     ),
     ("GET", "/api/feeds/{feed}.ics", EVERYONE, 200, lambda o: (f"/api/feeds/{o['feed']}.ics", {})),
     (
+        "GET",
+        "/api/programs/{pid}/members/{mid}/freebusy.ifb",
+        MEMBER_AL,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/members/al/freebusy.ifb", {}),
+    ),
+    (
+        "GET",
+        "/api/programs/{pid}/matches/{xid}/freebusy.ifb",
+        SEES_MATCH,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/matches/mia-al/freebusy.ifb", {}),
+    ),
+    ("GET", "/api/feeds/{feed}.ifb", EVERYONE, 200, lambda o: (f"/api/feeds/{o['feed']}.ifb", {})),
+    (
         "POST",
         "/api/programs/{pid}/plans",
         ADMINS,
@@ -349,7 +364,7 @@ PUBLIC = {"/api/auth/link", "/api/auth/session"}
 # Routes that do not name a program: the same answer whichever program is "own".
 UNSCOPED = {"/api/me", "/api/programs", "/api/auth/session/program", *PUBLIC}
 # Routes whose credential is in the URL (bo's feed token of the program), not the header.
-URL_CREDENTIAL = {"/api/feeds/{feed}.ics"}
+URL_CREDENTIAL = {"/api/feeds/{feed}.ics", "/api/feeds/{feed}.ifb"}
 # Once-off series booked and cancelled (one per match), tried at these starts in turn
 # until one is free (the applied plan may hold some).
 ONCE_STARTS = [f"2027-04-{day}T06:00:00-04:00" for day in (24, 25, 18, 11)]

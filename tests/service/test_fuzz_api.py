@@ -365,6 +365,9 @@ def test_api_happy_paths(tmp_path: Path) -> None:
             "url"
         ]
         call("GET", "/api/feeds/{feed}.ics", 200, feed=link.rsplit("/", 1)[1].removesuffix(".ics"))
+        call("GET", "/api/programs/{pid}/members/{mid}/freebusy.ifb", 200, **demo, mid="nia")
+        call("GET", "/api/programs/{pid}/matches/{xid}/freebusy.ifb", 200, **demo, xid="nia-oli")
+        call("GET", "/api/feeds/{feed}.ifb", 200, feed=link.rsplit("/", 1)[1].removesuffix(".ics"))
         call("DELETE", "/api/programs/{pid}/members/{mid}/feed-token", 204, **demo, mid="nia")
         call(
             "POST", "/api/programs/{pid}/series/{sid}/undo", 200, **demo, sid=series["ian-jo"]["id"]

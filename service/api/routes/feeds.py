@@ -1,19 +1,39 @@
-"""Routes for members' calendar feeds: a member's sessions as a calendar, the feed a
-feed link opens, and the links themselves (rotate, revoke)."""
+"""Routes for members' calendar feeds: a member's sessions as a calendar, a member's or a
+match's free/busy (VFREEBUSY), what a feed link opens (the sessions and the member's
+free/busy), and the links themselves (rotate, revoke)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from ... import feeds
+from ... import feeds, freebusy
 from ...auth import feed_member, issue_feed_token, revoke_feed_token
 from ...errors import error_responses
 from ...schemas import FeedLink
 from ..deps import ICS, READ, Db, Who
 
 router = APIRouter(tags=["feeds"])
+
+CALENDAR = "text/calendar; charset=utf-8"
+# Strings, read by service/freebusy.py: its 422s name the field and say what it accepts.
+Start = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="first instant: a date (midnight in the member's zone; for a match, "
+        "the organizer's) or a date-time with offset; default: the program's start",
+    ),
+]
+End = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="end of the range (excluded), as start; default: the program's end; "
+        f"at most {freebusy.MAX_RANGE_DAYS} days after start",
+    ),
+]
 
 
 @router.get(
@@ -42,6 +62,49 @@ def feed(feed: str, db: Db) -> Response:
     return Response(feeds.member_calendar(db, pid, mid), media_type="text/calendar; charset=utf-8")
 
 
+@router.get(
+    "/programs/{pid}/members/{mid}/freebusy.ifb",
+    responses={**ICS, **READ},
+    response_class=Response,
+)
+def member_freebusy(
+    pid: str, mid: str, who: Who, db: Db, start: Start = None, end: End = None
+) -> Response:
+    """A member's free/busy as a VFREEBUSY (RFC 5545 3.6.4): busy where the scheduler
+    sees them busy (BUSY-UNAVAILABLE outside their weekly times and when away; BUSY for
+    their calendars and booked sessions), FREEBUSY periods in UTC. The member or an
+    admin; other schedulers read it through the feed link (``/api/feeds/{feed}.ifb``)."""
+    who.is_member(pid, mid)
+    return Response(freebusy.member_freebusy(db, pid, mid, start, end), media_type=CALENDAR)
+
+
+@router.get(
+    "/programs/{pid}/matches/{xid}/freebusy.ifb",
+    responses={**ICS, **READ},
+    response_class=Response,
+)
+def match_freebusy(
+    pid: str, xid: str, who: Who, db: Db, start: Start = None, end: End = None
+) -> Response:
+    """Each member of a match as one VFREEBUSY (ATTENDEE: the member), for whoever may
+    see the match's heat map (its members and the admins). Other members' busy time is
+    plain BUSY unless the caller is an admin."""
+    return Response(freebusy.match_freebusy(db, who, pid, xid, start, end), media_type=CALENDAR)
+
+
+@router.get(
+    "/feeds/{feed}.ifb",
+    name="freebusy_feed",
+    responses={**ICS, **error_responses(404)},
+    response_class=Response,
+)
+def freebusy_feed(feed: str, db: Db, start: Start = None, end: End = None) -> Response:
+    """The feed link's member's free/busy, as ``…/members/{mid}/freebusy.ifb``: the same
+    feed token opens it (the link ends in ``.ifb`` instead of ``.ics``)."""
+    pid, mid = feed_member(db, feed)
+    return Response(freebusy.member_freebusy(db, pid, mid, start, end), media_type=CALENDAR)
+
+
 @router.post(
     "/programs/{pid}/members/{mid}/feed-token",
     status_code=201,
@@ -49,11 +112,15 @@ def feed(feed: str, db: Db) -> Response:
     responses=READ,
 )
 def rotate_feed_token(pid: str, mid: str, request: Request, who: Who, db: Db) -> dict[str, Any]:
-    """A new calendar feed link for the member (the member or an admin); the previous
-    link stops working. The link is shown once."""
+    """A new calendar feed link for the member (the member or an admin), and the link to
+    their free/busy with the same token; the previous links stop working. Shown once."""
     who.is_member(pid, mid)
     token = issue_feed_token(db, pid, mid)
-    return {"member": mid, "url": str(request.url_for("feed", feed=token))}
+    return {
+        "member": mid,
+        "url": str(request.url_for("feed", feed=token)),
+        "freebusy_url": str(request.url_for("freebusy_feed", feed=token)),
+    }
 
 
 @router.delete(
