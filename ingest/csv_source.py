@@ -166,6 +166,4 @@ def apply_csv(
                 }
             )
         )
-    new = doc.model_copy(update={"members": members})
-    new._base_dir = doc.base_dir
-    return new
+    return doc.model_copy(update={"members": members})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
@@ -370,6 +370,10 @@ class Program(_Model):
         return as_instant(self.now, self.zone) if self.now is not None else datetime.now(UTC)
 
 
+# ProgramDocument's id maps (cached properties), which a copy must not keep.
+_ID_MAPS = ("_members_by_id", "_matches_by_id")
+
+
 class ProgramDocument(_Model):
     version: Literal[1] = 1
     program: Program
@@ -397,6 +401,18 @@ class ProgramDocument(_Model):
     @cached_property
     def _matches_by_id(self) -> dict[str, Match]:
         return {m.id: m for m in self.matches}
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> ProgramDocument:
+        """A copy (pydantic's), without the id maps a cached property kept: a copy with
+        other members or matches would otherwise look them up in the original's. The
+        folder relative calendars are read from comes along."""
+        new = super().model_copy(update=update, deep=deep)
+        for name in _ID_MAPS:
+            new.__dict__.pop(name, None)
+        new._base_dir = self._base_dir
+        return new
 
     def member_zone(self, member_id: str) -> ZoneInfo:
         """A member's zone; the program's when the member gives none."""

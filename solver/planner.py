@@ -14,7 +14,7 @@ from .assemble import assemble
 from .budget import Budget, ExecutorBudget, InProcessBudget
 from .candidates import Attend
 from .component_model import ComponentModel, collect
-from .executors import Dispatcher
+from .executors import Dispatcher, capacity
 from .matches import (
     ScoredMatch,
     attend_cache,
@@ -23,6 +23,7 @@ from .matches import (
     score_matches,
 )
 from .model import SolveParams
+from .parts import PARTS_MIN_MATCHES, plan_in_parts
 from .passes import InProcess, Runner, Runs, first_pass, second_pass
 from .peers import fcfs_choice
 from .progress import SCORING, Progress, Reporter
@@ -61,6 +62,10 @@ def plan(
     same seed, hint and CP-SAT workers as in process, so the plan is the same whenever
     every model is solved to optimality within its time.
 
+    A program of at least ``PARTS_MIN_MATCHES`` matches goes to the executor in parts
+    instead (``solver.parts``): each part, a set of whole components, is planned there
+    from availability to series, so that no process holds the whole program's matrix.
+
     ``params`` are CP-SAT's (``SolveParams()`` by default: 60 s, 2 workers, seed 0);
     ``time_limit``, ``workers`` and ``seed``, when given, replace its fields, so that
     ``plan(doc, time_limit=10)`` reads as it says.
@@ -69,6 +74,9 @@ def plan(
     params = _params(params, time_limit, workers, seed)
     deadline = t_start + params.time_limit
     report = Reporter(progress)
+    wanted = list(dict.fromkeys(match_ids)) if match_ids else [x.id for x in doc.matches]
+    if executor is not None and len(wanted) >= PARTS_MIN_MATCHES:
+        return plan_in_parts(doc, avail, wanted, params, executor, capacity(executor), report)
     runner: Runner = InProcess()
     if executor is not None:
         runner = pool = Dispatcher[ComponentModel](executor, deadline)

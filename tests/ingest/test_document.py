@@ -80,3 +80,21 @@ def test_dumped_document_reads_back_the_same(program_dict):
     dumped = doc.model_dump(mode="json", exclude_none=True)
     assert parse_program(dumped) == doc
     assert dumped["program"]["working_hours"][0]["start"] == "09:00"
+
+
+def test_a_copy_looks_members_and_matches_up_in_its_own_lists():
+    """model_copy drops the id maps the original cached: no lookups in the old lists."""
+    from benchmarks.generate import generate_program
+
+    doc = parse_program(generate_program({"matches": 5}, seed=0))
+    gone_member, gone_match = doc.members[-1].id, doc.matches[-1].id
+    assert doc.member(gone_member) and doc.match(gone_match)  # the maps are now cached
+    part = doc.model_copy(update={"members": doc.members[:-1], "matches": doc.matches[:-1]})
+    with pytest.raises(KeyError):
+        part.member(gone_member)
+    with pytest.raises(KeyError):
+        part.match(gone_match)
+    changed = doc.members[0].model_copy(update={"timezone": "Australia/Lord_Howe"})
+    swapped = doc.model_copy(update={"members": [changed, *doc.members[1:]]})
+    assert swapped.member_zone(changed.id).key == "Australia/Lord_Howe"
+    assert swapped.base_dir == doc.base_dir
