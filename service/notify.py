@@ -27,6 +27,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
 from email.errors import MessageError
+from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,7 +40,7 @@ from ingest.text import address_problem
 from . import failpoints
 from .booking import TOO_LATE_TO_UNDO
 from .config import Settings
-from .email import DeliveryError, Mailer, imip_message
+from .email import DeliveryError, Mailer, MimeBody, imip_body, wire_message
 from .errors import Conflict
 from .invites import (
     InviteSeries,
@@ -227,11 +228,13 @@ def _rows(
     undo_until = conn.execute(select(series.c.undo_until).where(series.c.id == series_id)).scalar()
     not_before = undo_until if undo_until is not None and undo_until > now_epoch() else None
     rows = []
-    texts: dict[str | None, str] = {}  # one text per zone the attendees read in
+    # One body per zone the attendees read in (the text in that zone, the calendar, the
+    # MIME parts), or why it could not be built; each attendee adds only their headers.
+    bodies: dict[str | None, MimeBody | str] = {}
     for person in inv.attendees:
-        if person.zone not in texts:
-            texts[person.zone] = _text(inv, method, person.zone)
-        message, problem = _build(settings, person, subject, texts[person.zone], ics, method)
+        if person.zone not in bodies:
+            bodies[person.zone] = _body(_text(inv, method, person.zone), ics, method)
+        message, problem = _build(settings, person, subject, bodies[person.zone])
         rows.append(
             {
                 "id": "d" + secrets.token_hex(8),
@@ -463,20 +466,33 @@ def _build_job(engine: Engine, settings: Settings, jid: str, claim: str) -> int:
     return 1
 
 
+def _body(text: str, ics: bytes, method: str) -> MimeBody | str:
+    try:
+        return imip_body(text, ics, method)
+    except (ValueError, TypeError, UnicodeError, MessageError) as exc:
+        # A body the email package will not build (it should not happen): every delivery
+        # that reads it fails with the reason, and never the change it belongs to.
+        log.warning("an invite body could not be built: %s", exc)
+        return f"the message could not be built: {exc}"
+
+
 def _build(
-    settings: Settings, person: Person, subject: str, text: str, ics: bytes, method: str
+    settings: Settings, person: Person, subject: str, body: MimeBody | str
 ) -> tuple[str, str | None]:
-    """The message for one attendee, or ("", why not). Stored data may predate today's
-    validation (ingest/text.py): an unusable address fails this one delivery with its
-    reason, and never the booking or the plan apply it belongs to."""
+    """The message for one attendee, ready to send (:func:`service.email.wire_message`),
+    or ("", why not). Stored data may predate today's validation (ingest/text.py): an
+    unusable address fails this one delivery with its reason, and never the booking or the
+    plan apply it belongs to."""
     problem = address_problem(person.email)
     if problem is not None:
         return (
             "",
             f"recipient {person.email[:200]!r} ({person.id}) is not an email address: {problem}",
         )
+    if isinstance(body, str):
+        return "", body
     try:
-        return imip_message(settings.sender, person, subject, text, ics, method).as_string(), None
+        return wire_message(settings.sender, person, subject, body), None
     except (ValueError, TypeError, UnicodeError, MessageError) as exc:
         # A message the email package will not build (it should not happen after the
         # checks above): the delivery fails with the reason; the others still go out.
@@ -511,7 +527,7 @@ def _text(inv: InviteSeries, method: str, reader_zone: str | None = None) -> str
         if inv.location:
             lines.append(f"Where: {inv.location}")
         if inv.agenda:
-            lines += ["", "Agenda:", inv.agenda]  # line breaks made LF by imip_message
+            lines += ["", "Agenda:", inv.agenda]  # line breaks made LF by imip_body
     if inv.note and inv.note.strip():
         lines += ["", "Note:", inv.note.strip()]
     return "\n".join(lines) + "\n"
@@ -558,29 +574,44 @@ def _round(
             .all()
         )
     sent = 0
-    for did in ids:
-        if stop is not None and stop.is_set():
-            break
-        message = _claim(engine, did)
-        if message is None:
-            continue
-        try:
-            mailer.send(message_from_string(message, policy=policy.SMTP))
-        except DeliveryError as exc:
-            _settle(engine, did, "failed" if exc.permanent else "pending", str(exc))
-            log.warning(
-                "invite delivery %s failed%s: %s", did, "" if exc.permanent else ", will retry", exc
-            )
-            if exc.timed_out:
+    with mailer:  # one SMTP connection for the round
+        for did in ids:
+            if stop is not None and stop.is_set():
                 break
-            continue
-        except Exception as exc:  # a stored message this code cannot send: fail it alone
-            log.exception("invite delivery %s failed", did)
-            _settle(engine, did, "failed", f"internal error: {exc}")
-            continue
-        _settle(engine, did, "sent")
-        sent += 1
+            message = _claim(engine, did)
+            if message is None:
+                continue
+            try:
+                mailer.send(_outgoing(message))
+            except DeliveryError as exc:
+                _settle(engine, did, "failed" if exc.permanent else "pending", str(exc))
+                log.warning(
+                    "invite delivery %s failed%s: %s",
+                    did,
+                    "" if exc.permanent else ", will retry",
+                    exc,
+                )
+                if exc.timed_out:
+                    break
+                continue
+            except Exception as exc:  # a stored message this code cannot send: fail it alone
+                log.exception("invite delivery %s failed", did)
+                _settle(engine, did, "failed", f"internal error: {exc}")
+                continue
+            _settle(engine, did, "sent")
+            sent += 1
     return sent, built >= BUILD_PER_ROUND or sent >= limit
+
+
+def _outgoing(message: str) -> bytes | EmailMessage:
+    """A stored message as the mailer takes it. An invite is stored ready to send (wire
+    form, CRLF: :func:`service.email.wire_message`) and goes out as its UTF-8 bytes; a
+    message stored as ``as_string()`` (LF: a sign-in link, or an invite queued before
+    invites were stored ready to send) is parsed and generated again, as it always was."""
+    if message.partition("\n")[0].endswith("\r"):
+        return message.encode("utf-8")
+    parsed: EmailMessage = message_from_string(message, policy=policy.SMTP)
+    return parsed
 
 
 def _due(now: int) -> Any:

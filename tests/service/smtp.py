@@ -18,6 +18,8 @@ class Received:
     rcpt_tos: list[str]
     raw: bytes
     message: EmailMessage
+    mail_options: list[str] = field(default_factory=list)  # e.g. SMTPUTF8, BODY=8BITMIME
+    peer: object = None  # the client's (host, port): one per connection
 
 
 @dataclass
@@ -46,6 +48,13 @@ class Collector:
         parsed = BytesParser(policy=policy.default).parsebytes(raw)
         with self.lock:
             self.server.messages.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed)
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    raw,
+                    parsed,
+                    list(envelope.mail_options),
+                    session.peer,
+                )
             )
         return "250 Message accepted for delivery"
