@@ -22,8 +22,8 @@ from .result import Status
 # the first stage's time, and at least TIE_BREAK_FLOOR_S: on dense programs proving it
 # can take longer than the first stage and ran to the time limit (issue 15), for
 # criteria that only break ties; small models still finish it well within the floor.
-TIE_BREAK_SHARE = 0.5
-TIE_BREAK_FLOOR_S = 1.0
+TIE_BREAK_SHARE = 0.25
+TIE_BREAK_FLOOR_S = 2.0
 
 # Every status CP-SAT returns but MODEL_INVALID, which ``_run`` raises as ModelInvalid.
 STATUS: dict[cp_model.CpSolverStatus, Status] = {
