@@ -7,6 +7,20 @@ matches, but only within a cohort, so the person graph splits into many small
 components and a few medium ones instead of one giant component.
 
 Everything is drawn from ``random.Random(seed)``: the same seed gives the same document.
+
+Knobs beyond the size (``DEFAULTS``; each left at its default, the document is the one
+the presets have always given for a seed):
+
+- ``people``: the dense family. With ``people`` > 0 there are no cohorts: that many
+  people (a quarter mentors) share all the matches, so each sits in many of them and
+  the person graph is one large, dense component, e.g. ``{"people": 60, "matches":
+  160}`` or ``{"people": 300, "matches": 800}``.
+- ``popular_mentor_matches``: one more mentor in this many 1-on-1 matches, with
+  mentees of the program (new ones when there are too few), so one component holds
+  them all and the mentor cannot take every series.
+- ``big_group``: one more group series whose members are a cohort of this many of the
+  program's people (new peers when there are too few), with a mentor as facilitator:
+  one component of at least that many people.
 """
 
 from __future__ import annotations
@@ -40,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     "granularity_minutes": 15,
     "start": "2027-01-04",
     "timezone": "America/New_York",
+    "people": 0,  # > 0: the dense family, this many people share every match
+    "popular_mentor_matches": 0,  # > 0: one mentor in this many 1-on-1 matches
+    "big_group": 0,  # > 0: one group series of this many of the program's people
 }
 
 # (zone, region, weight): where members of an international program live.
@@ -158,6 +175,11 @@ def _config(size: str | dict[str, Any]) -> dict[str, Any]:
     cfg = {**DEFAULTS, **size}
     if cfg["matches"] < 1:
         raise ValueError("matches must be at least 1")
+    for key in ("people", "popular_mentor_matches", "big_group"):
+        if not isinstance(cfg[key], int) or cfg[key] < 0:
+            raise ValueError(f"{key} must be a whole number, 0 or more")
+    if 0 < cfg["people"] < 4:
+        raise ValueError("people must be 0 (cohorts) or at least 4")
     return cfg
 
 
@@ -406,6 +428,64 @@ class _ProgramBuilder:
                 max(2, (load[mentor] + 1) // 2), 4
             )
 
+    # -- the dense family and large components ---------------------------------------
+
+    def dense(
+        self, n_pairs: int, n_groups: int
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, list[str]]], list[str]]:
+        """``people`` people in one region share every match: a quarter are mentors, each
+        pair a mentor and a mentee not yet paired (while there are any), each group a
+        mentor facilitating 4-8 others."""
+        rng, n_people = self.rng, self.cfg["people"]
+        region = rng.choices(list(REGIONS), list(REGIONS.values()))[0]
+        mentors = [self.person("mentor", region) for _ in range(max(1, n_people // 4))]
+        mentees = [self.person("mentee", region) for _ in range(n_people - len(mentors))]
+        everyone = mentors + mentees
+        pairs: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        for i in range(n_pairs):
+            pair = (mentors[i % len(mentors)], rng.choice(mentees))
+            for _ in range(10):  # a new pair when one is easy to find
+                if pair not in seen:
+                    break
+                pair = (pair[0], rng.choice(mentees))
+            seen.add(pair)
+            pairs.append(pair)
+        groups = []
+        for _ in range(n_groups):
+            fac = rng.choice(mentors)
+            others = [p for p in everyone if p != fac]
+            groups.append((fac, rng.sample(others, min(len(others), rng.randint(4, 8)))))
+        return pairs, groups, mentors
+
+    def popular_mentor(self, matches: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+        """One mentor in ``n`` 1-on-1 matches with the program's mentees (new ones when
+        there are too few): their components become one."""
+        rng = self.rng
+        mentor = self.person("mentor", rng.choice(list(REGIONS)))
+        zone = self.members[mentor].get("timezone")
+        mentees = sorted({p for x in matches for p in x["members"] if p.startswith("mentee-")})
+        chosen = rng.sample(mentees, min(n, len(mentees)))
+        region = rng.choice(list(REGIONS))
+        chosen += [self.person("mentee", region, near=zone) for _ in range(n - len(chosen))]
+        return [
+            self.match(f"popular-{i:04d}", [mentor, mentee], 60, 0.8)
+            for i, mentee in enumerate(chosen, 1)
+        ]
+
+    def big_group(
+        self, matches: list[dict[str, Any]], mentors: list[str], n: int
+    ) -> dict[str, Any]:
+        """One group series of a cohort of ``n`` of the program's people (new peers when
+        there are too few), facilitated by a mentor."""
+        rng = self.rng
+        fac = rng.choice(mentors) if mentors else self.person("facilitator", "americas")
+        people = sorted({p for x in matches for p in x["members"]} - {fac})
+        seats = rng.sample(people, min(n, len(people)))
+        region = rng.choice(list(REGIONS))
+        seats += [self.person("peer", region) for _ in range(n - len(seats))]
+        return self.match("cohort-0001", [fac, *seats], 60, 0.7)
+
     def build(self) -> dict[str, Any]:
         cfg, rng = self.cfg, self.rng
         n = cfg["matches"]
@@ -413,30 +493,38 @@ class _ProgramBuilder:
         if n >= 8 and cfg["group_share"] > 0:
             n_groups = max(n_groups, 1)
         n_pairs = n - n_groups
-        cohorts = self.cohorts(n_pairs)
-        if n_groups:
-            self.place_groups(cohorts, n_groups, n_pairs)
+        if cfg["people"]:
+            pairs, groups, mentors = self.dense(n_pairs, n_groups)
+        else:
+            cohorts = self.cohorts(n_pairs)
+            if n_groups:
+                self.place_groups(cohorts, n_groups, n_pairs)
+            pairs = [p for c in cohorts for p in c.pairs]
+            groups = [
+                (fac, seats)
+                for c in cohorts
+                for seats, fac in zip(c.groups, c.facilitators, strict=True)
+            ]
+            mentors = [m for c in cohorts for m in c.mentors]
 
         matches = []
-        for c in cohorts:
-            for mentor, mentee in c.pairs:
-                matches.append(
-                    self.match(
-                        f"pair-{len(matches) + 1:05d}",
-                        [mentor, mentee],
-                        rng.choice((60, 60, 60, 45)),
-                        0.8,
-                    )
+        for mentor, mentee in pairs:
+            matches.append(
+                self.match(
+                    f"pair-{len(matches) + 1:05d}",
+                    [mentor, mentee],
+                    rng.choice((60, 60, 60, 45)),
+                    0.8,
                 )
-        groups = [
-            (c, seats, fac)
-            for c in cohorts
-            for seats, fac in zip(c.groups, c.facilitators, strict=True)
-        ]
-        for i, (_, seats, fac) in enumerate(groups, 1):
+            )
+        for i, (fac, seats) in enumerate(groups, 1):
             matches.append(self.match(f"group-{i:04d}", [fac, *seats], 60, 0.7))
+        if cfg["popular_mentor_matches"]:
+            matches += self.popular_mentor(matches, cfg["popular_mentor_matches"])
+        if cfg["big_group"]:
+            matches.append(self.big_group(matches, mentors, cfg["big_group"]))
 
-        self.add_caps([m for c in cohorts for m in c.mentors], matches)
+        self.add_caps(mentors, matches)
 
         zone = ZoneInfo(cfg["timezone"])
         booked = rng.sample(matches, max(1, round(0.01 * len(matches))))
@@ -877,9 +965,22 @@ def generate_ics_calendars(n: int, seed: int, start: date, weeks: int) -> list[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.generate", description="Write a generated program document."
+        prog="python -m benchmarks.generate",
+        description="Write a generated program document.",
+        epilog=(
+            "size keys (JSON): matches; people (> 0: the dense family, that many people "
+            'share every match, e.g. {"people": 60, "matches": 160}); '
+            "popular_mentor_matches (one mentor in that many 1-on-1 matches); big_group "
+            "(one group series of that many people); and group_share, "
+            "mentee_group_share, facilitator_mentor_share, cap_share, sessions, weeks, "
+            "granularity_minutes, start, timezone."
+        ),
     )
-    parser.add_argument("size", help="preset S, M or L, or a JSON object like '{\"matches\": 200}'")
+    parser.add_argument(
+        "size",
+        help="preset S, M or L, or a JSON object like '{\"matches\": 200}' or "
+        '\'{"people": 60, "matches": 160}\'',
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--output", help="file to write (default: stdout)")
     args = parser.parse_args(argv)

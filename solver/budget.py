@@ -37,6 +37,10 @@ class InProcessBudget:
         remaining = self.deadline - time.perf_counter()
         if remaining <= 0:  # past the time limit, the component keeps the FCFS choice
             return None
+        if size >= self.left:
+            # The last component that may need a model: a second pass would start its
+            # search again from scratch, so it gets all the time left at once.
+            return remaining
         share = FIRST_PASS_SHARE * remaining * size / max(self.left, 1)
         return max(share, min(IN_PROCESS_FLOOR_S, remaining))
 

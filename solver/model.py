@@ -18,6 +18,13 @@ from ortools.sat.python import cp_model
 from .errors import ModelInvalid
 from .result import Status
 
+# The tie-break stage (preference, then earliest first start) gets at most this share of
+# the first stage's time, and at least TIE_BREAK_FLOOR_S: on dense programs proving it
+# can take longer than the first stage and ran to the time limit (issue 15), for
+# criteria that only break ties; small models still finish it well within the floor.
+TIE_BREAK_SHARE = 0.25
+TIE_BREAK_FLOOR_S = 2.0
+
 # Every status CP-SAT returns but MODEL_INVALID, which ``_run`` raises as ModelInvalid.
 STATUS: dict[cp_model.CpSolverStatus, Status] = {
     cp_model.OPTIMAL: "optimal",
@@ -282,8 +289,9 @@ class ModelResult:
     primary: int  # value of held * weight + attendance
     primary_bound: int
     build_seconds: float
-    solve_seconds: float
+    solve_seconds: float  # both stages
     constraints: int
+    tie_break_seconds: float = 0.0  # of solve_seconds, the second stage
 
 
 class _Model(cp_model.CpModel):
@@ -348,7 +356,9 @@ def solve(
 
     # Stage 2: keep stage 1's value, prefer preferred times, then earlier first starts.
     tie_weight = sum(int(bm.offset.max()) for bm in inst.matches if len(bm.offset)) + 1
-    remaining = deadline - time.perf_counter()
+    t_tie = time.perf_counter()
+    stage_one = t_tie - t0 - build
+    remaining = min(deadline - t_tie, max(TIE_BREAK_FLOOR_S, TIE_BREAK_SHARE * stage_one))
     if remaining > 0.05:
         model.add(cp_model.LinearExpr.weighted_sum(variables, primary) >= best)
         set_hint(model, xs, choice)
@@ -357,6 +367,7 @@ def solve(
         solver2 = _solver(params, remaining)
         if _run(solver2, model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             choice = xs.extract(solver2)
+    t_end = time.perf_counter()
     return ModelResult(
-        first_status, choice, best, bound, build, time.perf_counter() - t0 - build, constraints
+        first_status, choice, best, bound, build, t_end - t0 - build, constraints, t_end - t_tie
     )

@@ -58,7 +58,8 @@ class Runs:
     constraints: int = 0
     prune_s: float = 0.0
     build_s: float = 0.0
-    solve_s: float = 0.0
+    solve_s: float = 0.0  # both stages
+    tie_break_s: float = 0.0  # of solve_s, the second stage (preference, first start)
 
     def absorb(
         self, results: Iterable[tuple[ComponentModel, ModelResult]]
@@ -71,6 +72,7 @@ class Runs:
             self.constraints += res.constraints
             self.build_s += res.build_seconds
             self.solve_s += res.solve_seconds
+            self.tie_break_s += res.tie_break_seconds
             yield model
 
     def first(self, model: ComponentModel, time_limit: float) -> SolveTask:
