@@ -18,13 +18,6 @@ from ortools.sat.python import cp_model
 from .errors import ModelInvalid
 from .result import Status
 
-# The tie-break stage (preference, then earliest first start) gets at most this share of
-# the first stage's time, and at least TIE_BREAK_FLOOR_S: on dense programs proving it
-# can take longer than the first stage and ran to the time limit (issue 15), for
-# criteria that only break ties; small models still finish it well within the floor.
-TIE_BREAK_SHARE = 0.25
-TIE_BREAK_FLOOR_S = 2.0
-
 # Every status CP-SAT returns but MODEL_INVALID, which ``_run`` raises as ModelInvalid.
 STATUS: dict[cp_model.CpSolverStatus, Status] = {
     cp_model.OPTIMAL: "optimal",
@@ -357,8 +350,7 @@ def solve(
     # Stage 2: keep stage 1's value, prefer preferred times, then earlier first starts.
     tie_weight = sum(int(bm.offset.max()) for bm in inst.matches if len(bm.offset)) + 1
     t_tie = time.perf_counter()
-    stage_one = t_tie - t0 - build
-    remaining = min(deadline - t_tie, max(TIE_BREAK_FLOOR_S, TIE_BREAK_SHARE * stage_one))
+    remaining = deadline - t_tie
     if remaining > 0.05:
         model.add(cp_model.LinearExpr.weighted_sum(variables, primary) >= best)
         set_hint(model, xs, choice)
