@@ -18,7 +18,9 @@ def test_small_runs_measure_every_process_and_render(monkeypatch: pytest.MonkeyP
     here, split = memory.run_one("xl", 0), memory.run_one("100k", 0)
     assert here["status"] == split["status"] == "optimal"
     assert (here["held"], here["attendance"]) == (split["held"], split["attendance"])
-    assert [p["role"] for p in here["processes"]] == ["planning process"]
+    # (Processes earlier tests left, such as a pool's forkserver, are measured too.)
+    roles = [p["role"] for p in here["processes"]]
+    assert "planning process" in roles and not {"Dask worker", "pool worker"} & set(roles)
     assert sum(p["role"] == "Dask worker" for p in split["processes"]) >= 2
     assert split["stages"]["score_seconds"] > 0 and split["stages"]["chunks"] >= 2
     assert 0 < here["peak_mb"] <= here["peak_sum_mb"]
