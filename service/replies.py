@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ingest import ical
 from ingest.availability import Availability
+from ingest.errors import CalendarError
 from ingest.grid import from_epoch
 from ingest.text import email_key, one_line
 from solver.errors import SolverError
@@ -137,7 +138,10 @@ def read_reply(msg: EmailMessage, sender: str) -> list[Answer]:
     events = cal.walk("VEVENT")
     if not events:
         raise Ignored("the calendar has no VEVENT")
-    answers = [_answer(event, sender) for event in events]
+    try:
+        answers = [_answer(event, sender) for event in events]
+    except CalendarError as exc:  # a value of the wrong kind (``DTSTAMP:PT1H``)
+        raise Ignored(f"the calendar cannot be read ({exc})") from None
     if len({a.uid for a in answers}) != 1:
         raise Ignored("the reply names more than one UID")
     return answers

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from service.config import Settings
 from service.inbound import InboundListener
+from service.replies import Ignored, read_message, read_reply
 from service.store import replies
 from tests.helpers import free_port, wait_for
 from tests.service.inprocess import admin_app, call
@@ -76,7 +77,9 @@ def reply(
             DTEND=end,
             RECURRENCE=line,
         )
-    encoded = base64.encodebytes(ics.encode()).decode().replace("\n", "\r\n").rstrip()
+    # surrogateescape: a test may write bytes that are not UTF-8 as U+DC80..U+DCFF.
+    encoded = base64.encodebytes(ics.encode("utf-8", "surrogateescape")).decode()
+    encoded = encoded.replace("\n", "\r\n").rstrip()
     mail = Template((DATA / f"{client}_reply.eml.tmpl").read_bytes().decode()).substitute(
         FROM=sender or f"Al <{attendee}>",
         SUMMARY="Mentoring: Mia & Al",
@@ -84,7 +87,7 @@ def reply(
         ICS=ics.rstrip("\r\n"),
         ICS_BASE64=encoded,
     )
-    return mail.encode()
+    return mail.encode("utf-8", "surrogateescape")
 
 
 @dataclass
@@ -369,3 +372,69 @@ def test_the_setting_starts_the_listener_with_the_server(tmp_path):
             assert wait_for(accepted)
     finally:
         server.stop()
+
+
+def _event(*lines: str) -> str:
+    body = "\r\n".join(lines)
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nMETHOD:REPLY\r\n"
+        f"BEGIN:VEVENT\r\n{body}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+GOOD = ("UID:s1-ab@slotwise", "DTSTAMP:20270301T101744Z", "SEQUENCE:0")
+ODD = {
+    "DTSTAMP of another kind": _event(
+        "UID:s1-ab@slotwise", "DTSTAMP:PT1H", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:al@example.org"
+    ),
+    "SEQUENCE not a number": _event(
+        "UID:x",
+        "DTSTAMP:20270301T101744Z",
+        "SEQUENCE:two",
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:al@example.org",
+    ),
+    "RECURRENCE-ID a date": _event(
+        *GOOD,
+        "RECURRENCE-ID;VALUE=DATE:20270316",
+        "ATTENDEE;PARTSTAT=DECLINED:mailto:al@example.org",
+    ),
+    "RECURRENCE-ID in an unknown zone": _event(
+        *GOOD,
+        "RECURRENCE-ID;TZID=Mars/Olympus:20270316T100000",
+        "ATTENDEE;PARTSTAT=DECLINED:mailto:al@example.org",
+    ),
+    "no ATTENDEE": _event(*GOOD),
+    "ATTENDEE not an address": _event(*GOOD, "ATTENDEE;PARTSTAT=ACCEPTED:urn:uuid:1234"),
+    "NEEDS-ACTION": _event(*GOOD, "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:al@example.org"),
+    "no PARTSTAT": _event(*GOOD, "ATTENDEE:mailto:al@example.org"),
+    "no DTSTAMP": _event("UID:s1-ab@slotwise", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:al@example.org"),
+    "no UID": _event(
+        "DTSTAMP:20270301T101744Z", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:al@example.org"
+    ),
+    "two UIDs": _event(*GOOD, "ATTENDEE;PARTSTAT=ACCEPTED:mailto:al@example.org").replace(
+        "END:VEVENT\r\n",
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:other\r\nDTSTAMP:20270301T101744Z\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:al@example.org\r\nEND:VEVENT\r\n",
+    ),
+    "not UTF-8": "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:\udcff\r\nEND:VEVENT\r\n",
+    "no METHOD": _event(*GOOD, "ATTENDEE;PARTSTAT=ACCEPTED:mailto:al@example.org").replace(
+        "METHOD:REPLY\r\n", ""
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ODD)
+def test_an_odd_calendar_is_ignored_never_an_error(case):
+    """Whatever the calendar part holds, reading a reply ends in an answer or a reason
+    to ignore it (never another exception: the webhook would answer 500)."""
+    raw = reply("thunderbird", "s1-ab@slotwise", ics=ODD[case])
+    with pytest.raises(Ignored):
+        read_reply(read_message(raw), "al@example.org")
+
+
+def test_a_good_calendar_reads_as_one_answer_per_event():
+    """The reading the odd cases are measured against: a minimal REPLY is one answer."""
+    ics = _event(*GOOD, "ATTENDEE;PARTSTAT=accepted:MAILTO:Al%40example.org")
+    found = read_reply(read_message(reply("outlook", "s1-ab@slotwise", ics=ics)), "AL@example.org")
+    assert [(a.uid, a.partstat, a.sequence, a.recurrence_id) for a in found] == [
+        ("s1-ab@slotwise", "ACCEPTED", 0, None)
+    ]
