@@ -153,7 +153,8 @@ def email_key(address: str | None) -> str:
 def _unicode_label(label: str) -> str:
     if label.lower().startswith("xn--"):
         try:
-            return label.encode("ascii").decode("idna")
+            # Lower case first: the codec leaves an upper-case ACE label (XN--…) as it is.
+            return label.lower().encode("ascii").decode("idna")
         except UnicodeError:
             return label  # not valid punycode: compared as written
     return label

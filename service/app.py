@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.models import Schema
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +31,9 @@ from .errors import ServiceError, error_body_schemas, json_problem
 from .headers import SECURITY_HEADERS, ResponseHeaders
 from .process import worker_tag
 from .store import init_db, make_engine
+
+if TYPE_CHECKING:
+    from .inbound import InboundListener
 
 log = logging.getLogger("slotwise")
 STATIC = Path(__file__).parent / "static"
@@ -215,6 +219,28 @@ class _App(FastAPI):
         return self.openapi_schema  # type: ignore[return-value]  # set by super().openapi()
 
 
+def _start_listener(engine: Engine, settings: Settings) -> InboundListener | None:
+    """The inbound mail listener (service/inbound.py) when ``SLOTWISE_INBOUND_PORT`` is
+    set. With several worker processes only the first binds the port; the others say so
+    and serve without one (any of them reads what the listener keeps)."""
+    if settings.inbound_port is None:
+        return None
+    from .inbound import InboundListener
+
+    listener = InboundListener(engine, settings)
+    try:
+        listener.start()
+    except OSError as exc:
+        log.warning(
+            "inbound listener not started on %s:%s (%s): another process holds the port",
+            settings.inbound_host,
+            settings.inbound_port,
+            exc.strerror or exc,
+        )
+        return None
+    return listener
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     redact.install()  # before any request is logged: feed links hold tokens
@@ -228,9 +254,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         retry = RetryLoop(engine, settings)
         retry.start()
+        listener = _start_listener(engine, settings)
         try:
             yield
         finally:
+            if listener is not None:
+                listener.stop()
             retry.stop()
             app.state.executor.shutdown(wait=False, cancel_futures=True)
             engine.dispose()

@@ -32,6 +32,8 @@ _EXPECTED = {
     "seconds": "must be a number of seconds above 0",
     "flag": "must be 1, true, yes, 0, false or no",
     "whole seconds": "must be a whole number of seconds, 0 or more",
+    "port": "must be a port number from 1 to 65535",
+    "secret": "must be at least 16 characters, without spaces",
 }
 _FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
@@ -72,6 +74,28 @@ def _whole_seconds(value: object) -> object:
     raise ValueError(_EXPECTED["whole seconds"])
 
 
+def _port(value: object) -> object:
+    """A TCP port, 1 to 65535 (from the environment: text)."""
+    try:
+        number = int(value) if isinstance(value, str) else value
+    except ValueError:
+        number = None
+    if isinstance(number, int) and not isinstance(number, bool) and 0 < number < 65536:
+        return number
+    raise ValueError(_EXPECTED["port"])
+
+
+MIN_SECRET = 16
+
+
+def _secret(value: object) -> object:
+    """A shared secret: at least MIN_SECRET characters, none of them white space (it goes
+    in a header, and a short one could be guessed)."""
+    if isinstance(value, str) and (len(value) < MIN_SECRET or any(c.isspace() for c in value)):
+        raise ValueError(_EXPECTED["secret"])
+    return value
+
+
 def _public_url(value: object) -> object:
     """An http(s) URL with a host and nothing after the path (no query, no fragment); the
     trailing slash is dropped."""
@@ -90,6 +114,8 @@ WholeSeconds = Annotated[int, BeforeValidator(_whole_seconds)]
 PublicUrl = Annotated[str, BeforeValidator(_public_url)]
 Seconds = Annotated[float, _above_zero("seconds", float)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
+Port = Annotated[int, BeforeValidator(_port)]
+Secret = Annotated[str, BeforeValidator(_secret)]
 
 
 def _doc(what: str, default: str | None = None) -> Any:
@@ -229,6 +255,34 @@ class Settings(BaseSettings):
         Count, _doc("days a sign-in lasts in the browser (the session cookie)")
     ] = 14
 
+    # Replies to invites (iTIP REPLY, service/replies.py) come in by mail: a listener the
+    # mail server forwards the sender address's mail to, and/or a webhook for hosted mail
+    # providers (docs/rules.md, "Replies").
+    inbound_port: Annotated[
+        Port | None,
+        _doc(
+            "port of the inbound SMTP (or LMTP) listener that reads replies to invites",
+            "unset: no listener",
+        ),
+    ] = None
+    inbound_host: Annotated[
+        str, _doc("address the inbound listener binds; another than the loopback exposes it")
+    ] = "127.0.0.1"
+    inbound_lmtp: Annotated[
+        Flag, _doc("the inbound listener speaks LMTP (RFC 2033) instead of SMTP")
+    ] = False
+    inbound_secret: Annotated[
+        Secret | None,
+        _doc(
+            "shared secret of `POST /api/inbound/mail` (header `X-Slotwise-Inbound-Secret`), "
+            "at least 16 characters",
+            "unset: the webhook is off (404)",
+        ),
+    ] = None
+    inbound_max_bytes: Annotated[
+        Count, _doc("largest inbound reply message, in bytes (webhook: 413; listener: 552)")
+    ] = 1_000_000
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -281,6 +335,10 @@ ENVIRONMENT: dict[str, str] = {env_name(field): field for field in Settings.mode
 _FIELD_OF = {**{field: field for field in Settings.model_fields}, **ENVIRONMENT}
 
 
+# Settings whose value an error message must not repeat.
+_SECRETS = {"inbound_secret", "SLOTWISE_INBOUND_SECRET"}
+
+
 def _one_line(exc: ValidationError) -> str:
     """Every problem of ``exc`` as ``SLOTWISE_X: what is expected, not 'value'``."""
     problems = []
@@ -289,7 +347,8 @@ def _one_line(exc: ValidationError) -> str:
         name = env_name(_FIELD_OF[where]) if where in _FIELD_OF else where
         ctx = error.get("ctx") or {}
         expected = str(ctx["error"]) if error["type"] == "value_error" else error["msg"]
-        problems.append(f"{name}: {expected}, not {error['input']!r}")
+        given = "the value given" if where in _SECRETS else repr(error["input"])
+        problems.append(f"{name}: {expected}, not {given}")
     return "; ".join(problems)
 
 

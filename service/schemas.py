@@ -303,12 +303,40 @@ class ProposalsPublic(TypedDict):
 
 
 @with_config(_OPEN)
+class ReplyPublic(TypedDict):
+    """What a member answered to an occurrence's invite (iTIP REPLY, docs/rules.md
+    "Replies"): to this occurrence alone, or to the whole series (``scope``)."""
+
+    member: str
+    partstat: Literal["ACCEPTED", "DECLINED", "TENTATIVE"]
+    scope: Literal["occurrence", "series"]
+    answered_at: str  # the reply's DTSTAMP
+
+
+@with_config(_OPEN)
+class DeclinedPublic(TypedDict):
+    """The facilitator's flag of an occurrence still ahead that members declined alone:
+    whether it still holds without them and, where it does not, the best start that week
+    where it would (as proposals give one), to move it to."""
+
+    members: list[str]
+    holds: NotRequired[bool]
+    attending: NotRequired[list[str]]
+    missing: NotRequired[list[str]]
+    alternative: NotRequired[str]
+
+
+@with_config(_OPEN)
 class SessionPublic(TypedDict):
     id: str
     start: str
     end: str
     original_start: str
     status: str
+    # Where a match's series are listed (``GET …/matches/{xid}/series``, ``GET
+    # …/series/{sid}``): each member's answer that holds for this occurrence as it is now.
+    replies: NotRequired[list[ReplyPublic]]
+    declined: NotRequired[DeclinedPublic]
 
 
 @with_config(_OPEN)
@@ -563,3 +591,9 @@ class ImportResult(TypedDict):
 
 
 EXAMPLE_CSV = "member,day,start,end,type\nana,TU,14:00,18:30,available\n"
+
+
+class InboundAccepted(TypedDict):
+    """A mail message read by the inbound webhook (kept or ignored: the same answer)."""
+
+    status: Literal["accepted"]

@@ -1,5 +1,5 @@
 """The database: programs, members, matches, series, sessions, jobs, tokens, deliveries,
-invite jobs.
+invite jobs, replies.
 
 SQLAlchemy Core on any URL (a SQLite file by default, PostgreSQL by URL). Instants are
 stored as integer epoch seconds (64-bit) so every database compares them the same way.
@@ -302,6 +302,22 @@ invite_jobs = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 Index("ix_invite_jobs_series", invite_jobs.c.series_id, invite_jobs.c.position)
+
+# What members answered to their invites (iTIP REPLY, service/replies.py): one row per
+# member and series (``session_id`` "") or occurrence, the newest answer of each. No
+# foreign key to ``series``: undoing a booking deletes the series whatever was answered.
+replies = Table(
+    "replies",
+    metadata,
+    Column("series_id", String(64), primary_key=True),
+    Column("member_id", String(128), primary_key=True),
+    Column("session_id", String(80), primary_key=True),  # "": the whole series
+    Column("program_id", String(128), nullable=False),
+    Column("partstat", String(16), nullable=False),  # ACCEPTED, DECLINED or TENTATIVE
+    Column("sequence", Integer, nullable=False),  # the SEQUENCE the reply answered
+    Column("dtstamp", BigInteger, nullable=False),  # the reply's DTSTAMP, epoch seconds
+    Column("received_at", BigInteger, nullable=False),
+)
 
 # Columns added to tables after their first release: create_all adds only whole tables.
 LATER_COLUMNS = [

@@ -262,6 +262,19 @@ TABLE = [
         lambda o: ("/api/auth/session", {"json": {"token": "swl_not-a-link"}}),
     ),
     ("GET", "/api/auth/session", EVERYONE, 200, lambda o: ("/api/auth/session", {})),
+    (
+        "POST",
+        "/api/inbound/mail",
+        EVERYONE,
+        404,  # SLOTWISE_INBOUND_SECRET is not set in this world: the webhook is off
+        lambda o: (
+            "/api/inbound/mail",
+            {
+                "content": b"From: al@example.org\r\n\r\n",
+                "headers": {"Content-Type": "message/rfc822"},
+            },
+        ),
+    ),
     ("DELETE", "/api/auth/session", EVERYONE, 204, lambda o: ("/api/auth/session", {})),
     (
         "PUT",
@@ -359,8 +372,9 @@ GROUP_TABLE = [
 ]
 
 # Routes whose credential is not the header: the sign-in link (body) or the session
-# cookie; anyone may call them and gets the same answer.
-PUBLIC = {"/api/auth/link", "/api/auth/session"}
+# cookie, or the inbound webhook's shared secret (a header of its own; tested in
+# test_replies.py); anyone may call them and gets the same answer.
+PUBLIC = {"/api/auth/link", "/api/auth/session", "/api/inbound/mail"}
 # Routes that do not name a program: the same answer whichever program is "own".
 UNSCOPED = {"/api/me", "/api/programs", "/api/auth/session/program", *PUBLIC}
 # Routes whose credential is in the URL (bo's feed token of the program), not the header.

@@ -37,6 +37,11 @@ def test_every_variable_reaches_its_setting(monkeypatch):
         "SLOTWISE_SIGNIN_LINK_MINUTES": "30",
         "SLOTWISE_SESSION_DAYS": "7",
         "SLOTWISE_AVAILABILITY_CACHE_MB": "64",
+        "SLOTWISE_INBOUND_PORT": "2525",
+        "SLOTWISE_INBOUND_HOST": "0.0.0.0",
+        "SLOTWISE_INBOUND_LMTP": "yes",
+        "SLOTWISE_INBOUND_SECRET": "a-long-enough-shared-secret",
+        "SLOTWISE_INBOUND_MAX_BYTES": "50000",
     }
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
@@ -62,6 +67,13 @@ def test_every_variable_reaches_its_setting(monkeypatch):
     assert (s.plan_time_limit, s.max_plan_time_limit, s.ics_max_bytes) == (5, 50, 1_000_000)
     assert s.undo_seconds == 0
     assert s.availability_cache_mb == 64
+    assert (s.inbound_port, s.inbound_host, s.inbound_lmtp, s.inbound_max_bytes) == (
+        2525,
+        "0.0.0.0",
+        True,
+        50_000,
+    )
+    assert s.inbound_secret == "a-long-enough-shared-secret"
     assert (s.public_url, s.signin_link_minutes, s.session_days) == (
         "https://mentoring.example.org",
         30,
@@ -84,12 +96,25 @@ def test_every_variable_reaches_its_setting(monkeypatch):
         ("SLOTWISE_PUBLIC_URL", "mentoring.example.org"),
         ("SLOTWISE_PUBLIC_URL", "https://user@mentoring.example.org"),
         ("SLOTWISE_SESSION_DAYS", "0"),
+        ("SLOTWISE_INBOUND_PORT", "70000"),
+        ("SLOTWISE_INBOUND_PORT", "smtp"),
+        ("SLOTWISE_INBOUND_LMTP", "maybe"),
+        ("SLOTWISE_INBOUND_MAX_BYTES", "0"),
     ],
 )
 def test_a_bad_value_names_the_variable(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=f"^{name}: .*{value!r}"):
         Settings.from_env()
+
+
+def test_a_bad_secret_is_named_but_never_repeated(monkeypatch):
+    """A shared secret too short to be safe is refused, and the message does not carry
+    it (it ends up in logs and terminals)."""
+    monkeypatch.setenv("SLOTWISE_INBOUND_SECRET", "hunter2")
+    with pytest.raises(ValueError, match=r"^SLOTWISE_INBOUND_SECRET: .*16 characters") as err:
+        Settings.from_env()
+    assert "hunter2" not in str(err.value)
 
 
 def test_cli_reports_a_bad_setting_without_a_traceback(monkeypatch, capsys, tmp_path):

@@ -17,6 +17,7 @@ from ...attendance import series_attendance
 from ...cache import cached
 from ...errors import Invalid
 from ...programs import document_now, find_match
+from ...replies import with_replies
 from ...schemas import (
     AttendancePublic,
     CancelCreate,
@@ -137,10 +138,14 @@ def _answer(db: Engine, pid: str, sid: str) -> dict[str, Any]:
     "/programs/{pid}/matches/{xid}/series", response_model=list[SeriesPublic], responses=READ
 )
 def list_series(pid: str, xid: str, who: Who, db: Db) -> list[dict[str, Any]]:
-    """Series booked for a match, newest first, with sessions and progress."""
+    """Series booked for a match, newest first, with sessions and progress, and on each
+    session what each member answered to its invite (``replies``) and, where members
+    declined an occurrence still ahead, a ``declined`` flag with the best alternative that
+    week (docs/rules.md, "Replies")."""
     match_context(db, who, pid, xid)
     with db.connect() as conn:
-        return booking.match_series(conn, pid, xid)
+        listed = booking.match_series(conn, pid, xid)
+        return with_replies(conn, pid, listed, booking.program_now(conn, pid))
 
 
 @router.get("/programs/{pid}/series/{sid}", response_model=SeriesPublic, responses=READ)
@@ -149,7 +154,8 @@ def get_series(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
     with db.connect() as conn:
         _, members = booking.series_members(conn, pid, sid)
         who.sees_match(pid, members)
-        return booking.series_public(conn, pid, sid)
+        listed = [booking.series_public(conn, pid, sid)]
+        return with_replies(conn, pid, listed, booking.program_now(conn, pid))[0]
 
 
 @router.get(

@@ -17,6 +17,10 @@ import { openCells } from "./heatmap.js";
 const STATUS = /** @type {Record<string, string>} */ ({
   scheduled: "Upcoming", completed: "Done", cancelled: "Cancelled",
 });
+// A member's answer to the invite of a session (iTIP REPLY), as a small mark and a word.
+const ANSWER = /** @type {Record<string, [string, string]>} */ ({
+  ACCEPTED: ["✓", "accepted"], DECLINED: ["✗", "declined"], TENTATIVE: ["?", "maybe"],
+});
 
 /** @param {HTMLElement} root @param {string} xid */
 export async function manage(root, xid) {
@@ -64,9 +68,10 @@ export async function manage(root, xid) {
       const started = new Date(o.start).getTime() <= now;
       const moved = o.start !== o.original_start && o.status !== "cancelled";
       return el("tr", { "data-session": o.id },
-        el("td", {}, dateTime(o.start), moved ? el("span", { class: "hint" }, ` (moved from ${dateTime(o.original_start)})`) : null),
-        el("td", {}, o.status === "scheduled" && started ? "Started" : STATUS[o.status] || o.status),
-        el("td", {}, who(ahead[o.id])),
+        el("td", { class: "when" }, dateTime(o.start), moved ? el("span", { class: "hint" }, ` (moved from ${dateTime(o.original_start)})`) : null),
+        el("td", { "data-label": "Status" }, o.status === "scheduled" && started ? "Started" : STATUS[o.status] || o.status),
+        el("td", { "data-label": "Who can come" }, who(ahead[o.id])),
+        el("td", { class: "replies", "data-label": "Replies" }, answered(o), declined(o, can && o.status === "scheduled" && !started)),
         el("td", { class: "row-actions" },
           can && o.status === "scheduled" && started ? el("button", { type: "button", class: "button small", onclick: () => complete(o) }, "Mark done") : null,
           can && o.status === "scheduled" && !started ? el("button", { type: "button", class: "button small secondary", onclick: () => move(s, o) }, "Move") : null,
@@ -78,8 +83,9 @@ export async function manage(root, xid) {
         s.status === "cancelled" ? " · cancelled" : ""),
       where.length ? el("p", {}, ...where.flatMap((w, i) => i ? [" · ", w] : [w])) : null,
       s.agenda ? el("p", { class: "agenda" }, s.agenda) : null,
-      el("div", { class: "scroll" }, el("table", { class: "table" },
-        el("thead", {}, el("tr", {}, ...["When (your time)", "Status", "Who can come", ""].map((h) => el("th", { scope: "col" }, h)))),
+      // At phone width each session is a block of labelled lines (app.css ".stack").
+      el("div", { class: "scroll" }, el("table", { class: "table stack" },
+        el("thead", {}, el("tr", {}, ...["When (your time)", "Status", "Who can come", "Replies", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, ...rows))),
       el("p", { class: "actions" },
         el("a", { href: `${programPath(pid)}/series/${encodeURIComponent(s.id)}/invite.ics`, download: "sessions.ics" }, "Add to my calendar (.ics)"),
@@ -92,6 +98,39 @@ export async function manage(root, xid) {
     if (!a.missing.length) return "everyone";
     return el("span", {}, el("span", { class: "missing" }, `${names(a.missing.map((/** @type {string} */ m) => nameOf[m] || m))} cannot come`),
       a.alternative ? el("span", { class: "alt" }, ` · a better time that week: ${dateTime(a.alternative)}`) : "");
+  };
+
+  /** Each member's answer to the session's invite: a mark per member who answered. @param {any} o */
+  const answered = (o) => {
+    const got = o.replies || [];
+    if (!got.length) return el("span", { class: "muted" }, o.status === "scheduled" ? "No answers yet" : "");
+    return el("ul", { class: "answers" }, ...got.map((/** @type {any} */ r) => {
+      const [mark, word] = ANSWER[r.partstat] || ["", r.partstat.toLowerCase()];
+      const name = nameOf[r.member] || r.member;
+      return el("li", { class: `answer ${word}`, "data-member": r.member, "data-partstat": r.partstat, title: `${name} ${word}` },
+        el("span", { class: "mark", "aria-hidden": "true" }, mark), ` ${name}`, el("span", { class: "sr-only" }, ` ${word}`));
+    }));
+  };
+
+  /** A session declined alone: who, and the best time that week to move it to. @param {any} o @param {boolean} canMove */
+  const declined = (o, canMove) => {
+    const d = o.declined;
+    if (!d) return "";
+    const who = names(d.members.map((/** @type {string} */ m) => nameOf[m] || m));
+    return el("p", { class: "decline-flag", "data-declined": o.id },
+      el("span", { class: "missing" }, `${who} declined this session`),
+      d.alternative ? el("span", { class: "alt" }, ` · the best time that week: ${dateTime(d.alternative)}`)
+        : d.holds ? el("span", { class: "alt" }, " · it still goes ahead without them") : "",
+      d.alternative && canMove ? el("span", {}, " ", el("button", { type: "button", class: "button small", onclick: () => moveTo(o, d.alternative) }, "Move there")) : "");
+  };
+
+  /** @param {any} o @param {string} iso */
+  const moveTo = async (o, iso) => {
+    const r = await confirmDialog({ title: "Move this session?", confirm: "Move and send updated invites",
+      body: [`From ${dateTime(o.start)} to ${dateTime(iso)}.`, `${names(Object.values(nameOf))} get an updated invite.`] });
+    if (!r.ok) return;
+    await run(() => api("PATCH", `${programPath(pid)}/sessions/${encodeURIComponent(o.id)}`, { start: iso }),
+      `The session is moved to ${dateTime(iso)}.`);
   };
 
   /** @param {() => Promise<any>} act @param {string} done */
