@@ -174,7 +174,8 @@ def test_a_member_paints_the_week_and_sets_time_away_calendar_and_feed(
     away ending before it starts is refused next to the field and nothing is saved, an
     error the API names lands next to its field; a calendar URL is refused or accepted as
     the API says, listed and removed; the time zone re-labels the grid; the feed link is
-    made and copied."""
+    made and copied, and the free/busy link beside it, said what it is for, copied and
+    opened."""
     # The two refusals below are logged by Chromium as failed loads; nothing else may be.
     logged: list[list[str]] = []
     page = signed_in(
@@ -292,19 +293,39 @@ def test_a_member_paints_the_week_and_sets_time_away_calendar_and_feed(
     assert after["timezone"] == "Asia/Kolkata"
     assert sorted(after["weekly"], key=str) == sorted(al["weekly"], key=str)
 
-    # The feed link, with help for three calendar apps and a copy button.
+    # The feed link, with help for three calendar apps and a copy button; beside it the
+    # free/busy link (the same secret, .ifb), said what it is for, copied on its own.
     help_text = page.locator(".subscribe").inner_text()
     assert all(app in help_text for app in ("Google Calendar", "Outlook", "Apple Calendar"))
     page.get_by_role("button", name="Make my calendar link").click()
     feed = page.locator("#feed-url")
     feed.wait_for()
     assert "/api/feeds/swf_" in feed.input_value() and feed.input_value().endswith(".ics")
-    page.get_by_role("button", name="Copy").click()
+    page.get_by_role("button", name="Copy calendar link").click()
     page.get_by_role("button", name="Copied").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == feed.input_value()
+    freebusy = page.get_by_label("Your free/busy link")
+    assert freebusy.input_value() == feed.input_value().removesuffix(".ics") + ".ifb"
+    assert freebusy.get_attribute("readonly") is not None
+    described = page.locator(f"#{freebusy.get_attribute('aria-describedby')}").inner_text()
+    assert described == "For other scheduling tools: shows when you are busy, never what."
+    page.get_by_role("button", name="Copy free/busy link").click()
+    page.get_by_role("status").filter(has_text="Free/busy link copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == freebusy.input_value()
+    # The link works without a sign-in and answers the free/busy of Al alone.
+    opened = httpx.get(freebusy.input_value(), timeout=30)
+    assert opened.status_code == 200 and opened.headers["content-type"].startswith("text/calendar")
+    assert opened.text.count("BEGIN:VFREEBUSY") == 1 and "mailto:al@example.org" in opened.text
     assert_accessible(page)
+    card = page.locator("section[aria-labelledby=feed-h]")
+    for width in (1280, PHONE):
+        page.set_viewport_size({"width": width, "height": 900})
+        card.screenshot(path=str(tmp_path / f"feed-card-{width}.png"))
     for shot in screenshots(page, tmp_path, "availability-done"):
         assert shot.stat().st_size > 0
+    page.set_viewport_size({"width": PHONE, "height": 900})
+    no_sideways_overflow(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
     (errors,) = logged
     failed = "console: Failed to load resource: the server responded with a status of 422"
     assert errors == [

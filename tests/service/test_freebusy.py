@@ -11,19 +11,21 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from icalendar import Calendar
 
 from ingest.grid import SlotGrid
 from ingest.ics_source import busy_from_ics
 from service.auth import create_token
 from service.config import Settings
-from service.freebusy import BUSY, FREE, UNAVAILABLE, busy_periods
+from service.freebusy import BUSY, FBTYPES, FREE, UNAVAILABLE, _freebusy_lines, busy_periods
 from tests.service.inprocess import admin_app, call
 from tests.service.live import free_slots
 
@@ -174,6 +176,38 @@ def test_busy_periods_are_the_runs_of_busy_slots():
     ]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([FREE, BUSY, UNAVAILABLE]), min_size=1, max_size=60),
+    st.integers(-700, 60 * 900),
+    st.integers(1, 60 * 900),
+    st.sampled_from([5, 15, 60]),
+    st.sampled_from(["UTC", "Australia/Lord_Howe", "Asia/Kathmandu", "America/St_Johns"]),
+)
+def test_busy_lines_match_a_slot_by_slot_reference(states, shift, length, minutes, zone):
+    """The numpy periods and their FREEBUSY lines equal a plain loop's: each slot of
+    ``[lo, hi)`` cut to it, equal neighbours joined, free ones left out, strftime'd."""
+    grid = SlotGrid(ZoneInfo(zone), date(2027, 4, 3), date(2027, 4, 5), minutes)
+    state = np.resize(np.array(states, dtype=np.int8), grid.n_slots)
+    lo = grid.t0 + timedelta(seconds=shift)
+    hi = lo + timedelta(seconds=length)
+    want: list[list] = []
+    for i in range(grid.n_slots):
+        s, e = max(grid.slot_start(i), lo), min(grid.slot_start(i + 1), hi)
+        if s >= e or state[i] == FREE:
+            continue
+        if want and want[-1][1] == s and want[-1][2] == state[i]:
+            want[-1][1] = e
+        else:
+            want.append([s, e, int(state[i])])
+    got = busy_periods(state, grid, lo, hi)
+    assert [(p.start, p.end, p.fbtype) for p in got] == [(s, e, FBTYPES[k]) for s, e, k in want]
+    z = "%Y%m%dT%H%M%SZ"
+    assert _freebusy_lines(got).decode() == "".join(
+        f"FREEBUSY;FBTYPE={FBTYPES[k]}:{s:{z}}/{e:{z}}\r\n" for s, e, k in want
+    )
+
+
 def test_member_freebusy_matches_the_heat_map_across_the_dst_change(world):
     """Lea's FREEBUSY periods cover exactly the slots the heat map (15-minute sessions)
     says she cannot attend, over the whole program, the Lord Howe change included."""
@@ -274,13 +308,14 @@ def test_match_freebusy_one_component_per_member(world):
     r = get(world, "ben", "/api/programs/lh/matches/trio/freebusy.ifb")
     assert r.status_code == 200, r.text
     lea, ben, jorg = components(r.content)
-    assert str(lea["ATTENDEE"]) == "mailto:lea@example.org"
-    assert str(lea["ORGANIZER"]) == "mailto:ben@example.org"
+    assert "ATTENDEE" not in lea and lea["ORGANIZER"] == ben["ORGANIZER"]  # Lea's is hidden
+    assert str(ben["ATTENDEE"]) == "mailto:ben@example.org" == str(lea["ORGANIZER"])
     assert "ATTENDEE" not in jorg
     assert {k for *_, k in periods(lea)} == {"BUSY"}
     assert {k for *_, k in periods(jorg)} == {"BUSY"}
     assert (lh("2027-04-06T10:00"), lh("2027-04-06T11:00"), "BUSY") in periods(ben)
     seen = get(world, "admin", "/api/programs/lh/matches/trio/freebusy.ifb")
+    assert str(components(seen.content)[0]["ATTENDEE"]) == "mailto:lea@example.org"
     typed = {k for *_, k in periods(components(seen.content)[0])}
     assert typed == {"BUSY", "BUSY-UNAVAILABLE"}
     # Plain BUSY hides the kind, not the time: the same slots are busy either way.
@@ -291,6 +326,40 @@ def test_match_freebusy_one_component_per_member(world):
 
 
 # --- who may read it, and bad requests ---------------------------------------------------
+
+
+def test_a_member_gets_no_other_members_address(world):
+    """A match's free/busy tells a member no address ``GET /api/programs/{pid}`` hides from
+    them (it shows other members' id, name and time zone only): Ben reading lea-ben (Lea
+    organizes) gets neither Lea's ATTENDEE nor her ORGANIZER, only his own address."""
+    r = get(world, "ben", "/api/programs/lh/matches/lea-ben/freebusy.ifb")
+    assert r.status_code == 200, r.text
+    assert b"lea@example.org" not in r.content.replace(b"\r\n ", b"")
+    lea, ben = components(r.content)
+    assert "ATTENDEE" not in lea and "ORGANIZER" not in lea and "ORGANIZER" not in ben
+    assert str(ben["ATTENDEE"]) == "mailto:ben@example.org"
+    shown = get(world, "ben", "/api/programs/lh").json()["members"]
+    assert [m.get("email") for m in shown if m["id"] == "lea"] == [None]
+
+
+def test_an_unencoded_plus_in_the_offset_is_read_as_plus(world):
+    """A query written by hand with ``+10:30`` (which a query string decodes to a space)
+    gives the same range as ``%2B10:30``, not a 422."""
+    app, _, tokens = world
+    path = "/api/programs/lh/members/lea/freebusy.ifb"
+
+    async def steps(api):
+        plain = await api.get(f"{path}?start=2027-04-05T09:00:00+10:30&end=2027-04-06T00:00+10:30")
+        coded = await api.get(
+            f"{path}?start=2027-04-05T09:00:00%2B10:30&end=2027-04-06T00:00%2B10:30"
+        )
+        return plain, coded
+
+    plain, coded = call(app, tokens["lea"], steps)
+    assert plain.status_code == 200 == coded.status_code, plain.text
+    (fb,) = components(plain.content)
+    assert fb.decoded("DTSTART") == lh(f"{DAY}T09:00")
+    assert periods(fb) == periods(components(coded.content)[0])
 
 
 def test_access_follows_the_heat_maps(world):
@@ -320,6 +389,13 @@ def test_access_follows_the_heat_maps(world):
         ({"start": "2026-01-01", "end": "2027-04-05"}, "end", "at most 366 days"),
         ({"start": "2027-03-01"}, "start", "outside the program"),
         ({"end": "2027-05-01"}, "end", "after the program ends"),
+        ({"start": "9999-12-31T23:59:59-23:59"}, "start", "outside the years 1 to 9999"),
+        ({"end": "0001-01-01T00:00:00+14:00"}, "end", "outside the years 1 to 9999"),
+        (
+            {"start": "2027-04-05T00:00:00.2+10:30", "end": "2027-04-05T00:00:00.7+10:30"},
+            "end",
+            "must be after start",
+        ),
     ],
 )
 def test_a_bad_range_is_a_422_naming_the_field(world, params, field, words):

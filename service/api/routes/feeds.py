@@ -88,7 +88,7 @@ def match_freebusy(
 ) -> Response:
     """Each member of a match as one VFREEBUSY (ATTENDEE: the member), for whoever may
     see the match's heat map (its members and the admins). Other members' busy time is
-    plain BUSY unless the caller is an admin."""
+    plain BUSY, and their address left out, unless the caller is an admin."""
     return Response(freebusy.match_freebusy(db, who, pid, xid, start, end), media_type=CALENDAR)
 
 

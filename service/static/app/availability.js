@@ -1,8 +1,9 @@
 // @ts-check
 // A member's own availability: their time zone, the weekly times they are free (painted on
 // a week grid, weekgrid.js), time away, a calendar of their own whose busy times are kept
-// free, and a link to subscribe to their sessions. Saved as their member record, through
-// the same API and checks as every other edit.
+// free, a link to subscribe to their sessions and one to their free/busy for other
+// scheduling tools. Saved as their member record, through the same API and checks as
+// every other edit.
 
 import { api, programPath, ApiError } from "./api.js";
 import { ctx } from "./main.js";
@@ -206,25 +207,19 @@ export async function availability(root) {
     return box;
   }
 
-  /** The feed: your sessions in your own calendar app. */
+  /** The feed: your sessions in your own calendar app, and (same secret) your free/busy
+   * for other scheduling tools. */
   function feedSection() {
     const out = el("div", {});
     const make = el("button", { type: "button", class: "button secondary", onclick: async () => {
       try {
         const r = await api("POST", `${memberPath}/feed-token`);
-        const input = /** @type {HTMLInputElement} */ (el("input", { id: "feed-url", readonly: true, value: r.url }));
-        const said = el("span", { class: "copied", role: "status" });
-        const copy = el("button", { type: "button", class: "button small secondary", onclick: async () => {
-          input.select();
-          let ok = false;
-          try { await navigator.clipboard.writeText(r.url); ok = true; } catch { ok = document.execCommand("copy"); }
-          copy.textContent = ok ? "Copied" : "Copy";
-          said.textContent = ok ? "Link copied" : "Press Ctrl+C (⌘C on a Mac) to copy the selected link";
-        } }, "Copy");
-        out.replaceChildren(el("label", { for: "feed-url" }, "Your calendar link"), input,
-          el("div", { class: "actions" }, copy, said),
-          el("p", { class: "hint" }, "It is shown once. Making a new link stops this one."));
-        make.textContent = "Make a new link";
+        out.replaceChildren(
+          ...linkField("feed-url", "Your calendar link", "calendar link", r.url),
+          ...linkField("freebusy-url", "Your free/busy link", "free/busy link", r.freebusy_url,
+            "For other scheduling tools: shows when you are busy, never what."),
+          el("p", { class: "hint" }, "They are shown once. Making new links stops both."));
+        make.textContent = "Make new links";
       } catch (e) { apiProblem(out, e, "No link"); }
     } }, "Make my calendar link");
     return el("section", { class: "card av-card", "aria-labelledby": "feed-h" },
@@ -236,6 +231,26 @@ export async function availability(root) {
         el("li", {}, el("strong", {}, "Apple Calendar"), ": File → New Calendar Subscription (on iPhone: Settings → Calendar → Accounts → Add Subscribed Calendar), paste the link.")),
       el("div", { class: "actions" }, make), out);
   }
+}
+
+/** A link shown once: its label, an optional line on what it is for, the link selected
+ * for copying and a button that copies it.
+ * @param {string} id @param {string} label @param {string} what the link, for the button
+ * @param {string} url @param {string} [hint] @returns {HTMLElement[]} */
+function linkField(id, label, what, url, hint) {
+  const input = /** @type {HTMLInputElement} */ (el("input", { id, readonly: true, value: url,
+    ...(hint ? { "aria-describedby": `${id}-hint` } : {}) }));
+  const said = el("span", { class: "copied", role: "status" });
+  const copy = el("button", { type: "button", class: "button small secondary", onclick: async () => {
+    input.select();
+    let ok = false;
+    try { await navigator.clipboard.writeText(url); ok = true; } catch { ok = document.execCommand("copy"); }
+    copy.textContent = ok ? "Copied" : `Copy ${what}`;
+    said.textContent = ok ? `${what[0].toUpperCase()}${what.slice(1)} copied` : "Press Ctrl+C (⌘C on a Mac) to copy the selected link";
+  } }, `Copy ${what}`);
+  return [el("label", { for: id }, label),
+    ...(hint ? [el("p", { class: "hint", id: `${id}-hint` }, hint)] : []),
+    input, el("div", { class: "actions" }, copy, said)];
 }
 
 /** The error an action got, next to its field when the API names one. @param {HTMLElement} where
