@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 
 from service import notify
 from service.config import Settings
+from service.mailtime import Reader
 from tests.service.clock import program_now
 from tests.service.inprocess import admin_app, call
 from tests.service.smtp import SmtpServer
@@ -306,3 +308,28 @@ def test_a_member_locale_is_checked_and_kept(booked):
     assert "BCP 47" in bad[0][2] and "unknown locale" in bad[1][2]
     assert good == (200, "pt-BR")
     assert imported == (422, ["members[0].locale"])
+
+
+@pytest.mark.parametrize(
+    ("reader", "long", "short"),
+    [
+        (
+            Reader("America/Sao_Paulo", "pt-BR"),
+            "terça-feira, 12 de janeiro de 2027 11:00",
+            "ter., 12 de jan. de 2027 11:00",
+        ),
+        (Reader("Asia/Tokyo", "ja-JP"), "2027年1月12日火曜日 23:00", "2027年1月12日(火) 23:00"),
+        (Reader("Asia/Kolkata"), "Tuesday 12 January 2027, 19:30", "Tue 12 Jan 2027 19:30"),
+        # Stored before it was checked, unknown to Babel: English, never an error.
+        (
+            Reader("Asia/Kolkata", "qaa-QM"),
+            "Tuesday 12 January 2027, 19:30",
+            "Tue 12 Jan 2027 19:30",
+        ),
+    ],
+)
+def test_a_reader_reads_their_locales_formats(reader, long, short):
+    """pt-BR and ja-JP readers get CLDR's formats; no locale, or one Babel does not know,
+    gets the service's English ones."""
+    t = datetime(2027, 1, 12, 14, 0, tzinfo=UTC)
+    assert (reader.long(t), reader.short(t)) == (long, short)
