@@ -333,3 +333,27 @@ def test_a_reader_reads_their_locales_formats(reader, long, short):
     gets the service's English ones."""
     t = datetime(2027, 1, 12, 14, 0, tzinfo=UTC)
     assert (reader.long(t), reader.short(t)) == (long, short)
+
+
+def test_a_series_called_off_says_so_and_no_more(booked, smtp_server):
+    """Cancelling the series before any session was held: the cancellation says the
+    series is off, with the note, and lists no session."""
+    app, settings, token, series = booked
+    _send(app, settings)
+    mails = Mails(smtp_server)
+    mails.next_round()
+
+    async def cancel(api: httpx.AsyncClient) -> None:
+        r = await api.post(f"/api/programs/p16/series/{series['id']}/cancel", json={"note": NOTE})
+        assert r.status_code == 200, r.text
+
+    call(app, token, cancel)
+    _send(app, settings)
+    got = mails.next_round()
+    assert len(got) == 5
+    for subject, text in got.values():
+        assert subject == f"Cancelled: {SUMMARY}"
+        assert text == (
+            f"{SUMMARY}\n\nThis series has been cancelled: no session of it will be held.\n"
+            f"\nNote:\n{NOTE}\n"
+        )
