@@ -5,11 +5,11 @@ Sign-in links (``service/signin.py``, method ``SIGNIN``) take the same path.
 A change to a series (a booking, a move, a cancellation) writes one small invite job
 (``invite_jobs``) in its own transaction, inside the program's lock, so a change is never
 kept without what it owes its attendees nor anything sent for a change that was rolled
-back. Building the invites (the iCalendar once, the text once per reader zone, a message
-per attendee) happens after the commit, outside the lock: the request builds its own job
-on its way out (:func:`build_now`) and the background sender (:class:`RetryLoop`) builds
-whatever is left (a process that died after its commit, a job another worker held up).
-A plan's apply writes its series' jobs in the transaction that shows them
+back. Building the invites (the iCalendar once, the text once per reader zone and
+locale, a message per attendee) happens after the commit, outside the lock: the request
+builds its own job on its way out (:func:`build_now`) and the background sender
+(:class:`RetryLoop`) builds whatever is left (a process that died after its commit, a job
+another worker held up). A plan's apply writes its series' jobs in the transaction that shows them
 (:func:`enqueue_plan`) and leaves them all to the sender. The sender
 then sends the deliveries; what fails for now (SMTP down) stays pending and is retried,
 what can never be delivered is marked failed with the reason. Jobs and deliveries are
