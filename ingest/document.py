@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -66,6 +67,42 @@ def check_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         raise ValueError(f'unknown time zone "{name[:100]}"') from None
     return name
+
+
+# A BCP 47 language tag as members give it (``de-DE``, ``pt-BR``, ``ja-JP``, ``zh-Hant-TW``):
+# a language of 2 or 3 letters, then subtags; at most 35 characters (RFC 5646 4.4.1).
+LOCALE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
+MAX_LOCALE = 35
+
+
+def locale_tag(tag: str) -> str:
+    """``tag`` in BCP 47's usual case (``pt-br`` -> ``pt-BR``, ``zh-hant-tw`` ->
+    ``zh-Hant-TW``: RFC 5646 2.1.1); ValueError when it is no language tag. The same for
+    every version of Babel, so a stored document always reads back."""
+    if len(tag) > MAX_LOCALE or not re.fullmatch(LOCALE_PATTERN, tag) or tag.lower() == "und":
+        raise ValueError(
+            f'expected a BCP 47 language tag such as "de-DE", "pt-BR" or "ja-JP", got "{tag[:50]}"'
+        )
+    first, *rest = tag.split("-")
+    parts = [first.lower()]
+    for part in rest:
+        if len(part) == 4 and part.isalpha():
+            parts.append(part.title())  # a script
+        elif len(part) == 2 and part.isalpha():
+            parts.append(part.upper())  # a region
+        else:
+            parts.append(part.lower())
+    return "-".join(parts)
+
+
+def check_locale(tag: str) -> str:
+    """A locale as it enters: a language tag (:func:`locale_tag`) whose date and time
+    formats Babel (CLDR) has; ValueError saying what is wrong otherwise."""
+    try:
+        Locale.parse(tag, sep="-")
+    except (ValueError, UnknownLocaleError):
+        raise ValueError(f'unknown locale "{tag}": no date formats are known for it') from None
+    return tag
 
 
 def parse_clock(value: Any) -> int:
@@ -162,6 +199,13 @@ Text = Annotated[str, _entering(check_text)]
 # and calendar properties as it is).
 VideoUrl = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000), _entering(check_link)]
 EmailAddress = Annotated[str, _entering(check_address)]
+# The language a member reads their mail in (its date and time formats): see check_locale.
+LocaleTag = Annotated[
+    str,
+    AfterValidator(locale_tag),
+    _entering(check_locale),
+    WithJsonSchema({"type": "string", "pattern": LOCALE_PATTERN, "maxLength": MAX_LOCALE}),
+]
 ICS_URL_PATTERN, MAX_ICS_URL = r"^(https?|webcal)://\S+$", 2000
 
 
@@ -269,6 +313,9 @@ class Member(_Model):
     name: Name | None = None
     email: EmailAddress | None = None
     timezone: ZoneName | None = None
+    # The BCP 47 tag of the language whose date and time formats the member's mail uses
+    # (service/mailtime.py); None: English, as the service writes it.
+    locale: LocaleTag | None = None
     weekly: list[Window] = Field(default_factory=list)
     unavailable: list[Interval] = Field(default_factory=list)
     available: list[Interval] = Field(default_factory=list)

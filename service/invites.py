@@ -61,12 +61,14 @@ _SCAN_STEP = timedelta(hours=6)  # shorter than any gap between two transitions 
 @dataclass(frozen=True)
 class Person:
     """A calendar user: a member id, a display name, an email address and, where known,
-    the IANA zone they read times in (their mail gives times there)."""
+    the IANA zone they read times in and the BCP 47 locale of their date and time formats
+    (their mail gives times there, so: service/mailtime.py)."""
 
     id: str
     name: str
     email: str
     zone: str | None = None
+    locale: str | None = None
 
 
 @dataclass(frozen=True)

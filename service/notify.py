@@ -5,11 +5,11 @@ Sign-in links (``service/signin.py``, method ``SIGNIN``) take the same path.
 A change to a series (a booking, a move, a cancellation) writes one small invite job
 (``invite_jobs``) in its own transaction, inside the program's lock, so a change is never
 kept without what it owes its attendees nor anything sent for a change that was rolled
-back. Building the invites (the iCalendar once, the text once per reader zone, a message
-per attendee) happens after the commit, outside the lock: the request builds its own job
-on its way out (:func:`build_now`) and the background sender (:class:`RetryLoop`) builds
-whatever is left (a process that died after its commit, a job another worker held up).
-A plan's apply writes its series' jobs in the transaction that shows them
+back. Building the invites (the iCalendar once, the text once per reader zone and
+locale, a message per attendee) happens after the commit, outside the lock: the request
+builds its own job on its way out (:func:`build_now`) and the background sender
+(:class:`RetryLoop`) builds whatever is left (a process that died after its commit, a job
+another worker held up). A plan's apply writes its series' jobs in the transaction that shows them
 (:func:`enqueue_plan`) and leaves them all to the sender. The sender
 then sends the deliveries; what fails for now (SMTP down) stays pending and is retried,
 what can never be delivered is marked failed with the reason. Jobs and deliveries are
@@ -23,6 +23,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
@@ -37,7 +38,7 @@ from sqlalchemy import Connection, Engine, exists, func, literal, select, update
 from ingest.grid import from_epoch
 from ingest.text import address_problem
 
-from . import failpoints
+from . import failpoints, mail_text
 from .booking import TOO_LATE_TO_UNDO
 from .config import Settings
 from .email import DeliveryError, Mailer, MimeBody, imip_body, wire_message
@@ -50,6 +51,8 @@ from .invites import (
     occurrence_cancel,
     series_calendar,
 )
+from .mail_text import Moved
+from .mailtime import Reader, zone_label
 from .store import (
     PENDING,
     deliveries,
@@ -88,7 +91,11 @@ def invite_series(
         m = people.get(mid, {"id": mid})
         # A member without a zone of their own reads times in the program's (SPEC 6).
         return Person(
-            mid, m.get("name") or mid, m.get("email") or "", m.get("timezone") or header["timezone"]
+            mid,
+            m.get("name") or mid,
+            m.get("email") or "",
+            m.get("timezone") or header["timezone"],
+            m.get("locale") or None,
         )
 
     sender_address = parseaddr(sender)[1]
@@ -165,20 +172,36 @@ def _series_rows(
     series_id: str,
     method: Method,
     note: str | None = None,
+    moved: Moved | None = None,
 ) -> list[dict[str, Any]]:
-    """The delivery rows of the series' invite or cancellation, as it is stored now."""
+    """The delivery rows of the series' invite or cancellation, as it is stored now; with
+    ``moved``, the update after one occurrence moved, whose text says only that."""
     inv = replace(invite_series(conn, program_id, series_id, sender=settings.sender), note=note)
     method = _method(inv, method) or method
     ics = series_calendar(inv, method, datetime.now(UTC))
-    if inv.ends_after is not None:
-        subject = f"Series ended: {inv.summary}"
-    else:
-        verb = {
-            "REQUEST": "Invitation" if inv.sequence == 0 else "Updated invitation",
-            "CANCEL": "Cancelled",
-        }[method]
-        subject = f"{verb}: {inv.summary}"
-    return _rows(conn, settings, program_id, series_id, inv, ics, method, subject)
+    held = conn.execute(
+        select(sessions.c.position, sessions.c.start, sessions.c.status)
+        .where(sessions.c.series_id == series_id)
+        .order_by(sessions.c.start)
+    ).all()
+    ends_on = next((from_epoch(o.start) for o in held if o.position == inv.ends_after), None)
+    listed = [from_epoch(o.start) for o in held if o.status != "cancelled"]
+
+    def compose(reader: Reader) -> tuple[str, str]:
+        if inv.ends_after is not None:
+            return f"Series ended: {inv.summary}", mail_text.ended(inv, reader, ends_on)
+        if method == "CANCEL" or inv.status == "cancelled":
+            return f"Cancelled: {inv.summary}", mail_text.called_off(inv)
+        if moved is not None:
+            return (
+                f"Moved: {inv.summary} on {reader.short(moved.start)} "
+                f"({zone_label(reader.zone)} time)",
+                mail_text.moved(inv, reader, moved),
+            )
+        verb = "Invitation" if inv.sequence == 0 else "Updated invitation"
+        return f"{verb}: {inv.summary}", mail_text.invitation(inv, reader, listed)
+
+    return _rows(conn, settings, program_id, series_id, inv, ics, method, compose)
 
 
 def _occurrence_rows(
@@ -193,24 +216,18 @@ def _occurrence_rows(
     inv = replace(invite_series(conn, program_id, o.series_id, sender=settings.sender), note=note)
     # Named by its original start (RECURRENCE-ID), shown at the time the attendees last
     # saw: where it was moved to, if it was.
+    start = from_epoch(o.start)
     ics = occurrence_cancel(
-        inv,
-        from_epoch(o.original_start),
-        datetime.now(UTC),
-        start=from_epoch(o.start),
-        end=from_epoch(o.end),
+        inv, from_epoch(o.original_start), datetime.now(UTC), start=start, end=from_epoch(o.end)
     )
-    when = from_epoch(o.start).astimezone(ZoneInfo(inv.zone))
-    return _rows(
-        conn,
-        settings,
-        program_id,
-        o.series_id,
-        inv,
-        ics,
-        "CANCEL",
-        f"Cancelled: {inv.summary} on {when:%a %d %b %Y %H:%M} ({inv.zone})",
-    )
+
+    def compose(reader: Reader) -> tuple[str, str]:
+        return (
+            f"Cancelled: {inv.summary} on {reader.short(start)} ({zone_label(reader.zone)} time)",
+            mail_text.occurrence_cancelled(inv, reader, start),
+        )
+
+    return _rows(conn, settings, program_id, o.series_id, inv, ics, "CANCEL", compose)
 
 
 def _rows(
@@ -221,20 +238,26 @@ def _rows(
     inv: InviteSeries,
     ics: bytes,
     method: str,
-    subject: str,
+    compose: Callable[[Reader], tuple[str, str]],
 ) -> list[dict[str, Any]]:
+    """One delivery row per attendee; ``compose`` gives the subject and text a reader
+    gets (their zone, their locale), built once for all who read alike."""
     # While a new booking can still be undone, everything about it waits with its invites
     # (an update must not arrive before the invitation it updates).
     undo_until = conn.execute(select(series.c.undo_until).where(series.c.id == series_id)).scalar()
     not_before = undo_until if undo_until is not None and undo_until > now_epoch() else None
     rows = []
-    # One body per zone the attendees read in (the text in that zone, the calendar, the
-    # MIME parts), or why it could not be built; each attendee adds only their headers.
-    bodies: dict[str | None, MimeBody | str] = {}
+    # One subject and body per way of reading (zone and locale: the text in that zone and
+    # those formats, the calendar, the MIME parts), or why it could not be built; each
+    # attendee adds only their headers.
+    bodies: dict[Reader, tuple[str, MimeBody | str]] = {}
     for person in inv.attendees:
-        if person.zone not in bodies:
-            bodies[person.zone] = _body(_text(inv, method, person.zone), ics, method)
-        message, problem = _build(settings, person, subject, bodies[person.zone])
+        reader = Reader(person.zone or inv.zone, person.locale)
+        if reader not in bodies:
+            subject, text = compose(reader)
+            bodies[reader] = (subject, _body(text, ics, method))
+        subject, body = bodies[reader]
+        message, problem = _build(settings, person, subject, body)
         rows.append(
             {
                 "id": "d" + secrets.token_hex(8),
@@ -305,6 +328,29 @@ def enqueue_occurrence_cancel(
     """Record that one occurrence's cancellation is owed (see :func:`enqueue_series`)."""
     sid = conn.execute(select(sessions.c.series_id).where(sessions.c.id == session_id)).scalar_one()
     _enqueue(conn, program_id, sid, session_id, "CANCEL", note)
+
+
+def enqueue_move(conn: Connection, program_id: str, session_id: str, moved_from: int) -> None:
+    """Record, after an occurrence was moved (in the same transaction), that the series'
+    update (REQUEST) is owed, its text saying what moved: from ``moved_from`` (epoch
+    seconds, the start the attendees last saw) to the session's start now. The job names
+    the session, and its ``note`` holds the two starts (:func:`_moved`): a move has no
+    note of its own, and later moves of the same session each keep their own."""
+    row = conn.execute(
+        select(sessions.c.series_id, sessions.c.start).where(sessions.c.id == session_id)
+    ).one()
+    change = json.dumps({"moved": [moved_from, row.start]})
+    _enqueue(conn, program_id, row.series_id, session_id, "REQUEST", change)
+
+
+def _moved(note: str | None) -> Moved | None:
+    """The move a job of :func:`enqueue_move` records, or None (not one, or unreadable:
+    the update then goes out as a plain updated invitation)."""
+    try:
+        old, new = json.loads(note or "")["moved"]
+        return Moved(from_epoch(int(old)), from_epoch(int(new)))
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return None
 
 
 def _enqueue(
@@ -437,8 +483,17 @@ def _build_job(engine: Engine, settings: Settings, jid: str, claim: str) -> int:
             there = conn.execute(select(series.c.id).where(series.c.id == job.series_id)).first()
             if there is None:
                 rows: list[dict[str, Any]] = []  # withdrawn: nothing is owed
-            elif job.session_id is not None:
+            elif job.session_id is not None and job.method == "CANCEL":
                 rows = _occurrence_rows(conn, settings, job.program_id, job.session_id, job.note)
+            elif job.session_id is not None:  # a move (enqueue_move)
+                rows = _series_rows(
+                    conn,
+                    settings,
+                    job.program_id,
+                    job.series_id,
+                    job.method,
+                    moved=_moved(job.note),
+                )
             else:
                 rows = _series_rows(
                     conn, settings, job.program_id, job.series_id, job.method, job.note
@@ -498,39 +553,6 @@ def _build(
         # checks above): the delivery fails with the reason; the others still go out.
         log.warning("invite to %s could not be built: %s", person.id, exc)
         return "", f"the message could not be built: {exc}"
-
-
-def _text(inv: InviteSeries, method: str, reader_zone: str | None = None) -> str:
-    """The plain-text part: what the invite says, with times in the reader's own zone and,
-    when it is another, the organizer's beside them."""
-    zone = ZoneInfo(inv.zone)
-    lines = [inv.summary, ""]
-    if inv.ends_after is not None:
-        lines.append(
-            "The remaining sessions of this series have been cancelled; the "
-            "sessions already held stay in your calendar."
-        )
-    elif method == "CANCEL":
-        lines.append("This session (or series) has been cancelled.")
-    else:
-        first = inv.first_start.astimezone(zone)
-        when = f"{first:%A %d %B %Y, %H:%M} ({inv.zone})"
-        if reader_zone and reader_zone != inv.zone:
-            mine = inv.first_start.astimezone(ZoneInfo(reader_zone))
-            when = f"{mine:%A %d %B %Y, %H:%M} your time ({reader_zone}); {when}"
-        lines.append(
-            f"First session: {when}, {inv.duration_minutes} minutes, "
-            f"{inv.sessions} session(s), {inv.frequency}."
-        )
-        if inv.video_url:
-            lines.append(f"Join: {inv.video_url}")
-        if inv.location:
-            lines.append(f"Where: {inv.location}")
-        if inv.agenda:
-            lines += ["", "Agenda:", inv.agenda]  # line breaks made LF by imip_body
-    if inv.note and inv.note.strip():
-        lines += ["", "Note:", inv.note.strip()]
-    return "\n".join(lines) + "\n"
 
 
 # What one round of the sender does at most: a plan's hundreds of invite jobs are built

@@ -98,3 +98,22 @@ def test_a_copy_looks_members_and_matches_up_in_its_own_lists():
     swapped = doc.model_copy(update={"members": [changed, *doc.members[1:]]})
     assert swapped.member_zone(changed.id).key == "Australia/Lord_Howe"
     assert swapped.base_dir == doc.base_dir
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("de-DE", "de-DE"), ("pt-br", "pt-BR"), ("JA-jp", "ja-JP"), ("zh-hant-tw", "zh-Hant-TW")],
+)
+def test_a_member_locale_is_kept_in_bcp47_case(program_dict, given, kept):
+    """A member's locale is a BCP 47 tag Babel knows, kept in the usual case."""
+    program_dict["members"][0]["locale"] = given
+    assert parse_program(program_dict).member("ana").locale == kept
+
+
+def test_a_stored_locale_babel_does_not_know_still_reads(program_dict):
+    """A stored document is read back even when its member's locale is unknown to the
+    Babel installed now (the mail then reads English); entering it is refused."""
+    program_dict["members"][0]["locale"] = "qaa-QM"
+    assert parse_program(program_dict, stored=True).member("ana").locale == "qaa-QM"
+    with pytest.raises(DocumentError, match=r"members\[0\]\.locale: unknown locale"):
+        parse_program(program_dict)

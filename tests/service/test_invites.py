@@ -1022,7 +1022,8 @@ def test_api_cancels_an_occurrence_in_a_gap(dst_api):
     instant = datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
     assert event["RECURRENCE-ID"].dt.astimezone(UTC) == instant
     assert event["DTSTART"].dt.astimezone(UTC) == instant
-    assert "Sun 28 Mar 2027 02:30" in subject
+    # The subject gives it in Ben's zone (New York), where it is the evening before.
+    assert "Sat 27 Mar 2027 21:30 (New York time)" in subject
     invite = api.get(f"/api/programs/dst/series/{booked['id']}/invite.ics").content
     assert [o["start"] for o in icaljs(invite)] == [
         datetime.fromisoformat(s["start"]) for s in booked["sessions"][:2]
@@ -1053,7 +1054,7 @@ def test_api_moves_then_cancels_an_occurrence_in_a_fold(dst_api):
     assert method == "CANCEL"
     assert event["RECURRENCE-ID"].dt.astimezone(UTC) == starts[2]
     assert event["DTSTART"].dt.astimezone(UTC) == new
-    assert "Sun 31 Oct 2027 10:00" in subject
+    assert "Sun 31 Oct 2027 06:00 (New York time)" in subject  # Ben's zone
 
 
 def test_api_refuses_a_first_start_in_the_second_pass(dst_api):

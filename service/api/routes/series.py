@@ -268,6 +268,7 @@ def patch_session(
             assert body.start is not None
             doc = cached(conn).document(conn, pid, srow.match_id, now)  # see book_series
             booking.move_session(conn, doc, pid, oid, body.start, document_now(doc))
-            notify.enqueue_series(conn, pid, row.series_id, "REQUEST")
+            # The update's text says what moved: from the start the attendees last saw.
+            notify.enqueue_move(conn, pid, oid, row.start)
     notify.build_now(db, cfg, row.series_id)  # the sender delivers; never waits for SMTP
     return _answer(db, pid, row.series_id)
