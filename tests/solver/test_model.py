@@ -10,8 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
+import solver.model as model_module
 from solver.errors import ModelInvalid
 from solver.model import (
+    TIE_BREAK_FLOOR,
+    TIE_BREAK_SHARE,
     BatchInstance,
     BatchMatch,
     SolveParams,
@@ -21,6 +24,7 @@ from solver.model import (
     add_weekly_caps,
     conflict_cliques,
     solve,
+    tie_break_work,
 )
 
 WEEK = np.repeat(np.arange(4), 10)  # 40 slots, 10 per week
@@ -200,3 +204,33 @@ def test_a_model_cp_sat_rejects_is_an_internal_error():
     assert not isinstance(caught.value, ValueError)
     assert caught.value.reason and "invalid" in str(caught.value)
     assert str(pickle.loads(pickle.dumps(caught.value))) == str(caught.value)
+
+
+def test_tie_break_work_has_a_floor_and_grows_with_the_first_stage():
+    """The tie-break's work limit: the floor for cheap first stages, a share of costly ones."""
+    assert tie_break_work(0.0) == TIE_BREAK_FLOOR
+    big = 100 * TIE_BREAK_FLOOR / TIE_BREAK_SHARE
+    assert tie_break_work(big) == pytest.approx(TIE_BREAK_SHARE * big)
+
+
+def test_tie_break_runs_with_its_work_limit_and_still_prefers(monkeypatch):
+    """The second stage is run under tie_break_work's limit, and a tiny one still reaches
+    the preferred candidate among equals."""
+    limits = []
+    real_run = model_module._run
+
+    def run(solver, model):
+        limits.append(solver.parameters.max_deterministic_time)
+        return real_run(solver, model)
+
+    monkeypatch.setattr(model_module, "_run", run)
+    slots = np.array([[0], [3]], dtype=np.int64)
+    match = BatchMatch(
+        np.array([0, 1]), 2, slots, np.array([1, 1]), np.array([2, 2]),
+        np.array([0, 1]), np.array([0, 3]),
+    )  # fmt: skip
+    res = solve(BatchInstance([match], WEEK, weight=100), SolveParams(time_limit=5, workers=1))
+    assert res.choice == [1]  # same held and attendance: the preferred one, though later
+    assert len(limits) == 2
+    assert limits[1] == pytest.approx(TIE_BREAK_FLOOR)
+    assert limits[0] > 1e6  # the first stage has no work limit
