@@ -35,6 +35,15 @@ class ReplyHandler:
         self.engine, self.via = engine, via
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
+        status = await self._take(envelope)
+        if self.via == "LMTP":
+            # LMTP (RFC 2033 4.2) answers DATA once per accepted recipient: one line alone
+            # leaves the mail server waiting for the rest, and it delivers the message
+            # again. The message is read once whoever it was for.
+            return "\r\n".join([status] * max(1, len(envelope.rcpt_tos)))
+        return status
+
+    async def _take(self, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):  # aiosmtpd decodes only when asked to; be sure
             raw = raw.encode("utf-8", "surrogateescape")

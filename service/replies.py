@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
+from email.errors import InvalidHeaderDefect
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, cast
@@ -39,7 +40,7 @@ from solver.errors import SolverError
 from solver.proposals import requested_series
 
 from .cache import cached
-from .store import PENDING, members, now_epoch, replies, series, sessions
+from .store import PENDING, locked, members, now_epoch, replies, series, sessions
 
 log = logging.getLogger("slotwise.replies")
 
@@ -90,13 +91,17 @@ def take_message(engine: Engine, raw: bytes, via: str) -> Outcome:
     try:
         sender = _sender(msg)
         answers = read_reply(msg, sender)
-        with engine.begin() as conn:  # an Ignored raised inside rolls every answer back
+        # Under the program's write lock (store.locked): two replies of one member read
+        # what is kept and write in turn, so the newest stands whichever comes first. An
+        # Ignored raised inside rolls every answer back.
+        with locked(engine, _program_of(engine, answers[0].uid)) as conn:
             kept = keep(conn, answers, sender)
     except Ignored as exc:
-        log.warning("reply ignored (%s): %s", where, exc)
-        return Outcome(0, str(exc))
-    except IntegrityError:
-        # The same answer kept at the same moment by another worker: the newest stands.
+        # A reason may quote the message (a PARTSTAT): one clean line, never a forged one.
+        reason = one_line(str(exc))[:300]
+        log.warning("reply ignored (%s): %s", where, reason)
+        return Outcome(0, reason)
+    except IntegrityError:  # pragma: no cover - the lock above orders every writer
         log.warning("reply ignored (%s): kept concurrently by another message", where)
         return Outcome(0, "kept concurrently by another message")
     log.info("reply kept (%s): %d answer(s) from %s", where, kept, sender)
@@ -107,20 +112,32 @@ def read_message(raw: bytes) -> EmailMessage:
     """``raw`` parsed as a mail message; :class:`Unreadable` when it has no header."""
     if not raw.strip():
         raise Unreadable("the body is empty; send the raw mail message (message/rfc822)")
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+    except RecursionError:  # the parser recurses once per nested multipart
+        raise Unreadable("the message's parts are nested too deeply to read") from None
     if not msg.keys():
         raise Unreadable("the body is not a mail message: it has no header fields")
     return msg
 
 
 def _sender(msg: EmailMessage) -> str:
-    """The one From address (a header with none, or several, is not a reply)."""
+    """The one From address (a header with none, or several, is not a reply).
+
+    A From header the parser had to repair is refused, not read: what it would make of
+    ``al@example.org <cy@evil.example>`` (al) or ``=?utf-8?q?al?=@example.org`` (an
+    encoded word where RFC 2047 allows none) is not what the mail system that vouched for
+    the sender's domain read (cy@evil.example), and the answer would be someone else's."""
+    headers = msg.get_all("From") or []
     try:
-        found = [a.addr_spec for h in msg.get_all("From") or [] for a in h.addresses]
+        found = [a.addr_spec for h in headers for a in h.addresses]
+        repaired = any(isinstance(d, InvalidHeaderDefect) for h in headers for d in h.defects)
     except (AttributeError, ValueError, IndexError):  # an unparsable From header
-        found = []
+        found, repaired = [], False
     if len(found) != 1 or "@" not in found[0]:
         raise Ignored("From is not one address")
+    if repaired:
+        raise Ignored("From is not a well-formed address")
     # A UTF-8 header (RFC 6532, sent with SMTPUTF8) comes out of the parser with its bytes
     # escaped as surrogates: ``jörg@example.de`` is read back as UTF-8.
     address: str = found[0]
@@ -151,7 +168,11 @@ def _calendar(msg: EmailMessage) -> ical.Calendar:
     """The calendar of the message: its text/calendar part (iMIP, RFC 6047), else an .ics
     attachment. :class:`Ignored` when there is none, or it cannot be read."""
     parts = []
-    for part in msg.walk():
+    try:
+        walked = list(msg.walk())
+    except RecursionError:
+        raise Ignored("the message's parts are nested too deeply to read") from None
+    for part in walked:
         if part.is_multipart():
             continue
         kind, name = part.get_content_type(), (part.get_filename() or "").lower()
@@ -167,7 +188,7 @@ def _calendar(msg: EmailMessage) -> ical.Calendar:
         raise Ignored("the calendar part is empty")
     try:
         text = payload.decode(part.get_content_charset() or "utf-8")
-    except (LookupError, UnicodeDecodeError):
+    except (LookupError, UnicodeError):  # unknown, or a codec of no text (undefined, idna)
         text = payload.decode("utf-8", errors="replace")
     try:
         found = ical.parse(text)
@@ -202,16 +223,27 @@ def _answer(event: ical.Component, sender: str) -> Answer:
     stamp = ical.moment(event, "DTSTAMP")
     if not isinstance(stamp, datetime):
         raise Ignored("DTSTAMP is a date, not a date-time")
+    # A floating DTSTAMP breaks RFC 5545 (it is UTC); read as UTC, it orders the same.
+    stamp = stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+    _epoch(stamp, "DTSTAMP")
     sequence = ical.value(event, "SEQUENCE") if "SEQUENCE" in event else 0
     return Answer(
         uid=uid,
         address=_address(mine[0]),
         partstat=partstat,
         sequence=int(cast(int, sequence)),
-        # A floating DTSTAMP breaks RFC 5545 (it is UTC); read as UTC, it orders the same.
-        dtstamp=stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC),
+        dtstamp=stamp,
         recurrence_id=_recurrence_id(event),
     )
+
+
+def _epoch(moment: datetime, name: str) -> int:
+    """``moment`` (aware) in epoch seconds; :class:`Ignored` when it has none (a year 9999
+    wall-clock west of UTC is in year 10000)."""
+    try:
+        return int(moment.astimezone(UTC).timestamp())
+    except (OverflowError, ValueError, OSError):
+        raise Ignored(f"{name} is out of range") from None
 
 
 def _address(prop: ical.Property) -> str:
@@ -239,10 +271,21 @@ def _recurrence_id(event: ical.Component) -> datetime | None:
     return found
 
 
+def _program_of(engine: Engine, uid: str) -> str:
+    """The program of the series whose invite has ``uid`` (whose write lock orders the
+    replies to it); :class:`Ignored` when there is none."""
+    with engine.connect() as conn:
+        found = conn.execute(select(series.c.program_id).where(series.c.uid == uid)).scalar()
+    if found is None:
+        raise Ignored("unknown UID")
+    return str(found)
+
+
 def keep(conn: Connection, answers: Sequence[Answer], sender: str) -> int:
     """Match ``answers`` (one REPLY's) to a series, member and occurrences, and keep them,
-    in the caller's transaction; :class:`Ignored` (and the caller rolls back) when any one
-    does not match or is stale. How many were kept."""
+    in the caller's transaction (holding the program's write lock: :func:`take_message`);
+    :class:`Ignored` (and the caller rolls back) when any one does not match or is stale.
+    How many were kept."""
     row = conn.execute(select(series).where(series.c.uid == answers[0].uid)).first()
     if row is None or row.status == PENDING:
         raise Ignored("unknown UID")
@@ -256,9 +299,11 @@ def keep(conn: Connection, answers: Sequence[Answer], sender: str) -> int:
     if member is None or member not in json.loads(row.members):
         raise Ignored("the attendee is not a member of the series' match")
     occurrences = conn.execute(
-        select(sessions.c.id, sessions.c.original_start).where(sessions.c.series_id == row.id)
+        select(sessions.c.id, sessions.c.original_start, sessions.c.status).where(
+            sessions.c.series_id == row.id
+        )
     ).all()
-    by_start = {o.original_start: o.id for o in occurrences}
+    by_start = {o.original_start: o for o in occurrences}
     zone = ZoneInfo(row.timezone)
     for a in answers:
         if a.sequence < row.sequence:
@@ -267,10 +312,12 @@ def keep(conn: Connection, answers: Sequence[Answer], sender: str) -> int:
         if a.recurrence_id is not None:
             rid = a.recurrence_id
             rid = rid if rid.tzinfo is not None else rid.replace(tzinfo=zone)
-            found = by_start.get(int(rid.astimezone(UTC).timestamp()))
+            found = by_start.get(_epoch(rid, "RECURRENCE-ID"))
             if found is None:
                 raise Ignored(f"RECURRENCE-ID {rid.isoformat()} is no occurrence of the series")
-            session = found
+            if found.status == "cancelled":
+                raise Ignored(f"RECURRENCE-ID {rid.isoformat()} is a cancelled occurrence")
+            session = found.id
         _store(conn, row, member, session, a)
     return len(answers)
 
@@ -281,13 +328,19 @@ def _store(conn: Connection, row: Any, member: str, session: str, a: Answer) -> 
         & (replies.c.member_id == member)
         & (replies.c.session_id == session)
     )
-    stamp = int(a.dtstamp.astimezone(UTC).timestamp())
+    received = now_epoch()
+    # Only what the organizer sent can be answered, and nobody answers after the answer
+    # came: a SEQUENCE above the series' (attendees may not raise it, RFC 5546 2.1.4) is
+    # read as the series' own, a DTSTAMP after receipt as the moment received. Kept as
+    # written, either would make every later, true answer look stale, for good.
+    sequence = min(a.sequence, row.sequence)
+    stamp = min(_epoch(a.dtstamp, "DTSTAMP"), received)
     kept = conn.execute(select(replies.c.dtstamp, replies.c.sequence).where(key)).first()
     values = {
         "partstat": a.partstat,
-        "sequence": a.sequence,
+        "sequence": sequence,
         "dtstamp": stamp,
-        "received_at": now_epoch(),
+        "received_at": received,
     }
     if kept is None:
         conn.execute(
@@ -300,8 +353,9 @@ def _store(conn: Connection, row: Any, member: str, session: str, a: Answer) -> 
             )
         )
         return
-    if stamp < kept.dtstamp or a.sequence < kept.sequence:
-        raise Ignored("stale: an answer with a later DTSTAMP or SEQUENCE is already kept")
+    # RFC 5546 2.1.5: the higher SEQUENCE is the newer answer, then the later DTSTAMP.
+    if (sequence, stamp) < (kept.sequence, kept.dtstamp):
+        raise Ignored("stale: an answer with a later SEQUENCE or DTSTAMP is already kept")
     conn.execute(update(replies).where(key).values(**values))
 
 

@@ -48,7 +48,7 @@ def reply(
     sender: str | None = None,
     partstat: str = "ACCEPTED",
     sequence: int = 0,
-    dtstamp: str = "20270301T101744Z",
+    dtstamp: str = "20260301T101744Z",
     occurrence: str | None = None,
     method: str = "REPLY",
     ics: str | None = None,
@@ -181,7 +181,7 @@ def test_a_thunderbird_reply_over_smtp_accepts_the_whole_series(tmp_path):
         listed = b.get()
     sessions = listed[0]["sessions"]
     assert [answers(s) for s in sessions] == [{"al": ("ACCEPTED", "series")}] * 4
-    assert sessions[0]["replies"][0]["answered_at"] == "2027-03-01T10:17:44+00:00"
+    assert sessions[0]["replies"][0]["answered_at"] == "2026-03-01T10:17:44+00:00"
     assert all("declined" not in s for s in sessions)
 
 
@@ -308,11 +308,11 @@ def test_an_older_dtstamp_does_not_overwrite_a_newer_answer(tmp_path):
     is stale and ignored; a later one replaces it."""
     with booked(tmp_path) as b:
         uid = b.series["uid"]
-        assert b.post(reply("thunderbird", uid, dtstamp="20270301T120000Z")).status_code == 202
-        late = reply("thunderbird", uid, partstat="DECLINED", dtstamp="20270301T110000Z")
+        assert b.post(reply("thunderbird", uid, dtstamp="20260301T120000Z")).status_code == 202
+        late = reply("thunderbird", uid, partstat="DECLINED", dtstamp="20260301T110000Z")
         assert b.post(late).status_code == 202
         assert answers(b.session(0)) == {"al": ("ACCEPTED", "series")}
-        newer = reply("thunderbird", uid, partstat="DECLINED", dtstamp="20270301T130000Z")
+        newer = reply("thunderbird", uid, partstat="DECLINED", dtstamp="20260301T130000Z")
         assert b.post(newer).status_code == 202
         assert answers(b.session(0)) == {"al": ("DECLINED", "series")}
         assert "declined" not in b.session(0)  # the whole series declined: no move offered

@@ -44,8 +44,10 @@ def test_the_facilitator_sees_who_accepted_and_moves_a_declined_session(
     server: Any, browser: Any, tmp_path: Path
 ) -> None:
     """Mia accepted the series (Outlook), Al said maybe to 9 March and declined 16 March
-    (Thunderbird): the marks show per session, 16 March says Al declined with the best time
-    that week, and "Move there" moves it, after which nobody has answered it yet."""
+    (Thunderbird): the marks show per session, 16 March says Al declined (its "Who can
+    come" too) with the best time that week, and "Move there" moves it, after which nobody
+    has answered it yet. At 1280 px every row's cells line up and Move and Cancel sit side
+    by side."""
     uid = server.series["uid"]
     mails = [
         reply("outlook", uid, attendee="mia@example.org"),
@@ -77,6 +79,20 @@ def test_the_facilitator_sees_who_accepted_and_moves_a_declined_session(
     ]
     flag = rows.nth(2).locator(".decline-flag").inner_text()
     assert "Al declined this session" in flag and "the best time that week" in flag
+    who = [rows.nth(i).locator("td[data-label='Who can come']").inner_text() for i in range(4)]
+    assert who == ["everyone", "everyone", "Al declined", "everyone"]
+    page.set_viewport_size({"width": 1280, "height": 900})
+    for i in range(4):
+        cells = [c.bounding_box() for c in rows.nth(i).locator("td").all()]
+        # Every cell of a row spans it: the borders between rows line up across columns.
+        assert {(round(c["y"]), round(c["height"])) for c in cells} == {
+            (round(cells[0]["y"]), round(cells[0]["height"]))
+        }, cells
+        move, cancel = (
+            rows.nth(i).get_by_role("button", name=n, exact=True).bounding_box()
+            for n in ("Move", "Cancel")
+        )
+        assert move["y"] == cancel["y"] and move["x"] < cancel["x"]  # side by side
     assert rows.nth(1).locator(".answer.maybe").text_content() == "? Al maybe"
     assert_accessible(page)
     screenshots(page, shots, "replies")

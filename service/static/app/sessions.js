@@ -70,12 +70,14 @@ export async function manage(root, xid) {
       return el("tr", { "data-session": o.id },
         el("td", { class: "when" }, dateTime(o.start), moved ? el("span", { class: "hint" }, ` (moved from ${dateTime(o.original_start)})`) : null),
         el("td", { "data-label": "Status" }, o.status === "scheduled" && started ? "Started" : STATUS[o.status] || o.status),
-        el("td", { "data-label": "Who can come" }, who(ahead[o.id])),
+        el("td", { "data-label": "Who can come" }, who(ahead[o.id], o)),
         el("td", { class: "replies", "data-label": "Replies" }, answered(o), declined(o, can && o.status === "scheduled" && !started)),
-        el("td", { class: "row-actions" },
+        // The cell stays a table cell (its border lines up with the row's); the buttons sit
+        // side by side in a box of their own.
+        el("td", { class: "buttons" }, el("div", { class: "row-actions" },
           can && o.status === "scheduled" && started ? el("button", { type: "button", class: "button small", onclick: () => complete(o) }, "Mark done") : null,
           can && o.status === "scheduled" && !started ? el("button", { type: "button", class: "button small secondary", onclick: () => move(s, o) }, "Move") : null,
-          can && o.status === "scheduled" && !started ? el("button", { type: "button", class: "button small secondary", onclick: () => cancelOne(o) }, "Cancel") : null));
+          can && o.status === "scheduled" && !started ? el("button", { type: "button", class: "button small secondary", onclick: () => cancelOne(o) }, "Cancel") : null)));
     });
     return el("section", { class: "card", "data-series": s.id },
       el("h2", {}, head),
@@ -92,12 +94,20 @@ export async function manage(root, xid) {
         can ? el("button", { type: "button", class: "button secondary danger-text", onclick: () => cancelSeries(s) }, "Cancel the remaining sessions") : null));
   };
 
-  /** What a session ahead looks like for its people. @param {any} a */
-  const who = (a) => {
+  /** What a session ahead looks like for its people: who cannot come by their calendars,
+   * and who declined its invite (a reply outweighs a free calendar). @param {any} a @param {any} o */
+  const who = (a, o) => {
     if (!a) return "";
-    if (!a.missing.length) return "everyone";
-    return el("span", {}, el("span", { class: "missing" }, `${names(a.missing.map((/** @type {string} */ m) => nameOf[m] || m))} cannot come`),
-      a.alternative ? el("span", { class: "alt" }, ` · a better time that week: ${dateTime(a.alternative)}`) : "");
+    const nameList = (/** @type {string[]} */ ids) => names(ids.map((m) => nameOf[m] || m));
+    const declinedBy = (o.replies || []).filter((/** @type {any} */ r) => r.partstat === "DECLINED" && !a.missing.includes(r.member))
+      .map((/** @type {any} */ r) => r.member);
+    if (!a.missing.length && !declinedBy.length) return "everyone";
+    const parts = [
+      a.missing.length ? `${nameList(a.missing)} cannot come` : "",
+      declinedBy.length ? `${nameList(declinedBy)} declined` : "",
+    ].filter(Boolean);
+    return el("span", {}, el("span", { class: "missing" }, parts.join(" · ")),
+      a.missing.length && a.alternative ? el("span", { class: "alt" }, ` · a better time that week: ${dateTime(a.alternative)}`) : "");
   };
 
   /** Each member's answer to the session's invite: a mark per member who answered. @param {any} o */
