@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ingest.grid import from_epoch
 from solver.proposals import requested_series
@@ -117,7 +117,7 @@ def book_series(
         if key is not None:
             sid = booking.find_idempotent(conn, pid, key)
             if sid is not None:
-                return booking.series_public(conn, pid, sid)
+                return _series(conn, pid, sid)
         sid = booking.book(
             conn, doc, pid, match, req, idempotency=key, undo_seconds=cfg.undo_seconds
         )
@@ -131,7 +131,7 @@ def book_series(
 def _answer(db: Engine, pid: str, sid: str) -> dict[str, Any]:
     """The series as committed, read after the program's lock is released."""
     with db.connect() as conn:
-        return booking.series_public(conn, pid, sid)
+        return _series(conn, pid, sid)
 
 
 @router.get(
@@ -154,8 +154,14 @@ def get_series(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
     with db.connect() as conn:
         _, members = booking.series_members(conn, pid, sid)
         who.sees_match(pid, members)
-        listed = [booking.series_public(conn, pid, sid)]
-        return with_replies(conn, pid, listed, booking.program_now(conn, pid))[0]
+        return _series(conn, pid, sid)
+
+
+def _series(conn: Connection, pid: str, sid: str) -> dict[str, Any]:
+    """A series as every route answers it: with each session's replies (``with_replies``),
+    so a booking's answer has the shape a later ``GET`` of it has."""
+    listed = [booking.series_public(conn, pid, sid)]
+    return with_replies(conn, pid, listed, booking.program_now(conn, pid))[0]
 
 
 @router.get(
@@ -196,7 +202,7 @@ def undo(pid: str, sid: str, who: Who, db: Db) -> dict[str, Any]:
     with locked(db, pid) as conn:
         _, members = booking.series_members(conn, pid, sid)
         who.in_match(pid, members)
-        out = booking.series_public(conn, pid, sid)
+        out = _series(conn, pid, sid)
         booking.withdraw_series(conn, pid, sid)  # 409 past the window, before any write
         notify.recall(conn, sid)  # 409 if any invite went: the transaction rolls back
     return {**out, "status": "withdrawn", "undo_until": None}
@@ -241,7 +247,7 @@ def complete(pid: str, oid: str, who: Who, db: Db) -> dict[str, Any]:
         _, members = booking.series_members(conn, pid, row.series_id)
         who.in_match(pid, members)
         booking.complete_session(conn, pid, oid)
-        return booking.series_public(conn, pid, row.series_id)
+        return _series(conn, pid, row.series_id)
 
 
 @router.patch("/programs/{pid}/sessions/{oid}", response_model=SeriesPublic, responses=WRITE)
