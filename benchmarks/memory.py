@@ -165,6 +165,7 @@ def run_one(name: str, seed: int) -> dict[str, Any]:
         "status": result.status,
         "held": result.objective.held,
         "attendance": result.objective.attendance,
+        "preferred": result.objective.preferred,
         "bound_held": result.bound.held,
         "bound_attendance": result.bound.attendance,
         "series": len(result.series),
