@@ -517,8 +517,10 @@ def cancel_series(
 
 
 def program_now(conn: Connection, program_id: str) -> datetime:
-    """The program's ``now`` (``Program.now_instant``), reading only its header."""
-    return Program.model_validate(json.loads(program_row(conn, program_id).header)).now_instant()
+    """The program's ``now`` (``Program.now_instant``), reading only its header, as stored:
+    names an older version let in are not judged again (``parse_program(stored=True)``)."""
+    header = json.loads(program_row(conn, program_id).header)
+    return Program.model_validate(header, context={"stored": True}).now_instant()
 
 
 def _set_session_status(conn: Connection, ids: list[str], status: str) -> None:

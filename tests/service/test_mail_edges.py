@@ -199,6 +199,8 @@ def test_stored_bad_names_and_addresses_never_fail_a_booking_or_a_plan(
             # Other members are not re-judged when one is edited.
             r = api.put("/api/programs/p1/members/cy", json={"email": "cy@example.org"})
             assert r.status_code == 200, r.text
+            # Nor the program's name where only its clock is read (booking.program_now).
+            assert api.get("/api/programs/p1/home").status_code == 200
             for match, start in FIRST.items():
                 r = api.post(
                     f"/api/programs/p1/matches/{match}/series", json={"first_start": start}
