@@ -55,6 +55,15 @@ TARGETS = {
     "100k": {"peak_mb": 4096.0},
 }
 WORKERS = 2  # CP-SAT workers per model
+# plan()'s stages as PlanStats names them, in the table's order.
+STAGES = (
+    "score_seconds",
+    "fcfs_seconds",
+    "prune_seconds",
+    "build_seconds",
+    "solve_seconds",
+    "assemble_seconds",
+)
 MB = 2**20
 
 
@@ -194,17 +203,7 @@ def _summary(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         return fmt.format(min(vals)) + "–" + fmt.format(max(vals))
 
     first = runs[0]
-    stages = {
-        k: statistics.median(r["stages"][k] for r in runs)
-        for k in (
-            "score_seconds",
-            "fcfs_seconds",
-            "prune_seconds",
-            "build_seconds",
-            "solve_seconds",
-            "assemble_seconds",
-        )
-    }
+    stages = {k: statistics.median(r["stages"][k] for r in runs) for k in STAGES}
     target = TARGETS[name]
     met_time = "seconds" not in target or med("plan_and_availability_s") <= target["seconds"]
     met_mem = max(r["peak_mb"] for r in runs) <= target["peak_mb"]
@@ -254,21 +253,7 @@ def markdown(summaries: list[dict[str, Any]], runs: dict[str, list[dict[str, Any
     lines += ["|" + " --- |" * 7]
     for s in summaries:
         st = s["stages"]
-        lines.append(
-            f"| {s['row']} | "
-            + " | ".join(
-                _fmt_s(st[k])
-                for k in (
-                    "score_seconds",
-                    "fcfs_seconds",
-                    "prune_seconds",
-                    "build_seconds",
-                    "solve_seconds",
-                    "assemble_seconds",
-                )
-            )
-            + " |"
-        )
+        lines.append(f"| {s['row']} | " + " | ".join(_fmt_s(st[k]) for k in STAGES) + " |")
     lines += ["", "Processes of the last run of each row (peak resident set):", ""]
     for name, rs in runs.items():
         procs = ", ".join(f"{p['role']} {p['peak_mb']:.0f} MB" for p in rs[-1]["processes"])
