@@ -42,7 +42,7 @@ def test_a_decline_mails_the_facilitator_once_in_their_locale(tmp_path, smtp_ser
     """Al declines 16 March through the webhook: Mia, the organizer, gets exactly one
     plain-text mail (German date formats, New York time) naming Al, the occurrence, the
     flag's best alternative that week and the match page; Al gets nothing. The same REPLY
-    posted again mails nothing more."""
+    posted again mails nothing more, nor does an accept after it; declining again does."""
     with booked(tmp_path, _doc(), smtp_url=smtp_server.url, public_url=PUBLIC) as b:
         assert len(_drain(b, smtp_server)) == 2  # the invitations to Mia and Al
         raw = reply(
@@ -53,7 +53,17 @@ def test_a_decline_mails_the_facilitator_once_in_their_locale(tmp_path, smtp_ser
         flag = b.session(2)["declined"]
         assert b.post(raw).status_code == 202  # sent again: the same decline
         again = _drain(b, smtp_server)
+        when = {"partstat": "ACCEPTED", "occurrence": "20270316T100000"}
+        accept = reply("thunderbird", b.series["uid"], dtstamp="20260302T090000Z", **when)
+        assert b.post(accept).status_code == 202
+        accepted = _drain(b, smtp_server)
+        when["partstat"] = "DECLINED"
+        decline = reply("thunderbird", b.series["uid"], dtstamp="20260303T090000Z", **when)
+        assert b.post(decline).status_code == 202
+        declined_again = _drain(b, smtp_server)
     assert len(got) == 1 and _notices(got) == got and again == []
+    assert accepted == []  # an accept after the decline is shown on the page, not mailed
+    assert [m.rcpt_tos for m in _notices(declined_again)] == [["mia@example.org"]]
     mail = got[0]
     assert mail.rcpt_tos == ["mia@example.org"]
     assert not mail.message.is_multipart()  # plain text, no calendar to act on
