@@ -38,6 +38,7 @@ from .store import (
     dump_json,
     now_epoch,
     program_row,
+    replies,
     series,
     session_members,
     sessions,
@@ -475,16 +476,19 @@ def series_public(conn: Connection, program_id: str, series_id: str) -> dict[str
 
 
 def withdraw_series(conn: Connection, program_id: str, series_id: str) -> None:
-    """Undo a booking inside its window: delete the series, its sessions and who is
-    booked, as if it had never been made (docs/rules.md, "Undoing a booking"); 409 once
-    its window is over, before writing anything. The caller takes its invites back
-    (``notify.recall``) in the same transaction."""
+    """Undo a booking inside its window: delete the series, its sessions, who is booked
+    and what they answered, as if it had never been made (docs/rules.md, "Undoing a
+    booking"); 409 once its window is over, before writing anything. The caller takes its
+    invites back (``notify.recall``) in the same transaction."""
     row = series_row(conn, program_id, series_id)
     if row.undo_until is None or time.time() >= row.undo_until:
         raise Conflict(TOO_LATE_TO_UNDO)
     theirs = select(sessions.c.id).where(sessions.c.series_id == series_id)
     conn.execute(delete(session_members).where(session_members.c.session_id.in_(theirs)))
     conn.execute(delete(sessions).where(sessions.c.series_id == series_id))
+    # Replies name the series by id: left behind, they would outlive it and be read as
+    # another's should the id come again.
+    conn.execute(delete(replies).where(replies.c.series_id == series_id))
     conn.execute(delete(series).where(series.c.id == series_id))
 
 

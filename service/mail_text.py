@@ -3,9 +3,10 @@
 An invitation says what the series is and lists its sessions; an update says what changed
 and nothing else: an occurrence moved ("Tue 12 Jan moved from 14:00 to 15:30"), one
 cancelled ("Thu 28 Jan 14:00 cancelled: <note>"), the series ended early ("The series now
-ends on …") or called off. Every time is in the reader's zone and their locale's formats
-(:class:`service.mailtime.Reader`), with the organizer's in brackets when their zone is
-another. docs/members.md shows each mail as received.
+ends on …") or called off. The facilitator's notice of a decline says who declined which
+occurrence and the best alternative that week. Every time is in the reader's zone and
+their locale's formats (:class:`service.mailtime.Reader`), with the organizer's in
+brackets when their zone is another. docs/members.md shows each mail as received.
 """
 
 from __future__ import annotations
@@ -112,6 +113,36 @@ def called_off(inv: InviteSeries) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Declined:
+    """A member declined one occurrence, and what the match page's flag says of it
+    (``replies.with_replies``): whether it still holds without them (None: not known),
+    who could come, and the best start that week where it would."""
+
+    who: str  # the decliner's name
+    start: datetime
+    holds: bool | None
+    attending: Sequence[str]  # names
+    alternative: datetime | None
+    link: str  # the match page
+
+
+def declined(summary: str, reader: Reader, d: Declined) -> str:
+    """The facilitator's notice of a decline: who declined which occurrence, whether it
+    still holds, the best alternative that week, and where to move it."""
+    lines = [summary, "", f"{d.who} declined the session on {reader.day_time(d.start)}."]
+    if d.holds:
+        lines.append(f"It still holds without them: {', '.join(d.attending)} can come.")
+    elif d.holds is not None:
+        lines.append("It no longer holds without them.")
+    if d.alternative is not None:
+        lines.append(f"Best time that week: {reader.day_time(d.alternative)}.")
+    elif d.holds is False:
+        lines.append("No other time that week suits everyone.")
+    lines += ["", f"Move it, or see who answered: {d.link}", "", _zones_of(reader)]
+    return _end(lines, None)
+
+
 # --- pieces -------------------------------------------------------------------------------
 
 
@@ -152,6 +183,10 @@ def _zones(inv: InviteSeries, reader: Reader) -> str:
         return f"Times are {mine}."
     theirs = f"{zone_label(inv.zone)} time ({inv.zone})"
     return f"Times are your time, {mine}; in brackets, the organizer's, {theirs}."
+
+
+def _zones_of(reader: Reader) -> str:
+    return f"Times are {zone_label(reader.zone)} time ({reader.zone})."
 
 
 def _end(lines: list[str], note: str | None) -> str:

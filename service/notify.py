@@ -1,6 +1,8 @@
 """Invites out of the database: build them, queue them, deliver them, retry them.
 
-Sign-in links (``service/signin.py``, method ``SIGNIN``) take the same path.
+Sign-in links (``service/signin.py``, method ``SIGNIN``) take the same path, and so does
+the facilitator's notice of a member's decline (:func:`enqueue_decline`, method
+``DECLINED``).
 
 A change to a series (a booking, a move, a cancellation) writes one small invite job
 (``invite_jobs``) in its own transaction, inside the program's lock, so a change is never
@@ -31,6 +33,7 @@ from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, exists, func, literal, select, update
@@ -39,9 +42,9 @@ from ingest.grid import from_epoch
 from ingest.text import address_problem
 
 from . import failpoints, mail_text
-from .booking import TOO_LATE_TO_UNDO
+from .booking import TOO_LATE_TO_UNDO, program_now, series_public
 from .config import Settings
-from .email import DeliveryError, Mailer, MimeBody, imip_body, wire_message
+from .email import DeliveryError, Mailer, MimeBody, imip_body, text_message, wire_message
 from .errors import Conflict
 from .invites import (
     InviteSeries,
@@ -51,7 +54,7 @@ from .invites import (
     occurrence_cancel,
     series_calendar,
 )
-from .mail_text import Moved
+from .mail_text import Declined, Moved
 from .mailtime import Reader, zone_label
 from .store import (
     PENDING,
@@ -66,6 +69,9 @@ from .store import (
 )
 
 log = logging.getLogger("slotwise.notify")
+# The method of an invite job (and its delivery) telling the facilitator that a member
+# declined an occurrence (:func:`enqueue_decline`): a plain-text mail, no calendar.
+DECLINED = "DECLINED"
 STALE_CLAIM = timedelta(minutes=10)
 JOB_ATTEMPTS = 5  # an invite job that fails to build this often is marked failed
 
@@ -242,10 +248,7 @@ def _rows(
 ) -> list[dict[str, Any]]:
     """One delivery row per attendee; ``compose`` gives the subject and text a reader
     gets (their zone, their locale), built once for all who read alike."""
-    # While a new booking can still be undone, everything about it waits with its invites
-    # (an update must not arrive before the invitation it updates).
-    undo_until = conn.execute(select(series.c.undo_until).where(series.c.id == series_id)).scalar()
-    not_before = undo_until if undo_until is not None and undo_until > now_epoch() else None
+    not_before = _not_before(conn, series_id)
     rows = []
     # One subject and body per way of reading (zone and locale: the text in that zone and
     # those formats, the calendar, the MIME parts), or why it could not be built; each
@@ -274,6 +277,106 @@ def _rows(
             }
         )
     return rows
+
+
+def _not_before(conn: Connection, series_id: str) -> int | None:
+    """While a new booking can still be undone, everything about it waits with its invites
+    (an update must not arrive before the invitation it updates)."""
+    undo_until = conn.execute(select(series.c.undo_until).where(series.c.id == series_id)).scalar()
+    return undo_until if undo_until is not None and undo_until > now_epoch() else None
+
+
+def _decline_rows(
+    conn: Connection, settings: Settings, program_id: str, session_id: str, note: str | None
+) -> list[dict[str, Any]]:
+    """The mail telling the match's facilitator (:func:`_facilitators`) that a member
+    declined one occurrence, with what the match page's flag says of it
+    (``replies.with_replies``: whether it holds without them, the best alternative that
+    week), in each facilitator's zone and locale. Nothing when the decline no longer
+    stands as the job is built (answered again, the occurrence moved, cancelled or past)."""
+    from .replies import with_replies  # replies enqueues through this module
+
+    try:
+        member = str(json.loads(note or "")["declined"])
+    except (ValueError, TypeError, KeyError):
+        return []
+    o = conn.execute(select(sessions.c.series_id).where(sessions.c.id == session_id)).first()
+    if o is None:
+        return []
+    listed = [series_public(conn, program_id, o.series_id)]
+    shown = with_replies(conn, program_id, listed, program_now(conn, program_id))[0]
+    item = next(s for s in shown["sessions"] if s["id"] == session_id)
+    flag = item.get("declined")
+    if flag is None or member not in flag["members"]:
+        return []
+    inv = invite_series(conn, program_id, o.series_id, sender=settings.sender)
+    people = {p.id: p for p in (inv.organizer, *inv.attendees)}
+
+    def name(mid: str) -> str:
+        return people[mid].name if mid in people else mid
+
+    found = Declined(
+        who=name(member),
+        start=datetime.fromisoformat(item["start"]),
+        holds=flag.get("holds"),
+        attending=[name(m) for m in flag.get("attending", [])],
+        alternative=(
+            datetime.fromisoformat(flag["alternative"]) if flag.get("alternative") else None
+        ),
+        link=f"{settings.public_url}/matches/{quote(shown['match'], safe='')}",
+    )
+    rows = []
+    for mid in _facilitators(conn, program_id, shown["match"], member):
+        person = people.get(mid)
+        if person is None or not person.email:
+            continue
+        reader = Reader(person.zone or inv.zone, person.locale)
+        subject = f"Declined: {inv.summary} on {reader.short(found.start)} by {found.who}"
+        text = mail_text.declined(inv.summary, reader, found)
+        message, problem = _text_mail(settings, person, subject, text)
+        rows.append(
+            {
+                "id": "d" + secrets.token_hex(8),
+                "program_id": program_id,
+                "series_id": o.series_id,
+                "recipient": person.email,
+                "method": DECLINED,
+                "message": message,
+                "status": "failed" if problem else "pending",
+                "last_error": problem,
+                "attempts": 0,
+                "created_at": now_epoch(),
+                "not_before": _not_before(conn, o.series_id),
+            }
+        )
+    return rows
+
+
+def _facilitators(conn: Connection, program_id: str, match_id: str, member: str) -> list[str]:
+    """Who is told of ``member``'s decline: the match's organizer (its facilitator); in a
+    pair without one, who books for themselves, the other member. Never the decliner."""
+    match = matches_data(conn, program_id, {match_id}).get(match_id, {})
+    people = list(dict.fromkeys(match.get("members", [])))
+    if match.get("organizer"):
+        people = [match["organizer"]]
+    elif len(people) != 2:
+        people = []  # a group without a facilitator: its admins see the flag on the page
+    return [m for m in people if m != member]
+
+
+def _text_mail(
+    settings: Settings, person: Person, subject: str, text: str
+) -> tuple[str, str | None]:
+    """A plain-text message to ``person``, stored as a sign-in link is; or ("", why not)."""
+    problem = address_problem(person.email)
+    if problem is not None:
+        why = f"recipient {person.email[:200]!r} ({person.id}) is not an email address"
+        return "", f"{why}: {problem}"
+    try:
+        return text_message(settings.sender, person, subject, text).as_string(), None
+    except (ValueError, TypeError, UnicodeError, MessageError) as exc:
+        log.warning("a decline notice to %s could not be built: %s", person.id, exc)
+        return "", f"the message could not be built: {exc}"
 
 
 # --- invite jobs: what a change owes its attendees, built after its commit -----------------
@@ -343,6 +446,15 @@ def enqueue_move(conn: Connection, program_id: str, session_id: str, moved_from:
     _enqueue(conn, program_id, row.series_id, session_id, "REQUEST", change)
 
 
+def enqueue_decline(conn: Connection, program_id: str, session_id: str, member_id: str) -> None:
+    """Record, in the transaction that keeps a reply (under the program's lock), that the
+    match's facilitator is owed a mail saying ``member_id`` declined occurrence
+    ``session_id``: built after the commit like an invite (:func:`_decline_rows`), from the
+    flag as it is then."""
+    sid = conn.execute(select(sessions.c.series_id).where(sessions.c.id == session_id)).scalar_one()
+    _enqueue(conn, program_id, sid, session_id, DECLINED, json.dumps({"declined": member_id}))
+
+
 def _moved(note: str | None) -> Moved | None:
     """The move a job of :func:`enqueue_move` records, or None (not one, or unreadable:
     the update then goes out as a plain updated invitation)."""
@@ -358,7 +470,7 @@ def _enqueue(
     program_id: str,
     series_id: str,
     session_id: str | None,
-    method: Method,
+    method: str,
     note: str | None,
 ) -> None:
     # The caller holds the program's lock: no other job of this series is being enqueued.
@@ -483,6 +595,8 @@ def _build_job(engine: Engine, settings: Settings, jid: str, claim: str) -> int:
             there = conn.execute(select(series.c.id).where(series.c.id == job.series_id)).first()
             if there is None:
                 rows: list[dict[str, Any]] = []  # withdrawn: nothing is owed
+            elif job.method == DECLINED:
+                rows = _decline_rows(conn, settings, job.program_id, job.session_id, job.note)
             elif job.session_id is not None and job.method == "CANCEL":
                 rows = _occurrence_rows(conn, settings, job.program_id, job.session_id, job.note)
             elif job.session_id is not None:  # a move (enqueue_move)

@@ -39,6 +39,7 @@ from ingest.text import email_key, one_line
 from solver.errors import SolverError
 from solver.proposals import requested_series
 
+from . import notify
 from .cache import cached
 from .store import PENDING, locked, members, now_epoch, replies, series, sessions
 
@@ -96,6 +97,7 @@ def take_message(engine: Engine, raw: bytes, via: str) -> Outcome:
         # Ignored raised inside rolls every answer back.
         with locked(engine, _program_of(engine, answers[0].uid)) as conn:
             kept = keep(conn, answers, sender)
+        notify.wake(engine)  # a decline owes the facilitator a mail (keep)
     except Ignored as exc:
         # A reason may quote the message (a PARTSTAT): one clean line, never a forged one.
         reason = one_line(str(exc))[:300]
@@ -285,7 +287,9 @@ def keep(conn: Connection, answers: Sequence[Answer], sender: str) -> int:
     """Match ``answers`` (one REPLY's) to a series, member and occurrences, and keep them,
     in the caller's transaction (holding the program's write lock: :func:`take_message`);
     :class:`Ignored` (and the caller rolls back) when any one does not match or is stale.
-    How many were kept."""
+    A new decline of an occurrence queues the facilitator's mail in the same transaction
+    (``notify.enqueue_decline``), so an ignored reply never mails anyone. How many were
+    kept."""
     row = conn.execute(select(series).where(series.c.uid == answers[0].uid)).first()
     if row is None or row.status == PENDING:
         raise Ignored("unknown UID")
@@ -299,13 +303,14 @@ def keep(conn: Connection, answers: Sequence[Answer], sender: str) -> int:
     if member is None or member not in json.loads(row.members):
         raise Ignored("the attendee is not a member of the series' match")
     occurrences = conn.execute(
-        select(sessions.c.id, sessions.c.original_start, sessions.c.status).where(
-            sessions.c.series_id == row.id
-        )
+        select(
+            sessions.c.id, sessions.c.original_start, sessions.c.status, sessions.c.sequence
+        ).where(sessions.c.series_id == row.id)
     ).all()
     by_start = {o.original_start: o for o in occurrences}
     zone = ZoneInfo(row.timezone)
     for a in answers:
+        changed = 0  # the SEQUENCE at which the occurrence answered last changed
         if a.sequence < row.sequence:
             raise Ignored(f"stale: SEQUENCE {a.sequence} is older than the series' {row.sequence}")
         session = WHOLE_SERIES
@@ -317,12 +322,16 @@ def keep(conn: Connection, answers: Sequence[Answer], sender: str) -> int:
                 raise Ignored(f"RECURRENCE-ID {rid.isoformat()} is no occurrence of the series")
             if found.status == "cancelled":
                 raise Ignored(f"RECURRENCE-ID {rid.isoformat()} is a cancelled occurrence")
-            session = found.id
-        _store(conn, row, member, session, a)
+            session, changed = found.id, found.sequence
+        if _store(conn, row, member, session, a, changed):
+            notify.enqueue_decline(conn, row.program_id, session, member)
     return len(answers)
 
 
-def _store(conn: Connection, row: Any, member: str, session: str, a: Answer) -> None:
+def _store(conn: Connection, row: Any, member: str, session: str, a: Answer, changed: int) -> bool:
+    """Keep ``a``; whether it is a new decline of an occurrence: it was not declined
+    before, or that decline answered the occurrence before it last changed (``changed``,
+    its SEQUENCE then: a moved occurrence is asked again). A decline sent again is not."""
     key = (
         (replies.c.series_id == row.id)
         & (replies.c.member_id == member)
@@ -335,13 +344,20 @@ def _store(conn: Connection, row: Any, member: str, session: str, a: Answer) -> 
     # written, either would make every later, true answer look stale, for good.
     sequence = min(a.sequence, row.sequence)
     stamp = min(_epoch(a.dtstamp, "DTSTAMP"), received)
-    kept = conn.execute(select(replies.c.dtstamp, replies.c.sequence).where(key)).first()
+    kept = conn.execute(
+        select(replies.c.dtstamp, replies.c.sequence, replies.c.partstat).where(key)
+    ).first()
     values = {
         "partstat": a.partstat,
         "sequence": sequence,
         "dtstamp": stamp,
         "received_at": received,
     }
+    new_decline = (
+        session != WHOLE_SERIES
+        and a.partstat == "DECLINED"
+        and (kept is None or kept.partstat != "DECLINED" or kept.sequence < changed)
+    )
     if kept is None:
         conn.execute(
             replies.insert().values(
@@ -352,11 +368,12 @@ def _store(conn: Connection, row: Any, member: str, session: str, a: Answer) -> 
                 **values,
             )
         )
-        return
+        return new_decline
     # RFC 5546 2.1.5: the higher SEQUENCE is the newer answer, then the later DTSTAMP.
     if (sequence, stamp) < (kept.sequence, kept.dtstamp):
         raise Ignored("stale: an answer with a later SEQUENCE or DTSTAMP is already kept")
     conn.execute(update(replies).where(key).values(**values))
+    return new_decline
 
 
 # ----------------------------------------------------------------------------- shown

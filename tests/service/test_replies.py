@@ -136,12 +136,14 @@ class Booked:
 def booked(tmp_path: Path, doc: dict[str, Any] | None = None, **options: Any) -> Iterator[Booked]:
     """The in-process app on a SQLite file with mia-al's weekly series booked."""
     settings = Settings(
-        db_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        outbox=tmp_path / "out",
-        undo_seconds=0,
-        inbound_secret=SECRET,
-        inbound_port=free_port(),
-        **options,
+        **{
+            "db_url": f"sqlite:///{tmp_path / 'db.sqlite'}",
+            "outbox": tmp_path / "out",
+            "undo_seconds": 0,
+            "inbound_secret": SECRET,
+            "inbound_port": free_port(),
+            **options,
+        }
     )
     with admin_app(settings) as (app, token):
 
@@ -438,3 +440,20 @@ def test_a_good_calendar_reads_as_one_answer_per_event():
     assert [(a.uid, a.partstat, a.sequence, a.recurrence_id) for a in found] == [
         ("s1-ab@slotwise", "ACCEPTED", 0, None)
     ]
+
+
+def test_undoing_a_booking_deletes_its_replies(tmp_path):
+    """Undo removes the series with everything about it: the replies already kept for it
+    go in the same transaction, none is left naming a series that is not there."""
+    with booked(tmp_path, undo_seconds=3600) as b:
+        raw = reply("thunderbird", b.series["uid"], partstat="TENTATIVE")
+        assert b.post(raw).status_code == 202
+        assert b.kept() == 1
+
+        async def undo(api: httpx.AsyncClient) -> httpx.Response:
+            return await api.post(f"/api/programs/p1/series/{b.series['id']}/undo")
+
+        r = call(b.app, b.token, undo)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "withdrawn"
+        assert b.kept() == 0

@@ -48,6 +48,16 @@ export async function availability(root) {
     if (zoneIsValid(z) && z) { grid.setZone(z); markUnsaved(); }
   });
 
+  // Language: the date and time formats of the mails (a BCP 47 tag the server checks).
+  const locale = /** @type {HTMLInputElement} */ (el("input", { id: "locale", list: "locale-list",
+    value: me.locale || "", autocomplete: "off", spellcheck: "false", "aria-describedby": "locale-hint", "data-hint": "locale-hint",
+    oninput: markUnsaved }));
+  const localeField = el("div", { class: "field" },
+    el("label", { for: "locale" }, "Your language for dates in mails"),
+    el("p", { class: "hint", id: "locale-hint" },
+      "A language tag such as de-DE, en-US or pt-BR. Empty: the English format, Tue 12 Jan 2027 14:00."),
+    locale, el("datalist", { id: "locale-list" }, ...localeChoices().map(([tag, name]) => el("option", { value: tag, label: name }))));
+
   // The weekly grid.
   const gridBox = el("div", { id: "weekly" });
   const grid = renderWeekGrid(gridBox, { step, weekly: me.weekly || [], zone: me.timezone || programZone,
@@ -87,7 +97,7 @@ export async function availability(root) {
   } }, "Add time away"));
 
   /** Field ids by the API's field names (with or without the "members[i]." prefix). */
-  const fieldIds = () => Object.fromEntries([["timezone", "timezone"], ["weekly", "weekly"],
+  const fieldIds = () => Object.fromEntries([["timezone", "timezone"], ["locale", "locale"], ["weekly", "weekly"],
     ...grid.windows().map((_, i) => [`weekly[${i}]`, "weekly"]),
     ...away.flatMap((_, i) => [[`unavailable[${i}]`, `unavailable-${i}-start`],
       [`unavailable[${i}].start`, `unavailable-${i}-start`], [`unavailable[${i}].end`, `unavailable-${i}-end`]]),
@@ -122,8 +132,10 @@ export async function availability(root) {
         start: a.origStart && a.origStart.slice(0, 10) === a.start ? a.origStart : `${a.start}T00:00`,
         end: a.origEnd && lastDay(a.origEnd) === a.end ? a.origEnd : `${nextDay(a.end)}T00:00` })) };
     if (me.timezone || z !== programZone) body.timezone = z;
+    if (locale.value.trim()) body.locale = locale.value.trim(); else delete body.locale;
     try {
       me = await api("PUT", memberPath, body);
+      locale.value = me.locale || "";  // as the server keeps it: pt-br is pt-BR
       away.forEach((a, i) => { a.origStart = me.unavailable?.[i]?.start ?? ""; a.origEnd = me.unavailable?.[i]?.end ?? ""; });
       unsaved.textContent = "";
       clearFieldErrors(root);
@@ -142,7 +154,7 @@ export async function availability(root) {
     el("p", {}, el("a", { href: "/", "data-link": "" }, "← Home")),
     el("h1", {}, "Your availability"), messages,
     el("form", { class: "card av-card", novalidate: true, onsubmit: save, "aria-labelledby": "weekly-h" },
-      el("h2", { id: "weekly-h" }, "When you are usually free"), zoneField, defaults, gridBox,
+      el("h2", { id: "weekly-h" }, "When you are usually free"), zoneField, localeField, defaults, gridBox,
       el("h2", {}, "Time away"),
       el("p", { class: "hint" }, "Holidays and other days you cannot meet: nothing is booked from the start of the first day to the end of the last day."),
       aways,
@@ -307,4 +319,17 @@ function windowText(w) {
   const run = idx.length > 2 && idx.every((v, i) => i === 0 || v === idx[i - 1] + 1);
   const days = run ? `${name(w.days[0])}–${name(w.days[w.days.length - 1])}` : w.days.map(name).join(", ");
   return `${days} ${w.start}–${w.end}`;
+}
+
+/** Language tags offered for the mails' date formats: the browser's own first, then common
+ * ones, each named in its own language. Any other tag may be typed; the server checks it.
+ * @returns {[string, string][]} */
+function localeChoices() {
+  const common = ["en-GB", "en-US", "de-DE", "fr-FR", "es-ES", "pt-BR", "pt-PT", "it-IT", "nl-NL", "sv-SE",
+    "pl-PL", "tr-TR", "ru-RU", "uk-UA", "ar-EG", "hi-IN", "ja-JP", "ko-KR", "zh-CN", "zh-TW"];
+  const tags = [...new Set([...(navigator.languages || []), ...common])]
+    .filter((t) => /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(t));
+  return tags.map((t) => {
+    try { return [t, new Intl.DisplayNames([t], { type: "language" }).of(t) || t]; } catch { return [t, t]; }
+  });
 }
