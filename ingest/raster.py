@@ -68,7 +68,12 @@ def cover(grid: SlotGrid, iv: Intervals, n_members: int, *, inward: bool) -> np.
         iv = merge(iv)
     first, last = slot_bounds(grid, iv, inward=inward)
     keep = last > first
-    ranges = merge(Intervals(iv.member[keep], first[keep], last[keep]))
+    ranges = Intervals(iv.member[keep], first[keep], last[keep])
+    # Inward, the merged intervals' slot ranges need no second merge: of two intervals
+    # of a member the first ends before the second starts, so its last bound (rounded
+    # down) is below the second's first (rounded up): they neither overlap nor touch.
+    if not inward:
+        ranges = merge(ranges)
     width = -(-n_members // _WORD) * _WORD
     marks = np.zeros((n + 1, width), dtype=np.uint8)
     marks[ranges.start, ranges.member] = 1

@@ -71,42 +71,36 @@ class WeeklyRule:
 def expand_weekly(grid: SlotGrid, zone: ZoneInfo, rules: list[WeeklyRule]) -> Intervals:
     """Absolute intervals of weekly rules in one zone over the horizon.
 
-    On ordinary days local time is a fixed offset, so the conversion is one subtraction
-    over arrays; only the few days with a DST change go through zoneinfo one by one.
+    On ordinary days local time is a fixed offset, so the conversion is one addition
+    over arrays (each rule's days of its weekday at once: a request rasterises a few
+    members, so the number of numpy calls, not their size, is the cost); only the few
+    days with a DST change go through zoneinfo one by one.
     """
     if not rules:
         return Intervals.empty()
-    days, naive_midnight, offset, changing, weekday = _local_days(grid.t0, grid.t_end, zone)
-
-    member = np.array([r.member for r in rules], np.int64)
-    wd = np.array([r.weekday for r in rules])
-    start_min = np.array([r.start_min for r in rules], np.int64)
-    end_min = np.array([r.end_min for r in rules], np.int64)
-
-    parts = []
-    for w in range(7):
-        rule_idx = np.flatnonzero(wd == w)
-        day_idx = np.flatnonzero(weekday == w)
-        if not len(rule_idx) or not len(day_idx):
-            continue
-        r = np.tile(rule_idx, len(day_idx))
-        d = np.repeat(day_idx, len(rule_idx))
-        starts = naive_midnight[d] + start_min[r] * 60 - offset[d]
-        ends = naive_midnight[d] + end_min[r] * 60 - offset[d]
-        for i in np.flatnonzero(changing[d]):
-            starts[i], ends[i] = _exact(days[d[i]], int(start_min[r[i]]), int(end_min[r[i]]), zone)
-        parts.append(Intervals(member[r], starts, ends))
-    return Intervals.concat(parts)
+    days, utc_midnight, changing, by_weekday = _local_days(grid.t0, grid.t_end, zone)
+    of_rule = [by_weekday[r.weekday] for r in rules]
+    d = np.concatenate(of_rule)
+    r = np.repeat(np.arange(len(rules)), [len(x) for x in of_rule])
+    member = np.array([x.member for x in rules], np.int64)[r]
+    midnight = utc_midnight[d]
+    starts = midnight + np.array([x.start_min * 60 for x in rules], np.int64)[r]
+    ends = midnight + np.array([x.end_min * 60 for x in rules], np.int64)[r]
+    for i in np.flatnonzero(changing[d]):
+        rule = rules[r[i]]
+        starts[i], ends[i] = _exact(days[d[i]], rule.start_min, rule.end_min, zone)
+    return Intervals(member, starts, ends)
 
 
 @lru_cache(maxsize=256)
 def _local_days(
     t0: datetime, t_end: datetime, zone: ZoneInfo
-) -> tuple[tuple[date, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[tuple[date, ...], np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     """Every local date in ``zone`` that touches the horizon, with a day's margin each
-    side; their naive midnights (epoch seconds), UTC offsets (one more: the day after),
-    which days change offset, and their weekdays. The same for every member in that
-    zone, whatever the request: built once per horizon and zone (arrays read-only)."""
+    side; their midnights (UTC epoch seconds, as the day's offset at midnight gives them),
+    which days change offset, and the dates of each weekday (indices, Monday first). The
+    same for every member in that zone, whatever the request: built once per horizon and
+    zone (arrays read-only)."""
     first = t0.astimezone(zone).date() - timedelta(days=1)
     last = t_end.astimezone(zone).date() + timedelta(days=1)
     days = tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
@@ -121,9 +115,11 @@ def _local_days(
     offset = np.concatenate([naive_midnight, [naive_midnight[-1] + 86400]]) - utc_midnight
     changing = offset[:-1] != offset[1:]
     weekday = np.array([d.weekday() for d in days])
-    for a in (naive_midnight, offset, changing, weekday):
+    by_weekday = tuple(np.flatnonzero(weekday == w) for w in range(7))
+    midnight = utc_midnight[:-1].copy()
+    for a in (midnight, changing, *by_weekday):
         a.flags.writeable = False
-    return days, naive_midnight, offset, changing, weekday
+    return days, midnight, changing, by_weekday
 
 
 def _exact(day: date, start_min: int, end_min: int, zone: ZoneInfo) -> tuple[int, int]:

@@ -8,7 +8,10 @@ This cache keeps, per program:
 - per match, its part of the document *without* the service's sessions and without
   ``now`` (what :func:`service.programs.solving_document` builds with ``sessions=False``);
 - per member, the availability row that part gives (windows minus time away, calendar
-  busy time and the document's own bookings), before sessions and the past are taken out.
+  busy time and the document's own bookings), before sessions and the past are taken out;
+- once, what every part reads of the program (its header and its document's bookings
+  with the members each books, :func:`service.programs.program_bookings`), so the first
+  request for a match reads only the match, its members and their busy time.
 
 Both are stamped with the program's ``(created_at, roster, header)``
 (:func:`service.store.program_stamp`), read before the data an entry is built from: every
@@ -34,6 +37,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -45,6 +49,9 @@ from ingest.windows import Intervals
 
 from .store import active_busy, program_stamp
 
+if TYPE_CHECKING:
+    from .programs import ProgramBookings
+
 DEFAULT_MB = 256
 
 Stamp = tuple[int, int, str]
@@ -54,6 +61,7 @@ Stamp = tuple[int, int, str]
 class _Program:
     stamp: Stamp
     own_now: bool  # the program's header fixes ``now`` (else each request's clock)
+    whole: ProgramBookings | None = None  # read once, by the first part built
     docs: dict[str, ProgramDocument] = field(default_factory=dict)
     rows: dict[str, np.ndarray] = field(default_factory=dict)
     nbytes: int = 0
@@ -101,9 +109,13 @@ class ProgramCache:
             self.hits += 1
             return doc
         self.misses += 1
-        from .programs import solving_document  # programs imports this module's users
+        from .programs import program_bookings, solving_document  # (imports our users)
 
-        doc = solving_document(conn, program_id, match=match_id, sessions=False, clock=False)
+        if entry.whole is None:
+            entry.whole = program_bookings(conn, program_id)
+        doc = solving_document(
+            conn, program_id, match=match_id, sessions=False, clock=False, whole=entry.whole
+        )
         entry.docs[match_id] = doc
         self._added(entry, _document_bytes(doc))
         return doc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -89,6 +90,7 @@ def solving_document(
     ignore: str | None = None,
     clock: bool = True,
     member: str | None = None,
+    whole: ProgramBookings | None = None,
 ) -> ProgramDocument:
     """The stored document plus booked sessions (unless ``sessions`` is false: bookings
     check those themselves; session ``ignore`` is left out, as when it is being moved),
@@ -100,10 +102,12 @@ def solving_document(
     members, so the document stays whole). A heat map, proposals or a booking then costs
     the same in a program of ten matches as in one of ten thousand. With ``member``
     instead, the part one member needs (their free/busy): the member, the bookings and
-    sessions that touch them, and the matches those belong to.
+    sessions that touch them, and the matches those belong to. ``whole``: the program's
+    :func:`program_bookings`, when the caller already holds them (they change only with
+    the program itself).
     """
     if match is not None:
-        data, focus = _match_data(conn, program_id, match)
+        data, focus = _match_data(conn, program_id, match, whole)
     elif member is not None:
         data, focus = _member_data(conn, program_id, member)
     else:
@@ -164,27 +168,45 @@ def _calendars_as_busy(
         ]
 
 
+@dataclass(frozen=True)
+class ProgramBookings:
+    """The program's header and its document's own bookings, each with the members it
+    books (a booking without members books every member of its match): what every match
+    part reads, the same for all of them while no member or match changes (the
+    availability cache reads it once per roster stamp)."""
+
+    header: str  # JSON text, as stored
+    bookings: tuple[tuple[dict[str, Any], frozenset[str]], ...]
+
+
+def program_bookings(conn: Connection, program_id: str) -> ProgramBookings:
+    row = program_row(conn, program_id)
+    bookings = json.loads(row.bookings)
+    whole = matches_data(conn, program_id, {b["match"] for b in bookings if not b.get("members")})
+    return ProgramBookings(
+        row.header,
+        tuple(
+            (b, frozenset(b.get("members") or whole.get(b["match"], {}).get("members", [])))
+            for b in bookings
+        ),
+    )
+
+
 def _match_data(
-    conn: Connection, program_id: str, match_id: str
+    conn: Connection, program_id: str, match_id: str, whole: ProgramBookings | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """The program header, one match, its members and the document bookings touching
     them; the bookings' other matches are added by :func:`_complete`."""
-    row = program_row(conn, program_id)
+    whole = whole or program_bookings(conn, program_id)
     match = matches_data(conn, program_id, {match_id}).get(match_id)
     if match is None:
         raise NotFound(f'unknown match "{match_id}"')
     focus = list(match["members"])
-    bookings = json.loads(row.bookings)
-    # A document booking without members books every member of its match.
-    whole = matches_data(conn, program_id, {b["match"] for b in bookings if not b.get("members")})
-    touching = [
-        b
-        for b in bookings
-        if set(focus) & set(b.get("members") or whole.get(b["match"], {}).get("members", []))
-    ]
+    # Copies: the caller's bookings are shared, and the document built here is its own.
+    touching = [dict(b) for b, booked in whole.bookings if booked.intersection(focus)]
     data = {
         "version": 1,
-        "program": json.loads(row.header),
+        "program": json.loads(whole.header),
         "members": [],
         "matches": [match],
         "bookings": touching,

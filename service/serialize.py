@@ -6,14 +6,17 @@ import base64
 import csv
 import io
 from bisect import bisect_left
+from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from pydantic_core import to_json
 
 from ingest.document import format_clock
-from solver.heatmap import Heatmap
+from solver.heatmap import Heatmap, day_grid
 from solver.result import Occurrence, Plan, Series
 
 
@@ -74,7 +77,8 @@ def heatmap_window(
     hm: Heatmap, zone: ZoneInfo, first_day: date | None = None, weeks: int = HEATMAP_WEEKS
 ) -> dict[str, Any]:
     """The heat map over ``weeks`` weeks of dates in the viewer's ``zone`` from
-    ``first_day`` (default: the horizon's first), as the API answers it.
+    ``first_day`` (default: the horizon's first), as the API answers it (without the
+    match and names: see :func:`heatmap_json`).
 
     SPEC 7's fields, with ``counts`` for the window's slots only (``counts[i]`` is slot
     ``window.first_slot + i``; every other slot index is absolute), the first slot not in
@@ -82,41 +86,100 @@ def heatmap_window(
     :func:`_day_rows`) and, per member, a bitmap of the
     start slots they can attend (``free``). Each number is sent once: the page looks a
     cell's count up in ``counts``, so the answer does not grow by an object per cell.
+    Keys come in ``schemas.HeatmapPublic``'s order.
     """
-    grid = hm.day_grid(zone)
+    return _heatmap_dict(hm, zone, first_day, weeks)
+
+
+def heatmap_json(
+    hm: Heatmap,
+    zone: ZoneInfo,
+    first_day: date | None,
+    weeks: int,
+    match: str,
+    names: dict[str, str],
+) -> bytes:
+    """:func:`heatmap_window` with the match and its members' names, as the bytes of the
+    API's answer: the JSON FastAPI writes for ``schemas.HeatmapPublic`` (its key order,
+    compact UTF-8), encoded once instead of validated again on the way out
+    (``tests/service/test_heatmap_json.py`` checks the two are the same bytes)."""
+    return to_json(_heatmap_dict(hm, zone, first_day, weeks, match, names))
+
+
+def _heatmap_dict(
+    hm: Heatmap,
+    zone: ZoneInfo,
+    first_day: date | None,
+    weeks: int,
+    match: str | None = None,
+    names: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    grid = hm.availability.grid
+    w = _window(grid.zone, grid.start, grid.end, grid.granularity_minutes, zone, first_day, weeks)
+    everyone = hm.everyone
+    out: dict[str, Any] = {
+        "start": grid.t0.isoformat(),
+        "granularity_minutes": grid.granularity_minutes,
+        "duration_minutes": hm.duration_minutes,
+        "members": list(hm.members),
+        "counts": hm.counts[w.lo : w.hi].tolist(),  # Python ints: numpy per cell is slow
+        "everyone": everyone[(everyone >= w.lo) & (everyone < w.hi)].tolist(),
+        "past": int(hm.past),
+        "view": dict(w.view),
+    }
+    if match is not None:
+        out["match"] = match
+    if names is not None:
+        out["names"] = names
+    out["free"] = _bitmaps(hm.attend[w.lo : w.hi])
+    out["window"] = dict(w.window)
+    return out
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What a window of a heat map shows that depends only on the grid, the viewer's
+    zone and the dates asked for (shared between answers: never changed)."""
+
+    lo: int
+    hi: int
+    window: dict[str, Any]
+    view: dict[str, Any]
+
+
+@lru_cache(maxsize=256)
+def _window(
+    program_zone: ZoneInfo,
+    start: date,
+    end: date,
+    granularity_minutes: int,
+    zone: ZoneInfo,
+    first_day: date | None,
+    weeks: int,
+) -> _Window:
+    """The slots, dates and day x time grid of a window: the same for every match of a
+    program (and every ``now``), so built once per grid, zone and window, not per answer."""
+    grid = day_grid(program_zone, start, end, granularity_minutes, zone)
     d0 = 0 if first_day is None else bisect_left(grid.dates, first_day.isoformat())
     rows = grid.slot[d0 : d0 + 7 * weeks]
     inside = rows[rows >= 0]
     lo, hi = (int(inside.min()), int(inside.max()) + 1) if inside.size else (0, 0)
-    counts = hm.counts[lo:hi].tolist()  # Python ints: indexing numpy per cell is slow
-    past = int(hm.past)
-    everyone = hm.everyone
     dates = grid.dates[d0 : d0 + 7 * weeks]
-    out = {
-        "start": hm.availability.grid.t0.isoformat(),
-        "granularity_minutes": hm.availability.grid.granularity_minutes,
-        "duration_minutes": hm.duration_minutes,
-        "members": list(hm.members),
-        "counts": counts,
-        "everyone": everyone[(everyone >= lo) & (everyone < hi)].tolist(),
-        "free": _bitmaps(hm.attend[lo:hi]),
-        "window": {
-            "first_slot": lo,
-            "slots": hi - lo,
-            "first_date": dates[0] if dates else None,
-            "last_date": dates[-1] if dates else None,
-            "earlier": d0 > 0,
-            "later": d0 + 7 * weeks < len(grid.dates),
-        },
+    window = {
+        "first_slot": lo,
+        "slots": hi - lo,
+        "first_date": dates[0] if dates else None,
+        "last_date": dates[-1] if dates else None,
+        "earlier": d0 > 0,
+        "later": d0 + 7 * weeks < len(grid.dates),
     }
-    out["past"] = past
-    out["view"] = {
+    view = {
         "timezone": grid.zone,
         "dates": dates,
         "times": [format_clock(t) for t in grid.times],
         "slots": _day_rows(rows),
     }
-    return out
+    return _Window(lo, hi, window, view)
 
 
 def _day_rows(rows: np.ndarray) -> list[int | list[int]]:

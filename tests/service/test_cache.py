@@ -18,6 +18,7 @@ from service.cache import cache_of
 from service.config import Settings
 from service.programs import session_match, solving_document
 from tests.service.inprocess import admin_app, call
+from tests.service.live import free_slots
 from tests.service.sample import TUESDAY_BUSY, program
 
 PID = "p1"
@@ -193,3 +194,41 @@ def test_cached_availability_is_build_availability_of_the_solving_document(tmp_p
                     assert np.array_equal(got.matrix, want.matrix), (xid, ignore)
                     assert got_doc == solving_document(conn, pid, now, match=xid, sessions=False)
         assert cache.hits > 0
+
+
+def test_a_document_booking_follows_its_match_members_in_a_warm_cache(two_servers):
+    """A document booking without members books its match's members as they are now: when
+    an import moves bo out of that match and cy in, server b's warm cache (which read the
+    program's bookings once) shows cy busy then in a match the booking did not touch
+    before, and bo free, exactly as an empty cache does."""
+    a, b, token = two_servers
+    doc = program(PID)
+    doc["matches"] += [
+        {"id": f"{p}-{q}", "members": [p, q], "organizer": p, "duration_minutes": 60}
+        for p, q in (("al", "cy"), ("al", "bo"))
+    ]
+    doc["bookings"] = [
+        {
+            "match": "mia-bo",
+            "start": "2027-03-09T10:00:00-05:00",
+            "end": "2027-03-09T11:00:00-05:00",
+        }
+    ]
+    _send(a, token, "POST", "/api/programs", json=doc)
+
+    def busy_then() -> dict[str, bool]:
+        out = {}
+        for xid in ("al-cy", "al-bo"):
+            heat = _get(b, token, f"/api/programs/{PID}/matches/{xid}/heatmap", tz="UTC")
+            start = datetime.fromisoformat(heat["start"])
+            slot = (datetime(2027, 3, 9, 15, tzinfo=UTC) - start) // timedelta(minutes=15)
+            for j, m in enumerate(heat["members"]):
+                out[m] = slot not in free_slots(heat, j)
+        return out
+
+    assert busy_then() == {"al": False, "bo": True, "cy": False}  # b's cache is warm now
+    doc["matches"][1]["members"] = ["mia", "cy"]  # mia-bo becomes mia and cy
+    _send(a, token, "POST", f"/api/programs/{PID}/import", json={**doc, "bookings": []})
+    assert busy_then() == {"al": False, "bo": False, "cy": True}
+    cache_of(b.state.engine).clear()
+    assert busy_then() == {"al": False, "bo": False, "cy": True}

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ingest.document import DAYS, check_zone, parse_clock
 from solver.heatmap import heatmap
@@ -16,7 +16,7 @@ from solver.spec import Preference
 
 from ...errors import Invalid
 from ...schemas import HeatmapPublic, ProposalsCreate, ProposalsPublic
-from ...serialize import HEATMAP_WEEKS, MAX_HEATMAP_WEEKS, heatmap_window, series_dict
+from ...serialize import HEATMAP_WEEKS, MAX_HEATMAP_WEEKS, heatmap_json, series_dict
 from ..deps import READ, Db, Who, match_availability
 
 router = APIRouter(tags=["scheduling"])
@@ -48,7 +48,7 @@ def get_heatmap(
             description="a session of this match whose time counts as free (the one being moved)",
         ),
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """How many members can attend a session starting at each slot of a window of weeks:
     SPEC 7's JSON for the window (``window`` says which slots), the viewer-zone
     day × time grid (``view``) and, per member, a base64 bitmap of the window's start
@@ -61,10 +61,11 @@ def get_heatmap(
         raise Invalid(str(exc), field="tz") from None
     duration = duration or match.duration_minutes
     hm = heatmap(avail, list(match.members), duration)  # SolverError: 422 (app.py)
-    out = heatmap_window(hm, zone, first_day, weeks)
-    out["match"] = match.id
-    out["names"] = {m: doc.member(m).name or m for m in match.members}
-    return out
+    names = {m: doc.member(m).name or m for m in match.members}
+    # Already the JSON of HeatmapPublic: FastAPI would validate the answer again, in
+    # another trip to the thread pool, and write the same bytes (issue 15).
+    body = heatmap_json(hm, zone, first_day, weeks, match.id, names)
+    return Response(body, media_type="application/json")
 
 
 @router.post(
