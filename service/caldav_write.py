@@ -217,6 +217,7 @@ class _Written:
     href: str | None
     etag: str | None
     removed: bool = False
+    sent: bool = True  # False: nothing needed writing (never written, or deleted there)
 
 
 def flush(
@@ -281,7 +282,7 @@ def next_due(engine: Engine) -> int | None:
 
 
 def _write(engine: Engine, settings: Settings, pid: str, mid: str, sid: str) -> int:
-    """Write one (member, series) as it is now; 1 when the calendar has it."""
+    """Write one (member, series) as it is now; 1 when a write (or removal) landed."""
     key = (
         (caldav_writes.c.program_id == pid)
         & (caldav_writes.c.member_id == mid)
@@ -332,7 +333,7 @@ def _write(engine: Engine, settings: Settings, pid: str, mid: str, sid: str) -> 
         _give_up(engine, settings, mine, pid, mid, f"internal error: {type(exc).__name__}")
         return 0
     _done(engine, mine, pid, mid, row.wanted, result, keep=ics is not None)
-    return 1
+    return int(result.sent)
 
 
 def _desired(
@@ -380,7 +381,7 @@ def _href(target: _Target, row: Any) -> str:
 
 def _put(target: _Target, row: Any, ics: bytes, mid: str) -> _Written:
     if row.removed:
-        return _Written(row.href, row.etag, removed=True)  # the member deleted it
+        return _Written(row.href, row.etag, removed=True, sent=False)  # they deleted it
     href = _href(target, row)
     known = bool(row.href and row.etag)
     condition = {"If-Match": row.etag} if known else {"If-None-Match": "*"}
@@ -422,7 +423,7 @@ def _put(target: _Target, row: Any, ics: bytes, mid: str) -> _Written:
 
 def _remove(target: _Target, row: Any) -> _Written:
     if row.href is None or row.removed:
-        return _Written(None, None)  # never written, or the member deleted it already
+        return _Written(None, None, sent=False)  # never written, or deleted there already
     headers = {"If-Match": row.etag} if row.etag else {}
     answer = target.send("DELETE", row.href, headers)
     if answer.status == 412:  # edited there since: it goes all the same
@@ -524,9 +525,10 @@ def _done(
                 claim=None,
             )
         )
-        conn.execute(
-            update(caldav_links).where(link).values(last_write_at=now_epoch(), last_error=None)
-        )
+        if result.sent:
+            conn.execute(
+                update(caldav_links).where(link).values(last_write_at=now_epoch(), last_error=None)
+            )
 
 
 def _retry(engine: Engine, settings: Settings, mine: Any, pid: str, mid: str, error: str) -> None:

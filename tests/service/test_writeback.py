@@ -228,12 +228,22 @@ def test_member_edits_are_merged_under_slotwise_times(tmp_path, radicale_url):
 class OwnRadicale:
     """A Radicale of the test's own on a fixed port, to stop and start again."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, users: dict[str, str] | None = None) -> None:
+        """``users``: user name -> password (plain htpasswd, read on every request);
+        None: any user name and password log in."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.config = folder / "config"
+        self.htpasswd = folder / "htpasswd"
+        auth = "type = none"
+        if users is not None:
+            self.set_users(users)
+            auth = (
+                f"type = htpasswd\nhtpasswd_filename = {self.htpasswd}\n"
+                "htpasswd_encryption = plain\ndelay = 0"
+            )
         self.config.write_text(
-            f"[server]\nhosts = 127.0.0.1:{self.port}\n[auth]\ntype = none\n"
+            f"[server]\nhosts = 127.0.0.1:{self.port}\n[auth]\n{auth}\n"
             f"[storage]\nfilesystem_folder = {folder / 'collections'}\n"
             "[logging]\nlevel = warning\n",
             encoding="utf-8",
@@ -259,6 +269,9 @@ class OwnRadicale:
             except (urllib.error.URLError, ConnectionError):
                 assert time.monotonic() < deadline, "radicale did not answer within 20 s"
                 time.sleep(0.05)
+
+    def set_users(self, users: dict[str, str]) -> None:
+        self.htpasswd.write_text("".join(f"{u}:{p}\n" for u, p in users.items()), "utf-8")
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -529,3 +542,99 @@ def test_only_the_member_or_an_admin_connects(tmp_path, radicale_url):
         assert call(app, al, drop) == [204, 404]
         assert len(_items(url, user)) == 1
         assert _rows(engine) == []
+
+
+def test_revoked_password_stops_writes_until_reconnected(tmp_path_factory, tmp_path, monkeypatch):
+    """A wrong password is refused at connect (422, field password); a password revoked
+    later makes the connection ``unauthorised`` and stops its writes (bookings go on);
+    reconnecting with a new one writes the member's current bookings."""
+    server = OwnRadicale(tmp_path_factory.mktemp("htpasswd-radicale"), {"al": PASSWORD})
+    server.start()
+    try:
+        url = f"{server.url}al/cal/"
+        made = httpx.request("MKCALENDAR", url, auth=("al", PASSWORD))
+        assert made.status_code == 201, made.text
+        settings = _settings(tmp_path)
+        spy = Spy(monkeypatch)
+        with admin_app(settings) as (app, token):
+            engine = app.state.engine
+
+            async def connect(api: httpx.AsyncClient) -> list[httpx.Response]:
+                assert (await api.post("/api/programs", json=program())).status_code == 201
+                wrong = await api.put(LINK, json={"url": url, "user": "al", "password": "nope"})
+                right = await api.put(LINK, json={"url": url, "user": "al", "password": PASSWORD})
+                booked = await api.post(SERIES, json={"first_start": TUESDAY})
+                return [wrong, right, booked]
+
+            wrong, right, booked = call(app, token, connect)
+            assert (wrong.status_code, wrong.json()["field"]) == (422, "password")
+            assert right.status_code == 200 and booked.status_code == 201
+            assert caldav_write.flush(engine, settings) == 1
+
+            server.set_users({"al": "a-new-app-password"})  # the old one revoked
+
+            async def move(api: httpx.AsyncClient) -> httpx.Response:
+                return await api.patch(
+                    f"/api/programs/p1/sessions/{booked.json()['sessions'][1]['id']}",
+                    json={"start": "2027-03-10T11:00:00-05:00"},
+                )
+
+            assert call(app, token, move).status_code == 200
+            assert caldav_write.flush(engine, settings) == 0
+            shown = call(app, token, lambda api: api.get(LINK)).json()
+            assert shown["status"] == "unauthorised" and "401" in shown["last_error"]
+            spy.sent.clear()
+            circle = call(
+                app,
+                token,
+                lambda api: api.post(
+                    "/api/programs/p1/matches/circle/series", json={"first_start": WEDNESDAY}
+                ),
+            )
+            assert circle.status_code == 201
+            assert caldav_write.flush(engine, settings) == 0
+            assert spy.sent == []
+
+            async def reconnect(api: httpx.AsyncClient) -> httpx.Response:
+                body = {"url": url, "user": "al", "password": "a-new-app-password"}
+                return await api.put(LINK, json=body)
+
+            assert call(app, token, reconnect).json()["status"] == "ok"
+            assert caldav_write.flush(engine, settings) == 2
+        found = httpx.request(
+            "PROPFIND", url, headers={"Depth": "1"}, auth=("al", "a-new-app-password")
+        )
+        assert found.text.count(".ics</href>") == 2
+    finally:
+        server.stop()
+
+
+def test_undone_booking_is_never_written(tmp_path, radicale_url, monkeypatch):
+    """While a new booking can be undone nothing is written; undone, it never is."""
+    url, user = _calendar(radicale_url)
+    settings = _settings(tmp_path, undo_seconds=600)
+    spy = Spy(monkeypatch)
+    with admin_app(settings) as (app, token):
+        engine = app.state.engine
+
+        async def book(api: httpx.AsyncClient) -> dict[str, Any]:
+            assert (await api.post("/api/programs", json=program())).status_code == 201
+            r = await api.put(LINK, json={"url": url, "user": user, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            r = await api.post(SERIES, json={"first_start": TUESDAY})
+            assert r.status_code == 201, r.text
+            return dict(r.json())
+
+        booked = call(app, token, book)
+        assert caldav_write.flush(engine, settings) == 0
+        [row] = _rows(engine)
+        assert row.due_at is not None and row.due_at > time.time() + 500
+        assert caldav_write.next_due(engine) == row.due_at
+        undo = f"/api/programs/p1/series/{booked['id']}/undo"
+        assert call(app, token, lambda api: api.post(undo)).status_code == 200
+        with engine.begin() as conn:  # as if the window had closed
+            conn.execute(caldav_writes.update().values(due_at=None))
+        assert caldav_write.flush(engine, settings) == 0
+        assert _rows(engine) == []
+    assert spy.sent == []
+    assert _items(url, user) == {}
