@@ -21,7 +21,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
+from xml.sax.saxutils import escape
 
 from icalendar import Calendar, Component
 from sqlalchemy import Engine, and_, select, update
@@ -390,7 +391,14 @@ def _put(target: _Target, row: Any, ics: bytes, mid: str) -> _Written:
         return _Written(href, _etag(target, href, answer))
     if answer.status == 404 and known and not target.collection_gone():
         return _Written(href, None, removed=True)
-    if answer.status != 412:
+    if answer.status == 409 and not known and b"no-uid-conflict" in answer.body:
+        # The calendar holds the series already, elsewhere: the member's calendar app
+        # took the invite mail into it. That copy is the one to keep up to date.
+        found = _find_uid(target, row.uid)
+        if found is None:
+            raise target.judge(answer, "the event")
+        href = found
+    elif answer.status != 412:
         raise target.judge(answer, "the event")
     # Edited (or deleted) in the member's calendar since our last write, or there already.
     theirs = target.send("GET", href, {"Accept": "text/calendar"})
@@ -419,6 +427,34 @@ def _put(target: _Target, row: Any, ics: bytes, mid: str) -> _Written:
         mid,
     )
     return _Written(href, _etag(target, href, again))
+
+
+def _find_uid(target: _Target, uid: str) -> str | None:
+    """The URL of the collection's event with this UID (REPORT calendar-query, RFC 4791
+    7.8), or None."""
+    query = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+        "<d:prop><d:getetag/></d:prop><c:filter>"
+        '<c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">'
+        '<c:prop-filter name="UID"><c:text-match collation="i;octet">'
+        f"{escape(uid)}</c:text-match></c:prop-filter></c:comp-filter></c:comp-filter>"
+        "</c:filter></c:calendar-query>"
+    )
+    answer = target.send(
+        "REPORT", target.url, {"Depth": "1", "Content-Type": XML}, query.encode("utf-8")
+    )
+    if answer.status != 207:
+        return None
+    try:
+        root = ET.fromstring(answer.body)
+    except ET.ParseError:
+        return None
+    for response in root.iter(f"{DAV}response"):
+        href = response.findtext(f"{DAV}href")
+        if href and href.rstrip("/") != urlsplit(target.url).path.rstrip("/"):
+            return urljoin(target.url, href)
+    return None
 
 
 def _remove(target: _Target, row: Any) -> _Written:

@@ -638,3 +638,52 @@ def test_undone_booking_is_never_written(tmp_path, radicale_url, monkeypatch):
         assert _rows(engine) == []
     assert spy.sent == []
     assert _items(url, user) == {}
+
+
+def test_invite_already_taken_into_the_calendar_is_updated_not_duplicated(tmp_path, radicale_url):
+    """The member's calendar app took the invite mail into the same calendar (same UID,
+    another href, with an alarm of theirs): slotwise updates that event in place
+    instead of failing on the UID or writing a second one."""
+    url, user = _calendar(radicale_url)
+    settings = _settings(tmp_path)
+    with admin_app(settings) as (app, token):
+        engine = app.state.engine
+
+        async def book(api: httpx.AsyncClient) -> dict[str, Any]:
+            assert (await api.post("/api/programs", json=program())).status_code == 201
+            r = await api.post(SERIES, json={"first_start": TUESDAY})
+            assert r.status_code == 201, r.text
+            return dict(r.json())
+
+        booked = call(app, token, book)
+        assert notify.flush(engine, settings) == 2
+        mail = next(
+            m
+            for m in map(message_from_bytes, (p.read_bytes() for p in (tmp_path / "out").iterdir()))
+            if "al@example.org" in str(m["To"])
+        )
+        part = next(p for p in mail.walk() if p.get_content_type() == "text/calendar")
+        taken = Calendar.from_ical(part.get_payload(decode=True))
+        del taken["METHOD"]
+        _master(taken).add_component(
+            Calendar.from_ical(
+                "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:mine\r\n"
+                "TRIGGER:-PT9M\r\nEND:VALARM\r\n"
+            )
+        )
+        theirs = f"{url}accepted-by-my-app.ics"
+        assert httpx.put(theirs, content=taken.to_ical(), auth=(user, PASSWORD)).is_success
+
+        r = call(
+            app,
+            token,
+            lambda api: api.put(LINK, json={"url": url, "user": user, "password": PASSWORD}),
+        )
+        assert r.status_code == 200, r.text
+        assert caldav_write.flush(engine, settings) == 1
+        items = _items(url, user)
+        assert [h.rsplit("/", 1)[1] for h in items] == ["accepted-by-my-app.ics"]
+        event = _master(next(iter(items.values())))
+        assert str(event["UID"]) == booked["uid"]
+        assert "-PT9M" in [a["TRIGGER"].to_ical().decode() for a in event.walk("VALARM")]
+        assert [r.href for r in _rows(engine)] == [theirs]
