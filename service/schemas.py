@@ -562,12 +562,13 @@ class WritebackConnect(_Body):
 class WritebackPublic(TypedDict):
     """A member's CalDAV write-back connection (never its password). ``status``: ``ok``
     (written to), ``gone`` (the calendar is no more) or ``unauthorised`` (the password
-    was refused): reconnect to resume. ``pending``: series waiting to be written."""
+    was refused): reconnect to resume; ``disconnected``: none (``url`` and ``user`` null).
+    ``pending``: series waiting to be written."""
 
     member: str
-    url: str
-    user: str
-    status: Literal["ok", "gone", "unauthorised"]
+    url: str | None
+    user: str | None
+    status: Literal["ok", "gone", "unauthorised", "disconnected"]
     last_error: str | None
     last_write: str | None
     pending: int

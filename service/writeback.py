@@ -21,6 +21,7 @@ from .store import (
     PENDING,
     caldav_links,
     caldav_writes,
+    locked,
     members_data,
     now_epoch,
     program_row,
@@ -30,14 +31,26 @@ from .store import (
 )
 
 OK, GONE, UNAUTHORISED = "ok", "gone", "unauthorised"
+DISCONNECTED = "disconnected"  # no connection: what GET answers then
 
 
 def public(conn: Connection, program_id: str, member_id: str) -> dict[str, Any]:
-    """The member's connection as the API shows it (never the password); NotFound when
-    there is none."""
+    """The member's connection as the API shows it (never the password); status
+    ``disconnected`` when there is none (NotFound for an unknown member)."""
     link = conn.execute(select(caldav_links).where(_link(program_id, member_id))).one_or_none()
     if link is None:
-        raise NotFound(f'member "{member_id}" has no CalDAV calendar connected')
+        if not members_data(conn, program_id, {member_id}):
+            program_row(conn, program_id)  # an unknown program is named before the member
+            raise NotFound(f'unknown member "{member_id}"')
+        return {
+            "member": member_id,
+            "url": None,
+            "user": None,
+            "status": DISCONNECTED,
+            "last_error": None,
+            "last_write": None,
+            "pending": 0,
+        }
     owed = conn.execute(
         select(func.count())
         .select_from(caldav_writes)
@@ -61,9 +74,10 @@ def connect(
     their calendar every series they are in: reconnecting resumes the writes. Written
     events are found again by their href; after the collection was gone, or at another
     URL, they are written afresh (a copy already there is merged, not duplicated)."""
-    with engine.begin() as conn:
+    # Under the program's lock (a short database write, nothing else): a booking marking
+    # the same member's rows at the same moment waits, and then finds them.
+    with locked(engine, program_id) as conn:
         if not members_data(conn, program_id, {member_id}):
-            program_row(conn, program_id)  # an unknown program is named before the member
             raise NotFound(f'unknown member "{member_id}"')
         before = conn.execute(
             select(caldav_links.c.url, caldav_links.c.status).where(_link(program_id, member_id))
@@ -96,7 +110,7 @@ def connect(
 def disconnect(engine: Engine, program_id: str, member_id: str) -> None:
     """Forget the connection and what was owed to it; events already written stay in the
     member's calendar. NotFound when there was none."""
-    with engine.begin() as conn:
+    with locked(engine, program_id) as conn:
         gone = conn.execute(caldav_links.delete().where(_link(program_id, member_id))).rowcount
         if not gone:
             raise NotFound(f'member "{member_id}" has no CalDAV calendar connected')

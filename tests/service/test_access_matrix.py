@@ -228,7 +228,7 @@ TABLE = [
         "GET",
         "/api/programs/{pid}/members/{mid}/writeback",
         MEMBER_AL,
-        404,
+        200,
         lambda o: (f"/api/programs/{o['pid']}/members/al/writeback", {}),
     ),
     (

@@ -536,10 +536,10 @@ def test_only_the_member_or_an_admin_connects(tmp_path, radicale_url):
         assert r.status_code == 201
         assert caldav_write.flush(engine, settings) == 1
 
-        async def drop(api: httpx.AsyncClient) -> list[int]:
-            return [(await api.delete(LINK)).status_code, (await api.get(LINK)).status_code]
+        async def drop(api: httpx.AsyncClient) -> list[Any]:
+            return [(await api.delete(LINK)).status_code, (await api.get(LINK)).json()["status"]]
 
-        assert call(app, al, drop) == [204, 404]
+        assert call(app, al, drop) == [204, "disconnected"]
         assert len(_items(url, user)) == 1
         assert _rows(engine) == []
 

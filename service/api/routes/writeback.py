@@ -38,7 +38,7 @@ async def connect_writeback(
 )
 def get_writeback(pid: str, mid: str, who: Who, db: Db) -> dict[str, Any]:
     """The member's CalDAV connection: URL, user, status, last error, last write (never
-    the password). 404 when none is connected."""
+    the password); status ``disconnected`` when none is connected."""
     who.is_member(pid, mid)
     with db.connect() as conn:
         return writeback.public(conn, pid, mid)
