@@ -10,6 +10,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -99,6 +100,99 @@ async def _follow(url: str, max_bytes: int, guard: Guard | None, where: list[str
     raise CalendarError(f"more than {MAX_REDIRECTS} redirects fetching from {_host(url)}")
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a server answered to one :func:`exchange`: status, headers, body."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def is_ok(self) -> bool:
+        """A 2xx status."""
+        return 200 <= self.status < 300
+
+
+def exchange(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    content: bytes | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float = 10,
+    max_bytes: int = 5_000_000,
+    guard: Guard | None = None,
+) -> Answer:
+    """:func:`exchange_async` for synchronous callers (the background sender's thread)."""
+    send = functools.partial(
+        exchange_async,
+        method,
+        url,
+        headers=headers,
+        content=content,
+        auth=auth,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        guard=guard,
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(send)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, send).result()
+
+
+async def exchange_async(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    content: bytes | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float = 10,
+    max_bytes: int = 5_000_000,
+    guard: Guard | None = None,
+) -> Answer:
+    """One HTTP request (a CalDAV PUT, DELETE, PROPFIND...) under the same guard, address
+    pinning, deadline and size limit as :func:`fetch_ics_async`, whatever its status.
+
+    No redirect is followed: the request carries credentials (``auth``, HTTP Basic), which
+    must not be sent on to another host. An answer is returned whatever its status; a
+    CalendarError means none came (refused by the guard, unreachable, timed out), naming
+    the host only."""
+    target = _http_url(url)
+    try:
+        with anyio.fail_after(timeout):
+            addresses: list[IPAddress | None] = [None]
+            if guard is not None:
+                found = await _resolve(target)
+                guard(target, found)
+                addresses = list(found)
+            async with httpx.AsyncClient(
+                follow_redirects=False,
+                trust_env=guard is None,
+                timeout=None,
+                verify=_tls_context(),
+                auth=auth,
+            ) as client:
+                try:
+                    response = await _connect(client, target, addresses, method, headers, content)
+                    try:
+                        body = await _read_limited(response, max_bytes, target)
+                    finally:
+                        await response.aclose()
+                except httpx.TimeoutException:
+                    raise
+                except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                    raise CalendarError(f"cannot reach {_host(target)}: {_why(exc)}") from None
+    except (TimeoutError, httpx.TimeoutException):
+        raise CalendarError(f"timed out after {timeout:g} s talking to {_host(target)}") from None
+    return Answer(response.status_code, response.headers, body)
+
+
 def _why(exc: Exception) -> str:
     """What went wrong, quoting nothing the server sent: the messages of network errors
     come from the system or TLS; those of protocol errors quote the bytes received (an
@@ -136,30 +230,47 @@ async def _resolve(url: str) -> list[IPAddress]:
 
 
 async def _connect(
-    client: httpx.AsyncClient, url: str, addresses: list[IPAddress | None]
+    client: httpx.AsyncClient,
+    url: str,
+    addresses: list[IPAddress | None],
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    content: bytes | None = None,
 ) -> httpx.Response:
-    """GET ``url`` (streamed) from the first of ``addresses`` that takes the connection
-    (None: let the client resolve the name)."""
+    """Send ``method`` to ``url`` (streamed answer) at the first of ``addresses`` that takes
+    the connection (None: let the client resolve the name)."""
     for i, address in enumerate(addresses):
+        request = _request(client, url, address, method, headers, content)
         try:
-            return await client.send(_request(client, url, address), stream=True)
+            return await client.send(request, stream=True)
         except httpx.ConnectError:
             if i == len(addresses) - 1:
                 raise
     raise CalendarError(f"no address to connect to for {_host(url)}")
 
 
-def _request(client: httpx.AsyncClient, url: str, address: IPAddress | None) -> httpx.Request:
-    """A GET of ``url`` sent to ``address``: the URL names the address, the Host header and
-    the TLS server name (SNI, and so the certificate check) the host."""
-    headers = {"Accept": "text/calendar"}
+def _request(
+    client: httpx.AsyncClient,
+    url: str,
+    address: IPAddress | None,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    content: bytes | None = None,
+) -> httpx.Request:
+    """A request for ``url`` sent to ``address``: the URL names the address, the Host
+    header and the TLS server name (SNI, and so the certificate check) the host."""
+    headers = {"Accept": "text/calendar", **(headers or {})}
     if address is None:
-        return client.build_request("GET", url, headers=headers)
+        return client.build_request(method, url, headers=headers, content=content)
     named = httpx.URL(url)
     headers["Host"] = named.netloc.decode("ascii")
     extensions = {"sni_hostname": named.raw_host.decode("ascii")} if named.scheme == "https" else {}
     return client.build_request(
-        "GET", named.copy_with(host=str(address)), headers=headers, extensions=extensions
+        method,
+        named.copy_with(host=str(address)),
+        headers=headers,
+        content=content,
+        extensions=extensions,
     )
 
 

@@ -226,6 +226,19 @@ class Settings(BaseSettings):
     retry_seconds: Annotated[
         Seconds, _doc("how often invites that could not be sent are retried")
     ] = 30.0
+    # Writing booked series into members' CalDAV calendars (service/caldav_write.py): a
+    # write the server did not take (down, timed out, 5xx) is tried again after
+    # writeback_backoff_seconds, doubling each time (at most 6 hours), up to
+    # writeback_attempts times; a later change to the series starts again.
+    writeback_timeout: Annotated[
+        Seconds, _doc("seconds one request to a member's CalDAV server may take in all")
+    ] = 10.0
+    writeback_attempts: Annotated[
+        Count, _doc("times a CalDAV write is tried before it is given up (until the next change)")
+    ] = 8
+    writeback_backoff_seconds: Annotated[
+        Seconds, _doc("seconds before a failed CalDAV write is tried again (doubling each time)")
+    ] = 30.0
     # Batch plans solve their models on the Dask cluster of this scheduler
     # (tcp://host:8786) when set; else in local processes when a plan is large enough
     # (solver/executors.py), ``plan_processes`` of them (default: one per core).

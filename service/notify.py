@@ -41,7 +41,7 @@ from sqlalchemy import Connection, Engine, exists, func, literal, select, update
 from ingest.grid import from_epoch
 from ingest.text import address_problem
 
-from . import failpoints, mail_text
+from . import failpoints, mail_text, writeback
 from .booking import TOO_LATE_TO_UNDO, program_now, series_public
 from .config import Settings
 from .email import DeliveryError, Mailer, MimeBody, imip_body, text_message, wire_message
@@ -423,6 +423,7 @@ def enqueue_plan(conn: Connection, job_id: str) -> None:
             owed,
         )
     )
+    writeback.mark_plan(conn, job_id)
 
 
 def enqueue_occurrence_cancel(
@@ -492,6 +493,10 @@ def _enqueue(
             "created_at": now_epoch(),
         },
     )
+    # Members who connected a CalDAV calendar are owed the series as it is now, too; a
+    # decline notice changes nothing in the series.
+    if method != DECLINED:
+        writeback.mark(conn, program_id, series_id)
 
 
 def build_now(engine: Engine, settings: Settings, series_id: str) -> None:
@@ -776,6 +781,7 @@ def recall(conn: Connection, series_id: str) -> int:
     no longer ``pending``, so it is still there to be seen."""
     # Invites owed but not built yet (or being built: the builder then finds its job gone).
     conn.execute(invite_jobs.delete().where(invite_jobs.c.series_id == series_id))
+    writeback.bump(conn, series_id)  # nothing was written yet: the writer drops its rows
     never_tried = (deliveries.c.series_id == series_id) & (deliveries.c.attempts == 0)
     deleted = conn.execute(
         deliveries.delete().where(never_tried & (deliveries.c.status == "pending"))
@@ -906,10 +912,18 @@ class RetryLoop:
             try:
                 release_stale(self.engine)
                 _, more = _round(self.engine, self.settings, SEND_PER_ROUND, self._stop)
-                if more:  # a full round: the next one at once, not a retry later
-                    wait = 0
-                # Invites held for an undo window go out when it closes, not a retry later.
-                due = next_due(self.engine)
+                # Imported here: the writer builds its events with invite_series above.
+                from . import caldav_write
+
+                written = caldav_write.flush(self.engine, self.settings, self._stop)
+                if more or written >= caldav_write.WRITES_PER_ROUND:
+                    wait = 0  # a full round: the next one at once, not a retry later
+                # Invites held for an undo window go out when it closes, not a retry later;
+                # so do CalDAV writes whose backoff ends before the next retry.
+                due = min(
+                    (t for t in (next_due(self.engine), caldav_write.next_due(self.engine)) if t),
+                    default=None,
+                )
                 if due is not None:
                     wait = min(wait, max(due - time.time(), 0.05))
             except Exception:  # keep going; the next round may work

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
+from urllib.parse import urlsplit
 
 from fastapi import Body
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, with_config
@@ -524,6 +525,53 @@ class CalendarUpdate(_Body):
     """``PUT …/calendar`` as JSON (otherwise its body is an iCalendar)."""
 
     ics_url: IcsUrl
+
+
+def _collection_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be the http:// or https:// URL of a calendar")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold a user name or password: send them as user and password")
+    if parts.query or parts.fragment:
+        raise ValueError("must have no query (?) or fragment (#)")
+    return value if value.endswith("/") else value + "/"
+
+
+def _password(value: str) -> str:
+    # The message never repeats the value: it is a secret.
+    if not 0 < len(value) <= 1024 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must be 1 to 1,024 characters, without control characters")
+    return value
+
+
+class WritebackConnect(_Body):
+    """``PUT …/members/{mid}/writeback``: the CalDAV calendar booked series are written
+    into. Use an app-specific password (it is stored, and can be revoked at the provider)."""
+
+    url: Annotated[
+        str, Field(max_length=2000, pattern=r"^https?://\S+$"), AfterValidator(_collection_url)
+    ]
+    user: Annotated[Line, Field(min_length=1, max_length=256)]
+    password: Annotated[
+        str, AfterValidator(_password), Field(json_schema_extra={"format": "password"})
+    ]
+
+
+@with_config(_OPEN)
+class WritebackPublic(TypedDict):
+    """A member's CalDAV write-back connection (never its password). ``status``: ``ok``
+    (written to), ``gone`` (the calendar is no more) or ``unauthorised`` (the password
+    was refused): reconnect to resume; ``disconnected``: none (``url`` and ``user`` null).
+    ``pending``: series waiting to be written."""
+
+    member: str
+    url: str | None
+    user: str | None
+    status: Literal["ok", "gone", "unauthorised", "disconnected"]
+    last_error: str | None
+    last_write: str | None
+    pending: int
 
 
 def _address(value: str) -> str:

@@ -1,5 +1,5 @@
 """The database: programs, members, matches, series, sessions, jobs, tokens, deliveries,
-invite jobs, replies.
+invite jobs, replies, CalDAV write-back.
 
 SQLAlchemy Core on any URL (a SQLite file by default, PostgreSQL by URL). Instants are
 stored as integer epoch seconds (64-bit) so every database compares them the same way.
@@ -318,6 +318,50 @@ replies = Table(
     Column("dtstamp", BigInteger, nullable=False),  # the reply's DTSTAMP, epoch seconds
     Column("received_at", BigInteger, nullable=False),
 )
+
+# Members' CalDAV calendars that booked series are written into (service/writeback.py):
+# one per member. The password is stored as given (docs/calendars.md says so): an
+# app-specific password, which the member can revoke. No API answer or log shows it.
+caldav_links = Table(
+    "caldav_links",
+    metadata,
+    Column("program_id", String(128), ForeignKey("programs.id"), primary_key=True),
+    Column("member_id", String(128), primary_key=True),
+    Column("url", Text, nullable=False),  # the calendar collection, ending in "/"
+    Column("username", Text, nullable=False),
+    Column("password", Text, nullable=False),
+    # ok (written to), gone (the collection is no more), unauthorised (401/403)
+    Column("status", String(16), nullable=False),
+    Column("last_error", Text),
+    Column("last_write_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# What each connected member's calendar should hold of each series they are in, and what
+# it holds: one row per (member, series). A change to the series bumps ``wanted``; the
+# writer (service/caldav_write.py) writes the series as it is then and sets ``done`` to
+# the ``wanted`` it wrote, so changes made while the server was down end in one write of
+# the latest state, not a replay.
+caldav_writes = Table(
+    "caldav_writes",
+    metadata,
+    Column("program_id", String(128), primary_key=True),
+    Column("member_id", String(128), primary_key=True),
+    Column("series_id", String(64), primary_key=True),  # no foreign key: undo deletes it
+    Column("uid", String(255), nullable=False),
+    Column("href", Text),  # the event's URL once written
+    Column("etag", Text),  # the ETag of our last write
+    Column("wanted", Integer, nullable=False, default=1),
+    Column("done", Integer, nullable=False, default=0),
+    # 1: the member deleted the event in their calendar; it is not written again.
+    Column("removed", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("due_at", BigInteger),  # not tried again before (backoff); NULL: now
+    Column("last_error", Text),
+    Column("claim", String(32)),
+    Column("claimed_at", BigInteger),
+)
+Index("ix_caldav_writes_series", caldav_writes.c.series_id)
 
 # Columns added to tables after their first release: create_all adds only whole tables.
 LATER_COLUMNS = [

@@ -8,7 +8,18 @@ CP-SAT are plain ``def`` so they run in the thread pool.
 from fastapi import APIRouter
 
 from ..errors import error_responses
-from .routes import auth, feeds, home, inbound, people, plans, programs, scheduling, series
+from .routes import (
+    auth,
+    feeds,
+    home,
+    inbound,
+    people,
+    plans,
+    programs,
+    scheduling,
+    series,
+    writeback,
+)
 
 # Every route needs a token or a sign-in (but those that sign in) and reads its
 # parameters; any request body may be too large.
@@ -22,3 +33,4 @@ router.include_router(home.router)
 router.include_router(auth.router)
 router.include_router(people.router)
 router.include_router(inbound.router)
+router.include_router(writeback.router)

@@ -213,6 +213,31 @@ TABLE = [
         204,
         lambda o: (f"/api/programs/{o['pid']}/members/al/feed-token", {}),
     ),
+    # A private address is refused after the access check (the server allows none).
+    (
+        "PUT",
+        "/api/programs/{pid}/members/{mid}/writeback",
+        MEMBER_AL,
+        422,
+        lambda o: (
+            f"/api/programs/{o['pid']}/members/al/writeback",
+            {"json": {"url": "http://127.0.0.1:9/cal/", "user": "al", "password": "x"}},
+        ),
+    ),
+    (
+        "GET",
+        "/api/programs/{pid}/members/{mid}/writeback",
+        MEMBER_AL,
+        200,
+        lambda o: (f"/api/programs/{o['pid']}/members/al/writeback", {}),
+    ),
+    (
+        "DELETE",
+        "/api/programs/{pid}/members/{mid}/writeback",
+        MEMBER_AL,
+        404,
+        lambda o: (f"/api/programs/{o['pid']}/members/al/writeback", {}),
+    ),
     ("GET", "/api/feeds/{feed}.ics", EVERYONE, 200, lambda o: (f"/api/feeds/{o['feed']}.ics", {})),
     (
         "GET",

@@ -42,6 +42,9 @@ def test_every_variable_reaches_its_setting(monkeypatch):
         "SLOTWISE_INBOUND_LMTP": "yes",
         "SLOTWISE_INBOUND_SECRET": "a-long-enough-shared-secret",
         "SLOTWISE_INBOUND_MAX_BYTES": "50000",
+        "SLOTWISE_WRITEBACK_TIMEOUT": "3",
+        "SLOTWISE_WRITEBACK_ATTEMPTS": "4",
+        "SLOTWISE_WRITEBACK_BACKOFF_SECONDS": "60",
     }
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
@@ -66,6 +69,7 @@ def test_every_variable_reaches_its_setting(monkeypatch):
     assert (s.apply_chunk, s.max_plan_jobs) == (7, 2)
     assert (s.plan_time_limit, s.max_plan_time_limit, s.ics_max_bytes) == (5, 50, 1_000_000)
     assert s.undo_seconds == 0
+    assert (s.writeback_timeout, s.writeback_attempts, s.writeback_backoff_seconds) == (3, 4, 60)
     assert s.availability_cache_mb == 64
     assert (s.inbound_port, s.inbound_host, s.inbound_lmtp, s.inbound_max_bytes) == (
         2525,
@@ -96,6 +100,7 @@ def test_every_variable_reaches_its_setting(monkeypatch):
         ("SLOTWISE_PUBLIC_URL", "mentoring.example.org"),
         ("SLOTWISE_PUBLIC_URL", "https://user@mentoring.example.org"),
         ("SLOTWISE_SESSION_DAYS", "0"),
+        ("SLOTWISE_WRITEBACK_ATTEMPTS", "0"),
         ("SLOTWISE_INBOUND_PORT", "70000"),
         ("SLOTWISE_INBOUND_PORT", "smtp"),
         ("SLOTWISE_INBOUND_LMTP", "maybe"),

@@ -9,6 +9,7 @@ import { api, programPath, ApiError } from "./api.js";
 import { ctx } from "./main.js";
 import { el, notice, errorSummary, focusHeading, allZones, zoneIsValid, day } from "./ui.js";
 import { renderWeekGrid, DAYS } from "./weekgrid.js";
+import { writebackSection } from "./writeback.js";
 
 /** @typedef {import("./weekgrid.js").Window} Window */
 /** @typedef {{start: string, end: string, origStart: string, origEnd: string}} Away
@@ -160,7 +161,8 @@ export async function availability(root) {
       aways,
       el("div", { class: "actions" }, el("button", { type: "submit", class: "button primary" }, "Save"), unsaved)),
     calendarSection(),
-    feedSection());
+    feedSection(),
+    writebackSection(memberPath));
   focusHeading(root);
 
   /** Your own calendar: its busy times are kept free of sessions. */
