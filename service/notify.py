@@ -870,22 +870,32 @@ def wake(engine: Engine) -> None:
 
 
 class RetryLoop:
-    """The invite sender: a daemon thread that sends pending deliveries as soon as it is
-    woken (:func:`wake`, after a request commits invites) and retries what is left every
-    ``settings.retry_seconds``. A round that built or sent all one round may (a plan's
-    invites) is followed by the next at once."""
+    """The background sender: two daemon threads woken by :func:`wake` (after a request
+    commits invites or calendar writes) and every ``settings.retry_seconds``.
+
+    ``invite-sender`` builds and sends invites; ``calendar-writer`` writes booked series
+    into members' CalDAV calendars (``service/caldav_write.py``). Two threads, so that a
+    member's slow or silent calendar server (up to ``writeback_timeout`` a request, for
+    every series owed to it) never holds up anyone's invitation mail. A round that did all
+    one round may (a plan's invites) is followed by the next at once.
+    """
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine, self.settings = engine, settings
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._wake_writer = threading.Event()
         self._thread = threading.Thread(target=self._run, name="invite-sender", daemon=True)
+        self._writer = threading.Thread(
+            target=self._run_writes, name="calendar-writer", daemon=True
+        )
 
     def start(self) -> None:
         with _senders_lock:
             _senders.setdefault(self.engine, set()).add(self)
-        self._wake.set()  # what an earlier run left pending goes out now
+        self.wake()  # what an earlier run left pending goes out now
         self._thread.start()
+        self._writer.start()
 
     def stop(self) -> None:
         with _senders_lock:
@@ -893,38 +903,52 @@ class RetryLoop:
             if not _senders.get(self.engine):
                 _senders.pop(self.engine, None)
         self._stop.set()
-        self._wake.set()
-        # A send in progress may hang up to the SMTP timeout; the thread is a daemon and
-        # its claim is released after STALE_CLAIM, so shutting down does not wait for it.
+        self.wake()
+        # A send in progress may hang up to the SMTP timeout (a write, up to the write-back
+        # timeout); the threads are daemons and their claims are released after a while,
+        # so shutting down does not wait for them.
         self._thread.join(timeout=5)
+        self._writer.join(timeout=5)
 
     def wake(self) -> None:
         self._wake.set()
+        self._wake_writer.set()
 
-    def _run(self) -> None:
+    def _loop(self, wake: threading.Event, work: Callable[[], tuple[bool, int | None]]) -> None:
+        """Run ``work`` (whether a full round was done, when work next falls due) each
+        time ``wake`` is set, every retry interval, or when work falls due."""
         wait = self.settings.retry_seconds
         while not self._stop.is_set():
-            self._wake.wait(wait)
-            self._wake.clear()  # before the round: a wake during it means one more round
+            wake.wait(wait)
+            wake.clear()  # before the round: a wake during it means one more round
             if self._stop.is_set():
                 break
             wait = self.settings.retry_seconds
             try:
-                release_stale(self.engine)
-                _, more = _round(self.engine, self.settings, SEND_PER_ROUND, self._stop)
-                # Imported here: the writer builds its events with invite_series above.
-                from . import caldav_write
-
-                written = caldav_write.flush(self.engine, self.settings, self._stop)
-                if more or written >= caldav_write.WRITES_PER_ROUND:
+                full, due = work()
+                if full:
                     wait = 0  # a full round: the next one at once, not a retry later
-                # Invites held for an undo window go out when it closes, not a retry later;
-                # so do CalDAV writes whose backoff ends before the next retry.
-                due = min(
-                    (t for t in (next_due(self.engine), caldav_write.next_due(self.engine)) if t),
-                    default=None,
-                )
                 if due is not None:
                     wait = min(wait, max(due - time.time(), 0.05))
             except Exception:  # keep going; the next round may work
-                log.exception("invite send round failed")
+                log.exception("%s round failed", threading.current_thread().name)
+
+    def _run(self) -> None:
+        def send() -> tuple[bool, int | None]:
+            release_stale(self.engine)
+            _, more = _round(self.engine, self.settings, SEND_PER_ROUND, self._stop)
+            # Invites held for an undo window go out when it closes, not a retry later.
+            return more, next_due(self.engine)
+
+        self._loop(self._wake, send)
+
+    def _run_writes(self) -> None:
+        # Imported here: the writer builds its events with invite_series above.
+        from . import caldav_write
+
+        def write() -> tuple[bool, int | None]:
+            written = caldav_write.flush(self.engine, self.settings, self._stop)
+            # Writes whose backoff (or a booking's undo window) ends before the next retry.
+            return written >= caldav_write.WRITES_PER_ROUND, caldav_write.next_due(self.engine)
+
+        self._loop(self._wake_writer, write)

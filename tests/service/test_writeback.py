@@ -5,8 +5,10 @@ when the calendar is gone (docs/calendars.md, "Your own calendar, written by slo
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,12 +22,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from service import caldav_write, notify
 from service.config import Settings
-from service.store import caldav_writes
-from tests.helpers import free_port
+from service.store import caldav_links, caldav_writes
+from tests.helpers import free_port, wait_for
 from tests.service.inprocess import admin_app, call
 from tests.service.sample import program
 
@@ -687,3 +689,77 @@ def test_invite_already_taken_into_the_calendar_is_updated_not_duplicated(tmp_pa
         assert str(event["UID"]) == booked["uid"]
         assert "-PT9M" in [a["TRIGGER"].to_ical().decode() for a in event.walk("VALARM")]
         assert [r.href for r in _rows(engine)] == [theirs]
+
+
+class Silent:
+    """A server that takes connections and the request, then answers nothing until
+    :meth:`release`: a calendar server that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/u/cal/"
+        self.accepted = threading.Event()
+        self._release = threading.Event()
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self._release.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self._held.append(conn)
+            self.accepted.set()
+
+    def release(self) -> None:
+        self._release.set()
+        self._thread.join(5)
+        for conn in self._held:
+            conn.close()
+        self.sock.close()
+
+
+def test_a_hanging_calendar_server_never_holds_up_invites(tmp_path, radicale_url):
+    """While the writer waits on a member's calendar server that does not answer, the
+    next booking's invitations still go out: mail and calendar writes run apart."""
+    url, user = _calendar(radicale_url)
+    settings = _settings(tmp_path, writeback_timeout=60)
+    silent = Silent()
+    try:
+        with admin_app(settings) as (app, token):
+            engine = app.state.engine
+
+            async def connect(api: httpx.AsyncClient) -> None:
+                assert (await api.post("/api/programs", json=program())).status_code == 201
+                r = await api.put(LINK, json={"url": url, "user": user, "password": PASSWORD})
+                assert r.status_code == 200, r.text
+
+            call(app, token, connect)
+            # The server stops answering after the member connected it.
+            with engine.begin() as conn:
+                conn.execute(update(caldav_links).values(url=silent.url))
+            sender = notify.RetryLoop(engine, settings)
+            sender.start()
+            try:
+
+                async def book(api: httpx.AsyncClient, match: str, start: str) -> None:
+                    r = await api.post(
+                        f"/api/programs/p1/matches/{match}/series", json={"first_start": start}
+                    )
+                    assert r.status_code == 201, r.text
+
+                call(app, token, lambda api: book(api, "mia-al", TUESDAY))
+                assert silent.accepted.wait(20), "the writer never called the calendar server"
+                call(app, token, lambda api: book(api, "mia-bo", WEDNESDAY))
+                mails = lambda: list((tmp_path / "out").glob("*.eml"))  # noqa: E731
+                # Both bookings' invitations (two members each), the writer still waiting.
+                assert wait_for(lambda: len(mails()) == 4, 20), len(mails())
+                assert not silent._release.is_set()
+            finally:
+                silent.release()
+                sender.stop()
+    finally:
+        silent.release()
