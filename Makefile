@@ -28,11 +28,15 @@ $(JS_STAMP): tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund
 	touch $(JS_STAMP)
 
+# The suite runs on one pytest-xdist worker per core (at most 4): most of its time is spent
+# waiting on live servers, browsers and databases. `--dist load`, not loadfile/loadscope:
+# schemathesis' per-operation fuzz items (tests/service/test_fuzz_api.py) only all run
+# when items are handed out one by one (under loadfile it silently fuzzes one operation).
 test: $(STAMP) $(JS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist load
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
