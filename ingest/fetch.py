@@ -288,13 +288,28 @@ async def _read_limited(response: httpx.Response, max_bytes: int, url: str) -> b
 
 
 def _http_url(url: str) -> str:
-    scheme = urlsplit(url).scheme.lower()
+    """``url`` as http(s), its port and host checked: without a guard nothing else reads
+    them before the connection, and an out-of-range port or a host IDNA refuses raises
+    there outside httpx's own errors."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        raise CalendarError("not a valid URL: its host cannot be read") from None
+    try:
+        parts.port  # noqa: B018 (raises ValueError when out of range or not a number)
+    except ValueError:
+        raise CalendarError(f"bad port in URL to {_host(url)}") from None
+    scheme = parts.scheme.lower()
     if scheme == "webcal":
-        return "https" + url[len("webcal") :]
-    if scheme not in ("http", "https"):
+        url = "https" + url[len("webcal") :]
+    elif scheme not in ("http", "https"):
         raise CalendarError(
             f"unsupported URL scheme {scheme or '(none)'!r} (http, https or webcal)"
         )
+    try:
+        httpx.URL(url).host  # noqa: B018 (IDNA-decodes the host)
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        raise CalendarError(f"not a valid host name in URL to {_host(url)}") from None
     return url
 
 
