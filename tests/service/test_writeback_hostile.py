@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from ingest.errors import CalendarError
 from ingest.fetch import fetch_ics
+from service import caldav_write, writeback
 from service.config import Settings
 from service.store import caldav_writes
 from tests.service.inprocess import admin_app, call
@@ -112,6 +113,66 @@ def _bump(engine: Any) -> None:
     """The series changed (as a move would): every calendar is owed it again."""
     with engine.begin() as conn:
         conn.execute(update(caldav_writes).values(wanted=caldav_writes.c.wanted + 1))
+
+
+def test_an_href_on_another_host_gets_no_credentials(tmp_path):
+    """A server that says the event is already there, at an href on another host: the
+    member's user name and password never go to that host, and no write is recorded there."""
+    with (
+        scripted(lambda m, p, h: (200, {"ETag": b'"x"'}, b"")) as elsewhere,
+        scripted(
+            lambda m, p, h: {
+                "PROPFIND": (207, {}, COLLECTION),
+                "PUT": (409, {}, b"<d:error xmlns:d='DAV:'><c:no-uid-conflict/></d:error>"),
+                "REPORT": (
+                    207,
+                    {},
+                    b'<d:multistatus xmlns:d="DAV:"><d:response><d:href>'
+                    + f"http://127.0.0.1:{elsewhere.port}/steal.ics".encode()
+                    + b"</d:href></d:response></d:multistatus>",
+                ),
+            }.get(m, (404, {}, b""))
+        ) as calendar,
+    ):
+        settings = _settings(tmp_path)
+        with admin_app(settings) as (app, token):
+            _connect_and_book(app, token, calendar.url)
+            caldav_write.flush(app.state.engine, settings)
+            rows = _rows(app.state.engine)
+    assert elsewhere.seen == []
+    assert rows[0].done == 0 and rows[0].href is None
+    assert "HTTP 409" in (rows[0].last_error or "")
+
+
+def test_reconnecting_during_a_write_sends_nothing_to_the_old_calendar(tmp_path):
+    """The member connects another calendar while a write to the old one is under way: the
+    new credentials never reach the old server, and the new calendar gets the series."""
+    context: dict[str, Any] = {}
+    with scripted(
+        lambda m, p, h: (207, {}, COLLECTION) if m == "PROPFIND" else (201, {"ETag": b'"n"'}, b"")
+    ) as new:
+
+        def old_server(method: str, path: str, headers: dict[str, str]) -> Reply:
+            if method == "PROPFIND":
+                return 207, {}, COLLECTION
+            if method == "PUT" and "switched" not in context:
+                context["switched"] = True  # the member reconnects while this PUT is served
+                writeback.connect(context["engine"], "p1", "al", new.url, "new-user", "new-pw")
+            return 201, {"ETag": b'"o"'}, b""
+
+        with scripted(old_server) as old:
+            settings = _settings(tmp_path)
+            with admin_app(settings) as (app, token):
+                context["engine"] = app.state.engine
+                _connect_and_book(app, token, old.url)
+                for _ in range(3):
+                    caldav_write.flush(app.state.engine, settings)
+                rows = _rows(app.state.engine)
+    assert context.get("switched")
+    to_old = [h.get("Authorization", "") for _, _, h in old.seen]
+    assert httpx.BasicAuth("new-user", "new-pw")._auth_header not in to_old
+    assert [m for m, _, _ in new.seen].count("PUT") == 1
+    assert rows[0].href.startswith(new.url) and rows[0].done == rows[0].wanted
 
 
 @pytest.mark.parametrize(
