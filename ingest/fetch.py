@@ -190,7 +190,9 @@ async def exchange_async(
                     raise CalendarError(f"cannot reach {_host(target)}: {_why(exc)}") from None
     except (TimeoutError, httpx.TimeoutException):
         raise CalendarError(f"timed out after {timeout:g} s talking to {_host(target)}") from None
-    return Answer(response.status_code, response.headers, body)
+    # Header values read as ISO-8859-1, byte for byte (_request sends them so): an ETag may
+    # hold bytes 0x80-0xFF (RFC 9110 8.8.3), and a precondition must send back those bytes.
+    return Answer(response.status_code, httpx.Headers(response.headers.raw, "iso-8859-1"), body)
 
 
 def _why(exc: Exception) -> str:
@@ -260,15 +262,18 @@ def _request(
     """A request for ``url`` sent to ``address``: the URL names the address, the Host
     header and the TLS server name (SNI, and so the certificate check) the host."""
     headers = {"Accept": "text/calendar", **(headers or {})}
+    if address is not None:
+        headers["Host"] = httpx.URL(url).netloc.decode("ascii")
+    # ISO-8859-1, HTTP's own charset for field values (httpx would take ASCII only).
+    raw = {k.encode("latin-1"): v.encode("latin-1") for k, v in headers.items()}
     if address is None:
-        return client.build_request(method, url, headers=headers, content=content)
+        return client.build_request(method, url, headers=raw, content=content)
     named = httpx.URL(url)
-    headers["Host"] = named.netloc.decode("ascii")
     extensions = {"sni_hostname": named.raw_host.decode("ascii")} if named.scheme == "https" else {}
     return client.build_request(
         method,
         named.copy_with(host=str(address)),
-        headers=headers,
+        headers=raw,
         content=content,
         extensions=extensions,
     )

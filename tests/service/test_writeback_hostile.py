@@ -175,6 +175,35 @@ def test_reconnecting_during_a_write_sends_nothing_to_the_old_calendar(tmp_path)
     assert rows[0].href.startswith(new.url) and rows[0].done == rows[0].wanted
 
 
+def test_an_etag_with_non_ascii_bytes_is_sent_back_as_given(tmp_path):
+    """RFC 9110 lets an ETag hold bytes 0x80-0xFF: the update's If-Match carries the very
+    bytes the server sent, and the update lands (it used to fail for good)."""
+    etag = b'"\xe9t\xe9-\xff"'
+
+    def server(method: str, path: str, headers: dict[str, str]) -> Reply:
+        if method == "PROPFIND":
+            return 207, {}, COLLECTION
+        return (
+            204 if method == "PUT" and "if-match" in map(str.lower, headers) else 201,
+            {"ETag": etag},
+            b"",
+        )
+
+    with scripted(server) as calendar:
+        settings = _settings(tmp_path)
+        with admin_app(settings) as (app, token):
+            _connect_and_book(app, token, calendar.url)
+            assert caldav_write.flush(app.state.engine, settings) == 1
+            _bump(app.state.engine)
+            assert caldav_write.flush(app.state.engine, settings) == 1
+            rows = _rows(app.state.engine)
+    puts = [h for m, _, h in calendar.seen if m == "PUT"]
+    assert len(puts) == 2
+    matched = {k.lower(): v for k, v in puts[1].items()}["if-match"]
+    assert matched.encode("latin-1") == etag
+    assert rows[0].done == rows[0].wanted and rows[0].last_error is None
+
+
 @pytest.mark.parametrize(
     "url", ["http://127.0.0.1:99999/u/cal/", "http://xn--/u/cal/", "http://127.0.0.1:65536/"]
 )
