@@ -190,7 +190,9 @@ async def exchange_async(
                     raise CalendarError(f"cannot reach {_host(target)}: {_why(exc)}") from None
     except (TimeoutError, httpx.TimeoutException):
         raise CalendarError(f"timed out after {timeout:g} s talking to {_host(target)}") from None
-    return Answer(response.status_code, response.headers, body)
+    # Header values read as ISO-8859-1, byte for byte (_request sends them so): an ETag may
+    # hold bytes 0x80-0xFF (RFC 9110 8.8.3), and a precondition must send back those bytes.
+    return Answer(response.status_code, httpx.Headers(response.headers.raw, "iso-8859-1"), body)
 
 
 def _why(exc: Exception) -> str:
@@ -260,15 +262,18 @@ def _request(
     """A request for ``url`` sent to ``address``: the URL names the address, the Host
     header and the TLS server name (SNI, and so the certificate check) the host."""
     headers = {"Accept": "text/calendar", **(headers or {})}
+    if address is not None:
+        headers["Host"] = httpx.URL(url).netloc.decode("ascii")
+    # ISO-8859-1, HTTP's own charset for field values (httpx would take ASCII only).
+    raw = {k.encode("latin-1"): v.encode("latin-1") for k, v in headers.items()}
     if address is None:
-        return client.build_request(method, url, headers=headers, content=content)
+        return client.build_request(method, url, headers=raw, content=content)
     named = httpx.URL(url)
-    headers["Host"] = named.netloc.decode("ascii")
     extensions = {"sni_hostname": named.raw_host.decode("ascii")} if named.scheme == "https" else {}
     return client.build_request(
         method,
         named.copy_with(host=str(address)),
-        headers=headers,
+        headers=raw,
         content=content,
         extensions=extensions,
     )
@@ -288,13 +293,28 @@ async def _read_limited(response: httpx.Response, max_bytes: int, url: str) -> b
 
 
 def _http_url(url: str) -> str:
-    scheme = urlsplit(url).scheme.lower()
+    """``url`` as http(s), its port and host checked: without a guard nothing else reads
+    them before the connection, and an out-of-range port or a host IDNA refuses raises
+    there outside httpx's own errors."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        raise CalendarError("not a valid URL: its host cannot be read") from None
+    try:
+        parts.port  # noqa: B018 (raises ValueError when out of range or not a number)
+    except ValueError:
+        raise CalendarError(f"bad port in URL to {_host(url)}") from None
+    scheme = parts.scheme.lower()
     if scheme == "webcal":
-        return "https" + url[len("webcal") :]
-    if scheme not in ("http", "https"):
+        url = "https" + url[len("webcal") :]
+    elif scheme not in ("http", "https"):
         raise CalendarError(
             f"unsupported URL scheme {scheme or '(none)'!r} (http, https or webcal)"
         )
+    try:
+        httpx.URL(url).host  # noqa: B018 (IDNA-decodes the host)
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        raise CalendarError(f"not a valid host name in URL to {_host(url)}") from None
     return url
 
 

@@ -302,7 +302,9 @@ def _write(engine: Engine, settings: Settings, pid: str, mid: str, sid: str) -> 
     mine = key & (caldav_writes.c.claim == claim)
     try:
         with engine.connect() as conn:
-            row = conn.execute(select(caldav_writes).where(mine)).one()
+            row = conn.execute(select(caldav_writes).where(mine)).one_or_none()
+            if row is None:  # reconnected (or disconnected) since the claim: not ours now
+                return 0
             link = conn.execute(
                 select(caldav_links).where(
                     (caldav_links.c.program_id == pid) & (caldav_links.c.member_id == mid)
@@ -380,6 +382,18 @@ def _href(target: _Target, row: Any) -> str:
     return str(row.href or f"{target.url}{quote(row.uid, safe='')}.ics")
 
 
+def _inside(collection: str, href: str) -> bool:
+    """Whether ``href`` is a resource of ``collection``: same scheme, host and port, under
+    its path. The member's credentials go with every request, so only there."""
+    a, b = urlsplit(collection), urlsplit(href)
+    return (
+        (a.scheme, a.netloc) == (b.scheme, b.netloc)
+        and b.path.startswith(a.path)
+        and b.path.rstrip("/") != a.path.rstrip("/")
+        and "/../" not in f"{b.path}/"
+    )
+
+
 def _put(target: _Target, row: Any, ics: bytes, mid: str) -> _Written:
     if row.removed:
         return _Written(row.href, row.etag, removed=True, sent=False)  # they deleted it
@@ -452,8 +466,10 @@ def _find_uid(target: _Target, uid: str) -> str | None:
         return None
     for response in root.iter(f"{DAV}response"):
         href = response.findtext(f"{DAV}href")
-        if href and href.rstrip("/") != urlsplit(target.url).path.rstrip("/"):
-            return urljoin(target.url, href)
+        # An href elsewhere (another host, outside the collection) is not the member's
+        # event, whatever the server says: their credentials are not sent there.
+        if href and _inside(target.url, urljoin(target.url, href.strip())):
+            return urljoin(target.url, href.strip())
     return None
 
 
@@ -545,9 +561,12 @@ def _done(
     series changed again meanwhile."""
     link = (caldav_links.c.program_id == pid) & (caldav_links.c.member_id == mid)
     with engine.begin() as conn:
+        ours = 0
         if not keep:
-            conn.execute(caldav_writes.delete().where(mine & (caldav_writes.c.wanted == wanted)))
-        conn.execute(
+            ours = conn.execute(
+                caldav_writes.delete().where(mine & (caldav_writes.c.wanted == wanted))
+            ).rowcount
+        ours += conn.execute(
             update(caldav_writes)
             .where(mine)
             .values(
@@ -560,8 +579,8 @@ def _done(
                 last_error=None,
                 claim=None,
             )
-        )
-        if result.sent:
+        ).rowcount
+        if result.sent and ours:  # else the member reconnected meanwhile: not the link's
             conn.execute(
                 update(caldav_links).where(link).values(last_write_at=now_epoch(), last_error=None)
             )
@@ -574,7 +593,7 @@ def _retry(engine: Engine, settings: Settings, mine: Any, pid: str, mid: str, er
         wait = min(settings.writeback_backoff_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
         if attempts >= settings.writeback_attempts:
             error = f"gave up after {attempts} attempts: {error}"
-        conn.execute(
+        ours = conn.execute(
             update(caldav_writes)
             .where(mine)
             .values(
@@ -583,25 +602,29 @@ def _retry(engine: Engine, settings: Settings, mine: Any, pid: str, mid: str, er
                 due_at=now_epoch() + int(wait),
                 last_error=error[:500],
             )
-        )
-        _link_error(conn, pid, mid, error)
+        ).rowcount
+        if ours:
+            _link_error(conn, pid, mid, error)
 
 
 def _give_up(engine: Engine, settings: Settings, mine: Any, pid: str, mid: str, error: str) -> None:
     with engine.begin() as conn:
-        conn.execute(
+        ours = conn.execute(
             update(caldav_writes)
             .where(mine)
             .values(claim=None, attempts=settings.writeback_attempts, last_error=error[:500])
-        )
-        _link_error(conn, pid, mid, error)
+        ).rowcount
+        if ours:
+            _link_error(conn, pid, mid, error)
 
 
 def _stop(engine: Engine, mine: Any, pid: str, mid: str, status: str, error: str) -> None:
     """The calendar is gone or refuses us: no more writes until the member reconnects
-    (the write stays owed, uncounted)."""
+    (the write stays owed, uncounted). Not when they reconnected while this write was
+    under way: the old calendar's answer says nothing of the new one."""
     with engine.begin() as conn:
-        conn.execute(update(caldav_writes).where(mine).values(claim=None))
+        if not conn.execute(update(caldav_writes).where(mine).values(claim=None)).rowcount:
+            return
         conn.execute(
             update(caldav_links)
             .where((caldav_links.c.program_id == pid) & (caldav_links.c.member_id == mid))

@@ -98,10 +98,12 @@ def connect(
         else:
             conn.execute(update(caldav_links).where(_link(program_id, member_id)).values(**values))
         if before is not None and (before.url != url or before.status == GONE):
+            # A write under way to the old calendar is no longer the writer's (its claim
+            # goes): what it learns there is not recorded, and the row is written afresh.
             conn.execute(
                 update(caldav_writes)
                 .where(_rows(program_id, member_id))
-                .values(href=None, etag=None, removed=0)
+                .values(href=None, etag=None, removed=0, claim=None, claimed_at=None)
             )
         mark_member(conn, program_id, member_id)
         return public(conn, program_id, member_id)
