@@ -41,8 +41,9 @@ def test_a_member_connects_their_caldav_calendar(
     browser: Any, site: Site, radicale_url: str, tmp_path: Any
 ) -> None:
     """Empty fields and a URL that is no calendar are said next to their fields; the right
-    one connects (the password cleared, never shown), and a booking made afterwards lands
-    in the calendar through the live server's background sender."""
+    one connects (the password cleared, never shown; the form folded away until "Change
+    calendar or password"), and a booking made afterwards lands in the calendar through
+    the live server's background sender."""
     user = "page" + uuid.uuid4().hex[:8]
     url = f"{radicale_url}{user}/cal/"
     assert httpx.request("MKCALENDAR", url, auth=(user, PASSWORD)).status_code == 201
@@ -74,6 +75,11 @@ def test_a_member_connects_their_caldav_calendar(
     assert "Connected: your sessions are written" in card.inner_text()
     assert page.locator(".field-error").count() == 0
     assert PASSWORD not in page.content()
+    # Connected: the status only; the form comes back when asked for, its address first.
+    assert page.locator("#wb-url").is_hidden()
+    card.get_by_role("button", name="Change calendar or password").click()
+    assert page.locator("#wb-url").is_visible()
+    assert page.evaluate("document.activeElement.id") == "wb-url"
     assert_accessible(page)
 
     booked = site.admin.post(

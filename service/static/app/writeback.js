@@ -5,7 +5,7 @@
 // sent once and never shown again.
 
 import { api, ApiError } from "./api.js";
-import { el, notice, errorSummary } from "./ui.js";
+import { el, notice, errorSummary, dateTime } from "./ui.js";
 
 const FIELDS = { url: "wb-url", user: "wb-user", password: "wb-password" };
 const STATUS = {
@@ -27,17 +27,23 @@ export function writebackSection(memberPath) {
   const user = input("wb-user", { autocomplete: "username", spellcheck: "false" });
   const password = input("wb-password", { type: "password", autocomplete: "new-password" });
 
+  // Connected and working: the status and its actions only; the form comes back with
+  // "Change calendar or password" (and by itself when the calendar stopped working).
+  const change = () => { form.hidden = false; url.focus(); };
   /** @param {any} link */
   const show = (link) => {
-    if (!link || link.status === "disconnected") { state.replaceChildren(); return; }
-    const when = link.last_write ? new Date(link.last_write).toLocaleString() : "not yet";
+    if (!link || link.status === "disconnected") { state.replaceChildren(); form.hidden = false; return; }
+    form.hidden = link.status === "ok";
+    const when = link.last_write ? dateTime(link.last_write) : "not yet";
     state.replaceChildren(el("div", { class: `notice ${link.status === "ok" ? "info" : "error"}` },
       el("p", { class: "notice-heading" }, STATUS[/** @type {keyof typeof STATUS} */ (link.status)] || link.status),
       el("p", {}, `${link.url} (as ${link.user}). Last written: ${when}.` +
         (link.pending ? ` ${link.pending} waiting to be written.` : "")),
       ...(link.last_error ? [el("p", {}, `Last problem: ${link.last_error}`)] : []),
-      el("div", { class: "actions" }, el("button", { type: "button", class: "button small secondary", onclick: disconnect },
-        "Disconnect"))));
+      el("div", { class: "actions" },
+        ...(link.status === "ok" ? [el("button", { type: "button", class: "button small secondary", onclick: change },
+          "Change calendar or password")] : []),
+        el("button", { type: "button", class: "button small secondary", onclick: disconnect }, "Disconnect"))));
     url.value ||= link.url;
     user.value ||= link.user;
   };
@@ -80,13 +86,13 @@ export function writebackSection(memberPath) {
 
   const field = (/** @type {HTMLInputElement} */ box, /** @type {string} */ label, /** @type {string} */ hint) =>
     el("div", { class: "field" }, el("label", { for: box.id }, label), el("p", { class: "hint", id: `${box.id}-hint` }, hint), box);
+  const form = el("form", { novalidate: true, onsubmit: connect },
+    field(url, "Calendar address (CalDAV)", "The calendar's own address, e.g. https://cloud.example.org/remote.php/dav/calendars/you/personal/"),
+    field(user, "User name", "Your user name at that server."),
+    field(password, "App password", "Make an app-specific password for slotwise at your provider. slotwise stores it to write your sessions and never shows it again; revoke it there to stop the writes."),
+    el("div", { class: "actions" }, el("button", { type: "submit", class: "button secondary" }, "Connect calendar")));
   return el("section", { class: "card av-card wb-card", "aria-labelledby": "wb-h" },
     el("h2", { id: "wb-h" }, "Write your sessions into your calendar"),
     el("p", {}, "With a CalDAV calendar (Nextcloud, Fastmail, iCloud and others), slotwise writes each series you are booked in straight into it and keeps it up to date. Your own alarms on those events are kept."),
-    msg, state,
-    el("form", { novalidate: true, onsubmit: connect },
-      field(url, "Calendar address (CalDAV)", "The calendar's own address, e.g. https://cloud.example.org/remote.php/dav/calendars/you/personal/"),
-      field(user, "User name", "Your user name at that server."),
-      field(password, "App password", "Make an app-specific password for slotwise at your provider. slotwise stores it to write your sessions and never shows it again; revoke it there to stop the writes."),
-      el("div", { class: "actions" }, el("button", { type: "submit", class: "button secondary" }, "Connect calendar"))));
+    msg, state, form);
 }
