@@ -8,7 +8,7 @@ Inert unless ``SLOTWISE_FAILPOINT`` is set (only the tests set it). The failpoin
 - ``apply-chunk``: a plan being applied stops after a chunk of its series has committed
   and before the next one starts (``reached("apply-chunk")`` in service/plan_apply.py);
 - ``invites-queued``: a booking, move or cancellation has committed with its invite job
-  and not built the invites yet (``notify.build_now``).
+  and not built the invites yet (``notify.queued``).
 
 With ``NAME=pause`` the server writes ``SLOTWISE_FAILPOINT_MARK`` (a file path) and waits
 there for the test to kill it with SIGKILL; with ``NAME=exit`` it ends itself at once

@@ -9,11 +9,11 @@ A change to a series (a booking, a move, a cancellation) writes one small invite
 kept without what it owes its attendees nor anything sent for a change that was rolled
 back. Building the invites (the iCalendar once, the text once per reader zone and
 locale, a message per attendee) happens after the commit, outside the lock: the request
-builds its own job on its way out (:func:`build_now`) and the background sender
-(:class:`RetryLoop`) builds whatever is left (a process that died after its commit, a job
-another worker held up). A plan's apply writes its series' jobs in the transaction that shows them
-(:func:`enqueue_plan`) and leaves them all to the sender. The sender
-then sends the deliveries; what fails for now (SMTP down) stays pending and is retried,
+only wakes the background sender on its way out (:func:`queued`), and the sender
+(:class:`RetryLoop`) builds the job and then sends it (and builds whatever is left: a
+process that died after its commit, a job another worker held up). A plan's apply
+writes its series' jobs in the transaction that shows them (:func:`enqueue_plan`). The
+sender then sends the deliveries; what fails for now (SMTP down) stays pending and is retried,
 what can never be delivered is marked failed with the reason. Jobs and deliveries are
 claimed before they are built or sent, so two workers never do the same one.
 """
@@ -499,16 +499,13 @@ def _enqueue(
         writeback.mark(conn, program_id, series_id)
 
 
-def build_now(engine: Engine, settings: Settings, series_id: str) -> None:
-    """After a change committed (the program's lock released): build the series' owed
-    invites now, so they are in ``deliveries`` when the request answers, and wake the
-    sender. What is not built here (an earlier job of the series still being built by
-    another worker, an error, a process that died after its commit) the sender builds."""
+def queued(engine: Engine, settings: Settings, series_id: str) -> None:
+    """After a change committed its invite job (the program's lock released): wake the
+    background sender, which builds the invites and sends them. The request builds
+    nothing itself: building a series' invites (the iCalendar, the text per reader, a
+    message per attendee) is CPU time the answer would wait for and that, in a process of
+    several request threads, every other request would wait for too."""
     failpoints.reached("invites-queued")
-    try:
-        build_jobs(engine, settings, series_id=series_id)
-    except Exception:  # the job is kept: the sender builds it
-        log.exception("building the invites of series %s failed; the sender will", series_id)
     wake(engine)
 
 

@@ -18,7 +18,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select, update
 
 from service.config import Settings
-from service.notify import RetryLoop
+from service.notify import RetryLoop, build_jobs
 from service.store import deliveries, series, sessions
 from tests.helpers import wait_for
 from tests.service.clock import program_now
@@ -261,6 +261,7 @@ def test_undo_is_refused_when_an_invite_already_went(tmp_path):
     last moment): 409, and nothing is removed, not the series, not its other invites."""
     with _app(tmp_path, undo_seconds=60) as (app, _, run):
         booked = _post(run, SERIES.format("mia-al"), {"first_start": TUESDAY}).json()
+        build_jobs(app.state.engine, app.state.settings)  # the background sender's part
         with app.state.engine.begin() as conn:
             one = conn.execute(select(deliveries.c.id).limit(1)).scalar_one()
             conn.execute(

@@ -33,7 +33,8 @@ def _count(engine: Any, table: Any) -> int:
 
 def test_the_lock_holds_no_invite_building(tmp_path, monkeypatch):
     """Booking, moving a session, cancelling one and cancelling the series build every
-    invite message outside the program's lock, and the answer still finds them queued."""
+    invite message outside the program's lock and outside the request: the answer comes
+    with the change's invite job queued, and the background sender builds it."""
     inside = [False]
     built: list[bool] = []  # for each message built: was the lock held?
     original_locked, original_build = routes.locked, notify._build
@@ -56,11 +57,11 @@ def test_the_lock_holds_no_invite_building(tmp_path, monkeypatch):
     settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", outbox=tmp_path / "out")
     with admin_app(settings) as (app, token):
 
-        async def steps(api: httpx.AsyncClient) -> list[int]:
+        async def steps(api: httpx.AsyncClient) -> tuple[int, int]:
             assert (await api.post("/api/programs", json=program())).status_code == 201
             r = await api.post(SERIES, json={"first_start": TUESDAY})
             assert r.status_code == 201, r.text
-            queued = [_count(app.state.engine, deliveries)]
+            answered = (_count(app.state.engine, invite_jobs), _count(app.state.engine, deliveries))
             sessions = r.json()["sessions"]
             moved = await api.patch(
                 f"/api/programs/p1/sessions/{sessions[1]['id']}",
@@ -73,20 +74,24 @@ def test_the_lock_holds_no_invite_building(tmp_path, monkeypatch):
             assert off.status_code == 200, off.text
             gone = await api.delete(f"/api/programs/p1/series/{r.json()['id']}")
             assert gone.status_code == 200, gone.text
-            return [*queued, _count(app.state.engine, deliveries)]
+            return answered
 
-        queued = call(app, token, steps)
+        answered = call(app, token, steps)
+        # The answer came with the job queued and nothing built: the background sender
+        # builds every change's invites, one change after the other, outside the lock.
+        notify.build_jobs(app.state.engine, settings)
+        built_rows = _count(app.state.engine, deliveries)
         jobs_left = _count(app.state.engine, invite_jobs)
-    assert queued == [2, 8]  # two members, four changes: each answered with its invites
+    assert answered == (1, 0)
+    assert built_rows == 8  # two members, four changes
     assert jobs_left == 0
     assert len(built) == 8 and not any(built)
 
 
-def test_book_then_cancel_before_any_invite_is_built(tmp_path, smtp_server, monkeypatch):
+def test_book_then_cancel_before_any_invite_is_built(tmp_path, smtp_server):
     """A booking cancelled before a sender built its invite (a process that died after
     the commit, or a slow one): a fresh sender builds both jobs, in order, from the series
     as it is then, and every attendee ends with the event cancelled."""
-    monkeypatch.setattr(notify, "build_now", lambda engine, settings, sid: None)
     settings = Settings(
         db_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
         smtp_url=smtp_server.url,
@@ -122,10 +127,9 @@ def test_book_then_cancel_before_any_invite_is_built(tmp_path, smtp_server, monk
         assert sorted(got) == [("CANCEL", "CANCELLED", 1), ("REQUEST", "CANCELLED", 1)]
 
 
-def test_jobs_of_one_series_are_built_one_after_the_other(tmp_path, monkeypatch):
+def test_jobs_of_one_series_are_built_one_after_the_other(tmp_path):
     """While a series' earlier job is claimed (being built elsewhere), its later job cannot
     be claimed, so no worker builds a cancellation before the invitation it follows."""
-    monkeypatch.setattr(notify, "build_now", lambda engine, settings, sid: None)
     settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", outbox=tmp_path / "out")
     with admin_app(settings) as (app, token):
 

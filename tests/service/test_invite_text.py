@@ -8,6 +8,7 @@ from email import message_from_string, policy
 import httpx
 from sqlalchemy import select
 
+from service import notify
 from service.config import Settings
 from service.store import deliveries
 from tests.service.inprocess import admin_app, call
@@ -25,6 +26,7 @@ def _texts(tmp_path, book: dict) -> dict[str, str]:
     settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", outbox=tmp_path)
     with admin_app(settings) as (app, token):
         call(app, token, run)
+        notify.build_jobs(app.state.engine, settings)  # the background sender's part
         with app.state.engine.connect() as conn:
             rows = conn.execute(select(deliveries.c.recipient, deliveries.c.message)).all()
     out = {}

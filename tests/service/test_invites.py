@@ -983,7 +983,7 @@ def _book(dst_api, match: str, first_start: str) -> dict:
     test's "messages since" counts only what comes after)."""
     from sqlalchemy import func, select
 
-    from service.store import deliveries, make_engine
+    from service.store import deliveries, invite_jobs, make_engine
 
     api, _, url = dst_api
     r = api.post(f"/api/programs/dst/matches/{match}/series", json={"first_start": first_start})
@@ -993,12 +993,14 @@ def _book(dst_api, match: str, first_start: str) -> dict:
         deadline = clock.monotonic() + 10
         while clock.monotonic() < deadline:
             with engine.connect() as conn:
+                # The sender builds the invites after the answer, then sends them.
+                unbuilt = conn.execute(select(func.count()).select_from(invite_jobs)).scalar_one()
                 waiting = conn.execute(
                     select(func.count())
                     .select_from(deliveries)
                     .where(deliveries.c.status.in_(("pending", "sending")))
                 ).scalar_one()
-            if not waiting:
+            if not unbuilt and not waiting:
                 break
             clock.sleep(0.05)
     finally:

@@ -123,8 +123,9 @@ def book_series(
         )
         notify.enqueue_series(conn, pid, sid, "REQUEST")  # built after the lock
     # The lock is held for the clash check and the writes only (docs/rules.md, "Invite
-    # jobs"): the answer is read, and the invites built, after the commit.
-    notify.build_now(db, cfg, sid)  # the background sender delivers; never waits for SMTP
+    # jobs"): the answer is read after the commit; the background sender builds the
+    # invites and delivers them (a request never waits for either).
+    notify.queued(db, cfg, sid)
     return _answer(db, pid, sid)
 
 
@@ -215,7 +216,7 @@ def _cancel(pid: str, sid: str, who: Who, db: Db, cfg: Config, note: str | None)
         who.in_match(pid, members)
         booking.cancel_series(conn, pid, sid)
         notify.enqueue_series(conn, pid, sid, "CANCEL", note=note)
-    notify.build_now(db, cfg, sid)  # the background sender delivers; never waits for SMTP
+    notify.queued(db, cfg, sid)  # the background sender builds and delivers
     return _answer(db, pid, sid)
 
 
@@ -276,5 +277,5 @@ def patch_session(
             booking.move_session(conn, doc, pid, oid, body.start, document_now(doc))
             # The update's text says what moved: from the start the attendees last saw.
             notify.enqueue_move(conn, pid, oid, row.start)
-    notify.build_now(db, cfg, row.series_id)  # the sender delivers; never waits for SMTP
+    notify.queued(db, cfg, row.series_id)  # the sender builds and delivers
     return _answer(db, pid, row.series_id)
