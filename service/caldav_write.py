@@ -48,7 +48,8 @@ DAV, CALDAV = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
 PROPFIND = (
     b'<?xml version="1.0" encoding="utf-8"?>'
     b'<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop>'
-    b"<d:resourcetype/><c:supported-calendar-component-set/></d:prop></d:propfind>"
+    b"<d:resourcetype/><c:supported-calendar-component-set/><d:displayname/>"
+    b"<d:current-user-principal/><c:calendar-home-set/></d:prop></d:propfind>"
 )
 XML = "application/xml; charset=utf-8"
 ICS = "text/calendar; charset=utf-8"
@@ -85,15 +86,36 @@ OWNED = frozenset(
 # --- connecting: is it a calendar collection that takes events? ------------------------
 
 
-async def probe(settings: Settings, url: str, user: str, password: str) -> None:
+async def probe(settings: Settings, url: str, user: str, password: str) -> str:
     """Check, before a connection is stored, that ``url`` is a calendar collection these
     credentials may open and that it takes VEVENTs (PROPFIND, Depth 0); Invalid naming the
-    field otherwise. Runs on the event loop (the request waits on no worker thread)."""
+    field otherwise. Runs on the event loop (the request waits on no worker thread).
+
+    The collection's URL, which is ``url`` itself, or, when ``url`` is the account (the
+    server's address, the user's principal or calendar home: what most people know), the
+    one calendar of the account that takes events, found as a calendar app finds it
+    (RFC 4791 6.2.1: ``current-user-principal``, ``calendar-home-set``, the calendars in
+    it), always on the same server. Several such calendars: Invalid listing them."""
+    answer = await _propfind(settings, url, user, password, "0")
+    found = _responses(answer.body, url)
+    _, kinds, components, _, pointers = found[0] if found else (url, set(), set(), "", {})
+    if f"{CALDAV}calendar" not in kinds:
+        return await _discover(settings, url, user, password, pointers)
+    if components and "VEVENT" not in components:
+        raise Invalid(
+            f"url: this calendar does not take events (it takes {', '.join(sorted(components))})",
+            field="url",
+        )
+    return url
+
+
+async def _propfind(settings: Settings, url: str, user: str, password: str, depth: str) -> Answer:
+    """A PROPFIND of what connecting needs, its failures as Invalid naming the field."""
     try:
         answer = await exchange_async(
             "PROPFIND",
             url,
-            headers={"Depth": "0", "Content-Type": XML, "Accept": "application/xml"},
+            headers={"Depth": depth, "Content-Type": XML, "Accept": "application/xml"},
             content=PROPFIND,
             auth=(user, password),
             timeout=settings.writeback_timeout,
@@ -115,36 +137,97 @@ async def probe(settings: Settings, url: str, user: str, password: str) -> None:
             f"url: not a CalDAV calendar collection (PROPFIND answered HTTP {status})",
             field="url",
         )
-    kinds, components = _collection(answer.body)
-    if f"{CALDAV}calendar" not in kinds:
-        raise Invalid(
-            "url: not a calendar collection (give the calendar's own URL, not the account's)",
-            field="url",
-        )
-    if components and "VEVENT" not in components:
-        raise Invalid(
-            f"url: this calendar does not take events (it takes {', '.join(sorted(components))})",
-            field="url",
-        )
+    return answer
 
 
-def _collection(body: bytes) -> tuple[set[str], set[str]]:
-    """The resource types and the supported components (empty: any) a PROPFIND found."""
+async def _discover(
+    settings: Settings, url: str, user: str, password: str, pointers: dict[str, str]
+) -> str:
+    """The one calendar taking events that the account at ``url`` has (see :func:`probe`);
+    ``pointers``: what ``url`` answered of the principal and the calendar home."""
+    home = pointers.get("home")
+    if home is None and "principal" in pointers:
+        answer = await _propfind(settings, pointers["principal"], user, password, "0")
+        found = _responses(answer.body, pointers["principal"])
+        home = found[0][4].get("home") if found else None
+    if home is None:
+        raise Invalid(
+            "url: not a calendar collection, and the server names no calendars for this "
+            "account (give the calendar's own URL)",
+            field="url",
+        )
+    answer = await _propfind(settings, home, user, password, "1")
+    calendars = [
+        (href, name)
+        for href, kinds, components, name, _ in _responses(answer.body, home)
+        if f"{CALDAV}calendar" in kinds and (not components or "VEVENT" in components)
+    ]
+    if len(calendars) == 1:
+        href = calendars[0][0]
+        return href if href.endswith("/") else f"{href}/"  # a collection, as stored
+    if not calendars:
+        raise Invalid(
+            "url: this account has no calendar that takes events (make one in your "
+            "calendar app, or give the calendar's own URL)",
+            field="url",
+        )
+    listed = "; ".join(f"{name or 'unnamed'}: {href}" for href, name in calendars[:10])
+    raise Invalid(
+        f"url: this account has {len(calendars)} calendars that take events; give the "
+        f"address of the one to write into ({listed})",
+        field="url",
+    )
+
+
+def _responses(body: bytes, base: str) -> list[tuple[str, set[str], set[str], str, dict[str, str]]]:
+    """Per resource a PROPFIND answered (the asked one first): its URL, resource types,
+    supported components (empty: any), display name, and where its principal and
+    calendar home are (``principal``, ``home``). Every URL is made absolute against
+    ``base``, and one on another server is left out: the member's password goes with
+    each request."""
     try:
         root = ET.fromstring(body)
     except ET.ParseError:
         raise Invalid("url: the server's PROPFIND answer is not XML", field="url") from None
-    kinds: set[str] = set()
-    components: set[str] = set()
-    for propstat in root.iter(f"{DAV}propstat"):
-        status = propstat.findtext(f"{DAV}status") or ""
-        if " 200 " not in f"{status} ":
+    out = []
+    for response in root.iter(f"{DAV}response"):
+        href = _same_server(base, (response.findtext(f"{DAV}href") or "").strip())
+        if href is None:
             continue
-        for kind in propstat.iter(f"{DAV}resourcetype"):
-            kinds.update(child.tag for child in kind)
-        for comp in propstat.iter(f"{CALDAV}comp"):
-            components.add((comp.get("name") or "").upper())
-    return kinds, components
+        kinds: set[str] = set()
+        components: set[str] = set()
+        name = ""
+        pointers: dict[str, str] = {}
+        for propstat in response.iter(f"{DAV}propstat"):
+            status = propstat.findtext(f"{DAV}status") or ""
+            if " 200 " not in f"{status} ":
+                continue
+            for kind in propstat.iter(f"{DAV}resourcetype"):
+                kinds.update(child.tag for child in kind)
+            for comp in propstat.iter(f"{CALDAV}comp"):
+                components.add((comp.get("name") or "").upper())
+            name = name or (propstat.findtext(f".//{DAV}displayname") or "").strip()[:100]
+            for key, tag in (
+                ("principal", f"{DAV}current-user-principal"),
+                ("home", f"{CALDAV}calendar-home-set"),
+            ):
+                found = propstat.find(f".//{tag}/{DAV}href")
+                target = (
+                    _same_server(base, (found.text or "").strip()) if found is not None else None
+                )
+                if target is not None:
+                    pointers[key] = target
+        out.append((href, kinds, components, name, pointers))
+    return out
+
+
+def _same_server(base: str, href: str) -> str | None:
+    """``href`` made absolute against ``base``, if on the same scheme, host and port."""
+    if not href:
+        return None
+    target = urljoin(base, href)
+    a, b = urlsplit(base), urlsplit(target)
+    return target if (a.scheme, a.netloc) == (b.scheme, b.netloc) else None
 
 
 # --- the writes ---------------------------------------------------------------------

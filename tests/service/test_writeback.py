@@ -414,9 +414,10 @@ def test_calendar_gone_stops_writes_not_bookings(tmp_path, radicale_url, monkeyp
 
 
 def test_connect_refusals_name_the_field(tmp_path, radicale_url):
-    """Connecting checks the collection: missing, not a calendar, events not taken, a
-    URL with credentials or a private address (without allow_private_urls), a bad
-    password: each a 422 naming the field; only the member or an admin may connect."""
+    """Connecting checks the collection: missing, an account with more than one calendar,
+    events not taken, a URL with credentials or a private address (without
+    allow_private_urls), a bad password: each a 422 naming the field; only the member or
+    an admin may connect."""
     url, user = _calendar(radicale_url)
     todo = f"{radicale_url}{user}/tasks/"
     made = httpx.request(
@@ -429,9 +430,12 @@ def test_connect_refusals_name_the_field(tmp_path, radicale_url):
         b"</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>",
     )
     assert made.status_code == 201, made.text
+    work = f"{radicale_url}{user}/work/"
+    assert httpx.request("MKCALENDAR", work, auth=(user, PASSWORD)).status_code == 201
     cases = [
         ({"url": f"{radicale_url}{user}/nothing/"}, "url", "no calendar"),
-        ({"url": f"{radicale_url}{user}/"}, "url", "not a calendar collection"),
+        # The account's address, with two calendars taking events: which one is not guessed.
+        ({"url": f"{radicale_url}{user}/"}, "url", "2 calendars that take events"),
         ({"url": todo}, "url", "does not take events"),
         ({"url": url.replace("http://", f"http://{user}:x@")}, "url", "user name or password"),
         ({"url": "ftp://example.org/cal/"}, "url", "http"),
@@ -763,3 +767,52 @@ def test_a_hanging_calendar_server_never_holds_up_invites(tmp_path, radicale_url
                 sender.stop()
     finally:
         silent.release()
+
+
+def test_the_accounts_address_finds_its_one_calendar_for_events(tmp_path, radicale_url):
+    """Given the server's or the account's address instead of the calendar's, connecting
+    finds the one calendar that takes events (a to-do list beside it is not one), as a
+    calendar app would, stores that calendar, and the booking is written there; an
+    account with no calendar for events is a 422 naming url."""
+    url, user = _calendar(radicale_url)
+    todo = f"{radicale_url}{user}/tasks/"
+    made = httpx.request(
+        "MKCALENDAR",
+        todo,
+        auth=(user, PASSWORD),
+        content=b'<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" '
+        b'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
+        b'<C:supported-calendar-component-set><C:comp name="VTODO"/>'
+        b"</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>",
+    )
+    assert made.status_code == 201, made.text
+    empty = "u" + uuid.uuid4().hex[:10]  # an account with no calendar at all (Radicale
+    # makes a user's principal collection when they first sign in)
+    settings = _settings(tmp_path)
+    with admin_app(settings) as (app, token):
+
+        async def steps(api: httpx.AsyncClient) -> list[httpx.Response]:
+            assert (await api.post("/api/programs", json=program())).status_code == 201
+            out = []
+            for given, who in ((radicale_url, user), (f"{radicale_url}{user}/", user)):
+                r = await api.put(LINK, json={"url": given, "user": who, "password": PASSWORD})
+                out.append(r)
+            out.append(await api.post(SERIES, json={"first_start": TUESDAY}))
+            out.append(
+                await api.put(
+                    "/api/programs/p1/members/bo/writeback",
+                    json={"url": radicale_url, "user": empty, "password": PASSWORD},
+                )
+            )
+            return out
+
+        server, account, booked, nothing = call(app, token, steps)
+        assert (server.status_code, server.json()["url"]) == (200, url), server.text
+        assert (account.status_code, account.json()["url"]) == (200, url), account.text
+        assert booked.status_code == 201, booked.text
+        assert caldav_write.flush(app.state.engine, settings) == 1
+    assert (nothing.status_code, nothing.json()["field"]) == (422, "url"), nothing.text
+    assert "no calendar that takes events" in nothing.json()["detail"]
+    [written] = _items(url, user).values()
+    assert str(_master(written)["UID"]) == booked.json()["uid"]
+    assert _items(todo, user) == {}

@@ -47,6 +47,8 @@ def test_a_member_connects_their_caldav_calendar(
     user = "page" + uuid.uuid4().hex[:8]
     url = f"{radicale_url}{user}/cal/"
     assert httpx.request("MKCALENDAR", url, auth=(user, PASSWORD)).status_code == 201
+    other = f"{radicale_url}{user}/work/"  # a second calendar: the account's address is
+    assert httpx.request("MKCALENDAR", other, auth=(user, PASSWORD)).status_code == 201
     # The one refusal below is logged by Chromium as a failed load; nothing else may be.
     logged: list[list[str]] = []
     page = signed_in(browser, site, lambda p: logged.append(console_errors(p)), "al@example.org")
@@ -58,11 +60,15 @@ def test_a_member_connects_their_caldav_calendar(
         page.locator(f"#{field}-error").wait_for()
     assert page.locator("#wb-password").get_attribute("aria-invalid") == "true"
 
-    page.fill("#wb-url", f"{radicale_url}{user}/")  # the account, not the calendar
+    page.fill("#wb-url", f"{radicale_url}{user}/")  # the account: which calendar?
     page.fill("#wb-user", user)
     page.fill("#wb-password", PASSWORD)
     card.get_by_role("button", name="Connect calendar").click()
-    page.locator("#wb-url-error").filter(has_text="not a calendar collection").wait_for()
+    page.locator("#wb-url-error").filter(has_text="2 calendars that take events").wait_for()
+    assert other in page.locator("#wb-url-error").inner_text()
+    page.set_viewport_size({"width": PHONE, "height": 900})
+    no_sideways_overflow(page)  # the addresses quoted in the error wrap
+    page.set_viewport_size({"width": 1280, "height": 900})
     assert page.locator("#wb-password-error").count() == 0
     assert_accessible(page, "section[aria-labelledby=wb-h]")
     screenshots(page, tmp_path, "writeback-error")

@@ -24,13 +24,12 @@ async def connect_writeback(
     """Connect (or reconnect) the member's CalDAV calendar: each series they are booked in
     is written into it, kept up to date and removed when cancelled. The member or an
     admin. The collection is checked first (it must exist, open with these credentials
-    and take events: else 422 naming the field); the writes themselves happen in the
-    background."""
+    and take events: else 422 naming the field); the account's address instead of the
+    calendar's finds its one calendar that takes events (several: 422 listing them). The
+    writes themselves happen in the background."""
     who.is_member(pid, mid)
-    await caldav_write.probe(cfg, body.url, body.user, body.password)
-    return await run_in_threadpool(
-        writeback.connect, db, pid, mid, body.url, body.user, body.password
-    )
+    url = await caldav_write.probe(cfg, body.url, body.user, body.password)
+    return await run_in_threadpool(writeback.connect, db, pid, mid, url, body.user, body.password)
 
 
 @router.get(
