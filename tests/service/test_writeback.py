@@ -47,6 +47,22 @@ def _calendar(base: str) -> tuple[str, str]:
     return url, user
 
 
+def _todo_list(base: str, user: str) -> str:
+    """A second calendar of ``user`` that takes to-dos only (no events): its URL."""
+    url = f"{base.rstrip('/')}/{user}/tasks/"
+    made = httpx.request(
+        "MKCALENDAR",
+        url,
+        auth=(user, PASSWORD),
+        content=b'<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" '
+        b'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
+        b'<C:supported-calendar-component-set><C:comp name="VTODO"/>'
+        b"</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>",
+    )
+    assert made.status_code == 201, made.text
+    return url
+
+
 def _items(url: str, user: str) -> dict[str, Calendar]:
     """Every event resource in the collection, by href, read over plain HTTP."""
     found = httpx.request(
@@ -419,17 +435,7 @@ def test_connect_refusals_name_the_field(tmp_path, radicale_url):
     allow_private_urls), a bad password: each a 422 naming the field; only the member or
     an admin may connect."""
     url, user = _calendar(radicale_url)
-    todo = f"{radicale_url}{user}/tasks/"
-    made = httpx.request(
-        "MKCALENDAR",
-        todo,
-        auth=(user, PASSWORD),
-        content=b'<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" '
-        b'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
-        b'<C:supported-calendar-component-set><C:comp name="VTODO"/>'
-        b"</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>",
-    )
-    assert made.status_code == 201, made.text
+    todo = _todo_list(radicale_url, user)
     work = f"{radicale_url}{user}/work/"
     assert httpx.request("MKCALENDAR", work, auth=(user, PASSWORD)).status_code == 201
     cases = [
@@ -775,17 +781,7 @@ def test_the_accounts_address_finds_its_one_calendar_for_events(tmp_path, radica
     calendar app would, stores that calendar, and the booking is written there; an
     account with no calendar for events is a 422 naming url."""
     url, user = _calendar(radicale_url)
-    todo = f"{radicale_url}{user}/tasks/"
-    made = httpx.request(
-        "MKCALENDAR",
-        todo,
-        auth=(user, PASSWORD),
-        content=b'<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" '
-        b'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
-        b'<C:supported-calendar-component-set><C:comp name="VTODO"/>'
-        b"</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>",
-    )
-    assert made.status_code == 201, made.text
+    todo = _todo_list(radicale_url, user)
     empty = "u" + uuid.uuid4().hex[:10]  # an account with no calendar at all (Radicale
     # makes a user's principal collection when they first sign in)
     settings = _settings(tmp_path)
