@@ -8,9 +8,10 @@ import functools
 import ipaddress
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -23,22 +24,27 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Network policy: called with each URL to fetch (redirect targets too) and every address
 # its host resolves to, before connecting; raises CalendarError to refuse.
 Guard = Callable[[str, list[IPAddress]], None]
+T = TypeVar("T")
 
 
 def fetch_ics(
     url: str, *, timeout: float = 10, max_bytes: int = 5_000_000, guard: Guard | None = None
 ) -> bytes:
     """:func:`fetch_ics_async` for synchronous callers (the CLI, notebooks, threads)."""
-    fetch = functools.partial(
-        fetch_ics_async, url, timeout=timeout, max_bytes=max_bytes, guard=guard
+    return _run(
+        functools.partial(fetch_ics_async, url, timeout=timeout, max_bytes=max_bytes, guard=guard)
     )
+
+
+def _run(coroutine: Callable[[], Awaitable[T]]) -> T:
+    """Run ``coroutine`` to its end from synchronous code."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return anyio.run(fetch)
+        return anyio.run(coroutine)
     # An event loop runs in this thread (a notebook): ours runs in a thread of its own.
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(anyio.run, fetch).result()
+        return pool.submit(anyio.run, coroutine).result()
 
 
 async def fetch_ics_async(
@@ -126,23 +132,19 @@ def exchange(
     guard: Guard | None = None,
 ) -> Answer:
     """:func:`exchange_async` for synchronous callers (the background sender's thread)."""
-    send = functools.partial(
-        exchange_async,
-        method,
-        url,
-        headers=headers,
-        content=content,
-        auth=auth,
-        timeout=timeout,
-        max_bytes=max_bytes,
-        guard=guard,
+    return _run(
+        functools.partial(
+            exchange_async,
+            method,
+            url,
+            headers=headers,
+            content=content,
+            auth=auth,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            guard=guard,
+        )
     )
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return anyio.run(send)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(anyio.run, send).result()
 
 
 async def exchange_async(

@@ -261,22 +261,33 @@ def _rows(
             bodies[reader] = (subject, _body(text, ics, method))
         subject, body = bodies[reader]
         message, problem = _build(settings, person, subject, body)
-        rows.append(
-            {
-                "id": "d" + secrets.token_hex(8),
-                "program_id": program_id,
-                "series_id": series_id,
-                "recipient": person.email,
-                "method": method,
-                "message": message,
-                "status": "failed" if problem else "pending",
-                "last_error": problem,
-                "attempts": 0,
-                "created_at": now_epoch(),
-                "not_before": not_before,
-            }
-        )
+        rows.append(_delivery(program_id, series_id, person, method, message, problem, not_before))
     return rows
+
+
+def _delivery(
+    program_id: str,
+    series_id: str,
+    person: Person,
+    method: str,
+    message: str,
+    problem: str | None,
+    not_before: int | None,
+) -> dict[str, Any]:
+    """One ``deliveries`` row: ``message`` to ``person``, or failed with ``problem``."""
+    return {
+        "id": "d" + secrets.token_hex(8),
+        "program_id": program_id,
+        "series_id": series_id,
+        "recipient": person.email,
+        "method": method,
+        "message": message,
+        "status": "failed" if problem else "pending",
+        "last_error": problem,
+        "attempts": 0,
+        "created_at": now_epoch(),
+        "not_before": not_before,
+    }
 
 
 def _not_before(conn: Connection, series_id: str) -> int | None:
@@ -326,6 +337,7 @@ def _decline_rows(
         link=f"{settings.public_url}/matches/{quote(shown['match'], safe='')}",
     )
     rows = []
+    not_before = _not_before(conn, o.series_id)
     for mid in _facilitators(conn, program_id, shown["match"], member):
         person = people.get(mid)
         if person is None or not person.email:
@@ -335,19 +347,7 @@ def _decline_rows(
         text = mail_text.declined(inv.summary, reader, found)
         message, problem = _text_mail(settings, person, subject, text)
         rows.append(
-            {
-                "id": "d" + secrets.token_hex(8),
-                "program_id": program_id,
-                "series_id": o.series_id,
-                "recipient": person.email,
-                "method": DECLINED,
-                "message": message,
-                "status": "failed" if problem else "pending",
-                "last_error": problem,
-                "attempts": 0,
-                "created_at": now_epoch(),
-                "not_before": _not_before(conn, o.series_id),
-            }
+            _delivery(program_id, o.series_id, person, DECLINED, message, problem, not_before)
         )
     return rows
 
@@ -364,14 +364,22 @@ def _facilitators(conn: Connection, program_id: str, match_id: str, member: str)
     return [m for m in people if m != member]
 
 
+def _unaddressable(person: Person) -> str | None:
+    """Why no mail can go to ``person`` (stored data may predate today's validation:
+    ingest/text.py), or None."""
+    problem = address_problem(person.email)
+    if problem is None:
+        return None
+    return f"recipient {person.email[:200]!r} ({person.id}) is not an email address: {problem}"
+
+
 def _text_mail(
     settings: Settings, person: Person, subject: str, text: str
 ) -> tuple[str, str | None]:
     """A plain-text message to ``person``, stored as a sign-in link is; or ("", why not)."""
-    problem = address_problem(person.email)
+    problem = _unaddressable(person)
     if problem is not None:
-        why = f"recipient {person.email[:200]!r} ({person.id}) is not an email address"
-        return "", f"{why}: {problem}"
+        return "", problem
     try:
         return text_message(settings.sender, person, subject, text).as_string(), None
     except (ValueError, TypeError, UnicodeError, MessageError) as exc:
@@ -654,12 +662,9 @@ def _build(
     or ("", why not). Stored data may predate today's validation (ingest/text.py): an
     unusable address fails this one delivery with its reason, and never the booking or the
     plan apply it belongs to."""
-    problem = address_problem(person.email)
+    problem = _unaddressable(person)
     if problem is not None:
-        return (
-            "",
-            f"recipient {person.email[:200]!r} ({person.id}) is not an email address: {problem}",
-        )
+        return "", problem
     if isinstance(body, str):
         return "", body
     try:
