@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -43,6 +44,57 @@ def to_epoch(instant: datetime) -> int:
 
 def from_epoch(seconds: int | float) -> datetime:
     return datetime.fromtimestamp(int(seconds), UTC)
+
+
+SCAN_STEP = timedelta(hours=6)  # shorter than any gap between two transitions of a zone
+
+
+def transitions(zone: ZoneInfo, lo: datetime, hi: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Every instant in [lo, hi) at which ``zone`` changes its UTC offset, DST flag or
+    abbreviation, found by scanning UTC at a fixed step and bisecting to the second.
+    Yields (transition instant, the second before it)."""
+
+    def key(t: datetime) -> tuple[timedelta | None, timedelta | None, str | None]:
+        local = t.astimezone(zone)
+        return local.utcoffset(), local.dst(), local.tzname()
+
+    t, current = lo, key(lo)
+    while t < hi:
+        nxt = min(t + SCAN_STEP, hi)
+        if key(nxt) != current:
+            a, b = t, nxt  # key(a) == current != key(b)
+            while b - a > timedelta(seconds=1):
+                mid = (a + (b - a) / 2).replace(microsecond=0)
+                if key(mid) == current:
+                    a = mid
+                else:
+                    b = mid
+            yield b, a
+            current = key(nxt)
+        t = nxt
+
+
+def utc_offsets(zone: ZoneInfo, epochs: np.ndarray) -> np.ndarray:
+    """The UTC offset of ``zone``, in seconds, at each instant of ``epochs`` (epoch
+    seconds, ascending): the offset at the first instant and at each :func:`transitions`
+    after it, spread by one ``searchsorted`` (a year of slots costs some 1,500 zone
+    lookups, not one per slot)."""
+    epochs = np.asarray(epochs, dtype=np.int64)
+    if len(epochs) == 0:
+        return np.zeros(0, dtype=np.int64)
+
+    def offset(t: datetime) -> int:
+        delta = t.astimezone(zone).utcoffset()
+        assert delta is not None
+        return int(delta.total_seconds())
+
+    lo = from_epoch(int(epochs[0]))
+    cuts, values = [int(epochs[0])], [offset(lo)]
+    for moment, _ in transitions(zone, lo, from_epoch(int(epochs[-1]) + 1)):
+        cuts.append(to_epoch(moment))
+        values.append(offset(moment))
+    at = np.searchsorted(np.asarray(cuts, dtype=np.int64), epochs, side="right") - 1
+    return np.asarray(values, dtype=np.int64)[at]
 
 
 @dataclass(frozen=True)

@@ -252,15 +252,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from .notify import RetryLoop
 
-        retry = RetryLoop(engine, settings)
-        retry.start()
+        # The background sender: threads of this process, unless it runs as a process of
+        # its own (slotwise serve, service/sender.py).
+        retry = RetryLoop(engine, settings) if settings.sender_threads else None
+        if retry is not None:
+            retry.start()
         listener = _start_listener(engine, settings)
         try:
             yield
         finally:
             if listener is not None:
                 listener.stop()
-            retry.stop()
+            if retry is not None:
+                retry.stop()
             app.state.executor.shutdown(wait=False, cancel_futures=True)
             engine.dispose()
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingest.errors import IngestError
 
@@ -167,6 +167,7 @@ def startup_line(settings: Settings) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
+    import os
 
     import uvicorn
 
@@ -183,23 +184,87 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"slotwise: {startup_line(settings)}; http://{args.host}:{args.port}/ (API docs at /docs)",
         file=sys.stderr,
     )
-    if args.workers > 1:
+    # Workers import the app themselves (several of them): they read the environment.
+    os.environ["SLOTWISE_DB"] = settings.db_url
+    if args.sender != "threads":
+        # The sender runs as a process of its own (or elsewhere): no worker runs one.
+        os.environ["SLOTWISE_SENDER_THREADS"] = "0"
+        settings = settings.model_copy(update={"sender_threads": False})
+    sender = _SenderProcess() if args.sender == "process" else None
+    try:
+        if args.workers > 1:
+            uvicorn.run(
+                "service.main:app",
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level="info",
+            )
+            return EXIT_OK
+        from .app import create_app
+
+        assert isinstance(settings, Settings)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        return EXIT_OK
+    finally:
+        if sender is not None:
+            sender.stop()
+
+
+class _SenderProcess:
+    """``slotwise send`` beside the web workers (service/sender.py), started again if it
+    exits while the server runs."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import threading
+
+        self._popen = subprocess.Popen
+        self._stopping = threading.Event()
+        self.proc = self._start()
+        self._watch = threading.Thread(target=self._watchdog, name="sender-watch", daemon=True)
+        self._watch.start()
+
+    def _start(self) -> Any:
         import os
 
-        # Workers import the app themselves; they read the settings from the environment.
-        os.environ["SLOTWISE_DB"] = settings.db_url
-        uvicorn.run(
-            "service.main:app",
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="info",
-        )
-        return EXIT_OK
-    from .app import create_app
+        command = [sys.executable, "-m", "service.cli", "send", "--parent", str(os.getpid())]
+        return self._popen(command)
 
-    assert isinstance(settings, Settings)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    def _watchdog(self) -> None:
+        import logging
+
+        while not self._stopping.is_set():
+            code = self.proc.wait()
+            if self._stopping.wait(1.0):
+                return
+            logging.getLogger("slotwise.sender").error(
+                "the background sender exited (code %s); starting it again", code
+            )
+            self.proc = self._start()
+
+    def stop(self) -> None:
+        import subprocess
+
+        self._stopping.set()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    import logging
+
+    from .sender import run
+
+    settings = _settings(args)
+    settings.check_mail()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    print(f"slotwise send: {startup_line(settings)}", file=sys.stderr)
+    run(settings, parent=args.parent)
     return EXIT_OK
 
 
@@ -383,7 +448,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument(
+        "--sender",
+        choices=["process", "threads", "none"],
+        default="process",
+        help="where invites are built and sent: a process of its own (default), threads of "
+        "each worker, or none (a `slotwise send` runs elsewhere)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    send = sub.add_parser("send", help="run the background sender (invites, calendar writes)")
+    send.add_argument("--db", help="database URL (default: a SQLite file here)")
+    send.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # stop when it is gone
+    send.set_defaults(func=cmd_send)
 
     plan = sub.add_parser("plan", help="plan a program document")
     plan.add_argument("program", help="PROGRAM.json")

@@ -226,6 +226,16 @@ class Settings(BaseSettings):
     retry_seconds: Annotated[
         Seconds, _doc("how often invites that could not be sent are retried")
     ] = 30.0
+    # The background sender (service/notify.py: invites and CalDAV writes) runs as threads
+    # of each server process, or, under ``slotwise serve``, as one process of its own
+    # (``slotwise send``), which looks for work every sender_poll_seconds.
+    sender_threads: Annotated[
+        Flag,
+        _doc("run the background sender in each server process (slotwise serve: its own process)"),
+    ] = True
+    sender_poll_seconds: Annotated[
+        Seconds, _doc("how often a sender process (slotwise send) looks for new work")
+    ] = 0.25
     # Writing booked series into members' CalDAV calendars (service/caldav_write.py): a
     # write the server did not take (down, timed out, 5xx) is tried again after
     # writeback_backoff_seconds, doubling each time (at most 6 hours), up to

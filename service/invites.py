@@ -27,7 +27,7 @@ text); a RECURRENCE-ID in UTC would match nothing in ical.js.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -49,13 +49,13 @@ from icalendar import (
 )
 
 from ingest.document import sessions_problem
+from ingest.grid import transitions
 from ingest.text import one_line
 from solver.recurrence import FREQUENCIES, occurrence_dates, rrule_text
 
 PRODID = "-//slotwise//slotwise invites//EN"
 Method = Literal["REQUEST", "CANCEL"]
 REMINDERS = (timedelta(days=1), timedelta(minutes=15))
-_SCAN_STEP = timedelta(hours=6)  # shorter than any gap between two transitions of a zone
 
 
 @dataclass(frozen=True)
@@ -483,31 +483,6 @@ def _changes(tzid: str, lo: datetime, hi: datetime) -> tuple[tuple[datetime, dat
     """:func:`transitions` of a zone between two year boundaries, computed once per
     process: every invite of a program asks for the same few windows."""
     return tuple(transitions(ZoneInfo(tzid), lo, hi))
-
-
-def transitions(zone: ZoneInfo, lo: datetime, hi: datetime) -> Iterable[tuple[datetime, datetime]]:
-    """Every instant in [lo, hi) at which ``zone`` changes its UTC offset, DST flag or
-    abbreviation, found by scanning UTC at a fixed step and bisecting to the second.
-    Yields (transition instant, the second before it)."""
-
-    def key(t: datetime) -> tuple[timedelta | None, timedelta | None, str | None]:
-        local = t.astimezone(zone)
-        return local.utcoffset(), local.dst(), local.tzname()
-
-    t, current = lo, key(lo)
-    while t < hi:
-        nxt = min(t + _SCAN_STEP, hi)
-        if key(nxt) != current:
-            a, b = t, nxt  # key(a) == current != key(b)
-            while b - a > timedelta(seconds=1):
-                mid = (a + (b - a) / 2).replace(microsecond=0)
-                if key(mid) == current:
-                    a = mid
-                else:
-                    b = mid
-            yield b, a
-            current = key(nxt)
-        t = nxt
 
 
 def _observance(

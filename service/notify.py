@@ -73,6 +73,9 @@ log = logging.getLogger("slotwise.notify")
 # declined an occurrence (:func:`enqueue_decline`): a plain-text mail, no calendar.
 DECLINED = "DECLINED"
 STALE_CLAIM = timedelta(minutes=10)
+# How often the sender looks for stale claims: a write transaction, so not at every wake
+# (each booking wakes it), where it would queue behind or ahead of the requests' writes.
+STALE_SWEEP_SECONDS = 60.0
 JOB_ATTEMPTS = 5  # an invite job that fails to build this often is marked failed
 
 
@@ -936,8 +939,12 @@ class RetryLoop:
                 log.exception("%s round failed", threading.current_thread().name)
 
     def _run(self) -> None:
+        swept = [float("-inf")]
+
         def send() -> tuple[bool, int | None]:
-            release_stale(self.engine)
+            if time.monotonic() - swept[0] >= STALE_SWEEP_SECONDS:
+                release_stale(self.engine)
+                swept[0] = time.monotonic()
             _, more = _round(self.engine, self.settings, SEND_PER_ROUND, self._stop)
             # Invites held for an undo window go out when it closes, not a retry later.
             return more, next_due(self.engine)

@@ -43,8 +43,10 @@ class LiveServer:
         outbox: Path | None = None,
         workers: int = 1,
         env: dict[str, str] | None = None,
+        sender: str = "process",
     ) -> None:
         self.db_url, self.smtp_url, self.outbox, self.workers = db_url, smtp_url, outbox, workers
+        self.sender = sender  # slotwise serve --sender: process, threads or none
         self.extra_env = env or {}
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -81,6 +83,8 @@ class LiveServer:
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                "--sender",
+                self.sender,
             ],
             cwd=ROOT,
             env=env,

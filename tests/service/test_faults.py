@@ -195,6 +195,8 @@ def test_server_killed_while_booking_a_series_keeps_nothing_of_it(db_url, admin,
             booked = api.post("/api/programs/p1/matches/mia-al/series", json=body)
             assert booked.status_code == 201, booked.text
             assert len(booked.json()["sessions"]) == 4
+            # The sender (a process of its own) builds and sends the invites a moment later.
+            assert wait_for(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 2)
     finally:
         server.stop()
     assert _counts(db_url) == {"series": 1, "sessions": 4, "session_members": 8, "deliveries": 2}
@@ -236,7 +238,8 @@ def test_invite_job_outlives_a_crash_between_commit_and_building(db_url, admin, 
 
 
 def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin, tmp_path):
-    """SMTP is down while two series are booked on a server with two workers: both
+    """SMTP is down while two series are booked on a server with two workers, each
+    running a sender (``--sender threads``, as several ``slotwise send`` would): both
     bookings are kept and their invites wait. When SMTP comes back, both workers' retry
     loops race for them, and every invite arrives exactly once."""
     port = free_port()
@@ -244,6 +247,7 @@ def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin,
         db_url,
         smtp_url=f"smtp://127.0.0.1:{port}",
         workers=2,
+        sender="threads",
         env={"SLOTWISE_RETRY_SECONDS": "0.2"},
     ).start()
     smtp = SmtpServer("127.0.0.1", port)
@@ -267,7 +271,7 @@ def test_invites_outlive_an_smtp_outage_and_are_sent_exactly_once(db_url, admin,
 
         # Several retry rounds of both workers against a closed port (polled, not slept:
         # on a loaded machine a round can take longer than its 0.2 s).
-        wait_for(lambda: all(r.attempts >= 2 for r in retried()), 30)
+        wait_for(lambda: len(retried()) == 4 and all(r.attempts >= 2 for r in retried()), 30)
         rows = retried()
         assert len(rows) == 4
         assert "sent" not in {r.status for r in rows}  # pending, or being retried now

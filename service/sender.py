@@ -1,0 +1,55 @@
+"""The background sender as a process of its own (``slotwise send``).
+
+Building an invite (its calendar and MIME body) and sending it is CPU work in Python: in a
+server process it took the interpreter lock from the requests, a third of it at four
+facilitators booking at once (``benchmarks/load.py``, a py-spy profile). ``slotwise serve``
+therefore runs the sender (:class:`service.notify.RetryLoop`: the invite sender and the
+CalDAV calendar writer) as one process beside its web workers, which then run none
+(``SLOTWISE_SENDER_THREADS=0``). Nobody in that process is told when a request commits
+work, so it looks every ``sender_poll_seconds`` (a round that finds nothing is three
+indexed reads). It stops on SIGTERM or SIGINT, and when the process that started it is
+gone (it is not left sending as an orphan).
+
+Several senders may run against one database (each claims what it builds or sends), so
+``slotwise send`` can also run on a host of its own, with ``slotwise serve --sender
+none`` on the web hosts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+
+from .config import Settings
+from .notify import RetryLoop
+from .store import init_db, make_engine
+
+log = logging.getLogger("slotwise.sender")
+
+
+def run(settings: Settings, parent: int | None = None) -> None:
+    """Send until SIGTERM or SIGINT, or until process ``parent`` is no longer ours."""
+    engine = make_engine(settings.db_url, settings.db_busy_seconds)
+    init_db(engine)
+    stop = threading.Event()
+
+    def stopping(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+    loop = RetryLoop(engine, settings)
+    loop.start()
+    log.info("background sender running (looks for work every %ss)", settings.sender_poll_seconds)
+    try:
+        while not stop.wait(settings.sender_poll_seconds):
+            if parent is not None and os.getppid() != parent:
+                log.info("the server that started this sender is gone: stopping")
+                break
+            loop.wake()
+    finally:
+        loop.stop()
+        engine.dispose()
