@@ -214,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="40 matches, 8 users, 1 worker")
+    ap.add_argument(
+        "--runs", type=int, default=1, help="rounds of every setting, interleaved (medians)"
+    )
     ap.add_argument("--out", default=str(RESULTS / "load"))
     args = ap.parse_args(argv)
     if args.quick:
@@ -226,17 +229,20 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmpdir)
         for backend in backends:
             cluster = None
-            for users in (int(u) for u in args.users.split(",")):
-                for workers in (int(w) for w in args.workers.split(",")):
-                    if backend == "sqlite":
-                        url = f"sqlite:///{tmp / f'load-{users}-{workers}.sqlite'}"
-                    else:
-                        cluster = cluster or postgres_cluster()
-                        url = cluster.create_database()
-                    res = run_once(url, workers, program, users, tmp / "outbox")
-                    res["database"] = backend
-                    runs.append(res)
-                    print(json.dumps(res))
+            for round_ in range(args.runs):
+                for users in (int(u) for u in args.users.split(",")):
+                    for workers in (int(w) for w in args.workers.split(",")):
+                        name = f"load-{users}-{workers}-{round_}"
+                        if backend == "sqlite":
+                            url = f"sqlite:///{tmp / f'{name}.sqlite'}"
+                        else:
+                            cluster = cluster or postgres_cluster()
+                            url = cluster.create_database()
+                        res = run_once(url, workers, program, users, tmp / name)
+                        res["database"] = backend
+                        res["round"] = round_
+                        runs.append(res)
+                        print(json.dumps(res))
             if cluster is not None:
                 cluster.stop()
     report = {
@@ -260,10 +266,46 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if bad else 0
 
 
+def summary(runs: list[dict[str, Any]]) -> list[str]:
+    """One row per setting: the median of each measure over its runs, with the range of
+    req/s and p99, and the outcome counts summed over the runs."""
+    groups: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
+    for r in runs:
+        groups[(r["database"], r["workers"], r["users"])].append(r)
+    lines = [
+        "| database | workers | users | runs | req/s, median (range) | p50 | p99, median "
+        "(range) | heat map p99 | proposals p99 | book p99 | 5xx | double bookings "
+        "| lost writes |",
+        "|" + " --- |" * 13,
+    ]
+
+    def med(rs: list[dict[str, Any]], get: Any) -> float:
+        return round(float(statistics.median(get(r) for r in rs)), 1)
+
+    for (db, workers, users), rs in groups.items():
+        rate = [r["requests_per_second"] for r in rs]
+        p99 = [r["p99_ms"] for r in rs]
+        ends = {n: med(rs, lambda r, n=n: r["endpoints"][n]["p99_ms"]) for n in rs[0]["endpoints"]}
+        lines.append(
+            f"| {db} | {workers} | {users} | {len(rs)} "
+            f"| {med(rs, lambda r: r['requests_per_second'])} ({min(rate)}–{max(rate)}) "
+            f"| {med(rs, lambda r: r['p50_ms'])} ms "
+            f"| {med(rs, lambda r: r['p99_ms'])} ms ({min(p99)}–{max(p99)}) "
+            f"| {ends['heatmap']} ms | {ends['proposals']} ms | {ends['book']} ms "
+            f"| {sum(r['server_errors'] for r in rs)} | {sum(r['double_bookings'] for r in rs)} "
+            f"| {sum(r['lost_writes'] + r['phantom_writes'] for r in rs)} |"
+        )
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Load benchmark, {report['when']}, {report['machine']['cpus']} CPUs "
         "(client and server on the same machine).",
+        "",
+        *summary(report["runs"]),
+        "",
+        "Every run:",
         "",
         "| database | workers | users | requests | req/s | p50 | p99 | heat map p99 "
         "| proposals p99 | book p99 | booked | 409s | 5xx | double bookings "

@@ -28,6 +28,7 @@ from . import redact
 from .cache import cache_of
 from .config import Settings
 from .errors import ServiceError, error_body_schemas, json_problem
+from .gate import gate_of
 from .headers import SECURITY_HEADERS, ResponseHeaders
 from .process import worker_tag
 from .store import init_db, make_engine
@@ -246,6 +247,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redact.install()  # before any request is logged: feed links hold tokens
     engine = make_engine(settings.db_url, settings.db_busy_seconds)
     cache_of(engine, settings.availability_cache_mb << 20)  # service/cache.py
+    gate_of(engine, settings.compute_slots)  # service/gate.py
     init_db(engine)
 
     @asynccontextmanager

@@ -233,6 +233,11 @@ class Settings(BaseSettings):
         Flag,
         _doc("run the background sender in each server process (slotwise serve: its own process)"),
     ] = True
+    # Requests of one process computing at once (heat maps, proposals, bookings); the
+    # rest wait their turn (service/gate.py).
+    compute_slots: Annotated[
+        Count, _doc("requests of one server process that compute at once; the others queue")
+    ] = 2
     sender_poll_seconds: Annotated[
         Seconds, _doc("how often a sender process (slotwise send) looks for new work")
     ] = 0.25

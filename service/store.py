@@ -13,13 +13,21 @@ previous holder committed. Several server processes can therefore share one data
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
+import weakref
+import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from weakref import WeakKeyDictionary
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: processes take turns on SQLite's own lock there
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import (
     BigInteger,
@@ -51,6 +59,7 @@ from ingest.text import email_key
 
 from . import failpoints, process
 from .errors import Conflict, Invalid, NotFound
+from .gate import gate_of
 
 metadata = MetaData()
 
@@ -581,9 +590,17 @@ def locked(engine: Engine, program_id: str) -> Iterator[Connection]:
     Requests of this process queue for it on a lock of their own first: they take turns
     at once, in order, instead of each polling the database (SQLite's busy handler sleeps
     up to 100 ms between tries, so under load a waiter could lose turn after turn) and
-    instead of each holding a pooled connection while PostgreSQL makes it wait. The
-    database lock still orders processes."""
-    with _process_lock(engine, program_id), engine.begin() as conn:
+    instead of each holding a pooled connection while PostgreSQL makes it wait. On a
+    SQLite file, processes take turns the same way, on an OS lock (:func:`_file_lock`);
+    the database's own lock still orders them in any case."""
+    key = _lock_key(engine, program_id)
+    with ExitStack() as held:
+        # A request computing in a slot (service/gate.py) frees it while it waits, and
+        # gets one back first once it holds the lock.
+        with gate_of(engine).paused():
+            held.enter_context(_process_lock(engine, key))
+            held.enter_context(_file_lock(engine, key))
+        conn = held.enter_context(engine.begin())
         hit = conn.execute(
             update(programs).where(programs.c.id == program_id).values(lock=programs.c.lock + 1)
         )
@@ -592,18 +609,84 @@ def locked(engine: Engine, program_id: str) -> Iterator[Connection]:
         yield conn
 
 
-_locks: WeakKeyDictionary[Engine, dict[str, threading.RLock]] = WeakKeyDictionary()
+_locks: WeakKeyDictionary[Engine, dict[str | int, threading.RLock]] = WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
 
-def _process_lock(engine: Engine, program_id: str) -> threading.RLock:
+def _process_lock(engine: Engine, key: str | int) -> threading.RLock:
     """This process's lock for the program's writes (one per engine and program)."""
     with _locks_guard:
         per_engine = _locks.setdefault(engine, {})
-        lock = per_engine.get(program_id)
+        lock = per_engine.get(key)
         if lock is None:
-            lock = per_engine[program_id] = threading.RLock()
+            lock = per_engine[key] = threading.RLock()
         return lock
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    """The file of a SQLite engine (None: another database, or SQLite in memory)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    name = engine.url.database
+    return name if name and name != ":memory:" and not name.startswith("file:") else None
+
+
+def _lock_key(engine: Engine, program_id: str) -> str | int:
+    """What the program's lock is keyed by: on a SQLite file, the byte of the lock file
+    that stands for it (two programs may share one, and then take turns: harmless, and
+    needed, since an OS lock belongs to the process, not to a thread)."""
+    if _sqlite_file(engine) is None:
+        return program_id
+    return zlib.crc32(program_id.encode()) & 0x7FFFFFFF
+
+
+_lock_users: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+_lock_fds: dict[str, list[int]] = {}  # lock file -> [descriptor, engines using it]
+
+
+def _lock_fd(engine: Engine, path: str) -> int:
+    """The descriptor of ``path``'s lock file, one per file in this process, closed when
+    the last engine using it is gone (closing any descriptor of a file drops every OS
+    lock the process holds on it, so engines of one file share it)."""
+    with _locks_guard:
+        if engine not in _lock_users:
+            entry = _lock_fds.get(path)
+            if entry is None:
+                fd = os.open(path + "-locks", os.O_RDWR | os.O_CREAT, 0o600)
+                entry = _lock_fds[path] = [fd, 0]
+            entry[1] += 1
+            _lock_users[engine] = path
+            weakref.finalize(engine, _drop_lock_fd, path)
+        return _lock_fds[path][0]
+
+
+def _drop_lock_fd(path: str) -> None:
+    with _locks_guard:
+        entry = _lock_fds.get(path)
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del _lock_fds[path]
+                os.close(entry[0])
+
+
+@contextmanager
+def _file_lock(engine: Engine, key: str | int) -> Iterator[None]:
+    """On a SQLite file: an exclusive OS lock (``fcntl.lockf``) on byte ``key`` of
+    ``<file>-locks``, held until the transaction ends. A process waiting for it sleeps in
+    the kernel and wakes the moment it is released, where SQLite's busy handler would poll
+    (sleeping up to 100 ms between tries: with two workers, a booking waited seconds for
+    a lock long free). The lock goes with the process: a killed worker holds none."""
+    path = _sqlite_file(engine)
+    if path is None or not isinstance(key, int) or fcntl is None:
+        yield
+        return
+    fd = _lock_fd(engine, path)
+    fcntl.lockf(fd, fcntl.LOCK_EX, 1, key)
+    try:
+        yield
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, key)
 
 
 def dump_json(value: Any) -> str:

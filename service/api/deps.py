@@ -4,7 +4,9 @@ to see it, and the error responses most routes document."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import Engine
@@ -16,8 +18,11 @@ from ..auth import Principal, authenticate
 from ..cache import cached
 from ..config import Settings
 from ..errors import Invalid, error_responses
+from ..gate import computing
 from ..programs import find_match, session_match
 from ..signin import CSRF_HEADER, SESSION_COOKIE, session_principal
+
+T = TypeVar("T")
 
 READ = error_responses(403, 404)
 WRITE = error_responses(403, 404, 409)
@@ -91,3 +96,16 @@ def match_availability(
 
         doc, avail = cached(conn).availability(conn, pid, xid, ignore=ignore, check=allowed)
     return doc, find_match(doc, xid), avail
+
+
+def computes(route: Callable[..., T]) -> Callable[..., T]:
+    """A route that computes (heat map, proposals, a booking): its body runs in one of the
+    process's compute slots (service/gate.py), taken after FastAPI resolved its
+    dependencies. The route must take the engine as ``db``."""
+
+    @functools.wraps(route)
+    def run(*args: Any, **kwargs: Any) -> T:
+        with computing(kwargs["db"]):
+            return route(*args, **kwargs)
+
+    return run

@@ -47,6 +47,7 @@ def test_every_variable_reaches_its_setting(monkeypatch):
         "SLOTWISE_WRITEBACK_BACKOFF_SECONDS": "60",
         "SLOTWISE_SENDER_THREADS": "no",
         "SLOTWISE_SENDER_POLL_SECONDS": "0.1",
+        "SLOTWISE_COMPUTE_SLOTS": "3",
     }
     assert set(given) == set(ENVIRONMENT)
     for name, value in given.items():
@@ -73,7 +74,7 @@ def test_every_variable_reaches_its_setting(monkeypatch):
     assert s.undo_seconds == 0
     assert (s.writeback_timeout, s.writeback_attempts, s.writeback_backoff_seconds) == (3, 4, 60)
     assert s.availability_cache_mb == 64
-    assert (s.sender_threads, s.sender_poll_seconds) == (False, 0.1)
+    assert (s.sender_threads, s.sender_poll_seconds, s.compute_slots) == (False, 0.1, 3)
     assert (s.inbound_port, s.inbound_host, s.inbound_lmtp, s.inbound_max_bytes) == (
         2525,
         "0.0.0.0",

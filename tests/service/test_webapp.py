@@ -60,8 +60,19 @@ class World:
         page.fill("#email", email)
         page.get_by_role("button", name="Email me a sign-in link").click()
         page.wait_for_selector("text=Check your email")
-        (mail,) = self.mail_to(address or email, since)
-        (link,) = LINK.findall(mail.message.get_body(("plain",)).get_content())
+        # The sign-in mail: invites of a booking made just before may arrive meanwhile
+        # (the sender is a process of its own, which looks for work every 0.25 s).
+        deadline = time.monotonic() + 20
+        while True:
+            links = [
+                found
+                for m in self.mail_to(address or email, since)
+                for found in LINK.findall(m.message.get_body(("plain",)).get_content())
+            ]
+            if links or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        (link,) = links
         page.goto(link)
         page.wait_for_selector("#nav .who", state="attached")
         assert "token" not in page.url  # the single-use token leaves the address bar

@@ -17,12 +17,13 @@ from solver.spec import Preference
 from ...errors import Invalid
 from ...schemas import HeatmapPublic, ProposalsCreate, ProposalsPublic
 from ...serialize import HEATMAP_WEEKS, MAX_HEATMAP_WEEKS, heatmap_json, series_dict
-from ..deps import READ, Db, Who, match_availability
+from ..deps import READ, Db, Who, computes, match_availability
 
 router = APIRouter(tags=["scheduling"])
 
 
 @router.get("/programs/{pid}/matches/{xid}/heatmap", response_model=HeatmapPublic, responses=READ)
+@computes
 def get_heatmap(
     pid: str,
     xid: str,
@@ -71,6 +72,7 @@ def get_heatmap(
 @router.post(
     "/programs/{pid}/matches/{xid}/proposals", response_model=ProposalsPublic, responses=READ
 )
+@computes
 def proposals(
     pid: str, xid: str, who: Who, db: Db, body: ProposalsCreate | None = None
 ) -> dict[str, Any]:

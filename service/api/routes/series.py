@@ -28,7 +28,7 @@ from ...schemas import (
 )
 from ...serialize import series_dict
 from ...store import locked
-from ..deps import ICS, READ, WRITE, Config, Db, Who, match_context
+from ..deps import ICS, READ, WRITE, Config, Db, Who, computes, match_context
 
 router = APIRouter(tags=["series"])
 
@@ -36,6 +36,7 @@ router = APIRouter(tags=["series"])
 @router.post(
     "/programs/{pid}/matches/{xid}/series/preview", response_model=SeriesPreview, responses=READ
 )
+@computes
 def preview_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db) -> dict[str, Any]:
     """What booking this body would make, with nothing written or sent: the occurrences
     (who can come to each, and where one does not hold, its best ``alternative`` that
@@ -83,6 +84,7 @@ def preview_series(pid: str, xid: str, body: SeriesCreate, who: Who, db: Db) -> 
     response_model=SeriesPublic,
     responses=WRITE,
 )
+@computes
 def book_series(
     pid: str,
     xid: str,
