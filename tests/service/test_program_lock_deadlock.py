@@ -66,7 +66,7 @@ def test_two_processes_crossing_two_programs_do_not_fail_with_edeadlk(tmp_path):
         try:
             with locked(engine, pid):
                 pass
-        except BaseException as exc:  # noqa: BLE001 (reported below)
+        except BaseException as exc:
             errors.append(exc)
 
     try:
