@@ -186,11 +186,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     # Workers import the app themselves (several of them): they read the environment.
     os.environ["SLOTWISE_DB"] = settings.db_url
-    if args.sender != "threads":
-        # The sender runs as a process of its own (or elsewhere): no worker runs one.
-        os.environ["SLOTWISE_SENDER_THREADS"] = "0"
-        settings = settings.model_copy(update={"sender_threads": False})
+    # The sender runs as a process of its own (or elsewhere): no worker runs one; with
+    # --sender threads every worker does, whatever the environment said.
+    threads = args.sender == "threads"
+    os.environ["SLOTWISE_SENDER_THREADS"] = "1" if threads else "0"
+    settings = settings.model_copy(update={"sender_threads": threads})
     sender = _SenderProcess() if args.sender == "process" else None
+    if sender is not None:
+        import signal
+
+        # uvicorn raises a SIGTERM it caught again after shutting down, with this handler
+        # back in place: without one, that killed the process before ``finally`` below.
+        def _terminated(signum: int, _frame: object) -> None:
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         if args.workers > 1:
             uvicorn.run(

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, exists, func, literal, select, update
+from sqlalchemy import Connection, Engine, exists, func, literal, select, true, update
 
 from ingest.grid import from_epoch
 from ingest.text import address_problem
@@ -698,13 +698,19 @@ def flush(
 
 
 def _round(
-    engine: Engine, settings: Settings, limit: int, stop: threading.Event | None
+    engine: Engine,
+    settings: Settings,
+    limit: int,
+    stop: threading.Event | None,
+    retry: bool = True,
 ) -> tuple[int, bool]:
     """(how many were sent, whether more may be waiting: the round built or sent all it
     may). What failed for now stays
     pending; what can never be delivered becomes ``failed`` with the reason. When the
     server did not answer in time the round ends there: the rest would only wait out the
-    same timeout, one by one. Runs in the background sender, never in a request."""
+    same timeout, one by one. Runs in the background sender, never in a request. Without
+    ``retry`` only deliveries never tried are sent: a wake (or a sender process's poll)
+    is for new work; what failed waits for the retry interval."""
     # Invites owed by changes committed meanwhile.
     built = build_jobs(engine, settings, stop=stop, most=BUILD_PER_ROUND)
     mailer = Mailer.from_settings(settings.smtp_url, settings.outbox)
@@ -712,7 +718,11 @@ def _round(
         ids = (
             conn.execute(
                 select(deliveries.c.id)
-                .where((deliveries.c.status == "pending") & _due(now_epoch()))
+                .where(
+                    (deliveries.c.status == "pending")
+                    & _due(now_epoch())
+                    & (true() if retry else deliveries.c.attempts == 0)
+                )
                 .order_by(deliveries.c.created_at)
                 .limit(limit)
             )
@@ -940,12 +950,17 @@ class RetryLoop:
 
     def _run(self) -> None:
         swept = [float("-inf")]
+        retried = [float("-inf")]  # what failed is tried again every retry_seconds only
 
         def send() -> tuple[bool, int | None]:
-            if time.monotonic() - swept[0] >= STALE_SWEEP_SECONDS:
+            began = time.monotonic()
+            if began - swept[0] >= STALE_SWEEP_SECONDS:
                 release_stale(self.engine)
                 swept[0] = time.monotonic()
-            _, more = _round(self.engine, self.settings, SEND_PER_ROUND, self._stop)
+            retry = began - retried[0] >= self.settings.retry_seconds
+            _, more = _round(self.engine, self.settings, SEND_PER_ROUND, self._stop, retry)
+            if retry and not more:  # a full retry round goes on in the next one
+                retried[0] = began
             # Invites held for an undo window go out when it closes, not a retry later.
             return more, next_due(self.engine)
 

@@ -12,6 +12,7 @@ previous holder committed. Several server processes can therefore share one data
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -682,7 +683,18 @@ def _file_lock(engine: Engine, key: str | int) -> Iterator[None]:
         yield
         return
     fd = _lock_fd(engine, path)
-    fcntl.lockf(fd, fcntl.LOCK_EX, 1, key)
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX, 1, key)
+            break
+        except OSError as exc:
+            # POSIX locks belong to the process: a thread here waiting for one program's
+            # byte while another thread holds another's, crossed with a second process,
+            # looks like a deadlock to the kernel (EDEADLK) though each holder finishes.
+            # Nobody holds one program's lock while waiting for another's: try again.
+            if exc.errno != errno.EDEADLK:
+                raise
+            time.sleep(0.005)
     try:
         yield
     finally:
