@@ -243,14 +243,20 @@ class _SenderProcess:
 
     def _watchdog(self) -> None:
         import logging
+        import time
 
+        pause = 1.0  # doubled while it keeps exiting at once (at most a minute)
         while not self._stopping.is_set():
+            started = time.monotonic()
             code = self.proc.wait()
-            if self._stopping.wait(1.0):
+            if time.monotonic() - started > 60:
+                pause = 1.0
+            if self._stopping.wait(pause):
                 return
             logging.getLogger("slotwise.sender").error(
                 "the background sender exited (code %s); starting it again", code
             )
+            pause = min(pause * 2, 60.0)
             self.proc = self._start()
 
     def stop(self) -> None:

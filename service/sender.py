@@ -40,7 +40,9 @@ def run(settings: Settings, parent: int | None = None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, stopping)
-    signal.signal(signal.SIGINT, stopping)
+    # Ctrl-C in a terminal reaches the whole process group: a sender started by a server
+    # leaves it to the server, which stops it (SIGTERM) once its workers are done.
+    signal.signal(signal.SIGINT, signal.SIG_IGN if parent is not None else stopping)
     loop = RetryLoop(engine, settings)
     loop.start()
     log.info("background sender running (looks for work every %ss)", settings.sender_poll_seconds)

@@ -13,6 +13,7 @@ previous holder committed. Several server processes can therefore share one data
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import sqlite3
@@ -629,7 +630,15 @@ def _sqlite_file(engine: Engine) -> str | None:
     if engine.dialect.name != "sqlite":
         return None
     name = engine.url.database
-    return name if name and name != ":memory:" and not name.startswith("file:") else None
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return _real_path(name)
+
+
+@functools.lru_cache(maxsize=256)
+def _real_path(name: str) -> str:
+    """One lock file descriptor per file, however its path is spelled."""
+    return os.path.realpath(name)
 
 
 def _lock_key(engine: Engine, program_id: str) -> str | int:

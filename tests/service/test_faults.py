@@ -55,6 +55,7 @@ def _killed_mid_commit(
     body: dict | None = None,
     failpoint: str = "series-commit",
     env: dict[str, str] | None = None,
+    sender: str = "process",
 ) -> None:
     """Send one request to a server armed to stop at ``failpoint`` (by default: just
     before it commits a series), kill it there with SIGKILL, and return once it is dead."""
@@ -62,6 +63,7 @@ def _killed_mid_commit(
     server = LiveServer(
         db_url,
         outbox=tmp_path / "outbox",
+        sender=sender,
         env={
             "SLOTWISE_FAILPOINT": f"{failpoint}=pause",
             "SLOTWISE_FAILPOINT_MARK": str(mark),
@@ -218,6 +220,10 @@ def test_invite_job_outlives_a_crash_between_commit_and_building(db_url, admin, 
         body,
         failpoint="invites-queued",
         env={"SLOTWISE_UNDO_SECONDS": "0"},
+        # No sender: the failpoint pauses the web process only, and a sender process
+        # (polling) could claim the job meanwhile and be killed building it, which leaves
+        # a claim to go stale instead of the job this test is about.
+        sender="none",
     )
 
     counts = _counts(db_url)

@@ -85,14 +85,19 @@ def _zombie(pid: int) -> bool:
 
 
 def test_the_sender_does_not_outlive_a_killed_server(tmp_path):
-    """SIGKILL to the server's own process (no chance to stop its sender): the sender
-    sees that its parent is gone and stops within a poll or two."""
+    """SIGINT alone does not stop a server's sender (the server stops it). SIGKILL to the
+    server's own process (no chance to stop its sender): the sender sees that its parent
+    is gone and stops within a poll or two."""
     db_url = f"sqlite:///{tmp_path / 'slotwise.sqlite'}"
     server = LiveServer(db_url, outbox=tmp_path / "outbox").start()
     try:
         assert server.proc is not None
         assert wait_for(lambda: len(_senders(server.proc.pid)) == 1)
         (sender,) = _senders(server.proc.pid)
+        # Ctrl-C reaches the whole process group: the sender leaves stopping to its server.
+        os.kill(sender, signal.SIGINT)
+        time.sleep(0.6)
+        assert _senders(server.proc.pid) == [sender] and not _zombie(sender)
         os.kill(server.proc.pid, signal.SIGKILL)
         started = time.monotonic()
         assert wait_for(lambda: not Path(f"/proc/{sender}").exists() or _zombie(sender), 10)
