@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingest.errors import IngestError
 
@@ -191,7 +191,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     threads = args.sender == "threads"
     os.environ["SLOTWISE_SENDER_THREADS"] = "1" if threads else "0"
     settings = settings.model_copy(update={"sender_threads": threads})
-    sender = _SenderProcess() if args.sender == "process" else None
+    sender = None
+    if args.sender == "process":
+        from .sender import SenderProcess
+
+        sender = SenderProcess()
     if sender is not None:
         import signal
 
@@ -219,56 +223,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if sender is not None:
             sender.stop()
-
-
-class _SenderProcess:
-    """``slotwise send`` beside the web workers (service/sender.py), started again if it
-    exits while the server runs."""
-
-    def __init__(self) -> None:
-        import subprocess
-        import threading
-
-        self._popen = subprocess.Popen
-        self._stopping = threading.Event()
-        self.proc = self._start()
-        self._watch = threading.Thread(target=self._watchdog, name="sender-watch", daemon=True)
-        self._watch.start()
-
-    def _start(self) -> Any:
-        import os
-
-        command = [sys.executable, "-m", "service.cli", "send", "--parent", str(os.getpid())]
-        return self._popen(command)
-
-    def _watchdog(self) -> None:
-        import logging
-        import time
-
-        pause = 1.0  # doubled while it keeps exiting at once (at most a minute)
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            code = self.proc.wait()
-            if time.monotonic() - started > 60:
-                pause = 1.0
-            if self._stopping.wait(pause):
-                return
-            logging.getLogger("slotwise.sender").error(
-                "the background sender exited (code %s); starting it again", code
-            )
-            pause = min(pause * 2, 60.0)
-            self.proc = self._start()
-
-    def stop(self) -> None:
-        import subprocess
-
-        self._stopping.set()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def cmd_send(args: argparse.Namespace) -> int:

@@ -949,18 +949,18 @@ class RetryLoop:
                 log.exception("%s round failed", threading.current_thread().name)
 
     def _run(self) -> None:
-        swept = [float("-inf")]
-        retried = [float("-inf")]  # what failed is tried again every retry_seconds only
+        swept = retried = float("-inf")  # what failed is tried again every retry_seconds
 
         def send() -> tuple[bool, int | None]:
+            nonlocal swept, retried
             began = time.monotonic()
-            if began - swept[0] >= STALE_SWEEP_SECONDS:
+            if began - swept >= STALE_SWEEP_SECONDS:
                 release_stale(self.engine)
-                swept[0] = time.monotonic()
-            retry = began - retried[0] >= self.settings.retry_seconds
+                swept = time.monotonic()
+            retry = began - retried >= self.settings.retry_seconds
             _, more = _round(self.engine, self.settings, SEND_PER_ROUND, self._stop, retry)
             if retry and not more:  # a full retry round goes on in the next one
-                retried[0] = began
+                retried = began
             # Invites held for an undo window go out when it closes, not a retry later.
             return more, next_due(self.engine)
 

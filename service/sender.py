@@ -20,7 +20,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from types import FrameType
 
 from .config import Settings
@@ -55,3 +58,41 @@ def run(settings: Settings, parent: int | None = None) -> None:
     finally:
         loop.stop()
         engine.dispose()
+
+
+class SenderProcess:
+    """``slotwise send`` beside the web workers of ``slotwise serve``, started again (after
+    a pause that doubles while it keeps exiting at once, at most a minute) if it exits
+    while the server runs."""
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self.proc = self._start()
+        self._watch = threading.Thread(target=self._watchdog, name="sender-watch", daemon=True)
+        self._watch.start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "service.cli", "send", "--parent", str(os.getpid())]
+        return subprocess.Popen(command)
+
+    def _watchdog(self) -> None:
+        pause = 1.0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            code = self.proc.wait()
+            if time.monotonic() - started > 60:
+                pause = 1.0
+            if self._stopping.wait(pause):
+                return
+            log.error("the background sender exited (code %s); starting it again", code)
+            pause = min(pause * 2, 60.0)
+            self.proc = self._start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

@@ -176,6 +176,13 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
 
+def book(server: LiveServer, token: str, match: str, start: str) -> None:
+    """Book ``match`` of program p1 (tests/service/sample.py) at ``start`` (answered 201)."""
+    with server.client(token) as api:
+        r = api.post(f"/api/programs/p1/matches/{match}/series", json={"first_start": start})
+        assert r.status_code == 201, r.text
+
+
 def free_slots(heat: dict, j: int) -> set[int]:
     """The start slots member ``j`` can attend, from a heat-map answer's ``free`` bitmap."""
     import base64

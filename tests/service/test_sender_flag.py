@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.helpers import wait_for
-from tests.service.live import LiveServer, admin_token
+from tests.service.live import LiveServer, admin_token, book
 from tests.service.sample import program
 
 
@@ -22,11 +22,7 @@ def test_sender_threads_flag_wins_over_the_environment(tmp_path: Path):
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
-            r = api.post(
-                "/api/programs/p1/matches/mia-al/series",
-                json={"first_start": "2027-03-02T10:00:00-05:00"},
-            )
-            assert r.status_code == 201, r.text
+        book(server, admin, "mia-al", "2027-03-02T10:00:00-05:00")
         assert wait_for(lambda: len(list(outbox.glob("*.eml"))) == 2, 10)
     finally:
         server.stop()

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from tests.helpers import wait_for
-from tests.service.live import LiveServer, admin_token
+from tests.service.live import LiveServer, admin_token, book
 from tests.service.sample import program
 
 
@@ -30,12 +30,6 @@ def _senders(parent: int) -> list[int]:
         if b"send" in words and b"--parent" in words and str(parent).encode() in words:
             found.append(int(entry.name))
     return found
-
-
-def _book(server: LiveServer, admin: str, match: str, start: str) -> None:
-    with server.client(admin) as api:
-        r = api.post(f"/api/programs/p1/matches/{match}/series", json={"first_start": start})
-        assert r.status_code == 201, r.text
 
 
 def _mails(outbox: Path) -> int:
@@ -57,7 +51,7 @@ def test_the_sender_is_a_process_of_its_own_and_comes_back(tmp_path):
         # invites wait, and go out once it runs again.
         os.kill(first, signal.SIGSTOP)
         try:
-            _book(server, admin, "mia-al", "2027-03-02T10:00:00-05:00")
+            book(server, admin, "mia-al", "2027-03-02T10:00:00-05:00")
             time.sleep(1.5)
             assert _mails(outbox) == 0
         finally:
@@ -66,7 +60,7 @@ def test_the_sender_is_a_process_of_its_own_and_comes_back(tmp_path):
 
         # A sender that dies is started again, and sends what was booked meanwhile.
         os.kill(first, signal.SIGKILL)
-        _book(server, admin, "mia-bo", "2027-03-03T10:00:00-05:00")
+        book(server, admin, "mia-bo", "2027-03-03T10:00:00-05:00")
         assert wait_for(lambda: _senders(server.proc.pid) not in ([], [first]), 15)
         assert wait_for(lambda: _mails(outbox) == 4, 15)
         (second,) = _senders(server.proc.pid)
@@ -94,6 +88,8 @@ def test_the_sender_does_not_outlive_a_killed_server(tmp_path):
         assert server.proc is not None
         assert wait_for(lambda: len(_senders(server.proc.pid)) == 1)
         (sender,) = _senders(server.proc.pid)
+        # Running (its signal handlers set), not still importing.
+        assert wait_for(lambda: "background sender running" in server.log_text(), 30)
         # Ctrl-C reaches the whole process group: the sender leaves stopping to its server.
         os.kill(sender, signal.SIGINT)
         time.sleep(0.6)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from service.store import deliveries, make_engine
 from tests.helpers import free_port, wait_for
-from tests.service.live import LiveServer, admin_token
+from tests.service.live import LiveServer, admin_token, book
 from tests.service.sample import program
 
 
@@ -39,11 +39,7 @@ def test_smtp_down_invites_are_retried_every_retry_seconds_not_every_poll(tmp_pa
     try:
         with server.client(admin) as api:
             assert api.post("/api/programs", json=program()).status_code == 201
-            r = api.post(
-                "/api/programs/p1/matches/mia-al/series",
-                json={"first_start": "2027-03-02T10:00:00-05:00"},
-            )
-            assert r.status_code == 201, r.text
+        book(server, admin, "mia-al", "2027-03-02T10:00:00-05:00")
         # The first try of each invite, found by a poll.
         assert wait_for(lambda: (a := _attempts(db_url)) and all(n >= 1 for n in a), 15)
         time.sleep(3)  # 30 polls, no retry due
