@@ -337,11 +337,81 @@ def _run(solver: cp_model.CpSolver, model: cp_model.CpModel) -> cp_model.CpSolve
     return status
 
 
+# Below this many variables, ``solve`` first tries every match at its best (see
+# ``all_at_best``). Measured on XL (2,012 models, all below it): 1,975 of them have a
+# plan with every match at its best, and building and solving the models took 23 s
+# instead of 40-48 s, with the same held, attendance and tie-break values on every one.
+ALL_AT_BEST_BELOW = 1_000
+
+
+def tie_weight_of(inst: BatchInstance) -> int:
+    """The weight of ``preferred`` in the tie-break: above any sum of first-start offsets."""
+    return sum(int(bm.offset.max()) for bm in inst.matches if len(bm.offset)) + 1
+
+
+def all_at_best(inst: BatchInstance, params: SolveParams) -> ModelResult | None:
+    """Solve both stages at once when every match can take a candidate of its best held *
+    weight + attendance, with no clash and no cap exceeded; None when it cannot (or
+    CP-SAT cannot tell within the tie-break's work floor).
+
+    Then that sum of each match's best is the optimum of the first stage and its proof
+    (no plan does better than every match at its best), and the first stage's plans are
+    exactly these: a match below its best, or unscheduled, would lose what no other can
+    make up. So the tie-break (preferred, then earlier first starts) is one model over
+    each match's best candidates, one of them per match, without the first stage's
+    objective as a constraint: smaller, and one CP-SAT run instead of two.
+    """
+    t0 = time.perf_counter()
+    if not all(len(bm.held) for bm in inst.matches):
+        return None
+    if max(int(bm.held.max()) for bm in inst.matches) * inst.weight >= 2**62:
+        return None  # would overflow int64 here (and CP-SAT rejects such a model)
+    primary = [bm.held.astype(np.int64) * inst.weight + bm.attendance for bm in inst.matches]
+    best = [np.flatnonzero(p == p.max()) for p in primary]
+    sub = BatchInstance(
+        [
+            BatchMatch(bm.people, bm.k, bm.slots[b], bm.held[b], bm.attendance[b],
+                       bm.preferred[b], bm.offset[b])
+            for bm, b in zip(inst.matches, best, strict=True)
+        ],
+        inst.week,
+        inst.caps,
+        inst.weight,
+    )  # fmt: skip
+    model = _Model()
+    xs = Variables.create(model, sub)
+    for row in xs.x:
+        model.add_exactly_one(row)
+    constraints = add_no_double_booking(model, sub, xs) + add_weekly_caps(model, sub, xs)
+    _, secondary = secondary_terms(sub, xs, tie_weight_of(inst))
+    maximize(model, xs, secondary)
+    build = time.perf_counter() - t0
+    solver = _solver(params, params.time_limit - build)
+    solver.parameters.max_deterministic_time = TIE_BREAK_FLOOR
+    if _run(solver, model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    choice: list[int | None] = [
+        None if c is None else int(b[c]) for b, c in zip(best, xs.extract(solver), strict=True)
+    ]
+    top = sum(int(p.max()) for p in primary)
+    return ModelResult(
+        "optimal", choice, top, top, build, time.perf_counter() - t0 - build, constraints
+    )
+
+
 def solve(
     inst: BatchInstance, params: SolveParams = SolveParams(), hint: list[int | None] | None = None
 ) -> ModelResult:
-    """Build and solve; always returns the best plan found with its status and bound."""
+    """Build and solve; always returns the best plan found with its status and bound.
+
+    A small model is first tried with every match at its best (``all_at_best``); the two
+    stages run when that fails, in the time left."""
     t0 = time.perf_counter()
+    if sum(len(bm.held) for bm in inst.matches) < ALL_AT_BEST_BELOW:
+        shortcut = all_at_best(inst, params)
+        if shortcut is not None:
+            return shortcut
+    t_model = time.perf_counter()  # solve_seconds below count a failed shortcut
     model = _Model()
     xs = Variables.create(model, inst)
     add_one_series_per_match(model, xs)
@@ -350,7 +420,7 @@ def solve(
     maximize(model, xs, primary)
     if hint is not None:
         set_hint(model, xs, hint)
-    build = time.perf_counter() - t0
+    build = time.perf_counter() - t_model
 
     deadline = t0 + params.time_limit
     solver = _solver(params, deadline - time.perf_counter())
@@ -374,7 +444,7 @@ def solve(
     first_status = STATUS[status]
 
     # Stage 2: keep stage 1's value, prefer preferred times, then earlier first starts.
-    tie_weight = sum(int(bm.offset.max()) for bm in inst.matches if len(bm.offset)) + 1
+    tie_weight = tie_weight_of(inst)
     t_tie = time.perf_counter()
     remaining = deadline - t_tie
     if remaining > 0.05:

@@ -13,6 +13,7 @@ from ortools.sat.python import cp_model
 import solver.model as model_module
 from solver.errors import ModelInvalid
 from solver.model import (
+    ALL_AT_BEST_BELOW,
     PRESOLVE_BELOW,
     TIE_BREAK_FLOOR,
     TIE_BREAK_SHARE,
@@ -177,6 +178,7 @@ def test_presolve_only_below_the_size_and_always_in_the_tie_break(monkeypatch):
         return real_run(solver, model)
 
     monkeypatch.setattr(model_module, "_run", run)
+    monkeypatch.setattr(model_module, "ALL_AT_BEST_BELOW", 0)  # the two stages
     n = PRESOLVE_BELOW // 2
     for size in (n - 1, n):  # 2 * size variables: just below, then at the size
         inst = BatchInstance(
@@ -237,6 +239,9 @@ def test_a_model_cp_sat_rejects_is_an_internal_error():
     ValueError, which the service would answer as bad input), and it pickles from a
     worker. Here a weight of 2**62 makes the objective overflow 64 bits."""
     inst = BatchInstance([bm([0, 1], [[0], [3]])], WEEK, weight=2**62)
+    model_module_limit = model_module.ALL_AT_BEST_BELOW
+    assert model_module.all_at_best(inst, SolveParams(time_limit=5, workers=1)) is None
+    assert model_module_limit > 0  # so solve() tried it, and went on to the two stages
     with pytest.raises(ModelInvalid) as caught:
         solve(inst, SolveParams(time_limit=5, workers=1))
     assert not isinstance(caught.value, ValueError)
@@ -262,6 +267,7 @@ def test_tie_break_runs_with_its_work_limit_and_still_prefers(monkeypatch):
         return real_run(solver, model)
 
     monkeypatch.setattr(model_module, "_run", run)
+    monkeypatch.setattr(model_module, "ALL_AT_BEST_BELOW", 0)  # the two stages
     slots = np.array([[0], [3]], dtype=np.int64)
     match = BatchMatch(
         np.array([0, 1]), 2, slots, np.array([1, 1]), np.array([2, 2]),
@@ -272,3 +278,78 @@ def test_tie_break_runs_with_its_work_limit_and_still_prefers(monkeypatch):
     assert len(limits) == 2
     assert limits[1] == pytest.approx(TIE_BREAK_FLOOR)
     assert limits[0] > 1e6  # the first stage has no work limit
+
+
+def _values(inst, choice):
+    """(held * weight + attendance, the tie-break's value) of a choice."""
+    tie = model_module.tie_weight_of(inst)
+    picked = [(bm, c) for bm, c in zip(inst.matches, choice, strict=True) if c is not None]
+    return (
+        sum(int(bm.held[c]) * inst.weight + int(bm.attendance[c]) for bm, c in picked),
+        sum(int(bm.preferred[c]) * tie - int(bm.offset[c]) for bm, c in picked),
+    )
+
+
+@st.composite
+def tie_instances(draw):
+    """instances() with preferred counts and first-start offsets to break ties with."""
+    inst = draw(instances())
+    matches = [
+        BatchMatch(
+            m.people, m.k, m.slots, m.held, m.attendance,
+            np.asarray(draw(st.lists(st.integers(0, 2), min_size=len(m.held),
+                                     max_size=len(m.held)))),
+            m.slots[:, 0] - m.slots[:, 0].min(),
+        )
+        for m in inst.matches
+    ]  # fmt: skip
+    return BatchInstance(matches, inst.week, inst.caps, inst.weight)
+
+
+@settings(max_examples=80, deadline=None)
+@given(tie_instances())
+def test_every_match_at_its_best_gives_what_the_two_stages_give(inst):
+    """The shortcut (every match at its best, one run) and the two stages reach the same
+    first-stage optimum and the same tie-break value, both proven."""
+    params = SolveParams(time_limit=10, workers=1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(model_module, "ALL_AT_BEST_BELOW", 0)
+        two = solve(inst, params)
+    one = solve(inst, params)
+    assert one.status == two.status == "optimal"
+    assert one.primary == one.primary_bound == two.primary == brute_force(inst)
+    assert _values(inst, one.choice) == _values(inst, two.choice)
+
+
+def test_every_match_at_its_best_is_one_run_and_a_clash_falls_back(monkeypatch):
+    """When every match can have its best, one CP-SAT run answers, proven; when the best
+    candidates clash, that run finds no plan and the two stages follow."""
+    runs = []
+    real_run = model_module._run
+
+    def run(solver, model):
+        runs.append(len(model.proto.variables))
+        return real_run(solver, model)
+
+    monkeypatch.setattr(model_module, "_run", run)
+    params = SolveParams(time_limit=10, workers=1)
+    # Person 0 in two matches; the best (3 held) of each fit together.
+    free = BatchInstance(
+        [bm([0, 1], [[0, 10, 20], [1, 11, 21], [5, 15, 25]], held=[3, 3, 1]),
+         bm([0, 2], [[3, 13, 23], [7, 17, 27]], held=[3, 1])],
+        WEEK, weight=100,
+    )  # fmt: skip
+    res = solve(free, params)
+    assert runs == [3]  # the best candidates only: two of match 0, one of match 1
+    assert res.status == "optimal" and res.primary == res.primary_bound == 2 * (300 + 6)
+    assert res.choice[1] == 0 and res.choice[0] in (0, 1)
+    runs.clear()
+    clash = BatchInstance(  # the best of each overlap at slot 1
+        [bm([0, 1], [[0, 10, 20], [5, 15, 25]], held=[3, 1]),
+         bm([0, 2], [[1, 11, 21], [8, 18, 28]], held=[3, 1])],
+        WEEK, weight=100,
+    )  # fmt: skip
+    res = solve(clash, params)
+    assert runs == [2, 4, 4]  # the shortcut (infeasible), then the two stages
+    assert res.status == "optimal" and res.primary == res.primary_bound == 300 + 6 + 100 + 2
+    assert ALL_AT_BEST_BELOW > 4
