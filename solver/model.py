@@ -285,7 +285,7 @@ class ModelResult:
     build_seconds: float
     solve_seconds: float  # both stages
     constraints: int
-    tie_break_seconds: float = 0.0  # of solve_seconds, the second stage
+    tie_break_seconds: float = 0.0  # of solve_seconds, the second stage (0 for all_at_best)
 
 
 class _Model(cp_model.CpModel):
@@ -342,6 +342,9 @@ def _run(solver: cp_model.CpSolver, model: cp_model.CpModel) -> cp_model.CpSolve
 # plan with every match at its best, and building and solving the models took 23 s
 # instead of 40-48 s, with the same held, attendance and tie-break values on every one.
 ALL_AT_BEST_BELOW = 1_000
+# At most this share of a model's time limit goes to that try: a try that finds no plan
+# leaves the rest to the two stages.
+ALL_AT_BEST_SHARE = 0.25
 
 
 def tie_weight_of(inst: BatchInstance) -> int:
@@ -349,25 +352,38 @@ def tie_weight_of(inst: BatchInstance) -> int:
     return sum(int(bm.offset.max()) for bm in inst.matches if len(bm.offset)) + 1
 
 
-def all_at_best(inst: BatchInstance, params: SolveParams) -> ModelResult | None:
+def all_at_best(
+    inst: BatchInstance, params: SolveParams, hint: list[int | None] | None = None
+) -> ModelResult | None:
     """Solve both stages at once when every match can take a candidate of its best held *
     weight + attendance, with no clash and no cap exceeded; None when it cannot (or
-    CP-SAT cannot tell within the tie-break's work floor).
+    CP-SAT cannot tell within the tie-break's work floor, or ``ALL_AT_BEST_SHARE`` of the
+    time limit).
 
     Then that sum of each match's best is the optimum of the first stage and its proof
     (no plan does better than every match at its best), and the first stage's plans are
     exactly these: a match below its best, or unscheduled, would lose what no other can
-    make up. So the tie-break (preferred, then earlier first starts) is one model over
-    each match's best candidates, one of them per match, without the first stage's
-    objective as a constraint: smaller, and one CP-SAT run instead of two.
+    make up, as long as every best is above 0 (the planner's candidates all hold at least
+    once). So the tie-break (preferred, then earlier first starts) is one model over each
+    match's best candidates, one of them per match, without the first stage's objective
+    as a constraint: smaller, and one CP-SAT run instead of two. ``hint``'s candidates
+    that are among the best are its hint.
     """
     t0 = time.perf_counter()
     if not all(len(bm.held) for bm in inst.matches):
         return None
-    if max(int(bm.held.max()) for bm in inst.matches) * inst.weight >= 2**62:
-        return None  # would overflow int64 here (and CP-SAT rejects such a model)
-    primary = [bm.held.astype(np.int64) * inst.weight + bm.attendance for bm in inst.matches]
-    best = [np.flatnonzero(p == p.max()) for p in primary]
+    # Python integers: a sum past 64 bits is refused here as CP-SAT refuses it.
+    tops = [
+        max(int(h) * inst.weight + int(a) for h, a in zip(bm.held, bm.attendance, strict=True))
+        for bm in inst.matches
+    ]
+    top = sum(tops)
+    if min(tops) <= 0 or top >= 2**62:
+        return None
+    best = [
+        np.flatnonzero(bm.held.astype(np.int64) * inst.weight + bm.attendance == t)
+        for bm, t in zip(inst.matches, tops, strict=True)
+    ]
     sub = BatchInstance(
         [
             BatchMatch(bm.people, bm.k, bm.slots[b], bm.held[b], bm.attendance[b],
@@ -385,15 +401,21 @@ def all_at_best(inst: BatchInstance, params: SolveParams) -> ModelResult | None:
     constraints = add_no_double_booking(model, sub, xs) + add_weekly_caps(model, sub, xs)
     _, secondary = secondary_terms(sub, xs, tie_weight_of(inst))
     maximize(model, xs, secondary)
+    if hint is not None:  # the hinted matches that are at a best candidate
+        hinted = model.proto.solution_hint
+        for row, b, c in zip(xs.x, best, hint, strict=True):
+            at = np.flatnonzero(b == c).tolist() if c is not None else []
+            if at:
+                hinted.vars.extend(v.index for v in row)
+                hinted.values.extend(int(j == at[0]) for j in range(len(row)))
     build = time.perf_counter() - t0
-    solver = _solver(params, params.time_limit - build)
+    solver = _solver(params, min(params.time_limit - build, ALL_AT_BEST_SHARE * params.time_limit))
     solver.parameters.max_deterministic_time = TIE_BREAK_FLOOR
     if _run(solver, model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     choice: list[int | None] = [
         None if c is None else int(b[c]) for b, c in zip(best, xs.extract(solver), strict=True)
     ]
-    top = sum(int(p.max()) for p in primary)
     return ModelResult(
         "optimal", choice, top, top, build, time.perf_counter() - t0 - build, constraints
     )
@@ -408,7 +430,7 @@ def solve(
     stages run when that fails, in the time left."""
     t0 = time.perf_counter()
     if sum(len(bm.held) for bm in inst.matches) < ALL_AT_BEST_BELOW:
-        shortcut = all_at_best(inst, params)
+        shortcut = all_at_best(inst, params, hint)
         if shortcut is not None:
             return shortcut
     t_model = time.perf_counter()  # solve_seconds below count a failed shortcut

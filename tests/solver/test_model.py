@@ -3,6 +3,7 @@ solver's optimum against brute-force enumeration."""
 
 import itertools
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -239,9 +240,7 @@ def test_a_model_cp_sat_rejects_is_an_internal_error():
     ValueError, which the service would answer as bad input), and it pickles from a
     worker. Here a weight of 2**62 makes the objective overflow 64 bits."""
     inst = BatchInstance([bm([0, 1], [[0], [3]])], WEEK, weight=2**62)
-    model_module_limit = model_module.ALL_AT_BEST_BELOW
     assert model_module.all_at_best(inst, SolveParams(time_limit=5, workers=1)) is None
-    assert model_module_limit > 0  # so solve() tried it, and went on to the two stages
     with pytest.raises(ModelInvalid) as caught:
         solve(inst, SolveParams(time_limit=5, workers=1))
     assert not isinstance(caught.value, ValueError)
@@ -353,3 +352,76 @@ def test_every_match_at_its_best_is_one_run_and_a_clash_falls_back(monkeypatch):
     assert runs == [2, 4, 4]  # the shortcut (infeasible), then the two stages
     assert res.status == "optimal" and res.primary == res.primary_bound == 300 + 6 + 100 + 2
     assert ALL_AT_BEST_BELOW > 4
+
+
+def test_every_match_at_its_best_needs_bests_above_zero_and_within_64_bits():
+    """The shortcut's argument needs every match's best above 0 (else leaving a match out
+    is as good), and its total must fit CP-SAT's 64 bits: otherwise the two stages answer
+    (unscheduled where nothing holds; ModelInvalid past 64 bits), as without it."""
+    params = SolveParams(time_limit=5, workers=1)
+    nothing_holds = bm([0, 1], [[0], [5]], held=[0, 0], attendance=[0, 0])
+    inst = BatchInstance([nothing_holds, bm([0, 2], [[0]])], WEEK, weight=100)
+    assert model_module.all_at_best(inst, params) is None
+    assert solve(inst, params).choice == [None, 0]
+    negative = BatchInstance([bm([0, 1], [[0]], held=[1], attendance=[-200])], WEEK, weight=100)
+    assert model_module.all_at_best(negative, params) is None
+    assert solve(negative, params).choice == [None]
+    four = [bm([i, 10 + i], [[2 * i]], held=[1], attendance=[1]) for i in range(4)]
+    huge = BatchInstance(four, WEEK, weight=2**61)  # each fits 64 bits, their sum does not
+    assert model_module.all_at_best(huge, params) is None
+    with pytest.raises(ModelInvalid):
+        solve(huge, params)
+
+
+def test_a_failed_shortcut_takes_a_share_of_the_time_and_the_deadline_stays(monkeypatch):
+    """The try gets at most ALL_AT_BEST_SHARE of the time limit and the tie-break's work
+    floor; when it finds no plan, the two stages get what is left of the same limit."""
+    limits = []
+    real_run = model_module._run
+
+    def run(solver, model):
+        limits.append((solver.parameters.max_time_in_seconds,
+                       solver.parameters.max_deterministic_time))  # fmt: skip
+        return real_run(solver, model)
+
+    real_try = model_module.all_at_best
+
+    def slow_try(inst, params, hint=None):
+        found = real_try(inst, params, hint)
+        time.sleep(0.5)
+        return found
+
+    monkeypatch.setattr(model_module, "_run", run)
+    monkeypatch.setattr(model_module, "all_at_best", slow_try)
+    clash = BatchInstance(  # the best of each overlap at slot 1
+        [bm([0, 1], [[0, 10, 20], [5, 15, 25]], held=[3, 1]),
+         bm([0, 2], [[1, 11, 21], [8, 18, 28]], held=[3, 1])],
+        WEEK, weight=100,
+    )  # fmt: skip
+    res = solve(clash, SolveParams(time_limit=8, workers=1))
+    assert res.status == "optimal" and len(limits) == 3
+    assert limits[0][0] <= model_module.ALL_AT_BEST_SHARE * 8
+    assert limits[0][1] == pytest.approx(TIE_BREAK_FLOOR)
+    assert limits[1][0] <= 8 - 0.5  # the first stage: the limit less the try's time
+
+
+def test_every_match_at_its_best_starts_from_the_hint(monkeypatch):
+    """The hint's candidates that are among the best are the shortcut's hint; the others
+    are left unhinted."""
+    hints = []
+    real_run = model_module._run
+
+    def run(solver, model):
+        h = model.proto.solution_hint
+        hints.append(dict(zip(list(h.vars), list(h.values), strict=True)))
+        return real_run(solver, model)
+
+    monkeypatch.setattr(model_module, "_run", run)
+    free = BatchInstance(
+        [bm([0, 1], [[0, 10, 20], [1, 11, 21], [5, 15, 25]], held=[3, 3, 1]),
+         bm([0, 2], [[3, 13, 23], [7, 17, 27]], held=[3, 1])],
+        WEEK, weight=100,
+    )  # fmt: skip
+    solve(free, SolveParams(time_limit=5, workers=1), hint=[1, 1])
+    # Variables: match 0's two best (0, 1), match 1's best (2); match 1's hint is not a best.
+    assert hints == [{0: 0, 1: 1}]
