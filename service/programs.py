@@ -31,6 +31,7 @@ from .store import (
     insert_program,
     locked,
     matches_data,
+    members_and_busy,
     members_data,
     program_row,
     stored_busy,
@@ -126,14 +127,10 @@ def solving_document(
                 "end": from_epoch(end).isoformat(),
             }
         )
-    if focus is not None:
-        _complete(conn, program_id, data, focus)
-    _calendars_as_busy(
-        data,
-        stored_busy(
-            conn, program_id, None if focus is None else [m["id"] for m in data["members"]]
-        ),
+    busy = (
+        stored_busy(conn, program_id) if focus is None else _complete(conn, program_id, data, focus)
     )
+    _calendars_as_busy(data, busy)
     if clock and data["program"].get("now") is None:
         data["program"]["now"] = (now or datetime.now(UTC)).isoformat()
     return parse_program(data, stored=True)
@@ -239,16 +236,20 @@ def _member_data(
     return data, [member_id]
 
 
-def _complete(conn: Connection, program_id: str, data: dict[str, Any], focus: list[str]) -> None:
+def _complete(
+    conn: Connection, program_id: str, data: dict[str, Any], focus: list[str]
+) -> dict[str, list[list[int]] | dict[str, str]]:
     """Add the matches the bookings name and every member those matches list (and the
-    members of ``focus``, who may be in none of them)."""
+    members of ``focus``, who may be in none of them); the members' stored busy time
+    (``stored_busy``), read with them."""
     have = {x["id"] for x in data["matches"]}
     data["matches"] += matches_data(
         conn, program_id, {b["match"] for b in data["bookings"]} - have
     ).values()
     wanted = {m for x in data["matches"] for m in x["members"]}
     wanted |= {m for b in data["bookings"] for m in b.get("members") or []}
-    data["members"] = members_data(conn, program_id, wanted | set(focus))
+    data["members"], busy = members_and_busy(conn, program_id, wanted | set(focus))
+    return busy
 
 
 def document_now(doc: ProgramDocument) -> datetime:

@@ -841,6 +841,14 @@ _MEMBERS_OF = (
     )
     .order_by(members.c.position)
 )
+_MEMBERS_AND_BUSY_OF = (
+    select(members.c.data, members.c.id, members.c.busy, members.c.fetched)
+    .where(
+        (members.c.program_id == bindparam("program"))
+        & members.c.id.in_(bindparam("ids", expanding=True))
+    )
+    .order_by(members.c.position)
+)
 _BUSY = select(members.c.id, members.c.busy, members.c.fetched).where(
     members.c.program_id == bindparam("program")
 )
@@ -907,6 +915,25 @@ def members_data(conn: Connection, program_id: str, ids: set[str]) -> list[dict[
     return [json.loads(r) for r in rows]
 
 
+def members_and_busy(
+    conn: Connection, program_id: str, ids: set[str]
+) -> tuple[list[dict[str, Any]], dict[str, list[list[int]] | dict[str, str]]]:
+    """``members_data`` and ``stored_busy`` of the same members, in one query (a match's
+    part of the program reads both, for every cold heat map and proposals)."""
+    if not ids:
+        return [], {}
+    rows = conn.execute(_MEMBERS_AND_BUSY_OF, {"program": program_id, "ids": sorted(ids)}).all()
+    return [json.loads(r.data) for r in rows], {r.id: _busy_of(r) for r in rows}
+
+
+def _busy_of(row: Any) -> list[list[int]] | dict[str, str]:
+    """A members row's calendar busy time, or the copies of calendars stored before it."""
+    found: list[list[int]] | dict[str, str] = (
+        json.loads(row.busy) if row.busy is not None else json.loads(row.fetched or "{}")
+    )
+    return found
+
+
 def stored_busy(
     conn: Connection, program_id: str, member_ids: list[str] | None = None
 ) -> dict[str, list[list[int]] | dict[str, str]]:
@@ -917,10 +944,7 @@ def stored_busy(
         found = conn.execute(_BUSY, {"program": program_id})
     else:
         found = conn.execute(_BUSY_OF, {"program": program_id, "ids": list(member_ids)})
-    return {
-        r.id: json.loads(r.busy) if r.busy is not None else json.loads(r.fetched or "{}")
-        for r in found
-    }
+    return {r.id: _busy_of(r) for r in found}
 
 
 def count_rows(conn: Connection, table: Table, program_id: str) -> int:

@@ -17,7 +17,17 @@ from service import booking
 from service.errors import Invalid
 from service.people import identities
 from service.programs import document_now, solving_document, validated
-from service.store import init_db, insert_program, locked, make_engine, members, programs
+from service.store import (
+    init_db,
+    insert_program,
+    locked,
+    make_engine,
+    members,
+    members_and_busy,
+    members_data,
+    programs,
+    stored_busy,
+)
 from tests.service.sample import program
 
 
@@ -133,3 +143,27 @@ def test_a_database_from_before_sign_in_still_starts(tmp_path):
         assert "ix_members_email_key" in indexes
     finally:
         engine.dispose()
+
+
+def test_members_and_busy_reads_what_the_two_queries_read(engine):
+    """A match's part reads its members and their stored busy time in one query: the same
+    members in document order and the same busy time as ``members_data`` and
+    ``stored_busy``, for busy time kept at upload and for calendars stored before it."""
+    _create(engine, program())
+    with engine.begin() as conn:
+        conn.execute(update(members).where(members.c.id == "al").values(busy="[[10, 20]]"))
+        conn.execute(
+            update(members)
+            .where(members.c.id == "bo")
+            .values(busy=None, fetched='{"https://cal.example/bo.ics": "BEGIN:VCALENDAR"}')
+        )
+    with engine.connect() as conn:
+        for ids in ({"bo", "al", "mia"}, {"cy"}, {"al", "nobody"}):
+            found, busy = members_and_busy(conn, "p1", ids)
+            assert found == members_data(conn, "p1", ids)
+            assert busy == stored_busy(conn, "p1", sorted(ids))
+        found, busy = members_and_busy(conn, "p1", {"bo", "al", "mia"})
+        assert [m["id"] for m in found] == ["mia", "al", "bo"]
+        assert busy["al"] == [[10, 20]]
+        assert busy["bo"] == {"https://cal.example/bo.ics": "BEGIN:VCALENDAR"}
+        assert members_and_busy(conn, "p1", set()) == ([], {})
