@@ -841,18 +841,10 @@ _MEMBERS_OF = (
     )
     .order_by(members.c.position)
 )
-_MEMBERS_AND_BUSY_OF = (
-    select(members.c.data, members.c.id, members.c.busy, members.c.fetched)
-    .where(
-        (members.c.program_id == bindparam("program"))
-        & members.c.id.in_(bindparam("ids", expanding=True))
-    )
-    .order_by(members.c.position)
-)
+_MEMBERS_AND_BUSY_OF = _MEMBERS_OF.add_columns(members.c.id, members.c.busy, members.c.fetched)
 _BUSY = select(members.c.id, members.c.busy, members.c.fetched).where(
     members.c.program_id == bindparam("program")
 )
-_BUSY_OF = _BUSY.where(members.c.id.in_(bindparam("ids", expanding=True)))
 _ACTIVE_BUSY = (
     select(
         session_members.c.member_id,
@@ -934,17 +926,11 @@ def _busy_of(row: Any) -> list[list[int]] | dict[str, str]:
     return found
 
 
-def stored_busy(
-    conn: Connection, program_id: str, member_ids: list[str] | None = None
-) -> dict[str, list[list[int]] | dict[str, str]]:
-    """Per member (of ``member_ids``), the busy time read from its calendars at upload
-    (a list of [start, end]); for members stored before that was kept, the stored copies
-    of their calendar URLs (``{url: text}``) instead."""
-    if member_ids is None:
-        found = conn.execute(_BUSY, {"program": program_id})
-    else:
-        found = conn.execute(_BUSY_OF, {"program": program_id, "ids": list(member_ids)})
-    return {r.id: _busy_of(r) for r in found}
+def stored_busy(conn: Connection, program_id: str) -> dict[str, list[list[int]] | dict[str, str]]:
+    """Per member of the program, the busy time read from its calendars at upload (a list
+    of [start, end]); for members stored before that was kept, the stored copies of their
+    calendar URLs (``{url: text}``) instead. Some members': :func:`members_and_busy`."""
+    return {r.id: _busy_of(r) for r in conn.execute(_BUSY, {"program": program_id})}
 
 
 def count_rows(conn: Connection, table: Table, program_id: str) -> int:

@@ -372,18 +372,17 @@ def all_at_best(
     t0 = time.perf_counter()
     if not all(len(bm.held) for bm in inst.matches):
         return None
-    # Python integers: a sum past 64 bits is refused here as CP-SAT refuses it.
-    tops = [
-        max(int(h) * inst.weight + int(a) for h, a in zip(bm.held, bm.attendance, strict=True))
-        for bm in inst.matches
-    ]
-    top = sum(tops)
-    if min(tops) <= 0 or top >= 2**62:
+    # In Python integers first: a total past 64 bits is refused here, as CP-SAT refuses
+    # it, and below that bound the arrays cannot overflow.
+    most = sum(int(bm.held.max()) * inst.weight + int(bm.attendance.max()) for bm in inst.matches)
+    if most >= 2**62:
         return None
-    best = [
-        np.flatnonzero(bm.held.astype(np.int64) * inst.weight + bm.attendance == t)
-        for bm, t in zip(inst.matches, tops, strict=True)
-    ]
+    primary = [bm.held.astype(np.int64) * inst.weight + bm.attendance for bm in inst.matches]
+    tops = [int(p.max()) for p in primary]
+    if min(tops) <= 0:
+        return None
+    top = sum(tops)
+    best = [np.flatnonzero(p == t) for p, t in zip(primary, tops, strict=True)]
     sub = BatchInstance(
         [
             BatchMatch(bm.people, bm.k, bm.slots[b], bm.held[b], bm.attendance[b],
