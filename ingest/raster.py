@@ -51,7 +51,12 @@ def slot_bounds(grid: SlotGrid, iv: Intervals, *, inward: bool) -> tuple[np.ndar
     else:
         first = rel_start // step
         last = -((-rel_end) // step)
-    return np.clip(first, 0, grid.n_slots), np.clip(last, 0, grid.n_slots)
+    # Clipped in place (both are new arrays): np.clip costs 13 us on a few intervals
+    # against 4 us for these two calls, and a heat map clips four times.
+    for bound in (first, last):
+        np.maximum(bound, 0, out=bound)
+        np.minimum(bound, grid.n_slots, out=bound)
+    return first, last
 
 
 def cover(grid: SlotGrid, iv: Intervals, n_members: int, *, inward: bool) -> np.ndarray:
@@ -80,4 +85,12 @@ def cover(grid: SlotGrid, iv: Intervals, n_members: int, *, inward: bool) -> np.
     marks[ranges.end, ranges.member] = 1
     words = marks.view(np.uint64)
     np.bitwise_xor.accumulate(words, axis=0, out=words)
+    if n_members == width:
+        return marks[:n].view(bool)  # already contiguous
+    if width == _WORD:
+        # Under 8 members (a pair, a small group): the few byte columns are copied through
+        # a transpose, so the result is column-major. numpy copies a (slots, 2) slice of
+        # 8-byte rows one byte at a time, 73 us over 8,060 slots, against 10 us this way;
+        # and a member's column, which the service's cache keeps, is then contiguous.
+        return marks[:n, :n_members].T.copy().T.view(bool)
     return np.ascontiguousarray(marks[:n, :n_members]).view(bool)
