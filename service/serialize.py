@@ -103,7 +103,29 @@ def heatmap_json(
     API's answer: the JSON FastAPI writes for ``schemas.HeatmapPublic`` (its key order,
     compact UTF-8), encoded once instead of validated again on the way out
     (``tests/service/test_heatmap_json.py`` checks the two are the same bytes)."""
-    return to_json(_heatmap_dict(hm, zone, first_day, weeks, match, names))
+    _, out = _heatmap_parts(hm, zone, first_day, weeks, match, names)
+    out["counts"] = _ints_json(out["counts"])
+    # Encoded a field at a time, so that the two big ones skip the generic encoder: the
+    # counts (two thirds of the bytes) from numpy straight to digits, and the window's
+    # day x time grid as the bytes encoded once per window. 0.42 ms before, for a pair's
+    # 13-week answer of 25 KB.
+    fields = [
+        b'"' + key.encode() + b'":' + (value if isinstance(value, bytes) else to_json(value))
+        for key, value in out.items()
+    ]
+    return b"{" + b",".join(fields) + b"}"
+
+
+def _ints_json(a: np.ndarray) -> bytes:
+    """A 1-D array of integers as a JSON list: the bytes ``to_json(a.tolist())`` writes.
+    Counts of under ten members are one digit each, written in one numpy pass (about
+    10 us for 8,000 slots against 100 us for ``tolist`` and as much again to encode)."""
+    if a.size and int(a.min()) >= 0 and int(a.max()) <= 9:
+        text = np.full(2 * a.size + 1, ord(","), dtype=np.uint8)
+        text[0], text[-1] = ord("["), ord("]")
+        text[1:-1:2] = a + ord("0")
+        return text.tobytes()
+    return to_json(a.tolist())
 
 
 def _heatmap_dict(
@@ -114,6 +136,22 @@ def _heatmap_dict(
     match: str | None = None,
     names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    w, out = _heatmap_parts(hm, zone, first_day, weeks, match, names)
+    out["counts"] = out["counts"].tolist()  # Python ints: numpy per cell is slow
+    out["view"], out["window"] = dict(w.view), dict(w.window)
+    return out
+
+
+def _heatmap_parts(
+    hm: Heatmap,
+    zone: ZoneInfo,
+    first_day: date | None,
+    weeks: int,
+    match: str | None,
+    names: dict[str, str] | None,
+) -> tuple[_Window, dict[str, Any]]:
+    """The answer's fields in ``schemas.HeatmapPublic``'s order, ``counts`` as the numpy
+    array of the window and ``view`` as its JSON (see :func:`heatmap_json`)."""
     grid = hm.availability.grid
     w = _window(grid.zone, grid.start, grid.end, grid.granularity_minutes, zone, first_day, weeks)
     everyone = hm.everyone
@@ -122,18 +160,18 @@ def _heatmap_dict(
         "granularity_minutes": grid.granularity_minutes,
         "duration_minutes": hm.duration_minutes,
         "members": list(hm.members),
-        "counts": hm.counts[w.lo : w.hi].tolist(),  # Python ints: numpy per cell is slow
+        "counts": hm.counts[w.lo : w.hi],
         "everyone": everyone[(everyone >= w.lo) & (everyone < w.hi)].tolist(),
         "past": int(hm.past),
-        "view": dict(w.view),
+        "view": w.view_json,
     }
     if match is not None:
         out["match"] = match
     if names is not None:
         out["names"] = names
     out["free"] = _bitmaps(hm.attend[w.lo : w.hi])
-    out["window"] = dict(w.window)
-    return out
+    out["window"] = w.window_json
+    return w, out
 
 
 @dataclass(frozen=True)
@@ -145,6 +183,8 @@ class _Window:
     hi: int
     window: dict[str, Any]
     view: dict[str, Any]
+    window_json: bytes
+    view_json: bytes
 
 
 @lru_cache(maxsize=256)
@@ -179,7 +219,7 @@ def _window(
         "times": [format_clock(t) for t in grid.times],
         "slots": _day_rows(rows),
     }
-    return _Window(lo, hi, window, view)
+    return _Window(lo, hi, window, view, to_json(window), to_json(view))
 
 
 def _day_rows(rows: np.ndarray) -> list[int | list[int]]:

@@ -82,3 +82,19 @@ def test_a_cached_window_is_the_one_asked_for():
         assert got == heatmap_window(hm, zone, first_day, weeks), (zone, first_day, weeks)
         seen.append((got["window"], got["view"]))
     assert len({repr(s) for s in seen}) == len(asks)  # each ask did differ
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], [0], [9, 0, 3], list(range(10)) * 50, [10], [3, 12, 0], [-1, 2], [0] * 8060],
+)
+def test_counts_are_the_json_of_their_list(values):
+    """The one-digit fast path and the generic one write what ``to_json(list)`` writes."""
+    import numpy as np
+    from pydantic_core import to_json
+
+    from service.serialize import _ints_json
+
+    for dtype in (np.int64, np.int32):
+        a = np.asarray(values, dtype=dtype)
+        assert _ints_json(a) == to_json(values)
