@@ -58,14 +58,21 @@ class Tally:
     unbooked: int = 0
 
     async def call(
-        self, api: Client, name: str, method: str, url: str, **kw: Any
+        self, api: Client, name: str, method: str, url: str, parse: bool = True, **kw: Any
     ) -> tuple[int, Any]:
-        """The answer's status and JSON body, its time (the body read) recorded."""
+        """The answer's status and, with ``parse``, its JSON body (None when it is not
+        JSON: a plain-text 500 is counted, not fatal); its time, to the last byte of the
+        body read and before any parsing, recorded."""
         t = time.perf_counter()
-        status, body = await api.request(method, url, **kw)
+        status, raw = await api.request(method, url, **kw)
         self.latency[name].append(time.perf_counter() - t)
         self.codes[(name, status)] += 1
-        return status, body
+        if not parse:
+            return status, None
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, None
 
 
 class Client:
@@ -95,20 +102,21 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await (self.hx.aclose() if self.kind == "httpx" else self.ah.close())
 
-    async def request(self, method: str, url: str, **kw: Any) -> tuple[int, Any]:
+    async def request(self, method: str, url: str, **kw: Any) -> tuple[int, bytes]:
+        """The status and the whole body's bytes."""
         if self.kind == "httpx":
             r = await self.hx.request(method, url, **kw)
-            return r.status_code, r.json()
+            return r.status_code, r.content
         async with self.ah.request(method, url, **kw) as a:
-            return a.status, await a.json(content_type=None)
+            return a.status, await a.read()
 
 
 async def facilitator(api: Client, pid: str, match_ids: list[str], tally: Tally) -> None:
     for xid in match_ids:
         base = f"/api/programs/{pid}/matches/{xid}"
-        await tally.call(api, "heatmap", "GET", base + "/heatmap")
+        await tally.call(api, "heatmap", "GET", base + "/heatmap", parse=False)
         _, body = await tally.call(api, "proposals", "POST", base + "/proposals", json={"limit": 3})
-        for p in body.get("proposals", [])[:3]:
+        for p in (body or {}).get("proposals", [])[:3]:
             status, b = await tally.call(
                 api,
                 "book",
@@ -122,7 +130,7 @@ async def facilitator(api: Client, pid: str, match_ids: list[str], tally: Tally)
                     "agenda": "Load test",
                 },
             )
-            if status == 201:
+            if status == 201 and b is not None:
                 tally.booked[b["id"]] = len(b["sessions"])
                 break
         else:
