@@ -19,25 +19,31 @@ def merge(iv: Intervals) -> Intervals:
     if len(iv) == 0:
         return iv
     keep = iv.end > iv.start
-    member, start, end = iv.member[keep], iv.start[keep], iv.end[keep]
-    if not len(member):
-        return Intervals.empty()
-    base = start.min()
-    span = int(max(end.max(), start.max()) - base) + 1
-    # Offsetting each member by span keeps one running maximum from crossing members.
-    s_key = member * span + (start - base)
-    e_key = member * span + (end - base)
-    order = np.lexsort((s_key, member))
-    s_key, e_key = s_key[order], e_key[order]
-    reach = np.maximum.accumulate(e_key)
-    new = np.ones(len(s_key), dtype=bool)
-    new[1:] = s_key[1:] > reach[:-1]
+    if keep.all():
+        member, start, end = iv.member, iv.start, iv.end
+    else:
+        member, start, end = iv.member[keep], iv.start[keep], iv.end[keep]
+        if not len(member):
+            return Intervals.empty()
+    base = int(start.min())
+    span = int(end.max()) - base + 1  # every end is past its start
+    # Offsetting each member by span keeps one running maximum from crossing members, and
+    # makes one key order them by member, then start (one argsort instead of a lexsort).
+    offset = member * span - base
+    s_key = start + offset
+    order = np.argsort(s_key, kind="stable")
+    s_key = s_key[order]
+    reach = np.maximum.accumulate((end + offset)[order])
+    new = np.empty(len(s_key), dtype=bool)
+    new[0] = True
+    np.greater(s_key[1:], reach[:-1], out=new[1:])
     heads = np.flatnonzero(new)
-    tails = np.append(heads[1:], len(s_key)) - 1
-    out_member = member[order][heads]
-    return Intervals(
-        out_member, s_key[heads] - out_member * span + base, reach[tails] - out_member * span + base
-    )
+    tails = np.empty_like(heads)
+    tails[:-1] = heads[1:] - 1
+    tails[-1] = len(s_key) - 1
+    out_member = member[order[heads]]
+    back = out_member * span - base
+    return Intervals(out_member, s_key[heads] - back, reach[tails] - back)
 
 
 def slot_bounds(grid: SlotGrid, iv: Intervals, *, inward: bool) -> tuple[np.ndarray, np.ndarray]:

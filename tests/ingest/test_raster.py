@@ -58,3 +58,37 @@ def test_cover_equals_a_slot_by_slot_fill(k, inward):
     assert np.array_equal(got, _naive(grid, iv, k, inward))
     # The columns of a small group are contiguous (the cache keeps them one by one).
     assert got.flags.f_contiguous if k < 8 else got.flags.c_contiguous
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merge_is_each_members_union(seed):
+    """Overlapping and touching intervals join, per member and never across members;
+    empty ones vanish; the result is sorted by member, then start."""
+    from ingest.raster import merge
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 40))
+    start = rng.integers(0, 200, n) * 10 + 1_800_000_000
+    iv = Intervals(
+        rng.integers(0, 4, n).astype(np.int64),
+        start.astype(np.int64),
+        (start + rng.integers(0, 8, n) * 10).astype(np.int64),
+    )
+    expected = []
+    for j in range(4):
+        spans = sorted(
+            (int(s), int(e))
+            for m, s, e in zip(iv.member, iv.start, iv.end, strict=True)
+            if m == j and e > s
+        )
+        joined: list[list[int]] = []
+        for s, e in spans:
+            if joined and s <= joined[-1][1]:
+                joined[-1][1] = max(joined[-1][1], e)
+            else:
+                joined.append([s, e])
+        expected += [(j, s, e) for s, e in joined]
+    got = merge(iv)
+    assert list(zip(got.member.tolist(), got.start.tolist(), got.end.tolist(), strict=True)) == (
+        expected
+    )
