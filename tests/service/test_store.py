@@ -167,3 +167,64 @@ def test_members_and_busy_reads_what_the_two_queries_read(engine):
         assert busy["al"] == [[10, 20]]
         assert busy["bo"] == {"https://cal.example/bo.ics": "BEGIN:VCALENDAR"}
         assert members_and_busy(conn, "p1", set()) == ([], {})
+
+
+def test_hot_reads_on_the_cursor_read_what_sqlalchemy_reads(engine):
+    """The heat map's reads (program stamp, matches, members with busy time, active
+    sessions) run on the DBAPI cursor with SQLAlchemy's SQL: the same rows as its
+    ``execute``, for IN lists of every length, on SQLite and PostgreSQL."""
+    from service.store import (
+        _ACTIVE_BUSY_OF,
+        _MATCHES_OF,
+        _MEMBERS_AND_BUSY_OF,
+        _STAMP,
+        active_busy,
+        matches_data,
+        program_stamp,
+    )
+
+    _create(engine, program())
+    with locked(engine, "p1") as conn:
+        doc = solving_document(conn, "p1", match="mia-al", sessions=False)
+        match = doc.match("mia-al")
+        req = booking.request_for(doc, match, {"first_start": datetime(2027, 3, 9, 9, 0)})
+        booking.book(conn, doc, "p1", match, req)
+    with engine.connect() as conn:
+        stamp = conn.execute(_STAMP.stmt, {"program": "p1"}).one()
+        assert program_stamp(conn, "p1") == (stamp[0], stamp[1], stamp[2])
+        everyone = ["mia", "al", "bo", "cy", "nobody"]
+        for n in range(1, len(everyone) + 1):
+            ids = everyone[:n]
+            core = conn.execute(_MEMBERS_AND_BUSY_OF.stmt, {"program": "p1", "ids": ids}).all()
+            assert _MEMBERS_AND_BUSY_OF.rows(conn, {"program": "p1", "ids": ids}) == [
+                tuple(r) for r in core
+            ]
+            core = conn.execute(_ACTIVE_BUSY_OF, {"program": "p1", "members": ids}).all()
+            assert sorted(active_busy(conn, "p1", ids)) == sorted(tuple(r) for r in core)
+        assert active_busy(conn, "p1", ["mia", "al"])  # the booking is there to read
+        xs = ["mia-al", "circle", "nope"]
+        core = conn.execute(_MATCHES_OF, {"program": "p1", "ids": xs}).scalars().all()
+        assert sorted(matches_data(conn, "p1", set(xs))) == sorted(
+            __import__("json").loads(d)["id"] for d in core
+        )
+        with pytest.raises(Exception, match="unknown program"):
+            program_stamp(conn, "nope")
+
+
+def test_a_hot_read_fails_as_sqlalchemy_would(engine, db_url):
+    """A driver error on the cursor is raised as SQLAlchemy's (an OperationalError is the
+    503 of app.py, not a 500), and NUL in a parameter is bad input on PostgreSQL."""
+    from sqlalchemy.exc import DBAPIError
+
+    from service.store import matches_data
+
+    _create(engine, program())
+    if db_url.startswith("postgresql"):
+        with engine.connect() as conn:
+            with pytest.raises(Invalid, match="NUL"):
+                matches_data(conn, "p1", {"mia-al\x00"})
+            assert matches_data(conn, "p1", {"mia-al"})  # the connection is fine
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE matches RENAME TO matches_gone")
+    with engine.connect() as conn, pytest.raises(DBAPIError):
+        matches_data(conn, "p1", {"mia-al"})
