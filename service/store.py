@@ -12,6 +12,7 @@ previous holder committed. Several server processes can therefore share one data
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import json
@@ -829,17 +830,27 @@ class _Read:
     expanding IN rendered anew, the result object), the cursor 10 us, and a cold heat
     map runs four of these. The select is compiled once per dialect and IN-list length,
     so its SQL is still SQLAlchemy's; only for columns whose values need no result
-    processing (text and integers). The engine's ``before_cursor_execute`` listeners run
-    first, as for every other statement."""
+    processing (text and integers). An IN list longer than ``SHORT`` (a plan's or a big
+    group's members) goes through ``Connection.execute``: one compiled form per length
+    would be kept forever, and its size grows with the length.
+
+    Like ``execute`` it begins the connection's transaction if none is open, runs the
+    engine's ``before_cursor_execute`` listeners (without an execution context: the NUL
+    check on PostgreSQL, the crash tests' failpoints, the race tests' pauses), and raises
+    a driver error as SQLAlchemy's (a locked database is app.py's 503), invalidating the
+    connection on a disconnect. It logs nothing and runs no ``after_cursor_execute``."""
+
+    SHORT = 64
 
     def __init__(self, stmt: Any, expanding: str | None = None) -> None:
         self.stmt, self.expanding = stmt, expanding
-        self._sql: dict[tuple[str, int], tuple[str, list[Any] | dict[str, Any]]] = {}
+        self._sql: dict[tuple[str, str, int], tuple[str, list[Any] | dict[str, Any]]] = {}
 
     def _compiled(self, dialect: Any, n: int) -> tuple[str, list[Any] | dict[str, Any]]:
         """The driver's SQL for an IN list of ``n`` items and where each placeholder's
         value comes from: in placeholder order (positional paramstyles) or by name."""
-        found = self._sql.get((dialect.name, n))
+        key = (dialect.name, dialect.driver, n)
+        found = self._sql.get(key)
         if found is None:
             compiled = self.stmt.compile(dialect=dialect)
             # The named parameters; a literal's anonymous one keeps its value.
@@ -855,40 +866,48 @@ class _Read:
                 if state.positiontup is not None
                 else dict(values)
             )
-            found = self._sql[(dialect.name, n)] = (state.statement, recipe)
+            found = self._sql[key] = (state.statement, recipe)
         return found
 
     def rows(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         n = len(params[self.expanding]) if self.expanding is not None else 0
+        if n > self.SHORT:
+            return [tuple(r) for r in conn.execute(self.stmt, params)]
         sql, recipe = self._compiled(conn.dialect, n)
         args: Any = (
             tuple(_Slot.value(at, params) for at in recipe)
             if isinstance(recipe, list)
             else {name: _Slot.value(at, params) for name, at in recipe.items()}
         )
+        if not conn.in_transaction():
+            conn.begin()  # SQLAlchemy's autobegin, which its execute would do
         dbapi = conn.connection
-        cursor = dbapi.cursor()
+        cursor = None
         try:
-            # The engine's listeners see it as any statement: PostgreSQL's NUL check
-            # (``_refuse_nul``), the crash tests' failpoints, the race tests' pauses.
+            cursor = dbapi.cursor()
             if conn.dispatch.before_cursor_execute:
                 conn.dispatch.before_cursor_execute(conn, cursor, sql, args, None, False)
             cursor.execute(sql, args)
             return list(cursor.fetchall())
         except conn.dialect.loaded_dbapi.Error as exc:
-            # As SQLAlchemy raises it (a locked or unreachable database is a 503, not a
-            # 500: app.py), and a dropped connection is not handed out again.
             gone = conn.dialect.is_disconnect(exc, dbapi.dbapi_connection, cursor)
             if gone:
                 conn.invalidate(exc)
             raise DBAPIError.instance(
-                sql, args, exc, conn.dialect.loaded_dbapi.Error, connection_invalidated=gone
+                sql,
+                args,
+                exc,
+                conn.dialect.loaded_dbapi.Error,
+                connection_invalidated=gone,
+                dialect=conn.dialect,
             ) from exc
         finally:
-            cursor.close()
+            if cursor is not None:
+                with contextlib.suppress(Exception):  # a dead connection's cursor
+                    cursor.close()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Slot:
     """Where a placeholder's value comes from: parameter ``name`` (item ``i`` of its list)."""
 

@@ -228,3 +228,29 @@ def test_a_hot_read_fails_as_sqlalchemy_would(engine, db_url):
         conn.exec_driver_sql("ALTER TABLE matches RENAME TO matches_gone")
     with engine.connect() as conn, pytest.raises(DBAPIError):
         matches_data(conn, "p1", {"mia-al"})
+
+
+def test_hot_reads_keep_little_and_behave_as_execute(engine, db_url):
+    """An IN list past ``_Read.SHORT`` goes through ``execute`` (no compiled form kept per
+    length); a read begins the transaction as ``execute`` would; a closed driver
+    connection is SQLAlchemy's error, and the connection is not used again."""
+    from sqlalchemy.exc import DBAPIError
+
+    from service.store import _MEMBERS_AND_BUSY_OF, _Read, active_busy
+
+    _create(engine, program())
+    many = [f"m{i}" for i in range(_Read.SHORT + 1)] + ["mia"]
+    with engine.connect() as conn:
+        kept = len(_MEMBERS_AND_BUSY_OF._sql)
+        found = _MEMBERS_AND_BUSY_OF.rows(conn, {"program": "p1", "ids": many})
+        assert [r[1] for r in found] == ["mia"]
+        assert len(_MEMBERS_AND_BUSY_OF._sql) == kept
+        assert len(active_busy(conn, "p1", many)) == 0
+    with engine.connect() as conn:
+        assert not conn.in_transaction()
+        active_busy(conn, "p1", ["mia"])
+        assert conn.in_transaction()
+    with engine.connect() as conn:
+        conn.connection.dbapi_connection.close()
+        with pytest.raises(DBAPIError):
+            active_busy(conn, "p1", ["mia"])
