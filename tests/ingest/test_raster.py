@@ -11,6 +11,17 @@ from ingest.raster import cover
 from ingest.windows import Intervals
 
 
+def _union(spans: list[tuple[int, int]]) -> list[list[int]]:
+    """Sorted spans with the overlapping or touching ones joined, one by one."""
+    joined: list[list[int]] = []
+    for s, e in spans:
+        if joined and s <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], e)
+        else:
+            joined.append([s, e])
+    return joined
+
+
 def _naive(grid: SlotGrid, iv: Intervals, k: int, inward: bool) -> np.ndarray:
     """Slot j is covered when [t_j, t_j + step) lies inside an interval (inward: a window
     holds the whole slot; a union of touching windows counts as one) or overlaps one
@@ -24,13 +35,7 @@ def _naive(grid: SlotGrid, iv: Intervals, k: int, inward: bool) -> np.ndarray:
             if m == j and (e > s or not inward)
         )
         if inward:
-            merged: list[list[int]] = []
-            for s, e in mine:
-                if merged and s <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], e)
-                else:
-                    merged.append([s, e])
-            for s, e in merged:
+            for s, e in _union(mine):
                 out[:, j] |= (starts >= s) & (starts + grid.step <= e)
         else:
             for s, e in mine:
@@ -81,13 +86,7 @@ def test_merge_is_each_members_union(seed):
             for m, s, e in zip(iv.member, iv.start, iv.end, strict=True)
             if m == j and e > s
         )
-        joined: list[list[int]] = []
-        for s, e in spans:
-            if joined and s <= joined[-1][1]:
-                joined[-1][1] = max(joined[-1][1], e)
-            else:
-                joined.append([s, e])
-        expected += [(j, s, e) for s, e in joined]
+        expected += [(j, s, e) for s, e in _union(spans)]
     got = merge(iv)
     assert list(zip(got.member.tolist(), got.start.tolist(), got.end.tolist(), strict=True)) == (
         expected
