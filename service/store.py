@@ -932,11 +932,13 @@ _STAMP = _Read(
 _PROGRAM_ROW = select(programs.c.header, programs.c.bookings).where(
     programs.c.id == bindparam("program")
 )
-_MATCHES_OF = select(matches.c.data).where(
-    (matches.c.program_id == bindparam("program"))
-    & matches.c.id.in_(bindparam("ids", expanding=True))
+_MATCHES_OF = _Read(
+    select(matches.c.data).where(
+        (matches.c.program_id == bindparam("program"))
+        & matches.c.id.in_(bindparam("ids", expanding=True))
+    ),
+    "ids",
 )
-_MATCHES_OF_READ = _Read(_MATCHES_OF, "ids")
 _MEMBERS_OF = (
     select(members.c.data)
     .where(
@@ -962,10 +964,10 @@ _ACTIVE_BUSY = (
     .join(sessions, sessions.c.id == session_members.c.session_id)
     .where((session_members.c.program_id == bindparam("program")) & (session_members.c.active == 1))
 )
-_ACTIVE_BUSY_OF = _ACTIVE_BUSY.where(
-    session_members.c.member_id.in_(bindparam("members", expanding=True))
+_ACTIVE_BUSY_OF = _Read(
+    _ACTIVE_BUSY.where(session_members.c.member_id.in_(bindparam("members", expanding=True))),
+    "members",
 )
-_ACTIVE_BUSY_OF_READ = _Read(_ACTIVE_BUSY_OF, "members")
 
 
 def replace_member_data(
@@ -1002,7 +1004,7 @@ def matches_data(conn: Connection, program_id: str, ids: set[str]) -> dict[str, 
     """Some matches' stored objects, by id (unknown ids are left out)."""
     if not ids:
         return {}
-    rows = _MATCHES_OF_READ.rows(conn, {"program": program_id, "ids": sorted(ids)})
+    rows = _MATCHES_OF.rows(conn, {"program": program_id, "ids": sorted(ids)})
     return {x["id"]: x for x in (json.loads(data) for (data,) in rows)}
 
 
@@ -1142,5 +1144,5 @@ def active_busy(
     """(member, start, end, session id, match id) of every scheduled or completed session."""
     if member_ids is None:
         return [tuple(r) for r in conn.execute(_ACTIVE_BUSY, {"program": program_id})]
-    found = _ACTIVE_BUSY_OF_READ.rows(conn, {"program": program_id, "members": member_ids})
+    found = _ACTIVE_BUSY_OF.rows(conn, {"program": program_id, "members": member_ids})
     return [tuple(r) for r in found]

@@ -4,6 +4,7 @@ older databases get their email keys."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -199,13 +200,13 @@ def test_hot_reads_on_the_cursor_read_what_sqlalchemy_reads(engine):
             assert _MEMBERS_AND_BUSY_OF.rows(conn, {"program": "p1", "ids": ids}) == [
                 tuple(r) for r in core
             ]
-            core = conn.execute(_ACTIVE_BUSY_OF, {"program": "p1", "members": ids}).all()
+            core = conn.execute(_ACTIVE_BUSY_OF.stmt, {"program": "p1", "members": ids}).all()
             assert sorted(active_busy(conn, "p1", ids)) == sorted(tuple(r) for r in core)
         assert active_busy(conn, "p1", ["mia", "al"])  # the booking is there to read
         xs = ["mia-al", "circle", "nope"]
-        core = conn.execute(_MATCHES_OF, {"program": "p1", "ids": xs}).scalars().all()
+        core = conn.execute(_MATCHES_OF.stmt, {"program": "p1", "ids": xs}).scalars().all()
         assert sorted(matches_data(conn, "p1", set(xs))) == sorted(
-            __import__("json").loads(d)["id"] for d in core
+            json.loads(d)["id"] for d in core
         )
         with pytest.raises(Exception, match="unknown program"):
             program_stamp(conn, "nope")
